@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of http/body.h on jansson. */
+#include "http/body.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/cleanup.h"
+
+static int extract_fields(json_t *root, const struct body_field *fields, size_t n, char *err,
+                          size_t err_size)
+{
+        for (size_t i = 0; i < n; i++) {
+                json_t *v = json_object_get(root, fields[i].name);
+                bool ok = true;
+
+                if (fields[i].present)
+                        *fields[i].present = false;
+                if (!v || json_is_null(v))
+                        continue;
+                switch (fields[i].type) {
+                case BODY_STRING:
+                        ok = json_is_string(v);
+                        if (ok)
+                                *(const char **)fields[i].out = json_string_value(v);
+                        break;
+                case BODY_INT:
+                        ok = json_is_integer(v);
+                        if (ok)
+                                *(int64_t *)fields[i].out = json_integer_value(v);
+                        break;
+                case BODY_BOOL:
+                        ok = json_is_boolean(v);
+                        if (ok)
+                                *(bool *)fields[i].out = json_is_true(v);
+                        break;
+                case BODY_ARRAY:
+                        ok = json_is_array(v);
+                        if (ok)
+                                *(json_t **)fields[i].out = v;
+                        break;
+                case BODY_OBJECT:
+                        ok = json_is_object(v);
+                        if (ok)
+                                *(json_t **)fields[i].out = v;
+                        break;
+                }
+                if (!ok) {
+                        if (err && err_size)
+                                snprintf(err, err_size, "%s has the wrong type", fields[i].name);
+                        return -EBADMSG;
+                }
+                if (fields[i].present)
+                        *fields[i].present = true;
+        }
+        return 0;
+}
+
+int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
+                    json_t **ret_root, char *err, size_t err_size)
+{
+        json_error_t jerr;
+        json_t *root;
+        int r;
+
+        if (!text || len == 0) {
+                if (err && err_size)
+                        snprintf(err, err_size, "empty body");
+                return -EBADMSG;
+        }
+        root = json_loadb(text, len, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                if (err && err_size)
+                        snprintf(err, err_size, "%s", jerr.text);
+                return -EBADMSG;
+        }
+        /* Whatever follows the first value must be white space only. */
+        for (size_t i = (size_t)jerr.position; i < len; i++)
+                if (!isspace((unsigned char)text[i])) {
+                        json_decref(root);
+                        if (err && err_size)
+                                snprintf(err, err_size, "trailing data after the JSON value");
+                        return -ENOTEMPTY;
+                }
+        if (!json_is_object(root)) {
+                json_decref(root);
+                if (err && err_size)
+                        snprintf(err, err_size, "body must be a JSON object");
+                return -EBADMSG;
+        }
+        r = extract_fields(root, fields, n_fields, err, err_size);
+        if (r < 0) {
+                json_decref(root);
+                return r;
+        }
+        *ret_root = root;
+        return 0;
+}
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Decode one percent-encoded component into a new string (NULL if bad). */
+static char *form_decode(const char *s, size_t len)
+{
+        char *out = malloc(len + 1);
+        size_t o = 0;
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] == '+')
+                        out[o++] = ' ';
+                else if (s[i] == '%') {
+                        int h, l;
+                        if (i + 2 >= len) {
+                                free(out);
+                                return NULL;
+                        }
+                        h = hexval(s[i + 1]);
+                        l = hexval(s[i + 2]);
+                        if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+                                free(out);
+                                return NULL;
+                        }
+                        out[o++] = (char)(h * 16 + l);
+                        i += 2;
+                } else
+                        out[o++] = s[i];
+        }
+        out[o] = '\0';
+        return out;
+}
+
+json_t *body_form_to_json(const char *text, size_t len)
+{
+        json_t *obj = json_object();
+        size_t i = 0;
+
+        if (!obj)
+                return NULL;
+        while (i < len) {
+                size_t end = i, eq;
+                while (end < len && text[end] != '&')
+                        end++;
+                for (eq = i; eq < end && text[eq] != '='; eq++)
+                        ;
+                if (end > i) {
+                        _cleanup_free_ char *k = form_decode(text + i, eq - i);
+                        _cleanup_free_ char *v =
+                            eq < end ? form_decode(text + eq + 1, end - eq - 1) : strdup("");
+                        json_t *js = v ? json_string(v) : NULL;
+                        if (!k || !v || !js || json_object_set_new(obj, k, js) < 0) {
+                                json_decref(obj);
+                                return NULL;
+                        }
+                }
+                i = end + 1;
+        }
+        return obj;
+}
+
+static bool is_form(struct http_request *req)
+{
+        const char *ct = http_header(req, "Content-Type");
+        return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
+               json_t **ret_root)
+{
+        char err[160] = "";
+        int r;
+
+        if (is_form(req)) {
+                json_t *root = body_form_to_json(req->body ? req->body : "", req->body_len);
+                if (!root)
+                        return http_reply_error(req, 400, "invalid_request", "malformed form") < 0
+                                   ? -EIO
+                                   : BODY_ANSWERED;
+                r = extract_fields(root, fields, n_fields, err, sizeof(err));
+                if (r < 0) {
+                        json_decref(root);
+                        return http_reply_error(req, 400, "invalid_json", "invalid form field") < 0
+                                   ? -EIO
+                                   : BODY_ANSWERED;
+                }
+                *ret_root = root;
+                return 0;
+        }
+
+        r = body_parse_text(req->body, req->body_len, fields, n_fields, ret_root, err, sizeof(err));
+        if (r == -ENOTEMPTY)
+                return http_reply_error(req, 400, "trailing_json",
+                                        "unexpected data after the JSON body") < 0
+                           ? -EIO
+                           : BODY_ANSWERED;
+        if (r == -EBADMSG)
+                return http_reply_error(req, 400, "invalid_json", "invalid JSON body") < 0
+                           ? -EIO
+                           : BODY_ANSWERED;
+        return r;
+}

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libmicrohttpd glue: one MHD daemon per listening socket, an internal
+ * epoll thread pool, and the access handler that turns MHD's repeated
+ * callbacks into one struct http_request per request:
+ *
+ *   first call     -> allocate, resolve client, route, check method/limits
+ *   body chunks    -> buffer (bounded) or hand to the route's stream_data
+ *   end of body    -> run the handler, which answers or suspends
+ *   after resume   -> run the resume handler, which answers
+ *   completed      -> access log, route cleanup, free
+ */
+#include "http/http.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/token.h"
+#include "http/router.h"
+#include "server/app.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/netaddr.h"
+
+/* Per-connection memory for headers and read buffer: bounds the request
+ * header block to roughly half of it (16 KiB). */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
+/* Idle keep-alive connections are closed after this long. */
+#define HTTP_CONNECTION_TIMEOUT 90
+/* Simultaneous connections per listening socket. */
+#define HTTP_CONNECTION_LIMIT 2000
+/* How far past limits.max_json_body a body is read (and dropped) so that
+ * the client still receives its 413; beyond this the connection is closed. */
+#define HTTP_DISCARD_MAX (16u * 1024 * 1024)
+/* Initial buffer for a request body; grows geometrically up to the limit. */
+#define HTTP_BODY_INITIAL 4096
+
+struct http_server {
+        struct app *app;
+        struct MHD_Daemon **daemons;
+        size_t n_daemons;
+        atomic_uint active;
+};
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_cookie(struct http_request *req, const char *name)
+{
+        return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+int http_request_origin(struct http_request *req, char *out, size_t size)
+{
+        const char *host = http_header(req, "Host");
+        int r;
+
+        if (!host || !*host || strpbrk(host, " \t\r\n/\\@"))
+                return -EINVAL;
+        r = snprintf(out, size, "%s://%s", req->https ? "https" : "http", host);
+        return r < 0 || (size_t)r >= size ? -EINVAL : 0;
+}
+
+/* Client address: the TCP peer, or the first valid X-Forwarded-For entry
+ * when the peer is a trusted proxy (api.md §1). */
+static void resolve_client(struct http_request *req)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct config *cfg = req->app->config;
+        bool trusted = false;
+
+        memset(&req->client_addr, 0, sizeof(req->client_addr));
+        if (ci && ci->client_addr) {
+                size_t len = ci->client_addr->sa_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+                             : ci->client_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                                     : sizeof(sa_family_t);
+                memcpy(&req->client_addr, ci->client_addr, len);
+        }
+        if (sockaddr_format_ip((struct sockaddr *)&req->client_addr, req->client_ip,
+                               sizeof(req->client_ip)) < 0)
+                strcpy(req->client_ip, "unknown");
+
+        for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+                if (netmask_contains(&cfg->trusted_proxies[i],
+                                     (struct sockaddr *)&req->client_addr)) {
+                        trusted = true;
+                        break;
+                }
+        if (!trusted)
+                return;
+
+        const char *xff = http_header(req, "X-Forwarded-For");
+        if (xff) {
+                char buf[512];
+                char *save = NULL;
+                snprintf(buf, sizeof(buf), "%s", xff);
+                for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                        struct sockaddr_storage ss;
+                        while (*tok == ' ' || *tok == '\t')
+                                tok++;
+                        char *end = tok + strlen(tok);
+                        while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+                                *--end = '\0';
+                        if (ip_parse(tok, &ss) == 0) {
+                                req->client_addr = ss;
+                                (void)sockaddr_format_ip((struct sockaddr *)&ss, req->client_ip,
+                                                         sizeof(req->client_ip));
+                                break;
+                        }
+                }
+        }
+        const char *proto = http_header(req, "X-Forwarded-Proto");
+        if (proto && strcasecmp(proto, "https") == 0)
+                req->https = true;
+}
+
+/* Called once the handler returns: a handler that neither answered nor
+ * suspended is a bug, but the client still gets a contract answer. */
+static void after_handler(struct http_request *req, int r)
+{
+        if (req->responded || req->suspended)
+                return;
+        if (r < 0)
+                log_error_errno(r, "request %s %s failed: %m", req->method, req->path);
+        else
+                log_error("request %s %s: handler sent no answer", req->method, req->path);
+        (void)http_reply_error(req, 500, NULL, "internal error");
+}
+
+static int begin_request(struct http_request *req, const char *url, const char *method)
+{
+        struct app *app = req->app;
+        const char *cl;
+        enum route_match m;
+
+        req->method = method;
+        req->path = url;
+        req->start_usec = now_usec();
+        token_random_hex(req->request_id, 16);
+        atomic_fetch_add_explicit(&app->requests, 1, memory_order_relaxed);
+        resolve_client(req);
+
+        cl = http_header(req, "Content-Length");
+        if (cl) {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long v = strtoull(cl, &end, 10);
+                if (errno == 0 && end && *end == '\0' && cl[0] != '-') {
+                        req->content_length = v;
+                        req->has_content_length = true;
+                }
+        }
+
+        if (strlen(url) > HTTP_MAX_URL)
+                return http_reply_error(req, 414, "uri_too_long", "request URL too long");
+
+        m = router_match(http_routes, http_n_routes, method, url, &req->route, req->params,
+                         &req->n_params, req->allow, sizeof(req->allow));
+        if (m != ROUTE_FOUND) {
+                req->unrouted = m == ROUTE_NOT_FOUND ? 404 : 405;
+                if (req->has_content_length &&
+                    req->content_length > app->config->limits.max_json_body)
+                        return http_reply_error(req, 413, "request_too_large",
+                                                "request body too large");
+                return 0;
+        }
+
+        if (req->route->body != HTTP_BODY_STREAM && req->has_content_length &&
+            req->content_length > app->config->limits.max_json_body)
+                return http_reply_error(req, 413, "request_too_large", "request body too large");
+
+        if (req->route->body == HTTP_BODY_STREAM && req->route->stream_begin) {
+                int r = req->route->stream_begin(req);
+                if (r < 0 && !req->responded) {
+                        after_handler(req, r);
+                        return 0;
+                }
+        }
+        return 0;
+}
+
+/* 404 (JSON under /api/, the web UI's page elsewhere) or 405 with Allow. */
+static int reply_unrouted(struct http_request *req)
+{
+        struct MHD_Response *resp;
+
+        if (req->unrouted == 404) {
+                if (strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0)
+                        return http_reply_error(req, 404, NULL, "not found");
+                return http_reply_not_found_page(req);
+        }
+        resp = http_response_from_json(
+            json_pack("{s:s,s:s}", "error", "method not allowed", "code", "method_not_allowed"));
+        if (!resp)
+                return -ENOMEM;
+        MHD_add_response_header(resp, "Allow", req->allow);
+        return http_reply_response(req, 405, resp, 0);
+}
+
+/* Append a chunk of a buffered body; answers 413 once over the limit. */
+static enum MHD_Result buffer_body(struct http_request *req, const char *data, size_t len)
+{
+        uint64_t limit = req->app->config->limits.max_json_body;
+
+        req->body_seen += len;
+        if (req->body_seen > limit) {
+                /* libmicrohttpd cannot answer in the middle of a request
+                 * body: the excess is read and dropped (never stored) and
+                 * 413 goes out at its end.  A client that keeps sending far
+                 * beyond the limit is cut off instead. */
+                if (!req->too_large) {
+                        req->too_large = true;
+                        free(req->body);
+                        req->body = NULL;
+                        req->body_len = req->body_cap = 0;
+                }
+                return req->body_seen - limit > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
+        if (!req->route || req->route->body == HTTP_BODY_NONE)
+                return MHD_YES;
+        if (req->body_len + len + 1 > req->body_cap) {
+                size_t cap = req->body_cap ? req->body_cap : HTTP_BODY_INITIAL;
+                while (cap < req->body_len + len + 1)
+                        cap *= 2;
+                if (cap > limit + 1)
+                        cap = (size_t)limit + 1;
+                char *n = realloc(req->body, cap);
+                if (!n)
+                        return MHD_NO;
+                req->body = n;
+                req->body_cap = cap;
+        }
+        memcpy(req->body + req->body_len, data, len);
+        req->body_len += len;
+        req->body[req->body_len] = '\0';
+        return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+        struct http_server *srv = cls;
+        struct http_request *req = *con_cls;
+        (void)version;
+
+        if (!req) {
+                req = calloc(1, sizeof(*req));
+                if (!req)
+                        return MHD_NO;
+                req->conn = conn;
+                req->app = srv->app;
+                *con_cls = req;
+                atomic_fetch_add(&srv->active, 1);
+                (void)begin_request(req, url, method);
+                return MHD_YES;
+        }
+
+        if (req->resumed) {
+                req->resumed = false;
+                req->suspended = false;
+                after_handler(req, req->resume_handler(req));
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+                *upload_data_size = 0;
+                if (req->responded || req->stream_failed)
+                        return MHD_YES; /* answer already decided: discard */
+                if (req->route && req->route->body == HTTP_BODY_STREAM) {
+                        int r = req->route->stream_data(req, upload_data, n);
+                        if (r < 0) {
+                                req->stream_failed = true;
+                                if (!req->responded)
+                                        return MHD_NO;
+                        }
+                        return MHD_YES;
+                }
+                return buffer_body(req, upload_data, n);
+        }
+
+        if (req->responded || req->suspended || req->body_done)
+                return MHD_YES;
+        req->body_done = true;
+        if (req->too_large)
+                return http_reply_error(req, 413, "request_too_large", "request body too large") < 0
+                           ? MHD_NO
+                           : MHD_YES;
+        if (req->unrouted) {
+                after_handler(req, reply_unrouted(req));
+                return MHD_YES;
+        }
+        after_handler(req, req->route->handler(req));
+        return MHD_YES;
+}
+
+static void log_access(struct http_request *req, enum MHD_RequestTerminationCode toe)
+{
+        char status[8], duration[24];
+        uint64_t us = now_usec() - req->start_usec;
+        struct log_field fields[] = {
+            {"REQUEST_ID", req->request_id},
+            {"HTTP_METHOD", req->method},
+            {"HTTP_PATH", req->path},
+            {"HTTP_STATUS", status},
+            {"DURATION_US", duration},
+            {"CLIENT_IP", req->client_ip},
+            {"DEVICE_ID", req->log_device_id[0] ? req->log_device_id : NULL},
+            {"USER_ID", req->log_user_id[0] ? req->log_user_id : NULL},
+            {"EVENT", req->log_event},
+        };
+
+        snprintf(status, sizeof(status), "%u", req->status);
+        snprintf(duration, sizeof(duration), "%llu", (unsigned long long)us);
+        log_emit(req->status >= 500 ? LOG_WARNING : LOG_INFO, 0, fields, ELEMENTSOF(fields),
+                 "%s %s %u %lluus%s", req->method, req->path, req->status, (unsigned long long)us,
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        struct http_server *srv = cls;
+        struct http_request *req = *con_cls;
+        (void)conn;
+
+        if (!req)
+                return;
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+                req->aborted = true;
+        if (req->method)
+                log_access(req, toe);
+        if (req->route && req->route->cleanup)
+                req->route->cleanup(req);
+        free(req->body);
+        free(req);
+        *con_cls = NULL;
+        atomic_fetch_sub(&srv->active, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char buf[512];
+        (void)cls;
+
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        size_t n = strlen(buf);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = '\0';
+        log_debug("http: %s", buf);
+}
+
+int http_server_start(struct app *app, const int *fds, size_t n, unsigned threads,
+                      struct http_server **ret)
+{
+        struct http_server *srv;
+
+        srv = calloc(1, sizeof(*srv));
+        if (!srv)
+                return -ENOMEM;
+        srv->app = app;
+        srv->daemons = calloc(n, sizeof(*srv->daemons));
+        if (!srv->daemons) {
+                free(srv);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                srv->daemons[i] = MHD_start_daemon(
+                    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+                    NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                    (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                    (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+                    (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                if (!srv->daemons[i]) {
+                        log_error("http: cannot start serving on listening socket %d", fds[i]);
+                        http_server_stop(srv, 0);
+                        return -EIO;
+                }
+                srv->n_daemons++;
+        }
+        *ret = srv;
+        return 0;
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+        if (!srv)
+                return;
+        for (size_t i = 0; i < srv->n_daemons; i++) {
+                MHD_socket fd = MHD_quiesce_daemon(srv->daemons[i]);
+                if (fd != MHD_INVALID_SOCKET)
+                        (void)close(fd);
+        }
+}
+
+unsigned http_server_active(struct http_server *srv)
+{
+        return srv ? atomic_load(&srv->active) : 0;
+}
+
+void http_server_stop(struct http_server *srv, unsigned timeout_sec)
+{
+        if (!srv)
+                return;
+        http_server_quiesce(srv);
+        for (unsigned waited = 0; atomic_load(&srv->active) > 0 && waited < timeout_sec * 20;
+             waited++)
+                usleep(50 * 1000);
+        for (size_t i = 0; i < srv->n_daemons; i++)
+                MHD_stop_daemon(srv->daemons[i]);
+        free(srv->daemons);
+        free(srv);
+}
+
+int http_request_suspend(struct http_request *req, http_handler_fn resume_handler)
+{
+        req->resume_handler = resume_handler;
+        req->suspended = true;
+        MHD_suspend_connection(req->conn);
+        return 0;
+}
+
+void http_request_resume(struct http_request *req)
+{
+        req->resumed = true;
+        MHD_resume_connection(req->conn);
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's configuration: defaults (api.md §9), then config.yml parsed
+ * with libyaml, then VERSTAK_* environment overrides, then command-line
+ * flags (applied by the caller).  Every value is validated; an invalid one
+ * is reported with the offending key and start-up stops.
+ *
+ * The mailer links this module too, to read the smtp: section.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/netaddr.h"
+
+/* How the mailer talks to the SMTP server. */
+enum smtp_security {
+        SMTP_SECURITY_NONE,              /* plain smtp:// */
+        SMTP_SECURITY_STARTTLS,          /* STARTTLS when offered */
+        SMTP_SECURITY_STARTTLS_REQUIRED, /* STARTTLS or fail */
+        SMTP_SECURITY_TLS,               /* implicit TLS, smtps:// */
+};
+
+struct config_admin {
+        char *username;
+        char *password_hash;
+};
+
+struct config {
+        char *listen;     /* "127.0.0.1:47732", "[::1]:47732" or "unix:/path" */
+        char *public_url; /* no trailing slash; NULL when unset */
+        struct netmask *trusted_proxies;
+        size_t n_trusted_proxies;
+
+        struct {
+                uint64_t max_json_body;
+                uint64_t max_push_operations;
+                uint64_t max_payload_json;
+                uint64_t max_pull_page;
+                uint64_t max_blob_bytes;
+                uint64_t max_vault_blob_bytes;
+                uint64_t max_user_blob_bytes;
+        } limits;
+
+        struct {
+                uint64_t idempotency_hours;
+                uint64_t audit_days;
+                uint64_t temp_upload_hours;
+        } retention;
+
+        struct {
+                char *default_locale; /* "en" or "ru" */
+                bool allow_registration;
+                char *server_name;
+        } web;
+
+        struct {
+                char *user;       /* account to drop to when started as root */
+                char *group;      /* NULL: the user's primary group */
+                int log_level;    /* syslog level */
+                unsigned threads; /* HTTP worker threads, 0 = number of CPUs */
+        } server;
+
+        struct {
+                bool synchronous_full; /* synchronous=FULL (default) or NORMAL */
+        } database;
+
+        struct {
+                char *host; /* NULL: write messages to the outbox instead */
+                uint16_t port;
+                enum smtp_security security;
+                char *username;
+                char *password_file; /* read by the mailer only */
+                char *from;
+                uint64_t timeout_seconds;
+                char *outbox_dir;  /* NULL: <data>/outbox */
+                char *socket_path; /* mailer's unix socket under systemd */
+        } smtp;
+
+        /* Administrators listed in a config.yml written by the existing
+         * server (username + bcrypt hash).  Imported into the database at
+         * start when not present there. */
+        struct config_admin *admins;
+        size_t n_admins;
+};
+
+/* Fill c with the defaults of api.md §9.  Returns 0 or -ENOMEM. */
+int config_init_defaults(struct config *c);
+
+/* Release everything c owns; c may be zeroed or partially filled. */
+void config_done(struct config *c);
+
+/*
+ * Parse the YAML file at path into c (on top of what it holds).  When
+ * missing_ok and the file does not exist, returns 0 and changes nothing.
+ * On a bad value returns -EINVAL and writes "key: reason" into err.
+ */
+int config_load_file(struct config *c, const char *path, bool missing_ok, char *err,
+                     size_t err_size);
+
+/* Parse YAML text (same rules as config_load_file). */
+int config_load_string(struct config *c, const char *text, size_t len, char *err, size_t err_size);
+
+/* Apply VERSTAK_LISTEN, VERSTAK_PUBLIC_URL, VERSTAK_TRUSTED_PROXIES. */
+int config_apply_env(struct config *c, char *err, size_t err_size);
+
+/* Individual setters shared by the YAML loader, the environment and the
+ * flags; each validates and returns 0 or -EINVAL with a reason in err. */
+int config_set_listen(struct config *c, const char *value, char *err, size_t err_size);
+int config_set_public_url(struct config *c, const char *value, char *err, size_t err_size);
+int config_set_trusted_proxies_csv(struct config *c, const char *csv, char *err, size_t err_size);
+
+/* Cross-field checks after everything is applied. */
+int config_validate(const struct config *c, char *err, size_t err_size);
+
+/* Text of a security mode, for display. */
+const char *smtp_security_to_string(enum smtp_security s);

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verstak-sync-server: start-up in the order of design.md §Processes,
+ * then a main loop that waits for signals and runs periodic work, then an
+ * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
+ *
+ *   flags + config -> data directory + database (migrations) -> admins
+ *   -> listeners -> (mailer helper) -> (privilege drop, seccomp)
+ *   -> HTTP server -> READY=1 -> main loop -> STOPPING=1 -> drain -> exit 0
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/password.h"
+#include "auth/token.h"
+#include "daemon/listen.h"
+#include "http/http.h"
+#include "server/app.h"
+#include "server/config.h"
+#include "server/options.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "version.h"
+
+/* Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or config. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+/* An administrator password read from a file or stdin is at most this long. */
+#define ADMIN_PASSWORD_MAX 1024
+
+/* How often the main loop wakes for periodic work, in seconds. */
+#define MAIN_TICK_SECONDS 1
+
+static int read_admin_password(const struct options *o, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        if (o->admin_pass) {
+                buf = strdup(o->admin_pass);
+                if (!buf)
+                        return -ENOMEM;
+                len = strlen(buf);
+        } else if (o->admin_pass_file) {
+                r = fs_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read --admin-pass-file: %m");
+        } else {
+                buf = calloc(1, ADMIN_PASSWORD_MAX + 2);
+                if (!buf)
+                        return -ENOMEM;
+                if (!fgets(buf, ADMIN_PASSWORD_MAX + 2, stdin))
+                        return log_error_errno(EINVAL, "No password on standard input");
+                len = strlen(buf);
+        }
+        /* One trailing newline (from echo or a file) is not part of it. */
+        if (len > 0 && buf[len - 1] == '\n')
+                buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '\r')
+                buf[--len] = '\0';
+        if (len == 0 || len > 256) {
+                sodium_memzero(buf, len);
+                return log_error_errno(EINVAL, "The administrator password must be 1-256 bytes");
+        }
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int bootstrap_admin(struct app *app, const struct options *o)
+{
+        char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
+        _cleanup_free_ char *password = NULL;
+        int r;
+
+        if (o->admin_pass)
+                log_warning("--admin-pass exposes the password to other local users; prefer "
+                            "--admin-pass-file or --admin-pass-stdin");
+        r = read_admin_password(o, &password);
+        if (r < 0)
+                return r;
+        if (strlen(password) < 8)
+                log_warning("The administrator password is shorter than 8 characters");
+        r = password_hash(password, hash);
+        sodium_memzero(password, strlen(password));
+        if (r < 0)
+                return log_error_errno(r, "Cannot hash the administrator password: %m");
+        token_random_hex(id, TOKEN_USER_ID_HEX);
+        r = store_admin_upsert(app->store, id, o->admin_user, hash);
+        if (r < 0)
+                return log_error_errno(r, "Cannot store the administrator: %m");
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_ADMIN_ACTION}, {"EVENT", "admin_bootstrap"}};
+        log_struct(LOG_NOTICE, f, "Administrator '%s' %s", o->admin_user,
+                   r > 0 ? "created" : "password updated");
+        return 0;
+}
+
+static int import_config_admins(struct app *app)
+{
+        for (size_t i = 0; i < app->config->n_admins; i++) {
+                char id[TOKEN_USER_ID_HEX + 1];
+                token_random_hex(id, TOKEN_USER_ID_HEX);
+                int r = store_admin_import(app->store, id, app->config->admins[i].username,
+                                           app->config->admins[i].password_hash);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot import administrator from config: %m");
+                if (r > 0)
+                        log_notice("Imported administrator '%s' from the configuration file",
+                                   app->config->admins[i].username);
+        }
+        return 0;
+}
+
+static int load_config(struct config *cfg, const struct options *o, const char *data_dir)
+{
+        char err[512] = "";
+        _cleanup_free_ char *default_path = NULL;
+        int r;
+
+        r = config_init_defaults(cfg);
+        if (r < 0)
+                return r;
+        if (o->config_path)
+                r = config_load_file(cfg, o->config_path, false, err, sizeof(err));
+        else {
+                if (asprintf(&default_path, "%s/config.yml", data_dir) < 0)
+                        return -ENOMEM;
+                r = config_load_file(cfg, default_path, true, err, sizeof(err));
+        }
+        if (r >= 0)
+                r = config_apply_env(cfg, err, sizeof(err));
+        if (r >= 0 && o->listen)
+                r = config_set_listen(cfg, o->listen, err, sizeof(err));
+        if (r >= 0 && o->port) {
+                char addr[64];
+                uint64_t port;
+                if (parse_u64(o->port, &port) < 0 || port > 65535) {
+                        snprintf(err, sizeof(err), "--port: expected a port number 0-65535");
+                        r = -EINVAL;
+                } else {
+                        snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
+                        r = config_set_listen(cfg, addr, err, sizeof(err));
+                }
+        }
+        if (r >= 0 && o->log_level) {
+                int level = log_level_from_string(o->log_level);
+                if (level < 0) {
+                        snprintf(err, sizeof(err),
+                                 "--log-level: expected err, warning, notice, info or debug");
+                        r = -EINVAL;
+                } else
+                        cfg->server.log_level = level;
+        }
+        if (r >= 0)
+                r = config_validate(cfg, err, sizeof(err));
+        if (r < 0) {
+                log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int open_data_dir(struct app *app, const char *path)
+{
+        char real[PATH_MAX];
+        int r;
+
+        r = fs_mkdir_p(path, 0750);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create data directory %s: %m", path);
+        if (!realpath(path, real))
+                return log_error_errno(errno, "Cannot resolve data directory %s: %m", path);
+        app->data_dir = strdup(real);
+        if (!app->data_dir || asprintf(&app->blob_dir, "%s/blobs", real) < 0)
+                return log_oom();
+        app->data_dir_fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (app->data_dir_fd < 0)
+                return log_error_errno(errno, "Cannot open data directory %s: %m", real);
+        r = fs_mkdir_p(app->blob_dir, 0750);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create blob directory: %m");
+        return 0;
+}
+
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static void update_status(struct app *app)
+{
+        struct store_counts counts;
+
+        if (store_get_counts(app->store, &counts) < 0)
+                return;
+        sd_notifyf(0,
+                   "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld users, "
+                   "%lld active devices",
+                   (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
+                   (long long)counts.last_sequence, (long long)counts.users,
+                   (long long)counts.devices);
+}
+
+/* Wait for SIGTERM/SIGINT, running periodic work every tick. */
+static int main_loop(struct app *app, const sigset_t *mask)
+{
+        time_t last_status = 0;
+
+        for (;;) {
+                struct timespec timeout = {MAIN_TICK_SECONDS, 0};
+                siginfo_t si;
+                int sig = sigtimedwait(mask, &si, &timeout);
+
+                if (sig == SIGTERM || sig == SIGINT) {
+                        log_info("Received %s, shutting down",
+                                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+                        return 0;
+                }
+                if (sig == SIGHUP)
+                        log_info("Received SIGHUP; nothing to reload");
+                if (sig < 0 && errno != EAGAIN && errno != EINTR)
+                        return log_error_errno(errno, "sigtimedwait failed: %m");
+
+                time_t now = time(NULL);
+                if (now - last_status >= 10) {
+                        update_status(app);
+                        last_status = now;
+                }
+        }
+}
+
+int main(int argc, char **argv)
+{
+        struct options opts;
+        struct config cfg = {0};
+        struct app app = {.data_dir_fd = -1};
+        struct http_server *http = NULL;
+        int fds[LISTEN_MAX_FDS], n_fds = 0, activated = 0;
+        unsigned migrated = 0;
+        char err[512] = "";
+        sigset_t mask;
+        int r, exit_code = EXIT_RUNTIME;
+
+        log_open("verstak-sync-server");
+        r = options_parse(argc, argv, &opts, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s (see --help)", err);
+                return EXIT_USAGE;
+        }
+        if (opts.show_help) {
+                options_print_help(argv[0]);
+                return 0;
+        }
+        if (opts.show_version) {
+                printf("verstak-sync-server %s (%s)\n", VERSTAK_VERSION, VERSTAK_BUILD_COMMIT);
+                return 0;
+        }
+        if (sodium_init() < 0) {
+                log_error("Cannot initialise libsodium");
+                return EXIT_RUNTIME;
+        }
+
+        const char *data_dir = opts.data_dir ? opts.data_dir : "./server-data";
+        if (load_config(&cfg, &opts, data_dir) < 0) {
+                options_done(&opts);
+                return EXIT_USAGE;
+        }
+        log_set_max_level(cfg.server.log_level);
+        app.config = &cfg;
+        app.started_at = time(NULL);
+        umask(0027);
+        raise_fd_limit();
+
+        /* Signals are handled synchronously in main_loop(); block them
+         * before any thread starts so every thread inherits the mask. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        if (open_data_dir(&app, data_dir) < 0)
+                goto out;
+
+        {
+                _cleanup_free_ char *db_path = NULL;
+                struct store_options so = {.synchronous_full = cfg.database.synchronous_full,
+                                           .readers = 8};
+                if (asprintf(&db_path, "%s/server.db", app.data_dir) < 0) {
+                        log_oom();
+                        goto out;
+                }
+                r = store_open(db_path, &so, &app.store, &migrated);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot open the database: %m");
+                        goto out;
+                }
+        }
+        if (migrated > 0) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_MIGRATION}, {"EVENT", "migration"}};
+                log_struct(LOG_NOTICE, f, "Database migrated to schema version %d (%u steps)",
+                           store_schema_version(app.store), migrated);
+        }
+
+        if (import_config_admins(&app) < 0)
+                goto out;
+        if (opts.admin_user && bootstrap_admin(&app, &opts) < 0)
+                goto out;
+
+        n_fds = listen_acquire(cfg.listen, fds, &activated);
+        if (n_fds < 0) {
+                log_error_errno(n_fds, "Cannot listen on %s: %m", cfg.listen);
+                n_fds = 0;
+                goto out;
+        }
+
+        unsigned threads = cfg.server.threads;
+        if (threads == 0) {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                threads = (unsigned)(cpus > 0 ? cpus : 1) * 2;
+                if (threads < 4)
+                        threads = 4;
+        }
+        r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
+        if (r < 0)
+                goto out;
+        n_fds = 0; /* owned by the HTTP server now */
+
+        {
+                char where[160] = "";
+                (void)listen_describe(fds[0], where, sizeof(where));
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STARTED}, {"EVENT", "started"}};
+                log_struct(LOG_NOTICE, f, "verstak-sync-server %s serving on %s%s", VERSTAK_VERSION,
+                           where, activated ? " (socket activation)" : "");
+        }
+        sd_notify(0, "READY=1");
+        update_status(&app);
+
+        if (main_loop(&app, &mask) >= 0)
+                exit_code = 0;
+
+        sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+        http_server_stop(http, HTTP_SHUTDOWN_SECS);
+        http = NULL;
+out:
+        http_server_stop(http, 0);
+        for (int i = 0; i < n_fds; i++)
+                close(fds[i]);
+        store_close(app.store);
+        if (app.data_dir_fd >= 0)
+                close(app.data_dir_fd);
+        free(app.data_dir);
+        free(app.blob_dir);
+        {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STOPPED}, {"EVENT", "stopped"}};
+                log_struct(exit_code == 0 ? LOG_NOTICE : LOG_ERR, f,
+                           "verstak-sync-server stopped%s",
+                           exit_code == 0 ? "" : " after an error");
+        }
+        config_done(&cfg);
+        options_done(&opts);
+        return exit_code;
+}

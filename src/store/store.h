@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store: everything the daemon keeps durably except blob contents.
+ * This header is the backend-neutral contract (no SQLite types): the
+ * SQLite implementation lives in the files of src/store; a PostgreSQL one could sit
+ * behind the same functions.  Area-specific operations are declared in
+ * store/store_<area>.h and named after what they do.
+ *
+ * Threading: every function may be called from any thread.  Writes are
+ * serialised on one writer connection; reads use a pool of reader
+ * connections so they never wait for a write.
+ *
+ * Errors: 0 (or a documented non-negative value) on success, negative
+ * errno on failure: -ENOENT not found, -EEXIST uniqueness violation,
+ * -EBUSY database locked beyond the busy timeout, -EIO anything else.
+ * Store functions do not log SQL or values; they log once on -EIO.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_options {
+        bool synchronous_full; /* synchronous=FULL instead of NORMAL */
+        unsigned readers;      /* reader connections in the pool (>= 1) */
+};
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define STORE_SCHEMA_VERSION 3
+
+/*
+ * Open (creating if needed) the database at path and migrate it forward to
+ * STORE_SCHEMA_VERSION, one transaction per migration.  A database newer
+ * than this build is refused with -EPROTONOSUPPORT.  *ret_migrated tells how
+ * many migrations ran (may be NULL).
+ */
+int store_open(const char *path, const struct store_options *opts, struct store **ret,
+               unsigned *ret_migrated);
+
+/* Checkpoint the WAL and close every connection.  NULL is a no-op. */
+void store_close(struct store *s);
+
+/* A cheap read probe for health and the watchdog: 0 when the database
+ * answers a query, negative errno otherwise. */
+int store_probe(struct store *s);
+
+/* PRAGMA user_version of the open database. */
+int store_schema_version(struct store *s);
+
+/* Checkpoint the WAL into the main database (TRUNCATE).  */
+int store_checkpoint(struct store *s);
+
+/* --- administrators ---------------------------------------------------- */
+
+/* Create the administrator (with new_id) or replace its password hash.
+ * Returns 1 when created, 0 when updated. */
+int store_admin_upsert(struct store *s, const char *new_id, const char *username,
+                       const char *password_hash);
+
+/* Insert an administrator only when no account of that name exists
+ * (importing the existing server's config.yml list).  Returns 1 when
+ * inserted, 0 when it already existed. */
+int store_admin_import(struct store *s, const char *new_id, const char *username,
+                       const char *password_hash);
+
+/* Fetch an administrator's id and password hash; -ENOENT when unknown.
+ * The strings are malloc'd and owned by the caller. */
+int store_admin_get(struct store *s, const char *username, char **ret_id, char **ret_hash);
+
+/* --- counters for STATUS= and health ------------------------------------ */
+
+struct store_counts {
+        int64_t users;
+        int64_t devices; /* not revoked */
+        int64_t ops;
+        int64_t last_sequence;
+};
+
+int store_get_counts(struct store *s, struct store_counts *ret);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to the files of src/store: the SQLite connections behind struct store, the
+ * per-connection statement cache and the transaction helpers.  Nothing
+ * outside src/store/ includes this file.
+ *
+ * Invariants:
+ *  - s->writer is used only while s->writer_lock is held; every write goes
+ *    through store_write_begin()/store_write_end(), so commits happen in
+ *    the order sequences were assigned and a reader can never see sequence
+ *    N+1 before N.
+ *  - A reader connection belongs to one thread between store_read_begin()
+ *    and store_read_end(); it holds a read transaction, so several queries
+ *    see one snapshot.
+ *  - Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT)
+ *    and reset after use; the cache is keyed by the address of the SQL text,
+ *    which is why every statement is a static const char array.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "store/store.h"
+
+#define STORE_STMT_CACHE 128
+
+struct store_conn {
+        sqlite3 *db;
+        const char *keys[STORE_STMT_CACHE];
+        sqlite3_stmt *stmts[STORE_STMT_CACHE];
+        struct store_conn *next_free;
+};
+
+struct store {
+        char *path;
+        struct store_conn *writer;
+        pthread_mutex_t writer_lock;
+
+        struct store_conn *readers;
+        unsigned n_readers;
+        struct store_conn *free_readers;
+        pthread_mutex_t readers_lock;
+        pthread_cond_t readers_cond;
+};
+
+/* Prepared statement for sql on conn (cached); NULL on error (logged). */
+sqlite3_stmt *store_stmt(struct store_conn *c, const char *sql);
+
+/* Reset and clear bindings of a statement from store_stmt(). */
+void store_stmt_done(sqlite3_stmt *st);
+
+/* Writer transaction: lock, BEGIN IMMEDIATE.  end() commits when commit is
+ * true and r >= 0, rolls back otherwise, unlocks, and returns r (or the
+ * commit's error). */
+int store_write_begin(struct store *s, struct store_conn **ret);
+int store_write_end(struct store *s, struct store_conn *c, int r, bool commit);
+
+/* Reader snapshot: take a pooled connection, BEGIN; end() returns it. */
+int store_read_begin(struct store *s, struct store_conn **ret);
+void store_read_end(struct store *s, struct store_conn *c);
+
+/* Map an SQLite result code to a negative errno (logging unexpected ones). */
+int store_errno(struct store_conn *c, int rc, const char *what);
+
+/* Run plain SQL (no results) on conn; negative errno on failure. */
+int store_exec(struct store_conn *c, const char *sql);
+
+/* Bind helpers: NULL strings bind NULL. */
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
+int store_bind_int64(sqlite3_stmt *st, int idx, int64_t v);
+
+/* Column helpers: a copy of a text column ("" for NULL); NULL on OOM. */
+char *store_column_strdup(sqlite3_stmt *st, int col);
+/* Borrowed text column, "" for NULL. */
+const char *store_column_text(sqlite3_stmt *st, int col);
+
+/* Migrations (store_schema.c). */
+int store_migrate(struct store_conn *c, unsigned *ret_migrated);
+
+/* Current time as RFC 3339 (the format every *_at column uses). */
+void store_now(char out[21]);
+
+/* Cleanup helper for a statement from store_stmt(). */
+static inline void store_stmt_donep(sqlite3_stmt **st)
+{
+        if (*st)
+                store_stmt_done(*st);
+}
+#define _cleanup_stmt_ __attribute__((cleanup(store_stmt_donep)))

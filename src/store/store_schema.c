@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The schema and its forward migrations.  PRAGMA user_version numbers the
+ * schema; migration N takes a database from version N-1 to N inside one
+ * transaction, so a crash mid-migration leaves the previous version intact.
+ *
+ * Versions 1 and 2 are the existing server's: a data directory it wrote
+ * (user_version 2) opens in place and continues from migration 3.  A new
+ * database gets the existing server's v2 tables first and then ours, so
+ * both paths end in exactly the same schema.
+ *
+ * Never edit a published migration; add a new one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "store/store_internal.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+/* The existing server's schema at its version 2 (table and column names
+ * are part of the on-disk contract with existing data directories). */
+static const char migration_2_legacy[] =
+    "CREATE TABLE IF NOT EXISTS server_users ("
+    "  id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT NOT NULL UNIQUE,"
+    "  password_hash TEXT NOT NULL, confirmed INTEGER NOT NULL DEFAULT 0,"
+    "  blocked INTEGER NOT NULL DEFAULT 0, last_seen TEXT, created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_devices ("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, api_key TEXT NOT NULL UNIQUE,"
+    "  token_hash TEXT, token_prefix TEXT, token_suffix TEXT,"
+    "  legacy_api_key INTEGER NOT NULL DEFAULT 0, user_id TEXT, vault_id TEXT,"
+    "  client_version TEXT, last_ip TEXT, last_seen TEXT, revoked_at TEXT,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_user_devices ("
+    "  user_id TEXT NOT NULL, device_id TEXT NOT NULL, PRIMARY KEY (user_id, device_id));"
+    "CREATE TABLE IF NOT EXISTS server_ops ("
+    "  op_id TEXT PRIMARY KEY, server_sequence INTEGER, user_id TEXT NOT NULL,"
+    "  vault_id TEXT NOT NULL, device_id TEXT NOT NULL, entity_type TEXT NOT NULL,"
+    "  entity_id TEXT NOT NULL, op_type TEXT NOT NULL, payload_json TEXT NOT NULL,"
+    "  idempotency_key TEXT, client_sequence INTEGER DEFAULT 0,"
+    "  last_seen_server_seq INTEGER DEFAULT 0, created_at TEXT NOT NULL,"
+    "  pushed_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS server_tombstones ("
+    "  user_id TEXT NOT NULL, vault_id TEXT NOT NULL, entity_type TEXT NOT NULL,"
+    "  entity_id TEXT NOT NULL, op_id TEXT NOT NULL, deleted_at TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, vault_id, entity_type, entity_id));"
+    "CREATE TABLE IF NOT EXISTS server_idempotency_keys ("
+    "  user_id TEXT NOT NULL, vault_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,"
+    "  response_json TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, vault_id, idempotency_key));"
+    "CREATE TABLE IF NOT EXISTS server_email_tokens ("
+    "  token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, purpose TEXT NOT NULL,"
+    "  expires_at TEXT NOT NULL, created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_sessions ("
+    "  token_hash TEXT PRIMARY KEY, csrf_hash TEXT NOT NULL, scope TEXT NOT NULL,"
+    "  subject_id TEXT NOT NULL, expires_at TEXT NOT NULL, created_at TEXT NOT NULL,"
+    "  last_seen TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_revisions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL, device_id TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_blobs ("
+    "  sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS server_blob_refs ("
+    "  user_id TEXT NOT NULL, vault_id TEXT NOT NULL, sha256 TEXT NOT NULL,"
+    "  size INTEGER NOT NULL, created_at TEXT NOT NULL, last_accessed TEXT NOT NULL,"
+    "  PRIMARY KEY (user_id, vault_id, sha256));"
+    "CREATE TABLE IF NOT EXISTS server_audit_log ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT, event_type TEXT NOT NULL, user_id TEXT,"
+    "  device_id TEXT, ip TEXT, message TEXT,"
+    "  created_at TEXT NOT NULL DEFAULT (datetime('now')));"
+    "CREATE TABLE IF NOT EXISTS server_smtp_config (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS idx_server_ops_sequence ON server_ops(server_sequence);"
+    "CREATE INDEX IF NOT EXISTS idx_server_ops_entity ON server_ops(entity_type, entity_id);"
+    "CREATE INDEX IF NOT EXISTS idx_server_ops_idempotency ON server_ops(idempotency_key);"
+    "CREATE INDEX IF NOT EXISTS idx_server_devices_api_key ON server_devices(api_key);"
+    "CREATE INDEX IF NOT EXISTS idx_server_devices_user ON server_devices(user_id);"
+    "CREATE INDEX IF NOT EXISTS idx_server_users_username ON server_users(username);"
+    "CREATE INDEX IF NOT EXISTS idx_server_users_email ON server_users(email);"
+    "CREATE INDEX IF NOT EXISTS idx_server_audit_log_event ON server_audit_log(event_type);"
+    "CREATE INDEX IF NOT EXISTS idx_server_audit_log_created ON server_audit_log(created_at);"
+    "CREATE INDEX IF NOT EXISTS idx_server_blob_refs_scope"
+    "  ON server_blob_refs(user_id, vault_id, sha256);"
+    "CREATE INDEX IF NOT EXISTS idx_server_blob_refs_user ON server_blob_refs(user_id, sha256);"
+    "CREATE INDEX IF NOT EXISTS idx_server_sessions_expiry ON server_sessions(expires_at);"
+    "CREATE INDEX IF NOT EXISTS idx_server_sessions_subject"
+    "  ON server_sessions(scope, subject_id);"
+    "CREATE INDEX IF NOT EXISTS idx_server_ops_scope_sequence"
+    "  ON server_ops(user_id, vault_id, server_sequence);"
+    "CREATE INDEX IF NOT EXISTS idx_server_devices_scope ON server_devices(user_id, vault_id);";
+
+/*
+ * Ours, version 3:
+ *  - server_ops: op_id unique per scope (user, vault) instead of globally,
+ *    server_sequence becomes the integer primary key (ordered scans, never
+ *    NULL).  Rows are copied in sequence order; a row without a sequence
+ *    (never written by the existing server, but tolerated) gets the next one.
+ *  - server_meta: the sequence high-water mark, so a sequence is never
+ *    reused even when the newest op is later deleted with its user.
+ *  - server_admins: administrators live in the database (the existing
+ *    server kept them in config.yml; those are imported at start).
+ *  - indexes for token lookup, conflict detection and garbage collection.
+ *  - server_users.locale for e-mail language.
+ */
+static const char migration_3[] =
+    "CREATE TABLE server_ops_v3 ("
+    "  server_sequence INTEGER PRIMARY KEY, op_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    "  vault_id TEXT NOT NULL, device_id TEXT NOT NULL, entity_type TEXT NOT NULL,"
+    "  entity_id TEXT NOT NULL, op_type TEXT NOT NULL, payload_json TEXT NOT NULL,"
+    "  idempotency_key TEXT, client_sequence INTEGER DEFAULT 0,"
+    "  last_seen_server_seq INTEGER DEFAULT 0, created_at TEXT NOT NULL,"
+    "  pushed_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    "  UNIQUE (user_id, vault_id, op_id));"
+    "INSERT INTO server_ops_v3 (server_sequence, op_id, user_id, vault_id, device_id,"
+    "  entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
+    "  last_seen_server_seq, created_at, pushed_at)"
+    "  SELECT server_sequence, op_id, user_id, vault_id, device_id, entity_type, entity_id,"
+    "  op_type, payload_json, idempotency_key, client_sequence, last_seen_server_seq,"
+    "  created_at, pushed_at FROM server_ops"
+    "  ORDER BY server_sequence IS NULL, server_sequence, rowid;"
+    "DROP TABLE server_ops;"
+    "ALTER TABLE server_ops_v3 RENAME TO server_ops;"
+    "CREATE INDEX idx_server_ops_scope_sequence"
+    "  ON server_ops(user_id, vault_id, server_sequence);"
+    "CREATE INDEX idx_server_ops_scope_entity"
+    "  ON server_ops(user_id, vault_id, entity_type, entity_id, server_sequence);"
+    "CREATE TABLE server_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO server_meta (key, value)"
+    "  SELECT 'last_sequence', coalesce(max(server_sequence), 0) FROM server_ops;"
+    "CREATE TABLE server_admins ("
+    "  id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, last_login TEXT);"
+    "CREATE UNIQUE INDEX idx_server_devices_token_hash ON server_devices(token_hash)"
+    "  WHERE token_hash IS NOT NULL;"
+    "CREATE INDEX idx_server_email_tokens_user ON server_email_tokens(user_id, purpose);"
+    "CREATE INDEX idx_server_blob_refs_sha ON server_blob_refs(sha256);"
+    "CREATE INDEX idx_server_idempotency_created ON server_idempotency_keys(created_at);"
+    "ALTER TABLE server_users ADD COLUMN locale TEXT;";
+
+struct migration {
+        unsigned version;
+        const char *sql;
+};
+
+static const struct migration migrations[] = {
+    {1, NULL}, /* the existing server's first schema: subsumed by 2 */
+    {2, migration_2_legacy},
+    {3, migration_3},
+};
+
+static int query_int(struct store_conn *c, const char *sql, int64_t *ret)
+{
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+
+        if (rc != SQLITE_OK)
+                return store_errno(c, rc, "migration query");
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                *ret = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        return rc == SQLITE_ROW ? 0 : store_errno(c, rc, "migration query");
+}
+
+static int run_migration(struct store_conn *c, const struct migration *m)
+{
+        char bump[64];
+        int64_t ops_before = 0, ops_after = 0;
+        int r;
+
+        r = store_exec(c, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        if (m->version == 3) {
+                r = query_int(c, "SELECT count(*) FROM server_ops", &ops_before);
+                if (r < 0)
+                        goto rollback;
+        }
+        if (m->sql) {
+                r = store_exec(c, m->sql);
+                if (r < 0)
+                        goto rollback;
+        }
+        if (m->version == 3) {
+                /* Nothing may be lost in the table rebuild. */
+                r = query_int(c, "SELECT count(*) FROM server_ops", &ops_after);
+                if (r < 0)
+                        goto rollback;
+                if (ops_after != ops_before) {
+                        log_error("database: migration 3 would change the number of operations "
+                                  "(%lld -> %lld); refusing",
+                                  (long long)ops_before, (long long)ops_after);
+                        r = -EIO;
+                        goto rollback;
+                }
+        }
+        snprintf(bump, sizeof(bump), "PRAGMA user_version=%u", m->version);
+        r = store_exec(c, bump);
+        if (r < 0)
+                goto rollback;
+        r = store_exec(c, "COMMIT");
+        if (r < 0)
+                goto rollback;
+        return 0;
+rollback:
+        (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+int store_migrate(struct store_conn *c, unsigned *ret_migrated)
+{
+        int64_t version = 0;
+        unsigned n = 0;
+        int r;
+
+        r = query_int(c, "PRAGMA user_version", &version);
+        if (r < 0)
+                return r;
+        if (version > STORE_SCHEMA_VERSION) {
+                log_error("database: schema version %lld is newer than this build supports (%d)",
+                          (long long)version, STORE_SCHEMA_VERSION);
+                return -EPROTONOSUPPORT;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(migrations); i++) {
+                if (migrations[i].version <= (unsigned)version)
+                        continue;
+                r = run_migration(c, &migrations[i]);
+                if (r < 0) {
+                        log_error("database: migration to schema version %u failed",
+                                  migrations[i].version);
+                        return r;
+                }
+                n++;
+        }
+        if (ret_migrated)
+                *ret_migrated = n;
+        return 0;
+}

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQLite plumbing behind store.h: opening connections with the pragmas the
+ * design requires (WAL, synchronous, busy timeout, foreign keys), the
+ * statement cache, the writer lock and the reader pool.  No table
+ * knowledge here: see store_schema.c and the store_<area>.c files.
+ */
+#include "store/store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/text.h"
+
+/* How long a connection waits for a lock held by another process (e.g. an
+ * operator's sqlite3 shell) before giving up with -EBUSY. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+void store_now(char out[21])
+{
+        time_format_rfc3339(time(NULL), out);
+}
+
+int store_errno(struct store_conn *c, int rc, const char *what)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                log_error("database: %s failed: %s", what,
+                          c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+                return -EACCES;
+        default:
+                log_error("database: %s failed: %s", what,
+                          c ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+                return -EIO;
+        }
+}
+
+int store_exec(struct store_conn *c, const char *sql)
+{
+        int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : store_errno(c, rc, "exec");
+}
+
+sqlite3_stmt *store_stmt(struct store_conn *c, const char *sql)
+{
+        size_t h = ((uintptr_t)sql >> 3) % STORE_STMT_CACHE;
+        sqlite3_stmt *st = NULL;
+
+        for (size_t i = 0; i < STORE_STMT_CACHE; i++) {
+                size_t k = (h + i) % STORE_STMT_CACHE;
+                if (c->keys[k] == sql)
+                        return c->stmts[k];
+                if (c->keys[k])
+                        continue;
+                int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+                if (rc != SQLITE_OK) {
+                        log_error("database: cannot prepare statement: %s", sqlite3_errmsg(c->db));
+                        return NULL;
+                }
+                c->keys[k] = sql;
+                c->stmts[k] = st;
+                return st;
+        }
+        /* Cache full: a programming error (raise STORE_STMT_CACHE). */
+        log_error("database: statement cache full");
+        return NULL;
+}
+
+void store_stmt_done(sqlite3_stmt *st)
+{
+        if (!st)
+                return;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+}
+
+int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+        int rc =
+            v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+        return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+int store_bind_int64(sqlite3_stmt *st, int idx, int64_t v)
+{
+        return sqlite3_bind_int64(st, idx, v) == SQLITE_OK ? 0 : -EIO;
+}
+
+const char *store_column_text(sqlite3_stmt *st, int col)
+{
+        const char *t = (const char *)sqlite3_column_text(st, col);
+        return t ? t : "";
+}
+
+char *store_column_strdup(sqlite3_stmt *st, int col)
+{
+        return strdup(store_column_text(st, col));
+}
+
+static void conn_close(struct store_conn *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < STORE_STMT_CACHE; i++)
+                if (c->stmts[i])
+                        sqlite3_finalize(c->stmts[i]);
+        if (c->db)
+                sqlite3_close_v2(c->db);
+        memset(c, 0, sizeof(*c));
+}
+
+static int conn_open(struct store_conn *c, const char *path, bool writer, bool sync_full)
+{
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
+        char pragmas[256];
+        int rc;
+
+        memset(c, 0, sizeof(*c));
+        if (writer)
+                flags |= SQLITE_OPEN_CREATE;
+        rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                int r = c->db ? store_errno(c, rc, "open") : -ENOMEM;
+                conn_close(c);
+                return r < 0 ? r : -EIO;
+        }
+        sqlite3_extended_result_codes(c->db, 1);
+        sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
+                 sync_full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=1;");
+        rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+                int r = store_errno(c, rc, "configure connection");
+                conn_close(c);
+                return r;
+        }
+        return 0;
+}
+
+int store_open(const char *path, const struct store_options *opts, struct store **ret,
+               unsigned *ret_migrated)
+{
+        struct store *s;
+        char *mode = NULL;
+        unsigned migrated = 0;
+        int r, rc;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        pthread_mutex_init(&s->writer_lock, NULL);
+        pthread_mutex_init(&s->readers_lock, NULL);
+        pthread_cond_init(&s->readers_cond, NULL);
+        s->path = strdup(path);
+        s->writer = calloc(1, sizeof(*s->writer));
+        s->n_readers = opts->readers ? opts->readers : 4;
+        s->readers = calloc(s->n_readers, sizeof(*s->readers));
+        if (!s->path || !s->writer || !s->readers) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = conn_open(s->writer, path, true, opts->synchronous_full);
+        if (r < 0)
+                goto fail;
+
+        /* WAL must be on before any reader opens.  It is persistent. */
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(s->writer->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                mode = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!mode || strcmp(mode, "wal") != 0) {
+                free(mode);
+                log_error("database: cannot switch to WAL journal mode");
+                r = -EIO;
+                goto fail;
+        }
+        free(mode);
+
+        r = store_migrate(s->writer, &migrated);
+        if (r < 0)
+                goto fail;
+
+        for (unsigned i = 0; i < s->n_readers; i++) {
+                r = conn_open(&s->readers[i], path, false, opts->synchronous_full);
+                if (r < 0)
+                        goto fail;
+                s->readers[i].next_free = s->free_readers;
+                s->free_readers = &s->readers[i];
+        }
+
+        if (ret_migrated)
+                *ret_migrated = migrated;
+        *ret = s;
+        return 0;
+fail:
+        store_close(s);
+        return r;
+}
+
+int store_checkpoint(struct store *s)
+{
+        int rc;
+
+        pthread_mutex_lock(&s->writer_lock);
+        rc = sqlite3_wal_checkpoint_v2(s->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        pthread_mutex_unlock(&s->writer_lock);
+        return rc == SQLITE_OK ? 0 : store_errno(s->writer, rc, "checkpoint");
+}
+
+void store_close(struct store *s)
+{
+        if (!s)
+                return;
+        for (unsigned i = 0; s->readers && i < s->n_readers; i++)
+                conn_close(&s->readers[i]);
+        if (s->writer && s->writer->db) {
+                (void)sqlite3_wal_checkpoint_v2(s->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                                NULL, NULL);
+                conn_close(s->writer);
+        }
+        free(s->readers);
+        free(s->writer);
+        free(s->path);
+        pthread_mutex_destroy(&s->writer_lock);
+        pthread_mutex_destroy(&s->readers_lock);
+        pthread_cond_destroy(&s->readers_cond);
+        free(s);
+}
+
+int store_write_begin(struct store *s, struct store_conn **ret)
+{
+        int r;
+
+        pthread_mutex_lock(&s->writer_lock);
+        r = store_exec(s->writer, "BEGIN IMMEDIATE");
+        if (r < 0) {
+                pthread_mutex_unlock(&s->writer_lock);
+                return r;
+        }
+        *ret = s->writer;
+        return 0;
+}
+
+int store_write_end(struct store *s, struct store_conn *c, int r, bool commit)
+{
+        if (r >= 0 && commit) {
+                int q = store_exec(c, "COMMIT");
+                if (q < 0) {
+                        (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+                        r = q;
+                }
+        } else
+                (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_unlock(&s->writer_lock);
+        return r;
+}
+
+int store_read_begin(struct store *s, struct store_conn **ret)
+{
+        struct store_conn *c;
+        int r;
+
+        pthread_mutex_lock(&s->readers_lock);
+        while (!s->free_readers)
+                pthread_cond_wait(&s->readers_cond, &s->readers_lock);
+        c = s->free_readers;
+        s->free_readers = c->next_free;
+        pthread_mutex_unlock(&s->readers_lock);
+
+        r = store_exec(c, "BEGIN");
+        if (r < 0) {
+                store_read_end(s, c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+void store_read_end(struct store *s, struct store_conn *c)
+{
+        if (!sqlite3_get_autocommit(c->db))
+                (void)sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        pthread_mutex_lock(&s->readers_lock);
+        c->next_free = s->free_readers;
+        s->free_readers = c;
+        pthread_cond_signal(&s->readers_cond);
+        pthread_mutex_unlock(&s->readers_lock);
+}
+
+int store_probe(struct store *s)
+{
+        static const char sql[] = "SELECT count(*) FROM sqlite_master";
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(c, sql);
+        if (!st)
+                r = -EIO;
+        else {
+                int rc = sqlite3_step(st);
+                r = rc == SQLITE_ROW ? 0 : store_errno(c, rc, "probe");
+                store_stmt_done(st);
+        }
+        store_read_end(s, c);
+        return r;
+}
+
+int store_schema_version(struct store *s)
+{
+        static const char sql[] = "PRAGMA user_version";
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = store_stmt(c, sql);
+        if (!st)
+                r = -EIO;
+        else {
+                r = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
+                store_stmt_done(st);
+        }
+        store_read_end(s, c);
+        return r;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of util/fs.h. */
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/text.h"
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+        char buf[PATH_MAX];
+        size_t len = strlen(path);
+
+        if (len == 0 || len >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, path, len + 1);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int fs_fsync_dir(int dirfd, const char *path)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (path) {
+                fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                dirfd = fd;
+        }
+        if (fsync(dirfd) < 0)
+                return -errno;
+        return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+        char tmp[NAME_MAX + 1];
+        uint8_t rnd[8];
+        char rnd_hex[17];
+        _cleanup_close_ int fd = -1;
+        const char *p = data;
+        int r;
+
+        randombytes_buf(rnd, sizeof(rnd));
+        hex_encode(rnd, sizeof(rnd), rnd_hex);
+        r = snprintf(tmp, sizeof(tmp), ".tmp-%s-%s", rnd_hex, name);
+        if (r < 0 || (size_t)r >= sizeof(tmp))
+                return -ENAMETOOLONG;
+
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (fd < 0)
+                return -errno;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fs_fsync_dir(dirfd, NULL);
+fail:
+        (void)unlinkat(dirfd, tmp, 0);
+        return r;
+}
+
+int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + len, max + 1 - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+                if (len > max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Logging for every process of the project.  When stderr is connected to
+ * the journal (JOURNAL_STREAM names our stderr), records go out through
+ * sd_journal_send() with structured fields; otherwise as one readable line
+ * on stderr.  Helpers do not log: the boundary logs once.
+ *
+ * Never pass a password, token, cookie, request payload or e-mail body to
+ * any function here.
+ */
+#pragma once
+
+#include <errno.h>
+#include <stddef.h>
+#include <syslog.h>
+
+#include "util/cleanup.h"
+
+/* A structured field: KEY must be an upper-case journal field name. */
+struct log_field {
+        const char *key;
+        const char *value;
+};
+
+/* MESSAGE_IDs for events an operator wants to find with
+ * `journalctl MESSAGE_ID=…`.  Stable: never change a published value. */
+#define LOG_MID_STARTED        "3a4c1e0f9b7d4b52a1c6e2d8f0a7b911"
+#define LOG_MID_STOPPED        "3a4c1e0f9b7d4b52a1c6e2d8f0a7b912"
+#define LOG_MID_MIGRATION      "3a4c1e0f9b7d4b52a1c6e2d8f0a7b913"
+#define LOG_MID_DEVICE_PAIRED  "3a4c1e0f9b7d4b52a1c6e2d8f0a7b914"
+#define LOG_MID_DEVICE_REVOKED "3a4c1e0f9b7d4b52a1c6e2d8f0a7b915"
+#define LOG_MID_ADMIN_ACTION   "3a4c1e0f9b7d4b52a1c6e2d8f0a7b916"
+#define LOG_MID_MAIL_FAILED    "3a4c1e0f9b7d4b52a1c6e2d8f0a7b917"
+#define LOG_MID_SECURITY       "3a4c1e0f9b7d4b52a1c6e2d8f0a7b918"
+
+/* Set the identifier (SYSLOG_IDENTIFIER) and detect the journal. */
+void log_open(const char *identifier);
+
+/* LOG_ERR … LOG_DEBUG.  Records above the level are dropped. */
+void log_set_max_level(int level);
+int log_get_max_level(void);
+
+/* Parse "err", "warning", "notice", "info", "debug" (and syslog numbers).
+ * Returns the level, or -EINVAL. */
+int log_level_from_string(const char *s);
+
+/* Whether records currently go to the journal. */
+int log_is_journal(void);
+
+/*
+ * Emit one record.  err, when non-zero, is a (positive or negative) errno
+ * that %m in the format refers to and that is attached as ERRNO=.  Returns
+ * -abs(err) so callers can `return log_error_errno(r, …)`.
+ */
+int log_emit(int level, int err, const struct log_field *fields, size_t n_fields, const char *fmt,
+             ...) _printf_(5, 6);
+
+#define log_full_errno(level, err, ...) log_emit(level, err, NULL, 0, __VA_ARGS__)
+#define log_debug(...)                  log_emit(LOG_DEBUG, 0, NULL, 0, __VA_ARGS__)
+#define log_info(...)                   log_emit(LOG_INFO, 0, NULL, 0, __VA_ARGS__)
+#define log_notice(...)                 log_emit(LOG_NOTICE, 0, NULL, 0, __VA_ARGS__)
+#define log_warning(...)                log_emit(LOG_WARNING, 0, NULL, 0, __VA_ARGS__)
+#define log_error(...)                  log_emit(LOG_ERR, 0, NULL, 0, __VA_ARGS__)
+#define log_warning_errno(err, ...)     log_emit(LOG_WARNING, err, NULL, 0, __VA_ARGS__)
+#define log_error_errno(err, ...)       log_emit(LOG_ERR, err, NULL, 0, __VA_ARGS__)
+
+/* Structured record with explicit fields: log_struct(LOG_INFO, fields, "fmt", …). */
+#define log_struct(level, fields, ...) log_emit(level, 0, fields, ELEMENTSOF(fields), __VA_ARGS__)
+
+/*
+ * Render a record as the journal would receive it, as "KEY=value\n" lines,
+ * into buf (always NUL-terminated).  Used by log_emit() and by unit tests of
+ * the field builder.  Returns the number of fields written, or -ENOBUFS when
+ * buf is too small, -EINVAL for an invalid field name.
+ */
+int log_format_fields(char *buf, size_t size, int level, const char *identifier,
+                      const struct log_field *fields, size_t n_fields, const char *message);
+
+/* Whether a journal field name is valid (A-Z, 0-9, _; not starting with _ or a digit). */
+int log_field_name_valid(const char *key);
+
+#define log_oom() log_emit(LOG_ERR, ENOMEM, NULL, 0, "Out of memory")
