@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of the integration test harness (see harness.h). */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *harness_server_bin(void)
+{
+        const char *p = getenv("VERSTAK_SERVER_BIN");
+        return p ? p : "./verstak-sync-server";
+}
+
+const char *harness_source_root(void)
+{
+        const char *p = getenv("VERSTAK_SOURCE_ROOT");
+        return p ? p : "..";
+}
+
+static int run_cmd(const char *const argv[])
+{
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                execvp(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+int harness_prepare(struct daemon *d, const struct daemon_options *o)
+{
+        const char *tmp = getenv("TMPDIR");
+        char tmpl[PATH_MAX - 64];
+
+        memset(d, 0, sizeof(*d));
+        d->pid = -1;
+        snprintf(tmpl, sizeof(tmpl), "%s/verstak-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(tmpl))
+                return -errno;
+        snprintf(d->root, sizeof(d->root), "%s", tmpl);
+        if (snprintf(d->data_dir, sizeof(d->data_dir), "%.4000s/data", d->root) < 0 ||
+            snprintf(d->log_path, sizeof(d->log_path), "%.4000s/daemon.log", d->root) < 0)
+                return -ENAMETOOLONG;
+        d->prepared = HARNESS_PREPARED;
+
+        if (o && o->copy_data_from) {
+                const char *argv[] = {
+                    "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
+                    d->data_dir, NULL};
+                if (run_cmd(argv) < 0)
+                        return -EIO;
+                const char *chmod_argv[] = {"chmod", "-R", "u+rwX", d->data_dir, NULL};
+                if (run_cmd(chmod_argv) < 0)
+                        return -EIO;
+        } else if (mkdir(d->data_dir, 0750) < 0)
+                return -errno;
+
+        if (o && o->config_yaml) {
+                char path[PATH_MAX + 16];
+                FILE *f;
+                snprintf(path, sizeof(path), "%s/config.yml", d->data_dir);
+                f = fopen(path, "w");
+                if (!f)
+                        return -errno;
+                fputs(o->config_yaml, f);
+                fclose(f);
+        }
+        return 0;
+}
+
+static int bind_ephemeral(int *ret_port)
+{
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = 0};
+        socklen_t len = sizeof(sin);
+        int fd, one = 1;
+
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sin, &len) < 0 || listen(fd, 512) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        *ret_port = ntohs(sin.sin_port);
+        return fd;
+}
+
+static int wait_ready(struct daemon *d)
+{
+        for (int i = 0; i < 400; i++) {
+                struct http_result res;
+                int status;
+
+                if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+                        d->pid = -1;
+                        return -ECHILD;
+                }
+                if (http_get(d, "/livez", NULL, &res) == 0) {
+                        long st = res.status;
+                        http_result_free(&res);
+                        if (st == 200)
+                                return 0;
+                }
+                usleep(25 * 1000);
+        }
+        return -ETIMEDOUT;
+}
+
+int harness_start(struct daemon *d, const struct daemon_options *o)
+{
+        static const struct daemon_options none = {0};
+        char listen_arg[64];
+        const char *argv[64];
+        size_t n = 0;
+        int sock = -1, stdin_pipe[2] = {-1, -1};
+        int r;
+
+        if (!o)
+                o = &none;
+        if (d->prepared != HARNESS_PREPARED) {
+                r = harness_prepare(d, o);
+                if (r < 0)
+                        return r;
+        }
+
+        if (o->bind_itself) {
+                int fd = bind_ephemeral(&d->port);
+                if (fd < 0)
+                        return fd;
+                close(fd); /* a tiny race, acceptable for the one test that needs it */
+        } else {
+                sock = bind_ephemeral(&d->port);
+                if (sock < 0)
+                        return sock;
+        }
+        snprintf(d->base_url, sizeof(d->base_url), "http://127.0.0.1:%d", d->port);
+        snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", d->port);
+
+        argv[n++] = harness_server_bin();
+        argv[n++] = "--data";
+        argv[n++] = d->data_dir;
+        if (o->bind_itself) {
+                argv[n++] = "--listen";
+                argv[n++] = listen_arg;
+        }
+        for (size_t i = 0; o->extra_args && o->extra_args[i] && n < 60; i++)
+                argv[n++] = o->extra_args[i];
+        argv[n] = NULL;
+
+        if (o->stdin_text && pipe(stdin_pipe) < 0)
+                return -errno;
+
+        d->pid = fork();
+        if (d->pid < 0)
+                return -errno;
+        if (d->pid == 0) {
+                int logfd = open(d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (logfd >= 0) {
+                        dup2(logfd, STDERR_FILENO);
+                        dup2(logfd, STDOUT_FILENO);
+                }
+                if (stdin_pipe[0] >= 0) {
+                        dup2(stdin_pipe[0], STDIN_FILENO);
+                        close(stdin_pipe[1]);
+                } else {
+                        int nul = open("/dev/null", O_RDONLY);
+                        if (nul >= 0)
+                                dup2(nul, STDIN_FILENO);
+                }
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDNAMES");
+                unsetenv("NOTIFY_SOCKET");
+                unsetenv("WATCHDOG_USEC");
+                unsetenv("JOURNAL_STREAM");
+                if (sock >= 0) {
+                        char pid[32];
+                        if (sock == 3)
+                                fcntl(3, F_SETFD, 0);
+                        else if (dup2(sock, 3) < 0)
+                                _exit(126);
+                        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+                        setenv("LISTEN_FDS", "1", 1);
+                        setenv("LISTEN_PID", pid, 1);
+                }
+                for (size_t i = 0; o->extra_env && o->extra_env[i]; i++)
+                        putenv((char *)o->extra_env[i]);
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        if (sock >= 0)
+                close(sock);
+        if (stdin_pipe[0] >= 0) {
+                close(stdin_pipe[0]);
+                ssize_t w = write(stdin_pipe[1], o->stdin_text, strlen(o->stdin_text));
+                (void)w;
+                close(stdin_pipe[1]);
+        }
+        if (o->no_wait)
+                return 0;
+        return wait_ready(d);
+}
+
+int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
+{
+        int status = 0;
+
+        if (d->pid <= 0)
+                return -ECHILD;
+        for (int i = 0; i < timeout_s * 100; i++) {
+                pid_t p = waitpid(d->pid, &status, WNOHANG);
+                if (p == d->pid) {
+                        d->pid = -1;
+                        if (ret_status)
+                                *ret_status = status;
+                        return 0;
+                }
+                usleep(10 * 1000);
+        }
+        return -ETIMEDOUT;
+}
+
+static void copy_log(const struct daemon *d)
+{
+        const char *dir = getenv("VERSTAK_TEST_LOG_DIR");
+        char dest[PATH_MAX + 64];
+        const char *name;
+
+        if (!dir || !*dir)
+                return;
+        name = strrchr(d->root, '/');
+        snprintf(dest, sizeof(dest), "%s/%s.log", dir, name ? name + 1 : "daemon");
+        const char *argv[] = {"cp", d->log_path, dest, NULL};
+        (void)run_cmd(argv);
+}
+
+int harness_stop(struct daemon *d, int sig, int timeout_s, int *ret_status)
+{
+        int r;
+
+        if (d->pid <= 0)
+                return -ECHILD;
+        kill(d->pid, sig);
+        r = harness_wait(d, timeout_s, ret_status);
+        if (r == -ETIMEDOUT) {
+                kill(d->pid, SIGKILL);
+                (void)waitpid(d->pid, NULL, 0);
+                d->pid = -1;
+        }
+        copy_log(d);
+        return r;
+}
+
+void harness_destroy(struct daemon *d)
+{
+        if (d->pid > 0)
+                (void)harness_stop(d, SIGTERM, 25, NULL);
+        else
+                copy_log(d);
+        if (d->root[0] && !getenv("VERSTAK_TEST_KEEP")) {
+                const char *argv[] = {"rm", "-rf", d->root, NULL};
+                (void)run_cmd(argv);
+        }
+        d->root[0] = '\0';
+        d->prepared = 0;
+}
+
+bool harness_log_contains(const struct daemon *d, const char *needle)
+{
+        FILE *f = fopen(d->log_path, "r");
+        char line[8192];
+        bool found = false;
+
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, needle) != NULL;
+        fclose(f);
+        return found;
+}
+
+/* --- HTTP ----------------------------------------------------------------- */
+
+struct buf {
+        char *data;
+        size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        struct buf *b = userdata;
+        size_t n = size * nmemb;
+        char *p = realloc(b->data, b->len + n + 1);
+
+        if (!p)
+                return 0;
+        memcpy(p + b->len, ptr, n);
+        b->data = p;
+        b->len += n;
+        b->data[b->len] = '\0';
+        return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        struct buf *b = userdata;
+        size_t n = size * nmemb;
+
+        /* Keep only the final response's headers (not 100 Continue). */
+        if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+                free(b->data);
+                b->data = NULL;
+                b->len = 0;
+        }
+        return on_data(ptr, size, nmemb, userdata);
+}
+
+int http_do(const struct daemon *d, const char *method, const char *path,
+            const char *const *headers, const void *body, size_t body_len, struct http_result *ret)
+{
+        struct buf bbody = {0}, bhead = {0};
+        struct curl_slist *hl = NULL;
+        char url[4096];
+        CURL *curl;
+        CURLcode cc;
+
+        memset(ret, 0, sizeof(*ret));
+        curl = curl_easy_init();
+        if (!curl)
+                return -ENOMEM;
+        snprintf(url, sizeof(url), "%s%s", d->base_url, path);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        if (strcmp(method, "HEAD") == 0)
+                curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bbody);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &bhead);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        hl = curl_slist_append(hl, "Expect:");
+        for (size_t i = 0; headers && headers[i]; i++)
+                hl = curl_slist_append(hl, headers[i]);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+        if (body) {
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        }
+        cc = curl_easy_perform(curl);
+        if (cc == CURLE_OK)
+                curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
+        curl_slist_free_all(hl);
+        curl_easy_cleanup(curl);
+        if (cc != CURLE_OK) {
+                free(bbody.data);
+                free(bhead.data);
+                return -EIO;
+        }
+        ret->body = bbody.data ? bbody.data : strdup("");
+        ret->body_len = bbody.len;
+        ret->headers = bhead.data ? bhead.data : strdup("");
+        ret->json = ret->body_len ? json_loadb(ret->body, ret->body_len, 0, NULL) : NULL;
+        return 0;
+}
+
+int http_post_json(const struct daemon *d, const char *path, const char *bearer,
+                   const char *json_text, struct http_result *ret)
+{
+        char auth[256];
+        const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+
+        if (bearer) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+                headers[1] = auth;
+        }
+        return http_do(d, "POST", path, headers, json_text, strlen(json_text), ret);
+}
+
+int http_get(const struct daemon *d, const char *path, const char *bearer, struct http_result *ret)
+{
+        char auth[256];
+        const char *headers[2] = {NULL, NULL};
+
+        if (bearer) {
+                snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+                headers[0] = auth;
+        }
+        return http_do(d, "GET", path, headers, NULL, 0, ret);
+}
+
+char *http_result_header(const struct http_result *r, const char *name)
+{
+        size_t nlen = strlen(name);
+        const char *p = r->headers;
+
+        while (p && *p) {
+                const char *eol = strstr(p, "\r\n");
+                size_t len = eol ? (size_t)(eol - p) : strlen(p);
+                if (len > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+                        const char *v = p + nlen + 1;
+                        while (*v == ' ')
+                                v++;
+                        return strndup(v, len - (size_t)(v - p));
+                }
+                p = eol ? eol + 2 : NULL;
+        }
+        return NULL;
+}
+
+static const char *json_member(const struct http_result *r, const char *key)
+{
+        json_t *v = r->json ? json_object_get(r->json, key) : NULL;
+        return json_is_string(v) ? json_string_value(v) : "";
+}
+
+const char *http_result_code(const struct http_result *r)
+{
+        return json_member(r, "code");
+}
+
+const char *http_result_error(const struct http_result *r)
+{
+        return json_member(r, "error");
+}
+
+void http_result_free(struct http_result *r)
+{
+        free(r->body);
+        free(r->headers);
+        if (r->json)
+                json_decref(r->json);
+        memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by every integration suite: start the real verstak-sync-server on
+ * an ephemeral loopback port with a temporary data directory, talk HTTP to
+ * it with libcurl, stop it and look at how it ended.
+ *
+ * The listening socket is bound here and handed over with LISTEN_FDS, as
+ * systemd would, so suites never race for ports.  The daemon's stderr goes
+ * to <data>/../daemon.log and, when VERSTAK_TEST_LOG_DIR is set, is copied
+ * there when the daemon stops (the no-secrets-in-logs check reads it).
+ */
+#pragma once
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct daemon {
+        unsigned prepared; /* HARNESS_PREPARED once harness_prepare() ran */
+        pid_t pid;
+        int port;
+        char base_url[64];
+        char root[PATH_MAX];     /* temporary directory owning everything */
+        char data_dir[PATH_MAX]; /* <root>/data */
+        char log_path[PATH_MAX]; /* <root>/daemon.log */
+};
+
+struct daemon_options {
+        const char *config_yaml;       /* written to <data>/config.yml */
+        const char *copy_data_from;    /* copy this directory as the data dir */
+        const char *const *extra_args; /* NULL-terminated extra flags */
+        const char *const *extra_env;  /* NULL-terminated "K=V" strings */
+        bool bind_itself;              /* pass --listen instead of a socket */
+        bool no_wait;                  /* do not wait for /livez */
+        const char *stdin_text;        /* fed to the daemon's stdin */
+};
+
+/* Path of the built daemon (VERSTAK_SERVER_BIN) and the source tree. */
+const char *harness_server_bin(void);
+const char *harness_source_root(void);
+
+#define HARNESS_PREPARED 0x7e57da7au
+
+/* Create d->root and d->data_dir without starting anything. */
+int harness_prepare(struct daemon *d, const struct daemon_options *o);
+
+/* Start the daemon (after harness_prepare, or preparing itself when d
+ * was not prepared; d may be uninitialised then).  Returns 0 once /livez answers (unless no_wait).
+ */
+int harness_start(struct daemon *d, const struct daemon_options *o);
+
+/* Send sig and wait up to timeout_s; *ret_status gets the wait status.
+ * Returns 0, or -ETIMEDOUT (the daemon is then killed). */
+int harness_stop(struct daemon *d, int sig, int timeout_s, int *ret_status);
+
+/* Wait for an already signalled or exiting daemon. */
+int harness_wait(struct daemon *d, int timeout_s, int *ret_status);
+
+/* Stop (if running) and delete the temporary directory. */
+void harness_destroy(struct daemon *d);
+
+/* Whether the daemon's log contains needle. */
+bool harness_log_contains(const struct daemon *d, const char *needle);
+
+/* --- HTTP ----------------------------------------------------------------- */
+
+struct http_result {
+        long status;
+        char *body;
+        size_t body_len;
+        char *headers; /* raw header block, final response only */
+        json_t *json;  /* parsed body when it is JSON, else NULL */
+};
+
+/*
+ * Perform a request.  headers is a NULL-terminated list of "Name: value"
+ * lines (may be NULL); body may be NULL.  Returns 0 when a response was
+ * received, negative errno on transport failure.
+ */
+int http_do(const struct daemon *d, const char *method, const char *path,
+            const char *const *headers, const void *body, size_t body_len, struct http_result *ret);
+
+/* POST a JSON text with an optional bearer token. */
+int http_post_json(const struct daemon *d, const char *path, const char *bearer,
+                   const char *json_text, struct http_result *ret);
+
+/* GET with an optional bearer token. */
+int http_get(const struct daemon *d, const char *path, const char *bearer, struct http_result *ret);
+
+/* Case-insensitive header lookup in a result; returns a malloc'd value. */
+char *http_result_header(const struct http_result *r, const char *name);
+
+/* The "code" and "error" members of a JSON error body ("" when absent). */
+const char *http_result_code(const struct http_result *r);
+const char *http_result_error(const struct http_result *r);
+
+void http_result_free(struct http_result *r);
+
+/* Shorthand for asserting a contract error: status and code. */
+#define assert_http_error(res, st, code_str)                                                       \
+        do {                                                                                       \
+                assert_int_equal((res)->status, (st));                                             \
+                assert_string_equal(http_result_code(res), (code_str));                            \
+        } while (0)

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration: the foundation against the real binary — health endpoints,
+ * 404/405 shapes, body limits and malformed bodies, security headers,
+ * configuration errors, admin bootstrap, clean shutdown on SIGTERM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+static struct daemon shared_daemon;
+
+static int start_shared(void **state)
+{
+        (void)state;
+        return harness_start(&shared_daemon, NULL);
+}
+
+static int stop_shared(void **state)
+{
+        (void)state;
+        harness_destroy(&shared_daemon);
+        return 0;
+}
+
+static void assert_security_headers(const struct http_result *r)
+{
+        static const char *const expect[][2] = {
+            {"Content-Security-Policy",
+             "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
+             "img-src 'self' data:; script-src 'self'; style-src 'self'"},
+            {"X-Content-Type-Options", "nosniff"},
+            {"Referrer-Policy", "same-origin"},
+            {"X-Frame-Options", "DENY"},
+        };
+        for (size_t i = 0; i < 4; i++) {
+                char *v = http_result_header(r, expect[i][0]);
+                assert_non_null(v);
+                assert_string_equal(v, expect[i][1]);
+                free(v);
+        }
+}
+
+static void test_health_ok(void **state)
+{
+        struct http_result r;
+        (void)state;
+
+        assert_int_equal(http_get(&shared_daemon, "/api/v1/health", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(r.json);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
+        assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
+        assert_true(json_is_true(json_object_get(r.json, "blob_storage_writable")));
+        assert_int_equal(json_integer_value(json_object_get(r.json, "schema_version")), 3);
+        assert_true(json_is_string(json_object_get(r.json, "version")));
+        assert_true(json_is_string(json_object_get(r.json, "build_commit")));
+        assert_true(json_is_integer(json_object_get(r.json, "uptime_seconds")));
+        const char *t = json_string_value(json_object_get(r.json, "server_time"));
+        assert_non_null(t);
+        assert_int_equal(strlen(t), 20);
+        assert_int_equal(t[19], 'Z');
+        /* No paths in the answer. */
+        assert_null(strstr(r.body, shared_daemon.data_dir));
+        char *ct = http_result_header(&r, "Content-Type");
+        assert_string_equal(ct, "application/json");
+        free(ct);
+        assert_security_headers(&r);
+        http_result_free(&r);
+
+        assert_int_equal(http_get(&shared_daemon, "/readyz", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
+        http_result_free(&r);
+
+        assert_int_equal(http_get(&shared_daemon, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
+        assert_non_null(json_object_get(r.json, "server_time"));
+        http_result_free(&r);
+
+        assert_int_equal(http_do(&shared_daemon, "HEAD", "/livez", NULL, NULL, 0, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, 0);
+        http_result_free(&r);
+}
+
+static void test_not_found_and_method(void **state)
+{
+        struct http_result r;
+        (void)state;
+
+        assert_int_equal(http_get(&shared_daemon, "/api/v1/nothing-here", NULL, &r), 0);
+        assert_http_error(&r, 404, "not_found");
+        assert_security_headers(&r);
+        assert_null(strstr(r.body, "<html"));
+        http_result_free(&r);
+
+        /* Non-API paths get the web UI's page, also with the headers. */
+        assert_int_equal(http_get(&shared_daemon, "/no/such/page", NULL, &r), 0);
+        assert_int_equal(r.status, 404);
+        assert_non_null(strstr(r.body, "<html"));
+        assert_security_headers(&r);
+        http_result_free(&r);
+
+        assert_int_equal(http_post_json(&shared_daemon, "/api/v1/health", NULL, "{}", &r), 0);
+        assert_http_error(&r, 405, "method_not_allowed");
+        char *allow = http_result_header(&r, "Allow");
+        assert_non_null(allow);
+        assert_non_null(strstr(allow, "GET"));
+        free(allow);
+        http_result_free(&r);
+
+        assert_int_equal(http_do(&shared_daemon, "DELETE", "/livez", NULL, NULL, 0, &r), 0);
+        assert_http_error(&r, 405, "method_not_allowed");
+        http_result_free(&r);
+
+        /* Over-long URLs are refused before routing. */
+        char path[4200] = "/api/";
+        memset(path + 5, 'a', 3000);
+        path[3005] = '\0';
+        assert_int_equal(http_get(&shared_daemon, path, NULL, &r), 0);
+        assert_int_equal(r.status, 414);
+        assert_true(r.json != NULL);
+        http_result_free(&r);
+}
+
+static void test_body_limits(void **state)
+{
+        struct http_result r;
+        size_t big = 2 * 1024 * 1024 + 10;
+        char *body = malloc(big);
+        (void)state;
+
+        memset(body, ' ', big);
+        body[0] = '{';
+        body[big - 1] = '}';
+
+        /* Declared too large: refused from Content-Length. */
+        assert_int_equal(http_do(&shared_daemon, "POST", "/api/v1/unknown", NULL, body, big, &r),
+                         0);
+        assert_http_error(&r, 413, "request_too_large");
+        http_result_free(&r);
+
+        /* Streamed without a length: refused while streaming. */
+        const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+        assert_int_equal(http_do(&shared_daemon, "POST", "/livez", chunked, body, big, &r), 0);
+        assert_http_error(&r, 413, "request_too_large");
+        http_result_free(&r);
+        free(body);
+
+        /* The daemon is still healthy afterwards. */
+        assert_int_equal(http_get(&shared_daemon, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        /* A header block beyond the 16 KiB limit is refused. */
+        char *hdr = malloc(40000);
+        strcpy(hdr, "X-Big: ");
+        memset(hdr + 7, 'h', 39000);
+        hdr[39007] = '\0';
+        const char *headers[] = {hdr, NULL};
+        int rc = http_do(&shared_daemon, "GET", "/livez", headers, NULL, 0, &r);
+        if (rc == 0) {
+                assert_true(r.status == 431 || r.status == 413);
+                http_result_free(&r);
+        }
+        free(hdr);
+}
+
+static void test_shutdown_clean(void **state)
+{
+        struct daemon d;
+        int status = 0;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(harness_log_contains(&d, "stopped"));
+
+        /* The database was closed cleanly: no WAL left behind after the
+         * checkpoint, and it opens at schema version 3. */
+        char wal[PATH_MAX + 32], db[PATH_MAX + 32];
+        snprintf(wal, sizeof(wal), "%s/server.db-wal", d.data_dir);
+        snprintf(db, sizeof(db), "%s/server.db", d.data_dir);
+        FILE *f = fopen(wal, "r");
+        if (f) {
+                fseek(f, 0, SEEK_END);
+                assert_int_equal(ftell(f), 0);
+                fclose(f);
+        }
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), 3);
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+
+        /* SIGINT too. */
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(harness_stop(&d, SIGINT, 25, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        harness_destroy(&d);
+}
+
+/* Start with a config and expect start-up to fail naming key. */
+static void expect_config_error(const char *yaml, const char *key)
+{
+        struct daemon d;
+        struct daemon_options o = {.config_yaml = yaml, .no_wait = true};
+        int status = 0;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        if (harness_wait(&d, 20, &status) != 0)
+                fail_msg("daemon kept running with config: %s", yaml);
+        assert_true(WIFEXITED(status));
+        assert_int_not_equal(WEXITSTATUS(status), 0);
+        if (!harness_log_contains(&d, key))
+                fail_msg("log does not name key '%s'", key);
+        harness_destroy(&d);
+}
+
+static void test_config_errors(void **state)
+{
+        (void)state;
+        expect_config_error("no_such_key: 1\n", "no_such_key");
+        expect_config_error("limits:\n  max_json_body: -5\n", "limits.max_json_body");
+        expect_config_error("limits:\n  max_pull_page: \"many\"\n", "limits.max_pull_page");
+        expect_config_error("limits:\n  bogus: 1\n", "limits.bogus");
+        expect_config_error("listen: \"localhost\"\n", "listen");
+        expect_config_error("listen: \"1.2.3.4:99999\"\n", "listen");
+        expect_config_error("trusted_proxies: [\"10.0.0.0/33\"]\n", "trusted_proxies");
+        expect_config_error("trusted_proxies: [\"not-an-ip\"]\n", "trusted_proxies");
+        expect_config_error("web:\n  allow_registration: maybe\n", "web.allow_registration");
+        expect_config_error("web:\n  default_locale: de\n", "web.default_locale");
+        expect_config_error("public_url: ftp://x\n", "public_url");
+        expect_config_error("limits: [1, 2]\n", "limits");
+        expect_config_error("key: [unclosed\n", "config");
+}
+
+static void test_bad_flags(void **state)
+{
+        (void)state;
+        static const char *const cases[][3] = {
+            {"--admin-user", "root-admin", NULL},  /* name without password */
+            {"--admin-pass", "secret-pass", NULL}, /* password without name */
+            {"--bogus-flag", NULL, NULL},
+            {"--port", "notaport", NULL},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct daemon d;
+                struct daemon_options o = {.extra_args = cases[i], .no_wait = true};
+                int status = 0;
+                assert_int_equal(harness_start(&d, &o), 0);
+                assert_int_equal(harness_wait(&d, 20, &status), 0);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 2);
+                harness_destroy(&d);
+        }
+        /* Two password sources at once. */
+        struct daemon d;
+        const char *const two[] = {"--admin-user",       "a", "--admin-pass", "x12345678",
+                                   "--admin-pass-stdin", NULL};
+        struct daemon_options o = {.extra_args = two, .no_wait = true};
+        int status = 0;
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_int_equal(harness_wait(&d, 20, &status), 0);
+        assert_int_equal(WEXITSTATUS(status), 2);
+        harness_destroy(&d);
+}
+
+static char *admin_hash(const struct daemon *d, const char *user)
+{
+        char db[PATH_MAX + 32];
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        char *out = NULL;
+
+        snprintf(db, sizeof(db), "%s/server.db", d->data_dir);
+        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h,
+                                            "SELECT password_hash FROM server_admins WHERE "
+                                            "username = ?",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                out = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+        return out;
+}
+
+static void test_admin_bootstrap(void **state)
+{
+        struct daemon d;
+        char pwfile[PATH_MAX + 16];
+        (void)state;
+
+        /* From a file: created, and the server keeps running. */
+        assert_int_equal(harness_prepare(&d, NULL), 0);
+        snprintf(pwfile, sizeof(pwfile), "%s/pw", d.root);
+        FILE *f = fopen(pwfile, "w");
+        fputs("first-password-1\n", f);
+        fclose(f);
+        const char *const a1[] = {"--admin-user", "boss", "--admin-pass-file", pwfile, NULL};
+        struct daemon_options o1 = {.extra_args = a1};
+        assert_int_equal(harness_start(&d, &o1), 0);
+        struct http_result r;
+        assert_int_equal(http_get(&d, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+        char *h1 = admin_hash(&d, "boss");
+        assert_non_null(h1);
+        assert_true(strncmp(h1, "$argon2id$", 10) == 0);
+        assert_null(strstr(h1, "first-password-1"));
+        assert_false(harness_log_contains(&d, "first-password-1"));
+
+        /* From stdin: the same name gets a new hash (updated, not duplicated). */
+        const char *const a2[] = {"--admin-user", "boss", "--admin-pass-stdin", NULL};
+        struct daemon_options o2 = {.extra_args = a2, .stdin_text = "second-password-2\n"};
+        assert_int_equal(harness_start(&d, &o2), 0);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+        char *h2 = admin_hash(&d, "boss");
+        assert_non_null(h2);
+        assert_string_not_equal(h1, h2);
+
+        /* --admin-pass warns, and the value does not reach the log. */
+        const char *const a3[] = {"--admin-user", "boss", "--admin-pass", "third-password-3", NULL};
+        struct daemon_options o3 = {.extra_args = a3};
+        assert_int_equal(harness_start(&d, &o3), 0);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+        assert_true(harness_log_contains(&d, "--admin-pass exposes"));
+        assert_false(harness_log_contains(&d, "third-password-3"));
+        free(h1);
+        free(h2);
+        harness_destroy(&d);
+}
+
+static void test_bind_itself(void **state)
+{
+        struct daemon d;
+        struct daemon_options o = {.bind_itself = true};
+        struct http_result r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_int_equal(http_get(&d, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        harness_destroy(&d);
+}
+
+int main(void)
+{
+        const struct CMUnitTest shared[] = {
+            cmocka_unit_test(test_health_ok),
+            cmocka_unit_test(test_not_found_and_method),
+            cmocka_unit_test(test_body_limits),
+        };
+        const struct CMUnitTest own[] = {
+            cmocka_unit_test(test_shutdown_clean), cmocka_unit_test(test_config_errors),
+            cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_admin_bootstrap),
+            cmocka_unit_test(test_bind_itself),
+        };
+        int failed =
+            cmocka_run_group_tests_name("foundation-shared", shared, start_shared, stop_shared);
+        failed += cmocka_run_group_tests_name("foundation", own, NULL, NULL);
+        return failed;
+}
