@@ -10,3 +10,16 @@
 /* health.c */
 int api_health(struct http_request *req);
 int api_livez(struct http_request *req);
+
+/* client.c (api.md §3) */
+int api_client_pair(struct http_request *req);
+int api_device_register(struct http_request *req);
+int api_auth_test(struct http_request *req);
+int api_client_me(struct http_request *req);
+int api_client_revoke_current(struct http_request *req);
+int api_client_revoke_device(struct http_request *req);
+
+/* sync.c (api.md §4) */
+int api_sync_push(struct http_request *req);
+int api_sync_pull(struct http_request *req);
+void api_sync_pull_cleanup(struct http_request *req);

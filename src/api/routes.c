@@ -8,10 +8,26 @@
 #include "util/cleanup.h"
 
 const struct route http_routes[] = {
-    /* operations (api.md §7) */
-    {"GET", "/api/v1/health", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
-    {"GET", "/readyz", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
-    {"GET", "/livez", HTTP_BODY_NONE, api_livez, NULL, NULL, NULL},
+        /* operations (api.md §7) */
+        {"GET", "/api/v1/health", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
+        {"GET", "/readyz", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
+        {"GET", "/livez", HTTP_BODY_NONE, api_livez, NULL, NULL, NULL},
+
+        /* desktop clients (api.md §3) */
+        {"POST", "/api/client/pair", HTTP_BODY_BUFFERED, api_client_pair, NULL, NULL, NULL},
+        {"POST", "/api/auth/test", HTTP_BODY_BUFFERED, api_auth_test, NULL, NULL, NULL},
+        {"GET", "/api/client/me", HTTP_BODY_NONE, api_client_me, NULL, NULL, NULL},
+        {"POST", "/api/client/revoke-current", HTTP_BODY_BUFFERED, api_client_revoke_current, NULL,
+         NULL, NULL},
+        {"POST", "/api/client/revoke-device", HTTP_BODY_BUFFERED, api_client_revoke_device, NULL,
+         NULL, NULL},
+        {"POST", "/api/v1/device/register", HTTP_BODY_BUFFERED, api_device_register, NULL, NULL,
+         NULL},
+
+        /* operation log (api.md §4) */
+        {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
+        {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,
+         api_sync_pull_cleanup},
 };
 
 const size_t http_n_routes = ELEMENTSOF(http_routes);

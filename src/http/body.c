@@ -160,7 +160,7 @@ json_t *body_form_to_json(const char *text, size_t len)
                 if (end > i) {
                         _cleanup_free_ char *k = form_decode(text + i, eq - i);
                         _cleanup_free_ char *v =
-                            eq < end ? form_decode(text + eq + 1, end - eq - 1) : strdup("");
+                                eq < end ? form_decode(text + eq + 1, end - eq - 1) : strdup("");
                         json_t *js = v ? json_string(v) : NULL;
                         if (!k || !v || !js || json_object_set_new(obj, k, js) < 0) {
                                 json_decref(obj);
@@ -178,8 +178,8 @@ static bool is_form(struct http_request *req)
         return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 }
 
-int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
-               json_t **ret_root)
+int body_parse_json_or_form(struct http_request *req, const struct body_field *fields,
+                            size_t n_fields, json_t **ret_root)
 {
         char err[160] = "";
         int r;
@@ -188,28 +188,36 @@ int body_parse(struct http_request *req, const struct body_field *fields, size_t
                 json_t *root = body_form_to_json(req->body ? req->body : "", req->body_len);
                 if (!root)
                         return http_reply_error(req, 400, "invalid_request", "malformed form") < 0
-                                   ? -EIO
-                                   : BODY_ANSWERED;
+                                       ? -EIO
+                                       : BODY_ANSWERED;
                 r = extract_fields(root, fields, n_fields, err, sizeof(err));
                 if (r < 0) {
                         json_decref(root);
                         return http_reply_error(req, 400, "invalid_json", "invalid form field") < 0
-                                   ? -EIO
-                                   : BODY_ANSWERED;
+                                       ? -EIO
+                                       : BODY_ANSWERED;
                 }
                 *ret_root = root;
                 return 0;
         }
+        return body_parse(req, fields, n_fields, ret_root);
+}
+
+int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
+               json_t **ret_root)
+{
+        char err[160] = "";
+        int r;
 
         r = body_parse_text(req->body, req->body_len, fields, n_fields, ret_root, err, sizeof(err));
         if (r == -ENOTEMPTY)
                 return http_reply_error(req, 400, "trailing_json",
                                         "unexpected data after the JSON body") < 0
-                           ? -EIO
-                           : BODY_ANSWERED;
+                               ? -EIO
+                               : BODY_ANSWERED;
         if (r == -EBADMSG)
                 return http_reply_error(req, 400, "invalid_json", "invalid JSON body") < 0
-                           ? -EIO
-                           : BODY_ANSWERED;
+                               ? -EIO
+                               : BODY_ANSWERED;
         return r;
 }

@@ -37,10 +37,16 @@ struct body_field {
  * already sent (the handler just returns 0); negative errno otherwise. */
 #define BODY_ANSWERED 1
 
-/* Parse the request body.  On 0, *ret_root owns the values that string,
+/* Parse the request body as JSON, whatever Content-Type says (clients are
+ * not consistent about it).  On 0, *ret_root owns the values that string,
  * array and object outputs point into: json_decref() it when done. */
 int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
                json_t **ret_root);
+
+/* Like body_parse(), but an application/x-www-form-urlencoded body (a web
+ * form) is accepted too, its values being strings. */
+int body_parse_json_or_form(struct http_request *req, const struct body_field *fields,
+                            size_t n_fields, json_t **ret_root);
 
 /* Parse JSON text with the same rules (no request needed; used by tests).
  * Returns 0, -EBADMSG (invalid JSON / not an object / wrong type) or

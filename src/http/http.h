@@ -89,8 +89,11 @@ struct http_request {
         char log_user_id[40];
         const char *log_event;
 
-        /* Handler-owned state (stream parsers, long-poll waiters). */
+        /* Handler-owned state (stream parsers, long-poll waiters); released
+         * by the route's cleanup. */
         void *state;
+        /* Handler-owned data that needs only free(): freed with the request. */
+        void *args;
 
         /* Suspension: see http_request_suspend(). */
         bool suspended;
@@ -160,6 +163,10 @@ int http_reply_error(struct http_request *req, unsigned status, const char *code
  * no-store when asked), queues and releases it. */
 int http_reply_response(struct http_request *req, unsigned status, struct MHD_Response *resp,
                         unsigned flags);
+
+/* A JSON response (body stolen; NULL gives "{}") for handlers that add
+ * their own headers before http_reply_response(). */
+struct MHD_Response *http_response_from_json(json_t *body);
 
 /* Default machine code for a status (api.md §1). */
 const char *http_default_code(unsigned status);

@@ -89,7 +89,7 @@ int http_request_origin(struct http_request *req, char *out, size_t size)
 static void resolve_client(struct http_request *req)
 {
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct config *cfg = req->app->config;
         bool trusted = false;
 
@@ -213,8 +213,8 @@ static int reply_unrouted(struct http_request *req)
                         return http_reply_error(req, 404, NULL, "not found");
                 return http_reply_not_found_page(req);
         }
-        resp = http_response_from_json(
-            json_pack("{s:s,s:s}", "error", "method not allowed", "code", "method_not_allowed"));
+        resp = http_response_from_json(json_pack("{s:s,s:s}", "error", "method not allowed", "code",
+                                                 "method_not_allowed"));
         if (!resp)
                 return -ENOMEM;
         MHD_add_response_header(resp, "Allow", req->allow);
@@ -309,8 +309,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->body_done = true;
         if (req->too_large)
                 return http_reply_error(req, 413, "request_too_large", "request body too large") < 0
-                           ? MHD_NO
-                           : MHD_YES;
+                               ? MHD_NO
+                               : MHD_YES;
         if (req->unrouted) {
                 after_handler(req, reply_unrouted(req));
                 return MHD_YES;
@@ -324,15 +324,15 @@ static void log_access(struct http_request *req, enum MHD_RequestTerminationCode
         char status[8], duration[24];
         uint64_t us = now_usec() - req->start_usec;
         struct log_field fields[] = {
-            {"REQUEST_ID", req->request_id},
-            {"HTTP_METHOD", req->method},
-            {"HTTP_PATH", req->path},
-            {"HTTP_STATUS", status},
-            {"DURATION_US", duration},
-            {"CLIENT_IP", req->client_ip},
-            {"DEVICE_ID", req->log_device_id[0] ? req->log_device_id : NULL},
-            {"USER_ID", req->log_user_id[0] ? req->log_user_id : NULL},
-            {"EVENT", req->log_event},
+                {"REQUEST_ID", req->request_id},
+                {"HTTP_METHOD", req->method},
+                {"HTTP_PATH", req->path},
+                {"HTTP_STATUS", status},
+                {"DURATION_US", duration},
+                {"CLIENT_IP", req->client_ip},
+                {"DEVICE_ID", req->log_device_id[0] ? req->log_device_id : NULL},
+                {"USER_ID", req->log_user_id[0] ? req->log_user_id : NULL},
+                {"EVENT", req->log_event},
         };
 
         snprintf(status, sizeof(status), "%u", req->status);
@@ -358,6 +358,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (req->route && req->route->cleanup)
                 req->route->cleanup(req);
         free(req->body);
+        free(req->args);
         free(req);
         *con_cls = NULL;
         atomic_fetch_sub(&srv->active, 1);
@@ -391,13 +392,14 @@ int http_server_start(struct app *app, const int *fds, size_t n, unsigned thread
         }
         for (size_t i = 0; i < n; i++) {
                 srv->daemons[i] = MHD_start_daemon(
-                    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-                    NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
-                    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                    (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                    (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-                    (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                                MHD_USE_ERROR_LOG,
+                        0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                        srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
                 if (!srv->daemons[i]) {
                         log_error("http: cannot start serving on listening socket %d", fds[i]);
                         http_server_stop(srv, 0);

@@ -22,13 +22,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/longpoll.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "daemon/listen.h"
 #include "http/http.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/options.h"
+#include "server/retention.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -224,7 +227,7 @@ static void update_status(struct app *app)
 /* Wait for SIGTERM/SIGINT, running periodic work every tick. */
 static int main_loop(struct app *app, const sigset_t *mask)
 {
-        time_t last_status = 0;
+        time_t last_status = 0, last_retention = time(NULL);
 
         for (;;) {
                 struct timespec timeout = {MAIN_TICK_SECONDS, 0};
@@ -242,6 +245,10 @@ static int main_loop(struct app *app, const sigset_t *mask)
                         return log_error_errno(errno, "sigtimedwait failed: %m");
 
                 time_t now = time(NULL);
+                if (now - last_retention >= RETENTION_INTERVAL_SECONDS) {
+                        retention_run(app, now);
+                        last_retention = now;
+                }
                 if (now - last_status >= 10) {
                         update_status(app);
                         last_status = now;
@@ -323,10 +330,19 @@ int main(int argc, char **argv)
                            store_schema_version(app.store), migrated);
         }
 
+        retention_run(&app, time(NULL));
         if (import_config_admins(&app) < 0)
                 goto out;
         if (opts.admin_user && bootstrap_admin(&app, &opts) < 0)
                 goto out;
+
+        r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app.ratelimit);
+        if (r >= 0)
+                r = longpoll_new(&app.longpoll);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up request state: %m");
+                goto out;
+        }
 
         n_fds = listen_acquire(cfg.listen, fds, &activated);
         if (n_fds < 0) {
@@ -361,10 +377,15 @@ int main(int argc, char **argv)
                 exit_code = 0;
 
         sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+        /* Stop accepting, answer held long polls, let the rest finish. */
+        http_server_quiesce(http);
+        longpoll_shutdown(app.longpoll);
         http_server_stop(http, HTTP_SHUTDOWN_SECS);
         http = NULL;
 out:
         http_server_stop(http, 0);
+        longpoll_free(app.longpoll);
+        ratelimit_free(app.ratelimit);
         for (int i = 0; i < n_fds; i++)
                 close(fds[i]);
         store_close(app.store);

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What endpoint handlers share: device authentication (api.md §2), the
+ * rate-limit gate (§1), password checks with the "password first" rule of
+ * §3, and audit entries.  Each function that can answer the request
+ * returns BODY_ANSWERED (from http/body.h) when it did, so a handler's
+ * pattern is:
+ *
+ *     r = api_device_auth(req, &auth);
+ *     if (r != 0)
+ *             return r == BODY_ANSWERED ? 0 : r;
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "auth/ratelimit.h"
+#include "http/body.h"
+#include "http/http.h"
+#include "store/store_devices.h"
+#include "store/store_users.h"
+
+/* Minimum age of last_seen before an authenticated call rewrites it, so a
+ * busy device does not cost a write per request. */
+#define API_LAST_SEEN_GRANULARITY 60
+
+/* Authenticate "Authorization: Bearer <device token>".  On 0, ret holds
+ * the device (caller frees with store_device_done()).  Errors answered:
+ * 401 "API key required" / "invalid API key" / "device revoked", 403 "user
+ * blocked".  When touch is set, last_seen/last_ip are refreshed if older
+ * than API_LAST_SEEN_GRANULARITY. */
+int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
+
+/* Count an attempt against rule for the client IP and, when account is
+ * given, for sha256(lowercase(trimmed account)).  0 when allowed,
+ * BODY_ANSWERED after a 429 with Retry-After. */
+int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account);
+
+enum api_credentials {
+        API_CREDENTIALS_OK,
+        API_CREDENTIALS_INVALID,     /* unknown login or wrong password */
+        API_CREDENTIALS_BLOCKED,     /* right password, blocked account */
+        API_CREDENTIALS_UNCONFIRMED, /* right password, e-mail not confirmed */
+};
+
+/* Check login (username, or e-mail case-insensitively) and password.  The
+ * password is checked first, so blocked/unconfirmed are only reported to
+ * someone who knows it; unknown logins cost the same time as known ones.
+ * A bcrypt hash is rehashed to Argon2id on success.  On
+ * API_CREDENTIALS_OK, *ret_user is filled (free with store_user_done()).
+ * Returns the enum value or a negative errno. */
+int api_check_credentials(struct http_request *req, const char *login, const char *password,
+                          struct store_user *ret_user);
+
+/* Answer a failed credential check: 401 "invalid credentials", 403
+ * "account blocked", 403 "email not confirmed".  Records the audit event
+ * device_auth_failed with the reason when audit_event is set. */
+int api_reply_credentials(struct http_request *req, enum api_credentials c, const char *login,
+                          bool audit);
+
+/* Append an audit entry with the request's client IP; failures are logged,
+ * not returned (auditing never changes an answer). */
+void api_audit(struct http_request *req, const char *event, const char *user_id,
+               const char *device_id, const char *message);
+
+/* Reply helper: answer r as the contract wants when a handler hits an
+ * internal error (500 internal_error; the cause is logged, never sent). */
+int api_reply_internal(struct http_request *req, int r);
+
+/* Whether s is longer than max bytes. */
+bool api_too_long(const char *s, size_t max);

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * @brief Desktop client device endpoints (api.md §3): pair, auth/test, me,
+ * revoke-current, revoke-device and the older device/register.  No SQL
+ * here: devices and users come from store/.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "api/handlers.h"
+#include "api/longpoll.h"
+#include "auth/password.h"
+#include "auth/token.h"
+#include "server/app.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/text.h"
+
+/* Field limits of api.md §3, in bytes. */
+#define PAIR_LOGIN_MAX          320
+#define PAIR_DEVICE_NAME_MAX    128
+#define PAIR_CLIENT_VERSION_MAX 256
+#define PAIR_VAULT_ID_MAX       256
+#define PAIR_PASSWORD_MAX       1024
+
+/* Vault ids with this prefix are reserved for migrated data. */
+#define VAULT_RESERVED_PREFIX "legacy:"
+
+static int answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
+
+static int bad_request(struct http_request *req, const char *message)
+{
+        return http_reply_error(req, 400, "invalid_request", message);
+}
+
+struct pair_input {
+        const char *login;
+        const char *password;
+        const char *device_name;
+        const char *client_version;
+        char vault_id[PAIR_VAULT_ID_MAX + 2];
+};
+
+/* The checks shared by pair and device/register after the credentials
+ * were found non-empty and the rate limit passed.  Returns 0 when valid,
+ * BODY_ANSWERED after a 400. */
+static int validate_pair_input(struct http_request *req, struct pair_input *in,
+                               const char *raw_vault)
+{
+        if (api_too_long(raw_vault, PAIR_VAULT_ID_MAX + 64))
+                return bad_request(req, "vault_id too long") < 0 ? -EIO : BODY_ANSWERED;
+        snprintf(in->vault_id, sizeof(in->vault_id), "%s", raw_vault ? raw_vault : "");
+        str_trim(in->vault_id);
+        if (in->vault_id[0] == '\0')
+                return bad_request(req, "vault_id required") < 0 ? -EIO : BODY_ANSWERED;
+        if (str_starts_with(in->vault_id, VAULT_RESERVED_PREFIX))
+                return bad_request(req, "vault_id uses reserved prefix") < 0 ? -EIO : BODY_ANSWERED;
+        if (api_too_long(in->login, PAIR_LOGIN_MAX) ||
+            api_too_long(in->device_name, PAIR_DEVICE_NAME_MAX) ||
+            api_too_long(in->client_version, PAIR_CLIENT_VERSION_MAX) ||
+            strlen(in->vault_id) > PAIR_VAULT_ID_MAX ||
+            api_too_long(in->password, PAIR_PASSWORD_MAX))
+                return bad_request(req, "field too long") < 0 ? -EIO : BODY_ANSWERED;
+        return 0;
+}
+
+/* Create the device for an authenticated user; fills id and token. */
+static int create_device(struct http_request *req, const struct store_user *u,
+                         const struct pair_input *in, char device_id[TOKEN_DEVICE_ID_HEX + 5],
+                         char token[TOKEN_SECRET_HEX + 1])
+{
+        char hash[TOKEN_SHA256_HEX + 1], prefix[9], suffix[5];
+        const char *name =
+                in->device_name && !str_is_blank(in->device_name) ? in->device_name : "unknown";
+        int r;
+
+        memcpy(device_id, "dev_", 4);
+        token_random_hex(device_id + 4, TOKEN_DEVICE_ID_HEX);
+        token_random_hex(token, TOKEN_SECRET_HEX);
+        token_sha256_hex(token, strlen(token), hash);
+        memcpy(prefix, token, 8);
+        prefix[8] = '\0';
+        memcpy(suffix, token + TOKEN_SECRET_HEX - 4, 4);
+        suffix[4] = '\0';
+
+        struct store_device_new d = {
+                .id = device_id,
+                .user_id = u->id,
+                .vault_id = in->vault_id,
+                .name = name,
+                .client_version = in->client_version ? in->client_version : "",
+                .token_hash = hash,
+                .token_prefix = prefix,
+                .token_suffix = suffix,
+                .ip = req->client_ip,
+        };
+        r = store_device_create(req->app->store, &d);
+        if (r < 0)
+                return r;
+
+        snprintf(req->log_device_id, sizeof(req->log_device_id), "%s", device_id);
+        snprintf(req->log_user_id, sizeof(req->log_user_id), "%s", u->id);
+        req->log_event = "device_paired";
+        struct log_field f[] = {
+                {"MESSAGE_ID", LOG_MID_DEVICE_PAIRED},
+                {"EVENT", "device_paired"},
+                {"DEVICE_ID", device_id},
+                {"USER_ID", u->id},
+        };
+        log_struct(LOG_NOTICE, f, "Device %s paired for user %s", device_id, u->id);
+        return 0;
+}
+
+/* Authenticate and create a device: the common core of pair and
+ * device/register.  Answers every error itself. */
+static int pair_device(struct http_request *req, struct pair_input *in, const char *raw_vault,
+                       enum ratelimit_rule rule, bool legacy_answer)
+{
+        char device_id[TOKEN_DEVICE_ID_HEX + 5], token[TOKEN_SECRET_HEX + 1];
+        char now[TIME_RFC3339_SIZE];
+        struct store_user u = {0};
+        int r;
+
+        r = api_rate_limit(req, rule, in->login);
+        if (r != 0)
+                return answered(r);
+        r = validate_pair_input(req, in, raw_vault);
+        if (r != 0)
+                return answered(r);
+
+        r = api_check_credentials(req, in->login, in->password, &u);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        if (r != API_CREDENTIALS_OK)
+                return answered(api_reply_credentials(req, r, in->login, true));
+
+        r = create_device(req, &u, in, device_id, token);
+        if (r < 0) {
+                store_user_done(&u);
+                return api_reply_internal(req, r);
+        }
+        time_format_rfc3339(time(NULL), now);
+        json_t *body = legacy_answer ? json_pack("{s:s,s:s}", "device_id", device_id,
+                                                 "device_token", token)
+                                     : json_pack("{s:s,s:s,s:s,s:s,s:i}", "user_id", u.id,
+                                                 "device_id", device_id, "device_token", token,
+                                                 "server_time", now, "initial_sync_cursor", 0);
+        store_user_done(&u);
+        sodium_memzero(token, sizeof(token));
+        return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
+}
+
+int api_client_pair(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        struct pair_input in = {0};
+        const char *vault = NULL;
+        const struct body_field fields[] = {
+                {"login", BODY_STRING, &in.login, NULL},
+                {"password", BODY_STRING, &in.password, NULL},
+                {"device_name", BODY_STRING, &in.device_name, NULL},
+                {"client_version", BODY_STRING, &in.client_version, NULL},
+                {"vault_id", BODY_STRING, &vault, NULL},
+        };
+        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(in.login) || !in.password || !in.password[0])
+                return bad_request(req, "login and password required");
+        return pair_device(req, &in, vault, RL_PAIR, false);
+}
+
+int api_device_register(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        struct pair_input in = {0};
+        const char *vault = NULL;
+        const struct body_field fields[] = {
+                {"name", BODY_STRING, &in.device_name, NULL},
+                {"username", BODY_STRING, &in.login, NULL},
+                {"password", BODY_STRING, &in.password, NULL},
+                {"vault_id", BODY_STRING, &vault, NULL},
+        };
+        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(in.device_name))
+                return bad_request(req, "name required");
+        if (str_is_blank(in.login) || !in.password || !in.password[0])
+                return http_reply_error(req, 401, NULL, "username and password required");
+        return pair_device(req, &in, vault, RL_DEVICE_REGISTER, true);
+}
+
+int api_auth_test(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        const char *username = NULL, *password = NULL;
+        const struct body_field fields[] = {
+                {"username", BODY_STRING, &username, NULL},
+                {"password", BODY_STRING, &password, NULL},
+        };
+        struct store_user u = {0};
+        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(username) || !password || !password[0])
+                return bad_request(req, "username and password required");
+        r = api_rate_limit(req, RL_AUTH_TEST, username);
+        if (r != 0)
+                return answered(r);
+        if (api_too_long(username, PAIR_LOGIN_MAX) || api_too_long(password, PAIR_PASSWORD_MAX))
+                return bad_request(req, "field too long");
+        r = api_check_credentials(req, username, password, &u);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        if (r != API_CREDENTIALS_OK)
+                return answered(api_reply_credentials(req, r, username, false));
+        store_user_done(&u);
+        return http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), 0);
+}
+
+int api_client_me(struct http_request *req)
+{
+        struct store_device dev = {0};
+        int r = api_device_auth(req, &dev, true);
+
+        if (r != 0)
+                return answered(r);
+        json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "device_id", dev.id,
+                                 "user_id", dev.user_id, "username", dev.owner_username,
+                                 "device_name", dev.name, "client_version", dev.client_version,
+                                 "last_seen", dev.last_seen, "revoked_at", dev.revoked_at,
+                                 "created_at", dev.created_at, "vault_id", dev.vault_id);
+        store_device_done(&dev);
+        return http_reply_json(req, 200, body, 0);
+}
+
+static int revoke_and_reply(struct http_request *req, const char *device_id, const char *user_id,
+                            const char *message)
+{
+        int r = store_device_revoke(req->app->store, device_id, req->client_ip, message);
+
+        if (r == -ENOENT)
+                return http_reply_error(req, 404, NULL, "device not found");
+        if (r < 0)
+                return api_reply_internal(req, r);
+        req->log_event = "device_revoked";
+        struct log_field f[] = {
+                {"MESSAGE_ID", LOG_MID_DEVICE_REVOKED},
+                {"EVENT", "device_revoked"},
+                {"DEVICE_ID", device_id},
+                {"USER_ID", user_id},
+        };
+        log_struct(LOG_NOTICE, f, "Device %s revoked (%s)", device_id, message);
+        longpoll_wake_device(req->app->longpoll, device_id);
+        return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
+}
+
+int api_client_revoke_current(struct http_request *req)
+{
+        struct store_device dev = {0};
+        int r = api_device_auth(req, &dev, false);
+
+        if (r != 0)
+                return answered(r);
+        r = revoke_and_reply(req, dev.id, dev.user_id, "device revoked by itself");
+        store_device_done(&dev);
+        return r;
+}
+
+int api_client_revoke_device(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        const char *device_id = NULL, *password = NULL;
+        const struct body_field fields[] = {
+                {"device_id", BODY_STRING, &device_id, NULL},
+                {"password", BODY_STRING, &password, NULL},
+        };
+        struct store_device self = {0}, target = {0};
+        struct store_user owner = {0};
+        int r;
+
+        r = api_device_auth(req, &self, true);
+        if (r != 0)
+                return answered(r);
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                goto out;
+        if (str_is_blank(device_id) || !password || !password[0]) {
+                r = bad_request(req, "device_id and password required");
+                goto out;
+        }
+        r = api_rate_limit(req, RL_AUTH_TEST, self.owner_username);
+        if (r != 0)
+                goto out;
+
+        r = store_user_get(req->app->store, self.user_id, &owner);
+        if (r < 0) {
+                r = api_reply_internal(req, r);
+                goto out;
+        }
+        if (api_too_long(password, PAIR_PASSWORD_MAX) ||
+            password_verify(password, owner.password_hash, NULL) != 1) {
+                r = http_reply_error(req, 403, NULL, "wrong password");
+                goto out;
+        }
+        r = store_device_get(req->app->store, device_id, &target);
+        if (r == -ENOENT) {
+                r = http_reply_error(req, 404, NULL, "device not found");
+                goto out;
+        }
+        if (r < 0) {
+                r = api_reply_internal(req, r);
+                goto out;
+        }
+        if (strcmp(target.user_id, self.user_id) != 0) {
+                r = http_reply_error(req, 403, NULL, "device does not belong to you");
+                goto out;
+        }
+        r = revoke_and_reply(req, target.id, self.user_id, "device revoked by another device");
+out:
+        store_device_done(&self);
+        store_device_done(&target);
+        store_user_done(&owner);
+        return answered(r);
+}

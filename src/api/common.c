@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Implementation of api/api.h: device authentication, the rate-limit gate,
+ * credential checks and audit entries shared by the endpoint files.
+ */
+#include "api/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth/password.h"
+#include "auth/token.h"
+#include "server/app.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/text.h"
+
+bool api_too_long(const char *s, size_t max)
+{
+        return s && strlen(s) > max;
+}
+
+int api_reply_internal(struct http_request *req, int r)
+{
+        log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
+        return http_reply_error(req, 500, "internal_error", "internal server error") < 0 ? r : 0;
+}
+
+void api_audit(struct http_request *req, const char *event, const char *user_id,
+               const char *device_id, const char *message)
+{
+        int r = store_audit_add(req->app->store, event, user_id, device_id, req->client_ip,
+                                message);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record audit event %s: %m", event);
+}
+
+static int reply_auth_error(struct http_request *req, unsigned status, const char *message)
+{
+        return http_reply_error(req, status, NULL, message) < 0 ? -EIO : BODY_ANSWERED;
+}
+
+int api_device_auth(struct http_request *req, struct store_device *ret, bool touch)
+{
+        const char *h = http_header(req, "Authorization");
+        char hash[TOKEN_SHA256_HEX + 1];
+        struct store_device dev = {0};
+        const char *token;
+        int r;
+
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0 || str_is_blank(h + 7))
+                return reply_auth_error(req, 401, "API key required");
+        token = h + 7;
+        while (*token == ' ')
+                token++;
+        if (strlen(token) > 256)
+                return reply_auth_error(req, 401, "invalid API key");
+
+        token_sha256_hex(token, strlen(token), hash);
+        r = store_device_by_token_hash(req->app->store, hash, &dev);
+        if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
+            (r == 0 && !dev.owner_username[0])) {
+                store_device_done(&dev);
+                api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
+                return reply_auth_error(req, 401, "invalid API key");
+        }
+        if (r < 0)
+                return r;
+        snprintf(req->log_device_id, sizeof(req->log_device_id), "%s", dev.id);
+        snprintf(req->log_user_id, sizeof(req->log_user_id), "%s", dev.user_id);
+        if (dev.revoked_at[0]) {
+                api_audit(req, "device_auth_failed", dev.user_id, dev.id, "device revoked");
+                store_device_done(&dev);
+                return reply_auth_error(req, 401, "device revoked");
+        }
+        if (dev.owner_blocked) {
+                api_audit(req, "device_auth_failed", dev.user_id, dev.id, "user blocked");
+                store_device_done(&dev);
+                return reply_auth_error(req, 403, "user blocked");
+        }
+
+        if (touch) {
+                time_t seen = 0;
+                if (time_parse_rfc3339(dev.last_seen, &seen) < 0 ||
+                    time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
+                    strcmp(dev.last_ip, req->client_ip) != 0) {
+                        r = store_device_touch(req->app->store, dev.id, req->client_ip);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot update last_seen: %m");
+                }
+        }
+        *ret = dev;
+        return 0;
+}
+
+int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        struct ratelimit *rl = req->app->ratelimit;
+        time_t now = time(NULL);
+        unsigned wait;
+
+        if (!rl)
+                return 0;
+        wait = ratelimit_hit(rl, rule, req->client_ip, now);
+        if (wait == 0 && account && !str_is_blank(account)) {
+                char norm[512], hash[TOKEN_SHA256_HEX + 1];
+                snprintf(norm, sizeof(norm), "%s", account);
+                str_ascii_lower(str_trim(norm));
+                token_sha256_hex(norm, strlen(norm), hash);
+                wait = ratelimit_hit(rl, rule, hash, now);
+        }
+        if (wait == 0)
+                return 0;
+
+        char retry[24], msg[96];
+        snprintf(retry, sizeof(retry), "%u", wait);
+        snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
+        api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
+        req->log_event = "rate_limit_exceeded";
+
+        struct MHD_Response *resp = http_response_from_json(
+                json_pack("{s:s,s:s}", "error", "too many requests, try again later", "code",
+                          "rate_limited"));
+        if (!resp)
+                return -ENOMEM;
+        MHD_add_response_header(resp, "Retry-After", retry);
+        return http_reply_response(req, 429, resp, 0) < 0 ? -EIO : BODY_ANSWERED;
+}
+
+int api_check_credentials(struct http_request *req, const char *login, const char *password,
+                          struct store_user *ret_user)
+{
+        struct store_user u = {0};
+        bool rehash = false;
+        int r;
+
+        r = store_user_find_by_login(req->app->store, login, &u);
+        if (r == -ENOENT) {
+                password_verify_dummy(password);
+                return API_CREDENTIALS_INVALID;
+        }
+        if (r < 0)
+                return r;
+
+        r = password_verify(password, u.password_hash, &rehash);
+        if (r <= 0) {
+                if (r < 0)
+                        log_warning("User %s has a password hash of an unknown format", u.id);
+                store_user_done(&u);
+                return API_CREDENTIALS_INVALID;
+        }
+        if (rehash) {
+                char hash[PASSWORD_HASH_MAX];
+                if (password_hash(password, hash) == 0 &&
+                    store_user_set_password_hash(req->app->store, u.id, hash) == 0)
+                        log_info("Rehashed the password of user %s with Argon2id", u.id);
+        }
+        if (u.blocked) {
+                store_user_done(&u);
+                return API_CREDENTIALS_BLOCKED;
+        }
+        if (!u.confirmed) {
+                store_user_done(&u);
+                return API_CREDENTIALS_UNCONFIRMED;
+        }
+        (void)store_user_touch(req->app->store, u.id);
+        *ret_user = u;
+        return API_CREDENTIALS_OK;
+}
+
+int api_reply_credentials(struct http_request *req, enum api_credentials c, const char *login,
+                          bool audit)
+{
+        const char *msg;
+        unsigned status;
+        (void)login;
+
+        switch (c) {
+        case API_CREDENTIALS_BLOCKED:
+                status = 403;
+                msg = "account blocked";
+                break;
+        case API_CREDENTIALS_UNCONFIRMED:
+                status = 403;
+                msg = "email not confirmed";
+                break;
+        default:
+                status = 401;
+                msg = "invalid credentials";
+                break;
+        }
+        if (audit)
+                api_audit(req, "device_auth_failed", NULL, NULL, msg);
+        return reply_auth_error(req, status, msg);
+}

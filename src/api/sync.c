@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * @brief The operation log endpoints (api.md §4): push with the full
+ * validation order, idempotent replay and conflicts; pull with paging and
+ * the long poll.  Validation happens here, storage in store/store_ops.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/handlers.h"
+#include "api/longpoll.h"
+#include "server/app.h"
+#include "store/store_blobs.h"
+#include "store/store_ops.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/text.h"
+
+/* Field limits of api.md §4, in bytes. */
+#define PUSH_KEY_MAX       128 /* device_id, idempotency_key */
+#define OP_ID_MAX          128
+#define OP_ENTITY_TYPE_MAX 64
+#define OP_ENTITY_ID_MAX   4096
+#define OP_TYPE_MAX        64
+#define PULL_WAIT_MAX      60 /* seconds */
+
+static int answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
+
+/* --- push ----------------------------------------------------------------- */
+
+struct push_ctx {
+        const struct store_op_in *ops;
+};
+
+/* {"accepted":[…],"conflicts":[…],"count":N}: the key order of the
+ * existing server, so stored and fresh answers look alike. */
+static int render_push(const struct store_push_result *res, void *userdata, char **ret_json)
+{
+        const struct push_ctx *ctx = userdata;
+        json_t *accepted = json_array(), *conflicts = json_array();
+        json_t *body;
+
+        if (!accepted || !conflicts) {
+                json_decref(accepted);
+                json_decref(conflicts);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < res->n_accepted; i++)
+                json_array_append_new(accepted, json_string(ctx->ops[res->accepted[i]].op_id));
+        for (size_t i = 0; i < res->n_conflicts; i++) {
+                const struct store_conflict *c = &res->conflicts[i];
+                json_array_append_new(conflicts,
+                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
+                                                "device_id", c->device_id, "op_type", c->op_type,
+                                                "server_sequence", (json_int_t)c->server_sequence,
+                                                "entity_type", c->entity_type, "entity_id",
+                                                c->entity_id));
+        }
+        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
+                         (json_int_t)res->n_accepted);
+        if (!body)
+                return -ENOMEM;
+        *ret_json = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        return *ret_json ? 0 : -ENOMEM;
+}
+
+/* Read one op object into out, answering type errors (invalid_json). */
+static int read_op(struct http_request *req, json_t *obj, struct store_op_in *out)
+{
+        const struct body_field fields[] = {
+                {"op_id", BODY_STRING, &out->op_id, NULL},
+                {"entity_type", BODY_STRING, &out->entity_type, NULL},
+                {"entity_id", BODY_STRING, &out->entity_id, NULL},
+                {"op_type", BODY_STRING, &out->op_type, NULL},
+                {"payload_json", BODY_STRING, &out->payload_json, NULL},
+                {"created_at", BODY_STRING, &out->created_at, NULL},
+                {"client_sequence", BODY_INT, &out->client_sequence, NULL},
+                {"last_seen_server_seq", BODY_INT, &out->last_seen_server_seq, NULL},
+        };
+
+        if (!json_is_object(obj))
+                return http_reply_error(req, 400, "invalid_json", "each op must be an object") < 0
+                               ? -EIO
+                               : BODY_ANSWERED;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                json_t *v = json_object_get(obj, fields[i].name);
+                if (!v || json_is_null(v))
+                        continue;
+                bool ok = fields[i].type == BODY_STRING ? json_is_string(v) : json_is_integer(v);
+                if (!ok)
+                        return http_reply_error(req, 400, "invalid_json",
+                                                "an op field has the wrong type") < 0
+                                       ? -EIO
+                                       : BODY_ANSWERED;
+                if (fields[i].type == BODY_STRING)
+                        *(const char **)fields[i].out = json_string_value(v);
+                else
+                        *(int64_t *)fields[i].out = json_integer_value(v);
+        }
+        if (!out->payload_json)
+                out->payload_json = "";
+        if (!out->created_at)
+                out->created_at = "";
+        return 0;
+}
+
+static int reply_op_error(struct http_request *req, unsigned status, const char *code,
+                          const char *fmt, const char *arg)
+{
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), fmt, arg);
+        return http_reply_error(req, status, code, msg) < 0 ? -EIO : BODY_ANSWERED;
+}
+
+/* Checks of api.md §4 that need no store, phase by phase over all ops. */
+static int validate_ops(struct http_request *req, const struct store_op_in *ops, size_t n)
+{
+        const struct app *app = req->app;
+        static const struct {
+                const char *name;
+                size_t offset;
+                size_t max;
+        } text_fields[] = {
+                {"op_id", offsetof(struct store_op_in, op_id), OP_ID_MAX},
+                {"entity_type", offsetof(struct store_op_in, entity_type), OP_ENTITY_TYPE_MAX},
+                {"entity_id", offsetof(struct store_op_in, entity_id), OP_ENTITY_ID_MAX},
+                {"op_type", offsetof(struct store_op_in, op_type), OP_TYPE_MAX},
+        };
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t f = 0; f < ELEMENTSOF(text_fields); f++) {
+                        const char *v = *(const char *const *)((const char *)&ops[i] +
+                                                               text_fields[f].offset);
+                        if (str_is_blank(v))
+                                return reply_op_error(req, 400, "invalid_operation",
+                                                      "%s is required", text_fields[f].name);
+                        if (strlen(v) > text_fields[f].max)
+                                return reply_op_error(req, 400, "field_too_long", "%s is too long",
+                                                      text_fields[f].name);
+                }
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(ops[i].payload_json);
+                if (len > app->config->limits.max_payload_json)
+                        return reply_op_error(req, 413, "payload_too_large", "%s",
+                                              "payload_json is too large");
+                if (len > 0) {
+                        json_t *p = json_loads(ops[i].payload_json,
+                                               JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+                        if (!p)
+                                return reply_op_error(req, 400, "invalid_payload", "%s",
+                                                      "payload_json is not valid JSON");
+                        json_decref(p);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                if (ops[i].client_sequence < 0 || ops[i].last_seen_server_seq < 0)
+                        return reply_op_error(req, 400, "invalid_operation", "%s",
+                                              "sequence numbers must not be negative");
+        return 0;
+}
+
+/* Blob references of file ops: shape, then ownership and size in scope. */
+static int validate_blob_refs(struct http_request *req, const struct store_scope *scope,
+                              const struct store_op_in *ops, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(ops[i].entity_type, "file") != 0 || !ops[i].payload_json[0])
+                        continue;
+                _cleanup_json_ json_t *p = json_loads(ops[i].payload_json, JSON_DECODE_ANY, NULL);
+                if (!json_is_object(p))
+                        continue;
+                if (json_object_get(p, "dataBase64"))
+                        return reply_op_error(req, 400, "inline_binary_forbidden", "%s",
+                                              "inline file data is not accepted; upload a blob");
+                json_t *blob = json_object_get(p, "blob");
+                if (!blob)
+                        continue;
+                json_t *sha = json_object_get(blob, "sha256"),
+                       *size = json_object_get(blob, "size");
+                if (!json_is_object(blob) || !json_is_string(sha) ||
+                    !hex_is_lower(json_string_value(sha), 64) || !json_is_integer(size) ||
+                    json_integer_value(size) < 0)
+                        return reply_op_error(req, 400, "invalid_blob_reference", "%s",
+                                              "blob must be {sha256, size}");
+                int64_t stored;
+                int r = store_blob_ref_size(req->app->store, scope, json_string_value(sha),
+                                            &stored);
+                if (r == -ENOENT)
+                        return reply_op_error(req, 400, "blob_not_owned", "%s",
+                                              "blob not uploaded in this vault");
+                if (r < 0)
+                        return r;
+                if (stored != json_integer_value(size))
+                        return reply_op_error(req, 400, "invalid_blob_reference", "%s",
+                                              "blob size does not match the upload");
+        }
+        return 0;
+}
+
+int api_sync_push(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        _cleanup_free_ struct store_op_in *ops = NULL;
+        _cleanup_free_ char *answer = NULL;
+        struct store_device dev = {0};
+        struct store_push_result res = {0};
+        const char *device_id = NULL, *idem = NULL;
+        json_t *ops_json = NULL;
+        const struct body_field fields[] = {
+                {"device_id", BODY_STRING, &device_id, NULL},
+                {"idempotency_key", BODY_STRING, &idem, NULL},
+                {"ops", BODY_ARRAY, &ops_json, NULL},
+        };
+        size_t n = 0;
+        int r;
+
+        r = api_device_auth(req, &dev, false);
+        if (r != 0)
+                return answered(r);
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                goto out;
+
+        n = ops_json ? json_array_size(ops_json) : 0;
+        if (n > req->app->config->limits.max_push_operations) {
+                r = http_reply_error(req, 413, "too_many_operations", "too many operations");
+                goto out;
+        }
+        if (api_too_long(device_id, PUSH_KEY_MAX) || api_too_long(idem, PUSH_KEY_MAX)) {
+                r = http_reply_error(req, 400, "field_too_long",
+                                     "device_id or idempotency_key is too long");
+                goto out;
+        }
+        ops = calloc(n ? n : 1, sizeof(*ops));
+        if (!ops) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = read_op(req, json_array_get(ops_json, i), &ops[i]);
+                if (r != 0)
+                        goto out;
+        }
+        r = validate_ops(req, ops, n);
+        if (r != 0)
+                goto out;
+        struct store_scope scope = {dev.user_id, dev.vault_id};
+        r = validate_blob_refs(req, &scope, ops, n);
+        if (r != 0)
+                goto out;
+
+        struct push_ctx ctx = {ops};
+        struct store_push p = {
+                .scope = scope,
+                .device_id = dev.id,
+                .device_ip = req->client_ip,
+                .idempotency_key = idem,
+                .ops = ops,
+                .n_ops = n,
+                .render = render_push,
+                .userdata = &ctx,
+        };
+        r = store_push_ops(req->app->store, &p, &res, &answer);
+        if (r < 0) {
+                r = api_reply_internal(req, r);
+                goto out;
+        }
+        if (res.replay_json) {
+                req->log_event = "push_replayed";
+                r = http_reply_json_raw(req, 200, res.replay_json, strlen(res.replay_json), 0);
+                goto out;
+        }
+        if (res.n_accepted > 0) {
+                atomic_fetch_add_explicit(&req->app->ops_pushed, res.n_accepted,
+                                          memory_order_relaxed);
+                longpoll_notify(req->app->longpoll, dev.user_id, dev.vault_id, res.last_sequence);
+        }
+        r = http_reply_json_raw(req, 200, answer, strlen(answer), 0);
+out:
+        store_push_result_done(&res);
+        store_device_done(&dev);
+        return answered(r);
+}
+
+/* --- pull ----------------------------------------------------------------- */
+
+/* State of a pull across suspensions. */
+struct pull_args {
+        int64_t since;
+        size_t limit;
+        uint64_t deadline; /* 0: no long poll */
+        bool touched;      /* last_seen already refreshed by this request */
+};
+
+static json_t *render_pull(const struct store_pull_result *res, int64_t since)
+{
+        json_t *ops = json_array();
+        int64_t last = res->n_ops ? res->ops[res->n_ops - 1].server_sequence : since;
+
+        if (!ops)
+                return NULL;
+        for (size_t i = 0; i < res->n_ops; i++) {
+                const struct store_op_out *o = &res->ops[i];
+                json_array_append_new(ops, json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "op_id",
+                                                     o->op_id, "server_sequence",
+                                                     (json_int_t)o->server_sequence, "device_id",
+                                                     o->device_id, "entity_type", o->entity_type,
+                                                     "entity_id", o->entity_id, "op_type",
+                                                     o->op_type, "payload_json", o->payload_json,
+                                                     "created_at", o->created_at));
+        }
+        return json_pack("{s:I,s:I,s:b,s:o}", "server_sequence", (json_int_t)res->scope_sequence,
+                         "page_last_sequence", (json_int_t)last, "has_more", res->has_more, "ops",
+                         ops);
+}
+
+static int pull_resume(struct http_request *req);
+
+/* Read a page; answer it, or suspend when empty and a wait is pending. */
+static int pull_answer(struct http_request *req, struct pull_args *args)
+{
+        struct store_device dev = {0};
+        struct store_pull_result res = {0};
+        int r;
+
+        r = api_device_auth(req, &dev, !args->touched);
+        args->touched = true;
+        if (r != 0)
+                return answered(r);
+        struct store_scope scope = {dev.user_id, dev.vault_id};
+        for (;;) {
+                r = store_pull_page(req->app->store, &scope, args->since, args->limit, &res);
+                if (r < 0)
+                        break;
+                if (res.n_ops > 0 || args->deadline == 0 || longpoll_now_usec() >= args->deadline)
+                        break;
+                r = longpoll_wait(req->app->longpoll, req, dev.user_id, dev.vault_id, dev.id,
+                                  res.global_sequence, args->deadline, pull_resume);
+                if (r != 0)
+                        break;                /* suspended (1) or shutting down */
+                store_pull_result_done(&res); /* a push raced us: read again */
+        }
+        if (r == 1) {
+                store_pull_result_done(&res);
+                store_device_done(&dev);
+                return 0;
+        }
+        if (r < 0 && r != -ESHUTDOWN) {
+                store_pull_result_done(&res);
+                store_device_done(&dev);
+                return api_reply_internal(req, r);
+        }
+        store_device_done(&dev);
+        json_t *body = render_pull(&res, args->since);
+        store_pull_result_done(&res);
+        return http_reply_json(req, 200, body, 0);
+}
+
+static int pull_resume(struct http_request *req)
+{
+        return pull_answer(req, req->args);
+}
+
+int api_sync_pull(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        int64_t since = 0, limit = 0, wait = 0;
+        const struct body_field fields[] = {
+                {"since_sequence", BODY_INT, &since, NULL},
+                {"page_limit", BODY_INT, &limit, NULL},
+                {"wait_seconds", BODY_INT, &wait, NULL},
+        };
+        struct pull_args *args;
+        int64_t max_page = (int64_t)req->app->config->limits.max_pull_page;
+        int r;
+
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                return answered(r);
+        if (since < 0 || limit < 0)
+                return http_reply_error(req, 400, "invalid_request",
+                                        "since_sequence and page_limit must not be negative");
+        if (wait < 0 || wait > PULL_WAIT_MAX)
+                return http_reply_error(req, 400, "invalid_request",
+                                        "wait_seconds must be between 0 and 60");
+
+        /* The arguments outlive this call when the request is suspended. */
+        args = calloc(1, sizeof(*args));
+        if (!args)
+                return -ENOMEM;
+        req->args = args;
+        args->since = since;
+        args->limit = (size_t)(limit == 0 || limit > max_page ? max_page : limit);
+        args->deadline = wait > 0 ? longpoll_now_usec() + (uint64_t)wait * 1000000u : 0;
+        return pull_answer(req, args);
+}
+
+void api_sync_pull_cleanup(struct http_request *req)
+{
+        longpoll_cancel(req->app->longpoll, req);
+}

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of store/store_ops.h; see the invariants there. */
+#include "store/store_ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/cleanup.h"
+
+/* Callers: store_push_ops. */
+static const char sql_idem_get[] = "SELECT response_json FROM server_idempotency_keys"
+                                   " WHERE user_id = ?1 AND vault_id = ?2 AND idempotency_key = ?3";
+static const char sql_idem_put[] =
+        "INSERT INTO server_idempotency_keys (user_id, vault_id, idempotency_key, response_json,"
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char sql_last_seq_get[] = "SELECT value FROM server_meta WHERE key = 'last_sequence'";
+static const char sql_last_seq_put[] =
+        "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'";
+static const char sql_conflicts[] =
+        "SELECT op_id, device_id, op_type, server_sequence, entity_type, entity_id FROM server_ops"
+        " WHERE user_id = ?1 AND vault_id = ?2 AND entity_type = ?3 AND entity_id = ?4"
+        " AND server_sequence > ?5 AND device_id <> ?6 AND op_type <> 'delete'"
+        " ORDER BY server_sequence";
+static const char sql_op_insert[] =
+        "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
+        " entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
+        " last_seen_server_seq, created_at, pushed_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " ON CONFLICT (user_id, vault_id, op_id) DO NOTHING";
+static const char sql_tombstone_put[] =
+        "INSERT INTO server_tombstones (user_id, vault_id, entity_type, entity_id, op_id,"
+        " deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        " ON CONFLICT (user_id, vault_id, entity_type, entity_id)"
+        " DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at";
+static const char sql_device_seen[] =
+        "UPDATE server_devices SET last_seen = ?2, last_ip = ?3 WHERE id = ?1";
+/* Callers: store_pull_page. */
+static const char sql_pull[] =
+        "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
+        " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
+        " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4";
+static const char sql_scope_max[] = "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
+                                    " WHERE user_id = ?1 AND vault_id = ?2";
+/* Callers: store_idempotency_expire. */
+static const char sql_idem_expire[] = "DELETE FROM server_idempotency_keys WHERE created_at < ?1";
+
+void store_push_result_done(struct store_push_result *r)
+{
+        if (!r)
+                return;
+        free(r->replay_json);
+        free(r->accepted);
+        for (size_t i = 0; i < r->n_conflicts; i++) {
+                free(r->conflicts[i].op_id);
+                free(r->conflicts[i].device_id);
+                free(r->conflicts[i].op_type);
+                free(r->conflicts[i].entity_type);
+                free(r->conflicts[i].entity_id);
+        }
+        free(r->conflicts);
+        memset(r, 0, sizeof(*r));
+}
+
+static int step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
+{
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, what);
+}
+
+static int find_replay(struct store_conn *c, const struct store_push *p, char **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_get);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        store_bind_text(st, 1, p->scope.user_id);
+        store_bind_text(st, 2, p->scope.vault_id);
+        store_bind_text(st, 3, p->idempotency_key);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
+                return store_errno(c, rc, "idempotency lookup");
+        *ret = store_column_strdup(st, 0);
+        return *ret ? 1 : -ENOMEM;
+}
+
+static int collect_conflicts(struct store_conn *c, const struct store_push *p,
+                             const struct store_op_in *op, struct store_push_result *res,
+                             size_t *cap)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_conflicts);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        store_bind_text(st, 1, p->scope.user_id);
+        store_bind_text(st, 2, p->scope.vault_id);
+        store_bind_text(st, 3, op->entity_type);
+        store_bind_text(st, 4, op->entity_id);
+        store_bind_int64(st, 5, op->last_seen_server_seq);
+        store_bind_text(st, 6, p->device_id);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (res->n_conflicts == *cap) {
+                        size_t ncap = *cap ? *cap * 2 : 8;
+                        struct store_conflict *n = realloc(res->conflicts, ncap * sizeof(*n));
+                        if (!n)
+                                return -ENOMEM;
+                        res->conflicts = n;
+                        *cap = ncap;
+                }
+                struct store_conflict *cf = &res->conflicts[res->n_conflicts];
+                *cf = (struct store_conflict){
+                        .op_id = store_column_strdup(st, 0),
+                        .device_id = store_column_strdup(st, 1),
+                        .op_type = store_column_strdup(st, 2),
+                        .server_sequence = sqlite3_column_int64(st, 3),
+                        .entity_type = store_column_strdup(st, 4),
+                        .entity_id = store_column_strdup(st, 5),
+                };
+                res->n_conflicts++;
+                if (!cf->op_id || !cf->device_id || !cf->op_type || !cf->entity_type ||
+                    !cf->entity_id)
+                        return -ENOMEM;
+        }
+        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "conflict lookup");
+}
+
+static int get_last_sequence(struct store_conn *c, int64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_last_seq_get);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? -EIO : store_errno(c, rc, "read last sequence");
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+/* Insert one op with sequence seq; returns 1 when stored, 0 when its
+ * op_id already exists in the scope. */
+static int insert_op(struct store_conn *c, const struct store_push *p, const struct store_op_in *op,
+                     int64_t seq, const char *now)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_op_insert);
+        int r;
+
+        if (!st)
+                return -EIO;
+        store_bind_int64(st, 1, seq);
+        store_bind_text(st, 2, op->op_id);
+        store_bind_text(st, 3, p->scope.user_id);
+        store_bind_text(st, 4, p->scope.vault_id);
+        store_bind_text(st, 5, p->device_id);
+        store_bind_text(st, 6, op->entity_type);
+        store_bind_text(st, 7, op->entity_id);
+        store_bind_text(st, 8, op->op_type);
+        store_bind_text(st, 9, op->payload_json ? op->payload_json : "");
+        store_bind_text(st, 10,
+                        p->idempotency_key && *p->idempotency_key ? p->idempotency_key : NULL);
+        store_bind_int64(st, 11, op->client_sequence);
+        store_bind_int64(st, 12, op->last_seen_server_seq);
+        store_bind_text(st, 13, op->created_at ? op->created_at : "");
+        store_bind_text(st, 14, now);
+        r = step_done(c, st, "insert op");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(c->db) > 0 ? 1 : 0;
+}
+
+static int put_tombstone(struct store_conn *c, const struct store_push *p,
+                         const struct store_op_in *op, const char *now)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_tombstone_put);
+
+        if (!st)
+                return -EIO;
+        store_bind_text(st, 1, p->scope.user_id);
+        store_bind_text(st, 2, p->scope.vault_id);
+        store_bind_text(st, 3, op->entity_type);
+        store_bind_text(st, 4, op->entity_id);
+        store_bind_text(st, 5, op->op_id);
+        store_bind_text(st, 6, now);
+        return step_done(c, st, "record tombstone");
+}
+
+static int push_in_transaction(struct store_conn *c, const struct store_push *p,
+                               struct store_push_result *res, char **ret_json)
+{
+        size_t conflicts_cap = 0;
+        int64_t seq;
+        char now[21];
+        int r;
+
+        if (p->idempotency_key && *p->idempotency_key) {
+                r = find_replay(c, p, &res->replay_json);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+
+        r = get_last_sequence(c, &seq);
+        if (r < 0)
+                return r;
+        store_now(now);
+        res->accepted = calloc(p->n_ops ? p->n_ops : 1, sizeof(*res->accepted));
+        if (!res->accepted)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < p->n_ops; i++) {
+                const struct store_op_in *op = &p->ops[i];
+
+                if (op->last_seen_server_seq > 0) {
+                        r = collect_conflicts(c, p, op, res, &conflicts_cap);
+                        if (r < 0)
+                                return r;
+                }
+                r = insert_op(c, p, op, seq + 1, now);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue; /* op_id already in this scope: skipped */
+                seq++;
+                res->accepted[res->n_accepted++] = i;
+                res->last_sequence = seq;
+                if (strcmp(op->op_type, "delete") == 0) {
+                        r = put_tombstone(c, p, op, now);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (res->n_accepted > 0) {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_last_seq_put);
+                if (!st)
+                        return -EIO;
+                store_bind_int64(st, 1, seq);
+                r = step_done(c, st, "update last sequence");
+                if (r < 0)
+                        return r;
+        }
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_seen);
+                if (!st)
+                        return -EIO;
+                store_bind_text(st, 1, p->device_id);
+                store_bind_text(st, 2, now);
+                store_bind_text(st, 3, p->device_ip);
+                r = step_done(c, st, "update device last_seen");
+                if (r < 0)
+                        return r;
+        }
+
+        r = p->render(res, p->userdata, ret_json);
+        if (r < 0)
+                return r;
+        if (p->idempotency_key && *p->idempotency_key) {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_put);
+                if (!st)
+                        return -EIO;
+                store_bind_text(st, 1, p->scope.user_id);
+                store_bind_text(st, 2, p->scope.vault_id);
+                store_bind_text(st, 3, p->idempotency_key);
+                store_bind_text(st, 4, *ret_json);
+                store_bind_text(st, 5, now);
+                r = step_done(c, st, "store idempotency record");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
+                   char **ret_json)
+{
+        struct store_push_result res = {0};
+        _cleanup_free_ char *json = NULL;
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = push_in_transaction(c, p, &res, &json);
+        /* A replay stores nothing: roll back (there is nothing to undo). */
+        r = store_write_end(s, c, r, !res.replay_json);
+        if (r < 0) {
+                store_push_result_done(&res);
+                return r;
+        }
+        *ret = res;
+        *ret_json = TAKE_PTR(json);
+        return 0;
+}
+
+void store_pull_result_done(struct store_pull_result *r)
+{
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_ops; i++) {
+                struct store_op_out *o = &r->ops[i];
+                free(o->op_id);
+                free(o->device_id);
+                free(o->entity_type);
+                free(o->entity_id);
+                free(o->op_type);
+                free(o->payload_json);
+                free(o->created_at);
+        }
+        free(r->ops);
+        memset(r, 0, sizeof(*r));
+}
+
+static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scope, int64_t since,
+                            size_t limit, struct store_pull_result *res)
+{
+        int rc, r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull);
+                if (!st)
+                        return -EIO;
+                res->ops = calloc(limit + 1, sizeof(*res->ops));
+                if (!res->ops)
+                        return -ENOMEM;
+                store_bind_text(st, 1, scope->user_id);
+                store_bind_text(st, 2, scope->vault_id);
+                store_bind_int64(st, 3, since);
+                store_bind_int64(st, 4, (int64_t)limit + 1);
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        if (res->n_ops == limit) {
+                                res->has_more = true;
+                                break;
+                        }
+                        struct store_op_out *o = &res->ops[res->n_ops++];
+                        *o = (struct store_op_out){
+                                .op_id = store_column_strdup(st, 0),
+                                .device_id = store_column_strdup(st, 1),
+                                .entity_type = store_column_strdup(st, 2),
+                                .entity_id = store_column_strdup(st, 3),
+                                .op_type = store_column_strdup(st, 4),
+                                .payload_json = store_column_strdup(st, 5),
+                                .created_at = store_column_strdup(st, 6),
+                                .server_sequence = sqlite3_column_int64(st, 7),
+                        };
+                        if (!o->op_id || !o->device_id || !o->entity_type || !o->entity_id ||
+                            !o->op_type || !o->payload_json || !o->created_at)
+                                return -ENOMEM;
+                }
+                if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                        return store_errno(c, rc, "pull");
+        }
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_scope_max);
+                if (!st)
+                        return -EIO;
+                store_bind_text(st, 1, scope->user_id);
+                store_bind_text(st, 2, scope->vault_id);
+                rc = sqlite3_step(st);
+                if (rc != SQLITE_ROW)
+                        return store_errno(c, rc, "scope sequence");
+                res->scope_sequence = sqlite3_column_int64(st, 0);
+        }
+        r = get_last_sequence(c, &res->global_sequence);
+        return r;
+}
+
+int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
+                    struct store_pull_result *ret)
+{
+        struct store_pull_result res = {0};
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = pull_in_snapshot(c, scope, since, limit, &res);
+        store_read_end(s, c);
+        if (r < 0) {
+                store_pull_result_done(&res);
+                return r;
+        }
+        *ret = res;
+        return 0;
+}
+
+int store_idempotency_expire(struct store *s, const char *cutoff)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_expire);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, cutoff);
+                        r = step_done(c, st, "expire idempotency records");
+                        if (r == 0)
+                                r = sqlite3_changes(c->db);
+                }
+        }
+        return store_write_end(s, c, r, true);
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operation log (server_ops, server_tombstones, server_idempotency_keys,
+ * server_meta.last_sequence).
+ *
+ * Invariants the rest of the daemon relies on:
+ *  - server_sequence values are assigned from server_meta.last_sequence in
+ *    the writer transaction, so they strictly increase, are never reused
+ *    (even after deletions) and commit in order: a reader that has seen
+ *    sequence N can never later see a new op with a sequence <= N.
+ *  - a push is all or nothing: ops, tombstones, the device's last_seen and
+ *    the idempotency record commit together.
+ *  - op_id is unique per scope (user, vault); a repeated op_id is skipped.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct store_scope {
+        const char *user_id;
+        const char *vault_id;
+};
+
+struct store_op_in {
+        const char *op_id;
+        const char *entity_type;
+        const char *entity_id;
+        const char *op_type;
+        const char *payload_json; /* "" when none */
+        const char *created_at;   /* as the client sent it, "" when none */
+        int64_t client_sequence;
+        int64_t last_seen_server_seq;
+};
+
+struct store_conflict {
+        char *op_id;
+        char *device_id;
+        char *op_type;
+        char *entity_type;
+        char *entity_id;
+        int64_t server_sequence;
+};
+
+struct store_push_result {
+        /* Set when an idempotency record answered the push: nothing else
+         * is filled and nothing was stored. */
+        char *replay_json;
+        /* Indexes (into the request's ops) of the ops stored, in order. */
+        size_t *accepted;
+        size_t n_accepted;
+        struct store_conflict *conflicts;
+        size_t n_conflicts;
+        int64_t last_sequence; /* highest sequence assigned, 0 when none */
+};
+
+void store_push_result_done(struct store_push_result *r);
+
+/* Render the response for a push result (called inside the transaction so
+ * that the idempotency record is stored atomically with the ops).  Returns
+ * 0 and a malloc'd JSON text, or a negative errno (the push rolls back). */
+typedef int (*store_push_render_fn)(const struct store_push_result *res, void *userdata,
+                                    char **ret_json);
+
+struct store_push {
+        struct store_scope scope;
+        const char *device_id;
+        const char *device_ip;
+        const char *idempotency_key; /* NULL or "" for none */
+        const struct store_op_in *ops;
+        size_t n_ops;
+        store_push_render_fn render;
+        void *userdata;
+};
+
+/* Push ops in one transaction (see the invariants above).  On success
+ * *ret is filled and, unless replayed, *ret_json holds the rendered answer
+ * (also stored for the idempotency key). */
+int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
+                   char **ret_json);
+
+struct store_op_out {
+        char *op_id;
+        char *device_id;
+        char *entity_type;
+        char *entity_id;
+        char *op_type;
+        char *payload_json;
+        char *created_at;
+        int64_t server_sequence;
+};
+
+struct store_pull_result {
+        struct store_op_out *ops;
+        size_t n_ops;
+        bool has_more;
+        int64_t scope_sequence;  /* highest sequence in the scope, 0 when empty */
+        int64_t global_sequence; /* server-wide high-water mark of the snapshot */
+};
+
+void store_pull_result_done(struct store_pull_result *r);
+
+/* The scope's ops with server_sequence > since, ascending, at most limit,
+ * all read from one snapshot. */
+int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
+                    struct store_pull_result *ret);
+
+/* Delete idempotency records created before cutoff (RFC 3339).  Returns the
+ * number removed. */
+int store_idempotency_expire(struct store *s, const char *cutoff);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of store/store_users.h. */
+#include "store/store_users.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/cleanup.h"
+
+#define USER_COLUMNS                                                                               \
+        "id, username, email, password_hash, coalesce(locale, ''), coalesce(last_seen, ''),"       \
+        " created_at, confirmed, blocked"
+
+static const char sql_user_by_login[] =
+        "SELECT " USER_COLUMNS " FROM server_users WHERE username = ?1"
+        " UNION ALL SELECT " USER_COLUMNS " FROM server_users"
+        " WHERE email = lower(?1) AND username <> ?1 LIMIT 1";
+static const char sql_user_by_id[] = "SELECT " USER_COLUMNS " FROM server_users WHERE id = ?1";
+static const char sql_user_set_hash[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
+static const char sql_user_touch[] = "UPDATE server_users SET last_seen = ?2 WHERE id = ?1";
+
+void store_user_done(struct store_user *u)
+{
+        if (!u)
+                return;
+        free(u->id);
+        free(u->username);
+        free(u->email);
+        if (u->password_hash) {
+                memset(u->password_hash, 0, strlen(u->password_hash));
+                free(u->password_hash);
+        }
+        free(u->locale);
+        free(u->last_seen);
+        free(u->created_at);
+        memset(u, 0, sizeof(*u));
+}
+
+static int read_user(sqlite3_stmt *st, struct store_user *ret)
+{
+        struct store_user u = {
+                .id = store_column_strdup(st, 0),
+                .username = store_column_strdup(st, 1),
+                .email = store_column_strdup(st, 2),
+                .password_hash = store_column_strdup(st, 3),
+                .locale = store_column_strdup(st, 4),
+                .last_seen = store_column_strdup(st, 5),
+                .created_at = store_column_strdup(st, 6),
+                .confirmed = sqlite3_column_int(st, 7) != 0,
+                .blocked = sqlite3_column_int(st, 8) != 0,
+        };
+        if (!u.id || !u.username || !u.email || !u.password_hash || !u.locale || !u.last_seen ||
+            !u.created_at) {
+                store_user_done(&u);
+                return -ENOMEM;
+        }
+        *ret = u;
+        return 0;
+}
+
+static int query_user(struct store *s, const char *sql, const char *arg, struct store_user *ret)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, arg);
+                        int rc = sqlite3_step(st);
+                        if (rc == SQLITE_ROW)
+                                r = read_user(st, ret);
+                        else
+                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "get user");
+                }
+        }
+        store_read_end(s, c);
+        return r;
+}
+
+int store_user_find_by_login(struct store *s, const char *login, struct store_user *ret)
+{
+        return query_user(s, sql_user_by_login, login, ret);
+}
+
+int store_user_get(struct store *s, const char *id, struct store_user *ret)
+{
+        return query_user(s, sql_user_by_id, id, ret);
+}
+
+static int update_user(struct store *s, const char *sql, const char *id, const char *value)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, id);
+                        store_bind_text(st, 2, value);
+                        int rc = sqlite3_step(st);
+                        r = rc == SQLITE_DONE ? 0 : store_errno(c, rc, "update user");
+                        if (r == 0 && sqlite3_changes(c->db) == 0)
+                                r = -ENOENT;
+                }
+        }
+        return store_write_end(s, c, r, true);
+}
+
+int store_user_set_password_hash(struct store *s, const char *id, const char *hash)
+{
+        return update_user(s, sql_user_set_hash, id, hash);
+}
+
+int store_user_touch(struct store *s, const char *id)
+{
+        char now[21];
+
+        store_now(now);
+        return update_user(s, sql_user_touch, id, now);
+}
