@@ -64,8 +64,8 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
 
         if (o && o->copy_data_from) {
                 const char *argv[] = {
-                    "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
-                    d->data_dir, NULL};
+                        "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
+                        d->data_dir, NULL};
                 if (run_cmd(argv) < 0)
                         return -EIO;
                 const char *chmod_argv[] = {"chmod", "-R", "u+rwX", d->data_dir, NULL};
@@ -309,6 +309,14 @@ struct buf {
         size_t len;
 };
 
+static bool unique_ips;
+static unsigned ip_counter;
+
+void harness_set_unique_client_ips(bool on)
+{
+        unique_ips = on;
+}
+
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
         struct buf *b = userdata;
@@ -363,6 +371,13 @@ int http_do(const struct daemon *d, const char *method, const char *path,
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         hl = curl_slist_append(hl, "Expect:");
+        if (unique_ips) {
+                char xff[64];
+                unsigned n = __atomic_add_fetch(&ip_counter, 1, __ATOMIC_RELAXED);
+                snprintf(xff, sizeof(xff), "X-Forwarded-For: 10.%u.%u.%u", (n >> 16) & 0xff,
+                         (n >> 8) & 0xff, n & 0xff);
+                hl = curl_slist_append(hl, xff);
+        }
         for (size_t i = 0; headers && headers[i]; i++)
                 hl = curl_slist_append(hl, headers[i]);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
@@ -454,4 +469,139 @@ void http_result_free(struct http_result *r)
         if (r->json)
                 json_decref(r->json);
         memset(r, 0, sizeof(*r));
+}
+
+/* --- data set-up ------------------------------------------------------------ */
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+static int db_open(const struct daemon *d, sqlite3 **ret)
+{
+        char path[PATH_MAX + 32];
+
+        snprintf(path, sizeof(path), "%s/server.db", d->data_dir);
+        if (sqlite3_open(path, ret) != SQLITE_OK)
+                return -EIO;
+        sqlite3_busy_timeout(*ret, 10000);
+        return 0;
+}
+
+int harness_db_exec(const struct daemon *d, const char *sql)
+{
+        sqlite3 *h;
+        int rc;
+
+        if (db_open(d, &h) < 0)
+                return -EIO;
+        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                fprintf(stderr, "harness_db_exec: %s\n", sqlite3_errmsg(h));
+        sqlite3_close(h);
+        return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
+{
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        int r = -EIO;
+
+        if (db_open(d, &h) < 0)
+                return -EIO;
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
+                if (sqlite3_step(st) == SQLITE_ROW) {
+                        *ret = sqlite3_column_int64(st, 0);
+                        r = 0;
+                }
+                sqlite3_finalize(st);
+        }
+        sqlite3_close(h);
+        return r;
+}
+
+int harness_add_user(const struct daemon *d, const char *username, const char *email,
+                     const char *password, bool confirmed, bool blocked, char *ret_id)
+{
+        char hash[crypto_pwhash_STRBYTES], id[25];
+        unsigned char rnd[12];
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        int rc;
+
+        if (sodium_init() < 0)
+                return -EIO;
+        if (crypto_pwhash_str(hash, password, strlen(password), 2, 19u * 1024 * 1024) != 0)
+                return -ENOMEM;
+        randombytes_buf(rnd, sizeof(rnd));
+        for (size_t i = 0; i < sizeof(rnd); i++)
+                snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+        if (db_open(d, &h) < 0)
+                return -EIO;
+        rc = sqlite3_prepare_v2(h,
+                                "INSERT INTO server_users (id, username, email, password_hash,"
+                                " confirmed, blocked, created_at) VALUES (?,?,?,?,?,?,"
+                                " strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, username, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+                sqlite3_bind_int(st, 5, confirmed);
+                sqlite3_bind_int(st, 6, blocked);
+                rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+                sqlite3_finalize(st);
+        }
+        sqlite3_close(h);
+        if (rc != SQLITE_OK)
+                return -EIO;
+        if (ret_id)
+                memcpy(ret_id, id, sizeof(id));
+        return 0;
+}
+
+long harness_pair(const struct daemon *d, const char *login, const char *password,
+                  const char *vault_id, char *token, char *device_id)
+{
+        struct http_result r;
+        json_t *body =
+                json_pack("{s:s,s:s,s:s,s:s,s:s}", "login", login, "password", password, "vault_id",
+                          vault_id, "device_name", "test device", "client_version", "harness/1");
+        char *text = json_dumps(body, JSON_COMPACT);
+        long status;
+
+        json_decref(body);
+        if (http_post_json(d, "/api/client/pair", NULL, text, &r) < 0) {
+                free(text);
+                return -1;
+        }
+        free(text);
+        status = r.status;
+        if (status == 200) {
+                const char *t = json_string_value(json_object_get(r.json, "device_token"));
+                const char *id = json_string_value(json_object_get(r.json, "device_id"));
+                if (token && t)
+                        snprintf(token, 65, "%s", t);
+                if (device_id && id)
+                        snprintf(device_id, 29, "%s", id);
+        }
+        http_result_free(&r);
+        return status;
+}
+
+void harness_note_secret(const char *secret)
+{
+        const char *dir = getenv("VERSTAK_TEST_LOG_DIR");
+        char path[PATH_MAX];
+        FILE *f;
+
+        if (!dir || !*dir || !secret || !*secret)
+                return;
+        snprintf(path, sizeof(path), "%s/secrets.txt", dir);
+        f = fopen(path, "a");
+        if (!f)
+                return;
+        fprintf(f, "%s\n", secret);
+        fclose(f);
 }

@@ -82,6 +82,11 @@ struct http_result {
 int http_do(const struct daemon *d, const char *method, const char *path,
             const char *const *headers, const void *body, size_t body_len, struct http_result *ret);
 
+/* When on, every request carries "X-Forwarded-For: 10.x.y.z" with a fresh
+ * address, so a daemon that trusts 127.0.0.1 as a proxy sees each request
+ * from its own client (per-IP rate limits then do not pile up). */
+void harness_set_unique_client_ips(bool on);
+
 /* POST a JSON text with an optional bearer token. */
 int http_post_json(const struct daemon *d, const char *path, const char *bearer,
                    const char *json_text, struct http_result *ret);
@@ -104,3 +109,27 @@ void http_result_free(struct http_result *r);
                 assert_int_equal((res)->status, (st));                                             \
                 assert_string_equal(http_result_code(res), (code_str));                            \
         } while (0)
+
+/* --- data set-up ------------------------------------------------------------ */
+
+/* Run SQL on the daemon's database (it may be running: WAL and a busy
+ * timeout make this safe).  Returns 0 or -EIO. */
+int harness_db_exec(const struct daemon *d, const char *sql);
+
+/* Query one integer (first column of the first row); -EIO on error. */
+int harness_db_int(const struct daemon *d, const char *sql, long long *ret);
+
+/* Create a user directly in the database with an Argon2id hash of
+ * password.  ret_id (25 bytes) receives the new id when not NULL. */
+int harness_add_user(const struct daemon *d, const char *username, const char *email,
+                     const char *password, bool confirmed, bool blocked, char *ret_id);
+
+/* Pair a device through POST /api/client/pair; fills token (65 bytes) and
+ * device_id (29 bytes) when not NULL.  Returns the HTTP status. */
+long harness_pair(const struct daemon *d, const char *login, const char *password,
+                  const char *vault_id, char *token, char *device_id);
+
+/* Record a secret a test used (a token, a password) in
+ * $VERSTAK_TEST_LOG_DIR/secrets.txt, so the log check can prove it never
+ * reached a daemon log.  No-op without the variable. */
+void harness_note_secret(const char *secret);

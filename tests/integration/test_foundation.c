@@ -37,12 +37,12 @@ static int stop_shared(void **state)
 static void assert_security_headers(const struct http_result *r)
 {
         static const char *const expect[][2] = {
-            {"Content-Security-Policy",
-             "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
-             "img-src 'self' data:; script-src 'self'; style-src 'self'"},
-            {"X-Content-Type-Options", "nosniff"},
-            {"Referrer-Policy", "same-origin"},
-            {"X-Frame-Options", "DENY"},
+                {"Content-Security-Policy",
+                 "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
+                 "img-src 'self' data:; script-src 'self'; style-src 'self'"},
+                {"X-Content-Type-Options", "nosniff"},
+                {"Referrer-Policy", "same-origin"},
+                {"X-Frame-Options", "DENY"},
         };
         for (size_t i = 0; i < 4; i++) {
                 char *v = http_result_header(r, expect[i][0]);
@@ -258,10 +258,10 @@ static void test_bad_flags(void **state)
 {
         (void)state;
         static const char *const cases[][3] = {
-            {"--admin-user", "root-admin", NULL},  /* name without password */
-            {"--admin-pass", "secret-pass", NULL}, /* password without name */
-            {"--bogus-flag", NULL, NULL},
-            {"--port", "notaport", NULL},
+                {"--admin-user", "root-admin", NULL},  /* name without password */
+                {"--admin-pass", "secret-pass", NULL}, /* password without name */
+                {"--bogus-flag", NULL, NULL},
+                {"--port", "notaport", NULL},
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct daemon d;
@@ -371,17 +371,17 @@ static void test_bind_itself(void **state)
 int main(void)
 {
         const struct CMUnitTest shared[] = {
-            cmocka_unit_test(test_health_ok),
-            cmocka_unit_test(test_not_found_and_method),
-            cmocka_unit_test(test_body_limits),
+                cmocka_unit_test(test_health_ok),
+                cmocka_unit_test(test_not_found_and_method),
+                cmocka_unit_test(test_body_limits),
         };
         const struct CMUnitTest own[] = {
-            cmocka_unit_test(test_shutdown_clean), cmocka_unit_test(test_config_errors),
-            cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_admin_bootstrap),
-            cmocka_unit_test(test_bind_itself),
+                cmocka_unit_test(test_shutdown_clean), cmocka_unit_test(test_config_errors),
+                cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_admin_bootstrap),
+                cmocka_unit_test(test_bind_itself),
         };
         int failed =
-            cmocka_run_group_tests_name("foundation-shared", shared, start_shared, stop_shared);
+                cmocka_run_group_tests_name("foundation-shared", shared, start_shared, stop_shared);
         failed += cmocka_run_group_tests_name("foundation", own, NULL, NULL);
         return failed;
 }
