@@ -35,7 +35,9 @@ static int verify_bcrypt(const char *password, const char *hash)
 
         if (!data)
                 return -ENOMEM;
-        out = crypt_r(password, hash, data);
+        /* crypt_rn() (libxcrypt) returns NULL on failure instead of a
+         * "*0" token, and is not wrapped by sanitizer interceptors. */
+        out = crypt_rn(password, hash, data, (int)sizeof(*data));
         if (!out || out[0] == '*')
                 return -EINVAL;
         len = strlen(hash);

@@ -201,7 +201,8 @@ int config_set_public_url(struct config *c, const char *value, char *err, size_t
         len = strlen(copy);
         while (len > 0 && copy[len - 1] == '/')
                 copy[--len] = '\0';
-        const char *host = strstr(copy, "://") + 3;
+        const char *sep = strstr(copy, "://");
+        const char *host = sep ? sep + 3 : "";
         if (*host == '\0' || *host == '/' || *host == ':')
                 return fail(err, err_size, "public_url", "has no host");
         free(c->public_url);

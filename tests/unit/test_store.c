@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the store on real SQLite files: migrations from empty and
+ * from the existing server's schema, sequences, and the rate limiter. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth/password.h"
+#include "auth/ratelimit.h"
+#include "store/store.h"
+#include "store/store_ops.h"
+
+static char tmpdir[PATH_MAX];
+
+static int make_tmp(void **state)
+{
+        (void)state;
+        snprintf(tmpdir, sizeof(tmpdir), "%s/verstak-unit-XXXXXX",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmp(void **state)
+{
+        char cmd[PATH_MAX + 16];
+        (void)state;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+static long long query(const char *path, const char *sql)
+{
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        long long v = -1;
+
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+        return v;
+}
+
+static const struct store_options opts = {.synchronous_full = true, .readers = 2};
+
+static void test_migrate_empty(void **state)
+{
+        char path[PATH_MAX + 32];
+        struct store *s;
+        unsigned migrated = 0;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/empty.db", tmpdir);
+        assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
+        assert_int_equal(migrated, 3);
+        assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
+        assert_int_equal(store_probe(s), 0);
+        store_close(s);
+        /* Re-opening runs nothing. */
+        assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
+        assert_int_equal(migrated, 0);
+        store_close(s);
+        assert_int_equal(query(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                     "('server_ops','server_meta','server_admins','server_users',"
+                                     "'server_blob_refs','server_sessions')"),
+                         6);
+}
+
+static void test_migrate_legacy(void **state)
+{
+        char path[PATH_MAX + 32], cmd[2 * PATH_MAX];
+        struct store *s;
+        unsigned migrated = 0;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/legacy.db", tmpdir);
+        snprintf(cmd, sizeof(cmd), "cp '%s/tests/fixtures/legacy-data/data/server.db' '%s'",
+                 getenv("VERSTAK_SOURCE_ROOT") ? getenv("VERSTAK_SOURCE_ROOT") : "..", path);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(chmod(path, 0600), 0);
+        long long users = query(path, "SELECT count(*) FROM server_users");
+        long long devices = query(path, "SELECT count(*) FROM server_devices");
+        long long ops = query(path, "SELECT count(*) FROM server_ops");
+        long long refs = query(path, "SELECT count(*) FROM server_blob_refs");
+
+        assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
+        assert_int_equal(migrated, 1); /* 2 -> 3 */
+        struct store_counts c;
+        assert_int_equal(store_get_counts(s, &c), 0);
+        assert_int_equal(c.ops, ops);
+        assert_int_equal(c.last_sequence, 8);
+        store_close(s);
+        assert_int_equal(query(path, "SELECT count(*) FROM server_users"), users);
+        assert_int_equal(query(path, "SELECT count(*) FROM server_devices"), devices);
+        assert_int_equal(query(path, "SELECT count(*) FROM server_blob_refs"), refs);
+        assert_int_equal(query(path, "SELECT max(server_sequence) FROM server_ops"), 8);
+        /* op_id is now unique per scope, not globally. */
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h,
+                                      "INSERT INTO server_ops (server_sequence, op_id, user_id, "
+                                      "vault_id, device_id, entity_type, entity_id, op_type, "
+                                      "payload_json, created_at) VALUES (100, 'fx-op-001', "
+                                      "'someone-else', 'v', 'd', 'n', 'e', 'c', '', '')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        assert_int_not_equal(sqlite3_exec(h,
+                                          "INSERT INTO server_ops (server_sequence, op_id, "
+                                          "user_id, vault_id, device_id, entity_type, entity_id, "
+                                          "op_type, payload_json, created_at) VALUES (101, "
+                                          "'fx-op-001', 'someone-else', 'v', 'd', 'n', 'e', 'c', "
+                                          "'', '')",
+                                          NULL, NULL, NULL),
+                             SQLITE_OK);
+        sqlite3_close(h);
+}
+
+static void test_refuses_newer_schema(void **state)
+{
+        char path[PATH_MAX + 32];
+        struct store *s = NULL;
+        sqlite3 *h;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/future.db", tmpdir);
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(store_open(path, &opts, &s, NULL), -EPROTONOSUPPORT);
+}
+
+static int render(const struct store_push_result *res, void *ud, char **ret)
+{
+        (void)ud;
+        return asprintf(ret, "{\"count\":%zu}", res->n_accepted) < 0 ? -ENOMEM : 0;
+}
+
+static void test_sequences_never_reused(void **state)
+{
+        char path[PATH_MAX + 32];
+        struct store *s;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/seq.db", tmpdir);
+        assert_int_equal(store_open(path, &opts, &s, NULL), 0);
+        struct store_op_in ops[2] = {
+                {"a", "n", "e", "c", "", "", 0, 0},
+                {"b", "n", "e", "c", "", "", 0, 0},
+        };
+        struct store_push p = {{"u", "v"}, "dev", "ip", NULL, ops, 2, render, NULL};
+        struct store_push_result res;
+        char *json = NULL;
+        assert_int_equal(store_push_ops(s, &p, &res, &json), 0);
+        assert_int_equal(res.n_accepted, 2);
+        assert_int_equal(res.last_sequence, 2);
+        assert_string_equal(json, "{\"count\":2}");
+        free(json);
+        store_push_result_done(&res);
+        store_close(s);
+
+        /* Delete the newest op behind the store's back (as deleting a user
+         * would): the next op still gets a fresh, higher sequence. */
+        sqlite3 *h;
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, "DELETE FROM server_ops WHERE op_id='b'", NULL, NULL,
+                                      NULL),
+                         SQLITE_OK);
+        sqlite3_close(h);
+        assert_int_equal(store_open(path, &opts, &s, NULL), 0);
+        struct store_op_in op3 = {"c", "n", "e", "c", "", "", 0, 0};
+        p.ops = &op3;
+        p.n_ops = 1;
+        assert_int_equal(store_push_ops(s, &p, &res, &json), 0);
+        assert_int_equal(res.last_sequence, 3);
+        free(json);
+        store_push_result_done(&res);
+
+        struct store_pull_result pr;
+        struct store_scope scope = {"u", "v"};
+        assert_int_equal(store_pull_page(s, &scope, 0, 10, &pr), 0);
+        assert_int_equal(pr.n_ops, 2);
+        assert_int_equal(pr.ops[0].server_sequence, 1);
+        assert_int_equal(pr.ops[1].server_sequence, 3);
+        assert_int_equal(pr.scope_sequence, 3);
+        assert_false(pr.has_more);
+        store_pull_result_done(&pr);
+        store_close(s);
+}
+
+static void test_ratelimit(void **state)
+{
+        struct ratelimit *rl;
+        (void)state;
+
+        assert_int_equal(ratelimit_new(3, &rl), 0);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000), 0);
+        unsigned wait = ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 60);
+        assert_int_equal(wait, 15 * 60 - 60);
+        /* Another rule, another key: separate budgets. */
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 1000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "5.6.7.8", 1000), 0);
+        /* The window ends: allowed again. */
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 15 * 60), 0);
+        /* At most 3 buckets: a fourth evicts the least recently seen
+         * (RL_LOGIN|1.2.3.4), whose budget then starts afresh. */
+        assert_int_equal(ratelimit_size(rl), 3);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 600);
+        assert_int_equal(ratelimit_hit(rl, RL_FORGOT, "x", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_REGISTER, "y", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_RESET, "z", 2000), 0);
+        assert_int_equal(ratelimit_size(rl), 3);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
+        ratelimit_free(rl);
+}
+
+static void test_password(void **state)
+{
+        char hash[PASSWORD_HASH_MAX];
+        bool rehash = true;
+        (void)state;
+
+        assert_int_equal(password_hash("correct horse", hash), 0);
+        assert_memory_equal(hash, "$argon2id$", 10);
+        assert_int_equal(password_verify("correct horse", hash, &rehash), 1);
+        assert_false(rehash);
+        assert_int_equal(password_verify("wrong horse", hash, NULL), 0);
+        /* The existing server's bcrypt hash of the fixture administrator. */
+        const char *bcrypt = "$2a$10$FPIhr5Xkae4fisEO79O23OJSXaNcaEVIAfQCVY/n26CM3LOOOl9SO";
+        assert_int_equal(password_verify("fixture-admin-pass", bcrypt, &rehash), 1);
+        assert_true(rehash);
+        assert_int_equal(password_verify("not-it", bcrypt, NULL), 0);
+        assert_true(password_verify("x", "plaintext", NULL) < 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_migrate_empty),
+                cmocka_unit_test(test_migrate_legacy),
+                cmocka_unit_test(test_refuses_newer_schema),
+                cmocka_unit_test(test_sequences_never_reused),
+                cmocka_unit_test(test_ratelimit),
+                cmocka_unit_test(test_password),
+        };
+        return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
+}
