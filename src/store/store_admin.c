@@ -11,12 +11,12 @@
 #include "util/cleanup.h"
 
 static const char sql_admin_insert[] =
-    "INSERT INTO server_admins (id, username, password_hash, created_at, updated_at)"
-    " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(username) DO NOTHING";
+        "INSERT INTO server_admins (id, username, password_hash, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(username) DO NOTHING";
 static const char sql_admin_update[] =
-    "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE username = ?1";
+        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE username = ?1";
 static const char sql_admin_get[] =
-    "SELECT id, password_hash FROM server_admins WHERE username = ?1";
+        "SELECT id, password_hash FROM server_admins WHERE username = ?1";
 
 static int admin_insert(struct store_conn *c, const char *id, const char *username,
                         const char *hash)
@@ -114,10 +114,10 @@ int store_admin_get(struct store *s, const char *username, char **ret_id, char *
 }
 
 static const char sql_counts[] =
-    "SELECT (SELECT count(*) FROM server_users),"
-    " (SELECT count(*) FROM server_devices WHERE revoked_at IS NULL OR revoked_at = ''),"
-    " (SELECT count(*) FROM server_ops),"
-    " (SELECT value FROM server_meta WHERE key = 'last_sequence')";
+        "SELECT (SELECT count(*) FROM server_users),"
+        " (SELECT count(*) FROM server_devices WHERE revoked_at IS NULL OR revoked_at = ''),"
+        " (SELECT count(*) FROM server_ops),"
+        " (SELECT value FROM server_meta WHERE key = 'last_sequence')";
 
 int store_get_counts(struct store *s, struct store_counts *ret)
 {

@@ -33,10 +33,20 @@ struct store_conn {
         struct store_conn *next_free;
 };
 
+struct store_push_job;
+
 struct store {
         char *path;
         struct store_conn *writer;
         pthread_mutex_t writer_lock;
+
+        /* Group commit of pushes (store_ops.c): pushes queue here; one of
+         * them leads, running the queued pushes in one transaction (each
+         * inside its own savepoint) so a single fsync covers them all. */
+        pthread_mutex_t push_lock;
+        pthread_cond_t push_done;
+        struct store_push_job *push_queue, *push_queue_tail;
+        bool push_leader_active;
 
         struct store_conn *readers;
         unsigned n_readers;

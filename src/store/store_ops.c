@@ -275,26 +275,110 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
         return 0;
 }
 
-int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
-                   char **ret_json)
+/*
+ * Group commit.  With synchronous=FULL every commit costs an fsync, which
+ * dominates a push.  Pushes that arrive while another batch is being
+ * written queue up; the first of them becomes the leader and writes the
+ * whole queue in one transaction, each push inside its own savepoint, so
+ * one fsync makes all of them durable.  A push still sees the effect of
+ * the pushes before it (duplicates, conflicts, sequences), is still all or
+ * nothing (ROLLBACK TO its savepoint), and is still answered only after
+ * the commit that contains it.  If that commit fails, every push in the
+ * batch fails and none is stored.
+ */
+struct store_push_job {
+        const struct store_push *push;
+        struct store_push_result res;
+        char *json;
+        int r;
+        bool done;
+        struct store_push_job *next;
+};
+
+/* The maximum number of pushes one transaction may carry. */
+#define STORE_PUSH_BATCH_MAX 64
+
+static void run_push_job(struct store_conn *c, struct store_push_job *job)
 {
-        struct store_push_result res = {0};
-        _cleanup_free_ char *json = NULL;
+        int r = store_exec(c, "SAVEPOINT push");
+
+        if (r >= 0) {
+                r = push_in_transaction(c, job->push, &job->res, &job->json);
+                if (r < 0 || job->res.replay_json)
+                        (void)store_exec(c, "ROLLBACK TO push");
+                int q = store_exec(c, "RELEASE push");
+                if (r >= 0 && q < 0)
+                        r = q;
+        }
+        job->r = r;
+}
+
+static void write_push_batch(struct store *s, struct store_push_job *batch)
+{
         struct store_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        r = push_in_transaction(c, p, &res, &json);
-        /* A replay stores nothing: roll back (there is nothing to undo). */
-        r = store_write_end(s, c, r, !res.replay_json);
-        if (r < 0) {
-                store_push_result_done(&res);
-                return r;
+        if (r >= 0) {
+                for (struct store_push_job *j = batch; j; j = j->next)
+                        run_push_job(c, j);
+                r = store_write_end(s, c, 0, true);
         }
-        *ret = res;
-        *ret_json = TAKE_PTR(json);
+        for (struct store_push_job *j = batch; j; j = j->next)
+                if (r < 0 && j->r >= 0)
+                        j->r = r; /* the commit failed: nothing of the batch is stored */
+}
+
+int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
+                   char **ret_json)
+{
+        struct store_push_job job = {.push = p};
+
+        pthread_mutex_lock(&s->push_lock);
+        if (s->push_queue_tail)
+                s->push_queue_tail->next = &job;
+        else
+                s->push_queue = &job;
+        s->push_queue_tail = &job;
+
+        while (!job.done && s->push_leader_active)
+                pthread_cond_wait(&s->push_done, &s->push_lock);
+        if (!job.done) {
+                /* Lead: write batches until the queue is empty. */
+                s->push_leader_active = true;
+                while (s->push_queue) {
+                        struct store_push_job *batch = s->push_queue, *last = batch;
+                        for (int n = 1; last->next && n < STORE_PUSH_BATCH_MAX; n++)
+                                last = last->next;
+                        s->push_queue = last->next;
+                        if (!s->push_queue)
+                                s->push_queue_tail = NULL;
+                        last->next = NULL;
+                        pthread_mutex_unlock(&s->push_lock);
+
+                        write_push_batch(s, batch);
+
+                        pthread_mutex_lock(&s->push_lock);
+                        for (struct store_push_job *j = batch, *n; j; j = n) {
+                                n = j->next;
+                                j->done = true;
+                        }
+                        pthread_cond_broadcast(&s->push_done);
+                        if (job.done)
+                                break; /* let a waiting push lead the rest */
+                }
+                s->push_leader_active = false;
+                pthread_cond_broadcast(&s->push_done);
+        }
+        pthread_mutex_unlock(&s->push_lock);
+
+        if (job.r < 0) {
+                store_push_result_done(&job.res);
+                free(job.json);
+                return job.r;
+        }
+        *ret = job.res;
+        *ret_json = job.json;
         return 0;
 }
 

@@ -95,8 +95,8 @@ void store_stmt_done(sqlite3_stmt *st)
 
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v)
 {
-        int rc =
-            v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+        int rc = v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(st, idx);
         return rc == SQLITE_OK ? 0 : -EIO;
 }
 
@@ -169,6 +169,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->writer_lock, NULL);
+        pthread_mutex_init(&s->push_lock, NULL);
+        pthread_cond_init(&s->push_done, NULL);
         pthread_mutex_init(&s->readers_lock, NULL);
         pthread_cond_init(&s->readers_cond, NULL);
         s->path = strdup(path);
@@ -244,6 +246,8 @@ void store_close(struct store *s)
         free(s->writer);
         free(s->path);
         pthread_mutex_destroy(&s->writer_lock);
+        pthread_mutex_destroy(&s->push_lock);
+        pthread_cond_destroy(&s->push_done);
         pthread_mutex_destroy(&s->readers_lock);
         pthread_cond_destroy(&s->readers_cond);
         free(s);
