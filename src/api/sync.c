@@ -16,6 +16,7 @@
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
+#include "util/json_writer.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -300,26 +301,50 @@ struct pull_args {
         bool touched;      /* last_seen already refreshed by this request */
 };
 
-static json_t *render_pull(const struct store_pull_result *res, int64_t since)
+/* Append one op to the page being written (store_pull_row_fn). */
+static int write_pull_op(const struct store_op_view *o, void *userdata)
 {
-        json_t *ops = json_array();
-        int64_t last = res->n_ops ? res->ops[res->n_ops - 1].server_sequence : since;
+        struct json_writer *w = userdata;
 
-        if (!ops)
-                return NULL;
-        for (size_t i = 0; i < res->n_ops; i++) {
-                const struct store_op_out *o = &res->ops[i];
-                json_array_append_new(ops, json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "op_id",
-                                                     o->op_id, "server_sequence",
-                                                     (json_int_t)o->server_sequence, "device_id",
-                                                     o->device_id, "entity_type", o->entity_type,
-                                                     "entity_id", o->entity_id, "op_type",
-                                                     o->op_type, "payload_json", o->payload_json,
-                                                     "created_at", o->created_at));
-        }
-        return json_pack("{s:I,s:I,s:b,s:o}", "server_sequence", (json_int_t)res->scope_sequence,
-                         "page_last_sequence", (json_int_t)last, "has_more", res->has_more, "ops",
-                         ops);
+        json_writer_begin_object(w);
+        json_writer_key(w, "op_id");
+        json_writer_string(w, o->op_id);
+        json_writer_key(w, "server_sequence");
+        json_writer_int(w, o->server_sequence);
+        json_writer_key(w, "device_id");
+        json_writer_string(w, o->device_id);
+        json_writer_key(w, "entity_type");
+        json_writer_string(w, o->entity_type);
+        json_writer_key(w, "entity_id");
+        json_writer_string(w, o->entity_id);
+        json_writer_key(w, "op_type");
+        json_writer_string(w, o->op_type);
+        json_writer_key(w, "payload_json");
+        json_writer_string(w, o->payload_json);
+        json_writer_key(w, "created_at");
+        json_writer_string(w, o->created_at);
+        json_writer_end_object(w);
+        return 0;
+}
+
+/* {server_sequence, page_last_sequence, has_more, ops} around the ops text. */
+static char *finish_pull(const struct store_pull_info *info, int64_t since, const char *ops,
+                         size_t ops_len, size_t *ret_len)
+{
+        struct json_writer w;
+
+        json_writer_init(&w, ops_len + 128);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "server_sequence");
+        json_writer_int(&w, info->scope_sequence);
+        json_writer_key(&w, "page_last_sequence");
+        json_writer_int(&w, info->n_ops ? info->last_sequence : since);
+        json_writer_key(&w, "has_more");
+        json_writer_bool(&w, info->has_more);
+        json_writer_key(&w, "ops");
+        json_writer_raw(&w, ops, ops_len);
+        json_writer_end_object(&w);
+        return json_writer_finish(&w, ret_len);
 }
 
 static int pull_resume(struct http_request *req);
@@ -328,7 +353,8 @@ static int pull_resume(struct http_request *req);
 static int pull_answer(struct http_request *req, struct pull_args *args)
 {
         struct store_device dev = {0};
-        struct store_pull_result res = {0};
+        struct store_pull_info info;
+        struct json_writer ops;
         int r;
 
         r = api_device_auth(req, &dev, !args->touched);
@@ -337,31 +363,48 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
                 return answered(r);
         struct store_scope scope = {dev.user_id, dev.vault_id};
         for (;;) {
-                r = store_pull_page(req->app->store, &scope, args->since, args->limit, &res);
-                if (r < 0)
+                json_writer_init(&ops, 16384);
+                json_writer_begin_array(&ops);
+                r = store_pull_page(req->app->store, &scope, args->since, args->limit,
+                                    write_pull_op, &ops, &info);
+                if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
+                    longpoll_now_usec() >= args->deadline)
                         break;
-                if (res.n_ops > 0 || args->deadline == 0 || longpoll_now_usec() >= args->deadline)
-                        break;
+                free(json_writer_finish(&ops, NULL));
                 r = longpoll_wait(req->app->longpoll, req, dev.user_id, dev.vault_id, dev.id,
-                                  res.global_sequence, args->deadline, pull_resume);
-                if (r != 0)
-                        break;                /* suspended (1) or shutting down */
-                store_pull_result_done(&res); /* a push raced us: read again */
-        }
-        if (r == 1) {
-                store_pull_result_done(&res);
-                store_device_done(&dev);
-                return 0;
-        }
-        if (r < 0 && r != -ESHUTDOWN) {
-                store_pull_result_done(&res);
-                store_device_done(&dev);
-                return api_reply_internal(req, r);
+                                  info.global_sequence, args->deadline, pull_resume);
+                if (r != 0) {
+                        json_writer_init(&ops, 16);
+                        json_writer_begin_array(&ops);
+                        break; /* suspended (1) or shutting down */
+                }
+                /* a push raced the empty read: read again */
         }
         store_device_done(&dev);
-        json_t *body = render_pull(&res, args->since);
-        store_pull_result_done(&res);
-        return http_reply_json(req, 200, body, 0);
+        json_writer_end_array(&ops);
+        size_t ops_len = 0;
+        _cleanup_free_ char *ops_text = json_writer_finish(&ops, &ops_len);
+        if (r == 1)
+                return 0;
+        if (r < 0 && r != -ESHUTDOWN)
+                return api_reply_internal(req, r);
+        if (!ops_text)
+                return api_reply_internal(req, -ENOMEM);
+        if (r == -ESHUTDOWN)
+                info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
+
+        size_t len = 0;
+        char *page = finish_pull(&info, args->since, ops_text, ops_len, &len);
+        if (!page)
+                return api_reply_internal(req, -ENOMEM);
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(page);
+                return api_reply_internal(req, -ENOMEM);
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        return http_reply_response(req, 200, resp, 0);
 }
 
 static int pull_resume(struct http_request *req)

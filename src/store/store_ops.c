@@ -382,26 +382,9 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
         return 0;
 }
 
-void store_pull_result_done(struct store_pull_result *r)
-{
-        if (!r)
-                return;
-        for (size_t i = 0; i < r->n_ops; i++) {
-                struct store_op_out *o = &r->ops[i];
-                free(o->op_id);
-                free(o->device_id);
-                free(o->entity_type);
-                free(o->entity_id);
-                free(o->op_type);
-                free(o->payload_json);
-                free(o->created_at);
-        }
-        free(r->ops);
-        memset(r, 0, sizeof(*r));
-}
-
 static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scope, int64_t since,
-                            size_t limit, struct store_pull_result *res)
+                            size_t limit, store_pull_row_fn row, void *userdata,
+                            struct store_pull_info *info)
 {
         int rc, r;
 
@@ -409,32 +392,30 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull);
                 if (!st)
                         return -EIO;
-                res->ops = calloc(limit + 1, sizeof(*res->ops));
-                if (!res->ops)
-                        return -ENOMEM;
                 store_bind_text(st, 1, scope->user_id);
                 store_bind_text(st, 2, scope->vault_id);
                 store_bind_int64(st, 3, since);
                 store_bind_int64(st, 4, (int64_t)limit + 1);
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                        if (res->n_ops == limit) {
-                                res->has_more = true;
+                        if (info->n_ops == limit) {
+                                info->has_more = true;
                                 break;
                         }
-                        struct store_op_out *o = &res->ops[res->n_ops++];
-                        *o = (struct store_op_out){
-                                .op_id = store_column_strdup(st, 0),
-                                .device_id = store_column_strdup(st, 1),
-                                .entity_type = store_column_strdup(st, 2),
-                                .entity_id = store_column_strdup(st, 3),
-                                .op_type = store_column_strdup(st, 4),
-                                .payload_json = store_column_strdup(st, 5),
-                                .created_at = store_column_strdup(st, 6),
+                        struct store_op_view op = {
+                                .op_id = store_column_text(st, 0),
+                                .device_id = store_column_text(st, 1),
+                                .entity_type = store_column_text(st, 2),
+                                .entity_id = store_column_text(st, 3),
+                                .op_type = store_column_text(st, 4),
+                                .payload_json = store_column_text(st, 5),
+                                .created_at = store_column_text(st, 6),
                                 .server_sequence = sqlite3_column_int64(st, 7),
                         };
-                        if (!o->op_id || !o->device_id || !o->entity_type || !o->entity_id ||
-                            !o->op_type || !o->payload_json || !o->created_at)
-                                return -ENOMEM;
+                        r = row(&op, userdata);
+                        if (r < 0)
+                                return r;
+                        info->n_ops++;
+                        info->last_sequence = op.server_sequence;
                 }
                 if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                         return store_errno(c, rc, "pull");
@@ -448,30 +429,24 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                 rc = sqlite3_step(st);
                 if (rc != SQLITE_ROW)
                         return store_errno(c, rc, "scope sequence");
-                res->scope_sequence = sqlite3_column_int64(st, 0);
+                info->scope_sequence = sqlite3_column_int64(st, 0);
         }
-        r = get_last_sequence(c, &res->global_sequence);
-        return r;
+        return get_last_sequence(c, &info->global_sequence);
 }
 
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
-                    struct store_pull_result *ret)
+                    store_pull_row_fn row, void *userdata, struct store_pull_info *ret)
 {
-        struct store_pull_result res = {0};
         struct store_conn *c;
         int r;
 
+        *ret = (struct store_pull_info){0};
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        r = pull_in_snapshot(c, scope, since, limit, &res);
+        r = pull_in_snapshot(c, scope, since, limit, row, userdata, ret);
         store_read_end(s, c);
-        if (r < 0) {
-                store_pull_result_done(&res);
-                return r;
-        }
-        *ret = res;
-        return 0;
+        return r;
 }
 
 int store_idempotency_expire(struct store *s, const char *cutoff)

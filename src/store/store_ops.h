@@ -82,31 +82,34 @@ struct store_push {
 int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
                    char **ret_json);
 
-struct store_op_out {
-        char *op_id;
-        char *device_id;
-        char *entity_type;
-        char *entity_id;
-        char *op_type;
-        char *payload_json;
-        char *created_at;
+/* One stored op as the store hands it out: the strings are borrowed and
+ * valid only during the callback. */
+struct store_op_view {
+        const char *op_id;
+        const char *device_id;
+        const char *entity_type;
+        const char *entity_id;
+        const char *op_type;
+        const char *payload_json;
+        const char *created_at;
         int64_t server_sequence;
 };
 
-struct store_pull_result {
-        struct store_op_out *ops;
+typedef int (*store_pull_row_fn)(const struct store_op_view *op, void *userdata);
+
+struct store_pull_info {
         size_t n_ops;
         bool has_more;
+        int64_t last_sequence;   /* of the last op handed out, 0 when none */
         int64_t scope_sequence;  /* highest sequence in the scope, 0 when empty */
         int64_t global_sequence; /* server-wide high-water mark of the snapshot */
 };
 
-void store_pull_result_done(struct store_pull_result *r);
-
-/* The scope's ops with server_sequence > since, ascending, at most limit,
- * all read from one snapshot. */
+/* Hand the scope's ops with server_sequence > since to row, ascending, at
+ * most limit, all from one snapshot (a negative return from row stops and
+ * is returned). */
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
-                    struct store_pull_result *ret);
+                    store_pull_row_fn row, void *userdata, struct store_pull_info *ret);
 
 /* Delete idempotency records created before cutoff (RFC 3339).  Returns the
  * number removed. */

@@ -48,7 +48,8 @@ static void test_config_load_legacy_file(void **state)
                 "    allow_registration: true\n    server_name: Verstak Sync Server\n"
                 "limits:\n    max_json_body: 2097152\n    max_push_operations: 100\n"
                 "retention:\n    idempotency_hours: 24\nadmin:\n    - username: admin\n"
-                "      password_hash: $2a$10$FPIhr5Xkae4fisEO79O23OJSXaNcaEVIAfQCVY/n26CM3LOOOl9SO\n";
+                "      password_hash: "
+                "$2a$10$FPIhr5Xkae4fisEO79O23OJSXaNcaEVIAfQCVY/n26CM3LOOOl9SO\n";
         struct config c;
         char err[256] = "";
         (void)state;
@@ -154,7 +155,8 @@ static void test_config_errors(void **state)
         expect_error("smtp:\n  from: not-an-address\n", "smtp.from");
         expect_error("database:\n  synchronous: off\n", "database.synchronous");
         expect_error("admin:\n  - username: a\n", "admin");
-        expect_error("admin:\n  - username: a\n    password_hash: x\n    extra: 1\n", "admin.extra");
+        expect_error("admin:\n  - username: a\n    password_hash: x\n    extra: 1\n",
+                     "admin.extra");
         expect_error("server:\n  user: \"\"\n", "server.user");
         expect_error("- a\n- b\n", "config");
         expect_error("a: [\n", "config");

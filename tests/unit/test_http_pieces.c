@@ -9,10 +9,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/body.h"
 #include "http/router.h"
+#include "util/json_writer.h"
 #include "util/netaddr.h"
 #include "util/text.h"
 
@@ -42,8 +44,8 @@ static void test_router_match(void **state)
                          ROUTE_FOUND);
         assert_ptr_equal(r, &routes[0]);
         assert_int_equal(n, 0);
-        assert_int_equal(router_match(routes, 5, "HEAD", "/api/v1/blobs/abc", &r, params, &n,
-                                      allow, sizeof(allow)),
+        assert_int_equal(router_match(routes, 5, "HEAD", "/api/v1/blobs/abc", &r, params, &n, allow,
+                                      sizeof(allow)),
                          ROUTE_FOUND);
         assert_ptr_equal(r, &routes[1]);
         assert_int_equal(n, 1);
@@ -53,8 +55,8 @@ static void test_router_match(void **state)
                          ROUTE_FOUND);
         assert_string_equal(params[0], "dev_1");
         /* Wrong method: known path, Allow lists the methods. */
-        assert_int_equal(router_match(routes, 5, "PUT", "/api/v1/user/devices/x/revoke", &r,
-                                      params, &n, allow, sizeof(allow)),
+        assert_int_equal(router_match(routes, 5, "PUT", "/api/v1/user/devices/x/revoke", &r, params,
+                                      &n, allow, sizeof(allow)),
                          ROUTE_WRONG_METHOD);
         assert_string_equal(allow, "POST, DELETE");
         assert_int_equal(router_match(routes, 5, "POST", "/api/v1/health", &r, params, &n, allow,
@@ -107,17 +109,25 @@ static void test_body_parse_text(void **state)
         assert_false(present);
         json_decref(root);
 
-        static const char *const invalid[] = {"", "{", "[]", "\"s\"", "{\"s\":1}", "{\"i\":\"1\"}",
-                                              "{\"i\":1.5}", "{\"b\":0}", "{\"a\":{}}",
-                                              "{\"s\":\"a\",\"s\":\"b\"}", "{\"s\":\"\\u0000\"}"};
+        static const char *const invalid[] = {"",
+                                              "{",
+                                              "[]",
+                                              "\"s\"",
+                                              "{\"s\":1}",
+                                              "{\"i\":\"1\"}",
+                                              "{\"i\":1.5}",
+                                              "{\"b\":0}",
+                                              "{\"a\":{}}",
+                                              "{\"s\":\"a\",\"s\":\"b\"}",
+                                              "{\"s\":\"\\u0000\"}"};
         for (size_t k = 0; k < sizeof(invalid) / sizeof(invalid[0]); k++)
                 assert_int_equal(body_parse_text(invalid[k], strlen(invalid[k]), f, 4, &root, err,
                                                  sizeof(err)),
                                  -EBADMSG);
         static const char *const trailing[] = {"{} {}", "{}x", "{\"s\":\"a\"}[1]"};
         for (size_t k = 0; k < 3; k++)
-                assert_int_equal(body_parse_text(trailing[k], strlen(trailing[k]), f, 4, &root,
-                                                 err, sizeof(err)),
+                assert_int_equal(body_parse_text(trailing[k], strlen(trailing[k]), f, 4, &root, err,
+                                                 sizeof(err)),
                                  -ENOTEMPTY);
 }
 
@@ -194,14 +204,46 @@ static void test_text_helpers(void **state)
         assert_true(str_has_crlf("a\r\nb"));
 }
 
+static void test_json_writer(void **state)
+{
+        struct json_writer w;
+        size_t len;
+        (void)state;
+
+        json_writer_init(&w, 4); /* grows */
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "s");
+        json_writer_string(&w, "q\"b\\n\n\x01 Привет");
+        json_writer_key(&w, "n");
+        json_writer_int(&w, -42);
+        json_writer_key(&w, "b");
+        json_writer_bool(&w, false);
+        json_writer_key(&w, "a");
+        json_writer_begin_array(&w);
+        json_writer_int(&w, 1);
+        json_writer_begin_object(&w);
+        json_writer_end_object(&w);
+        json_writer_raw(&w, "[2]", 3);
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        char *text = json_writer_finish(&w, &len);
+        assert_string_equal(text, "{\"s\":\"q\\\"b\\\\n\\n\\u0001 Привет\",\"n\":-42,"
+                                  "\"b\":false,\"a\":[1,{},[2]]}");
+        assert_int_equal(len, strlen(text));
+        /* What it writes, jansson reads back to the same strings. */
+        json_t *j = json_loads(text, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "s")), "q\"b\\n\n\x01 Привет");
+        json_decref(j);
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_router_match),
-                cmocka_unit_test(test_body_parse_text),
-                cmocka_unit_test(test_form_decode),
-                cmocka_unit_test(test_netmask),
-                cmocka_unit_test(test_text_helpers),
+                cmocka_unit_test(test_router_match), cmocka_unit_test(test_body_parse_text),
+                cmocka_unit_test(test_form_decode),  cmocka_unit_test(test_netmask),
+                cmocka_unit_test(test_text_helpers), cmocka_unit_test(test_json_writer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,17 @@ static int render(const struct store_push_result *res, void *ud, char **ret)
         return asprintf(ret, "{\"count\":%zu}", res->n_accepted) < 0 ? -ENOMEM : 0;
 }
 
+static int collect_seq(const struct store_op_view *op, void *ud)
+{
+        int64_t *seqs = ud;
+        for (int i = 0; i < 4; i++)
+                if (seqs[i] == 0 || seqs[i] == op->server_sequence) {
+                        seqs[i] = op->server_sequence;
+                        return 0;
+                }
+        return -E2BIG;
+}
+
 static void test_sequences_never_reused(void **state)
 {
         char path[PATH_MAX + 32];
@@ -175,9 +186,9 @@ static void test_sequences_never_reused(void **state)
          * would): the next op still gets a fresh, higher sequence. */
         sqlite3 *h;
         assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(h, "DELETE FROM server_ops WHERE op_id='b'", NULL, NULL,
-                                      NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+                sqlite3_exec(h, "DELETE FROM server_ops WHERE op_id='b'", NULL, NULL, NULL),
+                SQLITE_OK);
         sqlite3_close(h);
         assert_int_equal(store_open(path, &opts, &s, NULL), 0);
         struct store_op_in op3 = {"c", "n", "e", "c", "", "", 0, 0};
@@ -188,15 +199,19 @@ static void test_sequences_never_reused(void **state)
         free(json);
         store_push_result_done(&res);
 
-        struct store_pull_result pr;
+        struct store_pull_info info;
         struct store_scope scope = {"u", "v"};
-        assert_int_equal(store_pull_page(s, &scope, 0, 10, &pr), 0);
-        assert_int_equal(pr.n_ops, 2);
-        assert_int_equal(pr.ops[0].server_sequence, 1);
-        assert_int_equal(pr.ops[1].server_sequence, 3);
-        assert_int_equal(pr.scope_sequence, 3);
-        assert_false(pr.has_more);
-        store_pull_result_done(&pr);
+        int64_t seqs[4] = {0};
+        assert_int_equal(store_pull_page(s, &scope, 0, 10, collect_seq, seqs, &info), 0);
+        assert_int_equal(info.n_ops, 2);
+        assert_int_equal(seqs[0], 1);
+        assert_int_equal(seqs[1], 3);
+        assert_int_equal(info.last_sequence, 3);
+        assert_int_equal(info.scope_sequence, 3);
+        assert_false(info.has_more);
+        assert_int_equal(store_pull_page(s, &scope, 0, 1, collect_seq, seqs, &info), 0);
+        assert_int_equal(info.n_ops, 1);
+        assert_true(info.has_more);
         store_close(s);
 }
 

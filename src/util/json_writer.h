@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small append-only JSON text writer for large, flat answers (pull
+ * pages).  jansson builds a tree of allocations per value and then
+ * serialises it; for a page of a hundred operations that is thousands of
+ * mallocs.  This writes the text directly into one growing buffer.
+ * Strings are escaped per RFC 8259 (quote, backslash, control characters);
+ * other bytes pass through unchanged.  Errors are sticky: after a failed
+ * allocation every call is a no-op and json_writer_finish() returns NULL.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_writer {
+        char *buf;
+        size_t len, cap;
+        bool failed;
+        bool need_comma; /* a value was written at the current nesting level */
+};
+
+void json_writer_init(struct json_writer *w, size_t initial);
+
+/* Structural tokens; the writer inserts commas between members. */
+void json_writer_begin_object(struct json_writer *w);
+void json_writer_end_object(struct json_writer *w);
+void json_writer_begin_array(struct json_writer *w);
+void json_writer_end_array(struct json_writer *w);
+
+/* A member key (inside an object); the value follows. */
+void json_writer_key(struct json_writer *w, const char *key);
+
+void json_writer_string(struct json_writer *w, const char *s);
+/* Already valid JSON text, inserted as one value. */
+void json_writer_raw(struct json_writer *w, const char *text, size_t len);
+void json_writer_int(struct json_writer *w, int64_t v);
+void json_writer_bool(struct json_writer *w, bool v);
+
+/* The NUL-terminated text (caller frees) and its length, or NULL after an
+ * allocation failure (the buffer is then freed). */
+char *json_writer_finish(struct json_writer *w, size_t *ret_len);
