@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -368,6 +369,98 @@ static void test_bind_itself(void **state)
         harness_destroy(&d);
 }
 
+static void test_health_degraded(void **state)
+{
+        struct daemon d;
+        char blobs[PATH_MAX + 16], moved[PATH_MAX + 16];
+        struct http_result r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        /* Replace the blob directory with a plain file: nothing can be
+         * written there any more (this works even for root). */
+        snprintf(blobs, sizeof(blobs), "%s/blobs", d.data_dir);
+        snprintf(moved, sizeof(moved), "%s/blobs.away", d.data_dir);
+        assert_int_equal(rename(blobs, moved), 0);
+        FILE *f = fopen(blobs, "w");
+        assert_non_null(f);
+        fclose(f);
+
+        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
+        assert_int_equal(r.status, 503);
+        assert_string_equal(json_string_value(json_object_get(r.json, "status")), "degraded");
+        assert_true(json_is_false(json_object_get(r.json, "blob_storage_writable")));
+        assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
+        http_result_free(&r);
+        assert_int_equal(http_get(&d, "/readyz", NULL, &r), 0);
+        assert_int_equal(r.status, 503);
+        http_result_free(&r);
+        /* Liveness does not depend on storage. */
+        assert_int_equal(http_get(&d, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        /* Repaired: healthy again without a restart. */
+        assert_int_equal(unlink(blobs), 0);
+        assert_int_equal(rename(moved, blobs), 0);
+        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        harness_destroy(&d);
+}
+
+/* X-Forwarded-For is believed only from trusted proxies: without any, a
+ * client cannot dodge the per-IP rate limit by inventing addresses. */
+static void test_forwarded_for_untrusted(void **state)
+{
+        struct daemon d;
+        struct http_result r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        harness_set_unique_client_ips(true);
+        for (int i = 0; i < 5; i++) {
+                char body[128];
+                snprintf(body, sizeof(body),
+                         "{\"login\":\"nobody%d\",\"password\":\"x\",\"vault_id\":\"v\"}", i);
+                assert_int_equal(http_post_json(&d, "/api/client/pair", NULL, body, &r), 0);
+                assert_int_equal(r.status, 401);
+                http_result_free(&r);
+        }
+        assert_int_equal(http_post_json(&d, "/api/client/pair", NULL,
+                                        "{\"login\":\"other\",\"password\":\"x\","
+                                        "\"vault_id\":\"v\"}",
+                                        &r),
+                         0);
+        assert_int_equal(r.status, 429);
+        http_result_free(&r);
+        harness_set_unique_client_ips(false);
+        harness_destroy(&d);
+
+        /* With 127.0.0.1 trusted, each forwarded address has its own budget. */
+        struct daemon_options o = {.config_yaml = "trusted_proxies: [\"127.0.0.0/8\"]\n"};
+        assert_int_equal(harness_start(&d, &o), 0);
+        harness_set_unique_client_ips(true);
+        for (int i = 0; i < 7; i++) {
+                char body[128];
+                snprintf(body, sizeof(body),
+                         "{\"login\":\"nobody%d\",\"password\":\"x\",\"vault_id\":\"v\"}", i);
+                assert_int_equal(http_post_json(&d, "/api/client/pair", NULL, body, &r), 0);
+                assert_int_equal(r.status, 401);
+                http_result_free(&r);
+        }
+        harness_set_unique_client_ips(false);
+        /* The audit log records the forwarded address, not the proxy's. */
+        long long n = 0;
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_audit_log WHERE ip LIKE "
+                                        "'10.%'",
+                                        &n),
+                         0);
+        assert_true(n >= 7);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest shared[] = {
@@ -376,9 +469,13 @@ int main(void)
                 cmocka_unit_test(test_body_limits),
         };
         const struct CMUnitTest own[] = {
-                cmocka_unit_test(test_shutdown_clean), cmocka_unit_test(test_config_errors),
-                cmocka_unit_test(test_bad_flags),      cmocka_unit_test(test_admin_bootstrap),
+                cmocka_unit_test(test_shutdown_clean),
+                cmocka_unit_test(test_config_errors),
+                cmocka_unit_test(test_bad_flags),
+                cmocka_unit_test(test_admin_bootstrap),
                 cmocka_unit_test(test_bind_itself),
+                cmocka_unit_test(test_health_degraded),
+                cmocka_unit_test(test_forwarded_for_untrusted),
         };
         int failed =
                 cmocka_run_group_tests_name("foundation-shared", shared, start_shared, stop_shared);
