@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Upper bounds keep a single record on the stack: the message, the number
  * of fields, one field's value (longer ones are cut) and the whole record. */
@@ -25,6 +26,9 @@
 #define LOG_FIELDS_MAX  24
 #define LOG_VALUE_MAX   1024
 #define LOG_RECORD_MAX  (LOG_MESSAGE_MAX + 16 + LOG_FIELDS_MAX * (64 + LOG_VALUE_MAX))
+
+/* Where sd_journal_send() delivers records. */
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *log_identifier = "verstak-sync-server";
 static atomic_int log_max_level = LOG_INFO;
@@ -47,7 +51,9 @@ void log_open(const char *identifier)
 {
         if (identifier)
                 log_identifier = identifier;
-        log_to_journal = journal_stream_is_stderr();
+        /* sd_journal_sendv() drops records silently when journald's socket
+         * does not exist, so without one stderr stays the destination. */
+        log_to_journal = journal_stream_is_stderr() && access(LOG_JOURNAL_SOCKET, F_OK) == 0;
 }
 
 void log_set_max_level(int level)
@@ -278,8 +284,8 @@ int log_emit(int level, int err, const struct log_field *fields, size_t n_fields
         vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
 
-        /* Should the journal refuse the record (socket gone, record too
-         * large), stderr still gets it: journald reads that stream too. */
+        /* Should the journal refuse the record (record too large, socket
+         * full), stderr still gets it: journald reads that stream too. */
         if (!log_to_journal || emit_journal(level, err, fields, n_fields, message) < 0)
                 emit_stderr(level, fields, n_fields, message);
 out:
