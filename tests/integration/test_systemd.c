@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -373,12 +374,53 @@ static void test_reload_log_level(void **state)
         harness_destroy(&d);
 }
 
+/* With JOURNAL_STREAM naming its stderr the daemon would write to the
+ * journal; without journald's socket (as on this machine) records must
+ * still reach stderr instead of being dropped by sd_journal_send(), and
+ * the path of the access log carries no query string. */
+static void test_journal_stream_without_journald(void **state)
+{
+        struct daemon d;
+        struct stat st;
+        static char env[64];
+        struct http_result r;
+        (void)state;
+
+        if (access("/run/systemd/journal/socket", F_OK) == 0)
+                skip(); /* a real journal would take the records */
+        assert_int_equal(harness_prepare(&d, NULL), 0);
+        FILE *f = fopen(d.log_path, "w");
+        assert_non_null(f);
+        fclose(f);
+        assert_int_equal(stat(d.log_path, &st), 0);
+        snprintf(env, sizeof(env), "JOURNAL_STREAM=%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        const char *const envs[] = {env, NULL};
+        struct daemon_options o = {.extra_env = envs};
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_int_equal(http_get(&d, "/api/v1/health?token=query-secret-1", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        assert_true(harness_wait_log(&d, "HTTP_PATH=/api/v1/health HTTP_STATUS=200", 3000));
+        assert_false(harness_log_contains(&d, "query-secret-1"));
+        int status = 0;
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(harness_log_contains(&d, "verstak-sync-server stopped"));
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_activate_tcp),        cmocka_unit_test(test_activate_ipv6),
-            cmocka_unit_test(test_activate_unix),       cmocka_unit_test(test_two_listeners),
-            cmocka_unit_test(test_notify_and_watchdog), cmocka_unit_test(test_reload_log_level),
+            cmocka_unit_test(test_activate_tcp),
+            cmocka_unit_test(test_activate_ipv6),
+            cmocka_unit_test(test_activate_unix),
+            cmocka_unit_test(test_two_listeners),
+            cmocka_unit_test(test_notify_and_watchdog),
+            cmocka_unit_test(test_reload_log_level),
+            cmocka_unit_test(test_journal_stream_without_journald),
         };
         return cmocka_run_group_tests_name("systemd", tests, NULL, NULL);
 }
