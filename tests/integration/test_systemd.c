@@ -398,6 +398,7 @@ static void test_journal_stream_without_journald(void **state)
         const char *const envs[] = {env, NULL};
         struct daemon_options o = {.extra_env = envs};
         assert_int_equal(harness_start(&d, &o), 0);
+        harness_note_secret("query-secret-1");
         assert_int_equal(http_get(&d, "/api/v1/health?token=query-secret-1", NULL, &r), 0);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
