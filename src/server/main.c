@@ -303,6 +303,23 @@ static int main_loop(struct app *app, const struct options *o, const sigset_t *m
         }
 }
 
+/* "127.0.0.1:47732, unix:/run/x.sock" for the start-up record. */
+static void describe_listeners(const int *fds, int n, char *out, size_t size)
+{
+        size_t off = 0;
+
+        out[0] = '\0';
+        for (int i = 0; i < n && off + 2 < size; i++) {
+                char one[160];
+                if (listen_describe(fds[i], one, sizeof(one)) < 0)
+                        snprintf(one, sizeof(one), "fd %d", fds[i]);
+                int w = snprintf(out + off, size - off, "%s%s", i ? ", " : "", one);
+                if (w < 0)
+                        break;
+                off += (size_t)w < size - off ? (size_t)w : size - off - 1;
+        }
+}
+
 /* Decide who the process will run as.  Root without --allow-root drops to
  * server.user/server.group, which are looked up now, before anything is
  * created.  Returns 1 when a drop is due, 0 when not, negative on error. */
@@ -392,7 +409,7 @@ int main(int argc, char **argv)
         struct config cfg = {0};
         struct app app = {.data_dir_fd = -1};
         struct http_server *http = NULL;
-        int fds[LISTEN_MAX_FDS], n_fds = 0, activated = 0;
+        int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0;
         unsigned migrated = 0;
         char err[512] = "";
         struct privdrop_target target;
@@ -481,6 +498,14 @@ int main(int argc, char **argv)
                 goto out;
         }
 
+        unsigned threads = cfg.server.threads;
+        if (threads == 0) {
+                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+                threads = (unsigned)(cpus > 0 ? cpus : 1) * 2;
+                if (threads < 4)
+                        threads = 4;
+        }
+
         /* ---- The mailer helper starts here (standalone runs only: under
          * systemd it is its own socket-activated unit).  It must be forked
          * before the privilege drop and the seccomp filter below, which
@@ -491,21 +516,15 @@ int main(int argc, char **argv)
         if (lock_down(&opts) < 0)
                 goto out;
 
-        unsigned threads = cfg.server.threads;
-        if (threads == 0) {
-                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-                threads = (unsigned)(cpus > 0 ? cpus : 1) * 2;
-                if (threads < 4)
-                        threads = 4;
-        }
         r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
         if (r < 0)
                 goto out;
+        n_listeners = n_fds;
         n_fds = 0; /* owned by the HTTP server now */
 
         {
-                char where[160] = "";
-                (void)listen_describe(fds[0], where, sizeof(where));
+                char where[512] = "";
+                describe_listeners(fds, n_listeners, where, sizeof(where));
                 struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STARTED}, {"EVENT", "started"}};
                 log_struct(LOG_NOTICE, f, "verstak-sync-server %s serving on %s%s", VERSTAK_VERSION,
                            where, activated ? " (socket activation)" : "");
