@@ -50,6 +50,12 @@ int harness_run(const char *const argv[])
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+bool harness_have_program(const char *name)
+{
+        const char *argv[] = {"sh", "-c", "command -v \"$0\"", name, NULL};
+        return harness_run(argv) == 0;
+}
+
 int harness_prepare(struct daemon *d, const struct daemon_options *o)
 {
         const char *tmp = getenv("TMPDIR");

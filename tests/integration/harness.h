@@ -63,6 +63,9 @@ struct daemon_options {
  * Returns 0 when it exited 0, -EIO otherwise, negative errno on failure. */
 int harness_run(const char *const argv[]);
 
+/* Whether a program is found in PATH (tests skip when a tool is missing). */
+bool harness_have_program(const char *name);
+
 /* Path of the built daemon (VERSTAK_SERVER_BIN) and the source tree. */
 const char *harness_server_bin(void);
 const char *harness_source_root(void);
