@@ -50,6 +50,42 @@ int harness_run(const char *const argv[])
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+/* Daemons started and not yet reaped.  A failed assertion leaves its test
+ * early, before harness_destroy(); these are killed when the suite exits
+ * so that no daemon outlives its test run. */
+#define HARNESS_MAX_LIVE 64
+static pid_t live[HARNESS_MAX_LIVE];
+
+static void kill_leftovers(void)
+{
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] > 0) {
+                        (void)kill(live[i], SIGKILL);
+                        (void)waitpid(live[i], NULL, 0);
+                        live[i] = 0;
+                }
+}
+
+static void live_add(pid_t pid)
+{
+        static bool registered;
+
+        if (!registered && atexit(kill_leftovers) == 0)
+                registered = true;
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] <= 0) {
+                        live[i] = pid;
+                        return;
+                }
+}
+
+static void live_remove(pid_t pid)
+{
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] == pid)
+                        live[i] = 0;
+}
+
 bool harness_have_program(const char *name)
 {
         const char *argv[] = {"sh", "-c", "command -v \"$0\"", name, NULL};
@@ -155,6 +191,7 @@ static int wait_ready(struct daemon *d)
                 int status;
 
                 if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+                        live_remove(d->pid);
                         d->pid = -1;
                         return -ECHILD;
                 }
@@ -277,6 +314,7 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 execvp(argv[0], (char *const *)argv);
                 _exit(127);
         }
+        live_add(d->pid);
         if (sock >= 0)
                 close(sock);
         if (sock2 >= 0)
@@ -301,6 +339,7 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
         for (int i = 0; i < timeout_s * 100; i++) {
                 pid_t p = waitpid(d->pid, &status, WNOHANG);
                 if (p == d->pid) {
+                        live_remove(p);
                         d->pid = -1;
                         if (ret_status)
                                 *ret_status = status;
@@ -370,6 +409,7 @@ int harness_stop(struct daemon *d, int sig, int timeout_s, int *ret_status)
         if (r == -ETIMEDOUT) {
                 kill(d->pid, SIGKILL);
                 (void)waitpid(d->pid, NULL, 0);
+                live_remove(d->pid);
                 d->pid = -1;
         }
         copy_log(d);
