@@ -4,9 +4,13 @@
  * then a main loop that waits for signals and runs periodic work, then an
  * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
  *
- *   flags + config -> data directory + database (migrations) -> admins
- *   -> listeners -> (mailer helper) -> (privilege drop, seccomp)
- *   -> HTTP server -> READY=1 -> main loop -> STOPPING=1 -> drain -> exit 0
+ *   flags + config (+ target user resolved) -> data directory + database
+ *   (migrations) -> admins -> listeners -> (mailer helper) -> privilege drop
+ *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
+ *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
+ *
+ * The seccomp filter goes in before libmicrohttpd starts its threads, so
+ * every thread inherits it (it is also thread-synchronised).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +31,9 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "daemon/listen.h"
+#include "daemon/notify.h"
+#include "daemon/privdrop.h"
+#include "daemon/seccomp.h"
 #include "http/http.h"
 #include "server/app.h"
 #include "server/config.h"
@@ -46,8 +53,8 @@
 /* An administrator password read from a file or stdin is at most this long. */
 #define ADMIN_PASSWORD_MAX 1024
 
-/* How often the main loop wakes for periodic work, in seconds. */
-#define MAIN_TICK_SECONDS 1
+/* How often STATUS= is refreshed, in microseconds. */
+#define STATUS_INTERVAL_USEC (10 * 1000000ull)
 
 static int read_admin_password(const struct options *o, char **ret)
 {
@@ -210,27 +217,71 @@ static void raise_fd_limit(void)
         }
 }
 
-static void update_status(struct app *app)
+static void update_status(struct app *app, bool wedged)
 {
         struct store_counts counts;
 
+        if (wedged) {
+                (void)sd_notify(0, "STATUS=Database not answering; watchdog withheld");
+                return;
+        }
         if (store_get_counts(app->store, &counts) < 0)
                 return;
-        sd_notifyf(0,
-                   "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld users, "
-                   "%lld active devices",
-                   (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
-                   (long long)counts.last_sequence, (long long)counts.users,
-                   (long long)counts.devices);
+        (void)sd_notifyf(0,
+                         "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld "
+                         "users, %lld active devices",
+                         (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
+                         (long long)counts.last_sequence, (long long)counts.users,
+                         (long long)counts.devices);
 }
 
-/* Wait for SIGTERM/SIGINT, running periodic work every tick. */
-static int main_loop(struct app *app, const sigset_t *mask)
+/* SIGHUP: re-read the configuration and apply what can change safely
+ * while serving, which today is the log level (flags still win).  Anything
+ * else needs a restart.  An invalid file keeps the running settings. */
+static void reload(struct app *app, const struct options *o)
 {
-        time_t last_status = 0, last_retention = time(NULL);
+        struct config fresh = {0};
+
+        notify_reloading(notify_now_usec());
+        if (load_config(&fresh, o, app->data_dir) < 0)
+                log_warning("Reload failed; keeping the running configuration");
+        else {
+                log_set_max_level(fresh.server.log_level);
+                app->config->server.log_level = fresh.server.log_level;
+                struct log_field f[] = {{"EVENT", "reload"}};
+                log_struct(LOG_NOTICE, f, "Configuration reloaded (log level %d)",
+                           fresh.server.log_level);
+        }
+        config_done(&fresh);
+        (void)sd_notify(0, "READY=1");
+}
+
+static struct timespec usec_to_timespec(uint64_t usec)
+{
+        return (struct timespec){.tv_sec = (time_t)(usec / 1000000u),
+                                 .tv_nsec = (long)(usec % 1000000u) * 1000L};
+}
+
+/* Wait for signals; between them ping the watchdog (while the store takes
+ * a write lock) and refresh STATUS=.  Returns 0 on SIGTERM/SIGINT. */
+static int main_loop(struct app *app, const struct options *o, const sigset_t *mask)
+{
+        struct watchdog wd;
+        uint64_t now = notify_now_usec(), next_status = now + STATUS_INTERVAL_USEC;
+        int r;
+
+        r = watchdog_init(&wd, now);
+        if (r < 0)
+                log_warning_errno(r, "Ignoring a malformed WATCHDOG_USEC: %m");
+        else if (r > 0)
+                log_debug("Watchdog on: pinging every %llu us",
+                          (unsigned long long)wd.interval_usec);
+        time_t last_retention = time(NULL);
 
         for (;;) {
-                struct timespec timeout = {MAIN_TICK_SECONDS, 0};
+                uint64_t wait = next_status > now ? next_status - now : 0;
+                uint64_t due = watchdog_due_in(&wd, now);
+                struct timespec timeout = usec_to_timespec(due < wait ? due : wait);
                 siginfo_t si;
                 int sig = sigtimedwait(mask, &si, &timeout);
 
@@ -240,20 +291,124 @@ static int main_loop(struct app *app, const sigset_t *mask)
                         return 0;
                 }
                 if (sig == SIGHUP)
-                        log_info("Received SIGHUP; nothing to reload");
+                        reload(app, o);
                 if (sig < 0 && errno != EAGAIN && errno != EINTR)
                         return log_error_errno(errno, "sigtimedwait failed: %m");
 
-                time_t now = time(NULL);
-                if (now - last_retention >= RETENTION_INTERVAL_SECONDS) {
-                        retention_run(app, now);
-                        last_retention = now;
+                if (time(NULL) - last_retention >= RETENTION_INTERVAL_SECONDS) {
+                        last_retention = time(NULL);
+                        retention_run(app, last_retention);
                 }
-                if (now - last_status >= 10) {
-                        update_status(app);
-                        last_status = now;
+                now = notify_now_usec();
+                if (watchdog_due_in(&wd, now) == 0)
+                        (void)watchdog_feed(
+                            &wd, now,
+                            store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
+                if (now >= next_status || sig == SIGHUP) {
+                        update_status(app, wd.wedged);
+                        next_status = now + STATUS_INTERVAL_USEC;
                 }
         }
+}
+
+/* "127.0.0.1:47732, unix:/run/x.sock" for the start-up record. */
+static void describe_listeners(const int *fds, int n, char *out, size_t size)
+{
+        size_t off = 0;
+
+        out[0] = '\0';
+        for (int i = 0; i < n && off + 2 < size; i++) {
+                char one[160];
+                if (listen_describe(fds[i], one, sizeof(one)) < 0)
+                        snprintf(one, sizeof(one), "fd %d", fds[i]);
+                int w = snprintf(out + off, size - off, "%s%s", i ? ", " : "", one);
+                if (w < 0)
+                        break;
+                off += (size_t)w < size - off ? (size_t)w : size - off - 1;
+        }
+}
+
+/* Decide who the process will run as.  Root without --allow-root drops to
+ * server.user/server.group, which are looked up now, before anything is
+ * created.  Returns 1 when a drop is due, 0 when not, negative on error. */
+static int plan_identity(const struct config *cfg, const struct options *o,
+                         struct privdrop_target *ret)
+{
+        int r;
+
+        if (!privdrop_is_root())
+                return 0;
+        if (o->allow_root) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                        {"EVENT", "running_as_root"}};
+                log_struct(LOG_WARNING, f,
+                           "Running as root because of --allow-root; meant for containers only");
+                return 0;
+        }
+        r = privdrop_resolve(cfg->server.user, cfg->server.group, ret);
+        if (r == -ESRCH)
+                return log_error_errno(r,
+                                       "server.user: no such user '%s' (create it, e.g. with "
+                                       "systemd-sysusers, or pass --allow-root)",
+                                       cfg->server.user);
+        if (r == -ENOENT)
+                return log_error_errno(r, "server.group: no such group '%s'", cfg->server.group);
+        if (r == -EINVAL)
+                return log_error_errno(r,
+                                       "server.user: '%s' is root; name an unprivileged "
+                                       "account or pass --allow-root",
+                                       cfg->server.user);
+        if (r < 0)
+                return log_error_errno(r, "server.user: cannot look up '%s': %m", cfg->server.user);
+        return 1;
+}
+
+/* Hand the data directory to the target user and become that user. */
+static int drop_privileges(struct app *app, const struct config *cfg,
+                           const struct privdrop_target *t)
+{
+        int r;
+
+        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid);
+        if (r < 0)
+                return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
+                                       cfg->server.user);
+        if (r > 0)
+                log_info("Changed the owner of %d entries under %s to %u:%u", r, app->data_dir,
+                         (unsigned)t->uid, (unsigned)t->gid);
+        r = privdrop_apply(t);
+        if (r < 0)
+                return log_error_errno(r, "Cannot drop privileges to user '%s': %m",
+                                       cfg->server.user);
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY}, {"EVENT", "privileges_dropped"}};
+        log_struct(LOG_NOTICE, f,
+                   "Dropped privileges to user '%s' (uid %u, gid %u, no supplementary groups); "
+                   "root cannot be regained",
+                   cfg->server.user, (unsigned)t->uid, (unsigned)t->gid);
+        return 0;
+}
+
+/* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp. */
+static int lock_down(const struct options *o)
+{
+        int r;
+
+        r = seccomp_no_new_privs();
+        if (r < 0)
+                return log_error_errno(r, "Cannot set PR_SET_NO_NEW_PRIVS: %m");
+        if (o->no_seccomp) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                        {"EVENT", "seccomp_disabled"}};
+                log_struct(LOG_WARNING, f,
+                           "--no-seccomp: running WITHOUT the system call filter; for debugging "
+                           "only");
+                return 0;
+        }
+        r = seccomp_filter_install(&seccomp_profile_server);
+        if (r < 0)
+                return log_error_errno(r, "Cannot install the seccomp filter: %m");
+        log_debug("seccomp filter installed (profile %s)", seccomp_profile_server.name);
+        return 0;
 }
 
 int main(int argc, char **argv)
@@ -262,11 +417,12 @@ int main(int argc, char **argv)
         struct config cfg = {0};
         struct app app = {.data_dir_fd = -1};
         struct http_server *http = NULL;
-        int fds[LISTEN_MAX_FDS], n_fds = 0, activated = 0;
+        int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0;
         unsigned migrated = 0;
         char err[512] = "";
+        struct privdrop_target target;
         sigset_t mask;
-        int r, exit_code = EXIT_RUNTIME;
+        int r, drop, exit_code = EXIT_RUNTIME;
 
         log_open("verstak-sync-server");
         r = options_parse(argc, argv, &opts, err, sizeof(err));
@@ -295,6 +451,12 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         log_set_max_level(cfg.server.log_level);
+        drop = plan_identity(&cfg, &opts, &target);
+        if (drop < 0) {
+                config_done(&cfg);
+                options_done(&opts);
+                return EXIT_USAGE;
+        }
         app.config = &cfg;
         app.started_at = time(NULL);
         umask(0027);
@@ -360,25 +522,37 @@ int main(int argc, char **argv)
                 if (threads < 4)
                         threads = 4;
         }
+
+        /* ---- The mailer helper starts here (standalone runs only: under
+         * systemd it is its own socket-activated unit).  It must be forked
+         * before the privilege drop and the seccomp filter below, which
+         * forbid both fork and exec. ---- */
+
+        if (drop && drop_privileges(&app, &cfg, &target) < 0)
+                goto out;
+        if (lock_down(&opts) < 0)
+                goto out;
+
         r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
         if (r < 0)
                 goto out;
+        n_listeners = n_fds;
         n_fds = 0; /* owned by the HTTP server now */
 
         {
-                char where[160] = "";
-                (void)listen_describe(fds[0], where, sizeof(where));
+                char where[512] = "";
+                describe_listeners(fds, n_listeners, where, sizeof(where));
                 struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STARTED}, {"EVENT", "started"}};
                 log_struct(LOG_NOTICE, f, "verstak-sync-server %s serving on %s%s", VERSTAK_VERSION,
                            where, activated ? " (socket activation)" : "");
         }
-        sd_notify(0, "READY=1");
-        update_status(&app);
+        (void)sd_notify(0, "READY=1");
+        update_status(&app, false);
 
-        if (main_loop(&app, &mask) >= 0)
+        if (main_loop(&app, &opts, &mask) >= 0)
                 exit_code = 0;
 
-        sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+        (void)sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
         /* Stop accepting, answer held long polls, let the rest finish. */
         http_server_quiesce(http);
         longpoll_shutdown(app.longpoll);

@@ -42,9 +42,18 @@ int store_open(const char *path, const struct store_options *opts, struct store 
 /* Checkpoint the WAL and close every connection.  NULL is a no-op. */
 void store_close(struct store *s);
 
-/* A cheap read probe for health and the watchdog: 0 when the database
- * answers a query, negative errno otherwise. */
+/* A cheap read probe for health: 0 when the database answers a query,
+ * negative errno otherwise. */
 int store_probe(struct store *s);
+
+/*
+ * A cheap write probe for the watchdog: take the writer (in-process lock,
+ * then SQLite's write lock with BEGIN IMMEDIATE) and roll back at once.
+ * Waits at most about 2 * timeout_ms in total, so a wedged store (a lock
+ * held by another process, a stuck writer) is reported as -EBUSY instead of
+ * blocking the caller.  0 when the writer path works.
+ */
+int store_probe_write(struct store *s, unsigned timeout_ms);
 
 /* PRAGMA user_version of the open database. */
 int store_schema_version(struct store *s);

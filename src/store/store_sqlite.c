@@ -334,6 +334,35 @@ int store_probe(struct store *s)
         return r;
 }
 
+int store_probe_write(struct store *s, unsigned timeout_ms)
+{
+        struct timespec deadline;
+        int r, rc;
+
+        if (clock_gettime(CLOCK_MONOTONIC, &deadline) < 0)
+                return -errno;
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        r = pthread_mutex_clocklock(&s->writer_lock, CLOCK_MONOTONIC, &deadline);
+        if (r != 0)
+                return r == ETIMEDOUT ? -EBUSY : -r;
+
+        sqlite3_busy_timeout(s->writer->db, (int)timeout_ms);
+        rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
+        else if (!sqlite3_get_autocommit(s->writer->db))
+                (void)sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_busy_timeout(s->writer->db, STORE_BUSY_TIMEOUT_MS);
+        r = rc == SQLITE_OK ? 0 : store_errno(s->writer, rc, "write probe");
+        pthread_mutex_unlock(&s->writer_lock);
+        return r;
+}
+
 int store_schema_version(struct store *s)
 {
         static const char sql[] = "PRAGMA user_version";

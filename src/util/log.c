@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,17 @@
 #include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
+#include <unistd.h>
 
-/* Upper bounds keep a single record on the stack. */
+/* Upper bounds keep a single record on the stack: the message, the number
+ * of fields, one field's value (longer ones are cut) and the whole record. */
 #define LOG_MESSAGE_MAX 2048
 #define LOG_FIELDS_MAX  24
+#define LOG_VALUE_MAX   1024
+#define LOG_RECORD_MAX  (LOG_MESSAGE_MAX + 16 + LOG_FIELDS_MAX * (64 + LOG_VALUE_MAX))
+
+/* Where sd_journal_send() delivers records. */
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static const char *log_identifier = "verstak-sync-server";
 static atomic_int log_max_level = LOG_INFO;
@@ -43,7 +51,9 @@ void log_open(const char *identifier)
 {
         if (identifier)
                 log_identifier = identifier;
-        log_to_journal = journal_stream_is_stderr();
+        /* sd_journal_sendv() drops records silently when journald's socket
+         * does not exist, so without one stderr stays the destination. */
+        log_to_journal = journal_stream_is_stderr() && access(LOG_JOURNAL_SOCKET, F_OK) == 0;
 }
 
 void log_set_max_level(int level)
@@ -95,32 +105,102 @@ int log_field_name_valid(const char *key)
         return 1;
 }
 
+/* One record as the journal receives it: "KEY=value" strings in one
+ * buffer, pointed to by an iovec array.  Built on the stack. */
+struct log_record {
+        struct iovec iov[LOG_FIELDS_MAX + 4];
+        size_t n;
+        char buf[LOG_RECORD_MAX];
+        size_t used;
+};
+
+static int record_add(struct log_record *rec, const char *key, const char *value)
+{
+        size_t avail = sizeof(rec->buf) - rec->used;
+        int r;
+
+        if (rec->n >= ELEMENTSOF(rec->iov))
+                return -E2BIG;
+        r = snprintf(rec->buf + rec->used, avail, "%s=%.*s", key, LOG_VALUE_MAX, value);
+        if (r < 0)
+                return -EINVAL;
+        if ((size_t)r >= avail)
+                return -ENOBUFS;
+        rec->iov[rec->n++] = (struct iovec){rec->buf + rec->used, (size_t)r};
+        rec->used += (size_t)r + 1;
+        return 0;
+}
+
+/*
+ * The one builder behind both the journal and log_format_fields(): MESSAGE,
+ * PRIORITY, SYSLOG_IDENTIFIER, ERRNO (when err), then the caller's fields
+ * (NULL values skipped).  strict: an invalid field name fails the record
+ * (-EINVAL); otherwise it is dropped so that a record is never lost.
+ */
+static int record_build(struct log_record *rec, int level, int err, const char *identifier,
+                        const struct log_field *fields, size_t n_fields, const char *message,
+                        bool strict)
+{
+        char num[16];
+        int r;
+
+        rec->n = 0;
+        rec->used = 0;
+        r = record_add(rec, "MESSAGE", message ? message : "");
+        if (r < 0)
+                return r;
+        snprintf(num, sizeof(num), "%d", level);
+        r = record_add(rec, "PRIORITY", num);
+        if (r < 0)
+                return r;
+        r = record_add(rec, "SYSLOG_IDENTIFIER", identifier ? identifier : log_identifier);
+        if (r < 0)
+                return r;
+        if (err) {
+                snprintf(num, sizeof(num), "%d", err < 0 ? -err : err);
+                r = record_add(rec, "ERRNO", num);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n_fields; i++) {
+                if (!fields[i].value)
+                        continue;
+                if (!log_field_name_valid(fields[i].key)) {
+                        if (strict)
+                                return -EINVAL;
+                        continue;
+                }
+                r = record_add(rec, fields[i].key, fields[i].value);
+                if (r < 0)
+                        return r;
+        }
+        return (int)rec->n;
+}
+
 int log_format_fields(char *buf, size_t size, int level, const char *identifier,
                       const struct log_field *fields, size_t n_fields, const char *message)
 {
+        struct log_record rec;
         size_t off = 0;
-        int n = 0, r;
+        int n;
 
         if (size == 0)
                 return -ENOBUFS;
         buf[0] = '\0';
-        r = snprintf(buf, size, "PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\nMESSAGE=%s\n", level,
-                     identifier ? identifier : log_identifier, message ? message : "");
-        if (r < 0 || (size_t)r >= size)
-                return -ENOBUFS;
-        off = (size_t)r;
-        n = 3;
-        for (size_t i = 0; i < n_fields; i++) {
-                if (!fields[i].value)
-                        continue;
-                if (!log_field_name_valid(fields[i].key))
-                        return -EINVAL;
-                r = snprintf(buf + off, size - off, "%s=%s\n", fields[i].key, fields[i].value);
-                if (r < 0 || (size_t)r >= size - off)
+        n = record_build(&rec, level, 0, identifier, fields, n_fields, message, true);
+        if (n < 0)
+                return n;
+        for (size_t i = 0; i < rec.n; i++) {
+                size_t len = rec.iov[i].iov_len;
+                if (off + len + 2 > size) {
+                        buf[off] = '\0';
                         return -ENOBUFS;
-                off += (size_t)r;
-                n++;
+                }
+                memcpy(buf + off, rec.iov[i].iov_base, len);
+                off += len;
+                buf[off++] = '\n';
         }
+        buf[off] = '\0';
         return n;
 }
 
@@ -152,39 +232,17 @@ static void sanitize_line(char *s)
                         *s = ' ';
 }
 
-static void emit_journal(int level, int err, const struct log_field *fields, size_t n_fields,
-                         const char *message)
+/* Returns 0 when the journal took the record, negative errno otherwise. */
+static int emit_journal(int level, int err, const struct log_field *fields, size_t n_fields,
+                        const char *message)
 {
-        char storage[LOG_FIELDS_MAX + 4][320];
-        struct iovec iov[LOG_FIELDS_MAX + 4];
-        _cleanup_free_ char *msg = NULL;
-        size_t n = 0;
+        struct log_record rec;
+        int r;
 
-        if (asprintf(&msg, "MESSAGE=%s", message) < 0)
-                return;
-        iov[n++] = (struct iovec){msg, strlen(msg)};
-        snprintf(storage[n], sizeof(storage[n]), "PRIORITY=%d", level);
-        iov[n] = (struct iovec){storage[n], strlen(storage[n])};
-        n++;
-        snprintf(storage[n], sizeof(storage[n]), "SYSLOG_IDENTIFIER=%s", log_identifier);
-        iov[n] = (struct iovec){storage[n], strlen(storage[n])};
-        n++;
-        if (err) {
-                snprintf(storage[n], sizeof(storage[n]), "ERRNO=%d", err < 0 ? -err : err);
-                iov[n] = (struct iovec){storage[n], strlen(storage[n])};
-                n++;
-        }
-        for (size_t i = 0; i < n_fields && n < ELEMENTSOF(iov); i++) {
-                if (!fields[i].value || !log_field_name_valid(fields[i].key))
-                        continue;
-                int r = snprintf(storage[n], sizeof(storage[n]), "%s=%s", fields[i].key,
-                                 fields[i].value);
-                if (r < 0)
-                        continue;
-                iov[n] = (struct iovec){storage[n], strlen(storage[n])};
-                n++;
-        }
-        (void)sd_journal_sendv(iov, (int)n);
+        r = record_build(&rec, level, err, NULL, fields, n_fields, message, false);
+        if (r < 0)
+                return r;
+        return sd_journal_sendv(rec.iov, (int)rec.n);
 }
 
 static void emit_stderr(int level, const struct log_field *fields, size_t n_fields,
@@ -226,9 +284,9 @@ int log_emit(int level, int err, const struct log_field *fields, size_t n_fields
         vsnprintf(message, sizeof(message), fmt, ap);
         va_end(ap);
 
-        if (log_to_journal)
-                emit_journal(level, err, fields, n_fields, message);
-        else
+        /* Should the journal refuse the record (record too large, socket
+         * full), stderr still gets it: journald reads that stream too. */
+        if (!log_to_journal || emit_journal(level, err, fields, n_fields, message) < 0)
                 emit_stderr(level, fields, n_fields, message);
 out:
         errno = saved_errno;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Logging for every process of the project.  When stderr is connected to
- * the journal (JOURNAL_STREAM names our stderr), records go out through
- * sd_journal_send() with structured fields; otherwise as one readable line
- * on stderr.  Helpers do not log: the boundary logs once.
+ * the journal (JOURNAL_STREAM names our stderr and journald's socket
+ * exists), records go out through sd_journal_send() with structured
+ * fields; otherwise as one readable line on stderr.  Helpers do not log:
+ * the boundary logs once.
  *
  * Never pass a password, token, cookie, request payload or e-mail body to
  * any function here.

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@ const char *harness_source_root(void)
         return p ? p : "..";
 }
 
-static int run_cmd(const char *const argv[])
+int harness_run(const char *const argv[])
 {
         pid_t pid = fork();
         int status;
@@ -38,12 +39,57 @@ static int run_cmd(const char *const argv[])
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (nul >= 0)
+                        dup2(nul, STDOUT_FILENO);
                 execvp(argv[0], (char *const *)argv);
                 _exit(127);
         }
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* Daemons started and not yet reaped.  A failed assertion leaves its test
+ * early, before harness_destroy(); these are killed when the suite exits
+ * so that no daemon outlives its test run. */
+#define HARNESS_MAX_LIVE 64
+static pid_t live[HARNESS_MAX_LIVE];
+
+static void kill_leftovers(void)
+{
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] > 0) {
+                        (void)kill(live[i], SIGKILL);
+                        (void)waitpid(live[i], NULL, 0);
+                        live[i] = 0;
+                }
+}
+
+static void live_add(pid_t pid)
+{
+        static bool registered;
+
+        if (!registered && atexit(kill_leftovers) == 0)
+                registered = true;
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] <= 0) {
+                        live[i] = pid;
+                        return;
+                }
+}
+
+static void live_remove(pid_t pid)
+{
+        for (size_t i = 0; i < HARNESS_MAX_LIVE; i++)
+                if (live[i] == pid)
+                        live[i] = 0;
+}
+
+bool harness_have_program(const char *name)
+{
+        const char *argv[] = {"sh", "-c", "command -v \"$0\"", name, NULL};
+        return harness_run(argv) == 0;
 }
 
 int harness_prepare(struct daemon *d, const struct daemon_options *o)
@@ -64,12 +110,12 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
 
         if (o && o->copy_data_from) {
                 const char *argv[] = {
-                        "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
-                        d->data_dir, NULL};
-                if (run_cmd(argv) < 0)
+                    "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
+                    d->data_dir, NULL};
+                if (harness_run(argv) < 0)
                         return -EIO;
                 const char *chmod_argv[] = {"chmod", "-R", "u+rwX", d->data_dir, NULL};
-                if (run_cmd(chmod_argv) < 0)
+                if (harness_run(chmod_argv) < 0)
                         return -EIO;
         } else if (mkdir(d->data_dir, 0750) < 0)
                 return -errno;
@@ -108,6 +154,36 @@ static int bind_ephemeral(int *ret_port)
         return fd;
 }
 
+int harness_free_port(void)
+{
+        int port, fd = bind_ephemeral(&port);
+
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return port;
+}
+
+static int bind_unix(const char *path)
+{
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        int fd;
+
+        if (strlen(path) >= sizeof(sun.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sun.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void)unlink(path);
+        if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 64) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
 static int wait_ready(struct daemon *d)
 {
         for (int i = 0; i < 400; i++) {
@@ -115,6 +191,7 @@ static int wait_ready(struct daemon *d)
                 int status;
 
                 if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+                        live_remove(d->pid);
                         d->pid = -1;
                         return -ECHILD;
                 }
@@ -135,7 +212,7 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
         char listen_arg[64];
         const char *argv[64];
         size_t n = 0;
-        int sock = -1, stdin_pipe[2] = {-1, -1};
+        int sock = -1, sock2 = -1, stdin_pipe[2] = {-1, -1};
         int r;
 
         if (!o)
@@ -146,7 +223,9 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                         return r;
         }
 
-        if (o->bind_itself) {
+        if (o->external_listener) {
+                /* The wrapper listens; the test set d->base_url. */
+        } else if (o->bind_itself) {
                 int fd = bind_ephemeral(&d->port);
                 if (fd < 0)
                         return fd;
@@ -156,9 +235,21 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 if (sock < 0)
                         return sock;
         }
-        snprintf(d->base_url, sizeof(d->base_url), "http://127.0.0.1:%d", d->port);
+        if (!o->external_listener)
+                snprintf(d->base_url, sizeof(d->base_url), "http://127.0.0.1:%d", d->port);
         snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", d->port);
+        if (o->second_listener && sock >= 0) {
+                snprintf(d->second_socket, sizeof(d->second_socket), "%.4000s/second.sock",
+                         d->root);
+                sock2 = bind_unix(d->second_socket);
+                if (sock2 < 0) {
+                        close(sock);
+                        return sock2;
+                }
+        }
 
+        for (size_t i = 0; o->wrapper && o->wrapper[i] && n < 40; i++)
+                argv[n++] = o->wrapper[i];
         argv[n++] = harness_server_bin();
         argv[n++] = "--data";
         argv[n++] = d->data_dir;
@@ -166,6 +257,8 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 argv[n++] = "--listen";
                 argv[n++] = listen_arg;
         }
+        if (!o->drop_root && geteuid() == 0)
+                argv[n++] = "--allow-root";
         for (size_t i = 0; o->extra_args && o->extra_args[i] && n < 60; i++)
                 argv[n++] = o->extra_args[i];
         argv[n] = NULL;
@@ -198,21 +291,34 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 unsetenv("JOURNAL_STREAM");
                 if (sock >= 0) {
                         char pid[32];
+                        /* Move the second socket out of the way of fd 3
+                         * first, then place both. */
+                        if (sock2 >= 0 && sock2 <= 4) {
+                                int moved = fcntl(sock2, F_DUPFD, 10);
+                                if (moved < 0)
+                                        _exit(126);
+                                sock2 = moved;
+                        }
                         if (sock == 3)
                                 fcntl(3, F_SETFD, 0);
                         else if (dup2(sock, 3) < 0)
                                 _exit(126);
+                        if (sock2 >= 0 && dup2(sock2, 4) < 0)
+                                _exit(126);
                         snprintf(pid, sizeof(pid), "%d", (int)getpid());
-                        setenv("LISTEN_FDS", "1", 1);
+                        setenv("LISTEN_FDS", sock2 >= 0 ? "2" : "1", 1);
                         setenv("LISTEN_PID", pid, 1);
                 }
                 for (size_t i = 0; o->extra_env && o->extra_env[i]; i++)
                         putenv((char *)o->extra_env[i]);
-                execv(argv[0], (char *const *)argv);
+                execvp(argv[0], (char *const *)argv);
                 _exit(127);
         }
+        live_add(d->pid);
         if (sock >= 0)
                 close(sock);
+        if (sock2 >= 0)
+                close(sock2);
         if (stdin_pipe[0] >= 0) {
                 close(stdin_pipe[0]);
                 ssize_t w = write(stdin_pipe[1], o->stdin_text, strlen(o->stdin_text));
@@ -233,6 +339,7 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
         for (int i = 0; i < timeout_s * 100; i++) {
                 pid_t p = waitpid(d->pid, &status, WNOHANG);
                 if (p == d->pid) {
+                        live_remove(p);
                         d->pid = -1;
                         if (ret_status)
                                 *ret_status = status;
@@ -243,18 +350,52 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
         return -ETIMEDOUT;
 }
 
-static void copy_log(const struct daemon *d)
+/* $VERSTAK_TEST_LOG_DIR, created when missing; NULL when unset. */
+static const char *log_dir(void)
 {
         const char *dir = getenv("VERSTAK_TEST_LOG_DIR");
+
+        if (!dir || !*dir)
+                return NULL;
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return NULL;
+        return dir;
+}
+
+void harness_note_secret(const char *secret)
+{
+        const char *dir = log_dir();
+        char path[PATH_MAX], line[1024];
+        int fd, len;
+
+        if (!dir || !secret || !*secret)
+                return;
+        len = snprintf(line, sizeof(line), "%s\n", secret);
+        if (len < 0 || (size_t)len >= sizeof(line) || strchr(secret, '\n'))
+                return;
+        snprintf(path, sizeof(path), "%s/secrets.txt", dir);
+        /* One write with O_APPEND: lines from suites running in parallel
+         * never interleave. */
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return;
+        ssize_t w = write(fd, line, (size_t)len);
+        (void)w;
+        close(fd);
+}
+
+static void copy_log(const struct daemon *d)
+{
+        const char *dir = log_dir();
         char dest[PATH_MAX + 64];
         const char *name;
 
-        if (!dir || !*dir)
+        if (!dir)
                 return;
         name = strrchr(d->root, '/');
         snprintf(dest, sizeof(dest), "%s/%s.log", dir, name ? name + 1 : "daemon");
         const char *argv[] = {"cp", d->log_path, dest, NULL};
-        (void)run_cmd(argv);
+        (void)harness_run(argv);
 }
 
 int harness_stop(struct daemon *d, int sig, int timeout_s, int *ret_status)
@@ -268,6 +409,7 @@ int harness_stop(struct daemon *d, int sig, int timeout_s, int *ret_status)
         if (r == -ETIMEDOUT) {
                 kill(d->pid, SIGKILL);
                 (void)waitpid(d->pid, NULL, 0);
+                live_remove(d->pid);
                 d->pid = -1;
         }
         copy_log(d);
@@ -282,10 +424,38 @@ void harness_destroy(struct daemon *d)
                 copy_log(d);
         if (d->root[0] && !getenv("VERSTAK_TEST_KEEP")) {
                 const char *argv[] = {"rm", "-rf", d->root, NULL};
-                (void)run_cmd(argv);
+                (void)harness_run(argv);
         }
         d->root[0] = '\0';
         d->prepared = 0;
+}
+
+int harness_proc_status(const struct daemon *d, const char *key, char *out, size_t size)
+{
+        char path[64], line[1024];
+        size_t klen = strlen(key);
+        FILE *f;
+        int r = -ENOENT;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                if (strncmp(line, key, klen) != 0 || line[klen] != ':')
+                        continue;
+                char *v = line + klen + 1;
+                while (*v == ' ' || *v == '\t')
+                        v++;
+                size_t n = strcspn(v, "\n");
+                while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+                        n--;
+                snprintf(out, size, "%.*s", (int)n, v);
+                r = 0;
+                break;
+        }
+        fclose(f);
+        return r;
 }
 
 bool harness_log_contains(const struct daemon *d, const char *needle)
@@ -300,6 +470,17 @@ bool harness_log_contains(const struct daemon *d, const char *needle)
                 found = strstr(line, needle) != NULL;
         fclose(f);
         return found;
+}
+
+bool harness_wait_log(const struct daemon *d, const char *needle, int timeout_ms)
+{
+        for (int waited = 0;; waited += 10) {
+                if (harness_log_contains(d, needle))
+                        return true;
+                if (waited >= timeout_ms)
+                        return false;
+                usleep(10 * 1000);
+        }
 }
 
 /* --- HTTP ----------------------------------------------------------------- */
@@ -361,6 +542,8 @@ int http_do(const struct daemon *d, const char *method, const char *path,
                 return -ENOMEM;
         snprintf(url, sizeof(url), "%s%s", d->base_url, path);
         curl_easy_setopt(curl, CURLOPT_URL, url);
+        if (d->http_unix_socket[0])
+                curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, d->http_unix_socket);
         curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
         if (strcmp(method, "HEAD") == 0)
                 curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -588,20 +771,4 @@ long harness_pair(const struct daemon *d, const char *login, const char *passwor
         }
         http_result_free(&r);
         return status;
-}
-
-void harness_note_secret(const char *secret)
-{
-        const char *dir = getenv("VERSTAK_TEST_LOG_DIR");
-        char path[PATH_MAX];
-        FILE *f;
-
-        if (!dir || !*dir || !secret || !*secret)
-                return;
-        snprintf(path, sizeof(path), "%s/secrets.txt", dir);
-        f = fopen(path, "a");
-        if (!f)
-                return;
-        fprintf(f, "%s\n", secret);
-        fclose(f);
 }

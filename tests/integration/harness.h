@@ -7,7 +7,12 @@
  * The listening socket is bound here and handed over with LISTEN_FDS, as
  * systemd would, so suites never race for ports.  The daemon's stderr goes
  * to <data>/../daemon.log and, when VERSTAK_TEST_LOG_DIR is set, is copied
- * there when the daemon stops (the no-secrets-in-logs check reads it).
+ * there when the daemon stops; every secret a suite hands the daemon is
+ * recorded with harness_note_secret() so that the no-secrets-in-logs check
+ * (tests/check-logs-for-secrets.sh, run after all suites) can look for it.
+ *
+ * Tests run as root: unless drop_root is set, the daemon gets --allow-root
+ * and stays root instead of switching to server.user.
  */
 #pragma once
 
@@ -25,6 +30,10 @@ struct daemon {
         char root[PATH_MAX];     /* temporary directory owning everything */
         char data_dir[PATH_MAX]; /* <root>/data */
         char log_path[PATH_MAX]; /* <root>/daemon.log */
+        /* When set, http_do() connects to this unix socket instead of TCP
+         * (the URL's host part is then only the Host header). */
+        char http_unix_socket[PATH_MAX];
+        char second_socket[PATH_MAX]; /* <root>/second.sock with second_listener */
 };
 
 struct daemon_options {
@@ -35,7 +44,27 @@ struct daemon_options {
         bool bind_itself;              /* pass --listen instead of a socket */
         bool no_wait;                  /* do not wait for /livez */
         const char *stdin_text;        /* fed to the daemon's stdin */
+        /* Started as root, do not pass --allow-root: the daemon drops to
+         * server.user (default: it keeps root, as in a container). */
+        bool drop_root;
+        /* Also pass a listening unix socket <root>/second.sock as the
+         * second socket (LISTEN_FDS=2). */
+        bool second_listener;
+        /* NULL-terminated command run in front of the daemon, which it must
+         * exec (setpriv, systemd-socket-activate, …). */
+        const char *const *wrapper;
+        /* The wrapper provides the listening sockets: the harness binds
+         * nothing and keeps d->base_url as the test set it after
+         * harness_prepare(). */
+        bool external_listener;
 };
+
+/* Run a command (argv[0] looked up in PATH, stdout discarded) and wait.
+ * Returns 0 when it exited 0, -EIO otherwise, negative errno on failure. */
+int harness_run(const char *const argv[]);
+
+/* Whether a program is found in PATH (tests skip when a tool is missing). */
+bool harness_have_program(const char *name);
 
 /* Path of the built daemon (VERSTAK_SERVER_BIN) and the source tree. */
 const char *harness_server_bin(void);
@@ -61,8 +90,25 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status);
 /* Stop (if running) and delete the temporary directory. */
 void harness_destroy(struct daemon *d);
 
+/* Record a secret (password, token, cookie value) this suite gave the
+ * daemon, so that the log check after all suites can prove it never
+ * reached a log.  No-op without VERSTAK_TEST_LOG_DIR. */
+void harness_note_secret(const char *secret);
+
+/* A port on 127.0.0.1 that was free a moment ago (for wrappers that bind
+ * themselves).  Returns the port or negative errno. */
+int harness_free_port(void);
+
+/* The value of "key:" in /proc/<pid>/status, whitespace-trimmed (e.g.
+ * "Seccomp" -> "2").  Returns 0 or negative errno. */
+int harness_proc_status(const struct daemon *d, const char *key, char *out, size_t size);
+
 /* Whether the daemon's log contains needle. */
 bool harness_log_contains(const struct daemon *d, const char *needle);
+
+/* Wait up to timeout_ms for needle to appear in the daemon's log (records
+ * are written after the event, e.g. after the first request was served). */
+bool harness_wait_log(const struct daemon *d, const char *needle, int timeout_ms);
 
 /* --- HTTP ----------------------------------------------------------------- */
 
@@ -128,8 +174,3 @@ int harness_add_user(const struct daemon *d, const char *username, const char *e
  * device_id (29 bytes) when not NULL.  Returns the HTTP status. */
 long harness_pair(const struct daemon *d, const char *login, const char *password,
                   const char *vault_id, char *token, char *device_id);
-
-/* Record a secret a test used (a token, a password) in
- * $VERSTAK_TEST_LOG_DIR/secrets.txt, so the log check can prove it never
- * reached a daemon log.  No-op without the variable. */
-void harness_note_secret(const char *secret);

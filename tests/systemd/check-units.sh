@@ -1,0 +1,133 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Checks the systemd units of verstak-sync-server:
+#  1. `systemd-analyze verify --man=no` accepts the .service and .socket and
+#     prints nothing.  The units name /usr/sbin/verstak-sync-server, which is
+#     not installed on a build machine, so they are verified as temporary
+#     copies whose ExecStart points at the freshly built binary; nothing
+#     else is changed.
+#  2. `systemd-analyze security --offline=yes` rates the service at most
+#     MAX_EXPOSURE (the "Overall exposure level" line), so hardening never
+#     silently regresses.
+#  3. Every system call of the daemon's own seccomp profile is allowed by
+#     the unit's SystemCallFilter= (expanded with `systemd-analyze
+#     syscall-filter`), so the unit never refuses what the daemon needs.
+#  4. The sysusers.d and tmpfiles.d snippets apply cleanly to a scratch
+#     root (--root=), creating the users and directories they promise.
+#
+# Usage: check-units.sh SOURCE_ROOT SERVER_BINARY SECCOMP_LIST_PROGRAM
+set -eu
+
+MAX_EXPOSURE=1.0
+
+src=$1
+bin=$2
+list_seccomp=$3
+units="$src/systemd"
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+        echo "systemd-analyze not installed: skipping"
+        exit 77
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# --- 1. verify -----------------------------------------------------------
+for u in verstak-sync-server.service verstak-sync-server.socket; do
+        sed "s|/usr/sbin/verstak-sync-server|$bin|" "$units/$u" >"$tmp/$u"
+done
+if ! systemd-analyze verify --man=no "$tmp/verstak-sync-server.service" \
+        "$tmp/verstak-sync-server.socket" >"$tmp/verify.out" 2>&1; then
+        echo "FAIL: systemd-analyze verify:"
+        cat "$tmp/verify.out"
+        exit 1
+fi
+if [ -s "$tmp/verify.out" ]; then
+        echo "FAIL: systemd-analyze verify complained:"
+        cat "$tmp/verify.out"
+        exit 1
+fi
+echo "ok: systemd-analyze verify"
+
+# --- 2. exposure score -----------------------------------------------------
+systemd-analyze security --offline=yes --no-pager "$units/verstak-sync-server.service" \
+        >"$tmp/security.out" 2>&1 || true
+score=$(sed -n 's/.*Overall exposure level for verstak-sync-server.service: \([0-9.]*\).*/\1/p' \
+        "$tmp/security.out")
+if [ -z "$score" ]; then
+        echo "FAIL: no 'Overall exposure level' line:"
+        cat "$tmp/security.out"
+        exit 1
+fi
+if ! awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
+        echo "FAIL: exposure $score is above $MAX_EXPOSURE:"
+        grep '✗' "$tmp/security.out" || true
+        exit 1
+fi
+echo "ok: exposure level $score (at most $MAX_EXPOSURE)"
+
+# --- 3. SystemCallFilter= covers the seccomp profile --------------------------
+# Expand a systemd syscall group (recursively) to plain names.
+expand() {
+        systemd-analyze syscall-filter --no-pager "$1" 2>/dev/null |
+                sed -n "s/^    \\([@a-z0-9_-]*\\)$/\\1/p" |
+                while read -r n; do
+                        case "$n" in
+                        @*) expand "$n" ;;
+                        *) echo "$n" ;;
+                        esac
+                done
+}
+: >"$tmp/allowed"
+: >"$tmp/denied"
+grep '^SystemCallFilter=' "$units/verstak-sync-server.service" | sed 's/^SystemCallFilter=//' |
+        while read -r line; do
+                case "$line" in
+                "~"*) out="$tmp/denied"; line=${line#\~} ;;
+                *) out="$tmp/allowed" ;;
+                esac
+                for item in $line; do
+                        case "$item" in
+                        @*) expand "$item" >>"$out" ;;
+                        *) echo "$item" >>"$out" ;;
+                        esac
+                done
+        done
+sort -u "$tmp/allowed" >"$tmp/allowed.s"
+sort -u "$tmp/denied" >"$tmp/denied.s"
+comm -23 "$tmp/allowed.s" "$tmp/denied.s" >"$tmp/effective"
+"$list_seccomp" --list | sort -u >"$tmp/profile"
+missing=$(comm -23 "$tmp/profile" "$tmp/effective")
+if [ -n "$missing" ]; then
+        echo "FAIL: the unit's SystemCallFilter= refuses system calls the daemon's profile needs:"
+        echo "$missing"
+        exit 1
+fi
+echo "ok: SystemCallFilter= allows all $(wc -l <"$tmp/profile") system calls of the seccomp profile"
+
+# --- 4. sysusers.d and tmpfiles.d ---------------------------------------------
+root="$tmp/root"
+mkdir -p "$root/etc"
+for f in passwd group shadow gshadow; do
+        if [ -e "/etc/$f" ]; then cp "/etc/$f" "$root/etc/"; fi
+done
+systemd-sysusers --root="$root" "$units/sysusers.d/verstak-sync-server.conf" >/dev/null 2>&1 || {
+        echo "FAIL: systemd-sysusers rejected sysusers.d/verstak-sync-server.conf"
+        exit 1
+}
+for u in verstak verstak-mail; do
+        grep -q "^$u:" "$root/etc/passwd" || { echo "FAIL: sysusers did not create $u"; exit 1; }
+done
+systemd-tmpfiles --root="$root" --create "$units/tmpfiles.d/verstak-sync-server.conf" \
+        >"$tmp/tmpfiles.out" 2>&1 || {
+        echo "FAIL: systemd-tmpfiles:"
+        cat "$tmp/tmpfiles.out"
+        exit 1
+}
+[ -d "$root/var/lib/verstak-sync-server" ] && [ -f "$root/etc/verstak-sync-server/config.yml" ] || {
+        echo "FAIL: tmpfiles did not create the state directory and config.yml"
+        exit 1
+}
+echo "ok: sysusers.d and tmpfiles.d apply to a scratch root"
