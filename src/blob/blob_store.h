@@ -23,7 +23,10 @@
  *   removal:  lock; no claim on h and unused(h) -> unlink; unlock
  *
  * All functions are thread-safe.  Errors are negative errno values; this
- * module does not log.
+ * module does not log.  Cost: the lock is held across the "unused"
+ * callback (a short database transaction), so removals and claims are
+ * serialised; removals only happen for failed uploads and in garbage
+ * collection, claims once per committed upload.
  */
 #pragma once
 
@@ -82,8 +85,9 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256);
  * Claim the hash and move the finished upload to its content address
  * (replacing an identical file already there), then fsync the directory.
  * On success the upload holds the claim until blob_upload_free() or
- * blob_upload_discard(); the temporary file is gone.  On failure nothing
- * is claimed and the temporary file is still removed by blob_upload_free().
+ * blob_upload_discard(); the temporary file is gone.  On failure the file
+ * may or may not be in place: call blob_upload_discard(), as after a
+ * reference that could not be recorded.
  */
 int blob_upload_commit(struct blob_upload *u);
 
