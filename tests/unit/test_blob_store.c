@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -396,7 +397,7 @@ static void test_gc(void **state)
 struct race {
         struct fixture *f;
         int id;
-        volatile int *stop;
+        atomic_int *stop;
         int failures;
 };
 
@@ -448,7 +449,7 @@ static void test_gc_races_uploads(void **state)
         struct fixture *f = *state;
         pthread_t th[RACE_THREADS + 1];
         struct race rs[RACE_THREADS + 1];
-        volatile int stop = 0;
+        atomic_int stop = 0;
         char sha[65];
 
         for (int i = 0; i <= RACE_THREADS; i++) {
