@@ -12,8 +12,9 @@
 
 /* Callers: store_blob_ref_size, store_blob_ref_get (push-time checks,
  * downloads). */
-static const char sql_ref_get[] = "SELECT size, last_accessed FROM server_blob_refs"
-                                  " WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
+static const char sql_ref_get[] =
+        "SELECT size, coalesce(CAST(strftime('%s', last_accessed) AS INTEGER), 0)"
+        " FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
 /* Callers: store_blob_ref_touch. */
 static const char sql_ref_touch[] = "UPDATE server_blob_refs SET last_accessed = ?4"
                                     " WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
@@ -98,32 +99,14 @@ int store_blob_ref_size(struct store *s, const struct store_scope *scope, const 
 int store_blob_ref_get(struct store *s, const struct store_scope *scope, const char *sha256,
                        int64_t *ret_size, time_t *ret_last_accessed)
 {
-        struct store_conn *c;
-        int r;
+        int64_t size = 0, last = 0;
+        int r = read_row(s, sql_ref_get, scope->user_id, scope->vault_id, sha256, &size, &last);
 
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_get);
-                if (!st)
-                        r = -EIO;
-                else {
-                        bind_texts(st, scope->user_id, scope->vault_id, sha256);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                time_t t = 0;
-                                *ret_size = sqlite3_column_int64(st, 0);
-                                if (time_parse_rfc3339(store_column_text(st, 1), &t) < 0)
-                                        t = 0;
-                                *ret_last_accessed = t;
-                                r = 0;
-                        } else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "blob ref");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        if (r <= 0)
+                return r == 0 ? -ENOENT : r;
+        *ret_size = size;
+        *ret_last_accessed = (time_t)last;
+        return 0;
 }
 
 int store_blob_ref_touch(struct store *s, const struct store_scope *scope, const char *sha256)
