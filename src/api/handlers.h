@@ -23,3 +23,10 @@ int api_client_revoke_device(struct http_request *req);
 int api_sync_push(struct http_request *req);
 int api_sync_pull(struct http_request *req);
 void api_sync_pull_cleanup(struct http_request *req);
+
+/* blobs.c (api.md §5) */
+int api_blobs_upload_begin(struct http_request *req);
+int api_blobs_upload_data(struct http_request *req, const char *data, size_t len);
+int api_blobs_upload(struct http_request *req);
+void api_blobs_upload_cleanup(struct http_request *req);
+int api_blobs_download(struct http_request *req);

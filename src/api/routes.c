@@ -28,6 +28,11 @@ const struct route http_routes[] = {
         {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
         {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,
          api_sync_pull_cleanup},
+
+        /* blobs (api.md §5) */
+        {"POST", "/api/v1/blobs/", HTTP_BODY_STREAM, api_blobs_upload, api_blobs_upload_begin,
+         api_blobs_upload_data, api_blobs_upload_cleanup},
+        {"GET", "/api/v1/blobs/{}", HTTP_BODY_NONE, api_blobs_download, NULL, NULL, NULL},
 };
 
 const size_t http_n_routes = ELEMENTSOF(http_routes);

@@ -30,6 +30,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "blob/blob_store.h"
 #include "daemon/listen.h"
 #include "daemon/notify.h"
 #include "daemon/privdrop.h"
@@ -473,6 +474,11 @@ int main(int argc, char **argv)
 
         if (open_data_dir(&app, data_dir) < 0)
                 goto out;
+        r = blob_store_new(app.blob_dir, &app.blobs);
+        if (r < 0) {
+                log_error_errno(r, "Cannot open the blob directory: %m");
+                goto out;
+        }
 
         {
                 _cleanup_free_ char *db_path = NULL;
@@ -565,6 +571,7 @@ out:
         for (int i = 0; i < n_fds; i++)
                 close(fds[i]);
         store_close(app.store);
+        blob_store_free(app.blobs);
         if (app.data_dir_fd >= 0)
                 close(app.data_dir_fd);
         free(app.data_dir);

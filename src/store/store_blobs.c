@@ -1,17 +1,82 @@
 /* SPDX-License-Identifier: MIT */
-/* Implementation of store/store_blobs.h. */
+/* Implementation of store/store_blobs.h: every SQL statement about blobs. */
 #include "store/store_blobs.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "store/store_internal.h"
+#include "util/cleanup.h"
+#include "util/text.h"
 
-/* Callers: store_blob_ref_size (push-time blob reference checks). */
-static const char sql_ref_size[] =
-        "SELECT size FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
+/* Callers: store_blob_ref_size, store_blob_ref_get (push-time checks,
+ * downloads). */
+static const char sql_ref_get[] =
+        "SELECT size, coalesce(CAST(strftime('%s', last_accessed) AS INTEGER), 0)"
+        " FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
+/* Callers: store_blob_ref_touch. */
+static const char sql_ref_touch[] = "UPDATE server_blob_refs SET last_accessed = ?4"
+                                    " WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
+/* Callers: store_blob_ref_add (inside its transaction). */
+static const char sql_ref_insert[] =
+        "INSERT INTO server_blob_refs (user_id, vault_id, sha256, size, created_at, last_accessed)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?5)";
+static const char sql_blob_upsert[] =
+        "INSERT INTO server_blobs (sha256, size, created_at) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (sha256) DO UPDATE SET size = excluded.size";
+/* Callers: store_blob_ref_add, store_blob_usage_scope. */
+static const char sql_usage_scope[] =
+        "SELECT coalesce(sum(size), 0), count(*) FROM server_blob_refs"
+        " WHERE user_id = ?1 AND vault_id = ?2";
+/* Callers: store_blob_ref_add, store_blob_usage_user. */
+static const char sql_usage_user[] =
+        "SELECT coalesce(sum(size), 0), count(*) FROM server_blob_refs WHERE user_id = ?1";
+/* Callers: store_blob_is_referenced, store_blob_forget_unreferenced. */
+static const char sql_ref_any[] = "SELECT 1 FROM server_blob_refs WHERE sha256 = ?1 LIMIT 1";
+/* Callers: store_blob_forget_unreferenced. */
+static const char sql_blob_delete[] = "DELETE FROM server_blobs WHERE sha256 = ?1";
+/* Callers: store_blob_list_unreferenced (garbage collection). */
+static const char sql_blob_unreferenced[] =
+        "SELECT b.sha256 FROM server_blobs b WHERE NOT EXISTS"
+        " (SELECT 1 FROM server_blob_refs r WHERE r.sha256 = b.sha256) ORDER BY b.sha256";
 
-int store_blob_ref_size(struct store *s, const struct store_scope *scope, const char *sha256,
-                        int64_t *ret_size)
+/* Bind up to three text parameters (the list ends at the first NULL). */
+static void bind_texts(sqlite3_stmt *st, const char *a, const char *b, const char *c)
+{
+        const char *v[] = {a, b, c};
+
+        for (int i = 0; i < 3 && v[i]; i++)
+                store_bind_text(st, i + 1, v[i]);
+}
+
+/* Run sql with text parameters and read the first row's integer columns 0
+ * and 1 (ret1 may be NULL).  Returns 1 for a row, 0 for none, or a
+ * negative errno. */
+static int query_row(struct store_conn *c, const char *sql, const char *a, const char *b,
+                     const char *d, int64_t *ret0, int64_t *ret1)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        bind_texts(st, a, b, d);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
+                return store_errno(c, rc, "blob query");
+        if (ret0)
+                *ret0 = sqlite3_column_int64(st, 0);
+        if (ret1)
+                *ret1 = sqlite3_column_int64(st, 1);
+        return 1;
+}
+
+/* query_row() on a reader snapshot. */
+static int read_row(struct store *s, const char *sql, const char *a, const char *b, const char *d,
+                    int64_t *ret0, int64_t *ret1)
 {
         struct store_conn *c;
         int r;
@@ -19,22 +84,214 @@ int store_blob_ref_size(struct store *s, const struct store_scope *scope, const 
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
+        r = query_row(c, sql, a, b, d, ret0, ret1);
+        store_read_end(s, c);
+        return r;
+}
+
+int store_blob_ref_size(struct store *s, const struct store_scope *scope, const char *sha256,
+                        int64_t *ret_size)
+{
+        int r = read_row(s, sql_ref_get, scope->user_id, scope->vault_id, sha256, ret_size, NULL);
+        return r == 0 ? -ENOENT : r < 0 ? r : 0;
+}
+
+int store_blob_ref_get(struct store *s, const struct store_scope *scope, const char *sha256,
+                       int64_t *ret_size, time_t *ret_last_accessed)
+{
+        int64_t size = 0, last = 0;
+        int r = read_row(s, sql_ref_get, scope->user_id, scope->vault_id, sha256, &size, &last);
+
+        if (r <= 0)
+                return r == 0 ? -ENOENT : r;
+        *ret_size = size;
+        *ret_last_accessed = (time_t)last;
+        return 0;
+}
+
+int store_blob_ref_touch(struct store *s, const struct store_scope *scope, const char *sha256)
+{
+        struct store_conn *c;
+        char now[TIME_RFC3339_SIZE];
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        store_now(now);
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_size);
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_touch);
                 if (!st)
                         r = -EIO;
                 else {
-                        store_bind_text(st, 1, scope->user_id);
-                        store_bind_text(st, 2, scope->vault_id);
-                        store_bind_text(st, 3, sha256);
+                        bind_texts(st, scope->user_id, scope->vault_id, sha256);
+                        store_bind_text(st, 4, now);
                         int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                *ret_size = sqlite3_column_int64(st, 0);
-                                r = 0;
-                        } else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "blob ref");
+                        if (rc != SQLITE_DONE)
+                                r = store_errno(c, rc, "touch blob ref");
+                        else if (sqlite3_changes(c->db) == 0)
+                                r = -ENOENT;
                 }
         }
+        return store_write_end(s, c, r, true);
+}
+
+/* Whether adding size bytes to used stays within max. */
+static bool fits(int64_t used, int64_t size, uint64_t max)
+{
+        return used >= 0 && size >= 0 && (uint64_t)used + (uint64_t)size <= max;
+}
+
+static int add_in_transaction(struct store_conn *c, const struct store_scope *scope,
+                              const char *sha256, int64_t size,
+                              const struct store_blob_quota *quota)
+{
+        int64_t used = 0;
+        char now[TIME_RFC3339_SIZE];
+        int r;
+
+        r = query_row(c, sql_ref_get, scope->user_id, scope->vault_id, sha256, NULL, NULL);
+        if (r != 0)
+                return r < 0 ? r : 0; /* already referenced: a no-op */
+
+        r = query_row(c, sql_usage_scope, scope->user_id, scope->vault_id, NULL, &used, NULL);
+        if (r < 0)
+                return r;
+        if (!fits(used, size, quota->max_vault_bytes))
+                return -EDQUOT;
+        r = query_row(c, sql_usage_user, scope->user_id, NULL, NULL, &used, NULL);
+        if (r < 0)
+                return r;
+        if (!fits(used, size, quota->max_user_bytes))
+                return -EDQUOT;
+
+        store_now(now);
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_upsert);
+                if (!st)
+                        return -EIO;
+                store_bind_text(st, 1, sha256);
+                store_bind_int64(st, 2, size);
+                store_bind_text(st, 3, now);
+                int rc = sqlite3_step(st);
+                if (rc != SQLITE_DONE)
+                        return store_errno(c, rc, "insert blob");
+        }
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_insert);
+                if (!st)
+                        return -EIO;
+                bind_texts(st, scope->user_id, scope->vault_id, sha256);
+                store_bind_int64(st, 4, size);
+                store_bind_text(st, 5, now);
+                int rc = sqlite3_step(st);
+                if (rc != SQLITE_DONE)
+                        return store_errno(c, rc, "insert blob ref");
+        }
+        return 1;
+}
+
+int store_blob_ref_add(struct store *s, const struct store_scope *scope, const char *sha256,
+                       int64_t size, const struct store_blob_quota *quota)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = add_in_transaction(c, scope, sha256, size, quota);
+        return store_write_end(s, c, r, r > 0);
+}
+
+int store_blob_usage_scope(struct store *s, const struct store_scope *scope,
+                           struct store_blob_usage *ret)
+{
+        int r = read_row(s, sql_usage_scope, scope->user_id, scope->vault_id, NULL, &ret->bytes,
+                         &ret->blobs);
+        return r < 0 ? r : 0;
+}
+
+int store_blob_usage_user(struct store *s, const char *user_id, struct store_blob_usage *ret)
+{
+        int r = read_row(s, sql_usage_user, user_id, NULL, NULL, &ret->bytes, &ret->blobs);
+        return r < 0 ? r : 0;
+}
+
+int store_blob_is_referenced(struct store *s, const char *sha256)
+{
+        return read_row(s, sql_ref_any, sha256, NULL, NULL, NULL, NULL);
+}
+
+int store_blob_forget_unreferenced(struct store *s, const char *sha256, bool *ret_row_deleted)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = query_row(c, sql_ref_any, sha256, NULL, NULL, NULL, NULL);
+        if (r == 0) {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_delete);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, sha256);
+                        int rc = sqlite3_step(st);
+                        if (rc != SQLITE_DONE)
+                                r = store_errno(c, rc, "delete blob");
+                        else {
+                                if (ret_row_deleted)
+                                        *ret_row_deleted = sqlite3_changes(c->db) > 0;
+                                r = 1;
+                        }
+                }
+        } else if (r > 0)
+                r = 0; /* referenced */
+        return store_write_end(s, c, r, r > 0);
+}
+
+int store_blob_list_unreferenced(struct store *s, char (**ret)[65], size_t *ret_n)
+{
+        struct store_conn *c;
+        char(*list)[65] = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_unreferenced);
+                int rc = SQLITE_DONE;
+                if (!st)
+                        r = -EIO;
+                while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        const char *sha = store_column_text(st, 0);
+                        if (strlen(sha) != 64)
+                                continue; /* not a name a file could have */
+                        if (n == cap) {
+                                size_t ncap = cap ? cap * 2 : 16;
+                                char(*nl)[65] = realloc(list, ncap * sizeof(*list));
+                                if (!nl) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                list = nl;
+                                cap = ncap;
+                        }
+                        memcpy(list[n++], sha, 65);
+                }
+                if (r >= 0 && st && rc != SQLITE_DONE)
+                        r = store_errno(c, rc, "list unreferenced blobs");
+        }
         store_read_end(s, c);
-        return r;
+        if (r < 0) {
+                free(list);
+                return r;
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
 }

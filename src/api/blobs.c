@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * @brief The blob endpoints (api.md §5): a streamed multipart upload into
+ * the content-addressed store, with size limit and quotas, and scoped
+ * downloads with single ranges, sent from the file descriptor.
+ *
+ * No SQL here (store/store_blobs.c) and no paths (blob/blob_store.c).
+ * libmicrohttpd cannot answer in the middle of a request body, so an
+ * upload rejected mid-body (too large, malformed) drops its file at once,
+ * reads and discards at most UPLOAD_DISCARD_MAX more, and answers at the
+ * end of the body; a client that keeps sending is disconnected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/handlers.h"
+#include "blob/blob_gc.h"
+#include "blob/blob_store.h"
+#include "http/multipart.h"
+#include "http/range.h"
+#include "server/app.h"
+#include "store/store_blobs.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/text.h"
+
+/* A reference's last_accessed is rewritten at most this often (seconds),
+ * so downloads do not cost a database write each. */
+#define BLOB_ACCESS_GRANULARITY 60
+/* After an upload is rejected mid-body, at most this many more bytes are
+ * read (and dropped) so that the client still receives the answer; a
+ * client sending more is disconnected. */
+#define UPLOAD_DISCARD_MAX (4u * 1024 * 1024)
+/* The form field that carries the file (api.md §5). */
+#define UPLOAD_FIELD "file"
+
+static int answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
+
+/* --- upload -------------------------------------------------------------------- */
+
+struct upload {
+        struct http_request *req;
+        struct store_device dev;
+        struct multipart_parser *mp;
+        struct blob_upload *blob;
+        /* The answer once the upload is rejected (status 0: not rejected). */
+        unsigned status;
+        const char *code;
+        const char *message;
+        uint64_t discarded;
+};
+
+/* Decide the rejection (the first one wins) and drop the file now. */
+static int upload_reject(struct upload *up, unsigned status, const char *code, const char *message)
+{
+        if (!up->status) {
+                up->status = status;
+                up->code = code;
+                up->message = message;
+        }
+        blob_upload_free(TAKE_PTR(up->blob));
+        return -EPROTO;
+}
+
+/* Map an error of the parser, a callback or the file to the answer. */
+static void upload_fail(struct upload *up, int r)
+{
+        if (up->status)
+                return;
+        if (r == -EBADMSG)
+                (void)upload_reject(up, 400, "invalid_multipart", "malformed multipart body");
+        else if (r == -EFBIG)
+                (void)upload_reject(up, 413, "blob_too_large", "blob too large");
+        else {
+                log_error_errno(r, "Cannot store an upload: %m");
+                (void)upload_reject(up, 500, "internal_error", "internal server error");
+        }
+}
+
+static int on_part_begin(void *userdata, unsigned index, const char *name, const char *filename)
+{
+        struct upload *up = userdata;
+        struct app *app = up->req->app;
+
+        if (index > 0)
+                return upload_reject(up, 400, "invalid_multipart", "exactly one part is allowed");
+        if (!name || strcmp(name, UPLOAD_FIELD) != 0)
+                return upload_reject(up, 400, "invalid_multipart", "the part must be named file");
+        if (!filename)
+                return upload_reject(up, 400, "invalid_multipart",
+                                     "the file part needs a filename");
+        return blob_upload_new(app->blobs, app->config->limits.max_blob_bytes, &up->blob);
+}
+
+static int on_part_data(void *userdata, const char *data, size_t len)
+{
+        struct upload *up = userdata;
+
+        return up->blob ? blob_upload_write(up->blob, data, len) : -EINVAL;
+}
+
+static const struct multipart_callbacks upload_callbacks = {
+        .part_begin = on_part_begin,
+        .part_data = on_part_data,
+};
+
+int api_blobs_upload_begin(struct http_request *req)
+{
+        const struct config *cfg = req->app->config;
+        struct upload *up;
+        int r;
+
+        up = calloc(1, sizeof(*up));
+        if (!up)
+                return -ENOMEM;
+        up->req = req;
+        req->state = up;
+
+        /* Before a byte of the body is read: 401/403 go out at once. */
+        r = api_device_auth(req, &up->dev, true);
+        if (r != 0)
+                return answered(r);
+        r = multipart_parser_new(http_header(req, "Content-Type"), &upload_callbacks, up, &up->mp);
+        if (r == -EINVAL)
+                return http_reply_error(req, 400, "invalid_multipart",
+                                        "request must be multipart/form-data");
+        if (r < 0)
+                return r;
+        if (req->has_content_length &&
+            req->content_length > cfg->limits.max_blob_bytes + MULTIPART_OVERHEAD_MAX)
+                return http_reply_error(req, 413, "blob_too_large", "blob too large");
+        return 0;
+}
+
+int api_blobs_upload_data(struct http_request *req, const char *data, size_t len)
+{
+        struct upload *up = req->state;
+        int r;
+
+        if (!up || !up->mp)
+                return -EINVAL;
+        if (up->status) {
+                up->discarded += len;
+                return up->discarded > UPLOAD_DISCARD_MAX ? -EFBIG : 0;
+        }
+        r = multipart_parser_feed(up->mp, data, len);
+        if (r < 0)
+                upload_fail(up, r);
+        return 0;
+}
+
+/* The body is complete and valid: make the file durable, then reference it. */
+static int upload_commit(struct http_request *req, struct upload *up)
+{
+        struct app *app = req->app;
+        const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
+        const struct store_blob_quota quota = {app->config->limits.max_vault_blob_bytes,
+                                               app->config->limits.max_user_blob_bytes};
+        char sha256[BLOB_HASH_HEX + 1];
+        uint64_t size = blob_upload_size(up->blob);
+        int r;
+
+        r = blob_upload_finish(up->blob, sha256);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        r = blob_upload_commit(up->blob);
+        if (r >= 0)
+                r = store_blob_ref_add(app->store, &scope, sha256, (int64_t)size, &quota);
+        if (r < 0) {
+                int d = blob_upload_discard(up->blob, blob_gc_unused, app->store);
+                if (d < 0)
+                        log_warning_errno(d, "Cannot remove the unreferenced blob %s: %m", sha256);
+                if (r == -EDQUOT)
+                        return http_reply_error(req, 413, "quota_exceeded", "blob quota exceeded");
+                return api_reply_internal(req, r);
+        }
+        req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";
+        return http_reply_json(
+                req, 200, json_pack("{s:s,s:I}", "sha256", sha256, "size", (json_int_t)size), 0);
+}
+
+int api_blobs_upload(struct http_request *req)
+{
+        struct upload *up = req->state;
+        int r;
+
+        if (!up || !up->mp)
+                return -EINVAL;
+        if (!up->status) {
+                r = multipart_parser_finish(up->mp);
+                if (r < 0)
+                        upload_fail(up, r);
+                else if (!up->blob)
+                        (void)upload_reject(up, 400, "invalid_multipart", "no file part");
+        }
+        if (up->status)
+                return http_reply_error(req, up->status, up->code, up->message);
+        return upload_commit(req, up);
+}
+
+void api_blobs_upload_cleanup(struct http_request *req)
+{
+        struct upload *up = req->state;
+
+        if (!up)
+                return;
+        multipart_parser_free(up->mp);
+        blob_upload_free(up->blob); /* an unfinished upload leaves no file */
+        store_device_done(&up->dev);
+        free(up);
+        req->state = NULL;
+}
+
+/* --- download ------------------------------------------------------------------ */
+
+/* Answer 416 with the size the ranges should have been within. */
+static int reply_unsatisfiable(struct http_request *req, uint64_t size)
+{
+        char range[48];
+        struct MHD_Response *resp = http_response_from_json(json_pack(
+                "{s:s,s:s}", "error", "range not satisfiable", "code", "range_not_satisfiable"));
+
+        if (!resp)
+                return -ENOMEM;
+        snprintf(range, sizeof(range), "bytes */%" PRIu64, size);
+        MHD_add_response_header(resp, "Content-Range", range);
+        return http_reply_response(req, 416, resp, 0);
+}
+
+/* The blob's bytes [start, start+len) from fd (taken over: MHD closes it
+ * once sent), by sendfile() where the platform allows. */
+static int reply_blob(struct http_request *req, const char *sha256, int fd, uint64_t size,
+                      uint64_t start, uint64_t len, bool partial)
+{
+        char disposition[BLOB_HASH_HEX + 40], etag[BLOB_HASH_HEX + 3], range[80];
+        struct MHD_Response *resp;
+
+        if (len > 0)
+                resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+        else {
+                resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+                (void)close(fd);
+                fd = -1;
+        }
+        if (!resp) {
+                if (fd >= 0)
+                        (void)close(fd);
+                return -ENOMEM;
+        }
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", sha256);
+        snprintf(etag, sizeof(etag), "\"%s\"", sha256);
+        MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        MHD_add_response_header(resp, "ETag", etag);
+        if (partial) {
+                snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start,
+                         start + len - 1, size);
+                MHD_add_response_header(resp, "Content-Range", range);
+        }
+        return http_reply_response(req, partial ? 206 : 200, resp, HTTP_REPLY_NO_STORE);
+}
+
+/* The Range header to honour: none when If-Range names another version
+ * (the ETag is the content hash, so only a mismatch can say so). */
+static const char *effective_range(struct http_request *req, const char *sha256)
+{
+        const char *if_range = http_header(req, "If-Range");
+        const char *range = http_header(req, "Range");
+
+        if (range && if_range) {
+                size_t n = strlen(if_range);
+                if (n != BLOB_HASH_HEX + 2 || if_range[0] != '"' ||
+                    strncmp(if_range + 1, sha256, BLOB_HASH_HEX) != 0 || if_range[n - 1] != '"')
+                        return NULL;
+        }
+        return range;
+}
+
+static int download(struct http_request *req, const struct store_device *dev, const char *sha256)
+{
+        struct app *app = req->app;
+        const struct store_scope scope = {dev->user_id, dev->vault_id};
+        uint64_t start = 0, len;
+        time_t last_accessed = 0;
+        int64_t size;
+        int fd = -1, r;
+
+        if (!hex_is_lower(sha256, BLOB_HASH_HEX))
+                return http_reply_error(req, 400, "invalid_blob_hash",
+                                        "blob hash must be 64 lower-case hex digits");
+        r = store_blob_ref_get(app->store, &scope, sha256, &size, &last_accessed);
+        if (r == -ENOENT)
+                return http_reply_error(req, 404, "blob_not_found", "blob not found");
+        if (r < 0)
+                return api_reply_internal(req, r);
+        r = blob_store_open_blob(app->blobs, sha256, (uint64_t)size, &fd);
+        if (r == -ENOENT) {
+                log_warning("Blob %s is referenced but missing from the blob directory", sha256);
+                return http_reply_error(req, 404, "blob_not_found", "blob not found");
+        }
+        if (r == -EUCLEAN) {
+                log_error("Blob %s does not have its recorded size on disk", sha256);
+                return http_reply_error(req, 500, "blob_unavailable", "blob unavailable");
+        }
+        if (r < 0)
+                return api_reply_internal(req, r);
+
+        if (time(NULL) - last_accessed >= BLOB_ACCESS_GRANULARITY) {
+                int t = store_blob_ref_touch(app->store, &scope, sha256);
+                if (t < 0)
+                        log_warning_errno(t, "Cannot update a blob's last access time: %m");
+        }
+
+        len = (uint64_t)size;
+        switch (http_range_parse(effective_range(req, sha256), (uint64_t)size, &start, &len)) {
+        case HTTP_RANGE_UNSATISFIABLE:
+                (void)close(fd);
+                return reply_unsatisfiable(req, (uint64_t)size);
+        case HTTP_RANGE_PARTIAL:
+                return reply_blob(req, sha256, fd, (uint64_t)size, start, len, true);
+        default:
+                return reply_blob(req, sha256, fd, (uint64_t)size, 0, (uint64_t)size, false);
+        }
+}
+
+int api_blobs_download(struct http_request *req)
+{
+        struct store_device dev = {0};
+        int r;
+
+        r = api_device_auth(req, &dev, true);
+        if (r != 0)
+                return answered(r);
+        r = download(req, &dev, req->params[0]);
+        store_device_done(&dev);
+        return r;
+}

@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Implementation of blob/blob_store.h: the files of the blob directory,
+ * the claims of committing uploads and the list of uploads in progress.
+ * No SQL here and no HTTP; callers decide what is still needed.
+ */
+#include "blob/blob_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/text.h"
+
+/* Mode of new blob files and prefix directories (further limited by the
+ * umask). */
+#define BLOB_FILE_MODE 0640
+#define BLOB_DIR_MODE  0750
+/* Random bytes in a temporary file's name. */
+#define BLOB_TEMP_RANDOM 16
+
+/* An upload between commit and release, per hash: while any exists, the
+ * file of that hash is not removed. */
+struct blob_claim {
+        char sha256[BLOB_HASH_HEX + 1];
+        unsigned count;
+        struct blob_claim *next;
+};
+
+struct blob_store {
+        int dirfd;
+        pthread_mutex_t lock; /* guards claims and uploads */
+        struct blob_claim *claims;
+        struct blob_upload *uploads; /* in progress, newest first */
+};
+
+struct blob_upload {
+        struct blob_store *bs;
+        struct blob_upload *prev, *next;
+        int fd;
+        char temp[sizeof(BLOB_TEMP_PREFIX) + 2 * BLOB_TEMP_RANDOM];
+        bool temp_exists;
+        bool finished;
+        bool claimed;
+        char sha256[BLOB_HASH_HEX + 1];
+        uint64_t size, max_size;
+        crypto_hash_sha256_state hash;
+        unsigned char *buf;
+        size_t buf_len;
+};
+
+static inline void closedirp(DIR **d)
+{
+        if (*d)
+                (void)closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+/* "ab/cd/abcd…" for a hash; -EINVAL when it is not 64 lower-case hex. */
+static int blob_path(const char *sha256, char out[BLOB_HASH_HEX + 7])
+{
+        if (!hex_is_lower(sha256, BLOB_HASH_HEX))
+                return -EINVAL;
+        snprintf(out, BLOB_HASH_HEX + 7, "%.2s/%.2s/%s", sha256, sha256 + 2, sha256);
+        return 0;
+}
+
+int blob_store_new(const char *path, struct blob_store **ret)
+{
+        struct blob_store *bs;
+
+        bs = calloc(1, sizeof(*bs));
+        if (!bs)
+                return -ENOMEM;
+        bs->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (bs->dirfd < 0) {
+                int r = -errno;
+                free(bs);
+                return r;
+        }
+        pthread_mutex_init(&bs->lock, NULL);
+        *ret = bs;
+        return 0;
+}
+
+void blob_store_free(struct blob_store *bs)
+{
+        if (!bs)
+                return;
+        while (bs->claims) {
+                struct blob_claim *c = bs->claims;
+                bs->claims = c->next;
+                free(c);
+        }
+        (void)close(bs->dirfd);
+        pthread_mutex_destroy(&bs->lock);
+        free(bs);
+}
+
+/* --- claims (lock held) ------------------------------------------------------ */
+
+static struct blob_claim **claim_find(struct blob_store *bs, const char *sha256)
+{
+        struct blob_claim **c = &bs->claims;
+
+        while (*c && strcmp((*c)->sha256, sha256) != 0)
+                c = &(*c)->next;
+        return c;
+}
+
+static int claim_take(struct blob_store *bs, const char *sha256)
+{
+        struct blob_claim **c = claim_find(bs, sha256);
+
+        if (!*c) {
+                *c = calloc(1, sizeof(**c));
+                if (!*c)
+                        return -ENOMEM;
+                memcpy((*c)->sha256, sha256, BLOB_HASH_HEX + 1);
+        }
+        (*c)->count++;
+        return 0;
+}
+
+static void claim_drop(struct blob_store *bs, const char *sha256)
+{
+        struct blob_claim **c = claim_find(bs, sha256), *gone;
+
+        if (!*c || --(*c)->count > 0)
+                return;
+        gone = *c;
+        *c = gone->next;
+        free(gone);
+}
+
+/* Remove the file of sha256 if unused() agrees; lock held, no claim. */
+static int remove_if_unused(struct blob_store *bs, const char *sha256, blob_unused_fn unused,
+                            void *userdata)
+{
+        char path[BLOB_HASH_HEX + 7];
+        int r;
+
+        r = blob_path(sha256, path);
+        if (r < 0)
+                return r;
+        r = unused(userdata, sha256);
+        if (r <= 0)
+                return r;
+        if (unlinkat(bs->dirfd, path, 0) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return 1;
+}
+
+int blob_store_remove_unused(struct blob_store *bs, const char *sha256, blob_unused_fn unused,
+                             void *userdata)
+{
+        int r = 0;
+
+        pthread_mutex_lock(&bs->lock);
+        if (!*claim_find(bs, sha256))
+                r = remove_if_unused(bs, sha256, unused, userdata);
+        pthread_mutex_unlock(&bs->lock);
+        return r;
+}
+
+/* --- uploads ------------------------------------------------------------------ */
+
+int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload **ret)
+{
+        uint8_t rnd[BLOB_TEMP_RANDOM];
+        char hex[2 * BLOB_TEMP_RANDOM + 1];
+        struct blob_upload *u;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        randombytes_buf(rnd, sizeof(rnd));
+        hex_encode(rnd, sizeof(rnd), hex);
+        snprintf(u->temp, sizeof(u->temp), "%s%s", BLOB_TEMP_PREFIX, hex);
+        u->fd = openat(bs->dirfd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                       BLOB_FILE_MODE);
+        if (u->fd < 0) {
+                int r = -errno;
+                free(u);
+                return r;
+        }
+        u->bs = bs;
+        u->temp_exists = true;
+        u->max_size = max_size;
+        crypto_hash_sha256_init(&u->hash);
+
+        pthread_mutex_lock(&bs->lock);
+        u->next = bs->uploads;
+        if (bs->uploads)
+                bs->uploads->prev = u;
+        bs->uploads = u;
+        pthread_mutex_unlock(&bs->lock);
+        *ret = u;
+        return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Write and hash what the buffer holds. */
+static int upload_flush(struct blob_upload *u)
+{
+        int r;
+
+        if (u->buf_len == 0)
+                return 0;
+        r = write_all(u->fd, u->buf, u->buf_len);
+        if (r < 0)
+                return r;
+        crypto_hash_sha256_update(&u->hash, u->buf, u->buf_len);
+        u->buf_len = 0;
+        return 0;
+}
+
+int blob_upload_write(struct blob_upload *u, const void *data, size_t len)
+{
+        const unsigned char *p = data;
+        int r;
+
+        if (u->finished)
+                return -EINVAL;
+        if (len > u->max_size - u->size)
+                return -EFBIG;
+        if (!u->buf && len > 0) {
+                u->buf = malloc(BLOB_WRITE_BUFFER);
+                if (!u->buf)
+                        return -ENOMEM;
+        }
+        while (len > 0) {
+                size_t n = BLOB_WRITE_BUFFER - u->buf_len;
+                if (n > len)
+                        n = len;
+                memcpy(u->buf + u->buf_len, p, n);
+                u->buf_len += n;
+                u->size += n;
+                p += n;
+                len -= n;
+                if (u->buf_len == BLOB_WRITE_BUFFER) {
+                        r = upload_flush(u);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+uint64_t blob_upload_size(const struct blob_upload *u)
+{
+        return u->size;
+}
+
+int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
+{
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        int r;
+
+        if (u->finished || u->fd < 0)
+                return -EINVAL;
+        r = upload_flush(u);
+        if (r < 0)
+                return r;
+        if (fsync(u->fd) < 0)
+                return -errno;
+        if (close(u->fd) < 0) {
+                u->fd = -1;
+                return -errno;
+        }
+        u->fd = -1;
+        free(u->buf);
+        u->buf = NULL;
+        crypto_hash_sha256_final(&u->hash, digest);
+        hex_encode(digest, sizeof(digest), u->sha256);
+        u->finished = true;
+        memcpy(ret_sha256, u->sha256, BLOB_HASH_HEX + 1);
+        return 0;
+}
+
+/* mkdirat that reports whether it created the directory (1) or found it (0). */
+static int make_dir(int dirfd, const char *name)
+{
+        if (mkdirat(dirfd, name, BLOB_DIR_MODE) == 0)
+                return 1;
+        return errno == EEXIST ? 0 : -errno;
+}
+
+static int fsync_at(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        (void)close(fd);
+        return r;
+}
+
+/* Rename the temporary file to its content address and make that durable:
+ * the prefix directories (fsynced into their parents when new), then the
+ * directory holding the new name. */
+static int place(struct blob_upload *u)
+{
+        struct blob_store *bs = u->bs;
+        char path[BLOB_HASH_HEX + 7], top[3], mid[6];
+        int new_top, new_mid, r;
+
+        r = blob_path(u->sha256, path);
+        if (r < 0)
+                return r;
+        snprintf(top, sizeof(top), "%.2s", u->sha256);
+        snprintf(mid, sizeof(mid), "%.2s/%.2s", u->sha256, u->sha256 + 2);
+        new_top = make_dir(bs->dirfd, top);
+        if (new_top < 0)
+                return new_top;
+        new_mid = make_dir(bs->dirfd, mid);
+        if (new_mid < 0)
+                return new_mid;
+        if (renameat(bs->dirfd, u->temp, bs->dirfd, path) < 0)
+                return -errno;
+        u->temp_exists = false;
+        r = fsync_at(bs->dirfd, mid);
+        if (r >= 0 && new_mid)
+                r = fsync_at(bs->dirfd, top);
+        if (r >= 0 && new_top && fsync(bs->dirfd) < 0)
+                r = -errno;
+        return r;
+}
+
+int blob_upload_commit(struct blob_upload *u)
+{
+        struct blob_store *bs = u->bs;
+        int r;
+
+        if (!u->finished || u->claimed || !u->temp_exists)
+                return -EINVAL;
+        pthread_mutex_lock(&bs->lock);
+        r = claim_take(bs, u->sha256);
+        pthread_mutex_unlock(&bs->lock);
+        if (r < 0)
+                return r;
+        u->claimed = true;
+
+        r = place(u);
+        if (r < 0) {
+                /* The file may or may not be in place: leave it to the
+                 * caller's discard, which removes it when unused. */
+                return r;
+        }
+        return 0;
+}
+
+int blob_upload_discard(struct blob_upload *u, blob_unused_fn unused, void *userdata)
+{
+        struct blob_store *bs = u->bs;
+        int r = 0;
+
+        if (!u->claimed)
+                return 0;
+        pthread_mutex_lock(&bs->lock);
+        claim_drop(bs, u->sha256);
+        u->claimed = false;
+        if (!*claim_find(bs, u->sha256))
+                r = remove_if_unused(bs, u->sha256, unused, userdata);
+        pthread_mutex_unlock(&bs->lock);
+        return r;
+}
+
+void blob_upload_free(struct blob_upload *u)
+{
+        struct blob_store *bs;
+
+        if (!u)
+                return;
+        bs = u->bs;
+        if (u->fd >= 0)
+                (void)close(u->fd);
+        if (u->temp_exists)
+                (void)unlinkat(bs->dirfd, u->temp, 0);
+        pthread_mutex_lock(&bs->lock);
+        if (u->claimed)
+                claim_drop(bs, u->sha256);
+        if (u->prev)
+                u->prev->next = u->next;
+        else
+                bs->uploads = u->next;
+        if (u->next)
+                u->next->prev = u->prev;
+        pthread_mutex_unlock(&bs->lock);
+        free(u->buf);
+        free(u);
+}
+
+/* --- reading ------------------------------------------------------------------- */
+
+int blob_store_open_blob(struct blob_store *bs, const char *sha256, uint64_t expected_size,
+                         int *ret_fd)
+{
+        char path[BLOB_HASH_HEX + 7];
+        struct stat st;
+        int fd, r;
+
+        r = blob_path(sha256, path);
+        if (r < 0)
+                return r;
+        fd = openat(bs->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return errno == ELOOP ? -EUCLEAN : -errno;
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                (void)close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != expected_size) {
+                (void)close(fd);
+                return -EUCLEAN;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int blob_store_exists(struct blob_store *bs, const char *sha256)
+{
+        char path[BLOB_HASH_HEX + 7];
+        struct stat st;
+        int r;
+
+        r = blob_path(sha256, path);
+        if (r < 0)
+                return r;
+        if (fstatat(bs->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
+/* --- maintenance ----------------------------------------------------------------- */
+
+/* Open the subdirectory name of dirfd as a DIR stream; NULL with errno set. */
+static DIR *open_subdir(int dirfd, const char *name)
+{
+        int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        DIR *d;
+
+        if (fd < 0)
+                return NULL;
+        d = fdopendir(fd);
+        if (!d) {
+                int e = errno;
+                (void)close(fd);
+                errno = e;
+        }
+        return d;
+}
+
+/* Visit one entry of an "xx/yy" directory if it is a blob at its address. */
+static int visit_file(DIR *leaf, const char *name, const char *prefix, blob_scan_fn fn,
+                      void *userdata)
+{
+        struct stat st;
+
+        if (!hex_is_lower(name, BLOB_HASH_HEX) || memcmp(name, prefix, 4) != 0)
+                return 0;
+        if (fstatat(dirfd(leaf), name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno; /* removed meanwhile: skipped */
+        if (!S_ISREG(st.st_mode))
+                return 0;
+        return fn(userdata, name, (uint64_t)st.st_size);
+}
+
+/* Visit directory d at depth 0 ("xx" entries), 1 ("yy") or 2 (files);
+ * prefix[0..2*depth) holds the hex digits of the levels above. */
+static int scan_dir(DIR *d, unsigned depth, char prefix[5], blob_scan_fn fn, void *userdata)
+{
+        struct dirent *de;
+        int r;
+
+        while ((errno = 0, de = readdir(d))) {
+                if (depth == 2)
+                        r = visit_file(d, de->d_name, prefix, fn, userdata);
+                else {
+                        if (!hex_is_lower(de->d_name, 2))
+                                continue;
+                        _cleanup_closedir_ DIR *sub = open_subdir(dirfd(d), de->d_name);
+                        if (!sub) {
+                                if (errno == ENOTDIR || errno == ENOENT)
+                                        continue;
+                                return -errno;
+                        }
+                        memcpy(prefix + 2 * depth, de->d_name, 2);
+                        r = scan_dir(sub, depth + 1, prefix, fn, userdata);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return errno ? -errno : 0;
+}
+
+int blob_store_scan(struct blob_store *bs, blob_scan_fn fn, void *userdata)
+{
+        _cleanup_closedir_ DIR *root = open_subdir(bs->dirfd, ".");
+        char prefix[5] = "";
+
+        if (!root)
+                return -errno;
+        return scan_dir(root, 0, prefix, fn, userdata);
+}
+
+/* Whether an upload in progress writes the temporary file name (lock held). */
+static bool temp_in_use(struct blob_store *bs, const char *name)
+{
+        for (struct blob_upload *u = bs->uploads; u; u = u->next)
+                if (u->temp_exists && strcmp(u->temp, name) == 0)
+                        return true;
+        return false;
+}
+
+int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
+{
+        _cleanup_closedir_ DIR *root = open_subdir(bs->dirfd, ".");
+        struct dirent *de;
+        int removed = 0;
+
+        if (!root)
+                return -errno;
+        while ((errno = 0, de = readdir(root))) {
+                struct stat st;
+                bool gone = false;
+
+                if (strncmp(de->d_name, BLOB_TEMP_PREFIX, strlen(BLOB_TEMP_PREFIX)) != 0)
+                        continue;
+                if (fstatat(bs->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                if (!S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
+                        continue;
+                pthread_mutex_lock(&bs->lock);
+                if (!temp_in_use(bs, de->d_name))
+                        gone = unlinkat(bs->dirfd, de->d_name, 0) == 0 || errno == ENOENT;
+                pthread_mutex_unlock(&bs->lock);
+                if (gone)
+                        removed++;
+        }
+        return errno ? -errno : removed;
+}
