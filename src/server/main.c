@@ -37,6 +37,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
+#include "util/workq.h"
 #include "version.h"
 
 /* Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or config. */
@@ -48,6 +49,11 @@
 
 /* How often the main loop wakes for periodic work, in seconds. */
 #define MAIN_TICK_SECONDS 1
+
+/* Background jobs (password-reset e-mails) waiting at most; more are
+ * dropped and counted as mail failures.  At shutdown they get this long. */
+#define BACKGROUND_QUEUE_MAX        256
+#define BACKGROUND_DRAIN_TIMEOUT_MS 5000
 
 static int read_admin_password(const struct options *o, char **ret)
 {
@@ -339,6 +345,8 @@ int main(int argc, char **argv)
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app.ratelimit);
         if (r >= 0)
                 r = longpoll_new(&app.longpoll);
+        if (r >= 0)
+                r = workq_new(BACKGROUND_QUEUE_MAX, &app.background);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto out;
@@ -384,6 +392,7 @@ int main(int argc, char **argv)
         http = NULL;
 out:
         http_server_stop(http, 0);
+        workq_free(app.background, BACKGROUND_DRAIN_TIMEOUT_MS);
         longpoll_free(app.longpoll);
         ratelimit_free(app.ratelimit);
         for (int i = 0; i < n_fds; i++)
