@@ -7,6 +7,7 @@
  * passwords are never logged.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +44,11 @@ _Static_assert(RESET_TOKEN_SECONDS == 3600, "api.md §6: reset links last 1 h");
 
 /* Longest link base (public_url or the request's origin) we build on. */
 #define ACCOUNT_LINK_BASE_MAX 512
+
+/* How long registration waits for the mail helper to take the
+ * confirmation e-mail before answering anyway; the message still goes
+ * out.  Writing to the outbox or a nearby relay takes far less. */
+#define ACCOUNT_MAIL_WAIT_MS 3000
 
 static int answered(int r)
 {
@@ -122,10 +128,71 @@ static int link_base(struct http_request *req, char out[ACCOUNT_LINK_BASE_MAX])
 
 /* --- e-mail ------------------------------------------------------------- */
 
-/* Where each e-mail's link points, below the link base. */
-static const char *mail_link_path(enum mail_text t)
+/* One account e-mail on its way to the mail helper.  Sending happens on
+ * the background worker, because the helper answers only once the message
+ * is delivered (SMTP can take its time); a submitter that wants to know
+ * the outcome waits a bounded time and holds its own reference. */
+struct mail_job {
+        struct app *app;
+        enum mail_text text;
+        const char *locale; /* a static string */
+        char user_id[64];
+        char to[EMAIL_MAX + 1];
+        char username[256];
+        char link[ACCOUNT_LINK_BASE_MAX + 64]; /* holds the token */
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* finished became true */
+        bool finished;
+        unsigned refs;
+};
+
+static struct mail_job *mail_job_new(struct app *app, enum mail_text t, const char *user_id,
+                                     const char *to, const char *username, const char *locale,
+                                     const char *base, const char *token)
 {
-        return t == MAIL_TEXT_CONFIRM ? "/api/v1/auth/confirm?token=" : "/reset?token=";
+        struct mail_job *j = calloc(1, sizeof(*j));
+        pthread_condattr_t attr;
+        int n;
+
+        if (!j)
+                return NULL;
+        n = snprintf(
+                j->link, sizeof(j->link), "%s%s%s", base,
+                t == MAIL_TEXT_CONFIRM ? "/api/v1/auth/confirm?token=" : "/reset?token=", token);
+        if (n < 0 || (size_t)n >= sizeof(j->link)) {
+                free(j);
+                return NULL;
+        }
+        j->app = app;
+        j->text = t;
+        j->locale = locale;
+        snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
+        snprintf(j->to, sizeof(j->to), "%s", to);
+        snprintf(j->username, sizeof(j->username), "%s", username);
+        j->refs = 1;
+        pthread_mutex_init(&j->lock, NULL);
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&j->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        return j;
+}
+
+static void mail_job_unref(void *data)
+{
+        struct mail_job *j = data;
+        bool last;
+
+        pthread_mutex_lock(&j->lock);
+        last = --j->refs == 0;
+        pthread_mutex_unlock(&j->lock);
+        if (!last)
+                return;
+        pthread_cond_destroy(&j->cond);
+        pthread_mutex_destroy(&j->lock);
+        sodium_memzero(j, sizeof(*j));
+        free(j);
 }
 
 /* Hand one message to the mail helper: 0 once it accepted it. */
@@ -143,44 +210,75 @@ static int mail_send(struct app *app, const char *to, const char *subject, const
         return -EOPNOTSUPP;
 }
 
-/*
- * Render e-mail t for a user and hand it to the mail helper.  Returns once
- * the helper accepted it (or refused); a failure is logged (user id, never
- * the address's link or token) and counted in app->mail_failures, and the
- * requester's answer does not change.
- */
-static void send_account_mail(struct app *app, enum mail_text t, const char *user_id,
-                              const char *to, const char *username, const char *locale,
-                              const char *base, const char *token)
+/* Render the job's e-mail and hand it to the mail helper.  A failure is
+ * logged (user id and reason; never the address, link or body) and
+ * counted in app->mail_failures; it never changes an answer. */
+static void mail_job_send(struct mail_job *j)
 {
+        struct app *app = j->app;
         struct mail_message m = {0};
-        _cleanup_free_ char *link = NULL;
         char err[256] = "";
         int r;
 
-        if (asprintf(&link, "%s%s%s", base, mail_link_path(t), token) < 0) {
-                link = NULL;
-                r = -ENOMEM;
-        } else
-                r = mail_text_render(t, locale, app->config->web.server_name, username, link, &m);
+        r = mail_text_render(j->text, j->locale, app->config->web.server_name, j->username, j->link,
+                             &m);
         if (r >= 0)
-                r = mail_send(app, to, m.subject, m.body, err, sizeof(err));
+                r = mail_send(app, j->to, m.subject, m.body, err, sizeof(err));
         if (r < 0) {
                 atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
                 struct log_field f[] = {
                         {"MESSAGE_ID", LOG_MID_MAIL_FAILED},
                         {"EVENT", "mail_failed"},
-                        {"USER_ID", user_id},
+                        {"USER_ID", j->user_id},
                 };
                 log_struct(LOG_WARNING, f, "Cannot send the %s e-mail for user %s: %s",
-                           t == MAIL_TEXT_CONFIRM ? "confirmation" : "password reset", user_id,
-                           err[0] ? err : strerror(-r));
+                           j->text == MAIL_TEXT_CONFIRM ? "confirmation" : "password reset",
+                           j->user_id, err[0] ? err : strerror(-r));
         }
-        if (link)
-                sodium_memzero(link, strlen(link));
         if (m.body)
                 sodium_memzero(m.body, strlen(m.body));
         mail_message_done(&m);
+}
+
+static void mail_job_run(void *data)
+{
+        struct mail_job *j = data;
+
+        mail_job_send(j);
+        pthread_mutex_lock(&j->lock);
+        j->finished = true;
+        pthread_cond_broadcast(&j->cond);
+        pthread_mutex_unlock(&j->lock);
+}
+
+/* Queue j (taking over the caller's reference) and wait up to wait_ms for
+ * the helper's verdict.  A failure to queue counts as a mail failure. */
+static void mail_job_submit(struct mail_job *j, unsigned wait_ms)
+{
+        struct timespec deadline;
+        int r;
+
+        j->refs++; /* the worker's */
+        r = workq_submit(j->app->background, mail_job_run, mail_job_unref, j);
+        if (r < 0) {
+                j->refs--;
+                atomic_fetch_add_explicit(&j->app->mail_failures, 1, memory_order_relaxed);
+                log_warning_errno(r, "Cannot queue the e-mail for user %s: %m", j->user_id);
+                mail_job_unref(j);
+                return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += wait_ms / 1000;
+        deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&j->lock);
+        while (!j->finished && pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == 0)
+                ;
+        pthread_mutex_unlock(&j->lock);
+        mail_job_unref(j);
 }
 
 /* --- register ------------------------------------------------------------ */
@@ -258,8 +356,15 @@ int api_auth_register(struct http_request *req)
         snprintf(req->log_user_id, sizeof(req->log_user_id), "%s", id);
         req->log_event = "user_registered";
         api_audit(req, "user_registered", id, NULL, "account registered");
-        send_account_mail(app, MAIL_TEXT_CONFIRM, id, email, name, locale, base, token);
+        struct mail_job *mj =
+                mail_job_new(app, MAIL_TEXT_CONFIRM, id, email, name, locale, base, token);
         sodium_memzero(token, sizeof(token));
+        if (mj)
+                mail_job_submit(mj, ACCOUNT_MAIL_WAIT_MS);
+        else {
+                atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
+                log_oom();
+        }
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "confirmation_sent"), 0);
 }
 
@@ -471,8 +576,15 @@ static void forgot_run(void *data)
                 locale = locale_supported(u.locale);
         if (!locale)
                 locale = job->request_locale;
-        send_account_mail(app, MAIL_TEXT_RESET, u.id, u.email, u.username, locale, job->base,
-                          token);
+        struct mail_job *mj = mail_job_new(app, MAIL_TEXT_RESET, u.id, u.email, u.username, locale,
+                                           job->base, token);
+        if (mj) {
+                mail_job_send(mj); /* already on the background worker */
+                mail_job_unref(mj);
+        } else {
+                atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
+                log_oom();
+        }
 out:
         sodium_memzero(token, sizeof(token));
         store_user_done(&u);
