@@ -7,7 +7,6 @@
  * passwords are never logged.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -130,8 +129,7 @@ static int link_base(struct http_request *req, char out[ACCOUNT_LINK_BASE_MAX])
 
 /* One account e-mail on its way to the mail helper.  Sending happens on
  * the background worker, because the helper answers only once the message
- * is delivered (SMTP can take its time); a submitter that wants to know
- * the outcome waits a bounded time and holds its own reference. */
+ * is delivered (SMTP can take its time). */
 struct mail_job {
         struct app *app;
         enum mail_text text;
@@ -140,11 +138,6 @@ struct mail_job {
         char to[EMAIL_MAX + 1];
         char username[256];
         char link[ACCOUNT_LINK_BASE_MAX + 64]; /* holds the token */
-
-        pthread_mutex_t lock;
-        pthread_cond_t cond; /* finished became true */
-        bool finished;
-        unsigned refs;
 };
 
 static struct mail_job *mail_job_new(struct app *app, enum mail_text t, const char *user_id,
@@ -152,7 +145,6 @@ static struct mail_job *mail_job_new(struct app *app, enum mail_text t, const ch
                                      const char *base, const char *token)
 {
         struct mail_job *j = calloc(1, sizeof(*j));
-        pthread_condattr_t attr;
         int n;
 
         if (!j)
@@ -170,29 +162,15 @@ static struct mail_job *mail_job_new(struct app *app, enum mail_text t, const ch
         snprintf(j->user_id, sizeof(j->user_id), "%s", user_id);
         snprintf(j->to, sizeof(j->to), "%s", to);
         snprintf(j->username, sizeof(j->username), "%s", username);
-        j->refs = 1;
-        pthread_mutex_init(&j->lock, NULL);
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&j->cond, &attr);
-        pthread_condattr_destroy(&attr);
         return j;
 }
 
-static void mail_job_unref(void *data)
+static void mail_job_free(void *data)
 {
-        struct mail_job *j = data;
-        bool last;
-
-        pthread_mutex_lock(&j->lock);
-        last = --j->refs == 0;
-        pthread_mutex_unlock(&j->lock);
-        if (!last)
+        if (!data)
                 return;
-        pthread_cond_destroy(&j->cond);
-        pthread_mutex_destroy(&j->lock);
-        sodium_memzero(j, sizeof(*j));
-        free(j);
+        sodium_memzero(data, sizeof(struct mail_job));
+        free(data);
 }
 
 /* Hand one message to the mail helper: 0 once it accepted it. */
@@ -242,43 +220,26 @@ static void mail_job_send(struct mail_job *j)
 
 static void mail_job_run(void *data)
 {
-        struct mail_job *j = data;
-
-        mail_job_send(j);
-        pthread_mutex_lock(&j->lock);
-        j->finished = true;
-        pthread_cond_broadcast(&j->cond);
-        pthread_mutex_unlock(&j->lock);
+        mail_job_send(data);
 }
 
-/* Queue j (taking over the caller's reference) and wait up to wait_ms for
- * the helper's verdict.  A failure to queue counts as a mail failure. */
+/* Queue j (which the queue then owns) and wait up to wait_ms for the
+ * helper's verdict.  A job that cannot be queued is a mail failure. */
 static void mail_job_submit(struct mail_job *j, unsigned wait_ms)
 {
-        struct timespec deadline;
+        struct app *app = j->app;
+        char user_id[64];
         int r;
 
-        j->refs++; /* the worker's */
-        r = workq_submit(j->app->background, mail_job_run, mail_job_unref, j);
-        if (r < 0) {
-                j->refs--;
-                atomic_fetch_add_explicit(&j->app->mail_failures, 1, memory_order_relaxed);
-                log_warning_errno(r, "Cannot queue the e-mail for user %s: %m", j->user_id);
-                mail_job_unref(j);
-                return;
+        snprintf(user_id, sizeof(user_id), "%s", j->user_id);
+        r = workq_submit_wait(app->background, mail_job_run, mail_job_free, j, wait_ms);
+        if (r == -ETIMEDOUT)
+                log_info("The e-mail for user %s is still being sent; answering now", user_id);
+        else if (r < 0) {
+                mail_job_free(j);
+                atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
+                log_warning_errno(r, "Cannot queue the e-mail for user %s: %m", user_id);
         }
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += wait_ms / 1000;
-        deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&j->lock);
-        while (!j->finished && pthread_cond_timedwait(&j->cond, &j->lock, &deadline) == 0)
-                ;
-        pthread_mutex_unlock(&j->lock);
-        mail_job_unref(j);
 }
 
 /* --- register ------------------------------------------------------------ */
@@ -580,7 +541,7 @@ static void forgot_run(void *data)
                                            job->base, token);
         if (mj) {
                 mail_job_send(mj); /* already on the background worker */
-                mail_job_unref(mj);
+                mail_job_free(mj);
         } else {
                 atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
                 log_oom();

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,10 +25,12 @@ struct workq {
         pthread_t thread;
         struct job *ring;
         size_t capacity, head, count;
-        bool running;  /* a job is executing */
-        bool stopping; /* no new jobs; worker exits when the ring is empty */
-        bool drop;     /* worker exits without running what is left */
-        bool orphaned; /* workq_free gave up waiting: the worker frees */
+        uint64_t submitted; /* jobs ever queued; the last one's ticket */
+        uint64_t finished;  /* jobs ever run; FIFO, so ticket t ran once finished >= t */
+        bool running;       /* a job is executing */
+        bool stopping;      /* no new jobs; worker exits when the ring is empty */
+        bool drop;          /* worker exits without running what is left */
+        bool orphaned;      /* workq_free gave up waiting: the worker frees */
 };
 
 static void destroy(struct workq *q)
@@ -66,6 +69,7 @@ static void *worker(void *arg)
                         j.done(j.data);
                 pthread_mutex_lock(&q->lock);
                 q->running = false;
+                q->finished++;
                 pthread_cond_broadcast(&q->idle);
         }
         orphaned = q->orphaned;
@@ -109,20 +113,58 @@ int workq_new(size_t capacity, struct workq **ret)
         return 0;
 }
 
+/* The CLOCK_MONOTONIC time timeout_ms from now. */
+static struct timespec deadline_after(unsigned timeout_ms)
+{
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += timeout_ms / 1000;
+        t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
+        }
+        return t;
+}
+
+/* With q->lock held: queue the job; its ticket goes to *ret_ticket. */
+static int submit_locked(struct workq *q, workq_fn fn, workq_fn done, void *data,
+                         uint64_t *ret_ticket)
+{
+        if (q->stopping)
+                return -ESHUTDOWN;
+        if (q->count == q->capacity)
+                return -EAGAIN;
+        q->ring[(q->head + q->count) % q->capacity] = (struct job){fn, done, data};
+        q->count++;
+        *ret_ticket = ++q->submitted;
+        pthread_cond_signal(&q->wake);
+        return 0;
+}
+
 int workq_submit(struct workq *q, workq_fn fn, workq_fn done, void *data)
 {
-        int r = 0;
+        uint64_t ticket;
+        int r;
 
         pthread_mutex_lock(&q->lock);
-        if (q->stopping)
-                r = -ESHUTDOWN;
-        else if (q->count == q->capacity)
-                r = -EAGAIN;
-        else {
-                q->ring[(q->head + q->count) % q->capacity] = (struct job){fn, done, data};
-                q->count++;
-                pthread_cond_signal(&q->wake);
-        }
+        r = submit_locked(q, fn, done, data, &ticket);
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+int workq_submit_wait(struct workq *q, workq_fn fn, workq_fn done, void *data, unsigned timeout_ms)
+{
+        struct timespec deadline = deadline_after(timeout_ms);
+        uint64_t ticket;
+        int r;
+
+        pthread_mutex_lock(&q->lock);
+        r = submit_locked(q, fn, done, data, &ticket);
+        while (r == 0 && q->finished < ticket)
+                if (pthread_cond_timedwait(&q->idle, &q->lock, &deadline) == ETIMEDOUT)
+                        r = q->finished < ticket ? -ETIMEDOUT : 0;
         pthread_mutex_unlock(&q->lock);
         return r;
 }
@@ -144,13 +186,7 @@ void workq_free(struct workq *q, unsigned timeout_ms)
 
         if (!q)
                 return;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
+        deadline = deadline_after(timeout_ms);
 
         pthread_mutex_lock(&q->lock);
         q->stopping = true;

@@ -24,6 +24,13 @@ int workq_new(size_t capacity, struct workq **ret);
  */
 int workq_submit(struct workq *q, workq_fn fn, workq_fn done, void *data);
 
+/*
+ * Queue fn(data) as workq_submit() does, then wait up to timeout_ms for it
+ * to have run.  Returns 0 when it ran, -ETIMEDOUT when it has not yet (it
+ * still will), or the errors of workq_submit().
+ */
+int workq_submit_wait(struct workq *q, workq_fn fn, workq_fn done, void *data, unsigned timeout_ms);
+
 /* Jobs queued or running now. */
 size_t workq_pending(struct workq *q);
 

@@ -102,6 +102,25 @@ static void test_deadline_drops_rest(void **state)
         assert_int_equal(c.done, 2);
 }
 
+static void test_submit_wait(void **state)
+{
+        struct counter c = {0};
+        struct item quick = {&c, 0, 0}, slow = {&c, 1, 300}, after = {&c, 2, 0};
+        struct workq *q;
+        (void)state;
+
+        assert_int_equal(workq_new(4, &q), 0);
+        assert_int_equal(workq_submit_wait(q, run_item, done_item, &quick, 2000), 0);
+        assert_int_equal(c.ran, 1);
+        /* A job behind a slow one: the wait ends at the deadline. */
+        assert_int_equal(workq_submit(q, run_item, done_item, &slow), 0);
+        assert_int_equal(workq_submit_wait(q, run_item, done_item, &after, 50), -ETIMEDOUT);
+        workq_free(q, 5000);
+        assert_int_equal(c.ran, 3);
+        assert_int_equal(c.done, 3);
+        assert_int_equal(c.order[2], 2);
+}
+
 static void test_free_null_and_idle(void **state)
 {
         struct workq *q;
@@ -120,6 +139,7 @@ int main(void)
                 cmocka_unit_test(test_runs_in_order),
                 cmocka_unit_test(test_full_queue),
                 cmocka_unit_test(test_deadline_drops_rest),
+                cmocka_unit_test(test_submit_wait),
                 cmocka_unit_test(test_free_null_and_idle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
