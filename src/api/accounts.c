@@ -406,6 +406,10 @@ int api_auth_login(struct http_request *req)
                 return answered(r);
         if (str_is_blank(username) || !password || !password[0])
                 return bad_request(req, "username and password required");
+        if (session_check_origin(req) < 0) {
+                req->log_event = "csrf_rejected";
+                return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
+        }
         r = api_rate_limit(req, RL_LOGIN, username);
         if (r != 0)
                 return answered(r);

@@ -177,7 +177,7 @@ static enum MHD_Result collect_csrf_cookie(void *cls, enum MHD_ValueKind kind, c
 int session_check_csrf(struct http_request *req, const struct session *s, const char *form_token)
 {
         struct cookie_values cv = {0};
-        const char *presented, *origin;
+        const char *presented;
 
         if (s->via == SESSION_VIA_BEARER)
                 return 0;
@@ -187,16 +187,21 @@ int session_check_csrf(struct http_request *req, const struct session *s, const 
         (void)MHD_get_connection_values(req->conn, MHD_COOKIE_KIND, collect_csrf_cookie, &cv);
         if (!session_csrf_matches(presented, cv.values, cv.n, s->csrf_hash))
                 return -EPERM;
+        return session_check_origin(req);
+}
 
-        origin = http_header(req, "Origin");
-        if (origin) {
-                char own[512];
-                bool have_own = http_request_origin(req, own, sizeof(own)) == 0;
-                if (!session_origin_allowed(origin, req->app->config->public_url,
-                                            have_own ? own : NULL))
-                        return -EPERM;
-        }
-        return 0;
+int session_check_origin(struct http_request *req)
+{
+        const char *origin = http_header(req, "Origin");
+        char own[512];
+        bool have_own;
+
+        if (!origin)
+                return 0;
+        have_own = http_request_origin(req, own, sizeof(own)) == 0;
+        return session_origin_allowed(origin, req->app->config->public_url, have_own ? own : NULL)
+                       ? 0
+                       : -EPERM;
 }
 
 static int add_cookie(struct http_request *req, struct MHD_Response *resp,

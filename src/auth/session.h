@@ -102,6 +102,12 @@ int session_end(struct http_request *req, const struct session *s);
  */
 int session_check_csrf(struct http_request *req, const struct session *s, const char *form_token);
 
+/* The Origin half of the CSRF check, on its own: 0 when the request has
+ * no Origin header or an acceptable one (see session_origin_allowed()),
+ * else -EPERM.  Login uses it so that no other site can sign a visitor
+ * into an account of its choosing. */
+int session_check_origin(struct http_request *req);
+
 /* Add the Set-Cookie headers that carry sec (Secure when the request came
  * over HTTPS), or that clear both cookies of kind.  0 or -ENOMEM. */
 int session_set_cookies(struct http_request *req, struct MHD_Response *resp,
