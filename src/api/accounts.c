@@ -21,6 +21,7 @@
 #include "auth/session.h"
 #include "auth/token.h"
 #include "http/locale.h"
+#include "mailer/mail_client.h"
 #include "server/app.h"
 #include "store/store_accounts.h"
 #include "util/cleanup.h"
@@ -177,15 +178,11 @@ static void mail_job_free(void *data)
 static int mail_send(struct app *app, const char *to, const char *subject, const char *body,
                      char *err, size_t err_size)
 {
-        (void)to;
-        (void)subject;
-        (void)body;
         if (!app->mail) {
                 snprintf(err, err_size, "no mail helper is running");
                 return -ENOTCONN;
         }
-        snprintf(err, err_size, "mail helper support is not built in");
-        return -EOPNOTSUPP;
+        return mail_client_send(app->mail, to, subject, body, err, err_size);
 }
 
 /* Render the job's e-mail and hand it to the mail helper.  A failure is

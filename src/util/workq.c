@@ -179,13 +179,13 @@ size_t workq_pending(struct workq *q)
         return n;
 }
 
-void workq_free(struct workq *q, unsigned timeout_ms)
+int workq_free(struct workq *q, unsigned timeout_ms)
 {
         struct timespec deadline;
         bool done;
 
         if (!q)
-                return;
+                return 0;
         deadline = deadline_after(timeout_ms);
 
         pthread_mutex_lock(&q->lock);
@@ -201,9 +201,11 @@ void workq_free(struct workq *q, unsigned timeout_ms)
         pthread_cond_signal(&q->wake);
         pthread_mutex_unlock(&q->lock);
 
-        if (done) {
-                pthread_join(q->thread, NULL);
-                destroy(q);
-        } else
+        if (!done) {
                 pthread_detach(q->thread);
+                return -ETIMEDOUT;
+        }
+        pthread_join(q->thread, NULL);
+        destroy(q);
+        return 0;
 }

@@ -36,8 +36,9 @@ size_t workq_pending(struct workq *q);
 
 /*
  * Stop accepting jobs, let the worker finish the queue for up to
- * timeout_ms, then drop what is left and free everything.  If the running
- * job outlasts the deadline, the worker is left to finish it and the queue
- * is freed by the worker itself.  NULL is a no-op.
+ * timeout_ms, then drop what is left and free everything.  Returns 0, or
+ * -ETIMEDOUT when a job was still running at the deadline: the worker is
+ * then left to finish it and free the queue itself, so whatever that job
+ * uses must stay alive.  NULL is a no-op.
  */
-void workq_free(struct workq *q, unsigned timeout_ms);
+int workq_free(struct workq *q, unsigned timeout_ms);

@@ -55,7 +55,7 @@ static void test_runs_in_order(void **state)
                 items[i] = (struct item){&c, i, 0};
                 assert_int_equal(workq_submit(q, run_item, done_item, &items[i]), 0);
         }
-        workq_free(q, 5000);
+        assert_int_equal(workq_free(q, 5000), 0);
         assert_int_equal(c.ran, 8);
         assert_int_equal(c.done, 8);
         for (int i = 0; i < 8; i++)
@@ -79,7 +79,7 @@ static void test_full_queue(void **state)
         items[2] = (struct item){&c, 3, 0};
         assert_int_equal(workq_submit(q, run_item, done_item, &items[2]), -EAGAIN);
         assert_int_equal(workq_pending(q), 3);
-        workq_free(q, 5000);
+        assert_int_equal(workq_free(q, 5000), 0);
         assert_int_equal(c.ran, 3);
         assert_int_equal(c.done, 3);
 }
@@ -95,7 +95,7 @@ static void test_deadline_drops_rest(void **state)
         assert_int_equal(workq_submit(q, run_item, done_item, &slow), 0);
         assert_int_equal(workq_submit(q, run_item, done_item, &later), 0);
         usleep(20 * 1000);
-        workq_free(q, 50); /* gives up while the slow job runs */
+        assert_int_equal(workq_free(q, 50), -ETIMEDOUT); /* the slow job still runs */
         usleep(500 * 1000);
         /* The running job finished; the queued one was dropped, not run. */
         assert_int_equal(c.ran, 1);
@@ -115,7 +115,7 @@ static void test_submit_wait(void **state)
         /* A job behind a slow one: the wait ends at the deadline. */
         assert_int_equal(workq_submit(q, run_item, done_item, &slow), 0);
         assert_int_equal(workq_submit_wait(q, run_item, done_item, &after, 50), -ETIMEDOUT);
-        workq_free(q, 5000);
+        assert_int_equal(workq_free(q, 5000), 0);
         assert_int_equal(c.ran, 3);
         assert_int_equal(c.done, 3);
         assert_int_equal(c.order[2], 2);
@@ -126,20 +126,18 @@ static void test_free_null_and_idle(void **state)
         struct workq *q;
         (void)state;
 
-        workq_free(NULL, 0);
+        assert_int_equal(workq_free(NULL, 0), 0);
         assert_int_equal(workq_new(1, &q), 0);
         assert_int_equal(workq_pending(q), 0);
-        workq_free(q, 0);
+        assert_int_equal(workq_free(q, 0), 0);
         assert_int_equal(workq_new(0, &q), -EINVAL);
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_runs_in_order),
-                cmocka_unit_test(test_full_queue),
-                cmocka_unit_test(test_deadline_drops_rest),
-                cmocka_unit_test(test_submit_wait),
+                cmocka_unit_test(test_runs_in_order),       cmocka_unit_test(test_full_queue),
+                cmocka_unit_test(test_deadline_drops_rest), cmocka_unit_test(test_submit_wait),
                 cmocka_unit_test(test_free_null_and_idle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
