@@ -360,6 +360,7 @@ int main(int argc, char **argv)
         r = options_parse(argc, argv, &opts, err, sizeof(err));
         if (r < 0) {
                 log_error("%s (see --help)", err);
+                options_done(&opts);
                 return EXIT_USAGE;
         }
         if (opts.show_help) {
@@ -377,6 +378,7 @@ int main(int argc, char **argv)
 
         const char *data_dir = opts.data_dir ? opts.data_dir : "./server-data";
         if (load_config(&cfg, &opts, data_dir) < 0) {
+                config_done(&cfg);
                 options_done(&opts);
                 return EXIT_USAGE;
         }
