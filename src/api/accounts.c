@@ -345,7 +345,10 @@ static int confirm_answer(struct http_request *req, bool form, unsigned status, 
                 return -ENOMEM;
         /* Relative to /api/v1/auth/confirm, so it works under a path prefix. */
         snprintf(location, sizeof(location), "confirm?result=%s", result);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES) {
+                MHD_destroy_response(resp);
+                return -ENOMEM;
+        }
         return http_reply_response(req, 303, resp, HTTP_REPLY_NO_STORE);
 }
 

@@ -164,9 +164,14 @@ static int reply_page(struct http_request *req, unsigned status, enum page p, co
                 free(page);
                 return -ENOMEM;
         }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LANGUAGE, locale);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Cookie, Accept-Language");
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                    "text/html; charset=utf-8") != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LANGUAGE, locale) != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Cookie, Accept-Language") !=
+                    MHD_YES) {
+                MHD_destroy_response(resp);
+                return -ENOMEM;
+        }
         /* The page holds a token: keep it out of caches. */
         return http_reply_response(req, status, resp, HTTP_REPLY_NO_STORE);
 }
