@@ -1024,6 +1024,38 @@ static void test_socket_activation(void **state)
         assert_int_equal(mail_client_new_connect(sa.sun_path, &c), -ENOENT);
 }
 
+/* The same through systemd's own tool, when it is installed: it listens,
+ * and execs the mailer with LISTEN_FDS on the first connection. */
+static void test_socket_activation_systemd(void **state)
+{
+        static const char tool[] = "/usr/bin/systemd-socket-activate";
+        struct mail_client *c = NULL;
+        struct setup s;
+        char sock[PATH_MAX], err[256] = "", names[2][128];
+        pid_t pid;
+        (void)state;
+
+        if (access(tool, X_OK) < 0)
+                skip();
+        setup_make(&s, "activation-systemd", NULL);
+        path_join(sock, sizeof(sock), s.dir, "mailer.sock");
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl(tool, tool, "-l", sock, mailer_bin(), "--config", s.config, "--data", s.data,
+                      (char *)NULL);
+                _exit(127);
+        }
+        track(pid);
+        for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
+                sleep_ms(10);
+        assert_int_equal(mail_client_new_connect(sock, &c), 0);
+        assert_int_equal(
+            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+        assert_int_equal(list_eml(s.outbox, names, 2, NULL), 1);
+        mail_client_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1043,6 +1075,7 @@ int main(void)
             cmocka_unit_test_teardown(test_smtp_unreachable, kill_tracked),
             cmocka_unit_test_teardown(test_smtp_tls_untrusted_refused, kill_tracked),
             cmocka_unit_test_teardown(test_socket_activation, kill_tracked),
+            cmocka_unit_test_teardown(test_socket_activation_systemd, kill_tracked),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
