@@ -189,7 +189,7 @@ static int list_eml(const char *dir, char names[][128], int max, int *ret_hidden
                         if (ret_hidden && strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
                                 (*ret_hidden)++;
                 } else if (len > 4 && strcmp(name + len - 4, ".eml") == 0 && count < max)
-                        snprintf(names[count++], 128, "%s", name);
+                        snprintf(names[count++], 128, "%.120s", name);
                 free(list[i]);
         }
         free(list);
