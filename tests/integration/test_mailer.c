@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -517,6 +518,44 @@ static void test_restart_after_kill(void **state)
         assert_int_equal(
             mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 3);
+        mail_client_free(c);
+}
+
+#define SENDERS          4
+#define SENDS_PER_THREAD 5
+
+static void *send_many(void *arg)
+{
+        struct mail_client *c = arg;
+        char err[256];
+        long failures = 0;
+
+        for (int i = 0; i < SENDS_PER_THREAD; i++)
+                if (mail_client_send(c, "alice@example.org", subject_ru, body_ru, err,
+                                     sizeof(err)) < 0)
+                        failures++;
+        return (void *)failures;
+}
+
+static void test_concurrent_sends(void **state)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        pthread_t threads[SENDERS];
+        char names[SENDERS * SENDS_PER_THREAD + 1][128];
+        (void)state;
+
+        setup_make(&s, "concurrent", NULL);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
+        for (int i = 0; i < SENDERS; i++)
+                assert_int_equal(pthread_create(&threads[i], NULL, send_many, c), 0);
+        for (int i = 0; i < SENDERS; i++) {
+                void *failures;
+                assert_int_equal(pthread_join(threads[i], &failures), 0);
+                assert_null(failures);
+        }
+        assert_int_equal(list_eml(s.outbox, names, SENDERS * SENDS_PER_THREAD + 1, NULL),
+                         SENDERS * SENDS_PER_THREAD);
         mail_client_free(c);
 }
 
@@ -1062,6 +1101,7 @@ int main(void)
             cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
             cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
             cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
+            cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
             cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
             cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
             cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
