@@ -70,5 +70,6 @@ int mail_client_send(struct mail_client *c, const char *to, const char *subject,
 int mail_client_helper_pid(struct mail_client *c);
 
 /* Close the channel (a spawned helper exits at end of stream) and the
- * control socket, then reap the supervisor.  NULL is fine. */
+ * control socket, then reap the supervisor (killing it after 5 s).  Not
+ * concurrently with a send.  NULL is fine. */
 void mail_client_free(struct mail_client *c);

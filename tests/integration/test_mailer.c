@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -189,7 +190,7 @@ static int list_eml(const char *dir, char names[][128], int max, int *ret_hidden
                         if (ret_hidden && strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
                                 (*ret_hidden)++;
                 } else if (len > 4 && strcmp(name + len - 4, ".eml") == 0 && count < max)
-                        snprintf(names[count++], 128, "%s", name);
+                        snprintf(names[count++], 128, "%.120s", name);
                 free(list[i]);
         }
         free(list);
@@ -517,6 +518,44 @@ static void test_restart_after_kill(void **state)
         assert_int_equal(
             mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 3);
+        mail_client_free(c);
+}
+
+#define SENDERS          4
+#define SENDS_PER_THREAD 5
+
+static void *send_many(void *arg)
+{
+        struct mail_client *c = arg;
+        char err[256];
+        long failures = 0;
+
+        for (int i = 0; i < SENDS_PER_THREAD; i++)
+                if (mail_client_send(c, "alice@example.org", subject_ru, body_ru, err,
+                                     sizeof(err)) < 0)
+                        failures++;
+        return (void *)failures;
+}
+
+static void test_concurrent_sends(void **state)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        pthread_t threads[SENDERS];
+        char names[SENDERS * SENDS_PER_THREAD + 1][128];
+        (void)state;
+
+        setup_make(&s, "concurrent", NULL);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
+        for (int i = 0; i < SENDERS; i++)
+                assert_int_equal(pthread_create(&threads[i], NULL, send_many, c), 0);
+        for (int i = 0; i < SENDERS; i++) {
+                void *failures;
+                assert_int_equal(pthread_join(threads[i], &failures), 0);
+                assert_null(failures);
+        }
+        assert_int_equal(list_eml(s.outbox, names, SENDERS * SENDS_PER_THREAD + 1, NULL),
+                         SENDERS * SENDS_PER_THREAD);
         mail_client_free(c);
 }
 
@@ -1024,12 +1063,45 @@ static void test_socket_activation(void **state)
         assert_int_equal(mail_client_new_connect(sa.sun_path, &c), -ENOENT);
 }
 
+/* The same through systemd's own tool, when it is installed: it listens,
+ * and execs the mailer with LISTEN_FDS on the first connection. */
+static void test_socket_activation_systemd(void **state)
+{
+        static const char tool[] = "/usr/bin/systemd-socket-activate";
+        struct mail_client *c = NULL;
+        struct setup s;
+        char sock[PATH_MAX], err[256] = "", names[2][128];
+        pid_t pid;
+        (void)state;
+
+        if (access(tool, X_OK) < 0)
+                skip();
+        setup_make(&s, "activation-systemd", NULL);
+        path_join(sock, sizeof(sock), s.dir, "mailer.sock");
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl(tool, tool, "-l", sock, mailer_bin(), "--config", s.config, "--data", s.data,
+                      (char *)NULL);
+                _exit(127);
+        }
+        track(pid);
+        for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
+                sleep_ms(10);
+        assert_int_equal(mail_client_new_connect(sock, &c), 0);
+        assert_int_equal(
+            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+        assert_int_equal(list_eml(s.outbox, names, 2, NULL), 1);
+        mail_client_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
             cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
             cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
+            cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
             cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
             cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
             cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
@@ -1043,6 +1115,7 @@ int main(void)
             cmocka_unit_test_teardown(test_smtp_unreachable, kill_tracked),
             cmocka_unit_test_teardown(test_smtp_tls_untrusted_refused, kill_tracked),
             cmocka_unit_test_teardown(test_socket_activation, kill_tracked),
+            cmocka_unit_test_teardown(test_socket_activation_systemd, kill_tracked),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
