@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "auth/ratelimit.h"
+#include "auth/session.h"
 #include "http/body.h"
 #include "http/http.h"
 #include "store/store_devices.h"
@@ -57,6 +58,22 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
  * device_auth_failed with the reason when audit_event is set. */
 int api_reply_credentials(struct http_request *req, enum api_credentials c, const char *login,
                           bool audit);
+
+/* Authenticate the web session of kind that the request presents (see
+ * session_from_request()).  On 0, *ret holds it.  Errors answered: 401
+ * "login required" / "invalid session" / "session expired". */
+int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret);
+
+/* The CSRF check of api.md §8 for a state-changing request made with s
+ * (form_token: the csrf_token form field, or NULL).  0 when it passes,
+ * BODY_ANSWERED after 403 csrf_invalid. */
+int api_session_csrf(struct http_request *req, const struct session *s, const char *form_token);
+
+/* Revoke device_id on behalf of its owner user_id: wake its long polls
+ * and answer 200 {"status": "revoked"}; 404 "device not found", 403
+ * "device does not belong to you".  message goes to the audit log. */
+int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
+                      const char *message);
 
 /* Append an audit entry with the request's client IP; failures are logged,
  * not returned (auditing never changes an answer). */

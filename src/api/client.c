@@ -12,7 +12,6 @@
 
 #include "api/api.h"
 #include "api/handlers.h"
-#include "api/longpoll.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "server/app.h"
@@ -245,27 +244,6 @@ int api_client_me(struct http_request *req)
         return http_reply_json(req, 200, body, 0);
 }
 
-static int revoke_and_reply(struct http_request *req, const char *device_id, const char *user_id,
-                            const char *message)
-{
-        int r = store_device_revoke(req->app->store, device_id, req->client_ip, message);
-
-        if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "device not found");
-        if (r < 0)
-                return api_reply_internal(req, r);
-        req->log_event = "device_revoked";
-        struct log_field f[] = {
-                {"MESSAGE_ID", LOG_MID_DEVICE_REVOKED},
-                {"EVENT", "device_revoked"},
-                {"DEVICE_ID", device_id},
-                {"USER_ID", user_id},
-        };
-        log_struct(LOG_NOTICE, f, "Device %s revoked (%s)", device_id, message);
-        longpoll_wake_device(req->app->longpoll, device_id);
-        return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
-}
-
 int api_client_revoke_current(struct http_request *req)
 {
         struct store_device dev = {0};
@@ -273,7 +251,7 @@ int api_client_revoke_current(struct http_request *req)
 
         if (r != 0)
                 return answered(r);
-        r = revoke_and_reply(req, dev.id, dev.user_id, "device revoked by itself");
+        r = api_revoke_device(req, dev.id, dev.user_id, "device revoked by itself");
         store_device_done(&dev);
         return r;
 }
@@ -286,7 +264,7 @@ int api_client_revoke_device(struct http_request *req)
                 {"device_id", BODY_STRING, &device_id, NULL},
                 {"password", BODY_STRING, &password, NULL},
         };
-        struct store_device self = {0}, target = {0};
+        struct store_device self = {0};
         struct store_user owner = {0};
         int r;
 
@@ -314,23 +292,9 @@ int api_client_revoke_device(struct http_request *req)
                 r = http_reply_error(req, 403, NULL, "wrong password");
                 goto out;
         }
-        r = store_device_get(req->app->store, device_id, &target);
-        if (r == -ENOENT) {
-                r = http_reply_error(req, 404, NULL, "device not found");
-                goto out;
-        }
-        if (r < 0) {
-                r = api_reply_internal(req, r);
-                goto out;
-        }
-        if (strcmp(target.user_id, self.user_id) != 0) {
-                r = http_reply_error(req, 403, NULL, "device does not belong to you");
-                goto out;
-        }
-        r = revoke_and_reply(req, target.id, self.user_id, "device revoked by another device");
+        r = api_revoke_device(req, device_id, self.user_id, "device revoked by another device");
 out:
         store_device_done(&self);
-        store_device_done(&target);
         store_user_done(&owner);
         return answered(r);
 }

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/longpoll.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "server/app.h"
@@ -196,4 +197,61 @@ int api_reply_credentials(struct http_request *req, enum api_credentials c, cons
         if (audit)
                 api_audit(req, "device_auth_failed", NULL, NULL, msg);
         return reply_auth_error(req, status, msg);
+}
+
+int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret)
+{
+        int r = session_from_request(req, k, ret);
+
+        switch (r) {
+        case 0:
+                snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", ret->subject_id);
+                return 0;
+        case -ENOENT:
+                return reply_auth_error(req, 401, "login required");
+        case -EKEYREJECTED:
+                return reply_auth_error(req, 401, "invalid session");
+        case -EKEYEXPIRED:
+                return reply_auth_error(req, 401, "session expired");
+        default:
+                return api_reply_internal(req, r) < 0 ? r : BODY_ANSWERED;
+        }
+}
+
+int api_session_csrf(struct http_request *req, const struct session *s, const char *form_token)
+{
+        if (session_check_csrf(req, s, form_token) == 0)
+                return 0;
+        req->log_event = "csrf_rejected";
+        return http_reply_error(req, 403, "csrf_invalid", "CSRF check failed") < 0 ? -EIO
+                                                                                   : BODY_ANSWERED;
+}
+
+int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
+                      const char *message)
+{
+        struct store_device target = {0};
+        int r = store_device_get(req->app->store, device_id, &target);
+
+        if (r == 0) {
+                bool owned = strcmp(target.user_id, user_id) == 0;
+                store_device_done(&target);
+                if (!owned)
+                        return http_reply_error(req, 403, NULL, "device does not belong to you");
+                r = store_device_revoke(req->app->store, device_id, req->client_ip, message);
+        }
+        if (r == -ENOENT)
+                return http_reply_error(req, 404, NULL, "device not found");
+        if (r < 0)
+                return api_reply_internal(req, r);
+        req->log_event = "device_revoked";
+        struct log_field f[] = {
+                {"MESSAGE_ID", LOG_MID_DEVICE_REVOKED},
+                {"EVENT", "device_revoked"},
+                {"DEVICE_ID", device_id},
+                {"USER_ID", user_id},
+        };
+        log_struct(LOG_NOTICE, f, "Device %s revoked (%s)", device_id, message);
+        longpoll_wake_device(req->app->longpoll, device_id);
+        return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }

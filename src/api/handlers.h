@@ -19,6 +19,21 @@ int api_client_me(struct http_request *req);
 int api_client_revoke_current(struct http_request *req);
 int api_client_revoke_device(struct http_request *req);
 
+/* accounts.c (api.md §6) */
+int api_auth_register(struct http_request *req);
+int api_auth_confirm(struct http_request *req);
+int api_auth_login(struct http_request *req);
+int api_auth_logout(struct http_request *req);
+int api_auth_forgot(struct http_request *req);
+int api_auth_reset(struct http_request *req);
+
+/* confirm_page.c (api.md §6) */
+int api_auth_confirm_page(struct http_request *req);
+
+/* user.c (api.md §6) */
+int api_user_devices(struct http_request *req);
+int api_user_device_revoke(struct http_request *req);
+
 /* sync.c (api.md §4) */
 int api_sync_push(struct http_request *req);
 int api_sync_pull(struct http_request *req);

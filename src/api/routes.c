@@ -24,6 +24,18 @@ const struct route http_routes[] = {
         {"POST", "/api/v1/device/register", HTTP_BODY_BUFFERED, api_device_register, NULL, NULL,
          NULL},
 
+        /* accounts and the user's own devices (api.md §6) */
+        {"POST", "/api/v1/auth/register", HTTP_BODY_BUFFERED, api_auth_register, NULL, NULL, NULL},
+        {"GET", "/api/v1/auth/confirm", HTTP_BODY_NONE, api_auth_confirm_page, NULL, NULL, NULL},
+        {"POST", "/api/v1/auth/confirm", HTTP_BODY_BUFFERED, api_auth_confirm, NULL, NULL, NULL},
+        {"POST", "/api/v1/auth/login", HTTP_BODY_BUFFERED, api_auth_login, NULL, NULL, NULL},
+        {"POST", "/api/v1/auth/logout", HTTP_BODY_BUFFERED, api_auth_logout, NULL, NULL, NULL},
+        {"POST", "/api/v1/auth/forgot", HTTP_BODY_BUFFERED, api_auth_forgot, NULL, NULL, NULL},
+        {"POST", "/api/v1/auth/reset", HTTP_BODY_BUFFERED, api_auth_reset, NULL, NULL, NULL},
+        {"GET", "/api/v1/user/devices", HTTP_BODY_NONE, api_user_devices, NULL, NULL, NULL},
+        {"POST", "/api/v1/user/devices/{}/revoke", HTTP_BODY_BUFFERED, api_user_device_revoke, NULL,
+         NULL, NULL},
+
         /* operation log (api.md §4) */
         {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
         {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,

@@ -94,21 +94,25 @@ static const struct seccomp_group groups_server[] = {
 
 static const struct seccomp_arg_rule arg_rules_server[] = {
     /* Only unix sockets may be created: no outbound TCP/UDP, no netlink. */
-    {"socket", 0, UINT64_MAX, AF_UNIX, false},
-    {"socketpair", 0, UINT64_MAX, AF_UNIX, false},
+    {"socket", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
+    {"socketpair", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
     /* No executable memory. */
-    {"mmap", 2, PROT_EXEC, 0, false},
-    {"mprotect", 2, PROT_EXEC, 0, false},
+    {"mmap", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
+    {"mprotect", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
     /* New threads, never new processes. */
-    {"clone", 0, CLONE_THREAD, CLONE_THREAD, false},
+    {"clone", 0, CLONE_THREAD, CLONE_THREAD, SECCOMP_VALUE_CONST},
     /* Signals only to our own threads (raise, pthread_kill). */
-    {"tgkill", 0, UINT64_MAX, 0, true},
+    {"tgkill", 0, UINT64_MAX, 0, SECCOMP_VALUE_SELF_PID},
+    /* The mail helper's supervisor, and only it, may be stopped and reaped
+     * at shutdown (mail_client_free()). */
+    {"kill", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
+    {"wait4", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
     /* Thread names (libmicrohttpd), nothing else of prctl. */
-    {"prctl", 0, UINT64_MAX, PR_SET_NAME, false},
-    {"prctl", 0, UINT64_MAX, PR_GET_NAME, false},
+    {"prctl", 0, UINT64_MAX, PR_SET_NAME, SECCOMP_VALUE_CONST},
+    {"prctl", 0, UINT64_MAX, PR_GET_NAME, SECCOMP_VALUE_CONST},
     /* Reading resource limits, not changing them (new_limit == NULL). */
-    {"prlimit64", 2, UINT64_MAX, 0, false},
-    {NULL, 0, 0, 0, false},
+    {"prlimit64", 2, UINT64_MAX, 0, SECCOMP_VALUE_CONST},
+    {NULL, 0, 0, 0, SECCOMP_VALUE_CONST},
 };
 
 static const struct seccomp_errno_rule errno_rules_server[] = {
@@ -186,7 +190,7 @@ static int allow_all(scmp_filter_ctx ctx, const char *const *names)
         return 0;
 }
 
-int seccomp_filter_install(const struct seccomp_profile *p)
+int seccomp_filter_install(const struct seccomp_profile *p, pid_t child)
 {
         _cleanup_(ctx_releasep) scmp_filter_ctx ctx = NULL;
         int nr, r;
@@ -212,7 +216,14 @@ int seccomp_filter_install(const struct seccomp_profile *p)
                 return r;
 #endif
         for (const struct seccomp_arg_rule *a = p->arg_rules; a && a->syscall; a++) {
-                uint64_t value = a->value_is_pid ? (uint64_t)getpid() : a->value;
+                uint64_t value = a->value;
+                if (a->value_from == SECCOMP_VALUE_SELF_PID)
+                        value = (uint64_t)getpid();
+                else if (a->value_from == SECCOMP_VALUE_CHILD) {
+                        if (child <= 0)
+                                continue;
+                        value = (uint64_t)child;
+                }
                 r = resolve(a->syscall, &nr);
                 if (r < 0)
                         return r;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A named group of system calls allowed with any arguments. */
 struct seccomp_group {
@@ -28,7 +29,12 @@ struct seccomp_arg_rule {
         unsigned arg;
         uint64_t mask;
         uint64_t value;
-        bool value_is_pid; /* compare with our own pid instead of value */
+        enum {
+                SECCOMP_VALUE_CONST,    /* compare with value */
+                SECCOMP_VALUE_SELF_PID, /* compare with our own pid */
+                SECCOMP_VALUE_CHILD,    /* compare with the child pid given at install;
+                                         * the rule is left out when there is none */
+        } value_from;
 };
 
 /* A system call that fails with errno instead of killing (libraries that
@@ -55,11 +61,13 @@ extern const struct seccomp_profile seccomp_profile_server;
 int seccomp_no_new_privs(void);
 
 /*
- * Compile profile p and load it for every thread of the process.  An
+ * Compile profile p and load it for every thread of the process.  child is
+ * the one process the daemon may signal and reap (the mail helper's
+ * supervisor), or 0 for none.  An
  * unknown system call name is a programming error: -EINVAL before anything
  * is loaded.  Returns 0 or negative errno.
  */
-int seccomp_filter_install(const struct seccomp_profile *p);
+int seccomp_filter_install(const struct seccomp_profile *p, pid_t child);
 
 /* Whether name appears in profile p as an allowed system call (with or
  * without argument checks).  For tests and the unit-file mirror. */

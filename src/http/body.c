@@ -172,7 +172,7 @@ json_t *body_form_to_json(const char *text, size_t len)
         return obj;
 }
 
-static bool is_form(struct http_request *req)
+bool body_is_form(struct http_request *req)
 {
         const char *ct = http_header(req, "Content-Type");
         return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
@@ -184,7 +184,7 @@ int body_parse_json_or_form(struct http_request *req, const struct body_field *f
         char err[160] = "";
         int r;
 
-        if (is_form(req)) {
+        if (body_is_form(req)) {
                 json_t *root = body_form_to_json(req->body ? req->body : "", req->body_len);
                 if (!root)
                         return http_reply_error(req, 400, "invalid_request", "malformed form") < 0

@@ -48,6 +48,9 @@ int body_parse(struct http_request *req, const struct body_field *fields, size_t
 int body_parse_json_or_form(struct http_request *req, const struct body_field *fields,
                             size_t n_fields, json_t **ret_root);
 
+/* Whether the request body is declared application/x-www-form-urlencoded. */
+bool body_is_form(struct http_request *req);
+
 /* Parse JSON text with the same rules (no request needed; used by tests).
  * Returns 0, -EBADMSG (invalid JSON / not an object / wrong type) or
  * -ENOTEMPTY (trailing JSON).  err, if given, receives the field name or

@@ -17,6 +17,7 @@ struct ratelimit;
 struct longpoll;
 struct blob_store;
 struct mail_client;
+struct workq;
 
 struct app {
         struct config *config;
@@ -28,6 +29,7 @@ struct app {
         struct longpoll *longpoll;
         struct blob_store *blobs;
         struct mail_client *mail;
+        struct workq *background; /* jobs answered requests leave behind */
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */

@@ -36,6 +36,7 @@
 #include "daemon/privdrop.h"
 #include "daemon/seccomp.h"
 #include "http/http.h"
+#include "mailer/mail_client.h"
 #include "server/app.h"
 #include "server/config.h"
 #include "server/options.h"
@@ -45,6 +46,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
+#include "util/workq.h"
 #include "version.h"
 
 /* Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or config. */
@@ -56,6 +58,16 @@
 
 /* How often STATUS= is refreshed, in microseconds. */
 #define STATUS_INTERVAL_USEC (10 * 1000000ull)
+
+/* The mail helper's file name, looked for beside this binary (a build
+ * tree) before its installed path; VERSTAK_MAILER_BIN overrides both. */
+#define MAILER_BINARY  "verstak-sync-mailer"
+#define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
+
+/* Background jobs (password-reset e-mails) waiting at most; more are
+ * dropped and counted as mail failures.  At shutdown they get this long. */
+#define BACKGROUND_QUEUE_MAX        256
+#define BACKGROUND_DRAIN_TIMEOUT_MS 5000
 
 static int read_admin_password(const struct options *o, char **ret)
 {
@@ -206,6 +218,82 @@ static int open_data_dir(struct app *app, const char *path)
         if (r < 0)
                 return log_error_errno(r, "Cannot create blob directory: %m");
         return 0;
+}
+
+/* The mail helper to start: $VERSTAK_MAILER_BIN, else the one beside this
+ * binary, else the installed one. */
+static int mailer_path(char **ret)
+{
+        const char *env = getenv(MAILER_ENV_BIN);
+        char self[PATH_MAX];
+        ssize_t n;
+
+        if (env && *env) {
+                *ret = strdup(env);
+                return *ret ? 0 : -ENOMEM;
+        }
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        if (asprintf(ret, "%s/%s", self, MAILER_BINARY) < 0)
+                                return -ENOMEM;
+                        if (access(*ret, X_OK) == 0)
+                                return 0;
+                        free(*ret);
+                }
+        }
+        *ret = strdup(VERSTAK_MAILER_PATH);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * Reach the mail helper: the socket-activated unit when smtp.socket is
+ * configured, else a helper started here (before privileges are dropped:
+ * this is the daemon's only fork+exec).  Without it the daemon still
+ * serves; account e-mails then fail, are logged and counted.
+ */
+static void start_mailer(struct app *app, const struct options *o)
+{
+        const struct config *cfg = app->config;
+        _cleanup_free_ char *path = NULL, *default_config = NULL;
+        const char *config_path = o->config_path;
+        const char *extra[3] = {NULL};
+        size_t n = 0;
+        int r;
+
+        if (cfg->smtp.socket_path) {
+                r = mail_client_new_connect(cfg->smtp.socket_path, &app->mail);
+                if (r < 0)
+                        log_error_errno(r, "Cannot reach the mail helper at %s: %m",
+                                        cfg->smtp.socket_path);
+                return;
+        }
+        r = mailer_path(&path);
+        if (r >= 0 && !config_path) {
+                if (asprintf(&default_config, "%s/config.yml", app->data_dir) < 0) {
+                        default_config = NULL;
+                        r = -ENOMEM;
+                } else if (access(default_config, F_OK) == 0)
+                        config_path = default_config;
+        }
+        if (r < 0) {
+                log_oom();
+                return;
+        }
+        /* A daemon that stays root lets its helper stay root as well. */
+        if (o->allow_root && geteuid() == 0)
+                extra[n++] = "--allow-root";
+        if (o->no_seccomp)
+                extra[n++] = "--no-seccomp";
+        r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
+        if (r < 0)
+                log_error_errno(r,
+                                "Cannot start the mail helper %s: %m; account e-mails will "
+                                "not be sent",
+                                path);
 }
 
 static void raise_fd_limit(void)
@@ -390,7 +478,7 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 }
 
 /* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp. */
-static int lock_down(const struct options *o)
+static int lock_down(const struct options *o, pid_t child)
 {
         int r;
 
@@ -405,7 +493,7 @@ static int lock_down(const struct options *o)
                            "only");
                 return 0;
         }
-        r = seccomp_filter_install(&seccomp_profile_server);
+        r = seccomp_filter_install(&seccomp_profile_server, child);
         if (r < 0)
                 return log_error_errno(r, "Cannot install the seccomp filter: %m");
         log_debug("seccomp filter installed (profile %s)", seccomp_profile_server.name);
@@ -509,6 +597,8 @@ int main(int argc, char **argv)
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app.ratelimit);
         if (r >= 0)
                 r = longpoll_new(&app.longpoll);
+        if (r >= 0)
+                r = workq_new(BACKGROUND_QUEUE_MAX, &app.background);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto out;
@@ -520,6 +610,12 @@ int main(int argc, char **argv)
                 n_fds = 0;
                 goto out;
         }
+
+        start_mailer(&app, &opts);
+        if (!cfg.public_url)
+                log_warning("public_url is not set: links in account e-mails follow each "
+                            "request's Host header; set it when untrusted clients can reach "
+                            "this server");
 
         unsigned threads = cfg.server.threads;
         if (threads == 0) {
@@ -536,7 +632,7 @@ int main(int argc, char **argv)
 
         if (drop && drop_privileges(&app, &cfg, &target) < 0)
                 goto out;
-        if (lock_down(&opts) < 0)
+        if (lock_down(&opts, mail_client_supervisor_pid(app.mail)) < 0)
                 goto out;
 
         r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
@@ -566,6 +662,14 @@ int main(int argc, char **argv)
         http = NULL;
 out:
         http_server_stop(http, 0);
+        if (workq_free(app.background, BACKGROUND_DRAIN_TIMEOUT_MS) < 0) {
+                /* A job still uses the mail client and the store: leave
+                 * both to the process's end (committed data is durable). */
+                log_warning("An e-mail was still being sent at shutdown; not waiting for it");
+                app.mail = NULL;
+                app.store = NULL;
+        }
+        mail_client_free(app.mail);
         longpoll_free(app.longpoll);
         ratelimit_free(app.ratelimit);
         for (int i = 0; i < n_fds; i++)

@@ -1,44 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* Implementation of server/retention.h: one small function per step. */
+/* Implementation of server/retention.h: one expire_step() per kind of record. */
 #include "server/retention.h"
 
 #include "blob/blob_store.h"
 #include "server/app.h"
 #include "store/store.h"
+#include "store/store_accounts.h"
 #include "store/store_devices.h"
 #include "store/store_ops.h"
 #include "util/log.h"
 #include "util/text.h"
 
-static void cutoff(time_t now, time_t age, char out[TIME_RFC3339_SIZE])
-{
-        time_format_rfc3339(now - age, out);
-}
-
-static void expire_idempotency(struct app *app, time_t now)
+/* One step: delete what fn finds older than now - age, and say so. */
+static void expire_step(struct app *app, time_t now, time_t age, const char *what,
+                        int (*fn)(struct store *s, const char *cutoff))
 {
         char before[TIME_RFC3339_SIZE];
         int r;
 
-        cutoff(now, (time_t)app->config->retention.idempotency_hours * 3600, before);
-        r = store_idempotency_expire(app->store, before);
+        time_format_rfc3339(now - age, before);
+        r = fn(app->store, before);
         if (r < 0)
-                log_warning_errno(r, "Retention: cannot expire idempotency records: %m");
+                log_warning_errno(r, "Retention: cannot expire %s: %m", what);
         else if (r > 0)
-                log_info("Retention: removed %d idempotency records", r);
-}
-
-static void expire_audit(struct app *app, time_t now)
-{
-        char before[TIME_RFC3339_SIZE];
-        int r;
-
-        cutoff(now, (time_t)app->config->retention.audit_days * 86400, before);
-        r = store_audit_expire(app->store, before);
-        if (r < 0)
-                log_warning_errno(r, "Retention: cannot expire audit entries: %m");
-        else if (r > 0)
-                log_info("Retention: removed %d audit entries", r);
+                log_info("Retention: removed %d %s", r, what);
 }
 
 /* Upload temporary files left by a crash (uploads in progress are kept). */
@@ -58,7 +43,14 @@ static void expire_temp_uploads(struct app *app, time_t now)
 
 void retention_run(struct app *app, time_t now)
 {
-        expire_idempotency(app, now);
-        expire_audit(app, now);
+        const struct config *cfg = app->config;
+
+        expire_step(app, now, (time_t)cfg->retention.idempotency_hours * 3600,
+                    "idempotency records", store_idempotency_expire);
+        expire_step(app, now, (time_t)cfg->retention.audit_days * 86400, "audit entries",
+                    store_audit_expire);
+        /* Sessions and e-mail tokens carry their own expiry time. */
+        expire_step(app, now, 0, "expired sessions", store_sessions_expire);
+        expire_step(app, now, 0, "expired e-mail tokens", store_email_tokens_expire);
         expire_temp_uploads(app, now);
 }

@@ -62,7 +62,7 @@ void store_device_done(struct store_device *d)
         memset(d, 0, sizeof(*d));
 }
 
-static int read_device(sqlite3_stmt *st, struct store_device *ret)
+static int read_device(sqlite3_stmt *st, void *ret)
 {
         struct store_device d = {
                 .id = store_column_strdup(st, 0),
@@ -86,33 +86,13 @@ static int read_device(sqlite3_stmt *st, struct store_device *ret)
                 store_device_done(&d);
                 return -ENOMEM;
         }
-        *ret = d;
+        *(struct store_device *)ret = d;
         return 0;
 }
 
 static int query_device(struct store *s, const char *sql, const char *arg, struct store_device *ret)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, arg);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW)
-                                r = read_device(st, ret);
-                        else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "get device");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        return store_read_one(s, sql, arg, read_device, ret, "get device");
 }
 
 int store_device_by_token_hash(struct store *s, const char *token_hash, struct store_device *ret)

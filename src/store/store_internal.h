@@ -71,6 +71,12 @@ int store_write_end(struct store *s, struct store_conn *c, int r, bool commit);
 int store_read_begin(struct store *s, struct store_conn **ret);
 void store_read_end(struct store *s, struct store_conn *c);
 
+/* On a reader snapshot, run sql with ?1 bound to arg and hand the first
+ * row to read(st, ret).  Returns read's result, -ENOENT when there is no
+ * row, or another negative errno (what names the query in the log). */
+int store_read_one(struct store *s, const char *sql, const char *arg,
+                   int (*read)(sqlite3_stmt *st, void *ret), void *ret, const char *what);
+
 /* Map an SQLite result code to a negative errno (logging unexpected ones). */
 int store_errno(struct store_conn *c, int rc, const char *what);
 

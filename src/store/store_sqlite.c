@@ -116,6 +116,32 @@ char *store_column_strdup(sqlite3_stmt *st, int col)
         return strdup(store_column_text(st, col));
 }
 
+int store_read_one(struct store *s, const char *sql, const char *arg,
+                   int (*read)(sqlite3_stmt *st, void *ret), void *ret, const char *what)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, arg);
+                        int rc = sqlite3_step(st);
+                        if (rc == SQLITE_ROW)
+                                r = read(st, ret);
+                        else
+                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, what);
+                }
+        }
+        store_read_end(s, c);
+        return r;
+}
+
 static void conn_close(struct store_conn *c)
 {
         if (!c)

@@ -17,6 +17,8 @@ static const char sql_user_by_login[] =
         "SELECT " USER_COLUMNS " FROM server_users WHERE username = ?1"
         " UNION ALL SELECT " USER_COLUMNS " FROM server_users"
         " WHERE email = lower(?1) AND username <> ?1 LIMIT 1";
+static const char sql_user_by_email[] =
+        "SELECT " USER_COLUMNS " FROM server_users WHERE email = ?1";
 static const char sql_user_by_id[] = "SELECT " USER_COLUMNS " FROM server_users WHERE id = ?1";
 static const char sql_user_set_hash[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
 static const char sql_user_touch[] = "UPDATE server_users SET last_seen = ?2 WHERE id = ?1";
@@ -38,7 +40,7 @@ void store_user_done(struct store_user *u)
         memset(u, 0, sizeof(*u));
 }
 
-static int read_user(sqlite3_stmt *st, struct store_user *ret)
+static int read_user(sqlite3_stmt *st, void *ret)
 {
         struct store_user u = {
                 .id = store_column_strdup(st, 0),
@@ -56,38 +58,23 @@ static int read_user(sqlite3_stmt *st, struct store_user *ret)
                 store_user_done(&u);
                 return -ENOMEM;
         }
-        *ret = u;
+        *(struct store_user *)ret = u;
         return 0;
 }
 
 static int query_user(struct store *s, const char *sql, const char *arg, struct store_user *ret)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, arg);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW)
-                                r = read_user(st, ret);
-                        else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "get user");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        return store_read_one(s, sql, arg, read_user, ret, "get user");
 }
 
 int store_user_find_by_login(struct store *s, const char *login, struct store_user *ret)
 {
         return query_user(s, sql_user_by_login, login, ret);
+}
+
+int store_user_find_by_email(struct store *s, const char *email, struct store_user *ret)
+{
+        return query_user(s, sql_user_by_email, email, ret);
 }
 
 int store_user_get(struct store *s, const char *id, struct store_user *ret)

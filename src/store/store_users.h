@@ -29,6 +29,10 @@ void store_user_done(struct store_user *u);
  * it case-insensitively.  -ENOENT when none. */
 int store_user_find_by_login(struct store *s, const char *login, struct store_user *ret);
 
+/* Find the user with this e-mail address (already lower-case); -ENOENT
+ * when none.  Unlike store_user_find_by_login(), usernames never match. */
+int store_user_find_by_email(struct store *s, const char *email, struct store_user *ret);
+
 /* Fetch a user by id; -ENOENT when unknown. */
 int store_user_get(struct store *s, const char *id, struct store_user *ret);
 

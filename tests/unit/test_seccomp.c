@@ -66,7 +66,6 @@ static void test_seccomp_forbidden_absent(void **state)
                                                 "perf_event_open",
                                                 "unshare",
                                                 "setns",
-                                                "kill",
                                                 "ioperm",
                                                 "iopl",
                                                 "swapon",
@@ -85,6 +84,26 @@ static void test_seccomp_forbidden_absent(void **state)
         for (size_t i = 0; forbidden[i]; i++)
                 if (seccomp_profile_allows(&seccomp_profile_server, forbidden[i]))
                         fail_msg("server profile allows %s", forbidden[i]);
+}
+
+/* kill and wait4 exist only for the one child given at install time. */
+static void test_seccomp_children_only_given_pid(void **state)
+{
+        int rules = 0;
+        (void)state;
+
+        for (const struct seccomp_arg_rule *a = seccomp_profile_server.arg_rules; a->syscall; a++)
+                if (strcmp(a->syscall, "kill") == 0 || strcmp(a->syscall, "wait4") == 0) {
+                        assert_int_equal(a->value_from, SECCOMP_VALUE_CHILD);
+                        assert_int_equal(a->arg, 0);
+                        rules++;
+                }
+        assert_int_equal(rules, 2);
+        for (const struct seccomp_group *g = seccomp_profile_server.groups; g->name; g++)
+                for (size_t i = 0; g->syscalls[i]; i++) {
+                        assert_string_not_equal(g->syscalls[i], "kill");
+                        assert_string_not_equal(g->syscalls[i], "wait4");
+                }
 }
 
 static void test_seccomp_socket_unix_only(void **state)
@@ -134,6 +153,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_seccomp_names_resolve),
             cmocka_unit_test(test_seccomp_forbidden_absent),
             cmocka_unit_test(test_seccomp_socket_unix_only),
+            cmocka_unit_test(test_seccomp_children_only_given_pid),
             cmocka_unit_test(test_seccomp_no_duplicate_in_group),
         };
         return cmocka_run_group_tests_name("seccomp", tests, NULL, NULL);

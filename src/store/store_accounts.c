@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Implementation of store/store_accounts.h.  Every statement is a static
+ * array (the statement cache is keyed by its address) commented with its
+ * callers; every multi-step change runs in one writer transaction.
+ */
+#include "store/store_accounts.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+#include "util/cleanup.h"
+#include "util/text.h"
+
+/* store_account_create */
+static const char sql_taken[] = "SELECT EXISTS (SELECT 1 FROM server_users WHERE username = ?1),"
+                                " EXISTS (SELECT 1 FROM server_users WHERE email = ?2)";
+static const char sql_user_insert[] =
+        "INSERT INTO server_users (id, username, email, password_hash, confirmed, blocked,"
+        " created_at, locale) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)";
+/* store_account_create, store_email_token_add */
+static const char sql_token_insert[] =
+        "INSERT INTO server_email_tokens (token_hash, user_id, purpose, expires_at, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)";
+/* consume_token */
+static const char sql_token_get[] = "SELECT user_id, expires_at FROM server_email_tokens WHERE "
+                                    "token_hash = ?1 AND purpose = ?2";
+static const char sql_token_delete[] = "DELETE FROM server_email_tokens WHERE token_hash = ?1";
+/* store_account_confirm, store_account_reset_password */
+static const char sql_tokens_delete_user[] =
+        "DELETE FROM server_email_tokens WHERE user_id = ?1 AND purpose = ?2";
+/* store_account_confirm */
+static const char sql_user_confirm[] = "UPDATE server_users SET confirmed = 1 WHERE id = ?1";
+/* store_account_reset_password */
+static const char sql_user_password[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
+/* store_email_tokens_expire */
+static const char sql_tokens_expire[] = "DELETE FROM server_email_tokens WHERE expires_at < ?1";
+
+/* store_session_create */
+static const char sql_session_insert[] =
+        "INSERT INTO server_sessions (token_hash, csrf_hash, scope, subject_id, expires_at,"
+        " created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+/* store_session_get */
+static const char sql_session_get[] =
+        "SELECT token_hash, csrf_hash, scope, subject_id, expires_at, created_at, last_seen"
+        " FROM server_sessions WHERE token_hash = ?1";
+/* store_session_touch */
+static const char sql_session_touch[] =
+        "UPDATE server_sessions SET last_seen = ?2 WHERE token_hash = ?1";
+/* store_session_delete */
+static const char sql_session_delete[] = "DELETE FROM server_sessions WHERE token_hash = ?1";
+/* store_sessions_delete_subject, store_account_reset_password */
+static const char sql_sessions_delete_subject[] =
+        "DELETE FROM server_sessions WHERE scope = ?1 AND subject_id = ?2";
+/* store_sessions_expire */
+static const char sql_sessions_expire[] = "DELETE FROM server_sessions WHERE expires_at < ?1";
+
+/* Run a statement that returns no rows, binding args[i] to ?(i+1).
+ * Returns the number of rows changed, or a negative errno. */
+static int run(struct store_conn *c, const char *sql, const char *what, const char *const *args,
+               size_t n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        for (size_t i = 0; i < n; i++)
+                if (store_bind_text(st, (int)i + 1, args[i]) < 0)
+                        return -EIO;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return store_errno(c, rc, what);
+        return sqlite3_changes(c->db);
+}
+
+#define RUN(c, sql, what, ...)                                                                     \
+        run(c, sql, what, (const char *const[]){__VA_ARGS__},                                      \
+            ELEMENTSOF(((const char *const[]){__VA_ARGS__})))
+
+/* One statement in its own writer transaction. */
+static int write_one(struct store *s, const char *sql, const char *what, const char *const *args,
+                     size_t n)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = run(c, sql, what, args, n);
+        return store_write_end(s, c, r, true);
+}
+
+#define WRITE_ONE(s, sql, what, ...)                                                               \
+        write_one(s, sql, what, (const char *const[]){__VA_ARGS__},                                \
+                  ELEMENTSOF(((const char *const[]){__VA_ARGS__})))
+
+static int check_taken(struct store_conn *c, const char *username, const char *email,
+                       enum store_account_taken *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_taken);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        store_bind_text(st, 1, username);
+        store_bind_text(st, 2, email);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_errno(c, rc, "check account names");
+        *ret = sqlite3_column_int(st, 0)   ? STORE_TAKEN_USERNAME
+               : sqlite3_column_int(st, 1) ? STORE_TAKEN_EMAIL
+                                           : STORE_TAKEN_NONE;
+        return 0;
+}
+
+int store_account_create(struct store *s, const struct store_account_new *a,
+                         enum store_account_taken *ret_taken)
+{
+        enum store_account_taken taken = STORE_TAKEN_NONE;
+        struct store_conn *c;
+        char now[21];
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        store_now(now);
+        r = check_taken(c, a->username, a->email, &taken);
+        if (r >= 0 && taken != STORE_TAKEN_NONE)
+                r = -EEXIST;
+        if (r >= 0)
+                r = RUN(c, sql_user_insert, "insert user", a->id, a->username, a->email,
+                        a->password_hash, now, a->locale);
+        if (r >= 0)
+                r = RUN(c, sql_token_insert, "insert e-mail token", a->confirm_token_hash, a->id,
+                        STORE_TOKEN_CONFIRM, a->confirm_expires_at, now);
+        if (ret_taken)
+                *ret_taken = taken;
+        r = store_write_end(s, c, r, true);
+        return r < 0 ? r : 0;
+}
+
+int store_email_token_add(struct store *s, const char *user_id, const char *purpose,
+                          const char *token_hash, const char *expires_at)
+{
+        char now[21];
+        int r;
+
+        store_now(now);
+        r = WRITE_ONE(s, sql_token_insert, "insert e-mail token", token_hash, user_id, purpose,
+                      expires_at, now);
+        return r < 0 ? r : 0;
+}
+
+/*
+ * Inside a writer transaction: find the token of purpose.  0 with
+ * *ret_user_id when valid at now; -ETIME after deleting an expired (or
+ * unreadable) one; -ENOENT when there is none.
+ */
+static int consume_token(struct store_conn *c, const char *token_hash, const char *purpose,
+                         time_t now, char **ret_user_id)
+{
+        _cleanup_free_ char *user_id = NULL;
+        time_t expires = 0;
+        bool valid;
+        int r;
+
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_token_get);
+                if (!st)
+                        return -EIO;
+                store_bind_text(st, 1, token_hash);
+                store_bind_text(st, 2, purpose);
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_DONE)
+                        return -ENOENT;
+                if (rc != SQLITE_ROW)
+                        return store_errno(c, rc, "get e-mail token");
+                user_id = store_column_strdup(st, 0);
+                if (!user_id)
+                        return -ENOMEM;
+                valid = time_parse_rfc3339(store_column_text(st, 1), &expires) == 0 &&
+                        expires > now;
+        }
+        r = RUN(c, sql_token_delete, "delete e-mail token", token_hash);
+        if (r < 0)
+                return r;
+        if (!valid)
+                return -ETIME;
+        *ret_user_id = TAKE_PTR(user_id);
+        return 0;
+}
+
+/*
+ * Consume a token of purpose and act on its user in one transaction: run
+ * sql_user (?1 the user id, ?2 value unless NULL), delete the user's other
+ * tokens of that purpose and, when end_sessions, the user's sessions.  An
+ * expired token's deletion is committed too and reported as -ETIME.
+ */
+static int consume_and_update(struct store *s, const char *token_hash, const char *purpose,
+                              time_t now, const char *sql_user, const char *value,
+                              bool end_sessions, char **ret_user_id)
+{
+        struct store_conn *c;
+        _cleanup_free_ char *user_id = NULL;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = consume_token(c, token_hash, purpose, now, &user_id);
+        if (r == -ETIME) {
+                r = store_write_end(s, c, 0, true);
+                return r < 0 ? r : -ETIME;
+        }
+        if (r >= 0)
+                r = run(c, sql_user, "update user", (const char *const[]){user_id, value},
+                        value ? 2 : 1);
+        if (r == 0)
+                r = -ENOENT; /* the user was deleted meanwhile */
+        if (r > 0)
+                r = RUN(c, sql_tokens_delete_user, "delete e-mail tokens", user_id, purpose);
+        if (r >= 0 && end_sessions)
+                r = RUN(c, sql_sessions_delete_subject, "end sessions", STORE_SESSION_USER,
+                        user_id);
+        r = store_write_end(s, c, r, true);
+        if (r < 0)
+                return r;
+        if (ret_user_id)
+                *ret_user_id = TAKE_PTR(user_id);
+        return 0;
+}
+
+int store_account_confirm(struct store *s, const char *token_hash, time_t now, char **ret_user_id)
+{
+        return consume_and_update(s, token_hash, STORE_TOKEN_CONFIRM, now, sql_user_confirm, NULL,
+                                  false, ret_user_id);
+}
+
+int store_account_reset_password(struct store *s, const char *token_hash, time_t now,
+                                 const char *password_hash, char **ret_user_id)
+{
+        return consume_and_update(s, token_hash, STORE_TOKEN_RESET, now, sql_user_password,
+                                  password_hash, true, ret_user_id);
+}
+
+int store_email_tokens_expire(struct store *s, const char *now)
+{
+        return WRITE_ONE(s, sql_tokens_expire, "expire e-mail tokens", now);
+}
+
+/* --- sessions ------------------------------------------------------------ */
+
+void store_session_done(struct store_session *ss)
+{
+        if (!ss)
+                return;
+        free(ss->token_hash);
+        free(ss->csrf_hash);
+        free(ss->scope);
+        free(ss->subject_id);
+        free(ss->expires_at);
+        free(ss->created_at);
+        free(ss->last_seen);
+        memset(ss, 0, sizeof(*ss));
+}
+
+int store_session_create(struct store *s, const char *token_hash, const char *csrf_hash,
+                         const char *scope, const char *subject_id, const char *expires_at)
+{
+        char now[21];
+        int r;
+
+        store_now(now);
+        r = WRITE_ONE(s, sql_session_insert, "insert session", token_hash, csrf_hash, scope,
+                      subject_id, expires_at, now);
+        return r < 0 ? r : 0;
+}
+
+static int read_session(sqlite3_stmt *st, void *ret)
+{
+        struct store_session ss = {
+                .token_hash = store_column_strdup(st, 0),
+                .csrf_hash = store_column_strdup(st, 1),
+                .scope = store_column_strdup(st, 2),
+                .subject_id = store_column_strdup(st, 3),
+                .expires_at = store_column_strdup(st, 4),
+                .created_at = store_column_strdup(st, 5),
+                .last_seen = store_column_strdup(st, 6),
+        };
+        if (!ss.token_hash || !ss.csrf_hash || !ss.scope || !ss.subject_id || !ss.expires_at ||
+            !ss.created_at || !ss.last_seen) {
+                store_session_done(&ss);
+                return -ENOMEM;
+        }
+        *(struct store_session *)ret = ss;
+        return 0;
+}
+
+int store_session_get(struct store *s, const char *token_hash, struct store_session *ret)
+{
+        return store_read_one(s, sql_session_get, token_hash, read_session, ret, "get session");
+}
+
+int store_session_touch(struct store *s, const char *token_hash)
+{
+        char now[21];
+        int r;
+
+        store_now(now);
+        r = WRITE_ONE(s, sql_session_touch, "touch session", token_hash, now);
+        return r < 0 ? r : 0;
+}
+
+int store_session_delete(struct store *s, const char *token_hash)
+{
+        int r = WRITE_ONE(s, sql_session_delete, "delete session", token_hash);
+        return r < 0 ? r : r > 0;
+}
+
+int store_sessions_delete_subject(struct store *s, const char *scope, const char *subject_id)
+{
+        return WRITE_ONE(s, sql_sessions_delete_subject, "end sessions", scope, subject_id);
+}
+
+int store_sessions_expire(struct store *s, const char *now)
+{
+        return WRITE_ONE(s, sql_sessions_expire, "expire sessions", now);
+}
