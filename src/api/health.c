@@ -49,11 +49,11 @@ int api_health(struct http_request *req)
 
         time_format_rfc3339(time(NULL), now);
         json_t *body =
-            json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:i,s:s}", "status", ok ? "ok" : "degraded",
-                      "version", VERSTAK_VERSION, "build_commit", VERSTAK_BUILD_COMMIT,
-                      "uptime_seconds", (json_int_t)(time(NULL) - app->started_at),
-                      "database_reachable", db_ok, "blob_storage_writable", blobs_ok,
-                      "schema_version", schema < 0 ? 0 : schema, "server_time", now);
+                json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:i,s:s}", "status", ok ? "ok" : "degraded",
+                          "version", VERSTAK_VERSION, "build_commit", VERSTAK_BUILD_COMMIT,
+                          "uptime_seconds", (json_int_t)(time(NULL) - app->started_at),
+                          "database_reachable", db_ok, "blob_storage_writable", blobs_ok,
+                          "schema_version", schema < 0 ? 0 : schema, "server_time", now);
         if (!body)
                 return -ENOMEM;
         return http_reply_json(req, ok ? 200 : 503, body, 0);

@@ -60,8 +60,8 @@ int password_verify(const char *password, const char *hash, bool *ret_needs_reha
                 int ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
                 if (ret_needs_rehash)
                         *ret_needs_rehash =
-                            ok && crypto_pwhash_str_needs_rehash(hash, PASSWORD_OPSLIMIT,
-                                                                 PASSWORD_MEMLIMIT) != 0;
+                                ok && crypto_pwhash_str_needs_rehash(hash, PASSWORD_OPSLIMIT,
+                                                                     PASSWORD_MEMLIMIT) != 0;
                 return ok;
         }
         return -EINVAL;

@@ -130,8 +130,9 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
                         break;
                 changed += r;
                 if (S_ISDIR(st.st_mode)) {
-                        _cleanup_close_ int sub = openat(
-                            dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        _cleanup_close_ int sub =
+                                openat(dirfd(d), de->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (sub < 0) {
                                 r = -errno;
                                 break;

@@ -23,20 +23,21 @@
 #include "util/cleanup.h"
 
 /* Descriptors, plain reads and writes: sockets, files, eventfds, pipes. */
-static const char *const group_io[] = {
-    "read",     "write", "readv", "writev", "pread64", "pwrite64", "preadv",   "pwritev", "preadv2",
-    "pwritev2", "lseek", "close", "dup",    "dup3",    "fcntl",    "sendfile", NULL};
+static const char *const group_io[] = {"read",     "write",  "readv",   "writev",  "pread64",
+                                       "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2",
+                                       "lseek",    "close",  "dup",     "dup3",    "fcntl",
+                                       "sendfile", NULL};
 
 /* Files under the data directory: SQLite (open, locks through fcntl, sync,
  * truncate, unlink of -journal/-wal/-shm, fchmod of a new journal), blob
  * uploads (openat, renameat, fsync, unlinkat, mkdirat, linkat, fstat,
  * statx, getdents64), configuration reload. */
 static const char *const group_files[] = {
-    "open",   "openat",    "stat",       "lstat",     "fstat",      "newfstatat", "statx",
-    "access", "faccessat", "faccessat2", "readlink",  "readlinkat", "getcwd",     "getdents64",
-    "fsync",  "fdatasync", "ftruncate",  "fallocate", "fadvise64",  "unlink",     "unlinkat",
-    "rename", "renameat",  "renameat2",  "mkdir",     "mkdirat",    "link",       "linkat",
-    "fchmod", "statfs",    "fstatfs",    NULL};
+        "open",   "openat",    "stat",       "lstat",     "fstat",      "newfstatat", "statx",
+        "access", "faccessat", "faccessat2", "readlink",  "readlinkat", "getcwd",     "getdents64",
+        "fsync",  "fdatasync", "ftruncate",  "fallocate", "fadvise64",  "unlink",     "unlinkat",
+        "rename", "renameat",  "renameat2",  "mkdir",     "mkdirat",    "link",       "linkat",
+        "fchmod", "statfs",    "fstatfs",    NULL};
 
 /* Memory management (mmap and mprotect are argument-checked below). */
 static const char *const group_memory[] = {"brk", "munmap", "mremap", "madvise", NULL};
@@ -58,21 +59,26 @@ static const char *const group_signals[] = {"rt_sigaction",
                                             NULL};
 
 /* Clocks and sleeping. */
-static const char *const group_time[] = {
-    "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time", NULL};
+static const char *const group_time[] = {"clock_gettime",
+                                         "clock_getres",
+                                         "clock_nanosleep",
+                                         "nanosleep",
+                                         "gettimeofday",
+                                         "time",
+                                         NULL};
 
 /* Serving accepted connections on the sockets we were given; connect and
  * the rest apply only to AF_UNIX sockets since socket() is restricted to
  * that family (journal, sd_notify, the mailer's socket). */
 static const char *const group_sockets[] = {
-    "accept",     "accept4",    "recvfrom",    "recvmsg",     "sendto",  "sendmsg", "shutdown",
-    "setsockopt", "getsockopt", "getsockname", "getpeername", "connect", NULL};
+        "accept",     "accept4",    "recvfrom",    "recvmsg",     "sendto",  "sendmsg", "shutdown",
+        "setsockopt", "getsockopt", "getsockname", "getpeername", "connect", NULL};
 
 /* Event loops: libmicrohttpd's epoll and its inter-thread eventfd or pipe
  * (suspend/resume for long polls), poll for the mailer socket. */
 static const char *const group_events[] = {
-    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-    "eventfd2",      "pipe2",     "poll",       "ppoll",       NULL};
+        "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+        "eventfd2",      "pipe2",     "poll",       "ppoll",       NULL};
 
 /* Looking at our own identity; changing it is not allowed. */
 static const char *const group_identity[] = {"getpid",    "getuid",    "geteuid",
@@ -86,47 +92,47 @@ static const char *const group_random[] = {"getrandom", NULL};
 static const char *const group_journal[] = {"memfd_create", NULL};
 
 static const struct seccomp_group groups_server[] = {
-    {"io", group_io},           {"files", group_files},     {"memory", group_memory},
-    {"threads", group_threads}, {"signals", group_signals}, {"time", group_time},
-    {"sockets", group_sockets}, {"events", group_events},   {"identity", group_identity},
-    {"random", group_random},   {"journal", group_journal}, {NULL, NULL},
+        {"io", group_io},           {"files", group_files},     {"memory", group_memory},
+        {"threads", group_threads}, {"signals", group_signals}, {"time", group_time},
+        {"sockets", group_sockets}, {"events", group_events},   {"identity", group_identity},
+        {"random", group_random},   {"journal", group_journal}, {NULL, NULL},
 };
 
 static const struct seccomp_arg_rule arg_rules_server[] = {
-    /* Only unix sockets may be created: no outbound TCP/UDP, no netlink. */
-    {"socket", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
-    {"socketpair", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
-    /* No executable memory. */
-    {"mmap", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
-    {"mprotect", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
-    /* New threads, never new processes. */
-    {"clone", 0, CLONE_THREAD, CLONE_THREAD, SECCOMP_VALUE_CONST},
-    /* Signals only to our own threads (raise, pthread_kill). */
-    {"tgkill", 0, UINT64_MAX, 0, SECCOMP_VALUE_SELF_PID},
-    /* The mail helper's supervisor, and only it, may be stopped and reaped
-     * at shutdown (mail_client_free()). */
-    {"kill", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
-    {"wait4", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
-    /* Thread names (libmicrohttpd), nothing else of prctl. */
-    {"prctl", 0, UINT64_MAX, PR_SET_NAME, SECCOMP_VALUE_CONST},
-    {"prctl", 0, UINT64_MAX, PR_GET_NAME, SECCOMP_VALUE_CONST},
-    /* Reading resource limits, not changing them (new_limit == NULL). */
-    {"prlimit64", 2, UINT64_MAX, 0, SECCOMP_VALUE_CONST},
-    {NULL, 0, 0, 0, SECCOMP_VALUE_CONST},
+        /* Only unix sockets may be created: no outbound TCP/UDP, no netlink. */
+        {"socket", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
+        {"socketpair", 0, UINT64_MAX, AF_UNIX, SECCOMP_VALUE_CONST},
+        /* No executable memory. */
+        {"mmap", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
+        {"mprotect", 2, PROT_EXEC, 0, SECCOMP_VALUE_CONST},
+        /* New threads, never new processes. */
+        {"clone", 0, CLONE_THREAD, CLONE_THREAD, SECCOMP_VALUE_CONST},
+        /* Signals only to our own threads (raise, pthread_kill). */
+        {"tgkill", 0, UINT64_MAX, 0, SECCOMP_VALUE_SELF_PID},
+        /* The mail helper's supervisor, and only it, may be stopped and reaped
+         * at shutdown (mail_client_free()). */
+        {"kill", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
+        {"wait4", 0, UINT64_MAX, 0, SECCOMP_VALUE_CHILD},
+        /* Thread names (libmicrohttpd), nothing else of prctl. */
+        {"prctl", 0, UINT64_MAX, PR_SET_NAME, SECCOMP_VALUE_CONST},
+        {"prctl", 0, UINT64_MAX, PR_GET_NAME, SECCOMP_VALUE_CONST},
+        /* Reading resource limits, not changing them (new_limit == NULL). */
+        {"prlimit64", 2, UINT64_MAX, 0, SECCOMP_VALUE_CONST},
+        {NULL, 0, 0, 0, SECCOMP_VALUE_CONST},
 };
 
 static const struct seccomp_errno_rule errno_rules_server[] = {
-    /* glibc tries clone3 for new threads and falls back to clone, whose
-     * flags the filter can check (clone3 passes them in memory). */
-    {"clone3", ENOSYS},
-    {NULL, 0},
+        /* glibc tries clone3 for new threads and falls back to clone, whose
+         * flags the filter can check (clone3 passes them in memory). */
+        {"clone3", ENOSYS},
+        {NULL, 0},
 };
 
 const struct seccomp_profile seccomp_profile_server = {
-    .name = "server",
-    .groups = groups_server,
-    .arg_rules = arg_rules_server,
-    .errno_rules = errno_rules_server,
+        .name = "server",
+        .groups = groups_server,
+        .arg_rules = arg_rules_server,
+        .errno_rules = errno_rules_server,
 };
 
 /* Sanitizer builds (never shipped): LeakSanitizer checks for leaks at exit
@@ -228,8 +234,8 @@ int seccomp_filter_install(const struct seccomp_profile *p, pid_t child)
                 if (r < 0)
                         return r;
                 r = rule_result(
-                    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-                                     SCMP_CMP(a->arg, SCMP_CMP_MASKED_EQ, a->mask, value)));
+                        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                         SCMP_CMP(a->arg, SCMP_CMP_MASKED_EQ, a->mask, value)));
                 if (r < 0)
                         return r;
         }
@@ -238,7 +244,7 @@ int seccomp_filter_install(const struct seccomp_profile *p, pid_t child)
                 if (r < 0)
                         return r;
                 r = rule_result(
-                    seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)e->errno_value), nr, 0));
+                        seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)e->errno_value), nr, 0));
                 if (r < 0)
                         return r;
         }

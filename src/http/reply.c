@@ -128,14 +128,14 @@ int http_reply_error(struct http_request *req, unsigned status, const char *code
 int http_reply_not_found_page(struct http_request *req)
 {
         static const char page[] =
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<title>Not found</title></head><body><main><h1>Page not found</h1>"
-            "<p>The page you asked for does not exist.</p><p><a href=\"/\">Home</a></p>"
-            "</main></body></html>\n";
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>Not found</title></head><body><main><h1>Page not found</h1>"
+                "<p>The page you asked for does not exist.</p><p><a href=\"/\">Home</a></p>"
+                "</main></body></html>\n";
         struct MHD_Response *resp;
 
-        resp =
-            MHD_create_response_from_buffer(sizeof(page) - 1, (void *)page, MHD_RESPMEM_PERSISTENT);
+        resp = MHD_create_response_from_buffer(sizeof(page) - 1, (void *)page,
+                                               MHD_RESPMEM_PERSISTENT);
         if (!resp)
                 return -ENOMEM;
         MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");

@@ -32,18 +32,18 @@ struct field_spec {
 };
 
 static const struct field_spec send_fields[] = {
-    {"to", FIELD_STRING, true, MAIL_PROTO_TO_MAX},
-    {"subject", FIELD_STRING, true, MAIL_PROTO_SUBJECT_MAX},
-    {"body", FIELD_STRING, true, MAIL_PROTO_PAYLOAD_MAX},
+        {"to", FIELD_STRING, true, MAIL_PROTO_TO_MAX},
+        {"subject", FIELD_STRING, true, MAIL_PROTO_SUBJECT_MAX},
+        {"body", FIELD_STRING, true, MAIL_PROTO_PAYLOAD_MAX},
 };
 
 static const struct field_spec result_fields[] = {
-    {"ok", FIELD_BOOL, true, 0},
-    {"error", FIELD_STRING, false, MAIL_PROTO_ERROR_MAX},
+        {"ok", FIELD_BOOL, true, 0},
+        {"error", FIELD_STRING, false, MAIL_PROTO_ERROR_MAX},
 };
 
 static const struct field_spec pid_fields[] = {
-    {"pid", FIELD_PID, true, 0},
+        {"pid", FIELD_PID, true, 0},
 };
 
 const char *mail_msg_type_to_string(uint8_t type)

@@ -96,17 +96,17 @@ static const char *const group_sanitizer[] = {
 /* clang-format on */
 
 const struct syscall_group mailer_syscall_groups[] = {
-    {"memory", group_memory},
-    {"process", group_process},
-    {"threads", group_threads},
-    {"time", group_time},
-    {"io", group_io},
-    {"files", group_files},
-    {"network", group_network},
+        {"memory", group_memory},
+        {"process", group_process},
+        {"threads", group_threads},
+        {"time", group_time},
+        {"io", group_io},
+        {"files", group_files},
+        {"network", group_network},
 #ifdef MAILER_ASAN
-    {"sanitizer", group_sanitizer},
+        {"sanitizer", group_sanitizer},
 #endif
-    {NULL, NULL},
+        {NULL, NULL},
 };
 
 /* socket() and socketpair() families; others fail with EAFNOSUPPORT, as
@@ -157,7 +157,7 @@ static int add_families(scmp_filter_ctx ctx, int nr)
 
         for (int family = 0; family < AF_MAX; family++) {
                 uint32_t action =
-                    family_allowed(family) ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EAFNOSUPPORT);
+                        family_allowed(family) ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EAFNOSUPPORT);
                 r = seccomp_rule_add(ctx, action, nr, 1,
                                      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
                 if (r < 0)
@@ -188,8 +188,8 @@ static int add_argument_rules(scmp_filter_ctx ctx)
          * memory a filter cannot read, so it reports ENOSYS and the C
          * library falls back to clone. */
         r = seccomp_rule_add(
-            ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-            SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+                ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
         if (r < 0)
                 return r;
         return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

@@ -25,8 +25,9 @@ static void log_delivery(const char *to, const char *transport, int r, const cha
         const char *domain = mail_address_check(to) == 0 ? mail_address_domain(to) : "(invalid)";
 
         if (r >= 0) {
-                struct log_field f[] = {
-                    {"EVENT", "mail_sent"}, {"MAIL_DOMAIN", domain}, {"MAIL_TRANSPORT", transport}};
+                struct log_field f[] = {{"EVENT", "mail_sent"},
+                                        {"MAIL_DOMAIN", domain},
+                                        {"MAIL_TRANSPORT", transport}};
                 log_struct(LOG_INFO, f, "Mail for a recipient at %s handed over (%s)", domain,
                            transport);
                 return;
@@ -43,7 +44,7 @@ int mailer_deliver(const struct mailer_context *m, const char *to, const char *s
                    const char *body, char *err, size_t err_size)
 {
         const struct mail_message_fields fields = {
-            .from = m->from, .to = to, .subject = subject, .body = body, .date = time(NULL)};
+                .from = m->from, .to = to, .subject = subject, .body = body, .date = time(NULL)};
         const char *transport = m->outbox_fd >= 0 ? "outbox" : "smtp";
         char *msg = NULL;
         size_t len = 0;

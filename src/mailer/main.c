@@ -71,15 +71,15 @@ enum {
 };
 
 static const struct option long_options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"fd", required_argument, NULL, OPT_FD},
-    {"supervise", no_argument, NULL, OPT_SUPERVISE},
-    {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
-    {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"fd", required_argument, NULL, OPT_FD},
+        {"supervise", no_argument, NULL, OPT_SUPERVISE},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
 };
 
 static void print_help(const char *argv0)
@@ -263,12 +263,12 @@ static int setup_smtp(struct mailer *m)
         if (!m->cfg.smtp.from)
                 log_warning("smtp.from is not set; sending as %s", MAILER_DEFAULT_FROM);
         m->smtp = (struct smtp_target){
-            .host = m->cfg.smtp.host,
-            .port = m->cfg.smtp.port,
-            .security = m->cfg.smtp.security,
-            .username = m->password ? m->cfg.smtp.username : NULL,
-            .password = m->password,
-            .timeout_seconds = (unsigned)m->cfg.smtp.timeout_seconds,
+                .host = m->cfg.smtp.host,
+                .port = m->cfg.smtp.port,
+                .security = m->cfg.smtp.security,
+                .username = m->password ? m->cfg.smtp.username : NULL,
+                .password = m->password,
+                .timeout_seconds = (unsigned)m->cfg.smtp.timeout_seconds,
         };
         return 0;
 }
@@ -394,9 +394,9 @@ static int run_helper(const struct mailer_options *o)
                 goto out_curl;
 
         m.ctx = (struct mailer_context){
-            .from = m.cfg.smtp.from ? m.cfg.smtp.from : MAILER_DEFAULT_FROM,
-            .outbox_fd = m.outbox_fd,
-            .smtp = &m.smtp,
+                .from = m.cfg.smtp.from ? m.cfg.smtp.from : MAILER_DEFAULT_FROM,
+                .outbox_fd = m.outbox_fd,
+                .smtp = &m.smtp,
         };
         if (m.cfg.smtp.host)
                 log_debug("Delivering through %s:%u (%s)", m.cfg.smtp.host,

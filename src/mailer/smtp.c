@@ -60,7 +60,7 @@ int smtp_host_check(const char *host)
         for (const char *p = host; *p; p++) {
                 char c = *p;
                 bool hex =
-                    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+                        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
                 if (colon ? !(hex || c == ':' || c == '.')
                           : !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                               (c >= '0' && c <= '9') || c == '-' || c == '.'))

@@ -391,8 +391,8 @@ static int main_loop(struct app *app, const struct options *o, const sigset_t *m
                 now = notify_now_usec();
                 if (watchdog_due_in(&wd, now) == 0)
                         (void)watchdog_feed(
-                            &wd, now,
-                            store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
+                                &wd, now,
+                                store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
                 if (now >= next_status || sig == SIGHUP) {
                         update_status(app, wd.wedged);
                         next_status = now + STATUS_INTERVAL_USEC;

@@ -26,20 +26,20 @@ enum {
 };
 
 static const struct option long_options[] = {
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"port", required_argument, NULL, OPT_PORT},
-    {"data", required_argument, NULL, OPT_DATA},
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"admin-user", required_argument, NULL, OPT_ADMIN_USER},
-    {"admin-pass-file", required_argument, NULL, OPT_ADMIN_PASS_FILE},
-    {"admin-pass-stdin", no_argument, NULL, OPT_ADMIN_PASS_STDIN},
-    {"admin-pass", required_argument, NULL, OPT_ADMIN_PASS},
-    {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
-    {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"admin-user", required_argument, NULL, OPT_ADMIN_USER},
+        {"admin-pass-file", required_argument, NULL, OPT_ADMIN_PASS_FILE},
+        {"admin-pass-stdin", no_argument, NULL, OPT_ADMIN_PASS_STDIN},
+        {"admin-pass", required_argument, NULL, OPT_ADMIN_PASS},
+        {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
 };
 
 void options_print_help(const char *argv0)

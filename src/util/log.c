@@ -77,10 +77,10 @@ int log_level_from_string(const char *s)
                 const char *name;
                 int level;
         } names[] = {
-            {"emerg", LOG_EMERG},  {"alert", LOG_ALERT},   {"crit", LOG_CRIT},
-            {"err", LOG_ERR},      {"error", LOG_ERR},     {"warning", LOG_WARNING},
-            {"warn", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
-            {"debug", LOG_DEBUG},
+                {"emerg", LOG_EMERG},  {"alert", LOG_ALERT},   {"crit", LOG_CRIT},
+                {"err", LOG_ERR},      {"error", LOG_ERR},     {"warning", LOG_WARNING},
+                {"warn", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+                {"debug", LOG_DEBUG},
         };
 
         if (!s)

@@ -110,8 +110,8 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
 
         if (o && o->copy_data_from) {
                 const char *argv[] = {
-                    "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
-                    d->data_dir, NULL};
+                        "cp",        "-R", "--no-preserve=mode,ownership", o->copy_data_from,
+                        d->data_dir, NULL};
                 if (harness_run(argv) < 0)
                         return -EIO;
                 const char *chmod_argv[] = {"chmod", "-R", "u+rwX", d->data_dir, NULL};

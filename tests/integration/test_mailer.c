@@ -431,7 +431,7 @@ static void test_outbox_delivery(void **state)
         setup_make(&s, "outbox", NULL);
         assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_string_equal(err, "");
 
         /* Exactly one complete file, no temporary left behind. */
@@ -449,7 +449,7 @@ static void test_outbox_delivery(void **state)
 
         /* A second message: a second file, ordered after the first. */
         assert_int_equal(
-            mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, &hidden), 2);
         snprintf(path, sizeof(path), "%s/%s", s.outbox, names[1]);
         msg = read_text(path);
@@ -499,14 +499,14 @@ static void test_restart_after_kill(void **state)
         setup_make(&s, "restart", NULL);
         assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
         first = mail_client_helper_pid(c);
         assert_true(first > 0);
         assert_int_equal(kill(first, SIGKILL), 0);
         assert_true(wait_gone(first, 5000));
 
         assert_int_equal(
-            mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
         second = mail_client_helper_pid(c);
         assert_true(second > 0);
         assert_int_not_equal(second, first);
@@ -516,7 +516,7 @@ static void test_restart_after_kill(void **state)
         assert_int_equal(kill(second, SIGKILL), 0);
         assert_true(wait_gone(second, 5000));
         assert_int_equal(
-            mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 3);
         mail_client_free(c);
 }
@@ -571,8 +571,8 @@ static void test_invalid_config_reported(void **state)
         assert_null(c);
         assert_true(time(NULL) - start < 5);
         assert_int_equal(
-            mail_client_new_spawn("/nonexistent/verstak-sync-mailer", s.config, s.data, &c),
-            -ECHILD);
+                mail_client_new_spawn("/nonexistent/verstak-sync-mailer", s.config, s.data, &c),
+                -ECHILD);
 }
 
 static void test_client_refuses_line_breaks(void **state)
@@ -687,16 +687,16 @@ static void raw_assert_hung_up(struct raw_helper *h, int code)
 static void test_ipc_header_injection_refused(void **state)
 {
         static const char *const bad_to[] = {
-            "alice@example.org\r\nBcc: evil@example.net",
-            "alice@example.org\nBcc: evil@example.net",
-            "alice@example.org\rX: y",
-            "Alice <alice@example.org>",
-            "alice@example.org, evil@example.net",
+                "alice@example.org\r\nBcc: evil@example.net",
+                "alice@example.org\nBcc: evil@example.net",
+                "alice@example.org\rX: y",
+                "Alice <alice@example.org>",
+                "alice@example.org, evil@example.net",
         };
         static const char *const bad_subject[] = {
-            "Hello\r\nBcc: evil@example.net",
-            "Hello\nBcc: evil@example.net",
-            "Hello\r\n\r\nfake body",
+                "Hello\r\nBcc: evil@example.net",
+                "Hello\nBcc: evil@example.net",
+                "Hello\r\n\r\nfake body",
         };
         struct raw_helper h;
         struct setup s;
@@ -711,8 +711,8 @@ static void test_ipc_header_injection_refused(void **state)
                 assert_string_equal(err, "invalid recipient address");
         }
         for (size_t i = 0; i < sizeof(bad_subject) / sizeof(bad_subject[0]); i++) {
-                assert_false(
-                    raw_send(&h, id++, "alice@example.org", bad_subject[i], "b", err, sizeof(err)));
+                assert_false(raw_send(&h, id++, "alice@example.org", bad_subject[i], "b", err,
+                                      sizeof(err)));
                 assert_non_null(strstr(err, "subject"));
         }
         assert_int_equal(list_eml(s.outbox, names, 2, NULL), 0);
@@ -804,7 +804,7 @@ static char *smtp_deliver_one(const char *name, const char *smtp_lines, const ch
         }
         assert_int_equal(r, 0);
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
         sink_next(&sink, &eml, &json);
         assert_message(eml, "alice@example.org");
         assert_non_null(strstr(json, "\"mail_from\": \"" SENDER "\""));
@@ -874,7 +874,7 @@ static void assert_smtp_refused(struct sink *sk, const char *name, const char *s
         setup_make(&s, name, smtp_lines);
         assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, err_size), -EIO);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, err_size), -EIO);
         assert_non_null(strstr(err, "SMTP delivery failed"));
         assert_null(strstr(err, "alice"));
         assert_true(proc_status(mail_client_helper_pid(c), "Seccomp", v, sizeof(v)));
@@ -1034,7 +1034,7 @@ static void test_socket_activation(void **state)
         assert_true(proc_status(pid, "Seccomp", v, sizeof(v)));
         assert_string_equal(v, "2");
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 1);
 
         /* The service restarts; the socket stays: the client reconnects. */
@@ -1043,14 +1043,14 @@ static void test_socket_activation(void **state)
         untrack(pid);
         pid = activate(fd, &s);
         assert_int_equal(
-            mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 2);
         mail_client_free(c);
 
         /* Connections are served one after another. */
         assert_int_equal(mail_client_new_connect(sa.sun_path, &c), 0);
         assert_int_equal(
-            mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "carol@example.com", subject_ru, body_ru, err, sizeof(err)), 0);
         mail_client_free(c);
         assert_int_equal(list_eml(s.outbox, names, 4, NULL), 3);
 
@@ -1090,7 +1090,7 @@ static void test_socket_activation_systemd(void **state)
                 sleep_ms(10);
         assert_int_equal(mail_client_new_connect(sock, &c), 0);
         assert_int_equal(
-            mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
+                mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 2, NULL), 1);
         mail_client_free(c);
 }
@@ -1098,24 +1098,24 @@ static void test_socket_activation_systemd(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
-            cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
-            cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
-            cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
-            cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
-            cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
-            cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
-            cmocka_unit_test_teardown(test_ipc_protocol_violations, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_plain_delivery, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_auth, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_auth_wrong_password, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_missing_password_refused, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_starttls_required_refused, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_starttls_opportunistic_delivers, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_unreachable, kill_tracked),
-            cmocka_unit_test_teardown(test_smtp_tls_untrusted_refused, kill_tracked),
-            cmocka_unit_test_teardown(test_socket_activation, kill_tracked),
-            cmocka_unit_test_teardown(test_socket_activation_systemd, kill_tracked),
+                cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
+                cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
+                cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
+                cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
+                cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
+                cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
+                cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
+                cmocka_unit_test_teardown(test_ipc_protocol_violations, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_plain_delivery, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_auth, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_auth_wrong_password, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_missing_password_refused, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_starttls_required_refused, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_starttls_opportunistic_delivers, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_unreachable, kill_tracked),
+                cmocka_unit_test_teardown(test_smtp_tls_untrusted_refused, kill_tracked),
+                cmocka_unit_test_teardown(test_socket_activation, kill_tracked),
+                cmocka_unit_test_teardown(test_socket_activation_systemd, kill_tracked),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

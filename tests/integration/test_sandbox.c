@@ -43,8 +43,8 @@ static const struct passwd *test_user(void)
 
         if (!pw) {
                 const char *const argv[] = {
-                    "useradd",           "--system",     "--no-create-home", "--shell",
-                    "/usr/sbin/nologin", "--user-group", TEST_USER,          NULL};
+                        "useradd",           "--system",     "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", "--user-group", TEST_USER,          NULL};
                 assert_int_equal(harness_run(argv), 0);
                 pw = getpwnam(TEST_USER);
         }
@@ -307,15 +307,15 @@ static void test_start_unprivileged(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_seccomp_active),
-            cmocka_unit_test(test_seccomp_kills_execve),
-            cmocka_unit_test(test_seccomp_kills_inet_socket),
-            cmocka_unit_test(test_no_seccomp),
-            cmocka_unit_test(test_drop_to_user),
-            cmocka_unit_test(test_unknown_user),
-            cmocka_unit_test(test_root_user_refused),
-            cmocka_unit_test(test_allow_root),
-            cmocka_unit_test(test_start_unprivileged),
+                cmocka_unit_test(test_seccomp_active),
+                cmocka_unit_test(test_seccomp_kills_execve),
+                cmocka_unit_test(test_seccomp_kills_inet_socket),
+                cmocka_unit_test(test_no_seccomp),
+                cmocka_unit_test(test_drop_to_user),
+                cmocka_unit_test(test_unknown_user),
+                cmocka_unit_test(test_root_user_refused),
+                cmocka_unit_test(test_allow_root),
+                cmocka_unit_test(test_start_unprivileged),
         };
         return cmocka_run_group_tests_name("sandbox", tests, NULL, NULL);
 }

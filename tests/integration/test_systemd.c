@@ -426,13 +426,13 @@ static void test_journal_stream_without_journald(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_activate_tcp),
-            cmocka_unit_test(test_activate_ipv6),
-            cmocka_unit_test(test_activate_unix),
-            cmocka_unit_test(test_two_listeners),
-            cmocka_unit_test(test_notify_and_watchdog),
-            cmocka_unit_test(test_reload_log_level),
-            cmocka_unit_test(test_journal_stream_without_journald),
+                cmocka_unit_test(test_activate_tcp),
+                cmocka_unit_test(test_activate_ipv6),
+                cmocka_unit_test(test_activate_unix),
+                cmocka_unit_test(test_two_listeners),
+                cmocka_unit_test(test_notify_and_watchdog),
+                cmocka_unit_test(test_reload_log_level),
+                cmocka_unit_test(test_journal_stream_without_journald),
         };
         return cmocka_run_group_tests_name("systemd", tests, NULL, NULL);
 }

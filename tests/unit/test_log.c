@@ -48,14 +48,14 @@ static void test_log_format_fields_request(void **state)
 {
         char buf[1024];
         struct log_field f[] = {
-            {"MESSAGE_ID", LOG_MID_STARTED},
-            {"REQUEST_ID", "0123456789abcdef"},
-            {"HTTP_METHOD", "GET"},
-            {"HTTP_PATH", "/api/v1/health"},
-            {"HTTP_STATUS", "200"},
-            {"DURATION_US", "42"},
-            {"DEVICE_ID", NULL}, /* absent: skipped */
-            {"EVENT", "access"},
+                {"MESSAGE_ID", LOG_MID_STARTED},
+                {"REQUEST_ID", "0123456789abcdef"},
+                {"HTTP_METHOD", "GET"},
+                {"HTTP_PATH", "/api/v1/health"},
+                {"HTTP_STATUS", "200"},
+                {"DURATION_US", "42"},
+                {"DEVICE_ID", NULL}, /* absent: skipped */
+                {"EVENT", "access"},
         };
         (void)state;
 
@@ -132,14 +132,14 @@ static void test_log_level_from_string(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_log_field_name_valid_accepts),
-            cmocka_unit_test(test_log_field_name_valid_rejects),
-            cmocka_unit_test(test_log_format_fields_request),
-            cmocka_unit_test(test_log_format_fields_default_identifier),
-            cmocka_unit_test(test_log_format_fields_invalid_name),
-            cmocka_unit_test(test_log_format_fields_small_buffer),
-            cmocka_unit_test(test_log_format_fields_long_value_cut),
-            cmocka_unit_test(test_log_level_from_string),
+                cmocka_unit_test(test_log_field_name_valid_accepts),
+                cmocka_unit_test(test_log_field_name_valid_rejects),
+                cmocka_unit_test(test_log_format_fields_request),
+                cmocka_unit_test(test_log_format_fields_default_identifier),
+                cmocka_unit_test(test_log_format_fields_invalid_name),
+                cmocka_unit_test(test_log_format_fields_small_buffer),
+                cmocka_unit_test(test_log_format_fields_long_value_cut),
+                cmocka_unit_test(test_log_level_from_string),
         };
         return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

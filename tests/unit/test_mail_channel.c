@@ -194,10 +194,13 @@ static void test_packet_refused(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_read_frame_in_pieces), cmocka_unit_test(test_read_end_of_stream),
-            cmocka_unit_test(test_read_timeout),         cmocka_unit_test(test_read_bad_header),
-            cmocka_unit_test(test_write_peer_gone),      cmocka_unit_test(test_packet_with_fd),
-            cmocka_unit_test(test_packet_refused),
+                cmocka_unit_test(test_read_frame_in_pieces),
+                cmocka_unit_test(test_read_end_of_stream),
+                cmocka_unit_test(test_read_timeout),
+                cmocka_unit_test(test_read_bad_header),
+                cmocka_unit_test(test_write_peer_gone),
+                cmocka_unit_test(test_packet_with_fd),
+                cmocka_unit_test(test_packet_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,11 +30,11 @@ static char *build(const char *to, const char *subject, const char *body, int *r
                    size_t err_size)
 {
         struct mail_message_fields f = {
-            .from = "noreply@verstak.example",
-            .to = to,
-            .subject = subject,
-            .body = body,
-            .date = FIXED_DATE,
+                .from = "noreply@verstak.example",
+                .to = to,
+                .subject = subject,
+                .body = body,
+                .date = FIXED_DATE,
         };
         char *msg = NULL;
         size_t len = 0;
@@ -60,9 +60,9 @@ static char *build_ok(const char *subject, const char *body)
 static void test_address_check_valid(void **state)
 {
         static const char *const ok[] = {
-            "alice@example.org", "a.b-c+tag@mail.example.co.uk",
-            "x@localhost",       "!#$%&'*+-/=?^_`{|}~@example.org",
-            "UPPER@Example.ORG", "1@2.3",
+                "alice@example.org", "a.b-c+tag@mail.example.co.uk",
+                "x@localhost",       "!#$%&'*+-/=?^_`{|}~@example.org",
+                "UPPER@Example.ORG", "1@2.3",
         };
         (void)state;
 
@@ -74,32 +74,32 @@ static void test_address_check_valid(void **state)
 static void test_address_check_invalid(void **state)
 {
         static const char *const bad[] = {
-            "",
-            "alice",
-            "@example.org",
-            "alice@",
-            "alice@@example.org",
-            "a@b@example.org",
-            ".alice@example.org",
-            "alice.@example.org",
-            "al..ice@example.org",
-            "alice@example..org",
-            "alice@.example.org",
-            "alice@example.org.",
-            "alice@-example.org",
-            "alice@example-.org",
-            "alice@exa_mple.org",
-            "alice@[127.0.0.1]",
-            "\"alice\"@example.org",
-            "alice smith@example.org",
-            "Alice <alice@example.org>",
-            "alice@example.org\r\nBcc: evil@example.net",
-            "alice@example.org\n",
-            "alice\r@example.org",
-            "alice\t@example.org",
-            "alice\x01@example.org",
-            "алиса@example.org",
-            "alice@пример.рф",
+                "",
+                "alice",
+                "@example.org",
+                "alice@",
+                "alice@@example.org",
+                "a@b@example.org",
+                ".alice@example.org",
+                "alice.@example.org",
+                "al..ice@example.org",
+                "alice@example..org",
+                "alice@.example.org",
+                "alice@example.org.",
+                "alice@-example.org",
+                "alice@example-.org",
+                "alice@exa_mple.org",
+                "alice@[127.0.0.1]",
+                "\"alice\"@example.org",
+                "alice smith@example.org",
+                "Alice <alice@example.org>",
+                "alice@example.org\r\nBcc: evil@example.net",
+                "alice@example.org\n",
+                "alice\r@example.org",
+                "alice\t@example.org",
+                "alice\x01@example.org",
+                "алиса@example.org",
+                "alice@пример.рф",
         };
         char longer[300];
         (void)state;
@@ -245,8 +245,8 @@ static void test_build_subject_whole_characters(void **state)
 static void test_build_subject_ascii_folded(void **state)
 {
         static const char subject[] =
-            "Your Verstak Sync Server account is almost ready: confirm the address within 48 "
-            "hours to finish the registration";
+                "Your Verstak Sync Server account is almost ready: confirm the address within 48 "
+                "hours to finish the registration";
         const char *body;
         char *msg = build_ok(subject, "x"), *headers, *v;
         (void)state;
@@ -293,8 +293,8 @@ static void test_build_refuses_header_injection(void **state)
                 assert_int_equal(r, -EINVAL);
                 assert_non_null(strstr(err, "subject"));
         }
-        assert_null(
-            build("alice@example.org\r\nBcc: evil@example.net", "s", "x", &r, err, sizeof(err)));
+        assert_null(build("alice@example.org\r\nBcc: evil@example.net", "s", "x", &r, err,
+                          sizeof(err)));
         assert_int_equal(r, -EINVAL);
         assert_string_equal(err, "invalid recipient address");
         assert_null(strstr(err, "evil")); /* the reason never quotes input */
@@ -305,7 +305,7 @@ static void test_build_refuses_header_injection(void **state)
 static void test_build_refuses_invalid(void **state)
 {
         struct mail_message_fields f = {
-            .from = "not an address", .to = "a@b.c", .subject = "s", .body = "b"};
+                .from = "not an address", .to = "a@b.c", .subject = "s", .body = "b"};
         char err[128] = "", *msg = NULL;
         size_t len;
         int r;
@@ -398,20 +398,20 @@ static void test_build_body_998_is_not_encoded(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_address_check_valid),
-            cmocka_unit_test(test_address_check_invalid),
-            cmocka_unit_test(test_date_format),
-            cmocka_unit_test(test_build_headers),
-            cmocka_unit_test(test_build_message_ids_differ),
-            cmocka_unit_test(test_build_subject_russian),
-            cmocka_unit_test(test_build_subject_whole_characters),
-            cmocka_unit_test(test_build_subject_ascii_folded),
-            cmocka_unit_test(test_build_subject_encoded_when_ambiguous),
-            cmocka_unit_test(test_build_refuses_header_injection),
-            cmocka_unit_test(test_build_refuses_invalid),
-            cmocka_unit_test(test_build_body_line_endings),
-            cmocka_unit_test(test_build_body_long_line_quoted_printable),
-            cmocka_unit_test(test_build_body_998_is_not_encoded),
+                cmocka_unit_test(test_address_check_valid),
+                cmocka_unit_test(test_address_check_invalid),
+                cmocka_unit_test(test_date_format),
+                cmocka_unit_test(test_build_headers),
+                cmocka_unit_test(test_build_message_ids_differ),
+                cmocka_unit_test(test_build_subject_russian),
+                cmocka_unit_test(test_build_subject_whole_characters),
+                cmocka_unit_test(test_build_subject_ascii_folded),
+                cmocka_unit_test(test_build_subject_encoded_when_ambiguous),
+                cmocka_unit_test(test_build_refuses_header_injection),
+                cmocka_unit_test(test_build_refuses_invalid),
+                cmocka_unit_test(test_build_body_line_endings),
+                cmocka_unit_test(test_build_body_long_line_quoted_printable),
+                cmocka_unit_test(test_build_body_998_is_not_encoded),
         };
 
         if (sodium_init() < 0)

@@ -262,15 +262,17 @@ static void test_decode_send_leftover_bytes(void **state)
         (void)state;
 
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}", &s), 0);
+                decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}", &s), 0);
         mail_send_done(&s);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"} ", &s), -EBADMSG);
+                decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"} ", &s),
+                -EBADMSG);
         assert_int_equal(
-            decode_send_text(" {\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}", &s), -EBADMSG);
+                decode_send_text(" {\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}", &s),
+                -EBADMSG);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}{}", &s),
-            -EBADMSG);
+                decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\"}{}", &s),
+                -EBADMSG);
 }
 
 static void test_decode_send_nul(void **state)
@@ -281,11 +283,11 @@ static void test_decode_send_nul(void **state)
 
         /* An escaped NUL inside a string. */
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\\u0000x\",\"subject\":\"s\",\"body\":\"b\"}", &s),
-            -EBADMSG);
+                decode_send_text("{\"to\":\"a@b.c\\u0000x\",\"subject\":\"s\",\"body\":\"b\"}", &s),
+                -EBADMSG);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\\u0000\"}", &s),
-            -EBADMSG);
+                decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\\u0000\"}", &s),
+                -EBADMSG);
         /* A raw NUL byte anywhere in the payload. */
         assert_int_equal(mail_proto_decode_send((const uint8_t *)raw, sizeof(raw) - 1, &s),
                          -EBADMSG);
@@ -300,20 +302,20 @@ static void test_decode_members(void **state)
         /* Missing, unknown, duplicate and mistyped members. */
         assert_int_equal(decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\"}", &s), -EBADMSG);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\",\"bcc\":\"x\"}",
-                             &s),
-            -EBADMSG);
+                decode_send_text(
+                        "{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"b\",\"bcc\":\"x\"}", &s),
+                -EBADMSG);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"to\":\"d@e.f\",\"subject\":\"s\",\"body\":\"b\"}",
-                             &s),
-            -EBADMSG);
+                decode_send_text(
+                        "{\"to\":\"a@b.c\",\"to\":\"d@e.f\",\"subject\":\"s\",\"body\":\"b\"}", &s),
+                -EBADMSG);
         assert_int_equal(decode_send_text("{\"to\":1,\"subject\":\"s\",\"body\":\"b\"}", &s),
                          -EBADMSG);
         assert_int_equal(decode_send_text("[\"a@b.c\",\"s\",\"b\"]", &s), -EBADMSG);
         assert_int_equal(decode_send_text("\"text\"", &s), -EBADMSG);
         assert_int_equal(
-            decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"\xff\"}", &s),
-            -EBADMSG);
+                decode_send_text("{\"to\":\"a@b.c\",\"subject\":\"s\",\"body\":\"\xff\"}", &s),
+                -EBADMSG);
         assert_int_equal(decode_send_text("", &s), -EBADMSG);
 
         assert_int_equal(decode_result_text("{\"ok\":true,\"error\":\"x\"}", &res), -EBADMSG);
@@ -363,21 +365,21 @@ static void test_encode_send_refuses(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_encode_send_round_trip),
-            cmocka_unit_test(test_encode_result_round_trip),
-            cmocka_unit_test(test_encode_pid_and_empty_round_trip),
-            cmocka_unit_test(test_decode_header_bad_magic),
-            cmocka_unit_test(test_decode_header_reserved_bits),
-            cmocka_unit_test(test_decode_header_wrong_version),
-            cmocka_unit_test(test_decode_header_unknown_type),
-            cmocka_unit_test(test_decode_header_oversize),
-            cmocka_unit_test(test_decode_frame_truncated),
-            cmocka_unit_test(test_decode_frame_leftover),
-            cmocka_unit_test(test_decode_send_leftover_bytes),
-            cmocka_unit_test(test_decode_send_nul),
-            cmocka_unit_test(test_decode_members),
-            cmocka_unit_test(test_decode_send_limits),
-            cmocka_unit_test(test_encode_send_refuses),
+                cmocka_unit_test(test_encode_send_round_trip),
+                cmocka_unit_test(test_encode_result_round_trip),
+                cmocka_unit_test(test_encode_pid_and_empty_round_trip),
+                cmocka_unit_test(test_decode_header_bad_magic),
+                cmocka_unit_test(test_decode_header_reserved_bits),
+                cmocka_unit_test(test_decode_header_wrong_version),
+                cmocka_unit_test(test_decode_header_unknown_type),
+                cmocka_unit_test(test_decode_header_oversize),
+                cmocka_unit_test(test_decode_frame_truncated),
+                cmocka_unit_test(test_decode_frame_leftover),
+                cmocka_unit_test(test_decode_send_leftover_bytes),
+                cmocka_unit_test(test_decode_send_nul),
+                cmocka_unit_test(test_decode_members),
+                cmocka_unit_test(test_decode_send_limits),
+                cmocka_unit_test(test_encode_send_refuses),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,11 +150,11 @@ int main(int argc, char **argv)
                 return 0;
         }
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_seccomp_names_resolve),
-            cmocka_unit_test(test_seccomp_forbidden_absent),
-            cmocka_unit_test(test_seccomp_socket_unix_only),
-            cmocka_unit_test(test_seccomp_children_only_given_pid),
-            cmocka_unit_test(test_seccomp_no_duplicate_in_group),
+                cmocka_unit_test(test_seccomp_names_resolve),
+                cmocka_unit_test(test_seccomp_forbidden_absent),
+                cmocka_unit_test(test_seccomp_socket_unix_only),
+                cmocka_unit_test(test_seccomp_children_only_given_pid),
+                cmocka_unit_test(test_seccomp_no_duplicate_in_group),
         };
         return cmocka_run_group_tests_name("seccomp", tests, NULL, NULL);
 }
