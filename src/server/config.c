@@ -555,6 +555,15 @@ int config_apply_env(struct config *c, char *err, size_t err_size)
                 if (r < 0)
                         return r;
         }
+        v = getenv("VERSTAK_MAILER_SOCKET");
+        if (v && *v) {
+                if (v[0] != '/' || str_has_crlf(v))
+                        return fail(err, err_size, "smtp.socket",
+                                    "VERSTAK_MAILER_SOCKET must be an absolute path");
+                r = replace_string(&c->smtp.socket_path, v);
+                if (r < 0)
+                        return r;
+        }
         v = getenv("VERSTAK_TRUSTED_PROXIES");
         if (v) {
                 r = config_set_trusted_proxies_csv(c, v, err, err_size);

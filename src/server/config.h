@@ -103,7 +103,8 @@ int config_load_file(struct config *c, const char *path, bool missing_ok, char *
 /* Parse YAML text (same rules as config_load_file). */
 int config_load_string(struct config *c, const char *text, size_t len, char *err, size_t err_size);
 
-/* Apply VERSTAK_LISTEN, VERSTAK_PUBLIC_URL, VERSTAK_TRUSTED_PROXIES. */
+/* Apply VERSTAK_LISTEN, VERSTAK_PUBLIC_URL, VERSTAK_TRUSTED_PROXIES and
+ * VERSTAK_MAILER_SOCKET (smtp.socket; the service unit sets it). */
 int config_apply_env(struct config *c, char *err, size_t err_size);
 
 /* Individual setters shared by the YAML loader, the environment and the

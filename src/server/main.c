@@ -316,12 +316,16 @@ static void update_status(struct app *app, bool wedged)
         }
         if (store_get_counts(app->store, &counts) < 0)
                 return;
+        char mail[48] = "";
+        unsigned long long mail_failures = atomic_load(&app->mail_failures);
+        if (mail_failures > 0)
+                snprintf(mail, sizeof(mail), ", %llu e-mails failed", mail_failures);
         (void)sd_notifyf(0,
                          "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld "
-                         "users, %lld active devices",
+                         "users, %lld active devices, %u waiting pulls%s",
                          (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
                          (long long)counts.last_sequence, (long long)counts.users,
-                         (long long)counts.devices);
+                         (long long)counts.devices, longpoll_waiting(app->longpoll), mail);
 }
 
 /* SIGHUP: re-read the configuration and apply what can change safely

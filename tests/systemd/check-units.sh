@@ -16,14 +16,19 @@
 #  4. The sysusers.d and tmpfiles.d snippets apply cleanly to a scratch
 #     root (--root=), creating the users and directories they promise.
 #
-# Usage: check-units.sh SOURCE_ROOT SERVER_BINARY SECCOMP_LIST_PROGRAM
+# The mail helper's units get checks 1 and 2 too, with MAILER_MAX_EXPOSURE
+# (it keeps network access: it talks SMTP).
+#
+# Usage: check-units.sh SOURCE_ROOT SERVER_BINARY SECCOMP_LIST_PROGRAM MAILER_BINARY
 set -eu
 
 MAX_EXPOSURE=1.0
+MAILER_MAX_EXPOSURE=1.5
 
 src=$1
 bin=$2
 list_seccomp=$3
+mailer_bin=$4
 units="$src/systemd"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
@@ -35,38 +40,48 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- 1. verify -----------------------------------------------------------
-for u in verstak-sync-server.service verstak-sync-server.socket; do
-        sed "s|/usr/sbin/verstak-sync-server|$bin|" "$units/$u" >"$tmp/$u"
-done
-if ! systemd-analyze verify --man=no "$tmp/verstak-sync-server.service" \
-        "$tmp/verstak-sync-server.socket" >"$tmp/verify.out" 2>&1; then
-        echo "FAIL: systemd-analyze verify:"
-        cat "$tmp/verify.out"
-        exit 1
-fi
-if [ -s "$tmp/verify.out" ]; then
-        echo "FAIL: systemd-analyze verify complained:"
-        cat "$tmp/verify.out"
-        exit 1
-fi
-echo "ok: systemd-analyze verify"
+# verify NAME INSTALLED_PATH BUILT_BINARY
+verify() {
+        for u in "$1.service" "$1.socket"; do
+                sed "s|$2|$3|" "$units/$u" >"$tmp/$u"
+        done
+        if ! systemd-analyze verify --man=no "$tmp/$1.service" "$tmp/$1.socket" \
+                >"$tmp/verify.out" 2>&1; then
+                echo "FAIL: systemd-analyze verify $1:"
+                cat "$tmp/verify.out"
+                exit 1
+        fi
+        if [ -s "$tmp/verify.out" ]; then
+                echo "FAIL: systemd-analyze verify complained about $1:"
+                cat "$tmp/verify.out"
+                exit 1
+        fi
+        echo "ok: systemd-analyze verify $1"
+}
+verify verstak-sync-server /usr/sbin/verstak-sync-server "$bin"
+verify verstak-sync-mailer /usr/libexec/verstak-sync-mailer "$mailer_bin"
 
 # --- 2. exposure score -----------------------------------------------------
-systemd-analyze security --offline=yes --no-pager "$units/verstak-sync-server.service" \
-        >"$tmp/security.out" 2>&1 || true
-score=$(sed -n 's/.*Overall exposure level for verstak-sync-server.service: \([0-9.]*\).*/\1/p' \
-        "$tmp/security.out")
-if [ -z "$score" ]; then
-        echo "FAIL: no 'Overall exposure level' line:"
-        cat "$tmp/security.out"
-        exit 1
-fi
-if ! awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s <= m) }'; then
-        echo "FAIL: exposure $score is above $MAX_EXPOSURE:"
-        grep '✗' "$tmp/security.out" || true
-        exit 1
-fi
-echo "ok: exposure level $score (at most $MAX_EXPOSURE)"
+# exposure NAME MAX
+exposure() {
+        systemd-analyze security --offline=yes --no-pager "$units/$1.service" \
+                >"$tmp/security.out" 2>&1 || true
+        score=$(sed -n "s/.*Overall exposure level for $1.service: \([0-9.]*\).*/\1/p" \
+                "$tmp/security.out")
+        if [ -z "$score" ]; then
+                echo "FAIL: no 'Overall exposure level' line for $1:"
+                cat "$tmp/security.out"
+                exit 1
+        fi
+        if ! awk -v s="$score" -v m="$2" 'BEGIN { exit !(s <= m) }'; then
+                echo "FAIL: exposure of $1 is $score, above $2:"
+                grep '✗' "$tmp/security.out" || true
+                exit 1
+        fi
+        echo "ok: exposure level of $1 is $score (at most $2)"
+}
+exposure verstak-sync-server "$MAX_EXPOSURE"
+exposure verstak-sync-mailer "$MAILER_MAX_EXPOSURE"
 
 # --- 3. SystemCallFilter= covers the seccomp profile --------------------------
 # Expand a systemd syscall group (recursively) to plain names.
@@ -126,8 +141,9 @@ systemd-tmpfiles --root="$root" --create "$units/tmpfiles.d/verstak-sync-server.
         cat "$tmp/tmpfiles.out"
         exit 1
 }
-[ -d "$root/var/lib/verstak-sync-server" ] && [ -f "$root/etc/verstak-sync-server/config.yml" ] || {
-        echo "FAIL: tmpfiles did not create the state directory and config.yml"
+[ -d "$root/var/lib/verstak-sync-server" ] && [ -f "$root/etc/verstak-sync-server/config.yml" ] &&
+        [ -f "$root/etc/verstak-sync-server/smtp-password" ] || {
+        echo "FAIL: tmpfiles did not create the state directory, config.yml and smtp-password"
         exit 1
 }
 echo "ok: sysusers.d and tmpfiles.d apply to a scratch root"

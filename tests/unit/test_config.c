@@ -176,6 +176,12 @@ static void test_config_env(void **state)
         assert_string_equal(c.listen, "0.0.0.0:9000");
         assert_string_equal(c.public_url, "http://localhost:9000");
         assert_int_equal(c.n_trusted_proxies, 2);
+        setenv("VERSTAK_MAILER_SOCKET", "/run/m.sock", 1);
+        assert_int_equal(config_apply_env(&c, err, sizeof(err)), 0);
+        assert_string_equal(c.smtp.socket_path, "/run/m.sock");
+        setenv("VERSTAK_MAILER_SOCKET", "relative.sock", 1);
+        assert_int_equal(config_apply_env(&c, err, sizeof(err)), -EINVAL);
+        unsetenv("VERSTAK_MAILER_SOCKET");
         setenv("VERSTAK_TRUSTED_PROXIES", "300.1.1.1", 1);
         assert_int_equal(config_apply_env(&c, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "trusted_proxies"));
