@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
 # Blob benchmark: builds the daemon and bench/blob_bench.c (a release build
@@ -41,9 +41,14 @@ limits:
   max_blob_bytes: 134217728
 YAML
 
+# A benchmark run from a root shell keeps root (a service drops privileges).
+root_args=()
+[ "$(id -u)" -eq 0 ] && root_args=(--allow-root)
+
 # Try ports until the daemon answers /livez.
 for port in $(seq 47800 47830); do
         "$build/verstak-sync-server" --data "$data" --port "$port" --log-level warning \
+                "${root_args[@]}" \
                 2>>"$data/daemon.log" &
         pid=$!
         up=
