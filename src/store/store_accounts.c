@@ -57,47 +57,6 @@ static const char sql_sessions_delete_subject[] =
 /* store_sessions_expire */
 static const char sql_sessions_expire[] = "DELETE FROM server_sessions WHERE expires_at < ?1";
 
-/* Run a statement that returns no rows, binding args[i] to ?(i+1).
- * Returns the number of rows changed, or a negative errno. */
-static int run(struct store_conn *c, const char *sql, const char *what, const char *const *args,
-               size_t n)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-        int rc;
-
-        if (!st)
-                return -EIO;
-        for (size_t i = 0; i < n; i++)
-                if (store_bind_text(st, (int)i + 1, args[i]) < 0)
-                        return -EIO;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return store_errno(c, rc, what);
-        return sqlite3_changes(c->db);
-}
-
-#define RUN(c, sql, what, ...)                                                                     \
-        run(c, sql, what, (const char *const[]){__VA_ARGS__},                                      \
-            ELEMENTSOF(((const char *const[]){__VA_ARGS__})))
-
-/* One statement in its own writer transaction. */
-static int write_one(struct store *s, const char *sql, const char *what, const char *const *args,
-                     size_t n)
-{
-        struct store_conn *c;
-        int r;
-
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        r = run(c, sql, what, args, n);
-        return store_write_end(s, c, r, true);
-}
-
-#define WRITE_ONE(s, sql, what, ...)                                                               \
-        write_one(s, sql, what, (const char *const[]){__VA_ARGS__},                                \
-                  ELEMENTSOF(((const char *const[]){__VA_ARGS__})))
-
 static int check_taken(struct store_conn *c, const char *username, const char *email,
                        enum store_account_taken *ret)
 {
@@ -133,11 +92,11 @@ int store_account_create(struct store *s, const struct store_account_new *a,
         if (r >= 0 && taken != STORE_TAKEN_NONE)
                 r = -EEXIST;
         if (r >= 0)
-                r = RUN(c, sql_user_insert, "insert user", a->id, a->username, a->email,
-                        a->password_hash, now, a->locale);
+                r = STORE_RUN(c, sql_user_insert, "insert user", a->id, a->username, a->email,
+                              a->password_hash, now, a->locale);
         if (r >= 0)
-                r = RUN(c, sql_token_insert, "insert e-mail token", a->confirm_token_hash, a->id,
-                        STORE_TOKEN_CONFIRM, a->confirm_expires_at, now);
+                r = STORE_RUN(c, sql_token_insert, "insert e-mail token", a->confirm_token_hash,
+                              a->id, STORE_TOKEN_CONFIRM, a->confirm_expires_at, now);
         if (ret_taken)
                 *ret_taken = taken;
         r = store_write_end(s, c, r, true);
@@ -151,8 +110,8 @@ int store_email_token_add(struct store *s, const char *user_id, const char *purp
         int r;
 
         store_now(now);
-        r = WRITE_ONE(s, sql_token_insert, "insert e-mail token", token_hash, user_id, purpose,
-                      expires_at, now);
+        r = STORE_WRITE_ONE(s, sql_token_insert, "insert e-mail token", token_hash, user_id,
+                            purpose, expires_at, now);
         return r < 0 ? r : 0;
 }
 
@@ -186,7 +145,7 @@ static int consume_token(struct store_conn *c, const char *token_hash, const cha
                 valid = time_parse_rfc3339(store_column_text(st, 1), &expires) == 0 &&
                         expires > now;
         }
-        r = RUN(c, sql_token_delete, "delete e-mail token", token_hash);
+        r = STORE_RUN(c, sql_token_delete, "delete e-mail token", token_hash);
         if (r < 0)
                 return r;
         if (!valid)
@@ -218,15 +177,15 @@ static int consume_and_update(struct store *s, const char *token_hash, const cha
                 return r < 0 ? r : -ETIME;
         }
         if (r >= 0)
-                r = run(c, sql_user, "update user", (const char *const[]){user_id, value},
-                        value ? 2 : 1);
+                r = store_run(c, sql_user, "update user", (const char *const[]){user_id, value},
+                              value ? 2 : 1);
         if (r == 0)
                 r = -ENOENT; /* the user was deleted meanwhile */
         if (r > 0)
-                r = RUN(c, sql_tokens_delete_user, "delete e-mail tokens", user_id, purpose);
+                r = STORE_RUN(c, sql_tokens_delete_user, "delete e-mail tokens", user_id, purpose);
         if (r >= 0 && end_sessions)
-                r = RUN(c, sql_sessions_delete_subject, "end sessions", STORE_SESSION_USER,
-                        user_id);
+                r = STORE_RUN(c, sql_sessions_delete_subject, "end sessions", STORE_SESSION_USER,
+                              user_id);
         r = store_write_end(s, c, r, true);
         if (r < 0)
                 return r;
@@ -250,7 +209,7 @@ int store_account_reset_password(struct store *s, const char *token_hash, time_t
 
 int store_email_tokens_expire(struct store *s, const char *now)
 {
-        return WRITE_ONE(s, sql_tokens_expire, "expire e-mail tokens", now);
+        return STORE_WRITE_ONE(s, sql_tokens_expire, "expire e-mail tokens", now);
 }
 
 /* --- sessions ------------------------------------------------------------ */
@@ -276,8 +235,8 @@ int store_session_create(struct store *s, const char *token_hash, const char *cs
         int r;
 
         store_now(now);
-        r = WRITE_ONE(s, sql_session_insert, "insert session", token_hash, csrf_hash, scope,
-                      subject_id, expires_at, now);
+        r = STORE_WRITE_ONE(s, sql_session_insert, "insert session", token_hash, csrf_hash, scope,
+                            subject_id, expires_at, now);
         return r < 0 ? r : 0;
 }
 
@@ -312,22 +271,22 @@ int store_session_touch(struct store *s, const char *token_hash)
         int r;
 
         store_now(now);
-        r = WRITE_ONE(s, sql_session_touch, "touch session", token_hash, now);
+        r = STORE_WRITE_ONE(s, sql_session_touch, "touch session", token_hash, now);
         return r < 0 ? r : 0;
 }
 
 int store_session_delete(struct store *s, const char *token_hash)
 {
-        int r = WRITE_ONE(s, sql_session_delete, "delete session", token_hash);
+        int r = STORE_WRITE_ONE(s, sql_session_delete, "delete session", token_hash);
         return r < 0 ? r : r > 0;
 }
 
 int store_sessions_delete_subject(struct store *s, const char *scope, const char *subject_id)
 {
-        return WRITE_ONE(s, sql_sessions_delete_subject, "end sessions", scope, subject_id);
+        return STORE_WRITE_ONE(s, sql_sessions_delete_subject, "end sessions", scope, subject_id);
 }
 
 int store_sessions_expire(struct store *s, const char *now)
 {
-        return WRITE_ONE(s, sql_sessions_expire, "expire sessions", now);
+        return STORE_WRITE_ONE(s, sql_sessions_expire, "expire sessions", now);
 }

@@ -183,43 +183,14 @@ out:
         return store_write_end(s, c, r, true);
 }
 
-static int exec_update(struct store *s, const char *sql, const char *a1, const char *a2,
-                       const char *a3, struct store_conn **keep)
-{
-        struct store_conn *c;
-        int r;
-
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, a1);
-                        store_bind_text(st, 2, a2);
-                        if (a3)
-                                store_bind_text(st, 3, a3);
-                        int rc = sqlite3_step(st);
-                        r = rc == SQLITE_DONE ? 0 : store_errno(c, rc, "update device");
-                        if (r == 0 && sqlite3_changes(c->db) == 0)
-                                r = -ENOENT;
-                }
-        }
-        if (keep && r >= 0) {
-                *keep = c; /* caller continues the transaction */
-                return 0;
-        }
-        return store_write_end(s, c, r, true);
-}
-
 int store_device_touch(struct store *s, const char *id, const char *ip)
 {
         char now[21];
+        int r;
 
         store_now(now);
-        return exec_update(s, sql_device_touch, id, now, ip, NULL);
+        r = STORE_WRITE_ONE(s, sql_device_touch, "update device", id, now, ip);
+        return r == 0 ? -ENOENT : r < 0 ? r : 0;
 }
 
 int store_device_revoke(struct store *s, const char *id, const char *ip, const char *message)
@@ -228,10 +199,15 @@ int store_device_revoke(struct store *s, const char *id, const char *ip, const c
         char now[21];
         int r;
 
-        store_now(now);
-        r = exec_update(s, sql_device_revoke, id, now, NULL, &c);
+        r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
+        store_now(now);
+        r = STORE_RUN(c, sql_device_revoke, "revoke device", id, now);
+        if (r == 0)
+                r = -ENOENT;
+        if (r < 0)
+                goto out;
         {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_by_id);
                 _cleanup_free_ char *user_id = NULL;
@@ -245,6 +221,7 @@ int store_device_revoke(struct store *s, const char *id, const char *ip, const c
                 if (r >= 0)
                         r = audit_insert(c, "device_revoked", user_id, id, ip, message);
         }
+out:
         return store_write_end(s, c, r, true);
 }
 
@@ -324,22 +301,5 @@ int store_audit_add(struct store *s, const char *event, const char *user_id, con
 
 int store_audit_expire(struct store *s, const char *cutoff)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_audit_expire);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, cutoff);
-                        int rc = sqlite3_step(st);
-                        r = rc == SQLITE_DONE ? sqlite3_changes(c->db)
-                                              : store_errno(c, rc, "expire audit entries");
-                }
-        }
-        return store_write_end(s, c, r, true);
+        return STORE_WRITE_ONE(s, sql_audit_expire, "expire audit entries", cutoff);
 }

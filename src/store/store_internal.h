@@ -98,6 +98,24 @@ int store_migrate(struct store_conn *c, unsigned *ret_migrated);
 /* Current time as RFC 3339 (the format every *_at column uses). */
 void store_now(char out[21]);
 
+/* Run a statement that returns no rows on c, binding args[i] (text, NULL
+ * for NULL) to ?(i+1).  Returns the number of rows changed, or a negative
+ * errno (what names the statement in the log). */
+int store_run(struct store_conn *c, const char *sql, const char *what, const char *const *args,
+              size_t n);
+
+/* The same, alone in its own writer transaction. */
+int store_write_one(struct store *s, const char *sql, const char *what, const char *const *args,
+                    size_t n);
+
+#define STORE_RUN(c, sql, what, ...)                                                               \
+        store_run(c, sql, what, (const char *const[]){__VA_ARGS__},                                \
+                  sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+#define STORE_WRITE_ONE(s, sql, what, ...)                                                         \
+        store_write_one(s, sql, what, (const char *const[]){__VA_ARGS__},                          \
+                        sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
 /* Cleanup helper for a statement from store_stmt(). */
 static inline void store_stmt_donep(sqlite3_stmt **st)
 {

@@ -451,22 +451,5 @@ int store_pull_page(struct store *s, const struct store_scope *scope, int64_t si
 
 int store_idempotency_expire(struct store *s, const char *cutoff)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_expire);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, cutoff);
-                        r = step_done(c, st, "expire idempotency records");
-                        if (r == 0)
-                                r = sqlite3_changes(c->db);
-                }
-        }
-        return store_write_end(s, c, r, true);
+        return STORE_WRITE_ONE(s, sql_idem_expire, "expire idempotency records", cutoff);
 }

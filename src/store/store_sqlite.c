@@ -116,6 +116,36 @@ char *store_column_strdup(sqlite3_stmt *st, int col)
         return strdup(store_column_text(st, col));
 }
 
+int store_run(struct store_conn *c, const char *sql, const char *what, const char *const *args,
+              size_t n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        for (size_t i = 0; i < n; i++)
+                if (store_bind_text(st, (int)i + 1, args[i]) < 0)
+                        return -EIO;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return store_errno(c, rc, what);
+        return sqlite3_changes(c->db);
+}
+
+int store_write_one(struct store *s, const char *sql, const char *what, const char *const *args,
+                    size_t n)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = store_run(c, sql, what, args, n);
+        return store_write_end(s, c, r, true);
+}
+
 int store_read_one(struct store *s, const char *sql, const char *arg,
                    int (*read)(sqlite3_stmt *st, void *ret), void *ret, const char *what)
 {

@@ -82,28 +82,11 @@ int store_user_get(struct store *s, const char *id, struct store_user *ret)
         return query_user(s, sql_user_by_id, id, ret);
 }
 
+/* One UPDATE by user id; -ENOENT when no such user. */
 static int update_user(struct store *s, const char *sql, const char *id, const char *value)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, id);
-                        store_bind_text(st, 2, value);
-                        int rc = sqlite3_step(st);
-                        r = rc == SQLITE_DONE ? 0 : store_errno(c, rc, "update user");
-                        if (r == 0 && sqlite3_changes(c->db) == 0)
-                                r = -ENOENT;
-                }
-        }
-        return store_write_end(s, c, r, true);
+        int r = STORE_WRITE_ONE(s, sql, "update user", id, value);
+        return r == 0 ? -ENOENT : r < 0 ? r : 0;
 }
 
 int store_user_set_password_hash(struct store *s, const char *id, const char *hash)
