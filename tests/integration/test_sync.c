@@ -40,8 +40,11 @@ static void new_user(const char *name, char *ret_password)
         char email[128];
         snprintf(email, sizeof(email), "%s@example.com", name);
         sprintf(ret_password, "pw-%s-123", name);
+        harness_note_secret(ret_password);
         assert_int_equal(harness_add_user(&D, name, email, ret_password, true, false, NULL), 0);
 }
+
+#define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
 static uint64_t now_ms(void)
 {
@@ -55,6 +58,10 @@ static int setup_shared(void **state)
         struct daemon_options o = {.config_yaml = shared_config};
         (void)state;
 
+        static const char *const passwords[] = {"alice-password-1", "bob-password-22",
+                                                "carol-password-333", "dave-password-4444"};
+        for (size_t i = 0; i < ELEMENTS(passwords); i++)
+                harness_note_secret(passwords[i]);
         harness_set_unique_client_ips(true);
         if (harness_start(&D, &o) < 0)
                 return -1;
