@@ -30,6 +30,10 @@ int api_auth_reset(struct http_request *req);
 /* confirm_page.c (api.md §6) */
 int api_auth_confirm_page(struct http_request *req);
 
+/* reset_page.c (api.md §6) */
+int api_reset_page(struct http_request *req);
+int api_reset_submit(struct http_request *req);
+
 /* user.c (api.md §6) */
 int api_user_devices(struct http_request *req);
 int api_user_device_revoke(struct http_request *req);

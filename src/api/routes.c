@@ -36,6 +36,10 @@ const struct route http_routes[] = {
         {"POST", "/api/v1/user/devices/{}/revoke", HTTP_BODY_BUFFERED, api_user_device_revoke, NULL,
          NULL, NULL},
 
+        /* the page behind the password-reset e-mail (api.md §6) */
+        {"GET", "/reset", HTTP_BODY_NONE, api_reset_page, NULL, NULL, NULL},
+        {"POST", "/reset", HTTP_BODY_BUFFERED, api_reset_submit, NULL, NULL, NULL},
+
         /* operation log (api.md §4) */
         {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
         {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,
