@@ -426,17 +426,11 @@ int api_auth_login(struct http_request *req)
         req->log_event = "login";
         api_audit(req, "login", u.id, NULL, "web session started");
 
-        struct MHD_Response *resp = http_response_from_json(
-                json_pack("{s:s,s:s}", "token", sec.token, "user_id", u.id));
+        r = api_reply_session(req, &session_kind_user,
+                              json_pack("{s:s,s:s}", "token", sec.token, "user_id", u.id), &sec);
         store_user_done(&u);
-        if (resp && session_set_cookies(req, resp, &session_kind_user, &sec) < 0) {
-                MHD_destroy_response(resp);
-                resp = NULL;
-        }
         session_secrets_wipe(&sec);
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return r;
 }
 
 int api_auth_logout(struct http_request *req)
@@ -470,15 +464,8 @@ int api_auth_logout(struct http_request *req)
                 return api_reply_internal(req, r);
 
         /* Logged out either way: the cookies go too. */
-        struct MHD_Response *resp =
-                http_response_from_json(json_pack("{s:s}", "status", "logged out"));
-        if (resp && session_clear_cookies(req, resp, &session_kind_user) < 0) {
-                MHD_destroy_response(resp);
-                resp = NULL;
-        }
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return api_reply_session(req, &session_kind_user,
+                                 json_pack("{s:s}", "status", "logged out"), NULL);
 }
 
 /* --- forgot and reset ---------------------------------------------------- */

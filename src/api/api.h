@@ -64,6 +64,12 @@ int api_reply_credentials(struct http_request *req, enum api_credentials c, cons
  * "login required" / "invalid session" / "session expired". */
 int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret);
 
+/* Answer 200 with body (stolen) and Cache-Control: no-store, setting the
+ * cookies of kind that carry sec, or clearing them when sec is NULL
+ * (login and logout of either kind of session). */
+int api_reply_session(struct http_request *req, const struct session_kind *k, json_t *body,
+                      const struct session_secrets *sec);
+
 /* The CSRF check of api.md §8 for a state-changing request made with s
  * (form_token: the csrf_token form field, or NULL).  0 when it passes,
  * BODY_ANSWERED after 403 csrf_invalid. */

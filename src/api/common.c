@@ -229,6 +229,22 @@ int api_session_auth(struct http_request *req, const struct session_kind *k, str
         }
 }
 
+int api_reply_session(struct http_request *req, const struct session_kind *k, json_t *body,
+                      const struct session_secrets *sec)
+{
+        struct MHD_Response *resp = http_response_from_json(body);
+        int r;
+
+        if (!resp)
+                return api_reply_internal(req, -ENOMEM);
+        r = sec ? session_set_cookies(req, resp, k, sec) : session_clear_cookies(req, resp, k);
+        if (r < 0) {
+                MHD_destroy_response(resp);
+                return api_reply_internal(req, r);
+        }
+        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+}
+
 int api_session_csrf(struct http_request *req, const struct session *s, const char *form_token)
 {
         if (session_check_csrf(req, s, form_token) == 0)
