@@ -174,17 +174,6 @@ static void mail_job_free(void *data)
         free(data);
 }
 
-/* Hand one message to the mail helper: 0 once it accepted it. */
-static int mail_send(struct app *app, const char *to, const char *subject, const char *body,
-                     char *err, size_t err_size)
-{
-        if (!app->mail) {
-                snprintf(err, err_size, "no mail helper is running");
-                return -ENOTCONN;
-        }
-        return mail_client_send(app->mail, to, subject, body, err, err_size);
-}
-
 /* Render the job's e-mail and hand it to the mail helper.  A failure is
  * logged (user id and reason; never the address, link or body) and
  * counted in app->mail_failures; it never changes an answer. */
@@ -198,7 +187,7 @@ static void mail_job_send(struct mail_job *j)
         r = mail_text_render(j->text, j->locale, app->config->web.server_name, j->username, j->link,
                              &m);
         if (r >= 0)
-                r = mail_send(app, j->to, m.subject, m.body, err, sizeof(err));
+                r = api_mail_send(app, j->to, m.subject, m.body, err, sizeof(err));
         if (r < 0) {
                 atomic_fetch_add_explicit(&app->mail_failures, 1, memory_order_relaxed);
                 struct log_field f[] = {
@@ -437,17 +426,11 @@ int api_auth_login(struct http_request *req)
         req->log_event = "login";
         api_audit(req, "login", u.id, NULL, "web session started");
 
-        struct MHD_Response *resp = http_response_from_json(
-                json_pack("{s:s,s:s}", "token", sec.token, "user_id", u.id));
+        r = api_reply_session(req, &session_kind_user,
+                              json_pack("{s:s,s:s}", "token", sec.token, "user_id", u.id), &sec);
         store_user_done(&u);
-        if (resp && session_set_cookies(req, resp, &session_kind_user, &sec) < 0) {
-                MHD_destroy_response(resp);
-                resp = NULL;
-        }
         session_secrets_wipe(&sec);
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return r;
 }
 
 int api_auth_logout(struct http_request *req)
@@ -481,15 +464,8 @@ int api_auth_logout(struct http_request *req)
                 return api_reply_internal(req, r);
 
         /* Logged out either way: the cookies go too. */
-        struct MHD_Response *resp =
-                http_response_from_json(json_pack("{s:s}", "status", "logged out"));
-        if (resp && session_clear_cookies(req, resp, &session_kind_user) < 0) {
-                MHD_destroy_response(resp);
-                resp = NULL;
-        }
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return api_reply_session(req, &session_kind_user,
+                                 json_pack("{s:s}", "status", "logged out"), NULL);
 }
 
 /* --- forgot and reset ---------------------------------------------------- */
@@ -598,44 +574,32 @@ int api_auth_forgot(struct http_request *req)
                                json_pack("{s:s}", "status", "if email exists, reset link sent"), 0);
 }
 
-int api_auth_reset(struct http_request *req)
+int api_reset_password(struct http_request *req, const char *token, const char *password)
 {
-        _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ char *user_id = NULL;
-        const char *token = NULL, *password = NULL;
-        const struct body_field fields[] = {
-                {"token", BODY_STRING, &token, NULL},
-                {"new_password", BODY_STRING, &password, NULL},
-        };
         char token_hash[TOKEN_SHA256_HEX + 1], hash[PASSWORD_HASH_MAX];
+        size_t len = strlen(password);
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
-        if (r != 0)
-                return answered(r);
-        if (str_is_blank(token) || !password || !password[0])
-                return bad_request(req, "token and new_password required");
-        r = api_rate_limit(req, RL_RESET, NULL);
-        if (r != 0)
-                return answered(r);
-        r = check_new_password(req, password);
-        if (r != 0)
-                return answered(r);
+        if (len < ACCOUNT_PASSWORD_MIN)
+                return API_RESET_TOO_SHORT;
+        if (len > ACCOUNT_PASSWORD_MAX)
+                return API_RESET_TOO_LONG;
         if (!hex_is_lower(token, TOKEN_EMAIL_HEX))
-                return bad_request(req, "invalid or expired token");
+                return API_RESET_INVALID;
 
         r = password_hash(password, hash);
         if (r < 0)
-                return api_reply_internal(req, r);
+                return r;
         token_sha256_hex(token, strlen(token), token_hash);
         r = store_account_reset_password(req->app->store, token_hash, time(NULL), hash, &user_id);
         sodium_memzero(hash, sizeof(hash));
         if (r == -ENOENT)
-                return bad_request(req, "invalid or expired token");
+                return API_RESET_INVALID;
         if (r == -ETIME)
-                return bad_request(req, "token expired");
+                return API_RESET_EXPIRED;
         if (r < 0)
-                return api_reply_internal(req, r);
+                return r;
 
         snprintf(req->log_user_id, sizeof(req->log_user_id), "%s", user_id);
         req->log_event = "password_reset";
@@ -647,5 +611,41 @@ int api_auth_reset(struct http_request *req)
         };
         log_struct(LOG_NOTICE, f, "Password of user %s reset by e-mail link; sessions ended",
                    user_id);
-        return http_reply_json(req, 200, json_pack("{s:s}", "status", "password reset"), 0);
+        return API_RESET_OK;
+}
+
+int api_auth_reset(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        const char *token = NULL, *password = NULL;
+        const struct body_field fields[] = {
+                {"token", BODY_STRING, &token, NULL},
+                {"new_password", BODY_STRING, &password, NULL},
+        };
+        int r;
+
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(token) || !password || !password[0])
+                return bad_request(req, "token and new_password required");
+        r = api_rate_limit(req, RL_RESET, NULL);
+        if (r != 0)
+                return answered(r);
+
+        r = api_reset_password(req, token, password);
+        switch (r) {
+        case API_RESET_OK:
+                return http_reply_json(req, 200, json_pack("{s:s}", "status", "password reset"), 0);
+        case API_RESET_TOO_SHORT:
+                return bad_request(req, "PASSWORD_TOO_SHORT");
+        case API_RESET_TOO_LONG:
+                return bad_request(req, "PASSWORD_TOO_LONG");
+        case API_RESET_INVALID:
+                return bad_request(req, "invalid or expired token");
+        case API_RESET_EXPIRED:
+                return bad_request(req, "token expired");
+        default:
+                return api_reply_internal(req, r);
+        }
 }

@@ -64,6 +64,12 @@ int api_reply_credentials(struct http_request *req, enum api_credentials c, cons
  * "login required" / "invalid session" / "session expired". */
 int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret);
 
+/* Answer 200 with body (stolen) and Cache-Control: no-store, setting the
+ * cookies of kind that carry sec, or clearing them when sec is NULL
+ * (login and logout of either kind of session). */
+int api_reply_session(struct http_request *req, const struct session_kind *k, json_t *body,
+                      const struct session_secrets *sec);
+
 /* The CSRF check of api.md §8 for a state-changing request made with s
  * (form_token: the csrf_token form field, or NULL).  0 when it passes,
  * BODY_ANSWERED after 403 csrf_invalid. */
@@ -83,6 +89,29 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
 /* Reply helper: answer r as the contract wants when a handler hits an
  * internal error (500 internal_error; the cause is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
+
+/* Hand one message to the mail helper and wait for its verdict (up to
+ * MAIL_CLIENT_REPLY_TIMEOUT_MS: call it from app->background, never on a
+ * request thread).  0 once delivered or written to the outbox; otherwise
+ * a negative errno with a human reason, free of secrets, in err. */
+int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
+                  size_t err_size);
+
+/* How a password reset by e-mail token went (api_reset_password()). */
+enum api_reset {
+        API_RESET_OK,
+        API_RESET_TOO_SHORT, /* PASSWORD_TOO_SHORT */
+        API_RESET_TOO_LONG,  /* PASSWORD_TOO_LONG */
+        API_RESET_INVALID,   /* unknown, used or malformed token */
+        API_RESET_EXPIRED,   /* past its hour (and now deleted) */
+};
+
+/* The reset of api.md §6 shared by POST /api/v1/auth/reset and the reset
+ * page's form, after the caller's presence check and rate limit: password
+ * rules, then the single-use token; on success the new hash, the end of
+ * all the user's sessions and reset tokens (one transaction), an audit
+ * entry and a log record.  Returns the outcome or a negative errno. */
+int api_reset_password(struct http_request *req, const char *token, const char *password);
 
 /* Whether s is longer than max bytes. */
 bool api_too_long(const char *s, size_t max);

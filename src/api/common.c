@@ -14,6 +14,7 @@
 #include "api/longpoll.h"
 #include "auth/password.h"
 #include "auth/token.h"
+#include "mailer/mail_client.h"
 #include "server/app.h"
 #include "store/store.h"
 #include "util/cleanup.h"
@@ -29,6 +30,16 @@ int api_reply_internal(struct http_request *req, int r)
 {
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return http_reply_error(req, 500, "internal_error", "internal server error") < 0 ? r : 0;
+}
+
+int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
+                  size_t err_size)
+{
+        if (!app->mail) {
+                snprintf(err, err_size, "no mail helper is running");
+                return -ENOTCONN;
+        }
+        return mail_client_send(app->mail, to, subject, body, err, err_size);
 }
 
 void api_audit(struct http_request *req, const char *event, const char *user_id,
@@ -216,6 +227,22 @@ int api_session_auth(struct http_request *req, const struct session_kind *k, str
         default:
                 return api_reply_internal(req, r) < 0 ? r : BODY_ANSWERED;
         }
+}
+
+int api_reply_session(struct http_request *req, const struct session_kind *k, json_t *body,
+                      const struct session_secrets *sec)
+{
+        struct MHD_Response *resp = http_response_from_json(body);
+        int r;
+
+        if (!resp)
+                return api_reply_internal(req, -ENOMEM);
+        r = sec ? session_set_cookies(req, resp, k, sec) : session_clear_cookies(req, resp, k);
+        if (r < 0) {
+                MHD_destroy_response(resp);
+                return api_reply_internal(req, r);
+        }
+        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
 }
 
 int api_session_csrf(struct http_request *req, const struct session *s, const char *form_token)

@@ -30,6 +30,17 @@ int api_auth_reset(struct http_request *req);
 /* confirm_page.c (api.md §6) */
 int api_auth_confirm_page(struct http_request *req);
 
+/* reset_page.c (api.md §6) */
+int api_reset_page(struct http_request *req);
+int api_reset_submit(struct http_request *req);
+
+/* admin.c (api.md §8) */
+int api_admin_login(struct http_request *req);
+int api_admin_logout(struct http_request *req);
+int api_admin_me(struct http_request *req);
+int api_admin_smtp(struct http_request *req);
+int api_admin_smtp_test(struct http_request *req);
+
 /* user.c (api.md §6) */
 int api_user_devices(struct http_request *req);
 int api_user_device_revoke(struct http_request *req);

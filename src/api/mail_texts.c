@@ -40,6 +40,13 @@ static const struct template templates[] = {
          "If you did not ask for this, ignore this message: your password stays\n"
          "the same.\n\n"
          "-- \n@SERVER@\n"},
+        {"en", MAIL_TEXT_TEST, "Test message from @SERVER@",
+         "Hello!\n\n"
+         "This is a test message sent by the administrator \"@USER@\" of @SERVER@\n"
+         "(@LINK@) to check the e-mail settings.\n\n"
+         "If it reached you, account e-mails (confirmation, password reset) will\n"
+         "reach their recipients too. No reply is needed.\n\n"
+         "-- \n@SERVER@\n"},
         {"ru", MAIL_TEXT_CONFIRM, "Подтвердите адрес электронной почты для @SERVER@",
          "Здравствуйте, @USER@!\n\n"
          "На @SERVER@ с этим адресом электронной почты создана учётная запись «@USER@».\n"
@@ -59,6 +66,13 @@ static const struct template templates[] = {
          "синхронизацию.\n\n"
          "Если вы не запрашивали сброс, проигнорируйте письмо: пароль останется\n"
          "прежним.\n\n"
+         "-- \n@SERVER@\n"},
+        {"ru", MAIL_TEXT_TEST, "Тестовое письмо от @SERVER@",
+         "Здравствуйте!\n\n"
+         "Это тестовое письмо: администратор «@USER@» сервера @SERVER@\n"
+         "(@LINK@) проверяет настройки почты.\n\n"
+         "Если оно дошло, письма учётных записей (подтверждение адреса, сброс\n"
+         "пароля) тоже дойдут до получателей. Отвечать на него не нужно.\n\n"
          "-- \n@SERVER@\n"},
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The e-mails the account flows send (confirmation, password reset), in
+ * The e-mails the account flows send (confirmation, password reset) and
+ * the administrator's test message, in
  * English and Russian: subject and plain-text body with the server name,
  * the username and the link filled in.  Pure text; sending is the mail
  * client's job and choosing the language the caller's.
@@ -15,6 +16,7 @@
 enum mail_text {
         MAIL_TEXT_CONFIRM, /* link: <public_url>/api/v1/auth/confirm?token=… */
         MAIL_TEXT_RESET,   /* link: <public_url>/reset?token=… */
+        MAIL_TEXT_TEST,    /* the console's test e-mail; link: the server's address */
 };
 
 struct mail_message {

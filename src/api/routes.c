@@ -36,6 +36,17 @@ const struct route http_routes[] = {
         {"POST", "/api/v1/user/devices/{}/revoke", HTTP_BODY_BUFFERED, api_user_device_revoke, NULL,
          NULL, NULL},
 
+        /* the page behind the password-reset e-mail (api.md §6) */
+        {"GET", "/reset", HTTP_BODY_NONE, api_reset_page, NULL, NULL, NULL},
+        {"POST", "/reset", HTTP_BODY_BUFFERED, api_reset_submit, NULL, NULL, NULL},
+
+        /* administrators (api.md §8) */
+        {"POST", "/admin/api/login", HTTP_BODY_BUFFERED, api_admin_login, NULL, NULL, NULL},
+        {"POST", "/admin/api/logout", HTTP_BODY_BUFFERED, api_admin_logout, NULL, NULL, NULL},
+        {"GET", "/admin/api/me", HTTP_BODY_NONE, api_admin_me, NULL, NULL, NULL},
+        {"GET", "/admin/api/smtp", HTTP_BODY_NONE, api_admin_smtp, NULL, NULL, NULL},
+        {"POST", "/admin/api/smtp/test", HTTP_BODY_BUFFERED, api_admin_smtp_test, NULL, NULL, NULL},
+
         /* operation log (api.md §4) */
         {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
         {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,

@@ -46,6 +46,7 @@ static const struct {
         [RL_FORGOT] = {"forgot", 5, 3600},
         [RL_RESET] = {"reset", 8, 3600},
         [RL_ADMIN_RESET] = {"admin-reset", 8, 3600},
+        [RL_SMTP_TEST] = {"smtp-test", 10, 3600},
 };
 
 const char *ratelimit_rule_name(enum ratelimit_rule rule)

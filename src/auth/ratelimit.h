@@ -22,6 +22,7 @@ enum ratelimit_rule {
         RL_FORGOT,          /* 5 / h */
         RL_RESET,           /* 8 / h */
         RL_ADMIN_RESET,     /* 8 / h */
+        RL_SMTP_TEST,       /* 10 / h (ours): the console's test e-mail */
         _RL_MAX,
 };
 

@@ -78,6 +78,14 @@ int store_admin_import(struct store *s, const char *new_id, const char *username
  * The strings are malloc'd and owned by the caller. */
 int store_admin_get(struct store *s, const char *username, char **ret_id, char **ret_hash);
 
+/* The username of the administrator with this id (a session's subject);
+ * -ENOENT when there is none (any more).  *ret_username is malloc'd. */
+int store_admin_username(struct store *s, const char *id, char **ret_username);
+
+/* Replace an administrator's password hash (a bcrypt hash rehashed to
+ * Argon2id after a successful login).  -ENOENT when the id is unknown. */
+int store_admin_set_password_hash(struct store *s, const char *id, const char *password_hash);
+
 /* --- counters for STATUS= and health ------------------------------------ */
 
 struct store_counts {

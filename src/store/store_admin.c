@@ -17,6 +17,9 @@ static const char sql_admin_update[] =
         "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE username = ?1";
 static const char sql_admin_get[] =
         "SELECT id, password_hash FROM server_admins WHERE username = ?1";
+static const char sql_admin_username[] = "SELECT username FROM server_admins WHERE id = ?1";
+static const char sql_admin_set_hash[] =
+        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
 
 static int admin_insert(struct store_conn *c, const char *id, const char *username,
                         const char *hash)
@@ -111,6 +114,62 @@ int store_admin_get(struct store *s, const char *username, char **ret_id, char *
         }
         store_read_end(s, c);
         return r;
+}
+
+int store_admin_username(struct store *s, const char *id, char **ret_username)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_username);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, id);
+                        int rc = sqlite3_step(st);
+                        if (rc == SQLITE_ROW) {
+                                char *name = store_column_strdup(st, 0);
+                                r = name ? 0 : -ENOMEM;
+                                if (name)
+                                        *ret_username = name;
+                        } else
+                                r = rc == SQLITE_DONE ? -ENOENT
+                                                      : store_errno(c, rc, "get admin name");
+                }
+        }
+        store_read_end(s, c);
+        return r;
+}
+
+int store_admin_set_password_hash(struct store *s, const char *id, const char *password_hash)
+{
+        struct store_conn *c;
+        char now[21];
+        int r;
+
+        r = store_write_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_set_hash);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_now(now);
+                        store_bind_text(st, 1, id);
+                        store_bind_text(st, 2, password_hash);
+                        store_bind_text(st, 3, now);
+                        int rc = sqlite3_step(st);
+                        r = rc != SQLITE_DONE             ? store_errno(c, rc, "set admin hash")
+                            : sqlite3_changes(c->db) == 0 ? -ENOENT
+                                                          : 0;
+                }
+        }
+        return store_write_end(s, c, r, true);
 }
 
 static const char sql_counts[] =

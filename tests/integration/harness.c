@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -771,4 +772,72 @@ long harness_pair(const struct daemon *d, const char *login, const char *passwor
         }
         http_result_free(&r);
         return status;
+}
+
+/* --- cookies and the outbox ------------------------------------------------ */
+
+/* The whole Set-Cookie line for cookie name ("name=value; …"), or NULL. */
+char *http_result_set_cookie(const struct http_result *r, const char *name)
+{
+        size_t nlen = strlen(name);
+
+        for (const char *p = r->headers; p && *p;) {
+                const char *eol = strstr(p, "\r\n");
+                size_t len = eol ? (size_t)(eol - p) : strlen(p);
+                if (len > 11 && strncasecmp(p, "Set-Cookie:", 11) == 0) {
+                        const char *v = p + 11;
+                        while (*v == ' ')
+                                v++;
+                        if (strncmp(v, name, nlen) == 0 && v[nlen] == '=')
+                                return strndup(v, len - (size_t)(v - p));
+                }
+                p = eol ? eol + 2 : NULL;
+        }
+        return NULL;
+}
+
+char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
+{
+        char dir[PATH_MAX + 16], want[320];
+
+        snprintf(dir, sizeof(dir), "%s/outbox", d->data_dir);
+        snprintf(want, sizeof(want), "\nTo: %s\r\n", to);
+        for (int waited = 0;; waited += 20) {
+                struct dirent **names = NULL;
+                char *found = NULL;
+                int n = scandir(dir, &names, NULL, alphasort);
+                for (int i = 0; i < n; i++) {
+                        char path[PATH_MAX * 2];
+                        FILE *f;
+                        if (!found && strstr(names[i]->d_name, ".eml") &&
+                            names[i]->d_name[0] != '.') {
+                                snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+                                f = fopen(path, "r");
+                                if (f) {
+                                        char *text = calloc(1, 65536);
+                                        size_t len = fread(text, 1, 65535, f);
+                                        fclose(f);
+                                        text[len] = '\0';
+                                        char *hdr_end = strstr(text, "\r\n\r\n");
+                                        char *hit = strstr(text, want);
+                                        if (!hit) {
+                                                /* "To: <addr>" is as good. */
+                                                char alt[330];
+                                                snprintf(alt, sizeof(alt), "\nTo: <%s>\r\n", to);
+                                                hit = strstr(text, alt);
+                                        }
+                                        if (hit && hdr_end && hit < hdr_end) {
+                                                found = text;
+                                                unlink(path);
+                                        } else
+                                                free(text);
+                                }
+                        }
+                        free(names[i]);
+                }
+                free(names);
+                if (found || waited >= wait_ms)
+                        return found;
+                usleep(20 * 1000);
+        }
 }

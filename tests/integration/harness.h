@@ -149,6 +149,15 @@ const char *http_result_error(const struct http_result *r);
 
 void http_result_free(struct http_result *r);
 
+/* The whole Set-Cookie line for cookie name ("name=value; …"), malloc'd,
+ * or NULL when the answer sets no such cookie. */
+char *http_result_set_cookie(const struct http_result *r, const char *name);
+
+/* Find, read and remove the oldest message addressed to `to` in the mail
+ * helper's outbox (<data>/outbox); wait up to wait_ms for it.  The whole
+ * .eml text (malloc'd), or NULL when none came. */
+char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms);
+
 /* Shorthand for asserting a contract error: status and code. */
 #define assert_http_error(res, st, code_str)                                                       \
         do {                                                                                       \

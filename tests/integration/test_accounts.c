@@ -109,26 +109,6 @@ static void assert_error(const struct http_result *r, long status, const char *c
                 assert_string_equal(http_result_error(r), message);
 }
 
-/* The whole Set-Cookie line for cookie name ("name=value; …"), or NULL. */
-static char *set_cookie(const struct http_result *r, const char *name)
-{
-        size_t nlen = strlen(name);
-
-        for (const char *p = r->headers; p && *p;) {
-                const char *eol = strstr(p, "\r\n");
-                size_t len = eol ? (size_t)(eol - p) : strlen(p);
-                if (len > 11 && strncasecmp(p, "Set-Cookie:", 11) == 0) {
-                        const char *v = p + 11;
-                        while (*v == ' ')
-                                v++;
-                        if (strncmp(v, name, nlen) == 0 && v[nlen] == '=')
-                                return strndup(v, len - (size_t)(v - p));
-                }
-                p = eol ? eol + 2 : NULL;
-        }
-        return NULL;
-}
-
 /* The value part of a Set-Cookie line. */
 static void cookie_value(const char *line, char *out, size_t size)
 {
@@ -220,56 +200,6 @@ static void assert_lifetime(struct daemon *d, const char *from_where, const char
         free(v);
 }
 
-/* --- the outbox ---------------------------------------------------------- */
-
-/* Find, read and remove the oldest outbox message addressed to `to`;
- * wait up to wait_ms for it.  NULL when none came. */
-static char *outbox_take(struct daemon *d, const char *to, int wait_ms)
-{
-        char dir[PATH_MAX + 16], want[320];
-
-        snprintf(dir, sizeof(dir), "%s/outbox", d->data_dir);
-        snprintf(want, sizeof(want), "\nTo: %s\r\n", to);
-        for (int waited = 0;; waited += 20) {
-                struct dirent **names = NULL;
-                char *found = NULL;
-                int n = scandir(dir, &names, NULL, alphasort);
-                for (int i = 0; i < n; i++) {
-                        char path[PATH_MAX * 2];
-                        FILE *f;
-                        if (!found && strstr(names[i]->d_name, ".eml") &&
-                            names[i]->d_name[0] != '.') {
-                                snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-                                f = fopen(path, "r");
-                                if (f) {
-                                        char *text = calloc(1, 65536);
-                                        size_t len = fread(text, 1, 65535, f);
-                                        fclose(f);
-                                        text[len] = '\0';
-                                        char *hdr_end = strstr(text, "\r\n\r\n");
-                                        char *hit = strstr(text, want);
-                                        if (!hit) {
-                                                /* "To: <addr>" is as good. */
-                                                char alt[330];
-                                                snprintf(alt, sizeof(alt), "\nTo: <%s>\r\n", to);
-                                                hit = strstr(text, alt);
-                                        }
-                                        if (hit && hdr_end && hit < hdr_end) {
-                                                found = text;
-                                                unlink(path);
-                                        } else
-                                                free(text);
-                                }
-                        }
-                        free(names[i]);
-                }
-                free(names);
-                if (found || waited >= wait_ms)
-                        return found;
-                usleep(20 * 1000);
-        }
-}
-
 /* The 48-hex token that follows prefix in a message; asserts it is there. */
 static void mail_token(const char *mail, const char *prefix, char out[49])
 {
@@ -320,7 +250,7 @@ static void make_user(struct daemon *d, const char *user, const char *email)
 {
         register_as(d, fresh_ip(), user, email, PASSWORD, NULL);
         db_exec(d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", user);
-        free(outbox_take(d, email, 2000)); /* not needed here */
+        free(harness_outbox_take(d, email, 2000)); /* not needed here */
 }
 
 static void login_with(struct daemon *d, const char *ip, const char *login, const char *password,
@@ -336,7 +266,8 @@ static void login_with(struct daemon *d, const char *ip, const char *login, cons
 
 static void session_from_login(const struct http_result *r, struct web_session *s)
 {
-        char *sc = set_cookie(r, "user_session"), *cc = set_cookie(r, "csrf_token");
+        char *sc = http_result_set_cookie(r, "user_session"),
+             *cc = http_result_set_cookie(r, "csrf_token");
 
         assert_non_null(sc);
         assert_non_null(cc);
@@ -483,8 +414,8 @@ static void test_register_validation(void **state)
         pw[256] = '\0';
         register_as(&dA, fresh_ip(), "reg256", "reg256@example.test", pw, NULL);
         register_as(&dA, fresh_ip(), "reg8", "reg8@example.test", "12345678", NULL);
-        free(outbox_take(&dA, "reg256@example.test", 2000));
-        free(outbox_take(&dA, "reg8@example.test", 2000));
+        free(harness_outbox_take(&dA, "reg256@example.test", 2000));
+        free(harness_outbox_take(&dA, "reg8@example.test", 2000));
 }
 
 static void test_register_normalises_and_conflicts(void **state)
@@ -509,7 +440,7 @@ static void test_register_normalises_and_conflicts(void **state)
                              "norma");
         assert_non_null(hash);
         assert_int_equal(strlen(hash), 64);
-        char *mail = outbox_take(&dA, "norma.jean@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "norma.jean@example.test", 5000);
         assert_non_null(mail);
         char token[49];
         mail_token(mail, PUBLIC_URL "/api/v1/auth/confirm?token=", token);
@@ -535,7 +466,7 @@ static void test_register_normalises_and_conflicts(void **state)
                   NULL, &r);
         assert_error(&r, 409, "conflict", "email already registered");
         http_result_free(&r);
-        assert_null(outbox_take(&dA, "other@example.test", 300));
+        assert_null(harness_outbox_take(&dA, "other@example.test", 300));
 }
 
 static void test_register_rate_limit(void **state)
@@ -591,7 +522,7 @@ static void test_confirm_page(void **state)
         (void)state;
 
         register_as(&dA, fresh_ip(), "page", "page@example.test", PASSWORD, NULL);
-        char *mail = outbox_take(&dA, "page@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "page@example.test", 5000);
         char token[49];
         assert_non_null(mail);
         mail_token(mail, PUBLIC_URL "/api/v1/auth/confirm?token=", token);
@@ -701,7 +632,7 @@ static void test_confirm_json_errors(void **state)
 
         /* Expired: answered as such, and deleted. */
         register_as(&dA, fresh_ip(), "late", "late@example.test", PASSWORD, NULL);
-        char *mail = outbox_take(&dA, "late@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "late@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", token);
         free(mail);
@@ -719,7 +650,7 @@ static void test_confirm_json_errors(void **state)
 
         /* JSON success, single use. */
         register_as(&dA, fresh_ip(), "prompt", "prompt@example.test", PASSWORD, NULL);
-        mail = outbox_take(&dA, "prompt@example.test", 5000);
+        mail = harness_outbox_take(&dA, "prompt@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", token);
         free(mail);
@@ -748,7 +679,7 @@ static void test_full_registration_flow(void **state)
         (void)state;
 
         register_as(&dA, fresh_ip(), "flow", "flow@example.test", PASSWORD, NULL);
-        char *mail = outbox_take(&dA, "flow@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "flow@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Subject: Confirm your e-mail address for"));
         assert_non_null(strstr(mail, "Hello, flow!"));
@@ -797,7 +728,7 @@ static void test_login_rules(void **state)
         http_result_free(&r);
         login_with(&dA, fresh_ip(), "lina", "wrong password", NULL, &r);
         assert_error(&r, 401, "unauthorized", "invalid credentials");
-        assert_null(set_cookie(&r, "user_session"));
+        assert_null(http_result_set_cookie(&r, "user_session"));
         http_result_free(&r);
         login_with(&dA, fresh_ip(), "nobody-here", PASSWORD, NULL, &r);
         assert_error(&r, 401, "unauthorized", "invalid credentials");
@@ -805,7 +736,7 @@ static void test_login_rules(void **state)
 
         /* Unconfirmed and blocked are told only to who knows the password. */
         register_as(&dA, fresh_ip(), "unconf", "unconf@example.test", PASSWORD, NULL);
-        free(outbox_take(&dA, "unconf@example.test", 2000));
+        free(harness_outbox_take(&dA, "unconf@example.test", 2000));
         login_with(&dA, fresh_ip(), "unconf", PASSWORD, NULL, &r);
         assert_error(&r, 403, "forbidden", "email not confirmed");
         http_result_free(&r);
@@ -849,7 +780,8 @@ static void test_login_cookies(void **state)
         make_user(&dA, "cookie", "cookie@example.test");
         login_with(&dA, fresh_ip(), "cookie", PASSWORD, NULL, &r);
         assert_int_equal(r.status, 200);
-        char *sc = set_cookie(&r, "user_session"), *cc = set_cookie(&r, "csrf_token");
+        char *sc = http_result_set_cookie(&r, "user_session"),
+             *cc = http_result_set_cookie(&r, "csrf_token");
         assert_non_null(sc);
         assert_non_null(cc);
         assert_true(has_attr(sc, "Path=/"));
@@ -871,7 +803,7 @@ static void test_login_cookies(void **state)
         const char *evil[] = {"Origin: https://evil.example", NULL};
         login_with(&dA, fresh_ip(), "cookie", PASSWORD, evil, &r);
         assert_error(&r, 403, "csrf_invalid", NULL);
-        assert_null(set_cookie(&r, "user_session"));
+        assert_null(http_result_set_cookie(&r, "user_session"));
         http_result_free(&r);
         const char *ours[] = {"Origin: " PUBLIC_URL, NULL};
         login_with(&dA, fresh_ip(), "cookie", PASSWORD, ours, &r);
@@ -882,8 +814,8 @@ static void test_login_cookies(void **state)
         const char *https[] = {"X-Forwarded-Proto: https", NULL};
         login_with(&dA, fresh_ip(), "cookie", PASSWORD, https, &r);
         assert_int_equal(r.status, 200);
-        sc = set_cookie(&r, "user_session");
-        cc = set_cookie(&r, "csrf_token");
+        sc = http_result_set_cookie(&r, "user_session");
+        cc = http_result_set_cookie(&r, "csrf_token");
         assert_true(has_attr(sc, "Secure"));
         assert_true(has_attr(cc, "Secure"));
         free(sc);
@@ -1193,7 +1125,8 @@ static void test_logout(void **state)
         call(&dA, "POST", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, with_csrf, &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(jstr(&r, "status"), "logged out");
-        char *sc = set_cookie(&r, "user_session"), *cc = set_cookie(&r, "csrf_token");
+        char *sc = http_result_set_cookie(&r, "user_session"),
+             *cc = http_result_set_cookie(&r, "csrf_token");
         assert_non_null(sc);
         assert_non_null(cc);
         assert_true(strncmp(sc, "user_session=;", 14) == 0);
@@ -1264,13 +1197,13 @@ static void test_forgot_same_answer(void **state)
         http_result_free(&unknown);
         http_result_free(&invalid);
 
-        char *mail = outbox_take(&dA, "forget@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "forget@example.test", 5000);
         assert_non_null(mail);
         char token[49];
         mail_token(mail, PUBLIC_URL "/reset?token=", token);
         free(mail);
         /* Nothing for the unknown address. */
-        assert_null(outbox_take(&dA, "nobody@example.test", 500));
+        assert_null(harness_outbox_take(&dA, "nobody@example.test", 500));
         /* A reset token valid 1 h was stored (as a hash). */
         assert_lifetime(&dA,
                         "FROM server_email_tokens WHERE purpose = 'reset' AND user_id ="
@@ -1291,7 +1224,7 @@ static void test_forgot_reset_flow(void **state)
 
         char confirm[49], body[128];
         register_as(&dA, fresh_ip(), "resetter", "resetter@example.test", PASSWORD, NULL);
-        char *mail = outbox_take(&dA, "resetter@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "resetter@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", confirm);
         free(mail);
@@ -1309,14 +1242,14 @@ static void test_forgot_reset_flow(void **state)
 
         forgot(&dA, "resetter@example.test", NULL, &r);
         http_result_free(&r);
-        mail = outbox_take(&dA, "resetter@example.test", 5000);
+        mail = harness_outbox_take(&dA, "resetter@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Subject: Reset your password for"));
         mail_token(mail, PUBLIC_URL "/reset?token=", t1);
         free(mail);
         forgot(&dA, "resetter@example.test", NULL, &r);
         http_result_free(&r);
-        mail = outbox_take(&dA, "resetter@example.test", 5000);
+        mail = harness_outbox_take(&dA, "resetter@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, PUBLIC_URL "/reset?token=", t2);
         free(mail);
@@ -1367,7 +1300,7 @@ static void test_reset_expired(void **state)
         make_user(&dA, "slow", "slow@example.test");
         forgot(&dA, "slow@example.test", NULL, &r);
         http_result_free(&r);
-        char *mail = outbox_take(&dA, "slow@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "slow@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/reset?token=", token);
         free(mail);
@@ -1427,7 +1360,7 @@ static void test_mail_languages(void **state)
         char *locale = db_text(&dA, "SELECT locale FROM server_users WHERE username = %Q", "ivan");
         assert_string_equal(locale, "ru");
         free(locale);
-        char *mail = outbox_take(&dA, "ivan@example.test", 5000);
+        char *mail = harness_outbox_take(&dA, "ivan@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Здравствуйте, ivan!"));
         assert_non_null(strstr(mail, "48 часов"));
@@ -1438,7 +1371,7 @@ static void test_mail_languages(void **state)
         /* Forgot without any language hint: the account's language. */
         forgot(&dA, "ivan@example.test", NULL, &r);
         http_result_free(&r);
-        mail = outbox_take(&dA, "ivan@example.test", 5000);
+        mail = harness_outbox_take(&dA, "ivan@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "сброс пароля"));
         free(mail);
@@ -1446,7 +1379,7 @@ static void test_mail_languages(void **state)
         const char *en_cookie[] = {"Cookie: verstak_locale=en", NULL};
         forgot(&dA, "ivan@example.test", en_cookie, &r);
         http_result_free(&r);
-        mail = outbox_take(&dA, "ivan@example.test", 5000);
+        mail = harness_outbox_take(&dA, "ivan@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "A password reset was requested"));
         free(mail);
@@ -1454,14 +1387,14 @@ static void test_mail_languages(void **state)
         /* The cookie at registration beats Accept-Language. */
         const char *cookie_ru[] = {"Accept-Language: en-US", "Cookie: verstak_locale=ru", NULL};
         register_as(&dA, fresh_ip(), "olga", "olga@example.test", PASSWORD, cookie_ru);
-        mail = outbox_take(&dA, "olga@example.test", 5000);
+        mail = harness_outbox_take(&dA, "olga@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Здравствуйте, olga!"));
         free(mail);
         /* Unsupported languages fall back to the default (en). */
         const char *de[] = {"Accept-Language: de-DE, fr;q=0.8", NULL};
         register_as(&dA, fresh_ip(), "hans", "hans@example.test", PASSWORD, de);
-        mail = outbox_take(&dA, "hans@example.test", 5000);
+        mail = harness_outbox_take(&dA, "hans@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Hello, hans!"));
         free(mail);
@@ -1483,7 +1416,7 @@ static void test_links_restart_retention(void **state)
         /* Links follow the request's own origin, scheme from the proxy. */
         const char *https[] = {"X-Forwarded-Proto: https", "Host: sync.internal.test:8443", NULL};
         register_as(&d, fresh_ip(), "rest", "rest@example.test", PASSWORD, https);
-        char *mail = outbox_take(&d, "rest@example.test", 5000);
+        char *mail = harness_outbox_take(&d, "rest@example.test", 5000);
         assert_non_null(mail);
         char token[49];
         mail_token(mail, "https://sync.internal.test:8443/api/v1/auth/confirm?token=", token);
@@ -1494,7 +1427,7 @@ static void test_links_restart_retention(void **state)
         http_result_free(&r);
         forgot(&d, "rest@example.test", NULL, &r);
         http_result_free(&r);
-        mail = outbox_take(&d, "rest@example.test", 5000);
+        mail = harness_outbox_take(&d, "rest@example.test", 5000);
         assert_non_null(mail);
         snprintf(expect, sizeof(expect), "http://127.0.0.1:%d/reset?token=", d.port);
         mail_token(mail, expect, token);

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * @brief The administrator's JSON endpoints under /admin/api/ (api.md §8):
+ * login, logout and "who am I" with an admin session (separate from sync
+ * users: table server_admins, session scope 'admin', cookies on
+ * Path=/admin), the read-only view of the SMTP settings and the test
+ * e-mail sent through the mail helper.  SQL lives in store/, sessions and
+ * CSRF in auth/session.  Passwords, tokens and the SMTP password (which
+ * only the mail helper ever reads) are never logged or returned.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/handlers.h"
+#include "api/mail_texts.h"
+#include "auth/password.h"
+#include "auth/session.h"
+#include "http/locale.h"
+#include "server/app.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/email.h"
+#include "util/log.h"
+#include "util/text.h"
+#include "util/workq.h"
+
+/* Field limits, in bytes. */
+#define ADMIN_USERNAME_MAX 256
+#define ADMIN_PASSWORD_MAX 256
+
+/* How long the test e-mail waits for the mail helper's verdict before
+ * answering 502.  Below MAIL_CLIENT_REPLY_TIMEOUT_MS: an operator should
+ * hear back while still looking at the page; the default SMTP timeout
+ * (30 s) is for slow servers that a test should expose anyway. */
+#define ADMIN_TEST_MAIL_WAIT_MS 20000
+
+static int answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
+
+/* Log an administrator's action for the journal (never secrets). */
+static void log_admin(int priority, const char *event, const char *username, const char *what)
+{
+        struct log_field f[] = {
+                {"MESSAGE_ID", LOG_MID_ADMIN_ACTION},
+                {"EVENT", event},
+        };
+        log_struct(priority, f, "Administrator '%s': %s", username, what);
+}
+
+/* The admin session the request presents, and its administrator's name
+ * (malloc'd into *ret_username).  0, or BODY_ANSWERED after 401, or a
+ * negative errno.  A user session never passes: another cookie, another
+ * scope, and no Bearer tokens. */
+static int admin_auth(struct http_request *req, struct session *s, char **ret_username)
+{
+        int r = api_session_auth(req, &session_kind_admin, s);
+
+        if (r != 0)
+                return r;
+        r = store_admin_username(req->app->store, s->subject_id, ret_username);
+        if (r == -ENOENT) /* the administrator was removed */
+                return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
+                                                                               : BODY_ANSWERED;
+        return r;
+}
+
+/* --- login, logout, me --------------------------------------------------- */
+
+/* Whether username/password name an administrator; its id goes to
+ * ret_id.  Unknown names cost the time of a real check; a bcrypt hash is
+ * rehashed to Argon2id.  1, 0, or a negative errno. */
+static int admin_check(struct http_request *req, const char *username, const char *password,
+                       char **ret_id)
+{
+        _cleanup_free_ char *id = NULL, *hash = NULL;
+        bool rehash = false;
+        int r;
+
+        r = store_admin_get(req->app->store, username, &id, &hash);
+        if (r == -ENOENT) {
+                password_verify_dummy(password);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        r = password_verify(password, hash, &rehash);
+        if (r < 0)
+                log_warning("Administrator %s has a password hash of an unknown format", id);
+        if (r <= 0)
+                return 0;
+        if (rehash) {
+                char fresh[PASSWORD_HASH_MAX];
+                if (password_hash(password, fresh) == 0 &&
+                    store_admin_set_password_hash(req->app->store, id, fresh) == 0)
+                        log_info("Rehashed the password of administrator %s with Argon2id", id);
+                sodium_memzero(fresh, sizeof(fresh));
+        }
+        *ret_id = TAKE_PTR(id);
+        return 1;
+}
+
+int api_admin_login(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        _cleanup_free_ char *id = NULL;
+        const char *username = NULL, *password = NULL;
+        const struct body_field fields[] = {
+                {"username", BODY_STRING, &username, NULL},
+                {"password", BODY_STRING, &password, NULL},
+        };
+        struct session_secrets sec;
+        int r;
+
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(username) || !password || !password[0])
+                return http_reply_error(req, 400, NULL, "username and password required");
+        if (session_check_origin(req) < 0) {
+                req->log_event = "csrf_rejected";
+                return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
+        }
+        r = api_rate_limit(req, RL_LOGIN, username);
+        if (r != 0)
+                return answered(r);
+        if (api_too_long(username, ADMIN_USERNAME_MAX) ||
+            api_too_long(password, ADMIN_PASSWORD_MAX))
+                return http_reply_error(req, 400, NULL, "field too long");
+
+        r = admin_check(req, username, password, &id);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        if (r == 0) {
+                req->log_event = "admin_login_failed";
+                api_audit(req, "admin_login_failed", NULL, NULL, "invalid credentials");
+                return http_reply_error(req, 401, NULL, "invalid credentials");
+        }
+
+        r = session_rotate(req, &session_kind_admin, id, &sec);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        req->log_event = "admin_login";
+        api_audit(req, "admin_login", NULL, NULL, "administrator signed in");
+        log_admin(LOG_NOTICE, "admin_login", username, "signed in");
+
+        r = api_reply_session(req, &session_kind_admin,
+                              json_pack("{s:s,s:s}", "status", "ok", "username", username), &sec);
+        session_secrets_wipe(&sec);
+        return r;
+}
+
+int api_admin_logout(struct http_request *req)
+{
+        _cleanup_free_ char *username = NULL;
+        struct session s;
+        int r;
+
+        r = session_from_request(req, &session_kind_admin, &s);
+        if (r == 0) {
+                r = api_session_csrf(req, &s, NULL);
+                if (r != 0)
+                        return answered(r);
+                req->log_event = "admin_logout";
+                (void)store_admin_username(req->app->store, s.subject_id, &username);
+                r = session_end(req, &s);
+                if (r < 0)
+                        return api_reply_internal(req, r);
+                api_audit(req, "admin_logout", NULL, NULL, "administrator signed out");
+                log_admin(LOG_INFO, "admin_logout", username ? username : "?", "signed out");
+        } else if (r != -ENOENT && r != -EKEYREJECTED && r != -EKEYEXPIRED)
+                return api_reply_internal(req, r);
+
+        /* Signed out either way: the cookies go too. */
+        return api_reply_session(req, &session_kind_admin,
+                                 json_pack("{s:s}", "status", "logged out"), NULL);
+}
+
+int api_admin_me(struct http_request *req)
+{
+        _cleanup_free_ char *username = NULL;
+        struct session s;
+        int r = admin_auth(req, &s, &username);
+
+        if (r != 0)
+                return answered(r);
+        return http_reply_json(req, 200, json_pack("{s:s}", "username", username),
+                               HTTP_REPLY_NO_STORE);
+}
+
+/* --- SMTP settings -------------------------------------------------------- */
+
+/* A string, or JSON null when unset. */
+static json_t *string_or_null(const char *s)
+{
+        return s ? json_string(s) : json_null();
+}
+
+int api_admin_smtp(struct http_request *req)
+{
+        const struct config *c = req->app->config;
+        _cleanup_free_ char *username = NULL;
+        struct session s;
+        int r = admin_auth(req, &s, &username);
+
+        if (r != 0)
+                return answered(r);
+        /* Never the password, nor where it is kept: only whether it is. */
+        json_t *body = json_pack(
+                "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I}", "delivery",
+                c->smtp.host ? "smtp" : "outbox", "host", string_or_null(c->smtp.host), "port",
+                (int)c->smtp.port, "security", smtp_security_to_string(c->smtp.security), "from",
+                string_or_null(c->smtp.from), "username_set",
+                c->smtp.username && c->smtp.username[0], "password_configured",
+                c->smtp.password_file != NULL, "public_url", string_or_null(c->public_url),
+                "timeout_seconds", (json_int_t)c->smtp.timeout_seconds);
+        return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
+}
+
+/* One test e-mail on its way to the mail helper.  Shared by the request,
+ * which waits for the verdict, and the background worker, which sends;
+ * whoever lets go last frees it (the request may stop waiting first). */
+struct test_mail {
+        atomic_int refs;
+        struct app *app;
+        struct mail_message m;
+        char to[EMAIL_MAX + 1];
+        int result;
+        char err[256];
+};
+
+static void test_mail_unref(void *data)
+{
+        struct test_mail *t = data;
+
+        if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+                return;
+        mail_message_done(&t->m);
+        free(t);
+}
+
+static void test_mail_run(void *data)
+{
+        struct test_mail *t = data;
+
+        t->result = api_mail_send(t->app, t->to, t->m.subject, t->m.body, t->err, sizeof(t->err));
+}
+
+/* Send the test message and wait for the verdict.  0, or a negative errno
+ * with a reason in err. */
+static int test_mail_send(struct http_request *req, const char *to, const char *admin, char *err,
+                          size_t err_size)
+{
+        struct app *app = req->app;
+        const char *locale = http_request_locale(req, app->config->web.default_locale);
+        char base[512] = "";
+        struct test_mail *t;
+        int r;
+
+        if (app->config->public_url)
+                snprintf(base, sizeof(base), "%s", app->config->public_url);
+        else if (http_request_origin(req, base, sizeof(base)) < 0)
+                base[0] = '\0';
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        atomic_init(&t->refs, 2); /* the request and the worker */
+        t->app = app;
+        snprintf(t->to, sizeof(t->to), "%s", to);
+        r = mail_text_render(MAIL_TEXT_TEST, locale, app->config->web.server_name, admin, base,
+                             &t->m);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        r = workq_submit_wait(app->background, test_mail_run, test_mail_unref, t,
+                              ADMIN_TEST_MAIL_WAIT_MS);
+        if (r == 0) {
+                r = t->result;
+                snprintf(err, err_size, "%s", t->err);
+        } else if (r == -ETIMEDOUT)
+                snprintf(err, err_size, "the mail helper did not answer within %u seconds",
+                         ADMIN_TEST_MAIL_WAIT_MS / 1000);
+        else {
+                snprintf(err, err_size, "the mail queue is busy");
+                test_mail_unref(t); /* not queued: the worker's reference is ours */
+        }
+        test_mail_unref(t);
+        return r;
+}
+
+int api_admin_smtp_test(struct http_request *req)
+{
+        _cleanup_json_ json_t *root = NULL;
+        _cleanup_free_ char *username = NULL;
+        const char *to_in = NULL;
+        const struct body_field fields[] = {
+                {"to", BODY_STRING, &to_in, NULL},
+        };
+        char to[EMAIL_MAX + 1], err[256] = "", message[320];
+        struct session s;
+        int r;
+
+        r = admin_auth(req, &s, &username);
+        if (r != 0)
+                return answered(r);
+        r = api_session_csrf(req, &s, NULL);
+        if (r != 0)
+                return answered(r);
+        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        if (r != 0)
+                return answered(r);
+        if (str_is_blank(to_in))
+                return http_reply_error(req, 400, NULL, "to required");
+        if (email_normalize(to_in, to) < 0)
+                return http_reply_error(req, 400, NULL, "invalid email");
+        r = api_rate_limit(req, RL_SMTP_TEST, username);
+        if (r != 0)
+                return answered(r);
+
+        req->log_event = "smtp_test";
+        r = test_mail_send(req, to, username, err, sizeof(err));
+        if (r == 0) {
+                api_audit(req, "smtp_test", NULL, NULL, "test e-mail sent");
+                log_admin(LOG_NOTICE, "smtp_test", username, "test e-mail sent");
+                return http_reply_json(req, 200, json_pack("{s:s}", "status", "sent"), 0);
+        }
+        atomic_fetch_add_explicit(&req->app->mail_failures, 1, memory_order_relaxed);
+        snprintf(message, sizeof(message), "test e-mail not sent: %s",
+                 err[0] ? err : "the mail helper refused it");
+        api_audit(req, "smtp_test", NULL, NULL, message);
+        log_admin(LOG_WARNING, "smtp_test", username, message);
+        return http_reply_error(req, 502, "mail_failed", message);
+}

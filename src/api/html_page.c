@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Implementation of api/html_page.h: escaping, the page layout and the
+ * answer's headers.
+ */
+#include "api/html_page.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/app.h"
+#include "util/cleanup.h"
+
+char *html_escape(const char *s)
+{
+        size_t len = 0;
+        char *out, *o;
+
+        for (const char *p = s; *p; p++)
+                len += strchr("<>&\"'", *p) ? 6 : 1;
+        out = o = malloc(len + 1);
+        if (!out)
+                return NULL;
+        for (const char *p = s; *p; p++) {
+                const char *e = *p == '<'    ? "&lt;"
+                                : *p == '>'  ? "&gt;"
+                                : *p == '&'  ? "&amp;"
+                                : *p == '"'  ? "&quot;"
+                                : *p == '\'' ? "&#39;"
+                                             : NULL;
+                if (e) {
+                        memcpy(o, e, strlen(e));
+                        o += strlen(e);
+                } else
+                        *o++ = *p;
+        }
+        *o = '\0';
+        return out;
+}
+
+static char *render(const struct html_page *p, const char *locale, const char *server_name)
+{
+        _cleanup_free_ char *name = html_escape(server_name ? server_name : "");
+        char *page = NULL;
+
+        if (!name)
+                return NULL;
+        if (asprintf(&page,
+                     "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                     "<meta name=\"robots\" content=\"noindex\">"
+                     "<title>%s — %s</title></head><body><main><h1>%s</h1><p>%s</p>%s"
+                     "</main></body></html>\n",
+                     locale, p->title, name, p->heading, p->text, p->form ? p->form : "") < 0)
+                return NULL;
+        return page;
+}
+
+int html_page_reply(struct http_request *req, unsigned status, const char *locale,
+                    const struct html_page *p)
+{
+        char *page = render(p, locale, req->app->config->web.server_name);
+        struct MHD_Response *resp;
+
+        if (!page)
+                return -ENOMEM;
+        resp = MHD_create_response_from_buffer(strlen(page), page, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(page);
+                return -ENOMEM;
+        }
+        if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                    "text/html; charset=utf-8") != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_LANGUAGE, locale) != MHD_YES ||
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Cookie, Accept-Language") !=
+                    MHD_YES) {
+                MHD_destroy_response(resp);
+                return -ENOMEM;
+        }
+        return http_reply_response(req, status, resp, HTTP_REPLY_NO_STORE);
+}

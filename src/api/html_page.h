@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The small HTML pages the server itself serves behind e-mail links (the
+ * confirmation and password-reset pages): one plain layout with a title,
+ * a heading, a paragraph and an optional form, in the request's language,
+ * with no script and no inline style so the Content-Security-Policy holds.
+ * The texts and forms belong to the callers; no database access here.
+ */
+#pragma once
+
+#include "http/http.h"
+
+/* What one page shows.  title, heading and text are trusted static text;
+ * form is trusted HTML built by the caller (escape what goes into it). */
+struct html_page {
+        const char *title; /* before " — <server name>" */
+        const char *heading;
+        const char *text;
+        const char *form; /* may be NULL */
+};
+
+/* HTML-escape s into a new string.  NULL on OOM. */
+char *html_escape(const char *s);
+
+/* Answer with page p in locale (from http_request_locale()) with the
+ * given status, as text/html with Cache-Control: no-store (pages behind
+ * e-mail links may hold a token).  Returns what http_reply_response()
+ * returns, or -ENOMEM. */
+int html_page_reply(struct http_request *req, unsigned status, const char *locale,
+                    const struct html_page *p);
