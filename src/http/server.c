@@ -203,13 +203,21 @@ static int begin_request(struct http_request *req, const char *url, const char *
         return 0;
 }
 
-/* 404 (JSON under /api/, the web UI's page elsewhere) or 405 with Allow. */
+/* Paths whose every answer is JSON, even for unknown endpoints: the API
+ * and the administrator's JSON API. */
+static bool is_json_path(const char *path)
+{
+        return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0 ||
+               strncmp(path, "/admin/api/", 11) == 0 || strcmp(path, "/admin/api") == 0;
+}
+
+/* 404 (JSON under the APIs, the web UI's page elsewhere) or 405 with Allow. */
 static int reply_unrouted(struct http_request *req)
 {
         struct MHD_Response *resp;
 
         if (req->unrouted == 404) {
-                if (strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0)
+                if (is_json_path(req->path))
                         return http_reply_error(req, 404, NULL, "not found");
                 return http_reply_not_found_page(req);
         }

@@ -108,6 +108,11 @@ static void test_not_found_and_method(void **state)
         assert_null(strstr(r.body, "<html"));
         http_result_free(&r);
 
+        /* The administrator's JSON API answers JSON for unknown paths too. */
+        assert_int_equal(http_get(&shared_daemon, "/admin/api/no-such-thing", NULL, &r), 0);
+        assert_http_error(&r, 404, "not_found");
+        http_result_free(&r);
+
         /* Non-API paths get the web UI's page, also with the headers. */
         assert_int_equal(http_get(&shared_daemon, "/no/such/page", NULL, &r), 0);
         assert_int_equal(r.status, 404);
