@@ -77,7 +77,11 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
             (r == 0 && !dev.owner_username[0])) {
                 store_device_done(&dev);
-                api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
+                /* Unknown tokens cost no write beyond a few audit entries
+                 * per client and minute. */
+                if (!req->app->ratelimit || ratelimit_hit(req->app->ratelimit, RL_AUDIT_BAD_TOKEN,
+                                                          req->client_ip, time(NULL)) == 0)
+                        api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return reply_auth_error(req, 401, "invalid API key");
         }
         if (r < 0)

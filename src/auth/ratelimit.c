@@ -47,6 +47,7 @@ static const struct {
         [RL_RESET] = {"reset", 8, 3600},
         [RL_ADMIN_RESET] = {"admin-reset", 8, 3600},
         [RL_SMTP_TEST] = {"smtp-test", 10, 3600},
+        [RL_AUDIT_BAD_TOKEN] = {"audit-bad-token", 5, 60},
 };
 
 const char *ratelimit_rule_name(enum ratelimit_rule rule)

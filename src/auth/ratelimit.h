@@ -23,6 +23,9 @@ enum ratelimit_rule {
         RL_RESET,           /* 8 / h */
         RL_ADMIN_RESET,     /* 8 / h */
         RL_SMTP_TEST,       /* 10 / h (ours): the console's test e-mail */
+        RL_AUDIT_BAD_TOKEN, /* 5 / min (ours, internal): audit entries for unknown
+                             * device tokens, so a flood of bad tokens cannot turn
+                             * into a flood of database writes */
         _RL_MAX,
 };
 

@@ -1090,6 +1090,25 @@ static void test_rate_limit(void **state)
                                         &n),
                          0);
         assert_true(n >= 1);
+
+        /* A flood of unknown tokens is answered every time, but audited only
+         * a few times a minute per client (no write amplification). */
+        for (int i = 0; i < 20; i++) {
+                assert_int_equal(http_get(&d, "/api/client/me",
+                                          "1111111111111111111111111111111111111111111111111111111"
+                                          "111111111",
+                                          &r),
+                                 0);
+                assert_int_equal(r.status, 401);
+                http_result_free(&r);
+        }
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_audit_log WHERE "
+                                        "event_type='device_auth_failed' AND "
+                                        "message='invalid API key'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 5);
         harness_destroy(&d);
 }
 
