@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 [ -d build ] || meson setup build
-ninja -C build
+ninja -C build verstak-sync-server verstak-sync-mailer
 args=(--data ./server-data)
 # A developer run from a root shell keeps root; a service drops privileges.
 [ "$(id -u)" -eq 0 ] && args+=(--allow-root)
