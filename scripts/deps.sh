@@ -12,6 +12,7 @@ build_pkgs=(
 test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
   strace procps passwd
+  clang libclang-rt-14-dev
 )
 
 want=("${build_pkgs[@]}")

@@ -3,8 +3,10 @@
 # Install what the tests need, build with warnings as errors, and run every
 # test suite: unit, integration (the real daemon, real SQLite, a real SMTP
 # server, systemd tools), then the same suites again under AddressSanitizer
-# and UndefinedBehaviorSanitizer.  Set VERSTAK_SKIP_SANITIZERS=1 to skip
-# the second pass during development.
+# and UndefinedBehaviorSanitizer, then a short libFuzzer pass over every
+# parser of untrusted bytes (scripts/fuzz.sh, about ten seconds a target).
+# Set VERSTAK_SKIP_SANITIZERS=1 or VERSTAK_SKIP_FUZZ=1 to skip those passes
+# during development.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,5 +38,8 @@ if [ "${VERSTAK_SKIP_SANITIZERS:-0}" != "1" ]; then
     echo "Sanitizer reports found in the daemon logs above." >&2
     exit 1
   fi
+fi
+if [ "${VERSTAK_SKIP_FUZZ:-0}" != "1" ]; then
+  scripts/fuzz.sh 10
 fi
 echo "All test suites passed."

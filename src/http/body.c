@@ -161,7 +161,9 @@ json_t *body_form_to_json(const char *text, size_t len)
                         _cleanup_free_ char *k = form_decode(text + i, eq - i);
                         _cleanup_free_ char *v =
                                 eq < end ? form_decode(text + eq + 1, end - eq - 1) : strdup("");
-                        json_t *js = v ? json_string(v) : NULL;
+                        /* Only when both decoded: json_object_set_new()
+                         * takes js, nothing else would free it. */
+                        json_t *js = k && v ? json_string(v) : NULL;
                         if (!k || !v || !js || json_object_set_new(obj, k, js) < 0) {
                                 json_decref(obj);
                                 return NULL;

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target for mailer/mail_proto.h: the input as one frame off the
+ * channel, decoded by the decoder its type selects, and as a bare payload
+ * for every payload decoder.  A decoded SEND or RESULT is encoded again
+ * and must decode to the same values.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "fuzz_common.h"
+#include "mailer/mail_proto.h"
+
+static int str_eq(const char *a, const char *b)
+{
+        return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void check_send(uint32_t id, const uint8_t *payload, size_t len)
+{
+        struct mail_send s, again;
+        struct mail_header h;
+        const uint8_t *p;
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+
+        if (mail_proto_decode_send(payload, len, &s) < 0)
+                return;
+        if (mail_proto_encode_send(id, s.to, s.subject, s.body, &frame, &frame_len) == 0) {
+                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
+                    h.type != MAIL_MSG_SEND || h.id != id ||
+                    mail_proto_decode_send(p, h.payload_len, &again) < 0)
+                        abort();
+                if (!str_eq(s.to, again.to) || !str_eq(s.subject, again.subject) ||
+                    !str_eq(s.body, again.body))
+                        abort();
+                mail_send_done(&again);
+                free(frame);
+        }
+        mail_send_done(&s);
+}
+
+static void check_result(uint32_t id, const uint8_t *payload, size_t len)
+{
+        struct mail_result res, again;
+        struct mail_header h;
+        const uint8_t *p;
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+
+        if (mail_proto_decode_result(payload, len, &res) < 0)
+                return;
+        if (res.ok == (res.error != NULL))
+                abort();
+        if (mail_proto_encode_result(id, res.ok, res.error, &frame, &frame_len) == 0) {
+                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
+                    h.type != MAIL_MSG_RESULT ||
+                    mail_proto_decode_result(p, h.payload_len, &again) < 0)
+                        abort();
+                if (again.ok != res.ok || !str_eq(again.error, res.error))
+                        abort();
+                mail_result_done(&again);
+                free(frame);
+        }
+        mail_result_done(&res);
+}
+
+static void check_pid(const uint8_t *payload, size_t len)
+{
+        pid_t pid;
+
+        if (mail_proto_decode_pid(payload, len, &pid) == 0 && pid <= 0)
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct mail_header h;
+        const uint8_t *payload;
+        uint8_t *copy;
+
+        /* An exact-size copy: the decoders must not read past the frame. */
+        copy = malloc(size ? size : 1);
+        if (!copy)
+                abort();
+        if (size)
+                memcpy(copy, data, size);
+
+        if (mail_proto_decode_header(copy, size, &h) == 0 &&
+            (h.payload_len > MAIL_PROTO_PAYLOAD_MAX ||
+             (const char *)mail_msg_type_to_string(h.type) == NULL))
+                abort();
+
+        if (mail_proto_decode_frame(copy, size, &h, &payload) == 0) {
+                if (payload + h.payload_len != copy + size)
+                        abort();
+                switch (h.type) {
+                case MAIL_MSG_SEND:
+                        check_send(h.id, payload, h.payload_len);
+                        break;
+                case MAIL_MSG_RESULT:
+                        check_result(h.id, payload, h.payload_len);
+                        break;
+                case MAIL_MSG_READY:
+                case MAIL_MSG_CHANNEL:
+                        check_pid(payload, h.payload_len);
+                        break;
+                case MAIL_MSG_SPAWN:
+                        (void)mail_proto_decode_empty(payload, h.payload_len);
+                        break;
+                default:
+                        abort(); /* decode_frame refuses unknown types */
+                }
+        } else {
+                /* Not a frame: try the bytes as a bare payload. */
+                check_send(7, copy, size);
+                check_result(7, copy, size);
+                check_pid(copy, size);
+                (void)mail_proto_decode_empty(copy, size);
+        }
+        free(copy);
+        return 0;
+}
