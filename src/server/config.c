@@ -264,10 +264,14 @@ static const struct config_key *find_key(const char *path)
         return NULL;
 }
 
+/* A scalar's text, or NULL when node is not a scalar or its text holds a
+ * NUL (an escaped "\0" would otherwise silently cut the value short). */
 static const char *scalar(yaml_node_t *node)
 {
-        return node && node->type == YAML_SCALAR_NODE ? (const char *)node->data.scalar.value
-                                                      : NULL;
+        if (!node || node->type != YAML_SCALAR_NODE)
+                return NULL;
+        const char *v = (const char *)node->data.scalar.value;
+        return strlen(v) == node->data.scalar.length ? v : NULL;
 }
 
 /* A scalar written in quotes is a string, never a number or boolean. */

@@ -159,6 +159,8 @@ static void test_config_errors(void **state)
                      "admin.extra");
         expect_error("server:\n  user: \"\"\n", "server.user");
         expect_error("- a\n- b\n", "config");
+        expect_error("listen: \"127.0.0.1:1\\0junk\"\n", "listen");
+        expect_error("web:\n  server_name: \"a\\0b\"\n", "web.server_name");
         expect_error("a: [\n", "config");
 }
 
