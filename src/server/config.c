@@ -381,7 +381,9 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
 
         v = scalar(node);
         if (!v)
-                return fail(err, err_size, k->path, "expected a single value");
+                return fail(err, err_size, k->path,
+                            node->type == YAML_SCALAR_NODE ? "must not contain NUL characters"
+                                                           : "expected a single value");
 
         switch (k->type) {
         case KEY_STRING:
