@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Implementation of the integration test harness (see harness.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -8,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,6 +501,24 @@ struct buf {
 static bool unique_ips;
 static unsigned ip_counter;
 
+/* The next made-up client address, 10.x.y.z (never ending in .0). */
+static void next_client_ip(char *out, size_t size)
+{
+        unsigned n = __atomic_add_fetch(&ip_counter, 1, __ATOMIC_RELAXED);
+
+        snprintf(out, size, "10.%u.%u.%u", 1 + n / 62500, (n / 250) % 250, 1 + n % 250);
+}
+
+const char *harness_fresh_ip(void)
+{
+        static char ips[64][32];
+        static unsigned n;
+        char *ip = ips[__atomic_fetch_add(&n, 1, __ATOMIC_RELAXED) % 64];
+
+        next_client_ip(ip, sizeof(ips[0]));
+        return ip;
+}
+
 void harness_set_unique_client_ips(bool on)
 {
         unique_ips = on;
@@ -556,10 +581,9 @@ int http_do(const struct daemon *d, const char *method, const char *path,
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
         hl = curl_slist_append(hl, "Expect:");
         if (unique_ips) {
-                char xff[64];
-                unsigned n = __atomic_add_fetch(&ip_counter, 1, __ATOMIC_RELAXED);
-                snprintf(xff, sizeof(xff), "X-Forwarded-For: 10.%u.%u.%u", (n >> 16) & 0xff,
-                         (n >> 8) & 0xff, n & 0xff);
+                char ip[32], xff[64];
+                next_client_ip(ip, sizeof(ip));
+                snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", ip);
                 hl = curl_slist_append(hl, xff);
         }
         for (size_t i = 0; headers && headers[i]; i++)
@@ -584,6 +608,28 @@ int http_do(const struct daemon *d, const char *method, const char *path,
         ret->headers = bhead.data ? bhead.data : strdup("");
         ret->json = ret->body_len ? json_loadb(ret->body, ret->body_len, 0, NULL) : NULL;
         return 0;
+}
+
+void http_call(const struct daemon *d, const char *method, const char *path, const char *ip,
+               const char *ctype, const char *body, const char *const *extra,
+               struct http_result *res)
+{
+        const char *h[16];
+        char xff[64], ct[128];
+        size_t n = 0;
+
+        if (ip) {
+                snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", ip);
+                h[n++] = xff;
+        }
+        if (ctype) {
+                snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+                h[n++] = ct;
+        }
+        for (size_t i = 0; extra && extra[i] && n < 15; i++)
+                h[n++] = extra[i];
+        h[n] = NULL;
+        assert_int_equal(http_do(d, method, path, h, body, body ? strlen(body) : 0, res), 0);
 }
 
 int http_post_json(const struct daemon *d, const char *path, const char *bearer,
@@ -630,20 +676,33 @@ char *http_result_header(const struct http_result *r, const char *name)
         return NULL;
 }
 
-static const char *json_member(const struct http_result *r, const char *key)
+const char *http_result_string(const struct http_result *r, const char *key)
 {
         json_t *v = r->json ? json_object_get(r->json, key) : NULL;
-        return json_is_string(v) ? json_string_value(v) : "";
+        return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
 const char *http_result_code(const struct http_result *r)
 {
-        return json_member(r, "code");
+        const char *v = http_result_string(r, "code");
+        return v ? v : "";
 }
 
 const char *http_result_error(const struct http_result *r)
 {
-        return json_member(r, "error");
+        const char *v = http_result_string(r, "error");
+        return v ? v : "";
+}
+
+void http_assert_error(const struct http_result *r, long status, const char *code,
+                       const char *message)
+{
+        if (r->status != status)
+                fprintf(stderr, "unexpected answer %ld: %s\n", r->status, r->body);
+        assert_int_equal(r->status, status);
+        assert_string_equal(http_result_code(r), code);
+        if (message)
+                assert_string_equal(http_result_error(r), message);
 }
 
 void http_result_free(struct http_result *r)
@@ -796,6 +855,16 @@ char *http_result_set_cookie(const struct http_result *r, const char *name)
         return NULL;
 }
 
+void http_cookie_value(const char *set_cookie, char *out, size_t size)
+{
+        const char *eq = strchr(set_cookie, '=');
+        size_t len = strcspn(eq + 1, ";");
+
+        assert_true(len < size);
+        memcpy(out, eq + 1, len);
+        out[len] = '\0';
+}
+
 char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
 {
         char dir[PATH_MAX + 16], want[320];
@@ -840,4 +909,111 @@ char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
                         return found;
                 usleep(20 * 1000);
         }
+}
+
+/* --- the SMTP sink ------------------------------------------------------------ */
+
+int harness_sink_start(struct harness_sink *s, const char *dir, const char *const *extra)
+{
+        const char *py = getenv("VERSTAK_TEST_PYTHON");
+        char script[PATH_MAX], line[64] = "";
+        const char *argv[16];
+        int out[2], in[2];
+        size_t n = 0, got = 0;
+
+        snprintf(script, sizeof(script), "%s/tests/integration/smtp_sink.py",
+                 harness_source_root());
+        snprintf(s->dir, sizeof(s->dir), "%s", dir);
+        s->count = 0;
+        argv[n++] = py ? py : "/usr/bin/python3";
+        argv[n++] = script;
+        argv[n++] = dir;
+        for (size_t i = 0; extra && extra[i] && n < 15; i++)
+                argv[n++] = extra[i];
+        argv[n] = NULL;
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
+                return -errno;
+        s->pid = fork();
+        if (s->pid < 0)
+                return -errno;
+        if (s->pid == 0) {
+                dup2(in[0], STDIN_FILENO);
+                dup2(out[1], STDOUT_FILENO);
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        live_add(s->pid);
+        close(in[0]);
+        close(out[1]);
+        s->stdin_fd = in[1];
+        /* "PORT <n>\n" within 15 s. */
+        while (got < sizeof(line) - 1 && !strchr(line, '\n')) {
+                struct pollfd p = {.fd = out[0], .events = POLLIN};
+                if (poll(&p, 1, 15000) <= 0)
+                        break;
+                ssize_t r = read(out[0], line + got, sizeof(line) - 1 - got);
+                if (r <= 0)
+                        break;
+                got += (size_t)r;
+                line[got] = '\0';
+        }
+        close(out[0]);
+        return sscanf(line, "PORT %d", &s->port) == 1 ? 0 : -EIO;
+}
+
+void harness_sink_stop(struct harness_sink *s)
+{
+        if (s->stdin_fd >= 0)
+                close(s->stdin_fd);
+        s->stdin_fd = -1;
+        if (s->pid > 0) {
+                kill(s->pid, SIGTERM);
+                waitpid(s->pid, NULL, 0);
+                live_remove(s->pid);
+        }
+        s->pid = -1;
+}
+
+char *harness_read_file(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        char *buf;
+        long n;
+
+        if (!f)
+                return NULL;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        buf = calloc(1, (size_t)n + 1);
+        if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                free(buf);
+                buf = NULL;
+        }
+        fclose(f);
+        return buf;
+}
+
+int harness_sink_next(struct harness_sink *s, int wait_ms, char **ret_eml, char **ret_json)
+{
+        char path[PATH_MAX + 32];
+
+        *ret_eml = *ret_json = NULL;
+        snprintf(path, sizeof(path), "%s/%d.eml", s->dir, s->count + 1);
+        for (int waited = 0; access(path, F_OK) < 0; waited += 50) {
+                if (waited >= wait_ms)
+                        return -ENOENT;
+                usleep(50 * 1000);
+        }
+        s->count++;
+        *ret_eml = harness_read_file(path);
+        snprintf(path, sizeof(path), "%s/%d.json", s->dir, s->count);
+        *ret_json = harness_read_file(path);
+        if (!*ret_eml || !*ret_json) {
+                free(*ret_eml);
+                free(*ret_json);
+                *ret_eml = *ret_json = NULL;
+                return -EIO;
+        }
+        return 0;
 }

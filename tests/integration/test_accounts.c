@@ -52,72 +52,10 @@ static const char *const *daemon_args(void)
 
 /* --- plumbing ------------------------------------------------------------ */
 
-/* A fresh client address for each caller, so rate limits stay apart. */
-static const char *fresh_ip(void)
-{
-        static char ips[64][32];
-        static unsigned n;
-        char *ip = ips[n % 64];
-
-        n++;
-        snprintf(ip, 32, "10.%u.%u.%u", 1 + n / 62500, (n / 250) % 250, 1 + n % 250);
-        return ip;
-}
-
-/* One request as client ip, with a Content-Type when body is given and
- * extra headers (NULL-terminated, may be NULL). */
-static void call(struct daemon *d, const char *method, const char *path, const char *ip,
-                 const char *ctype, const char *body, const char *const *extra,
-                 struct http_result *res)
-{
-        const char *h[16];
-        char xff[64], ct[128];
-        size_t n = 0;
-
-        snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", ip);
-        h[n++] = xff;
-        if (ctype) {
-                snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-                h[n++] = ct;
-        }
-        for (size_t i = 0; extra && extra[i] && n < 15; i++)
-                h[n++] = extra[i];
-        h[n] = NULL;
-        assert_int_equal(http_do(d, method, path, h, body, body ? strlen(body) : 0, res), 0);
-}
-
 static void post_json(struct daemon *d, const char *path, const char *ip, const char *body,
                       const char *const *extra, struct http_result *res)
 {
-        call(d, "POST", path, ip, JSON, body, extra, res);
-}
-
-static const char *jstr(const struct http_result *r, const char *key)
-{
-        json_t *v = r->json ? json_object_get(r->json, key) : NULL;
-        return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void assert_error(const struct http_result *r, long status, const char *code,
-                         const char *message)
-{
-        if (r->status != status)
-                fprintf(stderr, "unexpected answer %ld: %s\n", r->status, r->body);
-        assert_int_equal(r->status, status);
-        assert_string_equal(http_result_code(r), code);
-        if (message)
-                assert_string_equal(http_result_error(r), message);
-}
-
-/* The value part of a Set-Cookie line. */
-static void cookie_value(const char *line, char *out, size_t size)
-{
-        const char *eq = strchr(line, '=');
-        size_t len = strcspn(eq + 1, ";");
-
-        assert_true(len < size);
-        memcpy(out, eq + 1, len);
-        out[len] = '\0';
+        http_call(d, "POST", path, ip, JSON, body, extra, res);
 }
 
 static bool has_attr(const char *line, const char *attr)
@@ -239,7 +177,7 @@ static void register_as(struct daemon *d, const char *ip, const char *user, cons
         if (r.status != 200)
                 fprintf(stderr, "register %s: %ld %s\n", user, r.status, r.body);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "confirmation_sent");
+        assert_string_equal(http_result_string(&r, "status"), "confirmation_sent");
         http_result_free(&r);
         free(text);
         json_decref(body);
@@ -248,7 +186,7 @@ static void register_as(struct daemon *d, const char *ip, const char *user, cons
 /* Register and mark confirmed directly (for tests about something else). */
 static void make_user(struct daemon *d, const char *user, const char *email)
 {
-        register_as(d, fresh_ip(), user, email, PASSWORD, NULL);
+        register_as(d, harness_fresh_ip(), user, email, PASSWORD, NULL);
         db_exec(d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", user);
         free(harness_outbox_take(d, email, 2000)); /* not needed here */
 }
@@ -272,11 +210,11 @@ static void session_from_login(const struct http_result *r, struct web_session *
         assert_non_null(sc);
         assert_non_null(cc);
         memset(s, 0, sizeof(*s));
-        snprintf(s->token, sizeof(s->token), "%s", jstr(r, "token"));
-        snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(r, "user_id"));
-        cookie_value(cc, s->csrf, sizeof(s->csrf));
+        snprintf(s->token, sizeof(s->token), "%s", http_result_string(r, "token"));
+        snprintf(s->user_id, sizeof(s->user_id), "%s", http_result_string(r, "user_id"));
+        http_cookie_value(cc, s->csrf, sizeof(s->csrf));
         char cookie_token[80];
-        cookie_value(sc, cookie_token, sizeof(cookie_token));
+        http_cookie_value(sc, cookie_token, sizeof(cookie_token));
         assert_string_equal(cookie_token, s->token);
         snprintf(s->cookie_header, sizeof(s->cookie_header),
                  "Cookie: user_session=%s; csrf_token=%s", s->token, s->csrf);
@@ -291,7 +229,7 @@ static void login_ok(struct daemon *d, const char *login, const char *password,
 {
         struct http_result r;
 
-        login_with(d, fresh_ip(), login, password, NULL, &r);
+        login_with(d, harness_fresh_ip(), login, password, NULL, &r);
         if (r.status != 200)
                 fprintf(stderr, "login %s: %ld %s\n", login, r.status, r.body);
         assert_int_equal(r.status, 200);
@@ -305,7 +243,7 @@ static long devices_status(struct daemon *d, const char *const *headers)
         struct http_result r;
         long st;
 
-        call(d, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, headers, &r);
+        http_call(d, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, headers, &r);
         st = r.status;
         http_result_free(&r);
         return st;
@@ -322,13 +260,13 @@ static void pair_device(struct daemon *d, const char *login, const char *vault, 
                  "{\"login\":\"%s\",\"password\":\"" PASSWORD "\",\"vault_id\":\"%s\","
                  "\"device_name\":\"laptop\",\"client_version\":\"1.2\"}",
                  login, vault);
-        post_json(d, "/api/client/pair", fresh_ip(), body, NULL, &r);
+        post_json(d, "/api/client/pair", harness_fresh_ip(), body, NULL, &r);
         if (r.status != 200)
                 fprintf(stderr, "pair: %ld %s\n", r.status, r.body);
         assert_int_equal(r.status, 200);
-        snprintf(out, 64, "%s", jstr(&r, "device_id"));
+        snprintf(out, 64, "%s", http_result_string(&r, "device_id"));
         if (token_out)
-                snprintf(token_out, 80, "%s", jstr(&r, "device_token"));
+                snprintf(token_out, 80, "%s", http_result_string(&r, "device_token"));
         http_result_free(&r);
 }
 
@@ -386,8 +324,9 @@ static void test_register_validation(void **state)
         (void)state;
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                post_json(&dA, "/api/v1/auth/register", fresh_ip(), cases[i].body, NULL, &r);
-                assert_error(&r, cases[i].status, cases[i].code, cases[i].message);
+                post_json(&dA, "/api/v1/auth/register", harness_fresh_ip(), cases[i].body, NULL,
+                          &r);
+                http_assert_error(&r, cases[i].status, cases[i].code, cases[i].message);
                 http_result_free(&r);
         }
 
@@ -397,23 +336,23 @@ static void test_register_validation(void **state)
         assert_int_equal(strlen(email), 261);
         snprintf(body, sizeof(body),
                  "{\"username\":\"reg1\",\"email\":\"%s\",\"password\":\"" PASSWORD "\"}", email);
-        post_json(&dA, "/api/v1/auth/register", fresh_ip(), body, NULL, &r);
-        assert_error(&r, 400, "invalid_request", "invalid email");
+        post_json(&dA, "/api/v1/auth/register", harness_fresh_ip(), body, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "invalid email");
         http_result_free(&r);
         memset(pw, 'p', 257);
         pw[257] = '\0';
         snprintf(body, sizeof(body),
                  "{\"username\":\"reg1\",\"email\":\"a@example.test\",\"password\":\"%s\"}", pw);
-        post_json(&dA, "/api/v1/auth/register", fresh_ip(), body, NULL, &r);
-        assert_error(&r, 400, "invalid_request", "PASSWORD_TOO_LONG");
+        post_json(&dA, "/api/v1/auth/register", harness_fresh_ip(), body, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "PASSWORD_TOO_LONG");
         http_result_free(&r);
         assert_int_equal(
                 db_count(&dA, "SELECT count(*) FROM server_users WHERE username = %Q", "reg1"), 0);
 
         /* Exactly 8 and 256 bytes are fine. */
         pw[256] = '\0';
-        register_as(&dA, fresh_ip(), "reg256", "reg256@example.test", pw, NULL);
-        register_as(&dA, fresh_ip(), "reg8", "reg8@example.test", "12345678", NULL);
+        register_as(&dA, harness_fresh_ip(), "reg256", "reg256@example.test", pw, NULL);
+        register_as(&dA, harness_fresh_ip(), "reg8", "reg8@example.test", "12345678", NULL);
         free(harness_outbox_take(&dA, "reg256@example.test", 2000));
         free(harness_outbox_take(&dA, "reg8@example.test", 2000));
 }
@@ -423,7 +362,8 @@ static void test_register_normalises_and_conflicts(void **state)
         struct http_result r;
         (void)state;
 
-        register_as(&dA, fresh_ip(), "  norma  ", "  Norma.Jean@Example.TEST ", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "  norma  ", "  Norma.Jean@Example.TEST ", PASSWORD,
+                    NULL);
         char *email = db_text(&dA, "SELECT email FROM server_users WHERE username = %Q", "norma");
         assert_non_null(email);
         assert_string_equal(email, "norma.jean@example.test");
@@ -454,24 +394,24 @@ static void test_register_normalises_and_conflicts(void **state)
 
         /* Taken username (exact) and e-mail (any case): 409. */
         post_json(
-                &dA, "/api/v1/auth/register", fresh_ip(),
+                &dA, "/api/v1/auth/register", harness_fresh_ip(),
                 "{\"username\":\"norma\",\"email\":\"other@example.test\",\"password\":\"" PASSWORD
                 "\"}",
                 NULL, &r);
-        assert_error(&r, 409, "conflict", "username already taken");
+        http_assert_error(&r, 409, "conflict", "username already taken");
         http_result_free(&r);
-        post_json(&dA, "/api/v1/auth/register", fresh_ip(),
+        post_json(&dA, "/api/v1/auth/register", harness_fresh_ip(),
                   "{\"username\":\"norma2\",\"email\":\"NORMA.JEAN@example.test\",\"password\":"
                   "\"" PASSWORD "\"}",
                   NULL, &r);
-        assert_error(&r, 409, "conflict", "email already registered");
+        http_assert_error(&r, 409, "conflict", "email already registered");
         http_result_free(&r);
         assert_null(harness_outbox_take(&dA, "other@example.test", 300));
 }
 
 static void test_register_rate_limit(void **state)
 {
-        const char *ip = fresh_ip();
+        const char *ip = harness_fresh_ip();
         struct http_result r;
         (void)state;
 
@@ -486,7 +426,7 @@ static void test_register_rate_limit(void **state)
         post_json(&dA, "/api/v1/auth/register", ip,
                   "{\"username\":\"rl\",\"email\":\"bad\",\"password\":\"" PASSWORD "\"}", NULL,
                   &r);
-        assert_error(&r, 429, "rate_limited", NULL);
+        http_assert_error(&r, 429, "rate_limited", NULL);
         char *ra = http_result_header(&r, "Retry-After");
         assert_non_null(ra);
         assert_true(atoi(ra) >= 1);
@@ -508,7 +448,7 @@ static void test_registration_disabled(void **state)
                                         "\"password\":\"" PASSWORD "\"}",
                                         &r),
                          0);
-        assert_error(&r, 403, "registration_disabled", NULL);
+        http_assert_error(&r, 403, "registration_disabled", NULL);
         http_result_free(&r);
         harness_destroy(&d);
 }
@@ -521,7 +461,7 @@ static void test_confirm_page(void **state)
         char path[256];
         (void)state;
 
-        register_as(&dA, fresh_ip(), "page", "page@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "page", "page@example.test", PASSWORD, NULL);
         char *mail = harness_outbox_take(&dA, "page@example.test", 5000);
         char token[49];
         assert_non_null(mail);
@@ -530,7 +470,7 @@ static void test_confirm_page(void **state)
 
         /* GET shows a page with a button; it confirms nothing. */
         snprintf(path, sizeof(path), "/api/v1/auth/confirm?token=%s", token);
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         char *ct = http_result_header(&r, "Content-Type");
         assert_string_equal(ct, "text/html; charset=utf-8");
@@ -551,36 +491,36 @@ static void test_confirm_page(void **state)
         assert_null(strstr(r.body, "onclick"));
         http_result_free(&r);
         /* Two more "scanner" visits. */
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, NULL, &r);
         http_result_free(&r);
-        call(&dA, "HEAD", path, fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "HEAD", path, harness_fresh_ip(), NULL, NULL, NULL, &r);
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "page", PASSWORD, NULL, &r);
-        assert_error(&r, 403, "forbidden", "email not confirmed");
+        login_with(&dA, harness_fresh_ip(), "page", PASSWORD, NULL, &r);
+        http_assert_error(&r, 403, "forbidden", "email not confirmed");
         http_result_free(&r);
 
         /* Russian from Accept-Language, and the cookie wins over it. */
         const char *ru[] = {"Accept-Language: ru-RU,ru;q=0.9,en;q=0.8", NULL};
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, ru, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, ru, &r);
         assert_non_null(strstr(r.body, "<html lang=\"ru\""));
         assert_non_null(strstr(r.body, "Подтвердить"));
         http_result_free(&r);
         const char *cookie_en[] = {"Accept-Language: ru", "Cookie: verstak_locale=en", NULL};
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, cookie_en, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, cookie_en, &r);
         assert_non_null(strstr(r.body, "<html lang=\"en\""));
         http_result_free(&r);
         const char *cookie_ru[] = {"Accept-Language: en-GB", "Cookie: verstak_locale=ru", NULL};
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, cookie_ru, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, cookie_ru, &r);
         assert_non_null(strstr(r.body, "<html lang=\"ru\""));
         http_result_free(&r);
 
         /* Incomplete or damaged links. */
-        call(&dA, "GET", "/api/v1/auth/confirm", fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/api/v1/auth/confirm", harness_fresh_ip(), NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 400);
         assert_non_null(strstr(r.body, "<html"));
         http_result_free(&r);
-        call(&dA, "GET", "/api/v1/auth/confirm?token=%3Cscript%3E", fresh_ip(), NULL, NULL, NULL,
-             &r);
+        http_call(&dA, "GET", "/api/v1/auth/confirm?token=%3Cscript%3E", harness_fresh_ip(), NULL,
+                  NULL, NULL, &r);
         assert_int_equal(r.status, 400);
         assert_null(strstr(r.body, "<script>"));
         http_result_free(&r);
@@ -588,24 +528,25 @@ static void test_confirm_page(void **state)
         /* The button's form POST confirms and redirects to the result. */
         char form[128];
         snprintf(form, sizeof(form), "token=%s", token);
-        call(&dA, "POST", "/api/v1/auth/confirm", fresh_ip(), FORM, form, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/confirm", harness_fresh_ip(), FORM, form, NULL, &r);
         assert_int_equal(r.status, 303);
         char *loc = http_result_header(&r, "Location");
         assert_string_equal(loc, "confirm?result=confirmed");
         free(loc);
         http_result_free(&r);
-        call(&dA, "GET", "/api/v1/auth/confirm?result=confirmed", fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/api/v1/auth/confirm?result=confirmed", harness_fresh_ip(), NULL,
+                  NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.body, "confirmed"));
         http_result_free(&r);
         /* Used: a second form POST lands on the "invalid" page. */
-        call(&dA, "POST", "/api/v1/auth/confirm", fresh_ip(), FORM, form, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/confirm", harness_fresh_ip(), FORM, form, NULL, &r);
         assert_int_equal(r.status, 303);
         loc = http_result_header(&r, "Location");
         assert_string_equal(loc, "confirm?result=invalid");
         free(loc);
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "page", PASSWORD, NULL, &r);
+        login_with(&dA, harness_fresh_ip(), "page", PASSWORD, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
 }
@@ -616,22 +557,23 @@ static void test_confirm_json_errors(void **state)
         char body[128], token[49];
         (void)state;
 
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), "{}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "token required");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), "{}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "token required");
         http_result_free(&r);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), "{\"token\":\"\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "token required");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), "{\"token\":\"\"}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "token required");
         http_result_free(&r);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(),
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(),
                   "{\"token\":\"00112233445566778899aabbccddeeff0011223344556677\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), "{\"token\":\"short\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), "{\"token\":\"short\"}", NULL,
+                  &r);
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
 
         /* Expired: answered as such, and deleted. */
-        register_as(&dA, fresh_ip(), "late", "late@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "late", "late@example.test", PASSWORD, NULL);
         char *mail = harness_outbox_take(&dA, "late@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", token);
@@ -641,31 +583,31 @@ static void test_confirm_json_errors(void **state)
                 " WHERE user_id = (SELECT id FROM server_users WHERE username = %Q)",
                 "late");
         snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), body, NULL, &r);
-        assert_error(&r, 400, "invalid_request", "token expired");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "token expired");
         http_result_free(&r);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), body, NULL, &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
 
         /* JSON success, single use. */
-        register_as(&dA, fresh_ip(), "prompt", "prompt@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "prompt", "prompt@example.test", PASSWORD, NULL);
         mail = harness_outbox_take(&dA, "prompt@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", token);
         free(mail);
         snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), body, NULL, &r);
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "confirmed");
+        assert_string_equal(http_result_string(&r, "status"), "confirmed");
         http_result_free(&r);
         assert_int_equal(db_count(&dA,
                                   "SELECT count(*) FROM server_email_tokens WHERE user_id ="
                                   " (SELECT id FROM server_users WHERE username = %Q)",
                                   "prompt"),
                          0);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), body, NULL, &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
 }
 
@@ -678,7 +620,7 @@ static void test_full_registration_flow(void **state)
         char path[256], form[128], token[49], dev[64];
         (void)state;
 
-        register_as(&dA, fresh_ip(), "flow", "flow@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "flow", "flow@example.test", PASSWORD, NULL);
         char *mail = harness_outbox_take(&dA, "flow@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Subject: Confirm your e-mail address for"));
@@ -687,11 +629,11 @@ static void test_full_registration_flow(void **state)
         free(mail);
 
         snprintf(path, sizeof(path), "/api/v1/auth/confirm?token=%s", token);
-        call(&dA, "GET", path, fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", path, harness_fresh_ip(), NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         snprintf(form, sizeof(form), "token=%s", token);
-        call(&dA, "POST", "/api/v1/auth/confirm", fresh_ip(), FORM, form, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/confirm", harness_fresh_ip(), FORM, form, NULL, &r);
         assert_int_equal(r.status, 303);
         http_result_free(&r);
 
@@ -700,7 +642,7 @@ static void test_full_registration_flow(void **state)
         pair_device(&dA, "flow@example.test", "notes", dev, NULL);
 
         const char *bearer[] = {s.bearer_header, NULL};
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bearer, &r);
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
         assert_int_equal(r.status, 200);
         assert_int_equal(json_array_size(r.json), 1);
         json_t *d0 = json_array_get(r.json, 0);
@@ -723,43 +665,44 @@ static void test_login_rules(void **state)
 
         make_user(&dA, "lina", "lina@example.test");
 
-        post_json(&dA, "/api/v1/auth/login", fresh_ip(), "{\"username\":\"lina\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "username and password required");
+        post_json(&dA, "/api/v1/auth/login", harness_fresh_ip(), "{\"username\":\"lina\"}", NULL,
+                  &r);
+        http_assert_error(&r, 400, "invalid_request", "username and password required");
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "lina", "wrong password", NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        login_with(&dA, harness_fresh_ip(), "lina", "wrong password", NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         assert_null(http_result_set_cookie(&r, "user_session"));
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "nobody-here", PASSWORD, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        login_with(&dA, harness_fresh_ip(), "nobody-here", PASSWORD, NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
 
         /* Unconfirmed and blocked are told only to who knows the password. */
-        register_as(&dA, fresh_ip(), "unconf", "unconf@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "unconf", "unconf@example.test", PASSWORD, NULL);
         free(harness_outbox_take(&dA, "unconf@example.test", 2000));
-        login_with(&dA, fresh_ip(), "unconf", PASSWORD, NULL, &r);
-        assert_error(&r, 403, "forbidden", "email not confirmed");
+        login_with(&dA, harness_fresh_ip(), "unconf", PASSWORD, NULL, &r);
+        http_assert_error(&r, 403, "forbidden", "email not confirmed");
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "unconf", "wrong password", NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        login_with(&dA, harness_fresh_ip(), "unconf", "wrong password", NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
         make_user(&dA, "blocky", "blocky@example.test");
         db_exec(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "blocky");
-        login_with(&dA, fresh_ip(), "blocky", PASSWORD, NULL, &r);
-        assert_error(&r, 403, "forbidden", "account blocked");
+        login_with(&dA, harness_fresh_ip(), "blocky", PASSWORD, NULL, &r);
+        http_assert_error(&r, 403, "forbidden", "account blocked");
         http_result_free(&r);
-        login_with(&dA, fresh_ip(), "blocky", "wrong password", NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        login_with(&dA, harness_fresh_ip(), "blocky", "wrong password", NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
 
         /* By e-mail, any case. */
-        login_with(&dA, fresh_ip(), "LINA@Example.Test", PASSWORD, NULL, &r);
+        login_with(&dA, harness_fresh_ip(), "LINA@Example.Test", PASSWORD, NULL, &r);
         assert_int_equal(r.status, 200);
-        const char *token = jstr(&r, "token");
+        const char *token = http_result_string(&r, "token");
         assert_non_null(token);
         assert_int_equal(strlen(token), 64);
         assert_int_equal(strspn(token, "0123456789abcdef"), 64);
-        assert_int_equal(strlen(jstr(&r, "user_id")), 24);
+        assert_int_equal(strlen(http_result_string(&r, "user_id")), 24);
         char *cc = http_result_header(&r, "Cache-Control");
         assert_string_equal(cc, "no-store");
         free(cc);
@@ -768,7 +711,7 @@ static void test_login_rules(void **state)
                 db_count(&dA, "SELECT count(*) FROM server_sessions WHERE token_hash = %Q", token),
                 0);
         assert_lifetime(&dA, "FROM server_sessions WHERE subject_id = %Q AND scope = 'user'",
-                        jstr(&r, "user_id"), 24);
+                        http_result_string(&r, "user_id"), 24);
         http_result_free(&r);
 }
 
@@ -778,7 +721,7 @@ static void test_login_cookies(void **state)
         (void)state;
 
         make_user(&dA, "cookie", "cookie@example.test");
-        login_with(&dA, fresh_ip(), "cookie", PASSWORD, NULL, &r);
+        login_with(&dA, harness_fresh_ip(), "cookie", PASSWORD, NULL, &r);
         assert_int_equal(r.status, 200);
         char *sc = http_result_set_cookie(&r, "user_session"),
              *cc = http_result_set_cookie(&r, "csrf_token");
@@ -793,7 +736,7 @@ static void test_login_cookies(void **state)
         assert_false(has_attr(cc, "HttpOnly"));
         assert_false(has_attr(cc, "Secure"));
         char csrf[80];
-        cookie_value(cc, csrf, sizeof(csrf));
+        http_cookie_value(cc, csrf, sizeof(csrf));
         assert_int_equal(strlen(csrf), 64);
         free(sc);
         free(cc);
@@ -801,18 +744,18 @@ static void test_login_cookies(void **state)
 
         /* No other site may sign a visitor in (login CSRF). */
         const char *evil[] = {"Origin: https://evil.example", NULL};
-        login_with(&dA, fresh_ip(), "cookie", PASSWORD, evil, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        login_with(&dA, harness_fresh_ip(), "cookie", PASSWORD, evil, &r);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         assert_null(http_result_set_cookie(&r, "user_session"));
         http_result_free(&r);
         const char *ours[] = {"Origin: " PUBLIC_URL, NULL};
-        login_with(&dA, fresh_ip(), "cookie", PASSWORD, ours, &r);
+        login_with(&dA, harness_fresh_ip(), "cookie", PASSWORD, ours, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
 
         /* HTTPS as reported by the trusted proxy: Secure cookies. */
         const char *https[] = {"X-Forwarded-Proto: https", NULL};
-        login_with(&dA, fresh_ip(), "cookie", PASSWORD, https, &r);
+        login_with(&dA, harness_fresh_ip(), "cookie", PASSWORD, https, &r);
         assert_int_equal(r.status, 200);
         sc = http_result_set_cookie(&r, "user_session");
         cc = http_result_set_cookie(&r, "csrf_token");
@@ -840,7 +783,7 @@ static void test_login_rotates_sessions(void **state)
         assert_int_equal(devices_status(&dA, hb), 200);
 
         /* Logging in again from a browser holding a session replaces it. */
-        login_with(&dA, fresh_ip(), "rota", PASSWORD, ha, &r);
+        login_with(&dA, harness_fresh_ip(), "rota", PASSWORD, ha, &r);
         assert_int_equal(r.status, 200);
         struct web_session c;
         session_from_login(&r, &c);
@@ -854,7 +797,7 @@ static void test_login_rotates_sessions(void **state)
 
 static void test_login_rate_limit(void **state)
 {
-        const char *ip = fresh_ip();
+        const char *ip = harness_fresh_ip();
         struct http_result r;
         (void)state;
 
@@ -865,7 +808,7 @@ static void test_login_rate_limit(void **state)
                 http_result_free(&r);
         }
         login_with(&dA, ip, "rl-other", "wrong password", NULL, &r);
-        assert_error(&r, 429, "rate_limited", NULL);
+        http_assert_error(&r, 429, "rate_limited", NULL);
         char *ra = http_result_header(&r, "Retry-After");
         assert_non_null(ra);
         assert_true(atoi(ra) >= 1 && atoi(ra) <= 600);
@@ -874,12 +817,12 @@ static void test_login_rate_limit(void **state)
 
         /* …and per account, whatever the address. */
         for (int i = 0; i < 10; i++) {
-                login_with(&dA, fresh_ip(), "rl-target", "wrong password", NULL, &r);
+                login_with(&dA, harness_fresh_ip(), "rl-target", "wrong password", NULL, &r);
                 assert_int_equal(r.status, 401);
                 http_result_free(&r);
         }
-        login_with(&dA, fresh_ip(), " RL-Target ", "wrong password", NULL, &r);
-        assert_error(&r, 429, "rate_limited", NULL);
+        login_with(&dA, harness_fresh_ip(), " RL-Target ", "wrong password", NULL, &r);
+        http_assert_error(&r, 429, "rate_limited", NULL);
         http_result_free(&r);
 }
 
@@ -890,14 +833,14 @@ static void test_session_auth(void **state)
         (void)state;
 
         assert_int_equal(devices_status(&dA, NULL), 401);
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "login required");
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "login required");
         http_result_free(&r);
         const char *bad[] = {"Authorization: Bearer "
                              "0000000000000000000000000000000000000000000000000000000000000000",
                              NULL};
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bad, &r);
-        assert_error(&r, 401, "unauthorized", "invalid session");
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bad, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid session");
         http_result_free(&r);
         const char *basic[] = {"Authorization: Basic Zm9vOmJhcg==", NULL};
         assert_int_equal(devices_status(&dA, basic), 401);
@@ -907,7 +850,7 @@ static void test_session_auth(void **state)
         make_user(&dA, "bear", "bear@example.test");
         login_ok(&dA, "bear", PASSWORD, &s);
         const char *bearer[] = {s.bearer_header, NULL};
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bearer, &r);
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(r.body, "[]");
         char *cc = http_result_header(&r, "Cache-Control");
@@ -926,8 +869,8 @@ static void test_session_auth(void **state)
 
         /* A blocked owner's session no longer works. */
         db_exec(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "bear");
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bearer, &r);
-        assert_error(&r, 403, "forbidden", "account blocked");
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
+        http_assert_error(&r, 403, "forbidden", "account blocked");
         http_result_free(&r);
 }
 
@@ -945,8 +888,8 @@ static void test_session_expiry(void **state)
                 "UPDATE server_sessions SET expires_at = '2001-01-01T00:00:00Z'"
                 " WHERE scope = 'user' AND subject_id = %Q",
                 s.user_id);
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bearer, &r);
-        assert_error(&r, 401, "unauthorized", "session expired");
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
+        http_assert_error(&r, 401, "unauthorized", "session expired");
         http_result_free(&r);
         assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_sessions WHERE subject_id = %Q",
                                   s.user_id),
@@ -962,7 +905,7 @@ static void revoke_device(struct daemon *d, const char *dev, const char *ctype, 
 {
         char path[128];
         snprintf(path, sizeof(path), "/api/v1/user/devices/%s/revoke", dev);
-        call(d, "POST", path, fresh_ip(), ctype, body, headers, r);
+        http_call(d, "POST", path, harness_fresh_ip(), ctype, body, headers, r);
 }
 
 static void test_devices_revoke(void **state)
@@ -980,26 +923,26 @@ static void test_devices_revoke(void **state)
         const char *bearer[] = {s.bearer_header, NULL};
 
         revoke_device(&dA, dev, JSON, "{}", bearer, &r);
-        assert_error(&r, 400, "invalid_request", "password required");
+        http_assert_error(&r, 400, "invalid_request", "password required");
         http_result_free(&r);
         revoke_device(&dA, dev, JSON, "{\"password\":\"wrong password\"}", bearer, &r);
-        assert_error(&r, 403, "forbidden", "wrong password");
+        http_assert_error(&r, 403, "forbidden", "wrong password");
         http_result_free(&r);
         revoke_device(&dA, other_dev, JSON, "{\"password\":\"" PASSWORD "\"}", bearer, &r);
-        assert_error(&r, 403, "forbidden", NULL);
+        http_assert_error(&r, 403, "forbidden", NULL);
         http_result_free(&r);
         revoke_device(&dA, "dev_000000000000000000000000", JSON, "{\"password\":\"" PASSWORD "\"}",
                       bearer, &r);
-        assert_error(&r, 404, "not_found", NULL);
+        http_assert_error(&r, 404, "not_found", NULL);
         http_result_free(&r);
 
         /* Bearer sessions need no CSRF token. */
         revoke_device(&dA, dev, JSON, "{\"password\":\"" PASSWORD "\"}", bearer, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "revoked");
+        assert_string_equal(http_result_string(&r, "status"), "revoked");
         http_result_free(&r);
 
-        call(&dA, "GET", "/api/v1/user/devices", fresh_ip(), NULL, NULL, bearer, &r);
+        http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
         assert_int_equal(json_array_size(r.json), 1);
         const char *revoked_at =
                 json_string_value(json_object_get(json_array_get(r.json, 0), "revoked_at"));
@@ -1007,8 +950,8 @@ static void test_devices_revoke(void **state)
         http_result_free(&r);
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", dev_token);
         const char *devauth[] = {auth, NULL};
-        call(&dA, "GET", "/api/client/me", fresh_ip(), NULL, NULL, devauth, &r);
-        assert_error(&r, 401, "unauthorized", "device revoked");
+        http_call(&dA, "GET", "/api/client/me", harness_fresh_ip(), NULL, NULL, devauth, &r);
+        http_assert_error(&r, 401, "unauthorized", "device revoked");
         http_result_free(&r);
         /* The stranger's device is untouched. */
         assert_null(db_text(&dA,
@@ -1032,14 +975,14 @@ static void test_csrf(void **state)
         pair_device(&dA, "csrf", "v", dev, NULL);
         const char *none[] = {s.cookie_header, NULL};
         revoke_device(&dA, dev, JSON, pw, none, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         const char *wrong[] = {s.cookie_header,
                                "X-CSRF-Token: "
                                "1111111111111111111111111111111111111111111111111111111111111111",
                                NULL};
         revoke_device(&dA, dev, JSON, pw, wrong, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         /* Header equal to a forged cookie, but not to the session's token. */
         char forged[256];
@@ -1050,28 +993,28 @@ static void test_csrf(void **state)
                 "X-CSRF-Token: 2222222222222222222222222222222222222222222222222222222222222222",
                 NULL};
         revoke_device(&dA, dev, JSON, pw, forged_h, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         /* The right token without the cookie. */
         char only_session[160];
         snprintf(only_session, sizeof(only_session), "Cookie: user_session=%s", s.token);
         const char *no_cookie[] = {only_session, s.csrf_header, NULL};
         revoke_device(&dA, dev, JSON, pw, no_cookie, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         /* The right token, from a foreign or opaque origin. */
         const char *evil[] = {s.cookie_header, s.csrf_header, "Origin: https://evil.example", NULL};
         revoke_device(&dA, dev, JSON, pw, evil, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         const char *null_origin[] = {s.cookie_header, s.csrf_header, "Origin: null", NULL};
         revoke_device(&dA, dev, JSON, pw, null_origin, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         const char *lookalike[] = {s.cookie_header, s.csrf_header,
                                    "Origin: https://sync.example.test.evil.example", NULL};
         revoke_device(&dA, dev, JSON, pw, lookalike, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         assert_null(db_text(&dA, "SELECT revoked_at FROM server_devices WHERE id = %Q", dev));
 
@@ -1100,7 +1043,7 @@ static void test_csrf(void **state)
         http_result_free(&r);
         pair_device(&dA, "csrf", "v", dev, NULL);
         revoke_device(&dA, dev, FORM, "password=correct+horse", none, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
 
         /* Reading needs no token. */
@@ -1116,15 +1059,16 @@ static void test_logout(void **state)
         make_user(&dA, "bye", "bye@example.test");
         login_ok(&dA, "bye", PASSWORD, &s);
         const char *cookie[] = {s.cookie_header, NULL};
-        call(&dA, "POST", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, cookie, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_call(&dA, "POST", "/api/v1/auth/logout", harness_fresh_ip(), NULL, NULL, cookie, &r);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         assert_int_equal(devices_status(&dA, cookie), 200);
 
         const char *with_csrf[] = {s.cookie_header, s.csrf_header, NULL};
-        call(&dA, "POST", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, with_csrf, &r);
+        http_call(&dA, "POST", "/api/v1/auth/logout", harness_fresh_ip(), NULL, NULL, with_csrf,
+                  &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "logged out");
+        assert_string_equal(http_result_string(&r, "status"), "logged out");
         char *sc = http_result_set_cookie(&r, "user_session"),
              *cc = http_result_set_cookie(&r, "csrf_token");
         assert_non_null(sc);
@@ -1144,14 +1088,14 @@ static void test_logout(void **state)
         /* Bearer logout, and logout without a session. */
         login_ok(&dA, "bye", PASSWORD, &b);
         const char *bearer[] = {b.bearer_header, NULL};
-        call(&dA, "POST", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, bearer, &r);
+        http_call(&dA, "POST", "/api/v1/auth/logout", harness_fresh_ip(), NULL, NULL, bearer, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         assert_int_equal(devices_status(&dA, bearer), 401);
-        call(&dA, "POST", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/logout", harness_fresh_ip(), NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
-        call(&dA, "GET", "/api/v1/auth/logout", fresh_ip(), NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/api/v1/auth/logout", harness_fresh_ip(), NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 405);
         http_result_free(&r);
 }
@@ -1163,7 +1107,7 @@ static void forgot(struct daemon *d, const char *email, const char *const *extra
 {
         char body[512];
         snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
-        post_json(d, "/api/v1/auth/forgot", fresh_ip(), body, extra, r);
+        post_json(d, "/api/v1/auth/forgot", harness_fresh_ip(), body, extra, r);
 }
 
 static void reset_with(struct daemon *d, const char *token, const char *password,
@@ -1171,7 +1115,7 @@ static void reset_with(struct daemon *d, const char *token, const char *password
 {
         char body[512];
         snprintf(body, sizeof(body), "{\"token\":\"%s\",\"new_password\":\"%s\"}", token, password);
-        post_json(d, "/api/v1/auth/reset", fresh_ip(), body, NULL, r);
+        post_json(d, "/api/v1/auth/reset", harness_fresh_ip(), body, NULL, r);
 }
 
 static void test_forgot_same_answer(void **state)
@@ -1179,8 +1123,8 @@ static void test_forgot_same_answer(void **state)
         struct http_result known, unknown, invalid;
         (void)state;
 
-        post_json(&dA, "/api/v1/auth/forgot", fresh_ip(), "{}", NULL, &known);
-        assert_error(&known, 400, "invalid_request", "email required");
+        post_json(&dA, "/api/v1/auth/forgot", harness_fresh_ip(), "{}", NULL, &known);
+        http_assert_error(&known, 400, "invalid_request", "email required");
         http_result_free(&known);
 
         make_user(&dA, "forget", "forget@example.test");
@@ -1188,7 +1132,8 @@ static void test_forgot_same_answer(void **state)
         forgot(&dA, "Forget@Example.Test", NULL, &known);
         forgot(&dA, "not an address", NULL, &invalid);
         assert_int_equal(known.status, 200);
-        assert_string_equal(jstr(&known, "status"), "if email exists, reset link sent");
+        assert_string_equal(http_result_string(&known, "status"),
+                            "if email exists, reset link sent");
         assert_int_equal(unknown.status, known.status);
         assert_string_equal(unknown.body, known.body);
         assert_int_equal(invalid.status, known.status);
@@ -1223,17 +1168,17 @@ static void test_forgot_reset_flow(void **state)
         (void)state;
 
         char confirm[49], body[128];
-        register_as(&dA, fresh_ip(), "resetter", "resetter@example.test", PASSWORD, NULL);
+        register_as(&dA, harness_fresh_ip(), "resetter", "resetter@example.test", PASSWORD, NULL);
         char *mail = harness_outbox_take(&dA, "resetter@example.test", 5000);
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", confirm);
         free(mail);
         /* A confirmation token is no reset token. */
         reset_with(&dA, confirm, "new password 1", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
         snprintf(body, sizeof(body), "{\"token\":\"%s\"}", confirm);
-        post_json(&dA, "/api/v1/auth/confirm", fresh_ip(), body, NULL, &r);
+        post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         login_ok(&dA, "resetter", PASSWORD, &old);
@@ -1256,38 +1201,38 @@ static void test_forgot_reset_flow(void **state)
         assert_string_not_equal(t1, t2);
 
         /* Validation. */
-        post_json(&dA, "/api/v1/auth/reset", fresh_ip(), "{\"token\":\"abc\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", "token and new_password required");
+        post_json(&dA, "/api/v1/auth/reset", harness_fresh_ip(), "{\"token\":\"abc\"}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "token and new_password required");
         http_result_free(&r);
         reset_with(&dA, t1, "short", &r);
-        assert_error(&r, 400, "invalid_request", "PASSWORD_TOO_SHORT");
+        http_assert_error(&r, 400, "invalid_request", "PASSWORD_TOO_SHORT");
         http_result_free(&r);
         reset_with(&dA, "00112233445566778899aabbccddeeff0011223344556677", "new password 1", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
         reset_with(&dA, "zz", "new password 1", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
 
         reset_with(&dA, t1, "new password 1", &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "password reset");
+        assert_string_equal(http_result_string(&r, "status"), "password reset");
         http_result_free(&r);
 
         /* Old session dead, old password dead, new password works. */
         assert_int_equal(devices_status(&dA, old_bearer), 401);
-        login_with(&dA, fresh_ip(), "resetter", PASSWORD, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        login_with(&dA, harness_fresh_ip(), "resetter", PASSWORD, NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
         struct web_session fresh;
         login_ok(&dA, "resetter", "new password 1", &fresh);
 
         /* Single use, and the user's other reset tokens are gone. */
         reset_with(&dA, t1, "new password 2", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
         reset_with(&dA, t2, "new password 2", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
 }
 
@@ -1310,10 +1255,10 @@ static void test_reset_expired(void **state)
                 " (SELECT id FROM server_users WHERE username = %Q)",
                 "slow");
         reset_with(&dA, token, "new password 1", &r);
-        assert_error(&r, 400, "invalid_request", "token expired");
+        http_assert_error(&r, 400, "invalid_request", "token expired");
         http_result_free(&r);
         reset_with(&dA, token, "new password 1", &r);
-        assert_error(&r, 400, "invalid_request", "invalid or expired token");
+        http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
         http_result_free(&r);
         login_ok(&dA, "slow", PASSWORD, &(struct web_session){0});
 }
@@ -1330,11 +1275,11 @@ static void test_forgot_rate_limit(void **state)
                 http_result_free(&r);
         }
         forgot(&dA, "RL-forgot@example.test ", NULL, &r);
-        assert_error(&r, 429, "rate_limited", NULL);
+        http_assert_error(&r, 429, "rate_limited", NULL);
         http_result_free(&r);
 
         /* reset: 8 per hour per address. */
-        const char *ip = fresh_ip();
+        const char *ip = harness_fresh_ip();
         for (int i = 0; i < 8; i++) {
                 post_json(&dA, "/api/v1/auth/reset", ip,
                           "{\"token\":\"00\",\"new_password\":\"new password\"}", NULL, &r);
@@ -1343,7 +1288,7 @@ static void test_forgot_rate_limit(void **state)
         }
         post_json(&dA, "/api/v1/auth/reset", ip,
                   "{\"token\":\"00\",\"new_password\":\"new password\"}", NULL, &r);
-        assert_error(&r, 429, "rate_limited", NULL);
+        http_assert_error(&r, 429, "rate_limited", NULL);
         http_result_free(&r);
 }
 
@@ -1356,7 +1301,7 @@ static void test_mail_languages(void **state)
 
         /* Accept-Language at registration; stored for later mail. */
         const char *ru[] = {"Accept-Language: ru-RU, ru;q=0.9, en;q=0.5", NULL};
-        register_as(&dA, fresh_ip(), "ivan", "ivan@example.test", PASSWORD, ru);
+        register_as(&dA, harness_fresh_ip(), "ivan", "ivan@example.test", PASSWORD, ru);
         char *locale = db_text(&dA, "SELECT locale FROM server_users WHERE username = %Q", "ivan");
         assert_string_equal(locale, "ru");
         free(locale);
@@ -1386,14 +1331,14 @@ static void test_mail_languages(void **state)
 
         /* The cookie at registration beats Accept-Language. */
         const char *cookie_ru[] = {"Accept-Language: en-US", "Cookie: verstak_locale=ru", NULL};
-        register_as(&dA, fresh_ip(), "olga", "olga@example.test", PASSWORD, cookie_ru);
+        register_as(&dA, harness_fresh_ip(), "olga", "olga@example.test", PASSWORD, cookie_ru);
         mail = harness_outbox_take(&dA, "olga@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Здравствуйте, olga!"));
         free(mail);
         /* Unsupported languages fall back to the default (en). */
         const char *de[] = {"Accept-Language: de-DE, fr;q=0.8", NULL};
-        register_as(&dA, fresh_ip(), "hans", "hans@example.test", PASSWORD, de);
+        register_as(&dA, harness_fresh_ip(), "hans", "hans@example.test", PASSWORD, de);
         mail = harness_outbox_take(&dA, "hans@example.test", 5000);
         assert_non_null(mail);
         assert_non_null(strstr(mail, "Hello, hans!"));
@@ -1415,14 +1360,14 @@ static void test_links_restart_retention(void **state)
 
         /* Links follow the request's own origin, scheme from the proxy. */
         const char *https[] = {"X-Forwarded-Proto: https", "Host: sync.internal.test:8443", NULL};
-        register_as(&d, fresh_ip(), "rest", "rest@example.test", PASSWORD, https);
+        register_as(&d, harness_fresh_ip(), "rest", "rest@example.test", PASSWORD, https);
         char *mail = harness_outbox_take(&d, "rest@example.test", 5000);
         assert_non_null(mail);
         char token[49];
         mail_token(mail, "https://sync.internal.test:8443/api/v1/auth/confirm?token=", token);
         free(mail);
         snprintf(expect, sizeof(expect), "{\"token\":\"%s\"}", token);
-        post_json(&d, "/api/v1/auth/confirm", fresh_ip(), expect, NULL, &r);
+        post_json(&d, "/api/v1/auth/confirm", harness_fresh_ip(), expect, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         forgot(&d, "rest@example.test", NULL, &r);
@@ -1493,11 +1438,11 @@ static void test_mail_failure_hidden(void **state)
         struct daemon_options o = {.config_yaml = yaml, .extra_args = daemon_args()};
         assert_int_equal(harness_start(&d, &o), 0);
 
-        register_as(&d, fresh_ip(), "lost", "lost@example.test", PASSWORD, NULL);
+        register_as(&d, harness_fresh_ip(), "lost", "lost@example.test", PASSWORD, NULL);
         db_exec(&d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", "lost");
         forgot(&d, "lost@example.test", NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "if email exists, reset link sent");
+        assert_string_equal(http_result_string(&r, "status"), "if email exists, reset link sent");
         http_result_free(&r);
 
         /* Both failures reach the log, with the user but not the link. */

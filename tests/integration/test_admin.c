@@ -14,16 +14,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -63,69 +60,12 @@ static struct admin_session boss;
 
 /* --- plumbing ------------------------------------------------------------- */
 
-static const char *fresh_ip(void)
-{
-        static char ips[64][32];
-        static unsigned n;
-        char *ip = ips[n % 64];
-
-        n++;
-        snprintf(ip, 32, "10.%u.%u.%u", 1 + n / 62500, (n / 250) % 250, 1 + n % 250);
-        return ip;
-}
-
-static void call(const struct daemon *d, const char *method, const char *path, const char *ctype,
-                 const char *body, const char *const *extra, struct http_result *res)
-{
-        const char *h[16];
-        char xff[64], ct[128];
-        size_t n = 0;
-
-        snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", fresh_ip());
-        h[n++] = xff;
-        if (ctype) {
-                snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-                h[n++] = ct;
-        }
-        for (size_t i = 0; extra && extra[i] && n < 15; i++)
-                h[n++] = extra[i];
-        h[n] = NULL;
-        assert_int_equal(http_do(d, method, path, h, body, body ? strlen(body) : 0, res), 0);
-}
-
-static const char *jstr(const struct http_result *r, const char *key)
-{
-        json_t *v = r->json ? json_object_get(r->json, key) : NULL;
-        return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void assert_error(const struct http_result *r, long status, const char *code,
-                         const char *message)
-{
-        if (r->status != status)
-                fprintf(stderr, "unexpected answer %ld: %s\n", r->status, r->body);
-        assert_int_equal(r->status, status);
-        assert_string_equal(http_result_code(r), code);
-        if (message)
-                assert_string_equal(http_result_error(r), message);
-}
-
 static void assert_header(const struct http_result *r, const char *name, const char *value)
 {
         char *v = http_result_header(r, name);
         assert_non_null(v);
         assert_string_equal(v, value);
         free(v);
-}
-
-static void cookie_value(const char *line, char *out, size_t size)
-{
-        const char *eq = strchr(line, '=');
-        size_t len = strcspn(eq + 1, ";");
-
-        assert_true(len < size);
-        memcpy(out, eq + 1, len);
-        out[len] = '\0';
 }
 
 static void write_file(const char *path, const char *text)
@@ -160,7 +100,7 @@ static void admin_login(const struct daemon *d, const char *user, const char *pa
         json_t *body = json_pack("{s:s,s:s}", "username", user, "password", password);
         char *text = json_dumps(body, JSON_COMPACT);
 
-        call(d, "POST", "/admin/api/login", JSON, text, extra, r);
+        http_call(d, "POST", "/admin/api/login", NULL, JSON, text, extra, r);
         free(text);
         json_decref(body);
 }
@@ -172,8 +112,8 @@ static void admin_session_from(const struct http_result *r, struct admin_session
 
         assert_non_null(sc);
         assert_non_null(cc);
-        cookie_value(sc, s->token, sizeof(s->token));
-        cookie_value(cc, s->csrf, sizeof(s->csrf));
+        http_cookie_value(sc, s->token, sizeof(s->token));
+        http_cookie_value(cc, s->csrf, sizeof(s->csrf));
         assert_int_equal(strlen(s->token), 64);
         assert_int_equal(strlen(s->csrf), 64);
         harness_note_secret(s->token);
@@ -203,7 +143,7 @@ static long get_status(const struct daemon *d, const char *path, const char *con
         struct http_result r;
         long st;
 
-        call(d, "GET", path, NULL, NULL, extra, &r);
+        http_call(d, "GET", path, NULL, NULL, NULL, extra, &r);
         st = r.status;
         http_result_free(&r);
         return st;
@@ -217,7 +157,7 @@ static void smtp_test(const struct daemon *d, const struct admin_session *s, con
         json_t *body = json_pack("{s:s}", "to", to);
         char *text = json_dumps(body, JSON_COMPACT);
 
-        call(d, "POST", "/admin/api/smtp/test", JSON, text, h, r);
+        http_call(d, "POST", "/admin/api/smtp/test", NULL, JSON, text, h, r);
         free(text);
         json_decref(body);
 }
@@ -226,7 +166,7 @@ static int group_setup(void **state)
 {
         (void)state;
         signal(SIGPIPE, SIG_IGN);
-        harness_set_unique_client_ips(false);
+        harness_set_unique_client_ips(true); /* each request its own client */
         harness_note_secret(ADMIN_PASSWORD);
         harness_note_secret(LEGACY_PASSWORD);
         harness_note_secret(USER_PASSWORD);
@@ -250,8 +190,8 @@ static void test_login(void **state)
 
         admin_login(&dA, ADMIN_USER, ADMIN_PASSWORD, NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "ok");
-        assert_string_equal(jstr(&r, "username"), ADMIN_USER);
+        assert_string_equal(http_result_string(&r, "status"), "ok");
+        assert_string_equal(http_result_string(&r, "username"), ADMIN_USER);
         assert_header(&r, "Cache-Control", "no-store");
         char *sc = http_result_set_cookie(&r, "admin_session");
         char *cc = http_result_set_cookie(&r, "csrf_token");
@@ -299,26 +239,26 @@ static void test_login(void **state)
 
         /* Wrong password and unknown administrator: the same answer. */
         admin_login(&dA, ADMIN_USER, "wrong password", NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         assert_null(http_result_set_cookie(&r, "admin_session"));
         http_result_free(&r);
         admin_login(&dA, "nobody", ADMIN_PASSWORD, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
-        call(&dA, "POST", "/admin/api/login", JSON, "{\"username\":\"boss\"}", NULL, &r);
-        assert_error(&r, 400, "invalid_request", NULL);
+        http_call(&dA, "POST", "/admin/api/login", NULL, JSON, "{\"username\":\"boss\"}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", NULL);
         http_result_free(&r);
         /* A sync user is no administrator. */
         assert_int_equal(harness_add_user(&dA, "plain", "plain@example.test", USER_PASSWORD, true,
                                           false, NULL),
                          0);
         admin_login(&dA, "plain", USER_PASSWORD, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "invalid credentials");
+        http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
         /* Login CSRF. */
         const char *evil[] = {"Origin: https://evil.example", NULL};
         admin_login(&dA, ADMIN_USER, ADMIN_PASSWORD, evil, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
 
         assert_int_equal(harness_db_int(&dA,
@@ -366,13 +306,13 @@ static void test_me_and_user_sessions(void **state)
         struct http_result r;
         (void)state;
 
-        call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, &r);
-        assert_error(&r, 401, "unauthorized", "login required");
+        http_call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", "login required");
         http_result_free(&r);
         const char *h[] = {boss.cookie, NULL};
-        call(&dA, "GET", "/admin/api/me", NULL, NULL, h, &r);
+        http_call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "username"), ADMIN_USER);
+        assert_string_equal(http_result_string(&r, "username"), ADMIN_USER);
         assert_header(&r, "Cache-Control", "no-store");
         http_result_free(&r);
 
@@ -380,11 +320,11 @@ static void test_me_and_user_sessions(void **state)
         assert_int_equal(harness_add_user(&dA, "visitor", "visitor@example.test", USER_PASSWORD,
                                           true, false, NULL),
                          0);
-        call(&dA, "POST", "/api/v1/auth/login", JSON,
-             "{\"username\":\"visitor\",\"password\":\"" USER_PASSWORD "\"}", NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/login", NULL, JSON,
+                  "{\"username\":\"visitor\",\"password\":\"" USER_PASSWORD "\"}", NULL, &r);
         assert_int_equal(r.status, 200);
         char token[80], c1[200], c2[200], c3[200];
-        snprintf(token, sizeof(token), "%s", jstr(&r, "token"));
+        snprintf(token, sizeof(token), "%s", http_result_string(&r, "token"));
         harness_note_secret(token);
         http_result_free(&r);
         snprintf(c1, sizeof(c1), "Cookie: user_session=%s", token);
@@ -417,7 +357,7 @@ static void test_me_and_user_sessions(void **state)
                                               " AND created_at = (SELECT max(created_at) FROM"
                                               " server_sessions WHERE scope = 'admin')"),
                          0);
-        call(&dA, "GET", "/admin/api/me", NULL, NULL, hs, &r);
+        http_call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, hs, &r);
         assert_int_equal(r.status, 401);
         http_result_free(&r);
         /* (Our shared session may have been the newest one: renew it.) */
@@ -432,13 +372,13 @@ static void test_logout(void **state)
 
         admin_login_ok(&dA, ADMIN_USER, ADMIN_PASSWORD, &s);
         const char *no_csrf[] = {s.cookie, NULL};
-        call(&dA, "POST", "/admin/api/logout", JSON, "{}", no_csrf, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_call(&dA, "POST", "/admin/api/logout", NULL, JSON, "{}", no_csrf, &r);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         assert_int_equal(get_status(&dA, "/admin/api/me", no_csrf), 200);
 
         const char *ok[] = {s.cookie, s.csrf_header, NULL};
-        call(&dA, "POST", "/admin/api/logout", JSON, "{}", ok, &r);
+        http_call(&dA, "POST", "/admin/api/logout", NULL, JSON, "{}", ok, &r);
         assert_int_equal(r.status, 200);
         char *sc = http_result_set_cookie(&r, "admin_session");
         char *cc = http_result_set_cookie(&r, "csrf_token");
@@ -449,8 +389,8 @@ static void test_logout(void **state)
         free(cc);
         http_result_free(&r);
         /* The old cookie is dead server-side. */
-        call(&dA, "GET", "/admin/api/me", NULL, NULL, no_csrf, &r);
-        assert_error(&r, 401, "unauthorized", "invalid session");
+        http_call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, no_csrf, &r);
+        http_assert_error(&r, 401, "unauthorized", "invalid session");
         http_result_free(&r);
         /* The shared session lives on. */
         const char *h[] = {boss.cookie, NULL};
@@ -472,8 +412,8 @@ static void test_csrf(void **state)
         const char *null_origin[] = {boss.cookie, boss.csrf_header, "Origin: null", NULL};
         const char *const *cases[] = {missing, bad, foreign, null_origin};
         for (size_t i = 0; i < 4; i++) {
-                call(&dA, "POST", "/admin/api/smtp/test", JSON, body, cases[i], &r);
-                assert_error(&r, 403, "csrf_invalid", NULL);
+                http_call(&dA, "POST", "/admin/api/smtp/test", NULL, JSON, body, cases[i], &r);
+                http_assert_error(&r, 403, "csrf_invalid", NULL);
                 http_result_free(&r);
         }
         /* The token of the cookie alone, without the header: refused too;
@@ -481,21 +421,21 @@ static void test_csrf(void **state)
         char only_session[200];
         snprintf(only_session, sizeof(only_session), "Cookie: admin_session=%s", boss.token);
         const char *no_cookie[] = {only_session, boss.csrf_header, NULL};
-        call(&dA, "POST", "/admin/api/smtp/test", JSON, body, no_cookie, &r);
-        assert_error(&r, 403, "csrf_invalid", NULL);
+        http_call(&dA, "POST", "/admin/api/smtp/test", NULL, JSON, body, no_cookie, &r);
+        http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
         /* No destructive action by GET. */
         const char *h[] = {boss.cookie, NULL};
-        call(&dA, "GET", "/admin/api/smtp/test", NULL, NULL, h, &r);
+        http_call(&dA, "GET", "/admin/api/smtp/test", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 405);
         http_result_free(&r);
-        call(&dA, "GET", "/admin/api/logout", NULL, NULL, h, &r);
+        http_call(&dA, "GET", "/admin/api/logout", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 405);
         http_result_free(&r);
         assert_null(harness_outbox_take(&dA, "ops@example.test", 200));
         /* Our own origin passes. */
         const char *good[] = {boss.cookie, boss.csrf_header, "Origin: " PUBLIC_URL, NULL};
-        call(&dA, "POST", "/admin/api/smtp/test", JSON, body, good, &r);
+        http_call(&dA, "POST", "/admin/api/smtp/test", NULL, JSON, body, good, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         free(harness_outbox_take(&dA, "ops@example.test", 5000));
@@ -509,16 +449,16 @@ static void test_smtp_view_outbox(void **state)
         (void)state;
 
         const char *h[] = {boss.cookie, NULL};
-        call(&dA, "GET", "/admin/api/smtp", NULL, NULL, NULL, &r);
-        assert_error(&r, 401, "unauthorized", NULL);
+        http_call(&dA, "GET", "/admin/api/smtp", NULL, NULL, NULL, NULL, &r);
+        http_assert_error(&r, 401, "unauthorized", NULL);
         http_result_free(&r);
-        call(&dA, "GET", "/admin/api/smtp", NULL, NULL, h, &r);
+        http_call(&dA, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Cache-Control", "no-store");
-        assert_string_equal(jstr(&r, "delivery"), "outbox");
+        assert_string_equal(http_result_string(&r, "delivery"), "outbox");
         assert_true(json_is_null(json_object_get(r.json, "host")));
-        assert_string_equal(jstr(&r, "from"), SENDER);
-        assert_string_equal(jstr(&r, "public_url"), PUBLIC_URL);
+        assert_string_equal(http_result_string(&r, "from"), SENDER);
+        assert_string_equal(http_result_string(&r, "public_url"), PUBLIC_URL);
         assert_true(json_is_false(json_object_get(r.json, "username_set")));
         assert_true(json_is_false(json_object_get(r.json, "password_configured")));
         assert_int_equal(json_integer_value(json_object_get(r.json, "timeout_seconds")), 30);
@@ -534,7 +474,7 @@ static void test_test_mail_outbox(void **state)
         if (r.status != 200)
                 fprintf(stderr, "smtp test: %ld %s\n", r.status, r.body);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "status"), "sent");
+        assert_string_equal(http_result_string(&r, "status"), "sent");
         http_result_free(&r);
         char *mail = harness_outbox_take(&dA, "ops-team@example.test", 5000);
         assert_non_null(mail);
@@ -544,7 +484,8 @@ static void test_test_mail_outbox(void **state)
 
         /* Russian when the administrator reads Russian. */
         const char *ru_h[] = {boss.cookie, boss.csrf_header, "Accept-Language: ru", NULL};
-        call(&dA, "POST", "/admin/api/smtp/test", JSON, "{\"to\":\"ru@example.test\"}", ru_h, &r);
+        http_call(&dA, "POST", "/admin/api/smtp/test", NULL, JSON, "{\"to\":\"ru@example.test\"}",
+                  ru_h, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         mail = harness_outbox_take(&dA, "ru@example.test", 5000);
@@ -557,7 +498,7 @@ static void test_test_mail_outbox(void **state)
                              "a@example.test\nBcc: x@example.test"};
         for (size_t i = 0; i < 3; i++) {
                 smtp_test(&dA, &boss, bad[i], &r);
-                assert_error(&r, 400, "invalid_request", "invalid email");
+                http_assert_error(&r, 400, "invalid_request", "invalid email");
                 http_result_free(&r);
         }
         assert_null(harness_outbox_take(&dA, "x@example.test", 300));
@@ -572,85 +513,11 @@ static void test_test_mail_outbox(void **state)
 
 /* --- a real SMTP server ---------------------------------------------------- */
 
-struct sink {
-        pid_t pid;
-        int port;
-        int stdin_fd;
-        char dir[PATH_MAX + 32];
-};
-
-static int sink_start(struct sink *s, const char *dir)
-{
-        const char *py = getenv("VERSTAK_TEST_PYTHON");
-        char script[PATH_MAX], line[64] = "";
-        int out[2], in[2];
-        size_t got = 0;
-
-        snprintf(script, sizeof(script), "%s/tests/integration/smtp_sink.py",
-                 harness_source_root());
-        snprintf(s->dir, sizeof(s->dir), "%s", dir);
-        const char *argv[] = {py ? py : "/usr/bin/python3", script, dir, "--auth",
-                              SINK_USER ":" SINK_PASSWORD,  NULL};
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        s->pid = fork();
-        if (s->pid < 0)
-                return -errno;
-        if (s->pid == 0) {
-                dup2(in[0], STDIN_FILENO);
-                dup2(out[1], STDOUT_FILENO);
-                execv(argv[0], (char *const *)argv);
-                _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
-        s->stdin_fd = in[1];
-        while (got < sizeof(line) - 1 && !strchr(line, '\n')) {
-                struct pollfd p = {.fd = out[0], .events = POLLIN};
-                if (poll(&p, 1, 15000) <= 0)
-                        break;
-                ssize_t r = read(out[0], line + got, sizeof(line) - 1 - got);
-                if (r <= 0)
-                        break;
-                got += (size_t)r;
-                line[got] = '\0';
-        }
-        close(out[0]);
-        return sscanf(line, "PORT %d", &s->port) == 1 ? 0 : -EIO;
-}
-
-static void sink_stop(struct sink *s)
-{
-        if (s->stdin_fd >= 0)
-                close(s->stdin_fd);
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                waitpid(s->pid, NULL, 0);
-        }
-        s->pid = -1;
-        s->stdin_fd = -1;
-}
-
-static char *read_all(const char *path, int wait_ms)
-{
-        for (int waited = 0; waited <= wait_ms; waited += 50) {
-                FILE *f = fopen(path, "re");
-                if (f) {
-                        char *buf = calloc(1, 1 << 20);
-                        size_t n = fread(buf, 1, (1 << 20) - 1, f);
-                        fclose(f);
-                        buf[n] = '\0';
-                        return buf;
-                }
-                usleep(50 * 1000);
-        }
-        return NULL;
-}
-
 static void test_smtp_real_server(void **state)
 {
         struct daemon d = {0};
-        struct sink sk = {.pid = -1, .stdin_fd = -1};
+        struct harness_sink sk = HARNESS_SINK_INIT;
+        static const char *const auth[] = {"--auth", SINK_USER ":" SINK_PASSWORD, NULL};
         struct admin_session s;
         struct http_result r;
         char dir[PATH_MAX + 16], pw_file[PATH_MAX + 16], *config = NULL;
@@ -659,8 +526,8 @@ static void test_smtp_real_server(void **state)
         assert_int_equal(harness_prepare(&d, &(struct daemon_options){0}), 0);
         snprintf(dir, sizeof(dir), "%s/sink", d.root);
         assert_int_equal(mkdir(dir, 0755), 0);
-        if (sink_start(&sk, dir) < 0) {
-                sink_stop(&sk);
+        if (harness_sink_start(&sk, dir, auth) < 0) {
+                harness_sink_stop(&sk);
                 harness_destroy(&d);
                 fail_msg("cannot start the SMTP sink (python3 with aiosmtpd)");
         }
@@ -674,20 +541,20 @@ static void test_smtp_real_server(void **state)
                              "  from: " SENDER "\n  timeout_seconds: 10\n",
                              sk.port, pw_file) >= 0);
         if (start_daemon(&d, config) < 0) {
-                sink_stop(&sk);
+                harness_sink_stop(&sk);
                 fail_msg("daemon did not start");
         }
         free(config);
         admin_login_ok(&d, ADMIN_USER, ADMIN_PASSWORD, &s);
 
         const char *h[] = {s.cookie, NULL};
-        call(&d, "GET", "/admin/api/smtp", NULL, NULL, h, &r);
+        http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jstr(&r, "delivery"), "smtp");
-        assert_string_equal(jstr(&r, "host"), "127.0.0.1");
+        assert_string_equal(http_result_string(&r, "delivery"), "smtp");
+        assert_string_equal(http_result_string(&r, "host"), "127.0.0.1");
         assert_int_equal(json_integer_value(json_object_get(r.json, "port")), sk.port);
-        assert_string_equal(jstr(&r, "security"), "none");
-        assert_string_equal(jstr(&r, "from"), SENDER);
+        assert_string_equal(http_result_string(&r, "security"), "none");
+        assert_string_equal(http_result_string(&r, "from"), SENDER);
         assert_true(json_is_true(json_object_get(r.json, "username_set")));
         assert_true(json_is_true(json_object_get(r.json, "password_configured")));
         assert_int_equal(json_integer_value(json_object_get(r.json, "timeout_seconds")), 10);
@@ -702,21 +569,16 @@ static void test_smtp_real_server(void **state)
                 fprintf(stderr, "smtp test: %ld %s\n", r.status, r.body);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof(path), "%s/1.json", dir);
-        char *meta = read_all(path, 3000);
-        assert_non_null(meta);
+        char *eml = NULL, *meta = NULL;
+        assert_int_equal(harness_sink_next(&sk, 3000, &eml, &meta), 0);
         assert_non_null(strstr(meta, "delivered@example.test"));
         assert_non_null(strstr(meta, SINK_USER)); /* authenticated */
         free(meta);
-        snprintf(path, sizeof(path), "%s/1.eml", dir);
-        char *eml = read_all(path, 1000);
-        assert_non_null(eml);
         assert_non_null(strstr(eml, "Subject: Test message from"));
         assert_non_null(strstr(eml, "To: delivered@example.test"));
         free(eml);
 
-        sink_stop(&sk);
+        harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SINK_PASSWORD));
         assert_false(harness_log_contains(&d, pw_file));
         harness_destroy(&d);
@@ -741,7 +603,7 @@ static void test_smtp_refused(void **state)
         free(config);
         admin_login_ok(&d, ADMIN_USER, ADMIN_PASSWORD, &s);
         smtp_test(&d, &s, "lost@example.test", &r);
-        assert_error(&r, 502, "mail_failed", NULL);
+        http_assert_error(&r, 502, "mail_failed", NULL);
         assert_non_null(strstr(http_result_error(&r), "test e-mail not sent"));
         http_result_free(&r);
         /* Still serving. */
@@ -760,7 +622,7 @@ static void reset_token(const char *email, char out[49])
         char body[256];
 
         snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
-        call(&dA, "POST", "/api/v1/auth/forgot", JSON, body, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/forgot", NULL, JSON, body, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         char *mail = harness_outbox_take(&dA, email, 5000);
@@ -783,7 +645,7 @@ static char *post_reset_form(const char *token, const char *password, const char
 
         snprintf(body, sizeof(body), "token=%s&new_password=%s&new_password_repeat=%s", token,
                  password, repeat);
-        call(&dA, "POST", "/reset", FORM, body, NULL, &r);
+        http_call(&dA, "POST", "/reset", NULL, FORM, body, NULL, &r);
         if (r.status != 303)
                 fprintf(stderr, "reset form: %ld %s\n", r.status, r.body);
         assert_int_equal(r.status, 303);
@@ -812,7 +674,7 @@ static long user_login_status(const char *user, const char *password)
         long st;
 
         snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, password);
-        call(&dA, "POST", "/api/v1/auth/login", JSON, body, NULL, &r);
+        http_call(&dA, "POST", "/api/v1/auth/login", NULL, JSON, body, NULL, &r);
         st = r.status;
         http_result_free(&r);
         return st;
@@ -831,7 +693,7 @@ static void test_reset_page_flow(void **state)
 
         /* The page behind the link: a form holding the token. */
         snprintf(path, sizeof(path), "/reset?token=%s", token);
-        call(&dA, "GET", path, NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", path, NULL, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         assert_header(&r, "Cache-Control", "no-store");
         assert_header(&r, "Content-Type", "text/html; charset=utf-8");
@@ -852,7 +714,7 @@ static void test_reset_page_flow(void **state)
         assert_null(strstr(r.body, "href="));
         http_result_free(&r);
         const char *ru[] = {"Accept-Language: ru", NULL};
-        call(&dA, "GET", path, NULL, NULL, ru, &r);
+        http_call(&dA, "GET", path, NULL, NULL, NULL, ru, &r);
         assert_non_null(strstr(r.body, "<html lang=\"ru\""));
         assert_non_null(strstr(r.body, "Новый пароль"));
         http_result_free(&r);
@@ -869,7 +731,7 @@ static void test_reset_page_flow(void **state)
         /* The real thing. */
         harness_note_secret("new-Pa55-word");
         assert_reset_result(token, "new-Pa55-word", "new-Pa55-word", "ok");
-        call(&dA, "GET", "/reset?result=ok", NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/reset?result=ok", NULL, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 200);
         assert_non_null(strstr(r.body, "Password changed"));
         assert_null(strstr(r.body, "href="));
@@ -912,22 +774,22 @@ static void test_reset_page_errors(void **state)
         for (size_t i = 0; i < 6; i++) {
                 char path[64];
                 snprintf(path, sizeof(path), "/reset?result=%s", results[i]);
-                call(&dA, "GET", path, NULL, NULL, NULL, &r);
+                http_call(&dA, "GET", path, NULL, NULL, NULL, NULL, &r);
                 assert_int_equal(r.status, 200);
                 assert_non_null(strstr(r.body, "<h1>"));
                 assert_null(strstr(r.body, "<form"));
                 http_result_free(&r);
         }
-        call(&dA, "GET", "/reset", NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/reset", NULL, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 400);
         assert_non_null(strstr(r.body, "incomplete"));
         http_result_free(&r);
-        call(&dA, "GET", "/reset?token=%3Cscript%3E", NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/reset?token=%3Cscript%3E", NULL, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 400);
         assert_null(strstr(r.body, "<script"));
         assert_null(strstr(r.body, "<form"));
         http_result_free(&r);
-        call(&dA, "GET", "/reset?result=%3Cb%3E", NULL, NULL, NULL, &r);
+        http_call(&dA, "GET", "/reset?result=%3Cb%3E", NULL, NULL, NULL, NULL, &r);
         assert_int_equal(r.status, 400);
         assert_null(strstr(r.body, "<b>"));
         http_result_free(&r);

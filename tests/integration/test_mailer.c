@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -54,13 +53,7 @@ static const char body_ru[] = "Здравствуйте!\n\nПодтвердит
 
 static char root[PATH_MAX];
 
-static struct sink {
-        pid_t pid;
-        int port;
-        int stdin_fd; /* closing it stops the sink */
-        char dir[PATH_MAX];
-        int count; /* messages received so far */
-} sink = {.pid = -1, .stdin_fd = -1};
+static struct harness_sink sink = HARNESS_SINK_INIT;
 
 /* --- small helpers ---------------------------------------------------------- */
 
@@ -116,23 +109,6 @@ static void write_text(const char *path, const char *text, mode_t mode)
         assert_true(fd >= 0);
         assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
         close(fd);
-}
-
-static char *read_text(const char *path)
-{
-        FILE *f = fopen(path, "re");
-        char *buf;
-        long n;
-
-        if (!f)
-                return NULL;
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        buf = calloc(1, (size_t)n + 1);
-        assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-        fclose(f);
-        return buf;
 }
 
 static void sleep_ms(long ms)
@@ -269,86 +245,33 @@ static void assert_message(const char *msg, const char *to)
 
 /* --- the SMTP sink -------------------------------------------------------- */
 
-/* Start smtp_sink.py on dir with extra arguments; fill *s. */
-static int sink_start(struct sink *s, const char *dir, const char *const *extra)
+/* Start smtp_sink.py on dir with extra arguments; a failed test's
+ * teardown stops it. */
+static int sink_start(struct harness_sink *s, const char *dir, const char *const *extra)
 {
-        char script[PATH_MAX], line[64] = "";
-        const char *argv[16];
-        int out[2], in[2];
-        size_t n = 0, got = 0;
+        int r = harness_sink_start(s, dir, extra);
 
-        snprintf(script, sizeof(script), "%s/tests/integration/smtp_sink.py",
-                 harness_source_root());
-        snprintf(s->dir, sizeof(s->dir), "%s", dir);
-        s->count = 0;
-        argv[n++] = python_bin();
-        argv[n++] = script;
-        argv[n++] = dir;
-        for (size_t i = 0; extra && extra[i]; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
-                return -errno;
-        s->pid = fork();
-        if (s->pid < 0)
-                return -errno;
-        if (s->pid == 0) {
-                dup2(in[0], STDIN_FILENO);
-                dup2(out[1], STDOUT_FILENO);
-                execv(argv[0], (char *const *)argv);
-                _exit(127);
-        }
-        track(s->pid);
-        close(in[0]);
-        close(out[1]);
-        s->stdin_fd = in[1];
-        /* "PORT <n>\n" within 15 s. */
-        while (got < sizeof(line) - 1 && !strchr(line, '\n')) {
-                struct pollfd p = {.fd = out[0], .events = POLLIN};
-                if (poll(&p, 1, 15000) <= 0)
-                        break;
-                ssize_t r = read(out[0], line + got, sizeof(line) - 1 - got);
-                if (r <= 0)
-                        break;
-                got += (size_t)r;
-                line[got] = '\0';
-        }
-        close(out[0]);
-        if (sscanf(line, "PORT %d", &s->port) != 1)
-                return -EIO;
-        return 0;
+        if (s->pid > 0)
+                track(s->pid);
+        return r;
 }
 
-static void sink_stop(struct sink *s)
+static void sink_stop(struct harness_sink *s)
 {
-        if (s->stdin_fd >= 0)
-                close(s->stdin_fd);
-        s->stdin_fd = -1;
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                waitpid(s->pid, NULL, 0);
+        if (s->pid > 0)
                 untrack(s->pid);
-        }
-        s->pid = -1;
+        harness_sink_stop(s);
 }
 
 /* The next message the sink received: N.eml and N.json. */
-static void sink_next(struct sink *s, char **ret_eml, char **ret_json)
+static void sink_next(struct harness_sink *s, char **ret_eml, char **ret_json)
 {
-        char path[PATH_MAX + 32];
-
-        s->count++;
-        snprintf(path, sizeof(path), "%s/%d.eml", s->dir, s->count);
-        *ret_eml = read_text(path);
-        if (!*ret_eml)
-                fail_msg("the SMTP server has no message %d", s->count);
-        snprintf(path, sizeof(path), "%s/%d.json", s->dir, s->count);
-        *ret_json = read_text(path);
-        assert_non_null(*ret_json);
+        if (harness_sink_next(s, 0, ret_eml, ret_json) < 0)
+                fail_msg("the SMTP server has no message %d", s->count + 1);
 }
 
 /* That nothing more arrived (give a stray delivery a moment). */
-static void sink_assert_nothing_new(const struct sink *s)
+static void sink_assert_nothing_new(const struct harness_sink *s)
 {
         char path[PATH_MAX + 32];
 
@@ -357,7 +280,7 @@ static void sink_assert_nothing_new(const struct sink *s)
         assert_int_equal(access(path, F_OK), -1);
 }
 
-static char *smtp_lines(const struct sink *s, const char *security, bool auth,
+static char *smtp_lines(const struct harness_sink *s, const char *security, bool auth,
                         const char *password_file)
 {
         char *text = NULL;
@@ -443,7 +366,7 @@ static void test_outbox_delivery(void **state)
         assert_int_equal(st.st_mode & 07777, 0640);
         if (geteuid() == 0)
                 assert_int_equal(st.st_uid, 65534); /* written by "nobody" */
-        char *msg = read_text(path);
+        char *msg = harness_read_file(path);
         assert_message(msg, "alice@example.org");
         free(msg);
 
@@ -452,7 +375,7 @@ static void test_outbox_delivery(void **state)
                 mail_client_send(c, "bob@example.net", subject_ru, body_ru, err, sizeof(err)), 0);
         assert_int_equal(list_eml(s.outbox, names, 4, &hidden), 2);
         snprintf(path, sizeof(path), "%s/%s", s.outbox, names[1]);
-        msg = read_text(path);
+        msg = harness_read_file(path);
         assert_message(msg, "bob@example.net");
         free(msg);
         mail_client_free(c);
@@ -848,7 +771,7 @@ static void test_smtp_auth(void **state)
         assert_int_equal(mail_client_send(c, "bad address", "s", "b", err, sizeof(err)), -EIO);
         mail_client_free(c);
 
-        log = read_text(log_path);
+        log = harness_read_file(log_path);
         assert_non_null(log);
         assert_non_null(strstr(log, "example.org")); /* the domain, and only that */
         assert_null(strstr(log, SINK_PASSWORD));
@@ -864,7 +787,7 @@ static void test_smtp_auth(void **state)
  * password nor the recipient, nothing received by sk (when given), and a
  * helper still alive under its filter.  Returns the reason.
  */
-static void assert_smtp_refused(struct sink *sk, const char *name, const char *smtp_lines,
+static void assert_smtp_refused(struct harness_sink *sk, const char *name, const char *smtp_lines,
                                 char *err, size_t err_size)
 {
         struct setup s;
@@ -973,7 +896,7 @@ static void test_smtp_tls_untrusted_refused(void **state)
 
         for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
                 const char *extra[] = {modes[i][0], cert, key, NULL};
-                struct sink tls_sink = {.pid = -1, .stdin_fd = -1};
+                struct harness_sink tls_sink = HARNESS_SINK_INIT;
                 char dir[PATH_MAX + 32], name[64], err[256] = "", *lines;
 
                 snprintf(dir, sizeof(dir), "%s/sink-%s", root, modes[i][1]);
