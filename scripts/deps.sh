@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
-  strace procps passwd
+  strace procps passwd openssl util-linux
   clang libclang-rt-14-dev
 )
 
