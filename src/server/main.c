@@ -550,6 +550,14 @@ int main(int argc, char **argv)
                 options_done(&opts);
                 return EXIT_USAGE;
         }
+        if (opts.check_config) {
+                /* Nothing is created or opened: safe before a restart. */
+                printf("Configuration is valid (listen %s%s)\n", cfg.listen,
+                       drop ? ", will run as server.user" : "");
+                config_done(&cfg);
+                options_done(&opts);
+                return 0;
+        }
         app.config = &cfg;
         app.started_at = time(NULL);
         umask(0027);

@@ -22,6 +22,7 @@ enum {
         OPT_ALLOW_ROOT,
         OPT_NO_SECCOMP,
         OPT_VERSION,
+        OPT_CHECK_CONFIG,
         OPT_HELP,
 };
 
@@ -38,6 +39,7 @@ static const struct option long_options[] = {
         {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
 };
@@ -59,6 +61,8 @@ void options_print_help(const char *argv0)
                "  --admin-pass PASS         insecure: visible to other users; warns\n"
                "  --allow-root            keep running as root (containers only)\n"
                "  --no-seccomp            do not install the system call filter (debugging)\n"
+               "  --check-config          validate the flags and configuration, then exit\n"
+               "                          (0 when valid, 2 with the offending key otherwise)\n"
                "  --version               print the version and exit\n"
                "  --help                  print this help and exit\n\n"
                "See verstak-sync-server(8) and verstak-sync-server.yml(5).\n",
@@ -114,6 +118,9 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
                         break;
                 case OPT_NO_SECCOMP:
                         o->no_seccomp = true;
+                        break;
+                case OPT_CHECK_CONFIG:
+                        o->check_config = true;
                         break;
                 case OPT_VERSION:
                         o->show_version = true;

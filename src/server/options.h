@@ -21,6 +21,7 @@ struct options {
         bool allow_root;
         bool no_seccomp;
         bool show_version;
+        bool check_config; /* validate flags and configuration, then exit */
         bool show_help;
 };
 

@@ -366,6 +366,38 @@ static void test_admin_bootstrap(void **state)
         harness_destroy(&d);
 }
 
+/* --check-config validates and exits without creating anything. */
+static void test_check_config(void **state)
+{
+        static const char *const args[] = {"--check-config", NULL};
+        char db[PATH_MAX + 16];
+        int status = 0;
+        (void)state;
+
+        struct daemon d;
+        struct daemon_options ok = {.config_yaml = "limits:\n  max_pull_page: 50\n",
+                                    .extra_args = args,
+                                    .no_wait = true};
+        assert_int_equal(harness_start(&d, &ok), 0);
+        assert_int_equal(harness_wait(&d, 20, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(harness_log_contains(&d, "Configuration is valid"));
+        snprintf(db, sizeof(db), "%s/server.db", d.data_dir);
+        assert_int_not_equal(access(db, F_OK), 0); /* no database was created */
+        harness_destroy(&d);
+
+        struct daemon_options bad = {.config_yaml = "limits:\n  max_pull_page: -1\n",
+                                     .extra_args = args,
+                                     .no_wait = true};
+        assert_int_equal(harness_start(&d, &bad), 0);
+        assert_int_equal(harness_wait(&d, 20, &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
+        assert_true(harness_log_contains(&d, "limits.max_pull_page"));
+        harness_destroy(&d);
+}
+
 static void test_bind_itself(void **state)
 {
         struct daemon d;
@@ -485,6 +517,7 @@ int main(void)
                 cmocka_unit_test(test_bad_flags),
                 cmocka_unit_test(test_admin_bootstrap),
                 cmocka_unit_test(test_bind_itself),
+                cmocka_unit_test(test_check_config),
                 cmocka_unit_test(test_health_degraded),
                 cmocka_unit_test(test_forwarded_for_untrusted),
         };
