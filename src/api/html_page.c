@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/token.h"
+#include "util/text.h"
+
 #include "server/app.h"
 #include "util/cleanup.h"
 
@@ -80,4 +83,26 @@ int html_page_reply(struct http_request *req, unsigned status, const char *local
                 return -ENOMEM;
         }
         return http_reply_response(req, status, resp, HTTP_REPLY_NO_STORE);
+}
+
+enum html_link html_page_classify_link(struct http_request *req, const char *const *results,
+                                       size_t n, size_t *ret_index, const char **ret_token)
+{
+        const char *result = http_query(req, "result");
+        const char *token = http_query(req, "token");
+
+        if (result && !token) {
+                for (size_t i = 0; i < n; i++)
+                        if (results[i] && strcmp(result, results[i]) == 0) {
+                                *ret_index = i;
+                                return HTML_LINK_RESULT;
+                        }
+                return HTML_LINK_BAD_RESULT;
+        }
+        if (!token || !*token)
+                return HTML_LINK_MISSING;
+        if (!hex_is_lower(token, TOKEN_EMAIL_HEX))
+                return HTML_LINK_BAD_TOKEN;
+        *ret_token = token;
+        return HTML_LINK_TOKEN;
 }

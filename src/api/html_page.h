@@ -19,6 +19,22 @@ struct html_page {
         const char *form; /* may be NULL */
 };
 
+/* What a GET of a page behind an e-mail link asks for. */
+enum html_link {
+        HTML_LINK_RESULT,     /* ?result=NAME, a known result page */
+        HTML_LINK_BAD_RESULT, /* ?result= with an unknown name */
+        HTML_LINK_MISSING,    /* no token */
+        HTML_LINK_BAD_TOKEN,  /* a token that is not an e-mail token's shape */
+        HTML_LINK_TOKEN,      /* a token to act on */
+};
+
+/* Classify the query of a link page: ?result=NAME is looked up in
+ * results[0..n) (NULL entries never match; the index goes to *ret_index),
+ * otherwise ?token= must be TOKEN_EMAIL_HEX lower-case hex (*ret_token,
+ * borrowed from the request). */
+enum html_link html_page_classify_link(struct http_request *req, const char *const *results,
+                                       size_t n, size_t *ret_index, const char **ret_token);
+
 /* HTML-escape s into a new string.  NULL on OOM. */
 char *html_escape(const char *s);
 

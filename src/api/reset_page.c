@@ -16,7 +16,6 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/html_page.h"
-#include "auth/token.h"
 #include "http/locale.h"
 #include "server/app.h"
 #include "util/cleanup.h"
@@ -133,20 +132,19 @@ static int reply_page(struct http_request *req, unsigned status, enum page p, co
 
 int api_reset_page(struct http_request *req)
 {
-        const char *result = http_query(req, "result");
-        const char *token = http_query(req, "token");
+        const char *token = NULL;
+        size_t i = 0;
 
-        if (result && !token) {
-                for (size_t i = 0; i < _PAGE_MAX; i++)
-                        if (page_results[i] && strcmp(result, page_results[i]) == 0)
-                                return reply_page(req, 200, (enum page)i, NULL);
+        switch (html_page_classify_link(req, page_results, _PAGE_MAX, &i, &token)) {
+        case HTML_LINK_RESULT:
+                return reply_page(req, 200, (enum page)i, NULL);
+        case HTML_LINK_MISSING:
+                return reply_page(req, 400, PAGE_MISSING, NULL);
+        case HTML_LINK_TOKEN:
+                return reply_page(req, 200, PAGE_FORM, token);
+        default:
                 return reply_page(req, 400, PAGE_INVALID, NULL);
         }
-        if (!token || !*token)
-                return reply_page(req, 400, PAGE_MISSING, NULL);
-        if (!hex_is_lower(token, TOKEN_EMAIL_HEX))
-                return reply_page(req, 400, PAGE_INVALID, NULL);
-        return reply_page(req, 200, PAGE_FORM, token);
 }
 
 /* 303 to the result page. */

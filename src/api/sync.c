@@ -307,22 +307,14 @@ static int write_pull_op(const struct store_op_view *o, void *userdata)
         struct json_writer *w = userdata;
 
         json_writer_begin_object(w);
-        json_writer_key(w, "op_id");
-        json_writer_string(w, o->op_id);
-        json_writer_key(w, "server_sequence");
-        json_writer_int(w, o->server_sequence);
-        json_writer_key(w, "device_id");
-        json_writer_string(w, o->device_id);
-        json_writer_key(w, "entity_type");
-        json_writer_string(w, o->entity_type);
-        json_writer_key(w, "entity_id");
-        json_writer_string(w, o->entity_id);
-        json_writer_key(w, "op_type");
-        json_writer_string(w, o->op_type);
-        json_writer_key(w, "payload_json");
-        json_writer_string(w, o->payload_json);
-        json_writer_key(w, "created_at");
-        json_writer_string(w, o->created_at);
+        json_writer_member_string(w, "op_id", o->op_id);
+        json_writer_member_int(w, "server_sequence", o->server_sequence);
+        json_writer_member_string(w, "device_id", o->device_id);
+        json_writer_member_string(w, "entity_type", o->entity_type);
+        json_writer_member_string(w, "entity_id", o->entity_id);
+        json_writer_member_string(w, "op_type", o->op_type);
+        json_writer_member_string(w, "payload_json", o->payload_json);
+        json_writer_member_string(w, "created_at", o->created_at);
         json_writer_end_object(w);
         return 0;
 }
@@ -335,10 +327,8 @@ static char *finish_pull(const struct store_pull_info *info, int64_t since, cons
 
         json_writer_init(&w, ops_len + 128);
         json_writer_begin_object(&w);
-        json_writer_key(&w, "server_sequence");
-        json_writer_int(&w, info->scope_sequence);
-        json_writer_key(&w, "page_last_sequence");
-        json_writer_int(&w, info->n_ops ? info->last_sequence : since);
+        json_writer_member_int(&w, "server_sequence", info->scope_sequence);
+        json_writer_member_int(&w, "page_last_sequence", info->n_ops ? info->last_sequence : since);
         json_writer_key(&w, "has_more");
         json_writer_bool(&w, info->has_more);
         json_writer_key(&w, "ops");

@@ -160,3 +160,15 @@ char *json_writer_finish(struct json_writer *w, size_t *ret_len)
         *w = (struct json_writer){0};
         return out;
 }
+
+void json_writer_member_string(struct json_writer *w, const char *key, const char *value)
+{
+        json_writer_key(w, key);
+        json_writer_string(w, value);
+}
+
+void json_writer_member_int(struct json_writer *w, const char *key, int64_t value)
+{
+        json_writer_key(w, key);
+        json_writer_int(w, value);
+}

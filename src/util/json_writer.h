@@ -33,6 +33,10 @@ void json_writer_end_array(struct json_writer *w);
 void json_writer_key(struct json_writer *w, const char *key);
 
 void json_writer_string(struct json_writer *w, const char *s);
+/* A key and its value in one call. */
+void json_writer_member_string(struct json_writer *w, const char *key, const char *value);
+void json_writer_member_int(struct json_writer *w, const char *key, int64_t value);
+
 /* Already valid JSON text, inserted as one value. */
 void json_writer_raw(struct json_writer *w, const char *text, size_t len);
 void json_writer_int(struct json_writer *w, int64_t v);
