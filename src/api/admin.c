@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/admin_common.h"
 #include "api/handlers.h"
 #include "api/mail_texts.h"
 #include "auth/password.h"
@@ -38,38 +38,6 @@
  * hear back while still looking at the page; the default SMTP timeout
  * (30 s) is for slow servers that a test should expose anyway. */
 #define ADMIN_TEST_MAIL_WAIT_MS 20000
-
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
-/* Log an administrator's action for the journal (never secrets). */
-static void log_admin(int priority, const char *event, const char *username, const char *what)
-{
-        struct log_field f[] = {
-                {"MESSAGE_ID", LOG_MID_ADMIN_ACTION},
-                {"EVENT", event},
-        };
-        log_struct(priority, f, "Administrator '%s': %s", username, what);
-}
-
-/* The admin session the request presents, and its administrator's name
- * (malloc'd into *ret_username).  0, or BODY_ANSWERED after 401, or a
- * negative errno.  A user session never passes: another cookie, another
- * scope, and no Bearer tokens. */
-static int admin_auth(struct http_request *req, struct session *s, char **ret_username)
-{
-        int r = api_session_auth(req, &session_kind_admin, s);
-
-        if (r != 0)
-                return r;
-        r = store_admin_username(req->app->store, s->subject_id, ret_username);
-        if (r == -ENOENT) /* the administrator was removed */
-                return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
-                                                                               : BODY_ANSWERED;
-        return r;
-}
 
 /* --- login, logout, me --------------------------------------------------- */
 
@@ -120,7 +88,7 @@ int api_admin_login(struct http_request *req)
 
         r = body_parse(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
-                return answered(r);
+                return admin_answered(r);
         if (str_is_blank(username) || !password || !password[0])
                 return http_reply_error(req, 400, NULL, "username and password required");
         if (session_check_origin(req) < 0) {
@@ -129,7 +97,7 @@ int api_admin_login(struct http_request *req)
         }
         r = api_rate_limit(req, RL_LOGIN, username);
         if (r != 0)
-                return answered(r);
+                return admin_answered(r);
         if (api_too_long(username, ADMIN_USERNAME_MAX) ||
             api_too_long(password, ADMIN_PASSWORD_MAX))
                 return http_reply_error(req, 400, NULL, "field too long");
@@ -147,8 +115,10 @@ int api_admin_login(struct http_request *req)
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_login";
+        if (store_console_admin_login(req->app->store, id) < 0)
+                log_warning("Cannot record the login time of administrator %s", id);
         api_audit(req, "admin_login", NULL, NULL, "administrator signed in");
-        log_admin(LOG_NOTICE, "admin_login", username, "signed in");
+        admin_log(LOG_NOTICE, "admin_login", username, "signed in");
 
         r = api_reply_session(req, &session_kind_admin,
                               json_pack("{s:s,s:s}", "status", "ok", "username", username), &sec);
@@ -166,14 +136,14 @@ int api_admin_logout(struct http_request *req)
         if (r == 0) {
                 r = api_session_csrf(req, &s, NULL);
                 if (r != 0)
-                        return answered(r);
+                        return admin_answered(r);
                 req->log_event = "admin_logout";
                 (void)store_admin_username(req->app->store, s.subject_id, &username);
                 r = session_end(req, &s);
                 if (r < 0)
                         return api_reply_internal(req, r);
                 api_audit(req, "admin_logout", NULL, NULL, "administrator signed out");
-                log_admin(LOG_INFO, "admin_logout", username ? username : "?", "signed out");
+                admin_log(LOG_INFO, "admin_logout", username ? username : "?", "signed out");
         } else if (r != -ENOENT && r != -EKEYREJECTED && r != -EKEYEXPIRED)
                 return api_reply_internal(req, r);
 
@@ -184,13 +154,12 @@ int api_admin_logout(struct http_request *req)
 
 int api_admin_me(struct http_request *req)
 {
-        _cleanup_free_ char *username = NULL;
-        struct session s;
-        int r = admin_auth(req, &s, &username);
+        _cleanup_admin_ struct admin_ctx a = {0};
+        int r = admin_begin(req, false, &a);
 
         if (r != 0)
-                return answered(r);
-        return http_reply_json(req, 200, json_pack("{s:s}", "username", username),
+                return admin_answered(r);
+        return http_reply_json(req, 200, json_pack("{s:s}", "username", a.username),
                                HTTP_REPLY_NO_STORE);
 }
 
@@ -205,12 +174,11 @@ static json_t *string_or_null(const char *s)
 int api_admin_smtp(struct http_request *req)
 {
         const struct config *c = req->app->config;
-        _cleanup_free_ char *username = NULL;
-        struct session s;
-        int r = admin_auth(req, &s, &username);
+        _cleanup_admin_ struct admin_ctx a = {0};
+        int r = admin_begin(req, false, &a);
 
         if (r != 0)
-                return answered(r);
+                return admin_answered(r);
         /* Never the password, nor where it is kept: only whether it is. */
         json_t *body = json_pack(
                 "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I}", "delivery",
@@ -298,43 +266,39 @@ static int test_mail_send(struct http_request *req, const char *to, const char *
 int api_admin_smtp_test(struct http_request *req)
 {
         _cleanup_json_ json_t *root = NULL;
-        _cleanup_free_ char *username = NULL;
+        _cleanup_admin_ struct admin_ctx a = {0};
         const char *to_in = NULL;
         const struct body_field fields[] = {
                 {"to", BODY_STRING, &to_in, NULL},
         };
         char to[EMAIL_MAX + 1], err[256] = "", message[320];
-        struct session s;
         int r;
 
-        r = admin_auth(req, &s, &username);
+        r = admin_begin(req, true, &a);
         if (r != 0)
-                return answered(r);
-        r = api_session_csrf(req, &s, NULL);
-        if (r != 0)
-                return answered(r);
+                return admin_answered(r);
         r = body_parse(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
-                return answered(r);
+                return admin_answered(r);
         if (str_is_blank(to_in))
                 return http_reply_error(req, 400, NULL, "to required");
         if (email_normalize(to_in, to) < 0)
                 return http_reply_error(req, 400, NULL, "invalid email");
-        r = api_rate_limit(req, RL_SMTP_TEST, username);
+        r = api_rate_limit(req, RL_SMTP_TEST, a.username);
         if (r != 0)
-                return answered(r);
+                return admin_answered(r);
 
         req->log_event = "smtp_test";
-        r = test_mail_send(req, to, username, err, sizeof(err));
+        r = test_mail_send(req, to, a.username, err, sizeof(err));
         if (r == 0) {
                 api_audit(req, "smtp_test", NULL, NULL, "test e-mail sent");
-                log_admin(LOG_NOTICE, "smtp_test", username, "test e-mail sent");
+                admin_log(LOG_NOTICE, "smtp_test", a.username, "test e-mail sent");
                 return http_reply_json(req, 200, json_pack("{s:s}", "status", "sent"), 0);
         }
         atomic_fetch_add_explicit(&req->app->mail_failures, 1, memory_order_relaxed);
         snprintf(message, sizeof(message), "test e-mail not sent: %s",
                  err[0] ? err : "the mail helper refused it");
         api_audit(req, "smtp_test", NULL, NULL, message);
-        log_admin(LOG_WARNING, "smtp_test", username, message);
+        admin_log(LOG_WARNING, "smtp_test", a.username, message);
         return http_reply_error(req, 502, "mail_failed", message);
 }

@@ -113,5 +113,23 @@ enum api_reset {
  * entry and a log record.  Returns the outcome or a negative errno. */
 int api_reset_password(struct http_request *req, const char *token, const char *password);
 
+/* Account field rules (api.md §6). */
+#define ACCOUNT_USERNAME_MAX 64
+#define ACCOUNT_PASSWORD_MIN 8
+#define ACCOUNT_PASSWORD_MAX 256
+
+/* The password rule of register, reset and the console: 0, or
+ * BODY_ANSWERED after 400 PASSWORD_TOO_SHORT / PASSWORD_TOO_LONG. */
+int api_check_new_password(struct http_request *req, const char *password);
+
+/* Usernames: 1-64 bytes once trimmed, no control characters, and no '@',
+ * so that a login name can never be mistaken for someone's address.
+ * 0, or -EINVAL. */
+int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1]);
+
+/* Whether a file can be created in the blob directory right now
+ * (health and the console's warnings). */
+bool api_blob_dir_writable(struct app *app);
+
 /* Whether s is longer than max bytes. */
 bool api_too_long(const char *s, size_t max);

@@ -26,6 +26,41 @@ bool api_too_long(const char *s, size_t max)
         return s && strlen(s) > max;
 }
 
+int api_check_new_password(struct http_request *req, const char *password)
+{
+        size_t len = strlen(password);
+
+        if (len >= ACCOUNT_PASSWORD_MIN && len <= ACCOUNT_PASSWORD_MAX)
+                return 0;
+        return http_reply_error(req, 400, "invalid_request",
+                                len < ACCOUNT_PASSWORD_MIN ? "PASSWORD_TOO_SHORT"
+                                                           : "PASSWORD_TOO_LONG") < 0
+                       ? -EIO
+                       : BODY_ANSWERED;
+}
+
+int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1])
+{
+        size_t len;
+
+        /* Surrounding blanks do not count towards the limit. */
+        while (*in == ' ' || *in == '\t')
+                in++;
+        len = strlen(in);
+        while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+                len--;
+        if (len == 0 || len > ACCOUNT_USERNAME_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)in[i];
+                if (c < 0x20 || c == 0x7f || c == '@')
+                        return -EINVAL;
+        }
+        memcpy(out, in, len);
+        out[len] = '\0';
+        return 0;
+}
+
 int api_reply_internal(struct http_request *req, int r)
 {
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);

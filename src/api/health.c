@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "api/handlers.h"
 #include "server/app.h"
 #include "store/store.h"
@@ -18,7 +19,7 @@
 #include "version.h"
 
 /* Whether a file can be created in the blob directory right now. */
-static bool blob_dir_writable(struct app *app)
+bool api_blob_dir_writable(struct app *app)
 {
         char name[64];
         int fd;
@@ -43,7 +44,7 @@ int api_health(struct http_request *req)
         struct app *app = req->app;
         char now[TIME_RFC3339_SIZE];
         bool db_ok = store_probe(app->store) == 0;
-        bool blobs_ok = blob_dir_writable(app);
+        bool blobs_ok = api_blob_dir_writable(app);
         int schema = db_ok ? store_schema_version(app->store) : -1;
         bool ok = db_ok && blobs_ok;
 

@@ -36,4 +36,9 @@ struct app {
         atomic_uint_fast64_t requests;
         atomic_uint_fast64_t ops_pushed;
         atomic_uint_fast64_t mail_failures;
+
+        /* Retention on demand (the console's "run now"): set by main() to
+         * retention_run(); the time of the last run, 0 before the first. */
+        void (*run_retention)(struct app *app, time_t now);
+        atomic_int_fast64_t last_retention;
 };

@@ -560,6 +560,7 @@ int main(int argc, char **argv)
         }
         app.config = &cfg;
         app.started_at = time(NULL);
+        app.run_retention = retention_run;
         umask(0027);
         raise_fd_limit();
 

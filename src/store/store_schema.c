@@ -136,6 +136,34 @@ static const char migration_3[] =
         "CREATE INDEX idx_server_idempotency_created ON server_idempotency_keys(created_at);"
         "ALTER TABLE server_users ADD COLUMN locale TEXT;";
 
+/*
+ * Ours, version 4, for the administrator's console:
+ *  - indexes behind its lists (user status and dates, device dates and
+ *    versions, audit entries by user and device);
+ *  - server_invitations: single-use, expiring invitations to register
+ *    while registration is closed (SHA-256 of the token only);
+ *  - an operation counter in server_meta kept by triggers, so the
+ *    overview never counts a million rows.
+ */
+static const char migration_4[] =
+        "CREATE INDEX idx_server_users_status ON server_users(blocked, confirmed);"
+        "CREATE INDEX idx_server_users_created ON server_users(created_at);"
+        "CREATE INDEX idx_server_users_last_seen ON server_users(last_seen);"
+        "CREATE INDEX idx_server_devices_created ON server_devices(created_at);"
+        "CREATE INDEX idx_server_devices_version ON server_devices(client_version);"
+        "CREATE INDEX idx_server_audit_log_user ON server_audit_log(user_id);"
+        "CREATE INDEX idx_server_audit_log_device ON server_audit_log(device_id);"
+        "CREATE TABLE server_invitations ("
+        "  id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, email TEXT,"
+        "  created_by TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,"
+        "  used_at TEXT, used_by TEXT);"
+        "CREATE INDEX idx_server_invitations_created ON server_invitations(created_at);"
+        "INSERT INTO server_meta (key, value) SELECT 'ops_count', count(*) FROM server_ops;"
+        "CREATE TRIGGER server_ops_count_insert AFTER INSERT ON server_ops BEGIN"
+        "  UPDATE server_meta SET value = value + 1 WHERE key = 'ops_count'; END;"
+        "CREATE TRIGGER server_ops_count_delete AFTER DELETE ON server_ops BEGIN"
+        "  UPDATE server_meta SET value = value - 1 WHERE key = 'ops_count'; END;";
+
 struct migration {
         unsigned version;
         const char *sql;
@@ -145,6 +173,7 @@ static const struct migration migrations[] = {
         {1, NULL}, /* the existing server's first schema: subsumed by 2 */
         {2, migration_2_legacy},
         {3, migration_3},
+        {4, migration_4},
 };
 
 static int query_int(struct store_conn *c, const char *sql, int64_t *ret)
