@@ -53,7 +53,8 @@ int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char
                 return http_reply_error(req, 400, NULL, "admin_password required") < 0
                                ? -EIO
                                : BODY_ANSWERED;
-        r = api_rate_limit(req, RL_LOGIN, a->username);
+        /* Only failures count: an administrator at work is never slowed. */
+        r = api_rate_limit_peek(req, RL_ADMIN_REAUTH, a->username);
         if (r != 0)
                 return r;
         r = store_admin_get(req->app->store, a->username, &id, &hash);
@@ -61,6 +62,7 @@ int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char
                 return r == -ENOENT ? -EKEYREJECTED : r;
         if (strlen(password) <= 256 && password_verify(password, hash, &rehash) > 0)
                 return 0;
+        api_rate_count(req, RL_ADMIN_REAUTH, a->username);
         req->log_event = "admin_reauth_failed";
         api_audit(req, "admin_reauth_failed", NULL, NULL, "password confirmation failed");
         return http_reply_error(req, 403, "password_confirmation_failed",

@@ -33,7 +33,8 @@ int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret);
 
 /* The re-confirmation of an action: password must be the administrator's
  * own.  0, or BODY_ANSWERED after 400 "admin_password required", 403
- * password_confirmation_failed or 429 (counted like logins). */
+ * password_confirmation_failed or 429 (rule admin-reauth: failures
+ * only, per client address and per administrator). */
 int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char *password);
 
 /* "page" and "per_page" from the query string (defaults 1 and

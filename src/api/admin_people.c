@@ -112,10 +112,10 @@ int api_admin_admin_remove(struct http_request *req)
                 r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
-        if (strcmp(req->params[0], a.session.subject_id) == 0)
+        r = store_console_admin_delete(req->app->store, req->params[0], a.session.subject_id);
+        if (r == -ECANCELED)
                 return http_reply_error(req, 409, "conflict",
                                         "an administrator cannot remove itself");
-        r = store_console_admin_delete(req->app->store, req->params[0]);
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "administrator not found");
         if (r == -EPERM)

@@ -293,7 +293,8 @@ int api_admin_audit_events(struct http_request *req)
         return http_reply_json(req, 200, json_pack("{s:o}", "events", list), HTTP_REPLY_NO_STORE);
 }
 
-/* A date filter: RFC 3339, or a day YYYY-MM-DD (its midnight, UTC). */
+/* A date filter: RFC 3339 in UTC, or a day YYYY-MM-DD (its midnight).
+ * Whatever does not read back the same (2026-13-45) is refused. */
 static int parse_date(const char *s, char out[TIME_RFC3339_SIZE])
 {
         char buf[TIME_RFC3339_SIZE];
@@ -306,7 +307,7 @@ static int parse_date(const char *s, char out[TIME_RFC3339_SIZE])
         if (time_parse_rfc3339(s, &t) < 0)
                 return -EINVAL;
         time_format_rfc3339(t, out);
-        return 0;
+        return strcmp(out, s) == 0 ? 0 : -EINVAL;
 }
 
 int api_admin_audit(struct http_request *req)

@@ -37,6 +37,11 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
  * BODY_ANSWERED after a 429 with Retry-After. */
 int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account);
 
+/* The same check without counting this attempt, for rules that count
+ * failures only; api_rate_count() then counts a failure. */
+int api_rate_limit_peek(struct http_request *req, enum ratelimit_rule rule, const char *account);
+void api_rate_count(struct http_request *req, enum ratelimit_rule rule, const char *account);
+
 enum api_credentials {
         API_CREDENTIALS_OK,
         API_CREDENTIALS_INVALID,     /* unknown login or wrong password */

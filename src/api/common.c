@@ -148,22 +148,49 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         return 0;
 }
 
-int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
+static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait);
+
+/* The wait for the client IP's and the account's buckets of rule,
+ * counting this attempt (count) or only looking. */
+static unsigned rate_wait(struct http_request *req, enum ratelimit_rule rule, const char *account,
+                          bool count)
 {
+        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, const char *, time_t) =
+                count ? ratelimit_hit : ratelimit_peek;
         struct ratelimit *rl = req->app->ratelimit;
         time_t now = time(NULL);
         unsigned wait;
 
         if (!rl)
                 return 0;
-        wait = ratelimit_hit(rl, rule, req->client_ip, now);
+        wait = fn(rl, rule, req->client_ip, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);
                 str_ascii_lower(str_trim(norm));
                 token_sha256_hex(norm, strlen(norm), hash);
-                wait = ratelimit_hit(rl, rule, hash, now);
+                wait = fn(rl, rule, hash, now);
         }
+        return wait;
+}
+
+void api_rate_count(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        (void)rate_wait(req, rule, account, true);
+}
+
+int api_rate_limit_peek(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        return reply_rate_limited(req, rule, rate_wait(req, rule, account, false));
+}
+
+int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        return reply_rate_limited(req, rule, rate_wait(req, rule, account, true));
+}
+
+static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait)
+{
         if (wait == 0)
                 return 0;
 

@@ -516,7 +516,9 @@ int store_console_user_confirm(struct store *s, const char *id)
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = user_update(c, sql_user_confirm, "confirm user", id, NULL);
+        r = STORE_RUN(c, sql_user_confirm, "confirm user", id);
+        if (r == 0)
+                r = -ENOENT;
         if (r >= 0)
                 r = STORE_RUN(c, sql_user_tokens_delete, "drop confirmation links", id,
                               STORE_TOKEN_CONFIRM);
@@ -875,7 +877,7 @@ int store_console_admin_create(struct store *s, const char *id, const char *user
         return r < 0 ? r : 0;
 }
 
-int store_console_admin_delete(struct store *s, const char *id)
+int store_console_admin_delete(struct store *s, const char *id, const char *self_id)
 {
         struct store_conn *c;
         int64_t n = 0;
@@ -891,6 +893,8 @@ int store_console_admin_delete(struct store *s, const char *id)
                 r = -ENOENT;
         else if (r > 0 && n <= 1)
                 r = -EPERM; /* rolled back: never zero administrators */
+        else if (r > 0 && strcmp(id, self_id) == 0)
+                r = -ECANCELED; /* rolled back: another administrator must do it */
         if (r >= 0)
                 r = STORE_RUN(c, sql_admin_sessions_delete, "end admin sessions", id);
         return store_write_end(s, c, r < 0 ? r : 0, true);

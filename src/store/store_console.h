@@ -185,9 +185,10 @@ int store_console_admins(struct store *s, struct store_rows *ret);
 int store_console_admin_create(struct store *s, const char *id, const char *username,
                                const char *password_hash);
 
-/* Remove an administrator and end its sessions; -ENOENT, -EPERM when it
- * is the last one. */
-int store_console_admin_delete(struct store *s, const char *id);
+/* Remove the administrator id on behalf of the administrator self_id and
+ * end its sessions; -ENOENT, -EPERM when it is the last one, -ECANCELED when
+ * it is self_id (checked in that order). */
+int store_console_admin_delete(struct store *s, const char *id, const char *self_id);
 
 /* Record a successful login. */
 int store_console_admin_login(struct store *s, const char *id);
