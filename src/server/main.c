@@ -26,19 +26,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/app.h"
 #include "api/longpoll.h"
+#include "api/routes.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "blob/blob_store.h"
+#include "config/config.h"
 #include "daemon/listen.h"
 #include "daemon/notify.h"
 #include "daemon/privdrop.h"
 #include "daemon/seccomp.h"
 #include "http/http.h"
 #include "mailer/mail_client.h"
-#include "server/app.h"
-#include "server/config.h"
 #include "server/options.h"
 #include "server/retention.h"
 #include "store/store.h"
@@ -306,7 +307,7 @@ static void raise_fd_limit(void)
         }
 }
 
-static void update_status(struct app *app, bool wedged)
+static void update_status(struct app *app, struct http_server *http, bool wedged)
 {
         struct store_counts counts;
 
@@ -323,7 +324,7 @@ static void update_status(struct app *app, bool wedged)
         (void)sd_notifyf(0,
                          "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld "
                          "users, %lld active devices, %u waiting pulls%s",
-                         (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
+                         (unsigned long long)http_server_requests(http), (long long)counts.ops,
                          (long long)counts.last_sequence, (long long)counts.users,
                          (long long)counts.devices, longpoll_waiting(app->longpoll), mail);
 }
@@ -357,7 +358,8 @@ static struct timespec usec_to_timespec(uint64_t usec)
 
 /* Wait for signals; between them ping the watchdog (while the store takes
  * a write lock) and refresh STATUS=.  Returns 0 on SIGTERM/SIGINT. */
-static int main_loop(struct app *app, const struct options *o, const sigset_t *mask)
+static int main_loop(struct app *app, struct http_server *http, const struct options *o,
+                     const sigset_t *mask)
 {
         struct watchdog wd;
         uint64_t now = notify_now_usec(), next_status = now + STATUS_INTERVAL_USEC;
@@ -398,7 +400,7 @@ static int main_loop(struct app *app, const struct options *o, const sigset_t *m
                                 &wd, now,
                                 store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
                 if (now >= next_status || sig == SIGHUP) {
-                        update_status(app, wd.wedged);
+                        update_status(app, http, wd.wedged);
                         next_status = now + STATUS_INTERVAL_USEC;
                 }
         }
@@ -647,7 +649,16 @@ int main(int argc, char **argv)
         if (lock_down(&opts, mail_client_supervisor_pid(app.mail)) < 0)
                 goto out;
 
-        r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
+        struct http_params params = {
+                .routes = api_routes,
+                .n_routes = api_n_routes,
+                .max_json_body = cfg.limits.max_json_body,
+                .trusted_proxies = cfg.trusted_proxies,
+                .n_trusted_proxies = cfg.n_trusted_proxies,
+                .threads = threads,
+                .userdata = &app,
+        };
+        r = http_server_start(&params, fds, (size_t)n_fds, &http);
         if (r < 0)
                 goto out;
         n_listeners = n_fds;
@@ -661,9 +672,9 @@ int main(int argc, char **argv)
                            where, activated ? " (socket activation)" : "");
         }
         (void)sd_notify(0, "READY=1");
-        update_status(&app, false);
+        update_status(&app, http, false);
 
-        if (main_loop(&app, &opts, &mask) >= 0)
+        if (main_loop(&app, http, &opts, &mask) >= 0)
                 exit_code = 0;
 
         (void)sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");

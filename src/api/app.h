@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's shared state, created in main() and handed to every request
- * as req->app.  Only long-lived, thread-safe objects live here; nothing is
- * a mutable global.
+ * The daemon's shared state, created at start-up (src/server/) and handed
+ * to the HTTP layer as the opaque pointer of struct http_params, so every
+ * handler reaches it with api_app(req).  Only long-lived, thread-safe
+ * objects live here; nothing is a mutable global.
  */
 #pragma once
 
@@ -10,7 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "server/config.h"
+#include "config/config.h"
+#include "http/http.h"
 
 struct store;
 struct ratelimit;
@@ -33,7 +35,12 @@ struct app {
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */
-        atomic_uint_fast64_t requests;
         atomic_uint_fast64_t ops_pushed;
         atomic_uint_fast64_t mail_failures;
 };
+
+/* The application a request is served for. */
+static inline struct app *api_app(const struct http_request *req)
+{
+        return req->userdata;
+}
