@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's shared state, created at start-up (src/server/) and handed
+ * The daemon's shared state, created at start-up (server/app.h) and handed
  * to the HTTP layer as the opaque pointer of struct http_params, so every
  * handler reaches it with api_app(req).  Only long-lived, thread-safe
  * objects live here; nothing is a mutable global.

@@ -16,6 +16,7 @@
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/json_writer.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -318,7 +319,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
                 r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
                                     write_pull_op, &ops, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
-                    longpoll_now_usec() >= args->deadline)
+                    clock_now_usec() >= args->deadline)
                         break;
                 free(json_writer_finish(&ops, NULL));
                 r = longpoll_wait(api_app(req)->longpoll, req, dev.user_id, dev.vault_id, dev.id,
@@ -392,7 +393,7 @@ int api_sync_pull(struct http_request *req)
         req->args = args;
         args->since = since;
         args->limit = (size_t)(limit == 0 || limit > max_page ? max_page : limit);
-        args->deadline = wait > 0 ? longpoll_now_usec() + (uint64_t)wait * 1000000u : 0;
+        args->deadline = wait > 0 ? clock_now_usec() + (uint64_t)wait * 1000000u : 0;
         return pull_answer(req, args);
 }
 
