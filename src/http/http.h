@@ -34,7 +34,7 @@ struct http_request;
 
 enum http_body {
         HTTP_BODY_NONE,     /* a body is read and discarded up to the JSON limit */
-        HTTP_BODY_BUFFERED, /* JSON or form, kept in memory, limits.max_json_body */
+        HTTP_BODY_BUFFERED, /* JSON or form, kept in memory, up to max_json_body */
         HTTP_BODY_STREAM,   /* handed to stream_data() chunk by chunk */
 };
 

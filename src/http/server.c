@@ -224,7 +224,6 @@ static int reply_unrouted(struct http_request *req)
 static enum MHD_Result buffer_body(struct http_request *req, uint64_t limit, const char *data,
                                    size_t len)
 {
-
         req->body_seen += len;
         if (req->body_seen > limit) {
                 /* libmicrohttpd cannot answer in the middle of a request
