@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/mail_texts.h"
 #include "auth/password.h"
@@ -22,7 +23,6 @@
 #include "auth/token.h"
 #include "http/locale.h"
 #include "mailer/mail_client.h"
-#include "server/app.h"
 #include "store/store_accounts.h"
 #include "store/store_console.h"
 #include "util/cleanup.h"
@@ -74,7 +74,7 @@ static bool host_is_plain(const char *host)
  * origin this request was made to (scheme from a trusted proxy). */
 static int link_base(struct http_request *req, char out[ACCOUNT_LINK_BASE_MAX])
 {
-        const char *pub = req->app->config->public_url;
+        const char *pub = api_app(req)->config->public_url;
         int r;
 
         if (pub) {
@@ -208,7 +208,7 @@ static int check_invitation(struct http_request *req, const char *invitation, co
                                ? -EIO
                                : BODY_ANSWERED;
         token_sha256_hex(invitation, strlen(invitation), ret_hash);
-        r = store_invitation_check(req->app->store, ret_hash, time(NULL), &bound);
+        r = store_invitation_check(api_app(req)->store, ret_hash, time(NULL), &bound);
         if (r == -ENOENT)
                 return http_reply_error(req, 403, "invitation_invalid",
                                         "invitation unknown or already used") < 0
@@ -230,7 +230,7 @@ static int check_invitation(struct http_request *req, const char *invitation, co
 
 int api_auth_register(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_json_ json_t *root = NULL;
         const char *username = NULL, *email_in = NULL, *password = NULL, *invitation = NULL;
         const struct body_field fields[] = {
@@ -376,7 +376,7 @@ int api_auth_confirm(struct http_request *req)
                 return confirm_answer(req, form, 400, "invalid or expired token", "invalid");
 
         token_sha256_hex(token, strlen(token), hash);
-        r = store_account_confirm(req->app->store, hash, time(NULL), &user_id);
+        r = store_account_confirm(api_app(req)->store, hash, time(NULL), &user_id);
         if (r == -ENOENT)
                 return confirm_answer(req, form, 400, "invalid or expired token", "invalid");
         if (r == -ETIME)
@@ -409,7 +409,7 @@ int api_auth_login(struct http_request *req)
                 return answered(r);
         if (str_is_blank(username) || !password || !password[0])
                 return bad_request(req, "username and password required");
-        if (session_check_origin(req) < 0) {
+        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
                 req->log_event = "csrf_rejected";
                 return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
         }
@@ -431,7 +431,7 @@ int api_auth_login(struct http_request *req)
                 return answered(api_reply_credentials(req, r, username, false));
         }
 
-        r = session_rotate(req, &session_kind_user, u.id, &sec);
+        r = session_rotate(req, api_app(req)->store, &session_kind_user, u.id, &sec);
         if (r < 0) {
                 store_user_done(&u);
                 return api_reply_internal(req, r);
@@ -463,14 +463,14 @@ int api_auth_logout(struct http_request *req)
                 if (r != 0)
                         return answered(r);
         }
-        r = session_from_request(req, &session_kind_user, &s);
+        r = session_from_request(req, api_app(req)->store, &session_kind_user, &s);
         if (r == 0) {
                 r = api_session_csrf(req, &s, form_csrf);
                 if (r != 0)
                         return answered(r);
                 snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", s.subject_id);
                 req->log_event = "logout";
-                r = session_end(req, &s);
+                r = session_end(api_app(req)->store, &s);
                 if (r < 0)
                         return api_reply_internal(req, r);
                 api_audit(req, "logout", s.subject_id, NULL, "web session ended");
@@ -547,7 +547,7 @@ out:
 
 int api_auth_forgot(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ struct forgot_job *job = NULL;
         const char *email_in = NULL;
@@ -606,7 +606,8 @@ int api_reset_password(struct http_request *req, const char *token, const char *
         if (r < 0)
                 return r;
         token_sha256_hex(token, strlen(token), token_hash);
-        r = store_account_reset_password(req->app->store, token_hash, time(NULL), hash, &user_id);
+        r = store_account_reset_password(api_app(req)->store, token_hash, time(NULL), hash,
+                                         &user_id);
         sodium_memzero(hash, sizeof(hash));
         if (r == -ENOENT)
                 return API_RESET_INVALID;

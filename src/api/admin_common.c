@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "auth/password.h"
-#include "server/app.h"
+#include "api/app.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -26,7 +26,7 @@ int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret)
 
         if (r != 0)
                 return r;
-        r = store_admin_username(req->app->store, a.session.subject_id, &a.username);
+        r = store_admin_username(api_app(req)->store, a.session.subject_id, &a.username);
         if (r == -ENOENT) /* the administrator was removed */
                 return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
                                                                                : BODY_ANSWERED;
@@ -57,7 +57,7 @@ int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char
         r = api_rate_limit_peek(req, RL_ADMIN_REAUTH, a->username);
         if (r != 0)
                 return r;
-        r = store_admin_get(req->app->store, a->username, &id, &hash);
+        r = store_admin_get(api_app(req)->store, a->username, &id, &hash);
         if (r < 0)
                 return r == -ENOENT ? -EKEYREJECTED : r;
         if (strlen(password) <= 256 && password_verify(password, hash, &rehash) > 0)

@@ -19,7 +19,7 @@
 #include "api/handlers.h"
 #include "auth/password.h"
 #include "auth/token.h"
-#include "server/app.h"
+#include "api/app.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/email.h"
@@ -42,7 +42,7 @@ int api_admin_admins(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_admins(req->app->store, &rows);
+        r = store_console_admins(api_app(req)->store, &rows);
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *list = admin_rows_json(&rows);
@@ -84,7 +84,7 @@ int api_admin_admin_add(struct http_request *req)
         if (r < 0)
                 return api_reply_internal(req, r);
         token_random_hex(id, TOKEN_USER_ID_HEX);
-        r = store_console_admin_create(req->app->store, id, name, hash);
+        r = store_console_admin_create(api_app(req)->store, id, name, hash);
         sodium_memzero(hash, sizeof(hash));
         if (r == -EEXIST)
                 return http_reply_error(req, 409, "conflict", "administrator already exists");
@@ -112,7 +112,7 @@ int api_admin_admin_remove(struct http_request *req)
                 r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_admin_delete(req->app->store, req->params[0], a.session.subject_id);
+        r = store_console_admin_delete(api_app(req)->store, req->params[0], a.session.subject_id);
         if (r == -ECANCELED)
                 return http_reply_error(req, 409, "conflict",
                                         "an administrator cannot remove itself");
@@ -154,7 +154,7 @@ int api_admin_password(struct http_request *req)
                 return admin_answered(r);
         r = password_hash(fresh, hash);
         if (r == 0)
-                r = store_admin_set_password_hash(req->app->store, a.session.subject_id, hash);
+                r = store_admin_set_password_hash(api_app(req)->store, a.session.subject_id, hash);
         sodium_memzero(hash, sizeof(hash));
         if (r < 0)
                 return api_reply_internal(req, r);
@@ -178,7 +178,7 @@ int api_admin_invitations(struct http_request *req)
                 r = admin_page(req, &page);
         if (r != 0)
                 return admin_answered(r);
-        r = store_invitations(req->app->store, &page, &rows, &total);
+        r = store_invitations(api_app(req)->store, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         r = admin_reply_list(req, "invitations", &rows, total, &page);
@@ -188,7 +188,7 @@ int api_admin_invitations(struct http_request *req)
 
 int api_admin_invitation_create(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         const char *email_in = NULL;
@@ -250,7 +250,7 @@ int api_admin_invitation_delete(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_invitation_delete(req->app->store, req->params[0]);
+        r = store_invitation_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "invitation not found or already used");
         if (r < 0)

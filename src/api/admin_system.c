@@ -18,9 +18,9 @@
 
 #include "api/admin_common.h"
 #include "api/handlers.h"
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
-#include "server/app.h"
+#include "api/app.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -87,7 +87,7 @@ int api_admin_stats(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = figures_get(req->app, &f);
+        r = figures_get(api_app(req), &f);
         if (r < 0)
                 return api_reply_internal(req, r);
         return http_reply_json(req, 200, stats_json(&f), HTTP_REPLY_NO_STORE);
@@ -124,16 +124,16 @@ int api_admin_overview(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = figures_get(req->app, &f);
+        r = figures_get(api_app(req), &f);
         if (r >= 0)
-                r = store_console_audit(req->app->store, &q, &rows, &total);
+                r = store_console_audit(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *audit = admin_rows_json(&rows);
         store_rows_done(&rows);
         return http_reply_json(req, 200,
                                json_pack("{s:o,s:o,s:o}", "stats", stats_json(&f), "warnings",
-                                         warnings_json(req->app), "audit", audit),
+                                         warnings_json(api_app(req)), "audit", audit),
                                HTTP_REPLY_NO_STORE);
 }
 
@@ -141,14 +141,14 @@ int api_admin_overview(struct http_request *req)
 
 int api_admin_storage(struct http_request *req)
 {
-        const struct config *c = req->app->config;
+        const struct config *c = api_app(req)->config;
         _cleanup_admin_ struct admin_ctx a = {0};
         struct figures f;
         int r = admin_begin(req, false, &a);
 
         if (r != 0)
                 return admin_answered(r);
-        r = figures_get(req->app, &f);
+        r = figures_get(api_app(req), &f);
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *body = json_pack(
@@ -169,7 +169,7 @@ int api_admin_storage(struct http_request *req)
 
 int api_admin_retention(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_admin_ struct admin_ctx a = {0};
         char when[TIME_RFC3339_SIZE];
         time_t now = time(NULL);
@@ -191,7 +191,7 @@ int api_admin_retention(struct http_request *req)
 
 int api_admin_gc(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         const char *password = NULL;
@@ -358,7 +358,7 @@ int api_admin_audit(struct http_request *req)
                 events[0] = event;
                 q.events = events;
         }
-        r = store_console_audit(req->app->store, &q, &rows, &total);
+        r = store_console_audit(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         r = admin_reply_list(req, "entries", &rows, total, &q.page);
@@ -414,7 +414,7 @@ static json_t *proxies_json(const struct config *c)
 
 int api_admin_settings(struct http_request *req)
 {
-        const struct config *c = req->app->config;
+        const struct config *c = api_app(req)->config;
         _cleanup_admin_ struct admin_ctx a = {0};
         struct config d;
         int r = admin_begin(req, false, &a);
@@ -458,7 +458,7 @@ int api_admin_settings(struct http_request *req)
 
 int api_admin_diagnostics(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_admin_ struct admin_ctx a = {0};
         char now[TIME_RFC3339_SIZE];
         struct figures f;
@@ -473,7 +473,7 @@ int api_admin_diagnostics(struct http_request *req)
         bool db_ok = store_probe(app->store) == 0, blobs_ok = api_blob_dir_writable(app);
         time_format_rfc3339(time(NULL), now);
         json_t *body = json_pack(
-                "{s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:{s:s,s:b,s:b,s:b},s:o,s:o,s:{s:I,s:I,s:I},s:b,"
+                "{s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:{s:s,s:b,s:b,s:b},s:o,s:o,s:{s:I,s:I},s:b,"
                 "s:s,s:o}",
                 "generated_at", now, "version", VERSTAK_VERSION, "build_commit",
                 VERSTAK_BUILD_COMMIT, "schema_version", store_schema_version(app->store),
@@ -481,8 +481,7 @@ int api_admin_diagnostics(struct http_request *req)
                 "uptime_seconds", (json_int_t)(time(NULL) - app->started_at), "health", "status",
                 db_ok && blobs_ok ? "ok" : "degraded", "database_reachable", db_ok,
                 "blob_storage_writable", blobs_ok, "mail_helper", app->mail != NULL, "counts",
-                stats_json(&f), "limits", limits_json(app->config), "counters", "requests",
-                (json_int_t)atomic_load(&app->requests), "ops_pushed",
+                stats_json(&f), "limits", limits_json(app->config), "counters", "ops_pushed",
                 (json_int_t)atomic_load(&app->ops_pushed), "mail_failures",
                 (json_int_t)atomic_load(&app->mail_failures), "registration_open",
                 app->config->web.allow_registration, "smtp_delivery",

@@ -21,9 +21,9 @@
 #include "api/longpoll.h"
 #include "auth/password.h"
 #include "auth/token.h"
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
-#include "server/app.h"
+#include "api/app.h"
 #include "util/cleanup.h"
 #include "util/email.h"
 #include "util/log.h"
@@ -90,7 +90,7 @@ int api_admin_users(struct http_request *req)
         q.ascending = order && strcmp(order, "asc") == 0;
         q.search = search;
 
-        r = store_console_users(req->app->store, &q, &rows, &total);
+        r = store_console_users(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         r = admin_reply_list(req, "users", &rows, total, &q.page);
@@ -106,7 +106,7 @@ int api_admin_user_get(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_user_get(req->app->store, req->params[0], &u);
+        r = store_user_get(api_app(req)->store, req->params[0], &u);
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "user not found");
         if (r < 0)
@@ -169,7 +169,7 @@ int api_admin_user_create(struct http_request *req)
         if (r < 0)
                 return api_reply_internal(req, r);
         token_random_hex(id, TOKEN_USER_ID_HEX);
-        r = store_console_user_create(req->app->store, id, name, email, hash, &email_taken);
+        r = store_console_user_create(api_app(req)->store, id, name, email, hash, &email_taken);
         sodium_memzero(hash, sizeof(hash));
         if (r == -EEXIST)
                 return reply_taken(req, email_taken);
@@ -205,7 +205,7 @@ int api_admin_user_edit(struct http_request *req)
         r = read_names(req, username, email_in, name, email);
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_user_edit(req->app->store, id, name, email, &email_taken);
+        r = store_console_user_edit(api_app(req)->store, id, name, email, &email_taken);
         if (r == -EEXIST)
                 return reply_taken(req, email_taken);
         if (r == -ENOENT)
@@ -267,7 +267,7 @@ int api_admin_user_confirm(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_user_confirm(req->app->store, req->params[0]);
+        r = store_console_user_confirm(api_app(req)->store, req->params[0]);
         return user_action_done(req, &a, r, "admin_user_confirmed",
                                 "account confirmed by an administrator",
                                 json_pack("{s:s}", "status", "ok"));
@@ -285,13 +285,13 @@ int api_admin_user_block(struct http_request *req)
         if (r != 0)
                 return admin_answered(r);
         if (!given) { /* the existing server's toggle */
-                r = store_user_get(req->app->store, req->params[0], &u);
+                r = store_user_get(api_app(req)->store, req->params[0], &u);
                 if (r == 0)
                         blocked = !u.blocked;
                 store_user_done(&u);
         }
         if (r == 0)
-                r = store_console_user_block(req->app->store, req->params[0], blocked);
+                r = store_console_user_block(api_app(req)->store, req->params[0], blocked);
         return user_action_done(req, &a, r, blocked ? "admin_user_blocked" : "admin_user_unblocked",
                                 blocked ? "account blocked by an administrator"
                                         : "account unblocked by an administrator",
@@ -324,7 +324,7 @@ int api_admin_user_reset_password(struct http_request *req)
         generate_password(password);
         r = password_hash(password, hash);
         if (r == 0)
-                r = store_console_user_password(req->app->store, req->params[0], hash);
+                r = store_console_user_password(api_app(req)->store, req->params[0], hash);
         sodium_memzero(hash, sizeof(hash));
         if (r < 0) {
                 sodium_memzero(password, sizeof(password));
@@ -343,7 +343,7 @@ int api_admin_user_reset_password(struct http_request *req)
 
 int api_admin_user_delete(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ char(*shas)[65] = NULL;
@@ -419,7 +419,7 @@ static int device_list(struct http_request *req, bool keys_only)
                 r = device_query(req, &q);
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_devices(req->app->store, &q, &rows, &total);
+        r = store_console_devices(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *list = admin_rows_json(&rows);
@@ -466,7 +466,7 @@ int api_admin_device_revoke(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_device_revoke(req->app->store, req->params[0], req->client_ip,
+        r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
                                 "revoked by an administrator");
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "device not found");
@@ -474,7 +474,7 @@ int api_admin_device_revoke(struct http_request *req)
                 return api_reply_internal(req, r);
         req->log_event = "device_revoked";
         admin_log(LOG_NOTICE, "device_revoked", a.username, "revoked a device");
-        longpoll_wake_device(req->app->longpoll, req->params[0]);
+        longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }
 
@@ -486,7 +486,7 @@ int api_admin_device_delete(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_device_delete(req->app->store, req->params[0]);
+        r = store_console_device_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "device not found");
         if (r == -EPERM)
@@ -517,7 +517,7 @@ int api_admin_vaults(struct http_request *req)
                 r = admin_query(req, "user_id", ADMIN_FILTER_MAX, &user);
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_vaults(req->app->store, user, &page, &rows, &total);
+        r = store_console_vaults(api_app(req)->store, user, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
         r = admin_reply_list(req, "vaults", &rows, total, &page);
@@ -533,7 +533,8 @@ int api_admin_vault(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
-        r = store_console_vault(req->app->store, req->params[0], req->params[1], &vault, &devices);
+        r = store_console_vault(api_app(req)->store, req->params[0], req->params[1], &vault,
+                                &devices);
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "vault not found");
         if (r < 0)
