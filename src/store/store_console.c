@@ -236,25 +236,16 @@ static int where_add(char *where, size_t size, const char *cond)
 
 /* --- figures -------------------------------------------------------------------- */
 
+/* The counters the schema's triggers keep (migration 4). */
+static const char sql_counters[] = "SELECT key, value FROM server_meta";
+/* What is cheap to ask directly: indexed ranges, min/max, small tables. */
 static const char sql_stats[] =
-        "SELECT (SELECT count(*) FROM server_users),"
-        " (SELECT count(*) FROM server_users WHERE blocked = 0 AND confirmed = 1),"
-        " (SELECT count(*) FROM server_users WHERE blocked <> 0),"
-        " (SELECT count(*) FROM server_users WHERE blocked = 0 AND confirmed = 0),"
-        " (SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') = ''),"
-        " (SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') <> ''),"
-        " (SELECT count(*) FROM (SELECT 1 FROM server_devices WHERE user_id IS NOT NULL"
-        "   AND vault_id IS NOT NULL GROUP BY user_id, vault_id)),"
-        " (SELECT value FROM server_meta WHERE key = 'ops_count'),"
-        " (SELECT count(*) FROM server_blobs), (SELECT coalesce(sum(size), 0) FROM server_blobs),"
-        " (SELECT count(*) FROM server_blob_refs),"
-        " (SELECT count(*) FROM server_blobs) -"
-        "   (SELECT count(*) FROM (SELECT DISTINCT sha256 FROM server_blob_refs)),"
-        " (SELECT count(*) FROM server_sessions WHERE expires_at < ?1),"
+        "SELECT (SELECT count(*) FROM server_sessions WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_email_tokens WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_idempotency_keys),"
-        " (SELECT coalesce(max(id), 0) - coalesce(min(id), 1) + 1 FROM server_audit_log),"
-        " (SELECT coalesce(max(last_seen), '') FROM server_devices),"
+        " coalesce((SELECT max(id) FROM server_audit_log), 0) -"
+        "   coalesce((SELECT min(id) FROM server_audit_log), 1) + 1,"
+        " coalesce((SELECT max(last_seen) FROM server_devices), ''),"
         " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())";
 /* The first sequence at or after ?1 (binary search for the 24-hour count). */
 static const char sql_op_at[] =
@@ -262,8 +253,8 @@ static const char sql_op_at[] =
         " ORDER BY server_sequence LIMIT 1";
 static const char sql_ops_since[] = "SELECT count(*) FROM server_ops WHERE server_sequence >= ?1";
 static const char sql_seq_bounds[] =
-        "SELECT coalesce(min(server_sequence), 0), coalesce(max(server_sequence), 0)"
-        " FROM server_ops";
+        "SELECT coalesce((SELECT min(server_sequence) FROM server_ops), 0),"
+        " coalesce((SELECT max(server_sequence) FROM server_ops), 0)";
 
 /*
  * Operations pushed since cutoff.  Sequences are assigned in push order,
@@ -316,6 +307,46 @@ static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
         return 0;
 }
 
+/* Fill v from the trigger-kept counters. */
+static int read_counters(struct store_conn *c, struct store_console_stats *v)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_counters);
+        int64_t blocked = 0, unconfirmed = 0, revoked = 0, referenced = 0;
+        const struct {
+                const char *key;
+                int64_t *value;
+        } map[] = {
+                {"ops_count", &v->ops},
+                {"users", &v->users},
+                {"users_blocked", &blocked},
+                {"users_unconfirmed", &unconfirmed},
+                {"devices", &v->active_devices},
+                {"devices_revoked", &revoked},
+                {"vaults", &v->vaults},
+                {"blobs", &v->blobs},
+                {"blob_bytes", &v->blob_bytes},
+                {"blob_refs", &v->blob_refs},
+                {"blobs_referenced", &referenced},
+        };
+        int rc;
+
+        if (!st)
+                return -EIO;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                for (size_t i = 0; i < ELEMENTSOF(map); i++)
+                        if (strcmp(store_column_text(st, 0), map[i].key) == 0)
+                                *map[i].value = sqlite3_column_int64(st, 1);
+        if (rc != SQLITE_DONE)
+                return store_errno(c, rc, "console counters");
+        v->blocked_users = blocked;
+        v->unconfirmed_users = unconfirmed;
+        v->active_users = v->users - blocked - unconfirmed;
+        v->revoked_devices = revoked;
+        v->active_devices -= revoked;
+        v->orphan_blobs = v->blobs - referenced;
+        return 0;
+}
+
 int store_console_stats(struct store *s, time_t now, struct store_console_stats *ret)
 {
         char now_s[TIME_RFC3339_SIZE], cutoff[TIME_RFC3339_SIZE];
@@ -328,7 +359,8 @@ int store_console_stats(struct store *s, time_t now, struct store_console_stats 
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        {
+        r = read_counters(c, &v);
+        if (r >= 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_stats);
                 if (!st)
                         r = -EIO;
@@ -336,29 +368,13 @@ int store_console_stats(struct store *s, time_t now, struct store_console_stats 
                         store_bind_text(st, 1, now_s);
                         int rc = sqlite3_step(st);
                         if (rc == SQLITE_ROW) {
-                                int64_t *f[] = {
-                                        &v.users,
-                                        &v.active_users,
-                                        &v.blocked_users,
-                                        &v.unconfirmed_users,
-                                        &v.active_devices,
-                                        &v.revoked_devices,
-                                        &v.vaults,
-                                        &v.ops,
-                                        &v.blobs,
-                                        &v.blob_bytes,
-                                        &v.blob_refs,
-                                        &v.orphan_blobs,
-                                        &v.expired_sessions,
-                                        &v.expired_email_tokens,
-                                        &v.idempotency_records,
-                                        &v.audit_events,
-                                };
-                                for (size_t i = 0; i < ELEMENTSOF(f); i++)
-                                        *f[i] = sqlite3_column_int64(st, (int)i);
+                                v.expired_sessions = sqlite3_column_int64(st, 0);
+                                v.expired_email_tokens = sqlite3_column_int64(st, 1);
+                                v.idempotency_records = sqlite3_column_int64(st, 2);
+                                v.audit_events = sqlite3_column_int64(st, 3);
                                 snprintf(v.last_sync, sizeof(v.last_sync), "%s",
-                                         store_column_text(st, (int)ELEMENTSOF(f)));
-                                v.database_bytes = sqlite3_column_int64(st, (int)ELEMENTSOF(f) + 1);
+                                         store_column_text(st, 4));
+                                v.database_bytes = sqlite3_column_int64(st, 5);
                         } else
                                 r = store_errno(c, rc, "console stats");
                 }

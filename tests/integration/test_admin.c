@@ -1557,6 +1557,37 @@ static void test_console_overview_settings(void **state)
         assert_true(json_array_size(json_object_get(r.json, "audit")) >= 1);
         http_result_free(&r);
 
+        /* The trigger-kept counters agree with counting, after every
+         * create, block, confirm, revoke and delete of the tests above. */
+        static const struct {
+                const char *key, *sql;
+        } truth[] = {
+                {"users", "SELECT count(*) FROM server_users%s"},
+                {"blocked_users", "SELECT count(*) FROM server_users WHERE blocked <> 0%s"},
+                {"unconfirmed_users",
+                 "SELECT count(*) FROM server_users WHERE blocked = 0 AND confirmed = 0%s"},
+                {"active_devices",
+                 "SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') = ''%s"},
+                {"revoked_devices",
+                 "SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') <> ''%s"},
+                {"vaults", "SELECT count(*) FROM (SELECT DISTINCT user_id, vault_id FROM"
+                           " server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL)%s"},
+                {"operations", "SELECT count(*) FROM server_ops%s"},
+                {"blobs", "SELECT count(*) FROM server_blobs%s"},
+                {"blob_bytes", "SELECT coalesce(sum(size), 0) FROM server_blobs%s"},
+                {"blob_references", "SELECT count(*) FROM server_blob_refs%s"},
+                {"orphan_blobs", "SELECT count(*) FROM server_blobs b WHERE NOT EXISTS"
+                                 " (SELECT 1 FROM server_blob_refs r WHERE r.sha256 = b.sha256)%s"},
+        };
+        console_ok("GET", "/admin/api/stats", NULL, &r);
+        for (size_t i = 0; i < ELEMENTSOF(truth); i++) {
+                long long want = db_count(&dA, truth[i].sql, "");
+                if (member_int(r.json, truth[i].key) != want)
+                        fprintf(stderr, "%s: %lld expected\n", truth[i].key, want);
+                assert_int_equal(member_int(r.json, truth[i].key), want);
+        }
+        http_result_free(&r);
+
         console_ok("GET", "/admin/api/settings", NULL, &r);
         assert_string_equal(http_result_string(&r, "public_url"), PUBLIC_URL);
         json_t *smtp_s = json_object_get(r.json, "smtp");
