@@ -97,5 +97,5 @@ export function renderFrame(site, nav) {
     );
   }
   const footer = document.getElementById('site-footer');
-  if (footer) footer.replaceChildren(el('p', {}, t('footer.text', { name: site.server_name })));
+  if (footer) footer.replaceChildren(el('p', {}, t('footer.text')));
 }

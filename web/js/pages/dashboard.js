@@ -63,7 +63,7 @@ function render() {
     cell('dashboard.col_version', d.client_version || '—'),
     cell('dashboard.col_created', formatDate(d.created_at)),
     cell('dashboard.col_last_seen', formatDate(d.last_seen)),
-    cell('dashboard.col_status', statusBadge(d), d.revoked_at ? ` ${formatDate(d.revoked_at)}` : ''),
+    cell('dashboard.col_status', el('span', {}, statusBadge(d), d.revoked_at ? ` ${formatDate(d.revoked_at)}` : '')),
     cell('dashboard.col_actions', d.revoked_at ? '' : el('button', {
       type: 'button', class: 'secondary', 'aria-label': t('dashboard.revoke_named', { name: d.name }),
       onclick: () => revoke(d),
