@@ -6,9 +6,10 @@ gzip variant when that is smaller, as the table http/static.h declares.
 
 Usage: embed-web.py OUTPUT.c WEB_ROOT FILE...
 
-URLs: NAME.html is served at /NAME, other files at /PATH (PATH relative to
-WEB_ROOT).  index.html, 404.html and unavailable.html get no URL of their
-own: handlers answer with them (/, unknown paths, a degraded server).
+URLs: NAME.html is served at /NAME, DIR/index.html at /DIR/, other files at
+/PATH (PATH relative to WEB_ROOT).  The top-level index.html, 404.html and
+unavailable.html get no URL of their own: handlers answer with them (/,
+unknown paths, a degraded server).
 Deterministic: the same input gives the same bytes (gzip mtime 0)."""
 import gzip
 import hashlib
@@ -60,6 +61,8 @@ def main():
             data = f.read()
         if name in UNROUTED:
             url = None
+        elif name.endswith('/index.html'):
+            url = '/' + name[:-len('index.html')]
         elif ext == '.html':
             url = '/' + name[:-5]
         else:
