@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
-#include "server/app.h"
 #include "store/store.h"
 #include "util/text.h"
 #include "version.h"
@@ -46,7 +46,7 @@ bool api_health_ok(struct app *app)
 
 int api_health(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         char now[TIME_RFC3339_SIZE];
         bool db_ok = store_probe(app->store) == 0;
         bool blobs_ok = blob_dir_writable(app);

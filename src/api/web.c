@@ -13,11 +13,11 @@
 #include "api/handlers.h"
 #include "http/locale.h"
 #include "http/static.h"
-#include "server/app.h"
+#include "api/app.h"
 
 int api_web_home(struct http_request *req)
 {
-        bool ok = api_health_ok(req->app);
+        bool ok = api_health_ok(api_app(req));
         const struct http_asset *a = http_asset_by_name(ok ? "index.html" : "unavailable.html");
 
         if (!a)
@@ -27,7 +27,7 @@ int api_web_home(struct http_request *req)
 
 int api_web_site(struct http_request *req)
 {
-        const struct config *c = req->app->config;
+        const struct config *c = api_app(req)->config;
         json_t *body;
 
         body = json_pack("{s:s,s:s,s:s,s:[s,s],s:b,s:s?}", "server_name", c->web.server_name,
