@@ -39,6 +39,11 @@ bool api_blob_dir_writable(struct app *app)
         return fd >= 0;
 }
 
+bool api_health_ok(struct app *app)
+{
+        return store_probe(app->store) == 0 && blob_dir_writable(app);
+}
+
 int api_health(struct http_request *req)
 {
         struct app *app = api_app(req);
