@@ -100,7 +100,7 @@ static json_t *warnings_json(struct app *app)
 
         if (!w)
                 return NULL;
-        if (store_probe(app->store) < 0 || !api_blob_dir_writable(app))
+        if (!api_health_ok(app))
                 json_array_append_new(w, json_string("not_ready"));
         if (!app->config->smtp.host)
                 json_array_append_new(w, json_string("smtp_not_configured"));

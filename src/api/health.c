@@ -41,7 +41,7 @@ bool api_blob_dir_writable(struct app *app)
 
 bool api_health_ok(struct app *app)
 {
-        return store_probe(app->store) == 0 && blob_dir_writable(app);
+        return store_probe(app->store) == 0 && api_blob_dir_writable(app);
 }
 
 int api_health(struct http_request *req)
