@@ -193,12 +193,15 @@ static int query_int(struct store_conn *c, const char *sql, const struct console
 
 /*
  * The common shape of a paged list: "SELECT count(*) FROM <from><where>"
- * for the total, then "<select> FROM <from><where> ORDER BY <order>
- * LIMIT ? OFFSET ?" for the page, on one snapshot.
+ * for the total, then the page on the same snapshot.  The page is chosen
+ * by key (a rowid) alone, "SELECT <key> ... ORDER BY <order> LIMIT ?
+ * OFFSET ?", which an index on the sort column covers (its entries end in
+ * the rowid, so order breaks ties by the rowid in the same direction);
+ * only the rows of the page are then read and their columns computed.
  */
 static int paged_list(struct store *s, const char *select, const char *from, const char *where,
-                      const char *order, struct console_args *a, const struct store_page *p,
-                      struct store_rows *ret, int64_t *ret_total)
+                      const char *key, const char *order, struct console_args *a,
+                      const struct store_page *p, struct store_rows *ret, int64_t *ret_total)
 {
         char sql[CONSOLE_SQL_MAX] = "";
         struct store_conn *c;
@@ -212,8 +215,10 @@ static int paged_list(struct store *s, const char *select, const char *from, con
                 r = query_int(c, sql, a, ret_total);
         if (r >= 0) {
                 sql[0] = '\0';
-                r = sql_add(sql, "%s FROM %s%s ORDER BY %s LIMIT ? OFFSET ?", select, from, where,
-                            order);
+                r = sql_add(sql,
+                            "%s FROM %s WHERE %s IN (SELECT %s FROM %s%s ORDER BY %s"
+                            " LIMIT ? OFFSET ?) ORDER BY %s",
+                            select, from, key, key, from, where, order, order);
         }
         if (r >= 0)
                 r = args_int(a, p->per_page);
@@ -251,20 +256,21 @@ static const char sql_stats[] =
 static const char sql_op_at[] =
         "SELECT server_sequence, pushed_at FROM server_ops WHERE server_sequence >= ?1"
         " ORDER BY server_sequence LIMIT 1";
-static const char sql_ops_since[] = "SELECT count(*) FROM server_ops WHERE server_sequence >= ?1";
 static const char sql_seq_bounds[] =
         "SELECT coalesce((SELECT min(server_sequence) FROM server_ops), 0),"
         " coalesce((SELECT max(server_sequence) FROM server_ops), 0)";
 
 /*
  * Operations pushed since cutoff.  Sequences are assigned in push order,
- * so pushed_at grows with the sequence: find the first sequence pushed at
- * or after cutoff by bisection (a handful of primary-key lookups) and
- * count from there, instead of scanning every row's date.
+ * one per operation and never reused, so pushed_at grows with the
+ * sequence: find the first sequence pushed at or after cutoff by
+ * bisection (a handful of primary-key lookups) and count the sequences
+ * from there to the newest, instead of reading every recent row.  (An
+ * operation deleted since, with its user, still counts as pushed.)
  */
 static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
 {
-        int64_t lo, hi;
+        int64_t lo, hi, last;
         int rc;
 
         {
@@ -275,7 +281,8 @@ static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
                 if (rc != SQLITE_ROW)
                         return store_errno(c, rc, "sequence bounds");
                 lo = sqlite3_column_int64(st, 0);
-                hi = sqlite3_column_int64(st, 1) + 1; /* past the end: nothing recent */
+                last = sqlite3_column_int64(st, 1);
+                hi = last + 1; /* past the end: nothing recent */
         }
         while (lo < hi) {
                 int64_t mid = lo + (hi - lo) / 2, seq;
@@ -296,14 +303,7 @@ static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
                 else
                         lo = seq + 1;
         }
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ops_since);
-        if (!st)
-                return -EIO;
-        store_bind_int64(st, 1, lo);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "count recent ops");
-        *ret = sqlite3_column_int64(st, 0);
+        *ret = last >= lo ? last - lo + 1 : 0;
         return 0;
 }
 
@@ -389,6 +389,16 @@ int store_console_stats(struct store *s, time_t now, struct store_console_stats 
 
 /* --- users ------------------------------------------------------------------------ */
 
+/* Characters (not bytes) of a UTF-8 string. */
+static size_t utf8_chars(const char *s)
+{
+        size_t n = 0;
+
+        for (; *s; s++)
+                n += ((unsigned char)*s & 0xc0) != 0x80;
+        return n;
+}
+
 int store_console_users(struct store *s, const struct store_user_query *q, struct store_rows *ret,
                         int64_t *ret_total)
 {
@@ -407,13 +417,30 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 [STORE_USER_UNCONFIRMED] = "u.blocked = 0 AND u.confirmed = 0",
         };
         struct console_args a = {0};
-        char where[256] = "", order[96], pattern[600];
+        char where[256] = "", order[96], pattern[600], phrase[600];
         int r = 0;
 
         if ((size_t)q->sort >= ELEMENTSOF(sorts) || (size_t)q->status >= ELEMENTSOF(statuses))
                 return -EINVAL;
-        if (q->search && q->search[0]) {
-                /* LIKE with '\' escaping the pattern characters. */
+        if (q->search && utf8_chars(q->search) >= 3 && strlen(q->search) < sizeof(phrase) / 2 - 2) {
+                /* The trigram index: the text as one FTS5 phrase. */
+                size_t j = 0;
+                phrase[j++] = '"';
+                for (const char *p = q->search; *p; p++) {
+                        if (*p == '"')
+                                phrase[j++] = '"';
+                        phrase[j++] = *p;
+                }
+                phrase[j++] = '"';
+                phrase[j] = '\0';
+                r = where_add(where, sizeof(where),
+                              "u.id IN (SELECT id FROM server_users_search"
+                              " WHERE server_users_search MATCH ?1)");
+                if (r >= 0)
+                        r = args_text(&a, phrase);
+        } else if (q->search && q->search[0]) {
+                /* Too short for trigrams: LIKE, '\' escaping its pattern
+                 * characters (a scan, for one or two characters only). */
                 size_t j = 0;
                 pattern[j++] = '%';
                 for (const char *p = q->search; *p && j < sizeof(pattern) - 3; p++) {
@@ -432,15 +459,15 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 r = where_add(where, sizeof(where), statuses[q->status]);
         if (r < 0)
                 return r;
-        snprintf(order, sizeof(order), "%s %s, u.id", sorts[q->sort],
-                 q->ascending ? "ASC" : "DESC");
+        snprintf(order, sizeof(order), "%s %s, u.rowid %s", sorts[q->sort],
+                 q->ascending ? "ASC" : "DESC", q->ascending ? "ASC" : "DESC");
         return paged_list(
                 s,
                 "SELECT u.id AS id, u.username AS username, u.email AS email,"
                 " u.confirmed AS confirmed, u.blocked AS blocked,"
                 " coalesce(u.last_seen, '') AS last_seen, u.created_at AS created_at,"
                 " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id) AS devices",
-                "server_users u", where, order, &a, &q->page, ret, ret_total);
+                "server_users u", where, "u.rowid", order, &a, &q->page, ret, ret_total);
 }
 
 static const char sql_taken_other[] =
@@ -694,8 +721,8 @@ int store_console_devices(struct store *s, const struct store_device_query *q,
                                       : "coalesce(d.revoked_at, '') <> ''");
         if (r < 0)
                 return r;
-        return paged_list(s, DEVICE_COLUMNS, DEVICE_FROM, where, "d.created_at DESC, d.id", &a,
-                          &q->page, ret, ret_total);
+        return paged_list(s, DEVICE_COLUMNS, DEVICE_FROM, where, "d.rowid",
+                          "d.created_at DESC, d.rowid DESC", &a, &q->page, ret, ret_total);
 }
 
 static const char sql_device_revoked[] =
@@ -752,19 +779,43 @@ int store_console_device_delete(struct store *s, const char *id)
         "   sum(coalesce(revoked_at, '') = '') AS active_devices,"                                 \
         "   coalesce(max(last_seen), '') AS last_activity"                                         \
         "   FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"              \
-        "   GROUP BY user_id, vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
+        "   GROUP BY user_id, vault_id%s) v LEFT JOIN server_users u ON u.id = v.user_id"
 
+static const char sql_vault_total[] = "SELECT value FROM server_meta WHERE key = 'vaults'";
+static const char sql_vault_total_user[] =
+        "SELECT count(*) FROM (SELECT DISTINCT vault_id FROM server_devices"
+        " WHERE user_id = ?1 AND vault_id IS NOT NULL)";
+
+/* Vaults are groups of devices: the page is cut from the grouping (in the
+ * order of the (user_id, vault_id) index) before any figure is computed,
+ * and the total is the trigger-kept counter (or one user's few). */
 int store_console_vaults(struct store *s, const char *user_id, const struct store_page *page,
                          struct store_rows *ret, int64_t *ret_total)
 {
         struct console_args a = {0};
-        char from[1024];
+        char sql[CONSOLE_SQL_MAX] = "";
+        bool one = user_id && user_id[0];
+        struct store_conn *c;
+        int r;
 
-        if (user_id && user_id[0] && args_text(&a, user_id) < 0)
+        if (one && args_text(&a, user_id) < 0)
                 return -E2BIG;
-        snprintf(from, sizeof(from), VAULT_FROM, a.n ? " AND user_id = ?1" : "");
-        return paged_list(s, VAULT_COLUMNS, from, "", "v.user_id, v.vault_id", &a, page, ret,
-                          ret_total);
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, ret_total);
+        if (r >= 0)
+                r = sql_add(sql, "%s FROM " VAULT_FROM " ORDER BY v.user_id, v.vault_id",
+                            VAULT_COLUMNS, one ? " AND user_id = ?1" : "",
+                            " ORDER BY user_id, vault_id LIMIT ? OFFSET ?");
+        if (r >= 0)
+                r = args_int(&a, page->per_page);
+        if (r >= 0)
+                r = args_int(&a, (page->page - 1) * page->per_page);
+        if (r >= 0)
+                r = query_rows(c, sql, &a, ret);
+        store_read_end(s, c);
+        return r < 0 ? r : 0;
 }
 
 int store_console_vault(struct store *s, const char *user_id, const char *vault_id,
@@ -782,7 +833,7 @@ int store_console_vault(struct store *s, const char *user_id, const char *vault_
         if (r < 0)
                 return r;
         r = sql_add(sql, "%s FROM " VAULT_FROM, VAULT_COLUMNS,
-                    " AND user_id = ?1 AND vault_id = ?2");
+                    " AND user_id = ?1 AND vault_id = ?2", "");
         if (r >= 0)
                 r = query_rows(c, sql, &a, &v);
         if (r >= 0 && v.n_rows == 0)
@@ -853,7 +904,7 @@ int store_console_audit(struct store *s, const struct store_audit_query *q, stru
                 " (SELECT username FROM server_users u WHERE u.id = a.user_id) AS username,"
                 " a.device_id AS device_id, a.ip AS ip, a.message AS message,"
                 " a.created_at AS created_at",
-                "server_audit_log a", where, "a.id DESC", &a, &q->page, ret, ret_total);
+                "server_audit_log a", where, "a.id", "a.id DESC", &a, &q->page, ret, ret_total);
 }
 
 /* --- administrators ----------------------------------------------------------------- */
@@ -961,7 +1012,8 @@ int store_invitations(struct store *s, const struct store_page *page, struct sto
                 " AS created_by, i.created_at AS created_at, i.expires_at AS expires_at,"
                 " i.used_at AS used_at,"
                 " (SELECT username FROM server_users u WHERE u.id = i.used_by) AS used_by",
-                "server_invitations i", "", "i.created_at DESC, i.id", &a, page, ret, ret_total);
+                "server_invitations i", "", "i.rowid", "i.created_at DESC, i.rowid DESC", &a, page,
+                ret, ret_total);
 }
 
 int store_invitation_delete(struct store *s, const char *id)

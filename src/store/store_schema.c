@@ -145,7 +145,11 @@ static const char migration_3[] =
  *  - counters in server_meta kept by triggers (operations, users by
  *    state, devices, vaults, blobs and their bytes, references and
  *    referenced blobs), so the overview never counts big tables;
- *  - an index on devices' last_seen for the newest sync activity.
+ *  - an index on devices' last_seen for the newest sync activity;
+ *  - server_users_search, a trigram full-text index of usernames and
+ *    e-mail addresses kept by triggers, for the console's search by any
+ *    part of either (keyed by the user id, not the rowid, which VACUUM
+ *    may renumber).
  */
 static const char migration_4[] =
         "CREATE INDEX idx_server_users_status ON server_users(blocked, confirmed);"
@@ -161,6 +165,19 @@ static const char migration_4[] =
         "  used_at TEXT, used_by TEXT);"
         "CREATE INDEX idx_server_invitations_created ON server_invitations(created_at);"
         "CREATE INDEX idx_server_devices_last_seen ON server_devices(last_seen);"
+        "CREATE VIRTUAL TABLE server_users_search USING fts5(id UNINDEXED, username, email,"
+        "  tokenize = 'trigram');"
+        "INSERT INTO server_users_search (id, username, email)"
+        "  SELECT id, username, email FROM server_users;"
+        "CREATE TRIGGER server_users_search_insert AFTER INSERT ON server_users BEGIN"
+        "  INSERT INTO server_users_search (id, username, email)"
+        "  VALUES (NEW.id, NEW.username, NEW.email); END;"
+        "CREATE TRIGGER server_users_search_delete AFTER DELETE ON server_users BEGIN"
+        "  DELETE FROM server_users_search WHERE id = OLD.id; END;"
+        "CREATE TRIGGER server_users_search_update AFTER UPDATE OF username, email"
+        "  ON server_users BEGIN"
+        "  UPDATE server_users_search SET username = NEW.username, email = NEW.email"
+        "  WHERE id = OLD.id; END;"
         "INSERT INTO server_meta (key, value)"
         "  SELECT 'ops_count', count(*) FROM server_ops"
         "  UNION ALL SELECT 'users', count(*) FROM server_users"
