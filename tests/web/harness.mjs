@@ -168,9 +168,10 @@ export async function openBrowser() {
   });
 }
 
-// A browser context (cookies of its own) in a language and at a size.
-export async function newContext(browser, { locale = 'en-US', width = 1200, height = 900 } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width, height }, reducedMotion: 'reduce' });
+// A browser context (cookies of its own) in a language, at a size, in a
+// colour scheme.
+export async function newContext(browser, { locale = 'en-US', width = 1200, height = 900, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ locale, viewport: { width, height }, colorScheme, reducedMotion: 'reduce' });
   // Record CSP violations from the page itself (they also reach the console).
   await context.addInitScript(() => {
     window.__cspViolations = [];
