@@ -183,7 +183,8 @@ export async function newContext(browser, { locale = 'en-US', width = 1200, heig
 }
 
 // Open a page with its problems recorded in page.problems: uncaught
-// errors, console errors and CSP warnings, failed requests.  Chromium
+// errors, console errors and CSP warnings, failed requests (other than
+// those a navigation aborts).  Chromium
 // logs every 4xx answer as a console error; those the test expects are
 // allowed: page.allowedApiErrors counts API answers the page handles
 // (a wrong password), gotoPage() allows the status it was asked for.
@@ -211,7 +212,11 @@ export async function newPage(context) {
     if (msg.type() === 'warning' && !/Content.Security.Policy/i.test(text)) return;
     page.problems.push(`console ${msg.type()}: ${text} (${where})`);
   });
-  page.on('requestfailed', (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    // A navigation cancels what the page it leaves was still loading.
+    const why = r.failure()?.errorText;
+    if (why !== 'net::ERR_ABORTED') page.problems.push(`request failed: ${r.url()} ${why}`);
+  });
   return page;
 }
 
