@@ -175,9 +175,10 @@ export async function openBrowser() {
   });
 }
 
-// A browser context (cookies of its own) in a language and at a size.
-export async function newContext(browser, { locale = 'en-US', width = 1200, height = 900 } = {}) {
-  const context = await browser.newContext({ locale, viewport: { width, height }, reducedMotion: 'reduce' });
+// A browser context (cookies of its own) in a language, at a size, in a
+// colour scheme.
+export async function newContext(browser, { locale = 'en-US', width = 1200, height = 900, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ locale, viewport: { width, height }, colorScheme, reducedMotion: 'reduce' });
   // Record CSP violations from the page itself (they also reach the console).
   await context.addInitScript(() => {
     window.__cspViolations = [];
@@ -189,7 +190,8 @@ export async function newContext(browser, { locale = 'en-US', width = 1200, heig
 }
 
 // Open a page with its problems recorded in page.problems: uncaught
-// errors, console errors and CSP warnings, failed requests.  Chromium
+// errors, console errors and CSP warnings, failed requests (other than
+// those a navigation aborts).  Chromium
 // logs every 4xx answer as a console error; those the test expects are
 // allowed: page.allowedApiErrors counts API answers the page handles
 // (a wrong password), gotoPage() allows the status it was asked for.
@@ -217,7 +219,11 @@ export async function newPage(context) {
     if (msg.type() === 'warning' && !/Content.Security.Policy/i.test(text)) return;
     page.problems.push(`console ${msg.type()}: ${text} (${where})`);
   });
-  page.on('requestfailed', (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    // A navigation cancels what the page it leaves was still loading.
+    const why = r.failure()?.errorText;
+    if (why !== 'net::ERR_ABORTED') page.problems.push(`request failed: ${r.url()} ${why}`);
+  });
   return page;
 }
 

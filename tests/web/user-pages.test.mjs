@@ -270,8 +270,8 @@ describe('with registration open', () => {
     await ruCtx.close();
   });
 
-  test('phone width (in Russian): one column, nothing wider than the screen', async () => {
-    const ctx = await newContext(browser, { locale: 'ru-RU', width: 375, height: 740 });
+  test('phone width (in Russian, dark): one column, nothing wider than the screen', async () => {
+    const ctx = await newContext(browser, { locale: 'ru-RU', width: 375, height: 740, colorScheme: 'dark' });
     const page = await newPage(ctx);
     await gotoPage(page, `${server.url}/login`);
     await signIn(page, 'alice', PASSWORD);
@@ -287,6 +287,14 @@ describe('with registration open', () => {
         const display = await page.$eval('#devices-body td', (td) => getComputedStyle(td).display);
         assert.equal(display, 'grid');
         await screenshot(page, 'dashboard-phone-ru');
+        // The dialog fits and passes in the dark scheme too.
+        await page.click('#devices-body tr:not(.revoked) button');
+        await page.waitForSelector('dialog[open]');
+        const box = await page.$eval('dialog', (d) => d.getBoundingClientRect().right);
+        assert.ok(box <= 375, `the dialog reaches ${box}px`);
+        await checkPage(page, 'revoke dialog at phone width, dark');
+        await page.keyboard.press('Escape');
+        await page.waitForSelector('dialog', { state: 'detached' });
       }
     }
     await ctx.close();
