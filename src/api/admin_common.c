@@ -149,7 +149,8 @@ int admin_reply_list(struct http_request *req, const char *key, const struct sto
         if (!list)
                 return api_reply_internal(req, -ENOMEM);
         return http_reply_json(req, 200,
-                               json_pack("{s:o,s:I,s:I,s:I}", key, list, "total", (json_int_t)total,
+                               json_pack("{s:o,s:I,s:b,s:I,s:I}", key, list, "total",
+                                         (json_int_t)total, "total_capped", total > STORE_COUNT_CAP,
                                          "page", (json_int_t)page->page, "per_page",
                                          (json_int_t)page->per_page),
                                HTTP_REPLY_NO_STORE);

@@ -48,7 +48,9 @@ json_t *admin_rows_json(const struct store_rows *rows);
 /* The first row of rows as one object (NULL when there is none). */
 json_t *admin_row_json(const struct store_rows *rows, size_t row);
 
-/* Answer 200 {"<key>": [rows], "total", "page", "per_page"} (no-store). */
+/* Answer 200 {"<key>": [rows], "total", "total_capped", "page",
+ * "per_page"} (no-store); total_capped when total says "more than
+ * STORE_COUNT_CAP" (store/store_console.h). */
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
                      int64_t total, const struct store_page *page);
 

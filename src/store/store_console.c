@@ -192,8 +192,9 @@ static int query_int(struct store_conn *c, const char *sql, const struct console
 }
 
 /*
- * The common shape of a paged list: "SELECT count(*) FROM <from><where>"
- * for the total, then the page on the same snapshot.  The page is chosen
+ * The common shape of a paged list: the total (total_sql, a counter, or
+ * counting the matches up to STORE_COUNT_CAP + 1), then the page on the
+ * same snapshot.  The page is chosen
  * by key (a rowid) alone, "SELECT <key> ... ORDER BY <order> LIMIT ?
  * OFFSET ?", which an index on the sort column covers (its entries end in
  * the rowid, so order breaks ties by the rowid in the same direction);
@@ -201,7 +202,8 @@ static int query_int(struct store_conn *c, const char *sql, const struct console
  */
 static int paged_list(struct store *s, const char *select, const char *from, const char *where,
                       const char *key, const char *order, struct console_args *a,
-                      const struct store_page *p, struct store_rows *ret, int64_t *ret_total)
+                      const struct store_page *p, const char *total_sql, struct store_rows *ret,
+                      int64_t *ret_total)
 {
         char sql[CONSOLE_SQL_MAX] = "";
         struct store_conn *c;
@@ -210,9 +212,15 @@ static int paged_list(struct store *s, const char *select, const char *from, con
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        r = sql_add(sql, "SELECT count(*) FROM %s%s", from, where);
-        if (r >= 0)
-                r = query_int(c, sql, a, ret_total);
+        /* A counter when one answers; else count, but never past the cap. */
+        if (total_sql)
+                r = query_int(c, total_sql, NULL, ret_total);
+        else {
+                r = sql_add(sql, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)", from, where,
+                            STORE_COUNT_CAP + 1);
+                if (r >= 0)
+                        r = query_int(c, sql, a, ret_total);
+        }
         if (r >= 0) {
                 sql[0] = '\0';
                 r = sql_add(sql,
@@ -248,8 +256,7 @@ static const char sql_stats[] =
         "SELECT (SELECT count(*) FROM server_sessions WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_email_tokens WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_idempotency_keys),"
-        " coalesce((SELECT max(id) FROM server_audit_log), 0) -"
-        "   coalesce((SELECT min(id) FROM server_audit_log), 1) + 1,"
+        " (SELECT value FROM server_meta WHERE key = 'audit_entries'),"
         " coalesce((SELECT max(last_seen) FROM server_devices), ''),"
         " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())";
 /* The first sequence at or after ?1 (binary search for the 24-hour count). */
@@ -416,6 +423,16 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 [STORE_USER_BLOCKED] = "u.blocked <> 0",
                 [STORE_USER_UNCONFIRMED] = "u.blocked = 0 AND u.confirmed = 0",
         };
+        /* Without a search, the totals are counters. */
+        static const char *const user_totals[] = {
+                [STORE_USER_ANY] = "SELECT value FROM server_meta WHERE key = 'users'",
+                [STORE_USER_ACTIVE] = "SELECT sum(CASE key WHEN 'users' THEN value ELSE -value END)"
+                                      " FROM server_meta WHERE key IN ('users', 'users_blocked',"
+                                      " 'users_unconfirmed')",
+                [STORE_USER_BLOCKED] = "SELECT value FROM server_meta WHERE key = 'users_blocked'",
+                [STORE_USER_UNCONFIRMED] =
+                        "SELECT value FROM server_meta WHERE key = 'users_unconfirmed'",
+        };
         struct console_args a = {0};
         char where[256] = "", order[96], pattern[600], phrase[600];
         int r = 0;
@@ -467,7 +484,8 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 " u.confirmed AS confirmed, u.blocked AS blocked,"
                 " coalesce(u.last_seen, '') AS last_seen, u.created_at AS created_at,"
                 " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id) AS devices",
-                "server_users u", where, "u.rowid", order, &a, &q->page, ret, ret_total);
+                "server_users u", where, "u.rowid", order, &a, &q->page,
+                q->search && q->search[0] ? NULL : user_totals[q->status], ret, ret_total);
 }
 
 static const char sql_taken_other[] =
@@ -690,6 +708,15 @@ int store_console_user_delete(struct store *s, const char *id, char (**ret_shas)
 int store_console_devices(struct store *s, const struct store_device_query *q,
                           struct store_rows *ret, int64_t *ret_total)
 {
+        /* Filtered by status only, the totals are counters. */
+        static const char *const device_totals[] = {
+                [STORE_DEVICE_ANY] = "SELECT value FROM server_meta WHERE key = 'devices'",
+                [STORE_DEVICE_ACTIVE] =
+                        "SELECT sum(CASE key WHEN 'devices' THEN value ELSE -value END)"
+                        " FROM server_meta WHERE key IN ('devices', 'devices_revoked')",
+                [STORE_DEVICE_REVOKED] =
+                        "SELECT value FROM server_meta WHERE key = 'devices_revoked'",
+        };
         struct console_args a = {0};
         char where[512] = "", cond[128];
         int r = 0;
@@ -722,7 +749,8 @@ int store_console_devices(struct store *s, const struct store_device_query *q,
         if (r < 0)
                 return r;
         return paged_list(s, DEVICE_COLUMNS, DEVICE_FROM, where, "d.rowid",
-                          "d.created_at DESC, d.rowid DESC", &a, &q->page, ret, ret_total);
+                          "d.created_at DESC, d.rowid DESC", &a, &q->page,
+                          a.n ? NULL : device_totals[q->status], ret, ret_total);
 }
 
 static const char sql_device_revoked[] =
@@ -804,10 +832,20 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         if (r < 0)
                 return r;
         r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, ret_total);
+        /* The page's (user, vault) pairs from the covering index first;
+         * only their devices are then read and grouped. */
         if (r >= 0)
                 r = sql_add(sql, "%s FROM " VAULT_FROM " ORDER BY v.user_id, v.vault_id",
-                            VAULT_COLUMNS, one ? " AND user_id = ?1" : "",
-                            " ORDER BY user_id, vault_id LIMIT ? OFFSET ?");
+                            VAULT_COLUMNS,
+                            one ? " AND user_id = ?1 AND (user_id, vault_id) IN"
+                                  " (SELECT DISTINCT user_id, vault_id FROM server_devices"
+                                  " WHERE user_id = ?1 AND vault_id IS NOT NULL"
+                                  " ORDER BY user_id, vault_id LIMIT ? OFFSET ?)"
+                                : " AND (user_id, vault_id) IN"
+                                  " (SELECT DISTINCT user_id, vault_id FROM server_devices"
+                                  " WHERE user_id IS NOT NULL AND vault_id IS NOT NULL"
+                                  " ORDER BY user_id, vault_id LIMIT ? OFFSET ?)",
+                            "");
         if (r >= 0)
                 r = args_int(&a, page->per_page);
         if (r >= 0)
@@ -904,7 +942,9 @@ int store_console_audit(struct store *s, const struct store_audit_query *q, stru
                 " (SELECT username FROM server_users u WHERE u.id = a.user_id) AS username,"
                 " a.device_id AS device_id, a.ip AS ip, a.message AS message,"
                 " a.created_at AS created_at",
-                "server_audit_log a", where, "a.id", "a.id DESC", &a, &q->page, ret, ret_total);
+                "server_audit_log a", where, "a.id", "a.id DESC", &a, &q->page,
+                a.n ? NULL : "SELECT value FROM server_meta WHERE key = 'audit_entries'", ret,
+                ret_total);
 }
 
 /* --- administrators ----------------------------------------------------------------- */
@@ -1013,7 +1053,7 @@ int store_invitations(struct store *s, const struct store_page *page, struct sto
                 " i.used_at AS used_at,"
                 " (SELECT username FROM server_users u WHERE u.id = i.used_by) AS used_by",
                 "server_invitations i", "", "i.rowid", "i.created_at DESC, i.rowid DESC", &a, page,
-                ret, ret_total);
+                NULL, ret, ret_total);
 }
 
 int store_invitation_delete(struct store *s, const char *id)

@@ -43,6 +43,11 @@ struct store_rows {
 /* Free what a row set holds (the struct itself is the caller's). */
 void store_rows_done(struct store_rows *r);
 
+/* Totals of lists: exact from counters where the schema keeps one (no
+ * filter, or a status only); otherwise the matches are counted up to this
+ * cap, and a total of STORE_COUNT_CAP + 1 means "more than the cap". */
+#define STORE_COUNT_CAP 10000
+
 /* A list request: page >= 1, per_page >= 1 (the API caps it). */
 struct store_page {
         int64_t page;

@@ -1131,7 +1131,7 @@ static void test_console_users(void **state)
 static void test_console_reset_password(void **state)
 {
         struct http_result r;
-        char id[25], path[160], fresh[64], body[160];
+        char id[25], path[160], fresh[64], body[256];
         (void)state;
 
         console_user("erin", "erin@example.test", id);

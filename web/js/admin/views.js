@@ -52,12 +52,16 @@ function table(captionKey, columns, rows, cells) {
       ...cells(row).map((content, i) => el('td', { 'data-label': t(columns[i]) }, content)))))));
 }
 
-// "Page 2 of 7" with previous/next, for an answer {total, page, per_page}.
-function pager(total, page, perPage, go) {
-  const pages = Math.max(1, Math.ceil(total / perPage));
+// "Page 2 of 7" with previous/next, for an answer {total, page, per_page};
+// a capped total ("more than 10 000") leaves the last page open.
+function pager(total, page, perPage, go, capped = false) {
+  const pages = capped ? Infinity : Math.max(1, Math.ceil(total / perPage));
+  const text = capped
+    ? t('admin.page_of_many', { page, total: formatNumber(total - 1) })
+    : t('admin.page_of', { page, pages, total: formatNumber(total) });
   return el('nav', { class: 'actions pager', 'aria-label': t('admin.pages') },
     el('button', { type: 'button', class: 'secondary', disabled: page <= 1, onclick: () => go(page - 1) }, t('admin.previous')),
-    el('span', { role: 'status' }, t('admin.page_of', { page, pages, total: formatNumber(total) })),
+    el('span', { role: 'status' }, text),
     el('button', { type: 'button', class: 'secondary', disabled: page >= pages, onclick: () => go(page + 1) }, t('admin.next')));
 }
 
@@ -255,7 +259,7 @@ async function users(view) {
     render: (data, go) => [
       table('admin.users', ['admin.col_username', 'admin.email', 'admin.status', 'admin.devices', 'admin.col_created', 'admin.col_last_seen', 'admin.actions'],
         data.users, (u) => [u.username, u.email, userState(u), formatNumber(u.devices), formatDate(u.created_at), formatDate(u.last_seen), act(u)]),
-      pager(data.total, data.page, data.per_page, go),
+      pager(data.total, data.page, data.per_page, go, data.total_capped),
     ],
   });
   view.append(create);
@@ -342,7 +346,7 @@ async function vaults(view) {
       table('admin.vaults', ['admin.user', 'admin.vault', 'admin.devices', 'admin.operations', 'admin.highest_sequence', 'admin.blobs', 'admin.last_activity'],
         data.vaults, (v) => [v.username, vaultLink(v), `${formatNumber(v.active_devices)} / ${formatNumber(v.devices)}`, formatNumber(v.ops),
           formatNumber(v.highest_sequence), `${formatNumber(v.blobs)} (${formatSize(v.blob_bytes)})`, formatDate(v.last_activity)]),
-      pager(data.total, data.page, data.per_page, go),
+      pager(data.total, data.page, data.per_page, go, data.total_capped),
     ],
   });
   await draw();
@@ -441,7 +445,7 @@ async function audit(view) {
       field('audit-to', 'admin.to', el('input', { type: 'date', name: 'to' })),
     ],
     load: (s) => call(`audit${query({ event: s.event, severity: s.severity, user_id: s.user_id, device_id: s.device_id, from: s.from, to: s.to, page: s.page, per_page: PER_PAGE })}`),
-    render: (data, go) => [auditTable(data.entries), pager(data.total, data.page, data.per_page, go)],
+    render: (data, go) => [auditTable(data.entries), pager(data.total, data.page, data.per_page, go, data.total_capped)],
   });
   await draw();
 }
