@@ -807,7 +807,21 @@ int store_console_device_delete(struct store *s, const char *id)
         "   sum(coalesce(revoked_at, '') = '') AS active_devices,"                                 \
         "   coalesce(max(last_seen), '') AS last_activity"                                         \
         "   FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"              \
-        "   GROUP BY user_id, vault_id%s) v LEFT JOIN server_users u ON u.id = v.user_id"
+        "   GROUP BY user_id, vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
+
+/* The same for one page: its (user, vault) pairs are cut from the
+ * covering (user_id, vault_id) index first, then only their devices are
+ * read and grouped.  (A join: SQLite 3.40 loses the rows of a row-value
+ * IN over a subquery with OFFSET.) */
+#define VAULT_PAGE_FROM                                                                            \
+        "(SELECT d.user_id AS user_id, d.vault_id AS vault_id, count(*) AS devices,"               \
+        "   sum(coalesce(d.revoked_at, '') = '') AS active_devices,"                               \
+        "   coalesce(max(d.last_seen), '') AS last_activity"                                       \
+        "   FROM (SELECT DISTINCT user_id, vault_id FROM server_devices"                           \
+        "     WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"                                \
+        "     ORDER BY user_id, vault_id LIMIT ? OFFSET ?) k"                                      \
+        "   JOIN server_devices d ON d.user_id = k.user_id AND d.vault_id = k.vault_id"            \
+        "   GROUP BY d.user_id, d.vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
 
 static const char sql_vault_total[] = "SELECT value FROM server_meta WHERE key = 'vaults'";
 static const char sql_vault_total_user[] =
@@ -832,20 +846,9 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         if (r < 0)
                 return r;
         r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, ret_total);
-        /* The page's (user, vault) pairs from the covering index first;
-         * only their devices are then read and grouped. */
         if (r >= 0)
-                r = sql_add(sql, "%s FROM " VAULT_FROM " ORDER BY v.user_id, v.vault_id",
-                            VAULT_COLUMNS,
-                            one ? " AND user_id = ?1 AND (user_id, vault_id) IN"
-                                  " (SELECT DISTINCT user_id, vault_id FROM server_devices"
-                                  " WHERE user_id = ?1 AND vault_id IS NOT NULL"
-                                  " ORDER BY user_id, vault_id LIMIT ? OFFSET ?)"
-                                : " AND (user_id, vault_id) IN"
-                                  " (SELECT DISTINCT user_id, vault_id FROM server_devices"
-                                  " WHERE user_id IS NOT NULL AND vault_id IS NOT NULL"
-                                  " ORDER BY user_id, vault_id LIMIT ? OFFSET ?)",
-                            "");
+                r = sql_add(sql, "%s FROM " VAULT_PAGE_FROM " ORDER BY v.user_id, v.vault_id",
+                            VAULT_COLUMNS, one ? " AND user_id = ?1" : "");
         if (r >= 0)
                 r = args_int(&a, page->per_page);
         if (r >= 0)
@@ -871,7 +874,7 @@ int store_console_vault(struct store *s, const char *user_id, const char *vault_
         if (r < 0)
                 return r;
         r = sql_add(sql, "%s FROM " VAULT_FROM, VAULT_COLUMNS,
-                    " AND user_id = ?1 AND vault_id = ?2", "");
+                    " AND user_id = ?1 AND vault_id = ?2");
         if (r >= 0)
                 r = query_rows(c, sql, &a, &v);
         if (r >= 0 && v.n_rows == 0)

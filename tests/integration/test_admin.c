@@ -1415,8 +1415,20 @@ static void test_console_vaults(void **state)
         http_assert_error(&r, 404, "not_found", NULL);
         http_result_free(&r);
         console_ok("GET", "/admin/api/vaults?per_page=1&page=1", NULL, &r);
-        assert_true(member_int(r.json, "total") >= 1);
+        assert_true(member_int(r.json, "total") >= 2);
+        json_t *first = json_array_get(json_object_get(r.json, "vaults"), 0);
+        char first_key[160];
+        snprintf(first_key, sizeof(first_key), "%s/%s", member_str(first, "user_id"),
+                 member_str(first, "vault_id"));
+        http_result_free(&r);
+        /* A later page holds the next vault, not the first one again. */
+        console_ok("GET", "/admin/api/vaults?per_page=1&page=2", NULL, &r);
         assert_int_equal(json_array_size(json_object_get(r.json, "vaults")), 1);
+        json_t *second = json_array_get(json_object_get(r.json, "vaults"), 0);
+        char second_key[160];
+        snprintf(second_key, sizeof(second_key), "%s/%s", member_str(second, "user_id"),
+                 member_str(second, "vault_id"));
+        assert_true(strcmp(first_key, second_key) < 0);
         http_result_free(&r);
 }
 
