@@ -195,6 +195,10 @@ static int load_config(struct config *cfg, const struct options *o, const char *
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < cfg->n_ignored_keys; i++)
+                log_warning("Configuration: %s is a setting of the earlier server that means "
+                            "nothing here; ignored (remove it from the file)",
+                            cfg->ignored_keys[i]);
         return 0;
 }
 
