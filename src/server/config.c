@@ -38,7 +38,7 @@ enum key_type {
         KEY_LOG_LEVEL,
         KEY_SMTP_SECURITY,
         KEY_SYNCHRONOUS,
-        KEY_LEGACY_PORT, /* the existing server's top-level "port" */
+        KEY_LEGACY_PORT,    /* the existing server's top-level "port" */
         KEY_LEGACY_IGNORED, /* a key of the existing server that means nothing here */
 };
 

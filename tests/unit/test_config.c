@@ -105,8 +105,7 @@ static void test_config_load_earlier_server_keys(void **state)
         /* Only at the top level, where the earlier server had it. */
         static const char nested[] = "web:\n    development_token_logging: true\n";
         assert_int_equal(config_init_defaults(&c), 0);
-        assert_int_equal(config_load_string(&c, nested, strlen(nested), err, sizeof(err)),
-                         -EINVAL);
+        assert_int_equal(config_load_string(&c, nested, strlen(nested), err, sizeof(err)), -EINVAL);
         assert_string_equal(err, "web.development_token_logging: unknown key");
         config_done(&c);
 }
