@@ -475,6 +475,17 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
         }
 }
 
+static bool is_smtp_delivery_key(const char *path)
+{
+        static const char *const keys[] = {"smtp.host",     "smtp.port",          "smtp.security",
+                                           "smtp.username", "smtp.password_file", "smtp.from"};
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(path, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int walk_mapping(struct config *c, yaml_document_t *doc, yaml_node_t *map,
                         const char *prefix, char *err, size_t err_size)
 {
@@ -504,6 +515,8 @@ static int walk_mapping(struct config *c, yaml_document_t *doc, yaml_node_t *map
                         r = apply_value(c, k, doc, vnode, err, err_size);
                 if (r < 0)
                         return r;
+                if (is_smtp_delivery_key(path))
+                        c->smtp.delivery_set = true;
         }
         return 0;
 }

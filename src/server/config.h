@@ -77,6 +77,10 @@ struct config {
                 uint64_t timeout_seconds;
                 char *outbox_dir;  /* NULL: <data>/outbox */
                 char *socket_path; /* mailer's unix socket under systemd */
+                /* Whether config.yml set any of host, port, security,
+                 * username, password_file or from (the delivery settings;
+                 * the earlier server's are carried over only when not). */
+                bool delivery_set;
         } smtp;
 
         /* Administrators listed in a config.yml written by the existing

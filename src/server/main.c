@@ -41,6 +41,7 @@
 #include "server/config.h"
 #include "server/options.h"
 #include "server/retention.h"
+#include "server/smtp_legacy.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -259,12 +260,12 @@ static int mailer_path(char **ret)
  * this is the daemon's only fork+exec).  Without it the daemon still
  * serves; account e-mails then fail, are logged and counted.
  */
-static void start_mailer(struct app *app, const struct options *o)
+static void start_mailer(struct app *app, const struct options *o, const char *smtp_carried_over)
 {
         const struct config *cfg = app->config;
         _cleanup_free_ char *path = NULL, *default_config = NULL;
         const char *config_path = o->config_path;
-        const char *extra[3] = {NULL};
+        const char *extra[5] = {NULL};
         size_t n = 0;
         int r;
 
@@ -292,6 +293,10 @@ static void start_mailer(struct app *app, const struct options *o)
                 extra[n++] = "--allow-root";
         if (o->no_seccomp)
                 extra[n++] = "--no-seccomp";
+        if (smtp_carried_over) {
+                extra[n++] = "--smtp-carried-over";
+                extra[n++] = smtp_carried_over;
+        }
         r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
         if (r < 0)
                 log_error_errno(r,
@@ -466,7 +471,8 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 {
         int r;
 
-        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid);
+        /* The carried-over SMTP password stays root's (server/smtp_legacy.h). */
+        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid, SMTP_LEGACY_DIR);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
                                        cfg->server.user);
@@ -513,6 +519,7 @@ int main(int argc, char **argv)
         struct options opts;
         struct config cfg = {0};
         struct app app = {.data_dir_fd = -1};
+        struct smtp_legacy_state smtp_legacy = {0};
         struct http_server *http = NULL;
         int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0;
         unsigned migrated = 0;
@@ -609,6 +616,9 @@ int main(int argc, char **argv)
                 goto out;
         if (opts.admin_user && bootstrap_admin(&app, &opts) < 0)
                 goto out;
+        if (smtp_legacy_carry_over(&app, &cfg, &smtp_legacy) < 0)
+                goto out;
+        app.smtp_sources = smtp_legacy.sources;
 
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app.ratelimit);
         if (r >= 0)
@@ -627,7 +637,7 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        start_mailer(&app, &opts);
+        start_mailer(&app, &opts, smtp_legacy.settings_path);
         if (!cfg.public_url)
                 log_warning("public_url is not set: links in account e-mails follow each "
                             "request's Host header; set it when untrusted clients can reach "
@@ -702,6 +712,7 @@ out:
                            "verstak-sync-server stopped%s",
                            exit_code == 0 ? "" : " after an error");
         }
+        smtp_legacy_state_done(&smtp_legacy);
         config_done(&cfg);
         options_done(&opts);
         return exit_code;
