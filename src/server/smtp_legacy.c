@@ -20,6 +20,7 @@
 
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "util/email.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -43,6 +44,22 @@ static bool plain_value(const char *v)
                 if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
                         return false;
         return true;
+}
+
+/* The sender as the earlier server used it: trimmed, lower-case. */
+static int normalize_from(struct store_legacy_smtp *m)
+{
+        char addr[EMAIL_MAX + 1];
+        char *copy;
+
+        if (email_normalize(m->from, addr) < 0)
+                return -EINVAL;
+        copy = strdup(addr);
+        if (!copy)
+                return -ENOMEM;
+        free(m->from);
+        m->from = copy;
+        return 0;
 }
 
 /* The earlier server's smtp_security: "none", "tls", else STARTTLS when
@@ -210,7 +227,7 @@ int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_lega
                         return log_oom();
         } else {
                 if (!m.host || !plain_value(m.host) || (m.user && !plain_value(m.user)) ||
-                    (m.from && (!plain_value(m.from) || !strchr(m.from, '@'))) ||
+                    (m.from && normalize_from(&m) < 0) ||
                     (m.port && (parse_u64(m.port, &port64) < 0 || port64 == 0 || port64 > 65535))) {
                         log_warning("The earlier server's SMTP settings in the database are "
                                     "incomplete or malformed; not carried over (set smtp.* in "
