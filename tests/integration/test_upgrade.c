@@ -486,6 +486,52 @@ static void test_smtp_config_wins(void **state)
         harness_destroy(&d);
 }
 
+/* Settings that cannot be carried over stay where they are, with a reason
+ * in the log: malformed ones, and any when the mail helper is its own
+ * service (it reads only root's files, never the daemon's). */
+static void test_smtp_not_carried_over(void **state)
+{
+        struct daemon d;
+        struct daemon_options o;
+        char path[PATH_MAX + 64];
+        long long n = -1;
+        (void)state;
+
+        harness_note_secret(SMTP_PASSWORD);
+        prepare(&d, &o, NULL);
+        plant_smtp_settings(&d, 25);
+        assert_int_equal(harness_db_exec(&d, "UPDATE server_smtp_config SET value = 'smtp' "
+                                             "WHERE key = 'smtp_port'"),
+                         0);
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_true(harness_wait_log(&d, "incomplete or malformed; not carried over", 5000));
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'smtp_pass'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 1);
+        snprintf(path, sizeof(path), "%s/legacy-smtp", d.data_dir);
+        assert_int_not_equal(access(path, F_OK), 0);
+        harness_destroy(&d);
+
+        static const char *const env[] = {"VERSTAK_MAILER_SOCKET=/nonexistent/mailer.sock", NULL};
+        prepare(&d, &o, NULL);
+        o.extra_env = env;
+        plant_smtp_settings(&d, 25);
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_true(harness_wait_log(&d, "the mail helper runs as its own service", 5000));
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'smtp_pass'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 1);
+        snprintf(path, sizeof(path), "%s/legacy-smtp", d.data_dir);
+        assert_int_not_equal(access(path, F_OK), 0);
+        harness_destroy(&d);
+}
+
 /* --- the whole upgrade ------------------------------------------------------------ */
 
 static void test_whole_upgrade(void **state)
@@ -549,6 +595,7 @@ int main(void)
                 cmocka_unit_test(test_smtp_carried_over),
                 cmocka_unit_test(test_smtp_carried_over_root),
                 cmocka_unit_test(test_smtp_config_wins),
+                cmocka_unit_test(test_smtp_not_carried_over),
                 cmocka_unit_test(test_whole_upgrade),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
