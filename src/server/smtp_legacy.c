@@ -129,30 +129,35 @@ static int write_files(struct app *app, const struct store_legacy_smtp *m, unsig
         return 0;
 }
 
-/* Show the carried-over values in the daemon's own configuration (used
- * only for display: the mail helper reads its own). */
-static int show_settings(struct config *cfg, const struct store_legacy_smtp *m, unsigned port,
-                         const char *security)
+/* Show what the mail helper will use, read back from the file just as it
+ * reads it, in the daemon's own configuration (for display only). */
+static int show_settings(struct config *cfg, const char *path, struct smtp_legacy_state *st)
 {
-        char *host = strdup(m->host), *user = m->user ? strdup(m->user) : NULL;
-        char *from = m->from ? strdup(m->from) : NULL;
+        struct config tmp;
+        char err[256] = "";
+        int r;
 
-        if (!host || (m->user && !user) || (m->from && !from)) {
-                free(host);
-                free(user);
-                free(from);
-                return -ENOMEM;
+        r = config_init_defaults(&tmp);
+        if (r < 0)
+                return r;
+        r = config_load_file(&tmp, path, false, err, sizeof(err));
+        if (r < 0) {
+                log_warning("Cannot read back %s: %s", path, err);
+                config_done(&tmp);
+                return 0;
         }
         free(cfg->smtp.host);
         free(cfg->smtp.username);
         free(cfg->smtp.from);
-        cfg->smtp.host = host;
-        cfg->smtp.username = user;
-        cfg->smtp.from = from;
-        cfg->smtp.port = (uint16_t)port;
-        cfg->smtp.security = strcmp(security, "none") == 0  ? SMTP_SECURITY_NONE
-                             : strcmp(security, "tls") == 0 ? SMTP_SECURITY_TLS
-                                                            : SMTP_SECURITY_STARTTLS;
+        cfg->smtp.host = TAKE_PTR(tmp.smtp.host);
+        cfg->smtp.username = TAKE_PTR(tmp.smtp.username);
+        cfg->smtp.from = TAKE_PTR(tmp.smtp.from);
+        cfg->smtp.port = tmp.smtp.port;
+        cfg->smtp.security = tmp.smtp.security;
+        st->sources.delivery = SMTP_SOURCE_EARLIER_SERVER;
+        if (tmp.smtp.password_file)
+                st->sources.password = SMTP_SOURCE_EARLIER_SERVER;
+        config_done(&tmp);
         return 0;
 }
 
@@ -194,16 +199,17 @@ int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_lega
         if (r < 0)
                 return log_error_errno(r, "Cannot read the earlier server's SMTP settings: %m");
         use_server_url(cfg, &m, st);
-        if (!m.host && !m.pass)
-                return 0;
-
         if (cfg->smtp.delivery_set) {
+                if (!m.host && !m.pass)
+                        return 0;
                 log_notice("config.yml sets smtp.*: the earlier server's SMTP settings in the "
                            "database are not used");
                 return 0;
         }
         if (cfg->smtp.socket_path) {
                 /* The helper is its own service and reads only root's files. */
+                if (!m.host && !m.pass)
+                        return 0;
                 log_warning("The earlier server's SMTP settings (host %s) are in the database, "
                             "but the mail helper runs as its own service: move them to smtp.* "
                             "in its config.yml and the password to its smtp-password credential "
@@ -225,7 +231,9 @@ int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_lega
                 if (asprintf(&st->settings_path, "%s/%s/%s", app->data_dir, SMTP_LEGACY_DIR,
                              SMTP_LEGACY_SETTINGS) < 0)
                         return log_oom();
-        } else {
+        } else if (!m.host && !m.pass)
+                return 0; /* nothing to carry over */
+        else {
                 if (!m.host || !plain_value(m.host) || (m.user && !plain_value(m.user)) ||
                     (m.from && normalize_from(&m) < 0) ||
                     (m.port && (parse_u64(m.port, &port64) < 0 || port64 == 0 || port64 > 65535))) {
@@ -252,24 +260,17 @@ int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_lega
                            m.pass ? "/" SMTP_LEGACY_DIR "/" SMTP_LEGACY_PASSWORD : "");
         }
 
-        /* The table keeps what it showed; only the password leaves it. */
+        /* The table keeps what it showed; only the password leaves it.  Once
+         * carried over, the table is never read for delivery again: the
+         * daemon's own account can write it. */
         if (m.pass) {
                 r = store_legacy_smtp_wipe_password(app->store);
                 if (r < 0)
                         return log_error_errno(r, "Cannot remove the SMTP password from the "
                                                   "database: %m");
         }
-        security = map_security(m.security);
-        if (!m.port || parse_u64(m.port, &port64) < 0 || port64 == 0 || port64 > 65535)
-                port64 = strcmp(security, "tls") == 0 ? 465 : 25;
-        if (m.host && plain_value(m.host)) {
-                r = show_settings(cfg, &m, (unsigned)port64, security);
-                if (r < 0)
-                        return log_oom();
-        }
-        st->sources.delivery = SMTP_SOURCE_EARLIER_SERVER;
-        if (m.pass || faccessat(app->data_dir_fd, SMTP_LEGACY_DIR "/" SMTP_LEGACY_PASSWORD, F_OK,
-                                AT_SYMLINK_NOFOLLOW) == 0)
-                st->sources.password = SMTP_SOURCE_EARLIER_SERVER;
+        r = show_settings(cfg, st->settings_path, st);
+        if (r < 0)
+                return log_oom();
         return 0;
 }

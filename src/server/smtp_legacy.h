@@ -6,8 +6,10 @@
  * DIR/legacy-smtp/smtp.yml and the password to DIR/legacy-smtp/password,
  * a directory owned by the user that starts the mail helper (root on a
  * server) and closed to everyone else; the password is then wiped from
- * the database.  The daemon never reads those files back: the mail helper
- * loads them (--smtp-carried-over) while it still runs as that user.
+ * the database.  The mail helper loads them (--smtp-carried-over) while it
+ * still runs as that user; the daemon reads smtp.yml back once, at start,
+ * only to show it.  Once carried over, the table is never read for
+ * delivery again (the daemon's own account can write it).
  */
 #pragma once
 

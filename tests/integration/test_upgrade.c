@@ -422,14 +422,31 @@ static void smtp_carried_over(bool drop_root)
         assert_non_null(strstr(meta, SMTP_USER)); /* authenticated with the old password */
         free(meta);
 
-        /* A second start keeps using the carried-over settings. */
+        /* Later starts keep using the carried-over settings: the table,
+         * which the daemon's account can write, is not read for delivery
+         * again, and a password put back into it is only deleted. */
         int status = 0;
         assert_int_equal(harness_stop(&d, SIGTERM, 30, &status), 0);
+        assert_int_equal(harness_db_exec(&d, "UPDATE server_smtp_config SET value = "
+                                             "'192.0.2.1' WHERE key = 'smtp_host';"
+                                             "INSERT INTO server_smtp_config (key, value) "
+                                             "VALUES ('smtp_pass', 'Planted-Password-77')"),
+                         0);
         assert_int_equal(harness_start(&d, &o), 0);
         admin_login(&d, &a);
+        http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(http_result_string(&r, "host"), "127.0.0.1");
+        http_result_free(&r);
         meta = send_test_mail(&d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'smtp_pass'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 0);
 
         harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SMTP_PASSWORD));
