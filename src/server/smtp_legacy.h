@@ -13,7 +13,7 @@
  */
 #pragma once
 
-#include "server/app.h"
+#include "api/app.h"
 
 /* The directory under the data directory, and its two files. */
 #define SMTP_LEGACY_DIR      "legacy-smtp"
