@@ -64,7 +64,7 @@ static int read_user(sqlite3_stmt *st, void *ret)
 
 static int query_user(struct store *s, const char *sql, const char *arg, struct store_user *ret)
 {
-        return store_read_one(s, sql, arg, read_user, ret, "get user");
+        return STORE_READ_ONE(s, sql, "get user", read_user, ret, arg);
 }
 
 int store_user_find_by_login(struct store *s, const char *login, struct store_user *ret)
