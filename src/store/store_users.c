@@ -3,6 +3,7 @@
 #include "store/store_users.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ void store_user_done(struct store_user *u)
         free(u->username);
         free(u->email);
         if (u->password_hash) {
-                memset(u->password_hash, 0, strlen(u->password_hash));
+                sodium_memzero(u->password_hash, strlen(u->password_hash));
                 free(u->password_hash);
         }
         free(u->locale);
