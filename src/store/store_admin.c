@@ -103,21 +103,10 @@ int store_admin_get(struct store *s, const char *username, char **ret_id, char *
         return 0;
 }
 
-/* The first column as a new string (char **ret). */
-static int read_string(sqlite3_stmt *st, void *ret)
-{
-        char *v = store_column_strdup(st, 0);
-
-        if (!v)
-                return -ENOMEM;
-        *(char **)ret = v;
-        return 0;
-}
-
 int store_admin_username(struct store *s, const char *id, char **ret_username)
 {
-        return STORE_READ_ONE(s, sql_admin_username, "get admin name", read_string, ret_username,
-                              id);
+        return STORE_READ_ONE(s, sql_admin_username, "get admin name", store_row_string,
+                              ret_username, id);
 }
 
 int store_admin_set_password_hash(struct store *s, const char *id, const char *password_hash)

@@ -105,6 +105,11 @@ void store_now(char out[21]);
  * into ret.  0 or a negative errno (-ENOMEM). */
 typedef int (*store_row_fn)(sqlite3_stmt *st, void *ret);
 
+/* Row readers for the common cases: column 0 as a new string (char **ret)
+ * or as an integer (int64_t *ret). */
+int store_row_string(sqlite3_stmt *st, void *ret);
+int store_row_int64(sqlite3_stmt *st, void *ret);
+
 /* Run a statement that returns no rows on c, binding args[i] (text, NULL
  * for NULL) to ?(i+1).  Returns the number of rows changed, or a negative
  * errno (what names the statement in the log). */

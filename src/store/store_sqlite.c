@@ -151,6 +151,22 @@ int store_write_one(struct store *s, const char *sql, const char *what, const ch
         return store_write_end(s, c, r, true);
 }
 
+int store_row_string(sqlite3_stmt *st, void *ret)
+{
+        char *v = store_column_strdup(st, 0);
+
+        if (!v)
+                return -ENOMEM;
+        *(char **)ret = v;
+        return 0;
+}
+
+int store_row_int64(sqlite3_stmt *st, void *ret)
+{
+        *(int64_t *)ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_query_one(struct store_conn *c, const char *sql, const char *what, store_row_fn read,
                     void *ret, const char *const *args, size_t n)
 {
