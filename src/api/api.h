@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 
+#include "api/app.h"
 #include "api/errors.h"
 #include "api/fields.h"
 #include "auth/ratelimit.h"

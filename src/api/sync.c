@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/longpoll.h"
-#include "server/app.h"
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/json_writer.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -29,43 +30,6 @@
 #define PULL_WAIT_MAX      60 /* seconds */
 
 /* --- push ----------------------------------------------------------------- */
-
-struct push_ctx {
-        const struct store_op_in *ops;
-};
-
-/* {"accepted":[…],"conflicts":[…],"count":N}: the key order of the
- * existing server, so stored and fresh answers look alike. */
-static int render_push(const struct store_push_result *res, void *userdata, char **ret_json)
-{
-        const struct push_ctx *ctx = userdata;
-        json_t *accepted = json_array(), *conflicts = json_array();
-        json_t *body;
-
-        if (!accepted || !conflicts) {
-                json_decref(accepted);
-                json_decref(conflicts);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < res->n_accepted; i++)
-                json_array_append_new(accepted, json_string(ctx->ops[res->accepted[i]].op_id));
-        for (size_t i = 0; i < res->n_conflicts; i++) {
-                const struct store_conflict *c = &res->conflicts[i];
-                json_array_append_new(conflicts,
-                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
-                                                "device_id", c->device_id, "op_type", c->op_type,
-                                                "server_sequence", (json_int_t)c->server_sequence,
-                                                "entity_type", c->entity_type, "entity_id",
-                                                c->entity_id));
-        }
-        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
-                         (json_int_t)res->n_accepted);
-        if (!body)
-                return -ENOMEM;
-        *ret_json = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        return *ret_json ? 0 : -ENOMEM;
-}
 
 /* Read one op object into out, answering type errors (invalid_json),
  * missing text fields (invalid_operation) and over-long ones
@@ -107,7 +71,7 @@ static int read_op(struct http_request *req, json_t *obj, struct store_op_in *ou
  * specs in read_op()), phase by phase over all ops. */
 static int validate_ops(struct http_request *req, const struct store_op_in *ops, size_t n)
 {
-        const struct app *app = req->app;
+        const struct app *app = api_app(req);
 
         for (size_t i = 0; i < n; i++) {
                 size_t len = strlen(ops[i].payload_json);
@@ -155,7 +119,7 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
                         return api_error_answered(req, API_ERR_INVALID_BLOB_REFERENCE,
                                                   "blob must be {sha256, size}");
                 int64_t stored;
-                int r = store_blob_ref_size(req->app->store, scope, json_string_value(sha),
+                int r = store_blob_ref_size(api_app(req)->store, scope, json_string_value(sha),
                                             &stored);
                 if (r == -ENOENT)
                         return api_error_answered(req, API_ERR_BLOB_NOT_OWNED,
@@ -173,7 +137,6 @@ int api_sync_push(struct http_request *req)
 {
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ struct store_op_in *ops = NULL;
-        _cleanup_free_ char *answer = NULL;
         struct store_device dev = {0};
         struct store_push_result res = {0};
         const char *device_id = NULL, *idem = NULL;
@@ -197,7 +160,7 @@ int api_sync_push(struct http_request *req)
                 goto out;
 
         n = ops_json ? json_array_size(ops_json) : 0;
-        if (n > req->app->config->limits.max_push_operations) {
+        if (n > api_app(req)->config->limits.max_push_operations) {
                 r = api_error(req, API_ERR_TOO_MANY_OPERATIONS, "too many operations");
                 goto out;
         }
@@ -219,7 +182,6 @@ int api_sync_push(struct http_request *req)
         if (r != 0)
                 goto out;
 
-        struct push_ctx ctx = {ops};
         struct store_push p = {
                 .scope = scope,
                 .device_id = dev.id,
@@ -227,25 +189,24 @@ int api_sync_push(struct http_request *req)
                 .idempotency_key = idem,
                 .ops = ops,
                 .n_ops = n,
-                .render = render_push,
-                .userdata = &ctx,
         };
-        r = store_push_ops(req->app->store, &p, &res, &answer);
+        r = store_push_ops(api_app(req)->store, &p, &res);
         if (r < 0) {
                 r = api_reply_internal(req, r);
                 goto out;
         }
-        if (res.replay_json) {
+        if (res.replayed) {
                 req->log_event = "push_replayed";
-                r = http_reply_json_raw(req, 200, res.replay_json, strlen(res.replay_json), 0);
+                r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
                 goto out;
         }
         if (res.n_accepted > 0) {
-                atomic_fetch_add_explicit(&req->app->ops_pushed, res.n_accepted,
+                atomic_fetch_add_explicit(&api_app(req)->ops_pushed, res.n_accepted,
                                           memory_order_relaxed);
-                longpoll_notify(req->app->longpoll, dev.user_id, dev.vault_id, res.last_sequence);
+                longpoll_notify(api_app(req)->longpoll, dev.user_id, dev.vault_id,
+                                res.last_sequence);
         }
-        r = http_reply_json_raw(req, 200, answer, strlen(answer), 0);
+        r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
 out:
         store_push_result_done(&res);
         store_device_done(&dev);
@@ -316,13 +277,13 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         for (;;) {
                 json_writer_init(&ops, 16384);
                 json_writer_begin_array(&ops);
-                r = store_pull_page(req->app->store, &scope, args->since, args->limit,
+                r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
                                     write_pull_op, &ops, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
-                    longpoll_now_usec() >= args->deadline)
+                    clock_now_usec() >= args->deadline)
                         break;
                 free(json_writer_finish(&ops, NULL));
-                r = longpoll_wait(req->app->longpoll, req, dev.user_id, dev.vault_id, dev.id,
+                r = longpoll_wait(api_app(req)->longpoll, req, dev.user_id, dev.vault_id, dev.id,
                                   info.global_sequence, args->deadline, pull_resume);
                 if (r != 0) {
                         json_writer_init(&ops, 16);
@@ -373,7 +334,7 @@ int api_sync_pull(struct http_request *req)
                 {"wait_seconds", BODY_INT, &wait, NULL},
         };
         struct pull_args *args;
-        int64_t max_page = (int64_t)req->app->config->limits.max_pull_page;
+        int64_t max_page = (int64_t)api_app(req)->config->limits.max_pull_page;
         int r;
 
         const struct api_fields spec = {fields, ELEMENTSOF(fields)};
@@ -395,11 +356,11 @@ int api_sync_pull(struct http_request *req)
         req->args = args;
         args->since = since;
         args->limit = (size_t)(limit == 0 || limit > max_page ? max_page : limit);
-        args->deadline = wait > 0 ? longpoll_now_usec() + (uint64_t)wait * 1000000u : 0;
+        args->deadline = wait > 0 ? clock_now_usec() + (uint64_t)wait * 1000000u : 0;
         return pull_answer(req, args);
 }
 
 void api_sync_pull_cleanup(struct http_request *req)
 {
-        longpoll_cancel(req->app->longpoll, req);
+        longpoll_cancel(api_app(req)->longpoll, req);
 }
