@@ -88,7 +88,7 @@ static int read_admin_password(const struct options *o, char **ret)
                 if (r < 0)
                         return log_error_errno(r, "Cannot read --admin-pass-file: %m");
         } else {
-                r = secret_read_fd(STDIN_FILENO, ADMIN_PASSWORD_MAX, 1, &buf, &len);
+                r = secret_read_fd(STDIN_FILENO, ADMIN_PASSWORD_MAX, true, &buf, &len);
                 if (r == -ENODATA)
                         return log_error_errno(EINVAL, "No password on standard input");
                 if (r < 0 && r != -EFBIG)

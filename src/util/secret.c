@@ -46,7 +46,7 @@ size_t secret_chomp(char *s)
         return len;
 }
 
-int secret_read_fd(int fd, size_t max, int line, char **ret, size_t *ret_len)
+int secret_read_fd(int fd, size_t max, bool line, char **ret, size_t *ret_len)
 {
         _cleanup_secret_ char *buf = secret_alloc(max + 2);
         size_t len = 0;
@@ -93,5 +93,5 @@ int secret_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 
         if (fd < 0)
                 return -errno;
-        return secret_read_fd(fd, max, 0, ret, ret_len);
+        return secret_read_fd(fd, max, false, ret, ret_len);
 }

@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A copy of s in secret memory; NULL when out of memory. */
@@ -38,7 +39,7 @@ size_t secret_chomp(char *s);
  * not part of the secret.  Returns 0 with *ret (and *ret_len, when given;
  * it may be 0), -EFBIG when longer than max, -ENODATA when line and the
  * input ended before a single byte, or a negative errno. */
-int secret_read_fd(int fd, size_t max, int line, char **ret, size_t *ret_len);
+int secret_read_fd(int fd, size_t max, bool line, char **ret, size_t *ret_len);
 
 /* secret_read_fd() of the whole file at path. */
 int secret_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

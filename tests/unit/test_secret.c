@@ -47,35 +47,35 @@ static void test_secret_read_line(void **state)
         (void)state;
 
         /* One line, and nothing after it is consumed. */
-        assert_int_equal(secret_read_fd(fd, 16, 1, &s, &len), 0);
+        assert_int_equal(secret_read_fd(fd, 16, true, &s, &len), 0);
         assert_string_equal(s, "first line");
         assert_int_equal(len, 10);
         secret_free(s);
-        assert_int_equal(secret_read_fd(fd, 16, 1, &s, &len), 0);
+        assert_int_equal(secret_read_fd(fd, 16, true, &s, &len), 0);
         assert_string_equal(s, "second");
         secret_free(s);
         /* The input has ended. */
-        assert_int_equal(secret_read_fd(fd, 16, 1, &s, &len), -ENODATA);
+        assert_int_equal(secret_read_fd(fd, 16, true, &s, &len), -ENODATA);
         close(fd);
 
         /* A last line without a newline; an empty line. */
         fd = pipe_with("tail");
-        assert_int_equal(secret_read_fd(fd, 4, 1, &s, &len), 0);
+        assert_int_equal(secret_read_fd(fd, 4, true, &s, &len), 0);
         assert_string_equal(s, "tail");
         secret_free(s);
         close(fd);
         fd = pipe_with("\n");
-        assert_int_equal(secret_read_fd(fd, 4, 1, &s, &len), 0);
+        assert_int_equal(secret_read_fd(fd, 4, true, &s, &len), 0);
         assert_int_equal(len, 0);
         secret_free(s);
         close(fd);
 
         /* Longer than max, newline or not. */
         fd = pipe_with("12345\n");
-        assert_int_equal(secret_read_fd(fd, 4, 1, &s, &len), -EFBIG);
+        assert_int_equal(secret_read_fd(fd, 4, true, &s, &len), -EFBIG);
         close(fd);
         fd = pipe_with("123456789");
-        assert_int_equal(secret_read_fd(fd, 4, 1, &s, &len), -EFBIG);
+        assert_int_equal(secret_read_fd(fd, 4, true, &s, &len), -EFBIG);
         close(fd);
 }
 
