@@ -9,6 +9,8 @@
 
 #include "auth/password.h"
 #include "api/app.h"
+#include "api/errors.h"
+#include "api/fields.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -28,8 +30,7 @@ int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret)
                 return r;
         r = store_admin_username(api_app(req)->store, a.session.subject_id, &a.username);
         if (r == -ENOENT) /* the administrator was removed */
-                return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
-                                                                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid session");
         if (r < 0)
                 return r;
         if (mutate) {
@@ -50,9 +51,7 @@ int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char
         int r;
 
         if (!password || !password[0])
-                return http_reply_error(req, 400, NULL, "admin_password required") < 0
-                               ? -EIO
-                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST, "admin_password required");
         /* Only failures count: an administrator at work is never slowed. */
         r = api_rate_limit_peek(req, RL_ADMIN_REAUTH, a->username);
         if (r != 0)
@@ -65,10 +64,8 @@ int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char
         api_rate_count(req, RL_ADMIN_REAUTH, a->username);
         req->log_event = "admin_reauth_failed";
         api_audit(req, "admin_reauth_failed", NULL, NULL, "password confirmation failed");
-        return http_reply_error(req, 403, "password_confirmation_failed",
-                                "password confirmation failed") < 0
-                       ? -EIO
-                       : BODY_ANSWERED;
+        return api_error_answered(req, API_ERR_PASSWORD_CONFIRMATION_FAILED,
+                                  "password confirmation failed");
 }
 
 /* A positive integer of at most 9 digits, or -EINVAL. */
@@ -95,10 +92,8 @@ int admin_page(struct http_request *req, struct store_page *ret)
 
         if ((page && parse_positive(page, &p.page) < 0) ||
             (per && parse_positive(per, &p.per_page) < 0))
-                return http_reply_error(req, 400, NULL,
-                                        "page and per_page must be positive integers") < 0
-                               ? -EIO
-                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST,
+                                          "page and per_page must be positive integers");
         if (p.per_page > ADMIN_PAGE_MAX)
                 p.per_page = ADMIN_PAGE_MAX;
         *ret = p;
@@ -165,6 +160,14 @@ void admin_log(int priority, const char *event, const char *username, const char
         log_struct(priority, f, "Administrator '%s': %s", username, what);
 }
 
+int admin_body(struct http_request *req, const struct body_field *fields, size_t n,
+               json_t **ret_root)
+{
+        const struct api_fields spec = {fields, n};
+
+        return api_fields_parse(req, &spec, ret_root);
+}
+
 int admin_query(struct http_request *req, const char *name, size_t max, const char **ret)
 {
         const char *v = http_query(req, name);
@@ -172,7 +175,7 @@ int admin_query(struct http_request *req, const char *name, size_t max, const ch
         if (v && strlen(v) > max) {
                 char msg[96];
                 snprintf(msg, sizeof(msg), "%s too long", name);
-                return http_reply_error(req, 400, NULL, msg) < 0 ? -EIO : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST, msg);
         }
         *ret = v && v[0] ? v : NULL;
         return 0;

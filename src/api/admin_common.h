@@ -61,6 +61,11 @@ void admin_log(int priority, const char *event, const char *username, const char
  * max bytes (BODY_ANSWERED, with *ret untouched). */
 int admin_query(struct http_request *req, const char *name, size_t max, const char **ret);
 
+/* Parse the JSON body into fields (api/fields.h, default messages).  0,
+ * or BODY_ANSWERED after 400, or a negative errno. */
+int admin_body(struct http_request *req, const struct body_field *fields, size_t n,
+               json_t **ret_root);
+
 static inline int admin_answered(int r)
 {
         return r == BODY_ANSWERED ? 0 : r;

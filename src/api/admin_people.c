@@ -20,6 +20,7 @@
 #include "auth/password.h"
 #include "auth/token.h"
 #include "api/app.h"
+#include "api/errors.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/email.h"
@@ -68,15 +69,15 @@ int api_admin_admin_add(struct http_request *req)
         int r = admin_begin(req, true, &a);
 
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r == 0)
                 r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         if (str_is_blank(username) || !password || !password[0])
-                return http_reply_error(req, 400, NULL, "username and password required");
+                return api_error(req, API_ERR_INVALID_REQUEST, "username and password required");
         if (api_username_normalize(username, name) < 0)
-                return http_reply_error(req, 400, NULL, "invalid username");
+                return api_error(req, API_ERR_INVALID_REQUEST, "invalid username");
         r = api_check_new_password(req, password);
         if (r != 0)
                 return admin_answered(r);
@@ -87,7 +88,7 @@ int api_admin_admin_add(struct http_request *req)
         r = store_console_admin_create(api_app(req)->store, id, name, hash);
         sodium_memzero(hash, sizeof(hash));
         if (r == -EEXIST)
-                return http_reply_error(req, 409, "conflict", "administrator already exists");
+                return api_error(req, API_ERR_CONFLICT, "administrator already exists");
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_added";
@@ -107,20 +108,18 @@ int api_admin_admin_remove(struct http_request *req)
         int r = admin_begin(req, true, &a);
 
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r == 0)
                 r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         r = store_console_admin_delete(api_app(req)->store, req->params[0], a.session.subject_id);
         if (r == -ECANCELED)
-                return http_reply_error(req, 409, "conflict",
-                                        "an administrator cannot remove itself");
+                return api_error(req, API_ERR_CONFLICT, "an administrator cannot remove itself");
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "administrator not found");
+                return api_error(req, API_ERR_NOT_FOUND, "administrator not found");
         if (r == -EPERM)
-                return http_reply_error(req, 409, "conflict",
-                                        "the last administrator cannot be removed");
+                return api_error(req, API_ERR_CONFLICT, "the last administrator cannot be removed");
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_removed";
@@ -142,13 +141,13 @@ int api_admin_password(struct http_request *req)
         int r = admin_begin(req, true, &a);
 
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r == 0)
                 r = admin_reauth(req, &a, current);
         if (r != 0)
                 return admin_answered(r);
         if (!fresh || !fresh[0])
-                return http_reply_error(req, 400, NULL, "new_password required");
+                return api_error(req, API_ERR_INVALID_REQUEST, "new_password required");
         r = api_check_new_password(req, fresh);
         if (r != 0)
                 return admin_answered(r);
@@ -204,14 +203,14 @@ int api_admin_invitation_create(struct http_request *req)
         int r = admin_begin(req, true, &a);
 
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
                 return admin_answered(r);
         if (hours < 1 || hours > INVITATION_HOURS_MAX)
-                return http_reply_error(req, 400, NULL, "hours must be between 1 and 720");
+                return api_error(req, API_ERR_INVALID_REQUEST, "hours must be between 1 and 720");
         if (email_in && !str_is_blank(email_in)) {
                 if (email_normalize(email_in, email) < 0)
-                        return http_reply_error(req, 400, NULL, "invalid email");
+                        return api_error(req, API_ERR_INVALID_REQUEST, "invalid email");
                 bound = true;
         }
         token_random_hex(id, TOKEN_USER_ID_HEX);
@@ -252,7 +251,7 @@ int api_admin_invitation_delete(struct http_request *req)
                 return admin_answered(r);
         r = store_invitation_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "invitation not found or already used");
+                return api_error(req, API_ERR_NOT_FOUND, "invitation not found or already used");
         if (r < 0)
                 return api_reply_internal(req, r);
         api_audit(req, "admin_invitation_withdrawn", NULL, NULL, "invitation withdrawn");

@@ -21,6 +21,7 @@
 #include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "api/app.h"
+#include "api/errors.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -178,7 +179,7 @@ int api_admin_retention(struct http_request *req)
         if (r != 0)
                 return admin_answered(r);
         if (!app->run_retention)
-                return http_reply_error(req, 503, NULL, "retention is not available");
+                return api_error(req, API_ERR_UNAVAILABLE, "retention is not available");
         app->run_retention(app, now);
         time_format_rfc3339(now, when);
         req->log_event = "admin_retention_run";
@@ -203,13 +204,13 @@ int api_admin_gc(struct http_request *req)
         int r = admin_begin(req, true, &a);
 
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r == 0 && !dry_run)
                 r = admin_reauth(req, &a, password);
         if (r != 0)
                 return admin_answered(r);
         if (!app->blobs)
-                return http_reply_error(req, 503, NULL, "blob storage is not available");
+                return api_error(req, API_ERR_UNAVAILABLE, "blob storage is not available");
         if (dry_run) {
                 struct blob_orphans o = {0};
                 r = blob_gc_count_orphans(app->store, app->blobs, &o);
@@ -339,7 +340,7 @@ int api_admin_audit(struct http_request *req)
         if (r != 0)
                 return admin_answered(r);
         if ((from && parse_date(from, from_s) < 0) || (to && parse_date(to, to_s) < 0))
-                return http_reply_error(req, 400, NULL, "from and to must be dates");
+                return api_error(req, API_ERR_INVALID_REQUEST, "from and to must be dates");
         q.from = from ? from_s : NULL;
         q.to = to ? to_s : NULL;
         if (severity) {
@@ -348,7 +349,7 @@ int api_admin_audit(struct http_request *req)
                 for (size_t i = 0; i < ELEMENTSOF(severities); i++)
                         known = known || strcmp(severity, severities[i]) == 0;
                 if (!known)
-                        return http_reply_error(req, 400, NULL, "unknown severity");
+                        return api_error(req, API_ERR_INVALID_REQUEST, "unknown severity");
                 for (size_t i = 0; i < ELEMENTSOF(audit_events); i++)
                         if (strcmp(audit_events[i].severity, severity) == 0 &&
                             (!event || strcmp(event, audit_events[i].event) == 0))

@@ -24,6 +24,7 @@
 #include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "api/app.h"
+#include "api/errors.h"
 #include "util/cleanup.h"
 #include "util/email.h"
 #include "util/log.h"
@@ -46,7 +47,7 @@ static int lookup(const char *const *names, const char *s)
 
 static int bad_request(struct http_request *req, const char *message)
 {
-        return http_reply_error(req, 400, NULL, message) < 0 ? -EIO : BODY_ANSWERED;
+        return api_error_answered(req, API_ERR_INVALID_REQUEST, message);
 }
 
 /* --- users --------------------------------------------------------------------- */
@@ -108,7 +109,7 @@ int api_admin_user_get(struct http_request *req)
                 return admin_answered(r);
         r = store_user_get(api_app(req)->store, req->params[0], &u);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "user not found");
+                return api_error(req, API_ERR_NOT_FOUND, "user not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *body = json_pack("{s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:s}", "id", u.id, "username",
@@ -133,9 +134,8 @@ static int read_names(struct http_request *req, const char *username, const char
 
 static int reply_taken(struct http_request *req, bool email_taken)
 {
-        return http_reply_error(req, 409, "conflict",
-                                email_taken ? "email already registered"
-                                            : "username already taken");
+        return api_error(req, API_ERR_CONFLICT,
+                         email_taken ? "email already registered" : "username already taken");
 }
 
 int api_admin_user_create(struct http_request *req)
@@ -155,7 +155,7 @@ int api_admin_user_create(struct http_request *req)
 
         r = admin_begin(req, true, &a);
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
                 return admin_answered(r);
         if (str_is_blank(username) || str_is_blank(email_in) || !password || !password[0])
@@ -197,7 +197,7 @@ int api_admin_user_edit(struct http_request *req)
 
         r = admin_begin(req, true, &a);
         if (r == 0)
-                r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
                 return admin_answered(r);
         if (str_is_blank(username) || str_is_blank(email_in))
@@ -209,7 +209,7 @@ int api_admin_user_edit(struct http_request *req)
         if (r == -EEXIST)
                 return reply_taken(req, email_taken);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "user not found");
+                return api_error(req, API_ERR_NOT_FOUND, "user not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         api_audit(req, "admin_user_edited", id, NULL, "name or e-mail changed by an administrator");
@@ -235,7 +235,7 @@ static int begin_confirmed(struct http_request *req, struct admin_ctx *a, json_t
                 fields[i + 1] = extra[i];
         r = admin_begin(req, true, a);
         if (r == 0)
-                r = body_parse(req, fields, n_extra + 1, root);
+                r = admin_body(req, fields, n_extra + 1, root);
         if (r == 0)
                 r = admin_reauth(req, a, password);
         return r;
@@ -247,7 +247,7 @@ static int user_action_done(struct http_request *req, const struct admin_ctx *a,
 {
         if (r == -ENOENT) {
                 json_decref(body);
-                return http_reply_error(req, 404, NULL, "user not found");
+                return api_error(req, API_ERR_NOT_FOUND, "user not found");
         }
         if (r < 0) {
                 json_decref(body);
@@ -469,7 +469,7 @@ int api_admin_device_revoke(struct http_request *req)
         r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
                                 "revoked by an administrator");
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "device not found");
+                return api_error(req, API_ERR_NOT_FOUND, "device not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "device_revoked";
@@ -488,9 +488,9 @@ int api_admin_device_delete(struct http_request *req)
                 return admin_answered(r);
         r = store_console_device_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "device not found");
+                return api_error(req, API_ERR_NOT_FOUND, "device not found");
         if (r == -EPERM)
-                return http_reply_error(req, 409, "conflict", "revoke the device first");
+                return api_error(req, API_ERR_CONFLICT, "revoke the device first");
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_device_deleted";
@@ -536,7 +536,7 @@ int api_admin_vault(struct http_request *req)
         r = store_console_vault(api_app(req)->store, req->params[0], req->params[1], &vault,
                                 &devices);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "vault not found");
+                return api_error(req, API_ERR_NOT_FOUND, "vault not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         json_t *v = admin_row_json(&vault, 0), *d = admin_rows_json(&devices);

@@ -1087,8 +1087,8 @@ static int invitation_read(sqlite3_stmt *st, void *ret)
 int store_invitation_check(struct store *s, const char *token_hash, time_t now, char **ret_email)
 {
         struct invitation_row row = {0};
-        int r = store_read_one(s, sql_invitation_get, token_hash, invitation_read, &row,
-                               "get invitation");
+        int r = STORE_READ_ONE(s, sql_invitation_get, "get invitation", invitation_read, &row,
+                               token_hash);
 
         if (r < 0)
                 return r;

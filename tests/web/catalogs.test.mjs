@@ -65,13 +65,16 @@ test('every key the pages use is in the catalog', () => {
   assert.deepEqual(missing, []);
 });
 
-// Codes the server sends: literal codes of http_reply_error() and its
-// wrappers in src/, and the defaults of http_default_code().
+// Codes the server sends: the API's error table, literal codes given to
+// http_reply_error() and its wrappers, and the defaults of
+// http_default_code().
 function serverErrorCodes() {
   const codes = new Set();
   for (const f of walk(path.join(SOURCE, 'src'), '.c')) {
     const c = fs.readFileSync(f, 'utf8');
     for (const m of c.matchAll(/(?:http_reply_error|reply_op_error|upload_reject)\([^,;]+,\s*[^,;]+,\s*"([a-z_]+)"/g)) codes.add(m[1]);
+    // The API's error table (api/errors.c): [API_ERR_X] = {"code", status}.
+    for (const m of c.matchAll(/\[API_ERR_\w+\]\s*=\s*\{\s*"([a-z_]+)",\s*\d+\s*\}/g)) codes.add(m[1]);
     const def = c.match(/const char \*http_default_code\([^)]*\)\s*\{([\s\S]*?)\n\}/);
     if (def) for (const m of def[1].matchAll(/"([a-z_]+)"/g)) codes.add(m[1]);
   }
@@ -80,7 +83,8 @@ function serverErrorCodes() {
 
 test('every error code the server answers with has a localised message', () => {
   const codes = serverErrorCodes();
-  for (const must of ['invalid_request', 'unauthorized', 'forbidden', 'rate_limited', 'csrf_invalid', 'registration_disabled']) {
+  for (const must of ['invalid_request', 'unauthorized', 'forbidden', 'rate_limited', 'csrf_invalid',
+    'registration_disabled', 'blob_not_owned', 'mail_failed']) {
     assert.ok(codes.has(must), `the scan of src/ missed ${must}`);
   }
   const missing = [...codes].filter((c) => !Object.hasOwn(catalogs.en, `error.code.${c}`));
