@@ -21,9 +21,6 @@
 #include "util/log.h"
 #include "util/text.h"
 
-/* config.yml is small; refuse anything that is clearly not a config file. */
-#define CONFIG_FILE_MAX (256 * 1024)
-
 enum key_type {
         KEY_SECTION, /* a nested mapping */
         KEY_STRING,

@@ -92,6 +92,9 @@ int config_init_defaults(struct config *c);
 /* Release everything c owns; c may be zeroed or partially filled. */
 void config_done(struct config *c);
 
+/* config.yml is small; refuse anything that is clearly not a config file. */
+#define CONFIG_FILE_MAX (256 * 1024)
+
 /*
  * Parse the YAML file at path into c (on top of what it holds).  When
  * missing_ok and the file does not exist, returns 0 and changes nothing.
