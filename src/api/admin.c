@@ -190,7 +190,9 @@ int api_admin_me(struct http_request *req)
 
         if (r != 0)
                 return answered(r);
-        return http_reply_json(req, 200, json_pack("{s:s}", "username", username),
+        return http_reply_json(req, 200,
+                               json_pack("{s:s,s:b}", "username", username, "public_url_set",
+                                         req->app->config->public_url != NULL),
                                HTTP_REPLY_NO_STORE);
 }
 
@@ -263,9 +265,8 @@ static int test_mail_send(struct http_request *req, const char *to, const char *
         struct test_mail *t;
         int r;
 
-        if (app->config->public_url)
-                snprintf(base, sizeof(base), "%s", app->config->public_url);
-        else if (http_request_origin(req, base, sizeof(base)) < 0)
+        /* Without public_url and a loopback Host, the text names no link. */
+        if (api_link_base(req, base, sizeof(base)) < 0)
                 base[0] = '\0';
         t = calloc(1, sizeof(*t));
         if (!t)

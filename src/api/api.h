@@ -90,6 +90,19 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
  * internal error (500 internal_error; the cause is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
+/*
+ * The base of links sent by e-mail: public_url when configured; without
+ * it the origin of the request, but only when its Host names a loopback
+ * address (a local trial), never a Host a client or proxy chose.  Returns
+ * 0, -EADDRNOTAVAIL (public_url unset, Host not loopback: answer with
+ * api_reply_public_url_required()), -EINVAL (malformed Host) or
+ * -ENAMETOOLONG.
+ */
+int api_link_base(struct http_request *req, char *out, size_t size);
+
+/* 503 public_url_required: account e-mail needs public_url (logged). */
+int api_reply_public_url_required(struct http_request *req);
+
 /* Hand one message to the mail helper and wait for its verdict (up to
  * MAIL_CLIENT_REPLY_TIMEOUT_MS: call it from app->background, never on a
  * request thread).  0 once delivered or written to the outbox; otherwise

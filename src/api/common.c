@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/text.h"
 
 bool api_too_long(const char *s, size_t max)
@@ -30,6 +31,48 @@ int api_reply_internal(struct http_request *req, int r)
 {
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return http_reply_error(req, 500, "internal_error", "internal server error") < 0 ? r : 0;
+}
+
+/* A Host header fit to build a link on: a name or address, maybe a port. */
+static bool host_is_plain(const char *host)
+{
+        if (!*host)
+                return false;
+        for (const char *p = host; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
+                        return false;
+        return true;
+}
+
+int api_link_base(struct http_request *req, char *out, size_t size)
+{
+        const char *pub = req->app->config->public_url, *host;
+        int r;
+
+        if (pub) {
+                r = snprintf(out, size, "%s", pub);
+                return r < 0 || (size_t)r >= size ? -ENAMETOOLONG : 0;
+        }
+        r = http_request_origin(req, out, size);
+        if (r < 0)
+                return r;
+        host = strstr(out, "://") + 3;
+        if (!host_is_plain(host))
+                return -EINVAL;
+        return netaddr_host_is_loopback(host) ? 0 : -EADDRNOTAVAIL;
+}
+
+int api_reply_public_url_required(struct http_request *req)
+{
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY}, {"EVENT", "public_url_required"}};
+
+        log_struct(LOG_WARNING, f,
+                   "Account e-mail refused: public_url is not set and the request was not made "
+                   "to a loopback host; set public_url");
+        return http_reply_error(req, 503, "public_url_required",
+                                "account e-mail is not available: the server's public_url is "
+                                "not set (links are built only for loopback hosts without it)");
 }
 
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,

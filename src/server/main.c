@@ -624,10 +624,14 @@ int main(int argc, char **argv)
         }
 
         start_mailer(&app, &opts);
-        if (!cfg.public_url)
-                log_warning("public_url is not set: links in account e-mails follow each "
-                            "request's Host header; set it when untrusted clients can reach "
-                            "this server");
+        if (!cfg.public_url) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                        {"EVENT", "public_url_unset"}};
+                log_struct(LOG_WARNING, f,
+                           "public_url is not set: account e-mails (confirmation, password "
+                           "reset) are sent only for requests made to a loopback host; set "
+                           "public_url to the address clients use");
+        }
 
         unsigned threads = cfg.server.threads;
         if (threads == 0) {

@@ -32,3 +32,8 @@ int sockaddr_format_ip(const struct sockaddr *sa, char *out, size_t size);
 
 /* Parse a textual IP (v4 or v6, no port) into a sockaddr; 0 or -EINVAL. */
 int ip_parse(const char *s, struct sockaddr_storage *ret);
+
+/* Whether host, the value of a Host header ("localhost", "127.0.0.1:8080",
+ * "[::1]:47732"), names this machine's loopback interface: "localhost",
+ * 127.0.0.0/8 or ::1 (v4-mapped included), with an optional port. */
+bool netaddr_host_is_loopback(const char *host);
