@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -360,6 +361,18 @@ static int lock_down(const struct mailer_options *o)
         return 0;
 }
 
+/* Resolve host once now, so the name service has loaded every module its
+ * configuration names: once the filter is in, no library can be mapped
+ * executable.  The answer itself does not matter (a later lookup is made
+ * for each delivery). */
+static void preload_resolver(const char *host)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+
+        if (getaddrinfo(host, NULL, &hints, &res) == 0)
+                freeaddrinfo(res);
+}
+
 /*
  * The one place where the mailer reads its settings: the configuration,
  * the SMTP password and the outbox, then (root) the change of identity.
@@ -384,6 +397,8 @@ static int mailer_prepare(struct mailer *m, const struct mailer_options *o)
                 .outbox_fd = m->outbox_fd,
                 .smtp = &m->smtp,
         };
+        if (m->cfg.smtp.host)
+                preload_resolver(m->cfg.smtp.host);
         if (m->cfg.smtp.host)
                 log_debug("Delivering through %s:%u (%s)", m->cfg.smtp.host,
                           (unsigned)m->cfg.smtp.port,

@@ -482,7 +482,7 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 }
 
 /* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp. */
-static int lock_down(const struct options *o, pid_t child)
+static int lock_down(const struct options *o, pid_t child, const char *socket_path)
 {
         int r;
 
@@ -497,7 +497,9 @@ static int lock_down(const struct options *o, pid_t child)
                            "only");
                 return 0;
         }
-        r = seccomp_filter_install(&seccomp_profile_server, child);
+        /* connect() only for the mail helper's socket path (systemd). */
+        r = seccomp_profile_install(&seccomp_profile_server,
+                                    socket_path ? seccomp_server_connect : NULL, child);
         if (r < 0)
                 return log_error_errno(r, "Cannot install the seccomp filter: %m");
         log_debug("seccomp filter installed (profile %s)", seccomp_profile_server.name);
@@ -648,7 +650,7 @@ int main(int argc, char **argv)
 
         if (drop && drop_privileges(&app, &cfg, &target) < 0)
                 goto out;
-        if (lock_down(&opts, mail_client_supervisor_pid(app.mail)) < 0)
+        if (lock_down(&opts, mail_client_supervisor_pid(app.mail), cfg.smtp.socket_path) < 0)
                 goto out;
 
         r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);

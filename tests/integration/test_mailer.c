@@ -423,6 +423,50 @@ static void test_helper_is_sandboxed(void **state)
         assert_true(wait_gone(pid, 5000));
 }
 
+/* The helper asked (by the test-only probe, preloaded) to map executable
+ * memory: with its filter it dies before the call returns; without it the
+ * probe leaves its mark, which shows the probe works. */
+static bool helper_maps_exec(const char *name, const char *const *extra)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        char mark[PATH_MAX + 32], preload[PATH_MAX + 16];
+        const char *probe = getenv("VERSTAK_SECCOMP_PROBE");
+        pid_t pid;
+
+        if (!probe)
+                skip();
+        setup_make(&s, name, NULL);
+        /* Where the helper's account may leave the mark. */
+        path_join(mark, sizeof(mark), s.dir, "marks");
+        assert_int_equal(mkdir(mark, 0700), 0);
+        assert_int_equal(chmod(mark, 01777), 0);
+        path_join(mark, sizeof(mark), s.dir, "marks/mark");
+        snprintf(preload, sizeof(preload), "%s", probe);
+        assert_int_equal(setenv("LD_PRELOAD", preload, 1), 0);
+        assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
+        assert_int_equal(setenv("VERSTAK_PROBE_MARK", mark, 1), 0);
+        int r = mail_client_new_spawn_argv(mailer_bin(), s.config, s.data, extra, &c);
+        unsetenv("LD_PRELOAD");
+        unsetenv("VERSTAK_PROBE_MARK");
+        assert_int_equal(r, 0);
+        pid = mail_client_helper_pid(c);
+        assert_true(pid > 0);
+        assert_int_equal(kill(pid, SIGPWR), 0);
+        assert_true(wait_gone(pid, 5000));
+        mail_client_free(c);
+        return access(mark, F_OK) == 0;
+}
+
+static void test_helper_no_exec_memory(void **state)
+{
+        static const char *const no_filter[] = {"--no-seccomp", NULL};
+        (void)state;
+
+        assert_false(helper_maps_exec("exec-memory", NULL));
+        assert_true(helper_maps_exec("exec-memory-unfiltered", no_filter));
+}
+
 static void test_restart_after_kill(void **state)
 {
         struct setup s;
@@ -1042,6 +1086,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
                 cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
+                cmocka_unit_test_teardown(test_helper_no_exec_memory, kill_tracked),
                 cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
                 cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
                 cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),

@@ -150,6 +150,24 @@ static void test_seccomp_kills_inet_socket(void **state)
                 fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
 }
 
+/* Run by hand the daemon has no use for connect(): a stream to a local
+ * service (the system bus) is refused by the filter. */
+static void test_seccomp_kills_unix_connect(void **state)
+{
+        (void)state;
+        int status = probe_with_signal(NULL, SIGXCPU);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+                fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
+}
+
+static void test_seccomp_kills_exec_mapping(void **state)
+{
+        (void)state;
+        int status = probe_with_signal(NULL, SIGPWR);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+                fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
+}
+
 /* --no-seccomp warns and leaves the filter off: the same probe now gets
  * its socket (exit 98), which shows the probe itself works. */
 static void test_no_seccomp(void **state)
@@ -508,6 +526,8 @@ int main(void)
                 cmocka_unit_test(test_seccomp_active),
                 cmocka_unit_test(test_seccomp_kills_execve),
                 cmocka_unit_test(test_seccomp_kills_inet_socket),
+                cmocka_unit_test(test_seccomp_kills_unix_connect),
+                cmocka_unit_test(test_seccomp_kills_exec_mapping),
                 cmocka_unit_test(test_no_seccomp),
                 cmocka_unit_test(test_drop_to_user),
                 cmocka_unit_test(test_unknown_user),
