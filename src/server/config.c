@@ -446,6 +446,7 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 else
                         return fail(err, err_size, k->path,
                                     "expected none, starttls, starttls-required or tls");
+                c->smtp.security_set = true;
                 return 0;
         }
         case KEY_SYNCHRONOUS:
@@ -518,6 +519,8 @@ int config_load_string(struct config *c, const char *text, size_t len, char *err
                 r = fail(err, err_size, "config", "top level must be a mapping of keys");
         else
                 r = walk_mapping(c, &doc, root, "", err, err_size);
+        if (r >= 0 && c->smtp.username && !c->smtp.security_set)
+                c->smtp.security = SMTP_SECURITY_STARTTLS_REQUIRED;
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         return r;

@@ -70,7 +70,11 @@ struct config {
         struct {
                 char *host; /* NULL: write messages to the outbox instead */
                 uint16_t port;
+                /* Default starttls; starttls-required when a username is set
+                 * and security is not (the password must not go out in clear
+                 * to a server whose STARTTLS an attacker stripped). */
                 enum smtp_security security;
+                bool security_set; /* smtp.security was given */
                 char *username;
                 char *password_file; /* read by the mailer only */
                 char *from;
