@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "server/config.h"
+#include "config/config.h"
 
 /*
  * Load path into cfg (config_load_string) as a root-started mailer must:
