@@ -163,9 +163,15 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         time_t now = time(NULL);
         unsigned wait;
 
+        char client[INET6_ADDRSTRLEN + 8];
+
         if (!rl)
                 return 0;
-        wait = ratelimit_hit(rl, rule, req->client_ip, now);
+        /* IPv6 clients share one budget per /64 (api.md §1). */
+        if (netaddr_rate_key((const struct sockaddr *)&req->client_addr, client, sizeof(client)) <
+            0)
+                snprintf(client, sizeof(client), "%s", req->client_ip);
+        wait = ratelimit_hit(rl, rule, client, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);

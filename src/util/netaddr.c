@@ -22,6 +22,10 @@ int netmask_parse(const char *s, struct netmask *ret)
 
         if (!s || strlen(s) >= sizeof(buf))
                 return -EINVAL;
+        if (strcmp(s, NETMASK_UNIX) == 0) {
+                *ret = (struct netmask){.family = AF_UNIX};
+                return 0;
+        }
         strcpy(buf, s);
         slash = strchr(buf, '/');
         if (slash)
@@ -68,6 +72,8 @@ bool netmask_contains(const struct netmask *m, const struct sockaddr *sa)
 
         if (!sa)
                 return false;
+        if (sa->sa_family == AF_UNIX)
+                return m->family == AF_UNIX;
         if (sa->sa_family == AF_INET) {
                 const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
                 if (m->family != AF_INET)
@@ -234,4 +240,22 @@ bool netaddr_host_is_loopback(const char *host)
         if (strcasecmp(name, "localhost") == 0)
                 return true;
         return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+int netaddr_rate_key(const struct sockaddr *sa, char *out, size_t size)
+{
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        struct in6_addr prefix;
+        char text[INET6_ADDRSTRLEN];
+        int n;
+
+        if (!sa || sa->sa_family != AF_INET6 ||
+            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, v4mapped, 12) == 0)
+                return sockaddr_format_ip(sa, out, size);
+        prefix = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memset(prefix.s6_addr + 8, 0, 8);
+        if (!inet_ntop(AF_INET6, &prefix, text, sizeof(text)))
+                return -errno;
+        n = snprintf(out, size, "%s/64", text);
+        return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
 }
