@@ -65,6 +65,12 @@ static const struct config_key config_keys[] = {
          UINT64_MAX / 2},
         {"limits.max_user_blob_bytes", KEY_UINT, OFF(limits.max_user_blob_bytes), 0,
          UINT64_MAX / 2},
+        {"limits.max_connections_per_client", KEY_UINT, OFF(limits.max_connections_per_client), 0,
+         100000},
+        {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
+        {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
+        {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
+        {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 50},
 
         {"retention", KEY_SECTION, 0, 0, 0},
         {"retention.idempotency_hours", KEY_UINT, OFF(retention.idempotency_hours), 1, 24 * 3650},
@@ -125,6 +131,11 @@ int config_init_defaults(struct config *c)
         c->limits.max_blob_bytes = 268435456;
         c->limits.max_vault_blob_bytes = 4294967296ull;
         c->limits.max_user_blob_bytes = 8589934592ull;
+        c->limits.max_connections_per_client = 64;
+        c->limits.max_uploads_per_user = 4;
+        c->limits.max_uploads_per_client = 8;
+        c->limits.disk_reserve_bytes = 1073741824ull;
+        c->limits.disk_reserve_percent = 5;
         c->retention.idempotency_hours = 24;
         c->retention.audit_days = 90;
         c->retention.temp_upload_hours = 24;

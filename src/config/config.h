@@ -44,6 +44,16 @@ struct config {
                 uint64_t max_blob_bytes;
                 uint64_t max_vault_blob_bytes;
                 uint64_t max_user_blob_bytes;
+                /* Open connections one client address may hold (0: no
+                 * limit; not applied when a trusted proxy is an IP peer). */
+                uint64_t max_connections_per_client;
+                /* Concurrent blob uploads per user and per client address. */
+                uint64_t max_uploads_per_user;
+                uint64_t max_uploads_per_client;
+                /* Free space kept on the data filesystem: uploads and pushes
+                 * get 507 below the smaller of the two (0 and 0: none). */
+                uint64_t disk_reserve_bytes;
+                uint64_t disk_reserve_percent;
         } limits;
 
         struct {

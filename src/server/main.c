@@ -537,6 +537,21 @@ static void log_started(const int *fds, int n, bool activated)
                    activated ? " (socket activation)" : "");
 }
 
+/* limits.max_connections_per_client, unless a trusted proxy connects over
+ * IP: then every client arrives from the proxy's address, and the proxy
+ * must bound its clients itself. */
+static unsigned connections_per_client(const struct config *cfg)
+{
+        for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+                if (cfg->trusted_proxies[i].family != AF_UNIX) {
+                        if (cfg->limits.max_connections_per_client > 0)
+                                log_info("limits.max_connections_per_client is not applied: "
+                                         "clients arrive through a trusted proxy");
+                        return 0;
+                }
+        return (unsigned)cfg->limits.max_connections_per_client;
+}
+
 /* Serve on fds[0..n) (handed to the HTTP server, or closed when it cannot
  * start) until SIGTERM/SIGINT, then stop accepting, answer the held long
  * polls and let the rest finish. */
@@ -551,6 +566,7 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
                 .trusted_proxies = cfg->trusted_proxies,
                 .n_trusted_proxies = cfg->n_trusted_proxies,
                 .threads = threads,
+                .max_connections_per_client = connections_per_client(cfg),
                 .userdata = app,
         };
         struct http_server *http;

@@ -10,8 +10,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +595,65 @@ static void test_ipv6_rate_limit_per_64(void **state)
         harness_destroy(&d);
 }
 
+/* A TCP connection to the daemon from the loopback address src. */
+static int connect_from(const struct daemon *d, const char *src)
+{
+        struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+        assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
+        to.sin_port = htons((uint16_t)d->port);
+        assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+        return fd;
+}
+
+/* Ask for /livez on fd: 1 when answered 200, 0 when the daemon closed the
+ * connection instead (waits at most 10 s). */
+static int livez_on(int fd)
+{
+        static const char req[] = "GET /livez HTTP/1.1\r\nHost: t\r\n\r\n";
+        char buf[64] = "";
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
+                return 0;
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return 0;
+        return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+/* One address holds at most limits.max_connections_per_client open
+ * connections (idle keep-alives, long polls); another address is still
+ * served while it holds them all. */
+static void test_connections_per_client(void **state)
+{
+        enum { LIMIT = 8 };
+        struct daemon d;
+        int fds[LIMIT + 1], answered = 0;
+        (void)state;
+
+        struct daemon_options o = {.config_yaml = "limits:\n  max_connections_per_client: 8\n"};
+        assert_int_equal(harness_start(&d, &o), 0);
+        for (int i = 0; i <= LIMIT; i++)
+                fds[i] = connect_from(&d, "127.0.0.3");
+        for (int i = 0; i <= LIMIT; i++)
+                answered += livez_on(fds[i]);
+        assert_int_equal(answered, LIMIT);
+        /* While 127.0.0.3 holds every slot it may, 127.0.0.2 is served.
+         * (127.0.0.1 is the harness's own, with its kept-alive connection.) */
+        int other = connect_from(&d, "127.0.0.2");
+        assert_int_equal(livez_on(other), 1);
+        close(other);
+        for (int i = 0; i <= LIMIT; i++)
+                close(fds[i]);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest shared[] = {
@@ -607,6 +670,7 @@ int main(void)
                 cmocka_unit_test(test_check_config),
                 cmocka_unit_test(test_forwarded_for_rightmost),
                 cmocka_unit_test(test_ipv6_rate_limit_per_64),
+                cmocka_unit_test(test_connections_per_client),
                 cmocka_unit_test(test_health_degraded),
                 cmocka_unit_test(test_forwarded_for_untrusted),
         };
