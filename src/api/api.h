@@ -101,6 +101,25 @@ int api_reply_internal(struct http_request *req, int r);
  */
 int api_link_base(struct http_request *req, char *out, size_t size);
 
+/*
+ * Whether the data filesystem keeps its reserve (limits.disk_reserve_*:
+ * the smaller of the byte count and the percentage of its size) after
+ * incoming more bytes.  0 when it does; otherwise 507 insufficient_storage
+ * was answered (logged) and BODY_ANSWERED is returned.  Reads never call
+ * this: they keep working on a full disk.
+ */
+int api_storage_check(struct http_request *req, uint64_t incoming);
+
+/* The key a client is counted under for rate limits and upload slots:
+ * its address, IPv6 grouped by /64. */
+#define API_CLIENT_KEY_SIZE (INET6_ADDRSTRLEN + 8)
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE]);
+
+/* Answer status with {error: message, code} and Retry-After: seconds.
+ * BODY_ANSWERED, or a negative errno. */
+int api_reply_retry_after(struct http_request *req, unsigned status, const char *code,
+                          const char *message, unsigned seconds);
+
 /* 503 public_url_required: account e-mail needs public_url (logged). */
 int api_reply_public_url_required(struct http_request *req);
 

@@ -20,6 +20,7 @@ struct longpoll;
 struct blob_store;
 struct mail_client;
 struct workq;
+struct upload_slots;
 
 struct app {
         struct config *config;
@@ -31,7 +32,8 @@ struct app {
         struct longpoll *longpoll;
         struct blob_store *blobs;
         struct mail_client *mail;
-        struct workq *background; /* jobs answered requests leave behind */
+        struct workq *background;     /* jobs answered requests leave behind */
+        struct upload_slots *uploads; /* blob uploads running, per user/address */
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */

@@ -23,6 +23,7 @@
 #include "api/app.h"
 #include "api/blob_gc.h"
 #include "api/handlers.h"
+#include "api/upload_slots.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
 #include "http/range.h"
@@ -53,6 +54,7 @@ struct upload {
         struct store_device dev;
         struct multipart_parser *mp;
         struct blob_upload *blob;
+        struct upload_slot *slot; /* held while the upload runs */
         /* The answer once the upload is rejected (status 0: not rejected). */
         unsigned status;
         const char *code;
@@ -114,6 +116,25 @@ static const struct multipart_callbacks upload_callbacks = {
         .part_data = on_part_data,
 };
 
+/* A slot among the uploads running for this user and this client address,
+ * else 429 too_many_uploads at once (before any byte is stored). */
+static int upload_slot_take(struct http_request *req, struct upload *up)
+{
+        const struct config *cfg = api_app(req)->config;
+        char client[API_CLIENT_KEY_SIZE];
+        int r;
+
+        api_client_key(req, client);
+        r = upload_slots_take(api_app(req)->uploads, up->dev.user_id, client,
+                              (unsigned)cfg->limits.max_uploads_per_user,
+                              (unsigned)cfg->limits.max_uploads_per_client, &up->slot);
+        if (r != -EBUSY)
+                return r;
+        req->log_event = "too_many_uploads";
+        return api_reply_retry_after(req, 429, "too_many_uploads",
+                                     "too many uploads at once; wait for one to finish", 1);
+}
+
 int api_blobs_upload_begin(struct http_request *req)
 {
         const struct config *cfg = api_app(req)->config;
@@ -130,6 +151,9 @@ int api_blobs_upload_begin(struct http_request *req)
         r = api_device_auth(req, &up->dev, true);
         if (r != 0)
                 return answered(r);
+        r = upload_slot_take(req, up);
+        if (r != 0)
+                return answered(r);
         r = multipart_parser_new(http_header(req, "Content-Type"), &upload_callbacks, up, &up->mp);
         if (r == -EINVAL)
                 return http_reply_error(req, 400, "invalid_multipart",
@@ -139,6 +163,11 @@ int api_blobs_upload_begin(struct http_request *req)
         if (req->has_content_length &&
             req->content_length > cfg->limits.max_blob_bytes + MULTIPART_OVERHEAD_MAX)
                 return http_reply_error(req, 413, "blob_too_large", "blob too large");
+        /* The declared size must fit above the reserve; a chunked body is
+         * checked against the reserve alone. */
+        r = api_storage_check(req, req->has_content_length ? req->content_length : 0);
+        if (r != 0)
+                return answered(r);
         return 0;
 }
 
@@ -216,6 +245,7 @@ void api_blobs_upload_cleanup(struct http_request *req)
                 return;
         multipart_parser_free(up->mp);
         blob_upload_free(up->blob); /* an unfinished upload leaves no file */
+        upload_slots_release(api_app(req)->uploads, up->slot);
         store_device_done(&up->dev);
         free(up);
         req->state = NULL;

@@ -6,9 +6,11 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "api/app.h"
@@ -73,6 +75,36 @@ int api_reply_public_url_required(struct http_request *req)
         return http_reply_error(req, 503, "public_url_required",
                                 "account e-mail is not available: the server's public_url is "
                                 "not set (links are built only for loopback hosts without it)");
+}
+
+int api_storage_check(struct http_request *req, uint64_t incoming)
+{
+        const struct config *cfg = api_app(req)->config;
+        uint64_t total, avail, reserve;
+        struct statvfs st;
+
+        if (cfg->limits.disk_reserve_bytes == 0 || cfg->limits.disk_reserve_percent == 0)
+                return 0;
+        if (statvfs(api_app(req)->blob_dir, &st) < 0)
+                return api_reply_internal(req, -errno) < 0 ? -EIO : BODY_ANSWERED;
+        total = (uint64_t)st.f_blocks * st.f_frsize;
+        avail = (uint64_t)st.f_bavail * st.f_frsize;
+        reserve = total / 100 * cfg->limits.disk_reserve_percent;
+        if (reserve > cfg->limits.disk_reserve_bytes)
+                reserve = cfg->limits.disk_reserve_bytes;
+        if (avail >= reserve && avail - reserve >= incoming)
+                return 0;
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                {"EVENT", "insufficient_storage"}};
+        log_struct(LOG_WARNING, f,
+                   "Refused a write: %" PRIu64 " bytes free on the data filesystem, %" PRIu64
+                   " kept in reserve",
+                   avail, reserve);
+        req->log_event = "insufficient_storage";
+        return http_reply_error(req, 507, "insufficient_storage",
+                                "the server is low on storage; try again later") < 0
+                       ? -EIO
+                       : BODY_ANSWERED;
 }
 
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
@@ -157,20 +189,25 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         return 0;
 }
 
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE])
+{
+        /* IPv6 clients share one budget per /64 (api.md §1). */
+        if (netaddr_rate_key((const struct sockaddr *)&req->client_addr, out, API_CLIENT_KEY_SIZE) <
+            0)
+                snprintf(out, API_CLIENT_KEY_SIZE, "%s", req->client_ip);
+}
+
 int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
 {
         struct ratelimit *rl = api_app(req)->ratelimit;
         time_t now = time(NULL);
         unsigned wait;
 
-        char client[INET6_ADDRSTRLEN + 8];
+        char client[API_CLIENT_KEY_SIZE];
 
         if (!rl)
                 return 0;
-        /* IPv6 clients share one budget per /64 (api.md §1). */
-        if (netaddr_rate_key((const struct sockaddr *)&req->client_addr, client, sizeof(client)) <
-            0)
-                snprintf(client, sizeof(client), "%s", req->client_ip);
+        api_client_key(req, client);
         wait = ratelimit_hit(rl, rule, client, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
@@ -182,19 +219,27 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         if (wait == 0)
                 return 0;
 
-        char retry[24], msg[96];
-        snprintf(retry, sizeof(retry), "%u", wait);
+        char msg[96];
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
 
-        struct MHD_Response *resp = http_response_from_json(
-                json_pack("{s:s,s:s}", "error", "too many requests, try again later", "code",
-                          "rate_limited"));
+        return api_reply_retry_after(req, 429, "rate_limited", "too many requests, try again later",
+                                     wait);
+}
+
+int api_reply_retry_after(struct http_request *req, unsigned status, const char *code,
+                          const char *message, unsigned seconds)
+{
+        char retry[24];
+        struct MHD_Response *resp =
+                http_response_from_json(json_pack("{s:s,s:s}", "error", message, "code", code));
+
         if (!resp)
                 return -ENOMEM;
+        snprintf(retry, sizeof(retry), "%u", seconds);
         MHD_add_response_header(resp, "Retry-After", retry);
-        return http_reply_response(req, 429, resp, 0) < 0 ? -EIO : BODY_ANSWERED;
+        return http_reply_response(req, status, resp, 0) < 0 ? -EIO : BODY_ANSWERED;
 }
 
 int api_check_credentials(struct http_request *req, const char *login, const char *password,

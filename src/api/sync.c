@@ -189,6 +189,9 @@ int api_sync_push(struct http_request *req)
         r = api_device_auth(req, &dev, false);
         if (r != 0)
                 return answered(r);
+        r = api_storage_check(req, req->body_len);
+        if (r != 0)
+                goto out;
         r = body_parse(req, fields, ELEMENTSOF(fields), &root);
         if (r != 0)
                 goto out;

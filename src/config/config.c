@@ -70,7 +70,7 @@ static const struct config_key config_keys[] = {
         {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
         {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
         {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
-        {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 50},
+        {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 100},
 
         {"retention", KEY_SECTION, 0, 0, 0},
         {"retention.idempotency_hours", KEY_UINT, OFF(retention.idempotency_hours), 1, 24 * 3650},

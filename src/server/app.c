@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/longpoll.h"
+#include "api/upload_slots.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
@@ -99,6 +100,8 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
                 r = longpoll_new(&app->longpoll);
         if (r >= 0)
                 r = workq_new(BACKGROUND_QUEUE_MAX, &app->background);
+        if (r >= 0)
+                r = upload_slots_new(&app->uploads);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto fail;
@@ -123,6 +126,7 @@ void app_free(struct app *app)
         }
         mail_client_free(app->mail);
         longpoll_free(app->longpoll);
+        upload_slots_free(app->uploads);
         ratelimit_free(app->ratelimit);
         store_close(app->store);
         blob_store_free(app->blobs);
