@@ -155,8 +155,8 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 /* Unknown tokens cost no write beyond a few audit entries
                  * per client and minute. */
                 if (!api_app(req)->ratelimit ||
-                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, req->client_ip,
-                                  time(NULL)) == 0)
+                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, RL_KIND_ADDRESS,
+                                  req->client_ip, time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return reply_auth_error(req, 401, "invalid API key");
         }
@@ -208,13 +208,13 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         if (!rl)
                 return 0;
         api_client_key(req, client);
-        wait = ratelimit_hit(rl, rule, client, now);
+        wait = ratelimit_hit(rl, rule, RL_KIND_ADDRESS, client, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);
                 str_ascii_lower(str_trim(norm));
                 token_sha256_hex(norm, strlen(norm), hash);
-                wait = ratelimit_hit(rl, rule, hash, now);
+                wait = ratelimit_hit(rl, rule, RL_KIND_ACCOUNT, hash, now);
         }
         if (wait == 0)
                 return 0;

@@ -214,25 +214,48 @@ static void test_ratelimit(void **state)
 
         assert_int_equal(ratelimit_new(3, &rl), 0);
         for (int i = 0; i < 5; i++)
-                assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000), 0);
-        unsigned wait = ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 60);
+                assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000), 0);
+        unsigned wait = ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000 + 60);
         assert_int_equal(wait, 15 * 60 - 60);
         /* Another rule, another key: separate budgets. */
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 1000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "5.6.7.8", 1000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 1000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "5.6.7.8", 1000), 0);
         /* The window ends: allowed again. */
-        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 15 * 60), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000 + 15 * 60), 0);
         /* At most 3 buckets: a fourth evicts the least recently seen
          * (RL_LOGIN|1.2.3.4), whose budget then starts afresh. */
         assert_int_equal(ratelimit_size(rl), 3);
         for (int i = 0; i < 10; i++)
-                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 600);
-        assert_int_equal(ratelimit_hit(rl, RL_FORGOT, "x", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_REGISTER, "y", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_RESET, "z", 2000), 0);
+                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 600);
+        assert_int_equal(ratelimit_hit(rl, RL_FORGOT, RL_KIND_ADDRESS, "x", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_REGISTER, RL_KIND_ADDRESS, "y", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_RESET, RL_KIND_ADDRESS, "z", 2000), 0);
         assert_int_equal(ratelimit_size(rl), 3);
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 0);
+        ratelimit_free(rl);
+}
+
+/* An account's counter survives a flood of fresh addresses: accounts have
+ * buckets of their own, which address buckets never evict. */
+static void test_ratelimit_account_survives_flood(void **state)
+{
+        struct ratelimit *rl;
+        char ip[32];
+        (void)state;
+
+        assert_int_equal(ratelimit_new(3, &rl), 0);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(
+                        ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1000), 0);
+        assert_int_not_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1000),
+                             0);
+        for (int i = 0; i < 100; i++) {
+                snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 250, i % 250);
+                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, ip, 1001), 0);
+        }
+        assert_int_not_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1002),
+                             0);
         ratelimit_free(rl);
 }
 
@@ -263,6 +286,7 @@ int main(void)
                 cmocka_unit_test(test_refuses_newer_schema),
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_ratelimit),
+                cmocka_unit_test(test_ratelimit_account_survives_flood),
                 cmocka_unit_test(test_password),
         };
         return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
