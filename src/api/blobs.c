@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,12 @@ struct upload {
         struct multipart_parser *mp;
         struct blob_upload *blob;
         struct upload_slot *slot; /* held while the upload runs */
+        /* Content-Length already exceeds the remaining quota: only a blob
+         * the scope holds can succeed, so the body is hashed, not stored. */
+        bool hash_only;
+        bool part_seen;
+        crypto_hash_sha256_state hash;
+        uint64_t hashed;
         /* The answer once the upload is rejected (status 0: not rejected). */
         unsigned status;
         const char *code;
@@ -101,6 +108,9 @@ static int on_part_begin(void *userdata, unsigned index, const char *name, const
         if (!filename)
                 return upload_reject(up, 400, "invalid_multipart",
                                      "the file part needs a filename");
+        up->part_seen = true;
+        if (up->hash_only)
+                return crypto_hash_sha256_init(&up->hash) == 0 ? 0 : -EIO;
         return blob_upload_new(app->blobs, app->config->limits.max_blob_bytes, &up->blob);
 }
 
@@ -108,6 +118,14 @@ static int on_part_data(void *userdata, const char *data, size_t len)
 {
         struct upload *up = userdata;
 
+        if (up->hash_only) {
+                up->hashed += len;
+                if (up->hashed > api_app(up->req)->config->limits.max_blob_bytes)
+                        return -EFBIG;
+                return crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len) == 0
+                               ? 0
+                               : -EIO;
+        }
         return up->blob ? blob_upload_write(up->blob, data, len) : -EINVAL;
 }
 
@@ -133,6 +151,60 @@ static int upload_slot_take(struct http_request *req, struct upload *up)
         req->log_event = "too_many_uploads";
         return api_reply_retry_after(req, 429, "too_many_uploads",
                                      "too many uploads at once; wait for one to finish", 1);
+}
+
+/* Whether a body of Content-Length bytes holds a blob larger than what is
+ * left of the scope's or the user's quota. */
+static int over_quota(struct http_request *req, struct upload *up, bool *ret)
+{
+        const struct config *cfg = api_app(req)->config;
+        const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
+        struct store_blob_usage vault, user;
+        uint64_t least, left_vault, left_user;
+        int r;
+
+        *ret = false;
+        if (!req->has_content_length || req->content_length <= MULTIPART_OVERHEAD_MAX)
+                return 0;
+        least = req->content_length - MULTIPART_OVERHEAD_MAX;
+        r = store_blob_usage_scope(api_app(req)->store, &scope, &vault);
+        if (r >= 0)
+                r = store_blob_usage_user(api_app(req)->store, up->dev.user_id, &user);
+        if (r < 0)
+                return r;
+        left_vault = (uint64_t)vault.bytes < cfg->limits.max_vault_blob_bytes
+                             ? cfg->limits.max_vault_blob_bytes - (uint64_t)vault.bytes
+                             : 0;
+        left_user = (uint64_t)user.bytes < cfg->limits.max_user_blob_bytes
+                            ? cfg->limits.max_user_blob_bytes - (uint64_t)user.bytes
+                            : 0;
+        *ret = least > left_vault || least > left_user;
+        return 0;
+}
+
+/* The end of a hash-only upload: the scope's own blob again is the usual
+ * no-op success; anything else would have exceeded the quota. */
+static int upload_hash_only_finish(struct http_request *req, struct upload *up)
+{
+        const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        char sha256[BLOB_HASH_HEX + 1];
+        int64_t size;
+        int r;
+
+        if (crypto_hash_sha256_final(&up->hash, digest) != 0)
+                return api_reply_internal(req, -EIO);
+        hex_encode(digest, sizeof(digest), sha256);
+        r = store_blob_ref_size(api_app(req)->store, &scope, sha256, &size);
+        if (r == -ENOENT || (r >= 0 && (uint64_t)size != up->hashed)) {
+                req->log_event = "blob_quota_exceeded_unstored";
+                return http_reply_error(req, 413, "quota_exceeded", "blob quota exceeded");
+        }
+        if (r < 0)
+                return api_reply_internal(req, r);
+        req->log_event = "blob_upload_repeated";
+        return http_reply_json(
+                req, 200, json_pack("{s:s,s:I}", "sha256", sha256, "size", (json_int_t)size), 0);
 }
 
 int api_blobs_upload_begin(struct http_request *req)
@@ -163,6 +235,11 @@ int api_blobs_upload_begin(struct http_request *req)
         if (req->has_content_length &&
             req->content_length > cfg->limits.max_blob_bytes + MULTIPART_OVERHEAD_MAX)
                 return http_reply_error(req, 413, "blob_too_large", "blob too large");
+        r = over_quota(req, up, &up->hash_only);
+        if (r < 0)
+                return r;
+        if (up->hash_only)
+                return 0; /* nothing is stored */
         /* The declared size must fit above the reserve; a chunked body is
          * checked against the reserve alone. */
         r = api_storage_check(req, req->has_content_length ? req->content_length : 0);
@@ -229,11 +306,13 @@ int api_blobs_upload(struct http_request *req)
                 r = multipart_parser_finish(up->mp);
                 if (r < 0)
                         upload_fail(up, r);
-                else if (!up->blob)
+                else if (!up->part_seen)
                         (void)upload_reject(up, 400, "invalid_multipart", "no file part");
         }
         if (up->status)
                 return http_reply_error(req, up->status, up->code, up->message);
+        if (up->hash_only)
+                return upload_hash_only_finish(req, up);
         return upload_commit(req, up);
 }
 

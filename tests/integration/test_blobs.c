@@ -1074,6 +1074,9 @@ static void test_quotas(void **state)
         assert_int_equal(upload_ex(&d, dan_b, b30, 30000, false, &r), 413);
         assert_string_equal(http_result_code(&r), "quota_exceeded");
         http_result_free(&r);
+        /* Its Content-Length already exceeded what was left: the body was
+         * hashed (to recognise a blob the scope holds), never stored. */
+        assert_true(harness_wait_log(&d, "EVENT=blob_quota_exceeded_unstored", 5000));
         download_ok(&d, erin, shared_sha, b30, 30000);
         expect_download_error(&d, dan_b, shared_sha, 404, "blob_not_found");
 
