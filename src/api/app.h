@@ -34,6 +34,10 @@ struct app {
         struct mail_client *mail;
         struct workq *background;     /* jobs answered requests leave behind */
         struct upload_slots *uploads; /* blob uploads running, per user/address */
+        /* bcrypt cost of the earlier server's accounts not yet rehashed (0:
+         * none), read at start: failed logins spend one check of it, so
+         * they cost the same for unknown and migrated accounts. */
+        unsigned legacy_bcrypt_cost;
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */

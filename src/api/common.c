@@ -245,6 +245,7 @@ int api_reply_retry_after(struct http_request *req, unsigned status, const char 
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
                           struct store_user *ret_user)
 {
+        const unsigned legacy = api_app(req)->legacy_bcrypt_cost;
         struct store_user u = {0};
         bool rehash = false;
         int r;
@@ -252,6 +253,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         r = store_user_find_by_login(api_app(req)->store, login, &u);
         if (r == -ENOENT) {
                 password_verify_dummy(password);
+                password_verify_dummy_bcrypt(password, legacy);
                 return API_CREDENTIALS_INVALID;
         }
         if (r < 0)
@@ -261,6 +263,12 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (r <= 0) {
                 if (r < 0)
                         log_warning("User %s has a password hash of an unknown format", u.id);
+                /* Every failure costs one Argon2id and one bcrypt check,
+                 * whichever the account has (see app.h). */
+                if (password_bcrypt_cost(u.password_hash) > 0)
+                        password_verify_dummy(password);
+                else
+                        password_verify_dummy_bcrypt(password, legacy);
                 store_user_done(&u);
                 return API_CREDENTIALS_INVALID;
         }

@@ -16,6 +16,7 @@
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
 #include "store/store.h"
+#include "store/store_users.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -95,6 +96,11 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
         r = open_store(app);
         if (r < 0)
                 goto fail;
+        r = store_user_bcrypt_cost(app->store, &app->legacy_bcrypt_cost);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the password hashes: %m");
+                goto fail;
+        }
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app->ratelimit);
         if (r >= 0)
                 r = longpoll_new(&app->longpoll);

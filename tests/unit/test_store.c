@@ -19,6 +19,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "store/store.h"
+#include "store/store_users.h"
 #include "store/store_ops.h"
 
 static char tmpdir[PATH_MAX];
@@ -98,6 +99,11 @@ static void test_migrate_legacy(void **state)
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
         assert_int_equal(migrated, 1); /* 2 -> 3 */
+        /* The earlier server's bcrypt accounts: their cost is what a failed
+         * login of any account spends on bcrypt until they are rehashed. */
+        unsigned cost = 99;
+        assert_int_equal(store_user_bcrypt_cost(s, &cost), 0);
+        assert_int_equal(cost, 10);
         struct store_counts c;
         assert_int_equal(store_get_counts(s, &c), 0);
         assert_int_equal(c.ops, ops);
@@ -276,6 +282,13 @@ static void test_password(void **state)
         assert_true(rehash);
         assert_int_equal(password_verify("not-it", bcrypt, NULL), 0);
         assert_true(password_verify("x", "plaintext", NULL) < 0);
+        /* Failed checks spend one bcrypt check of the migrated accounts'
+         * cost (equal timing for unknown and migrated accounts). */
+        assert_int_equal(password_bcrypt_cost(bcrypt), 10);
+        assert_int_equal(password_bcrypt_cost(hash), 0);
+        assert_int_equal(password_bcrypt_cost("$2b$xx$"), 0);
+        password_verify_dummy_bcrypt("whatever", 4);
+        password_verify_dummy_bcrypt("whatever", 0); /* none: nothing to spend */
 }
 
 int main(void)
