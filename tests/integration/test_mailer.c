@@ -467,6 +467,34 @@ static void test_helper_no_exec_memory(void **state)
         assert_true(helper_maps_exec("exec-memory-unfiltered", no_filter));
 }
 
+/* A helper that keeps dying is restarted at most MAILER_SPAWN_BURST (10)
+ * times a minute: then the supervisor refuses, instead of forking on. */
+static void test_restart_rate_limited(void **state)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        char err[256] = "";
+        int sent = 0, r = 0;
+        (void)state;
+
+        setup_make(&s, "respawn-limit", NULL);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
+        for (int i = 0; i < 15; i++) {
+                pid_t pid = mail_client_helper_pid(c);
+                assert_true(pid > 0);
+                assert_int_equal(kill(pid, SIGKILL), 0);
+                assert_true(wait_gone(pid, 5000));
+                r = mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err));
+                if (r < 0)
+                        break;
+                sent++;
+        }
+        /* The first helper and nine restarts; the tenth restart is refused. */
+        assert_int_equal(sent, 9);
+        assert_int_equal(r, -ECHILD);
+        mail_client_free(c);
+}
+
 static void test_restart_after_kill(void **state)
 {
         struct setup s;
@@ -1088,6 +1116,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
                 cmocka_unit_test_teardown(test_helper_no_exec_memory, kill_tracked),
                 cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
+                cmocka_unit_test_teardown(test_restart_rate_limited, kill_tracked),
                 cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
                 cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
                 cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
