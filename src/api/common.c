@@ -252,8 +252,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
 
         r = store_user_find_by_login(api_app(req)->store, login, &u);
         if (r == -ENOENT) {
-                password_verify_dummy(password);
-                password_verify_dummy_bcrypt(password, legacy);
+                password_fail_equalise(password, NULL, legacy);
                 return API_CREDENTIALS_INVALID;
         }
         if (r < 0)
@@ -265,10 +264,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
                         log_warning("User %s has a password hash of an unknown format", u.id);
                 /* Every failure costs one Argon2id and one bcrypt check,
                  * whichever the account has (see app.h). */
-                if (password_bcrypt_cost(u.password_hash) > 0)
-                        password_verify_dummy(password);
-                else
-                        password_verify_dummy_bcrypt(password, legacy);
+                password_fail_equalise(password, u.password_hash, legacy);
                 store_user_done(&u);
                 return API_CREDENTIALS_INVALID;
         }

@@ -119,3 +119,13 @@ void password_verify_dummy_bcrypt(const char *password, unsigned cost)
          * cost does. */
         (void)crypt_rn(password ? password : "", setting, data, (int)sizeof(*data));
 }
+
+void password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost)
+{
+        bool bcrypt = hash && password_bcrypt_cost(hash) > 0;
+
+        if (!hash || bcrypt)
+                password_verify_dummy(password);
+        if (!bcrypt)
+                password_verify_dummy_bcrypt(password, legacy_cost);
+}

@@ -42,3 +42,8 @@ unsigned password_bcrypt_cost(const char *hash);
  * failed checks of unknown, Argon2id and bcrypt accounts all cost one
  * Argon2id and one bcrypt verification while bcrypt accounts remain. */
 void password_verify_dummy_bcrypt(const char *password, unsigned cost);
+
+/* After a failed check against hash (NULL: no such account), spend what
+ * the other kind costs, so that every failure costs one Argon2id and one
+ * bcrypt check of legacy_cost (0: no bcrypt hashes left, Argon2id only). */
+void password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost);

@@ -21,9 +21,10 @@ static const char sql_user_by_email[] =
         "SELECT " USER_COLUMNS " FROM server_users WHERE email = ?1";
 static const char sql_user_by_id[] = "SELECT " USER_COLUMNS " FROM server_users WHERE id = ?1";
 static const char sql_user_set_hash[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
-static const char sql_user_bcrypt_cost[] =
-        "SELECT max(CAST(substr(password_hash, 5, 2) AS INTEGER)) FROM server_users"
-        " WHERE substr(password_hash, 1, 2) = ?1";
+static const char sql_user_bcrypt_cost[] = "SELECT max(CAST(substr(h, 5, 2) AS INTEGER)) FROM"
+                                           " (SELECT password_hash AS h FROM server_users"
+                                           "  UNION ALL SELECT password_hash FROM server_admins)"
+                                           " WHERE substr(h, 1, 2) = ?1";
 static const char sql_user_touch[] = "UPDATE server_users SET last_seen = ?2 WHERE id = ?1";
 
 void store_user_done(struct store_user *u)
