@@ -151,12 +151,14 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         r = store_device_by_token_hash(api_app(req)->store, hash, &dev);
         if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
             (r == 0 && !dev.owner_username[0])) {
+                char client[API_CLIENT_KEY_SIZE];
                 store_device_done(&dev);
                 /* Unknown tokens cost no write beyond a few audit entries
-                 * per client and minute. */
+                 * per client (IPv6: per /64) and minute. */
+                api_client_key(req, client);
                 if (!api_app(req)->ratelimit ||
                     ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, RL_KIND_ADDRESS,
-                                  req->client_ip, time(NULL)) == 0)
+                                  client, time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return reply_auth_error(req, 401, "invalid API key");
         }
