@@ -582,6 +582,54 @@ static void test_invalid_config_reported(void **state)
                 -ECHILD);
 }
 
+/* Started as root, the mailer refuses what another account could have
+ * arranged: a configuration it does not own alone, an outbox reached
+ * through a symbolic link, root as its target account. */
+static void test_root_start_refuses_untrusted(void **state)
+{
+        static const char *const as_root[] = {"--user", "root", NULL};
+        struct setup s;
+        struct mail_client *c = NULL;
+        char target[PATH_MAX + 16], link[PATH_MAX + 16], lines[PATH_MAX + 64],
+                created[PATH_MAX + 32];
+        (void)state;
+
+        if (geteuid() != 0)
+                skip();
+        /* A configuration the daemon's account could rewrite. */
+        setup_make(&s, "untrusted-owner", NULL);
+        assert_int_equal(chown(s.config, mail_uid, mail_gid), 0);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), -ECHILD);
+        assert_int_equal(chown(s.config, 0, 0), 0);
+        assert_int_equal(chmod(s.config, 0664), 0);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), -ECHILD);
+        assert_int_equal(chmod(s.config, 0640), 0);
+        assert_int_equal(access(s.outbox, F_OK), -1); /* nothing was created */
+
+        /* An outbox behind a symbolic link: nothing is created or chowned
+         * where it points. */
+        path_join(target, sizeof(target), root, "link-target");
+        assert_int_equal(mkdir(target, 0755), 0);
+        path_join(link, sizeof(link), root, "link");
+        assert_int_equal(symlink(target, link), 0);
+        snprintf(lines, sizeof(lines), "  outbox_dir: %s/outbox\n", link);
+        struct setup s2;
+        setup_make(&s2, "symlinked-outbox", lines);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s2.config, s2.data, &c), -ECHILD);
+        path_join(created, sizeof(created), target, "outbox");
+        assert_int_equal(access(created, F_OK), -1);
+        struct stat st;
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+
+        /* Root is not an account to become. */
+        struct setup s3;
+        setup_make(&s3, "root-user", NULL);
+        assert_int_equal(mail_client_new_spawn_argv(mailer_bin(), s3.config, s3.data, as_root, &c),
+                         -ECHILD);
+        assert_null(c);
+}
+
 static void test_client_refuses_line_breaks(void **state)
 {
         struct setup s;
@@ -1119,6 +1167,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_restart_rate_limited, kill_tracked),
                 cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
                 cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
+                cmocka_unit_test_teardown(test_root_start_refuses_untrusted, kill_tracked),
                 cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
                 cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
                 cmocka_unit_test_teardown(test_ipc_protocol_violations, kill_tracked),
