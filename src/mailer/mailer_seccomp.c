@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <termios.h>
 
@@ -111,6 +112,51 @@ const struct seccomp_profile mailer_seccomp_profile = {
         .family_errno = EAFNOSUPPORT,
         .threads_only = true,
 };
+
+/* The supervisor also forks helpers, reaps them and stops them; the
+ * helpers inherit this filter and add the mailer's own on top, so it
+ * allows everything the mailer profile does. */
+static const char *const group_supervisor[] = {
+        "wait4", "kill", "signalfd4", "seccomp", /* a helper adds its own filter on top */
+        NULL,
+};
+
+/* The mailer's ioctls, and what a helper's lock-down asks of prctl. */
+static const struct seccomp_arg_rule supervisor_arg_rules[] = {
+        {"ioctl", 1, UINT64_MAX, FIONREAD, SECCOMP_VALUE_CONST},
+        {"ioctl", 1, UINT64_MAX, FIONBIO, SECCOMP_VALUE_CONST},
+        {"ioctl", 1, UINT64_MAX, TCGETS, SECCOMP_VALUE_CONST},
+        {"prctl", 0, UINT64_MAX, PR_SET_DUMPABLE, SECCOMP_VALUE_CONST},
+        {"prctl", 0, UINT64_MAX, PR_SET_NO_NEW_PRIVS, SECCOMP_VALUE_CONST},
+        {NULL, 0, 0, 0, SECCOMP_VALUE_CONST},
+};
+
+static const struct seccomp_group supervisor_groups[] = {
+        {"memory", group_memory},
+        {"process", group_process},
+        {"threads", group_threads},
+        {"time", group_time},
+        {"io", group_io},
+        {"files", group_files},
+        {"network", group_network},
+        {"supervisor", group_supervisor},
+        {NULL, NULL},
+};
+
+const struct seccomp_profile mailer_supervisor_seccomp_profile = {
+        .name = "mailer-supervisor",
+        .groups = supervisor_groups,
+        .arg_rules = supervisor_arg_rules,
+        .families = mailer_families,
+        .family_errno = EAFNOSUPPORT,
+        .threads_only = true,
+        .processes = true,
+};
+
+int mailer_seccomp_install_supervisor(void)
+{
+        return seccomp_profile_install(&mailer_supervisor_seccomp_profile, NULL, 0);
+}
 
 int mailer_seccomp_install(void)
 {

@@ -13,6 +13,14 @@
 
 extern const struct seccomp_profile mailer_seccomp_profile;
 
+/* The supervisor's: the mailer's, plus forking, reaping and stopping its
+ * helpers (fork without new namespaces). */
+extern const struct seccomp_profile mailer_supervisor_seccomp_profile;
+
+/* Load the supervisor's filter (with PR_SET_NO_NEW_PRIVS), once it has
+ * given up root and initialised libcurl.  Returns 0 or a negative errno. */
+int mailer_seccomp_install_supervisor(void);
+
 /*
  * Set PR_SET_NO_NEW_PRIVS and load the filter for every thread of the
  * process.  Call last in start-up: after the configuration, password,

@@ -411,6 +411,7 @@ struct serve_args {
         struct mailer *m;
         const struct mailer_options *o;
         bool listening;
+        bool curl_ready; /* initialised by the supervisor before forking */
 };
 
 /* libcurl, lock-down, serve.  In a helper forked by the supervisor, and in
@@ -420,7 +421,7 @@ static int serve(int fd, void *userdata)
         const struct serve_args *a = userdata;
         int r = -EIO;
 
-        if (smtp_global_init() < 0) {
+        if (!a->curl_ready && smtp_global_init() < 0) {
                 log_error("Cannot initialise libcurl");
                 return r;
         }
@@ -431,8 +432,32 @@ static int serve(int fd, void *userdata)
                 } else
                         r = mailer_serve_channel(&a->m->ctx, fd);
         }
-        smtp_global_done();
+        if (!a->curl_ready)
+                smtp_global_done();
         return r;
+}
+
+/* The supervisor holds the password from here on, as its helpers do:
+ * undumpable, libcurl ready for the helpers it forks, and its own filter
+ * (the mailer's plus forking and reaping). */
+static int lock_down_supervisor(const struct mailer_options *o)
+{
+        int r;
+
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(errno, "Cannot mark the process undumpable: %m");
+        if (smtp_global_init() < 0) {
+                log_error("Cannot initialise libcurl");
+                return -EIO;
+        }
+        if (o->no_seccomp)
+                return 0;
+        r = mailer_seccomp_install_supervisor();
+        if (r < 0) {
+                smtp_global_done();
+                return log_error_errno(r, "Cannot install the system call filter: %m");
+        }
+        return 0;
 }
 
 static int run(const struct mailer_options *o)
@@ -455,11 +480,12 @@ static int run(const struct mailer_options *o)
                 return EXIT_USAGE;
         }
         if (r >= 0 && o->supervise) {
-                /* Holds the password from here on, as its helpers do. */
-                if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-                        r = log_error_errno(errno, "Cannot mark the process undumpable: %m");
-                else
+                r = lock_down_supervisor(o);
+                if (r >= 0) {
+                        a.curl_ready = true;
                         r = mailer_supervise(o->fd, serve, &a);
+                        smtp_global_done();
+                }
         } else if (r >= 0) {
                 fd = find_channel(o, &a.listening);
                 r = fd < 0 ? fd : serve(fd, &a);

@@ -13,6 +13,11 @@
 
 #include "util/cleanup.h"
 
+/* Flags that would give a new process namespaces of its own. */
+#define CLONE_NAMESPACE_FLAGS                                                                      \
+        (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+         CLONE_NEWCGROUP)
+
 /* Where the clone flags are: the second argument on s390, else the first. */
 #if defined(__s390__) || defined(__s390x__)
 #define CLONE_FLAGS_ARG 1
@@ -152,9 +157,14 @@ static int add_engine_rules(scmp_filter_ctx ctx, const struct seccomp_profile *p
                                      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
         if (r < 0 || !p->threads_only)
                 return r;
-        r = seccomp_rule_add(
-                ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+        if (p->processes)
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                        SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_NAMESPACE_FLAGS, 0));
+        else
+                r = seccomp_rule_add(
+                        ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                        SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
         if (r < 0)
                 return r;
         return rule_result(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0));

@@ -12,6 +12,8 @@
  *  - threads_only: clone only with CLONE_THREAD (the flags argument is
  *    found per architecture), clone3 fails with ENOSYS so the C library
  *    falls back to clone (its flags live in memory a filter cannot read);
+ *    a profile that must fork (the mail supervisor) allows clone without
+ *    namespace flags instead;
  *  - socket() and socketpair() only for the listed address families;
  *    others kill, or fail with family_errno when it is set;
  *  - mmap and mprotect never with PROT_EXEC, pkey_mprotect never: no
@@ -63,6 +65,8 @@ struct seccomp_profile {
         const int *families;                          /* socket families, ended by -1 */
         int family_errno;  /* 0: another family kills; else fails with this errno */
         bool threads_only; /* clone for threads (see above); false: no clone at all */
+        bool processes;    /* with threads_only: clone may also start a process
+                            * (fork), still without any new namespace */
 };
 
 /* Set PR_SET_NO_NEW_PRIVS.  Separate from the filter so it holds even with

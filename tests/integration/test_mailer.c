@@ -418,6 +418,11 @@ static void test_helper_is_sandboxed(void **state)
         }
         assert_true(proc_status(pid, "CapEff", v, sizeof(v)));
         assert_string_equal(v, "0000000000000000");
+        /* The supervisor, which forks the helpers, has a filter too. */
+        pid_t sup = mail_client_supervisor_pid(c);
+        assert_true(sup > 0);
+        assert_true(proc_status(sup, "Seccomp", v, sizeof(v)));
+        assert_string_equal(v, "2");
         mail_client_free(c);
         /* Freeing the client ends the helper. */
         assert_true(wait_gone(pid, 5000));

@@ -22,8 +22,8 @@
 #include "mailer/mailer_seccomp.h"
 #include "util/cleanup.h"
 
-static const struct seccomp_profile *const profiles[] = {&seccomp_profile_server,
-                                                         &mailer_seccomp_profile};
+static const struct seccomp_profile *const profiles[] = {
+        &seccomp_profile_server, &mailer_seccomp_profile, &mailer_supervisor_seccomp_profile};
 
 /* One rule for both programs: every name is known to libseccomp, and no
  * group lists a call the engine's argument rules own. */
