@@ -384,7 +384,7 @@ int api_auth_login(struct http_request *req)
         if (r < 0)
                 return api_reply_internal(req, r);
         if (r != API_CREDENTIALS_OK) {
-                api_audit(req, "login_failed", NULL, NULL,
+                api_audit(req, "login_failed", api_known_user_id(req), NULL,
                           r == API_CREDENTIALS_BLOCKED       ? "account blocked"
                           : r == API_CREDENTIALS_UNCONFIRMED ? "email not confirmed"
                                                              : "invalid credentials");

@@ -215,15 +215,23 @@ int api_admin_smtp(struct http_request *req)
 
         if (r != 0)
                 return answered(r);
-        /* Never the password, nor where it is kept: only whether it is. */
+        /* Never the password, nor where it is kept: only whether it is,
+         * and where each value came from. */
+        const struct smtp_sources *src = &api_app(req)->smtp_sources;
+        const char *delivery = src->delivery ? src->delivery : SMTP_SOURCE_DEFAULT;
         json_t *body = json_pack(
-                "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I}", "delivery",
+                "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "delivery",
                 c->smtp.host ? "smtp" : "outbox", "host", string_or_null(c->smtp.host), "port",
                 (int)c->smtp.port, "security", smtp_security_to_string(c->smtp.security), "from",
                 string_or_null(c->smtp.from), "username_set",
                 c->smtp.username && c->smtp.username[0], "password_configured",
-                c->smtp.password_file != NULL, "public_url", string_or_null(c->public_url),
-                "timeout_seconds", (json_int_t)c->smtp.timeout_seconds);
+                c->smtp.password_file != NULL ||
+                        (src->password && strcmp(src->password, SMTP_SOURCE_DEFAULT)),
+                "public_url", string_or_null(c->public_url), "timeout_seconds",
+                (json_int_t)c->smtp.timeout_seconds, "sources", "host", delivery, "port", delivery,
+                "security", delivery, "from", delivery, "username", delivery, "password",
+                src->password ? src->password : SMTP_SOURCE_DEFAULT, "public_url",
+                src->public_url ? src->public_url : SMTP_SOURCE_DEFAULT);
         return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
 }
 

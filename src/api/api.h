@@ -50,9 +50,15 @@ enum api_credentials {
  * someone who knows it; unknown logins cost the same time as known ones.
  * A bcrypt hash is rehashed to Argon2id on success.  On
  * API_CREDENTIALS_OK, *ret_user is filled (free with store_user_done()).
+ * Whenever login names an existing account, whatever the outcome, its id
+ * goes to req->log_user_id (request log and audit, never the answer).
  * Returns the enum value or a negative errno. */
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
                           struct store_user *ret_user);
+
+/* The user id api_check_credentials() found for this request, or NULL
+ * when the login named no account. */
+const char *api_known_user_id(const struct http_request *req);
 
 /* Answer a failed credential check: 401 "invalid credentials", 403
  * "account blocked", 403 "email not confirmed".  Records the audit event

@@ -260,6 +260,9 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (r < 0)
                 return r;
 
+        /* A failed attempt on an existing account is audited with its
+         * user (the answer stays the same as for an unknown login). */
+        snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", u.id);
         r = password_verify(password, u.password_hash, &rehash);
         if (r <= 0) {
                 if (r < 0)
@@ -289,6 +292,11 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         return API_CREDENTIALS_OK;
 }
 
+const char *api_known_user_id(const struct http_request *req)
+{
+        return req->log_user_id[0] ? req->log_user_id : NULL;
+}
+
 int api_reply_credentials(struct http_request *req, enum api_credentials c, const char *login,
                           bool audit)
 {
@@ -311,7 +319,7 @@ int api_reply_credentials(struct http_request *req, enum api_credentials c, cons
                 break;
         }
         if (audit)
-                api_audit(req, "device_auth_failed", NULL, NULL, msg);
+                api_audit(req, "device_auth_failed", api_known_user_id(req), NULL, msg);
         return reply_auth_error(req, status, msg);
 }
 

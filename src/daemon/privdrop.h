@@ -38,11 +38,13 @@ int privdrop_resolve(const char *user, const char *group, struct privdrop_target
  * anything owned by another account than root or uid (the mail helper's
  * outbox).  A root-owned PRIVDROP_CONFIG_NAME directly in dirfd keeps its
  * owner and only gets group gid: the account may read its configuration
- * but not rewrite what root reads at the next start.  Depth is
- * bounded by PRIVDROP_CHOWN_DEPTH.  Returns the number of entries changed,
- * or negative errno (the first failure; the walk stops there).
+ * but not rewrite what root reads at the next start.  The entry named keep
+ * directly under dirfd (NULL: none) and everything below it are left as
+ * they are.  Depth is bounded by PRIVDROP_CHOWN_DEPTH.  Returns the number
+ * of entries changed, or negative errno (the first failure; the walk stops
+ * there).
  */
-int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid);
+int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid, const char *keep);
 
 /*
  * Drop to t: clear supplementary groups, set real/effective/saved gid then

@@ -5,7 +5,8 @@
  * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
  *
  *   flags + config (+ target user resolved) -> data directory + database
- *   (migrations) -> admins -> listeners -> (mailer helper) -> privilege drop
+ *   (migrations) -> admins -> the earlier server's SMTP settings -> listeners
+ *   -> (mailer helper) -> privilege drop
  *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
  *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
  *
@@ -46,6 +47,7 @@
 #include "server/app.h"
 #include "server/options.h"
 #include "server/retention.h"
+#include "server/smtp_legacy.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
@@ -195,6 +197,10 @@ static int load_config(struct config *cfg, const struct options *o, const char *
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < cfg->n_ignored_keys; i++)
+                log_warning("Configuration: %s is a setting of the earlier server that means "
+                            "nothing here; ignored (remove it from the file)",
+                            cfg->ignored_keys[i]);
         return 0;
 }
 
@@ -235,12 +241,12 @@ static int mailer_path(char **ret)
  * fork+exec.  Without it the daemon still serves; account e-mails then
  * fail, are logged and counted.
  */
-static void start_mailer(struct app *app, const struct options *o)
+static void start_mailer(struct app *app, const struct options *o, const char *smtp_carried_over)
 {
         const struct config *cfg = app->config;
         _cleanup_free_ char *path = NULL, *default_config = NULL;
         const char *config_path = o->config_path;
-        const char *extra[3] = {NULL};
+        const char *extra[5] = {NULL};
         size_t n = 0;
         int r;
 
@@ -268,6 +274,10 @@ static void start_mailer(struct app *app, const struct options *o)
                 extra[n++] = "--allow-root";
         if (o->no_seccomp)
                 extra[n++] = "--no-seccomp";
+        if (smtp_carried_over) {
+                extra[n++] = "--smtp-carried-over";
+                extra[n++] = smtp_carried_over;
+        }
         r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
         if (r < 0)
                 log_error_errno(r,
@@ -443,7 +453,8 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 {
         int r;
 
-        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid);
+        /* The carried-over SMTP password stays root's (server/smtp_legacy.h). */
+        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid, SMTP_LEGACY_DIR);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
                                        cfg->server.user);
@@ -598,6 +609,7 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
                const struct privdrop_target *drop_to)
 {
         struct app *app = NULL;
+        struct smtp_legacy_state smtp_legacy = {0};
         int fds[LISTEN_MAX_FDS], n_fds, activated = 0;
         unsigned threads = http_threads(cfg);
         sigset_t mask;
@@ -607,15 +619,18 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = app_new(cfg, data_dir, &app);
         if (r >= 0)
                 r = prepare_data(app, o);
+        if (r >= 0)
+                r = smtp_legacy_carry_over(app, cfg, &smtp_legacy);
         if (r < 0)
                 goto out;
+        app->smtp_sources = smtp_legacy.sources;
 
         n_fds = listen_acquire(cfg->listen, fds, &activated);
         if (n_fds < 0) {
                 r = log_error_errno(n_fds, "Cannot listen on %s: %m", cfg->listen);
                 goto out;
         }
-        start_mailer(app, o);
+        start_mailer(app, o, smtp_legacy.settings_path);
         if (!cfg->public_url) {
                 struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
                                         {"EVENT", "public_url_unset"}};
@@ -636,6 +651,7 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = serve(app, o, fds, n_fds, activated, threads, &mask);
 out:
         app_free(app);
+        smtp_legacy_state_done(&smtp_legacy);
         return r;
 }
 

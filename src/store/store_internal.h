@@ -95,6 +95,11 @@ const char *store_column_text(sqlite3_stmt *st, int col);
 /* Migrations (store_schema.c). */
 int store_migrate(struct store_conn *c, unsigned *ret_migrated);
 
+/* Rewrite the database (VACUUM) and truncate the WAL, so that rows just
+ * deleted or overwritten leave no copy in free space, free pages or the
+ * WAL.  Outside any transaction; costs a full copy of the file. */
+int store_scrub(struct store_conn *c);
+
 /* Current time as RFC 3339 (the format every *_at column uses). */
 void store_now(char out[21]);
 
