@@ -8,19 +8,31 @@
  *
  *     r = api_device_auth(req, &auth);
  *     if (r != 0)
- *             return r == BODY_ANSWERED ? 0 : r;
+ *             return api_answered(r);
+ *
+ * Errors are named from the table of api/errors.h; request bodies are read
+ * through the field specs of api/fields.h.
  */
 #pragma once
 
 #include <stdbool.h>
 
 #include "api/app.h"
+#include "api/errors.h"
+#include "api/fields.h"
 #include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "http/body.h"
 #include "http/http.h"
 #include "store/store_devices.h"
 #include "store/store_users.h"
+
+/* What a handler returns for a helper's result r: 0 once the helper has
+ * answered (BODY_ANSWERED), else r (0 or a negative errno). */
+static inline int api_answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
 
 /* Minimum age of last_seen before an authenticated call rewrites it, so a
  * busy device does not cost a write per request. */
@@ -121,10 +133,10 @@ int api_storage_check(struct http_request *req, uint64_t incoming);
 #define API_CLIENT_KEY_SIZE (INET6_ADDRSTRLEN + 8)
 void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE]);
 
-/* Answer status with {error: message, code} and Retry-After: seconds.
+/* Answer error e with message and Retry-After: seconds.
  * BODY_ANSWERED, or a negative errno. */
-int api_reply_retry_after(struct http_request *req, unsigned status, const char *code,
-                          const char *message, unsigned seconds);
+int api_reply_retry_after(struct http_request *req, enum api_error e, const char *message,
+                          unsigned seconds);
 
 /* 503 public_url_required: account e-mail needs public_url (logged). */
 int api_reply_public_url_required(struct http_request *req);
@@ -154,3 +166,26 @@ int api_reset_password(struct http_request *req, const char *token, const char *
 
 /* Whether s is longer than max bytes. */
 bool api_too_long(const char *s, size_t max);
+
+/* A sign-in request (user or administrator login, api.md §6 and §8). */
+struct api_login {
+        json_t *root; /* owns username and password: json_decref() it */
+        const char *username;
+        const char *password;
+};
+
+/* The checks every sign-in makes before looking at the credentials, in
+ * this order: the body {username, password} (400 "username and password
+ * required", 400 "field too long" beyond username_max/password_max
+ * bytes), a same-origin request (403 csrf_invalid "cross-site login
+ * refused"), and the login rate limit for the client and the username
+ * (429).  0 with *ret filled, BODY_ANSWERED, or a negative errno; either
+ * way release *ret with api_login_done(). */
+int api_login_request(struct http_request *req, size_t username_max, size_t password_max,
+                      struct api_login *ret);
+
+static inline void api_login_done(struct api_login *l)
+{
+        json_decref(l->root);
+        *l = (struct api_login){0};
+}

@@ -249,7 +249,7 @@ static int load_config(struct config *cfg, const struct mailer_options *o, const
 /* Everything the serving loop needs, owned here. */
 struct mailer {
         struct config cfg;
-        char *password; /* sodium_malloc(), NULL when none */
+        char *password; /* secret memory (util/secret.h), NULL when none */
         int outbox_fd;
         struct smtp_target smtp;
         struct mailer_context ctx;

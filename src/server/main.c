@@ -53,6 +53,7 @@
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/text.h"
 #include "version.h"
 
@@ -71,58 +72,57 @@
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
 
+/* The administrator password from --admin-pass, --admin-pass-file or
+ * standard input, in secret memory (util/secret.h). */
 static int read_admin_password(const struct options *o, char **ret)
 {
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_secret_ char *buf = NULL;
         size_t len = 0;
         int r;
 
         if (o->admin_pass) {
-                buf = strdup(o->admin_pass);
+                buf = secret_strdup(o->admin_pass);
                 if (!buf)
                         return -ENOMEM;
-                len = strlen(buf);
+                len = secret_chomp(buf);
         } else if (o->admin_pass_file) {
-                r = fs_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
+                r = secret_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
                 if (r < 0)
                         return log_error_errno(r, "Cannot read --admin-pass-file: %m");
         } else {
-                buf = calloc(1, ADMIN_PASSWORD_MAX + 2);
-                if (!buf)
-                        return -ENOMEM;
-                if (!fgets(buf, ADMIN_PASSWORD_MAX + 2, stdin))
+                r = secret_read_fd(STDIN_FILENO, ADMIN_PASSWORD_MAX, true, &buf, &len);
+                if (r == -ENODATA)
                         return log_error_errno(EINVAL, "No password on standard input");
-                len = strlen(buf);
+                if (r < 0 && r != -EFBIG)
+                        return log_error_errno(r, "Cannot read standard input: %m");
+                if (r == -EFBIG)
+                        len = SIZE_MAX;
         }
-        /* One trailing newline (from echo or a file) is not part of it. */
-        if (len > 0 && buf[len - 1] == '\n')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '\r')
-                buf[--len] = '\0';
-        if (len == 0 || len > 256) {
-                sodium_memzero(buf, len);
+        if (len == 0 || len > 256)
                 return log_error_errno(EINVAL, "The administrator password must be 1-256 bytes");
-        }
         *ret = TAKE_PTR(buf);
         return 0;
 }
 
-static int bootstrap_admin(struct app *app, const struct options *o)
+/* Create or update the administrator of --admin-user.  The password copy
+ * in o is released either way (o's only secret). */
+static int bootstrap_admin(struct app *app, struct options *o)
 {
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        _cleanup_free_ char *password = NULL;
+        _cleanup_secret_ char *password = NULL;
         int r;
 
         if (o->admin_pass)
                 log_warning("--admin-pass exposes the password to other local users; prefer "
                             "--admin-pass-file or --admin-pass-stdin");
         r = read_admin_password(o, &password);
+        options_forget_password(o);
         if (r < 0)
                 return r;
         if (strlen(password) < 8)
                 log_warning("The administrator password is shorter than 8 characters");
         r = password_hash(password, hash);
-        sodium_memzero(password, strlen(password));
+        secret_freep(&password);
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the administrator password: %m");
         token_random_hex(id, TOKEN_USER_ID_HEX);
@@ -527,8 +527,9 @@ static void prepare_process(sigset_t *mask)
 }
 
 /* The database before serving: expired records gone, the administrators
- * of the configuration file and of --admin-user in place. */
-static int prepare_data(struct app *app, const struct options *o)
+ * of the configuration file and of --admin-user in place (and the
+ * password of the latter released). */
+static int prepare_data(struct app *app, struct options *o)
 {
         retention_run(app, time(NULL));
         if (import_config_admins(app) < 0)
@@ -605,7 +606,7 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
 /* Everything from the data directory to the orderly stop, in the order of
  * the comment at the top.  0 after a clean stop, else a negative errno
  * (already logged). */
-static int run(struct config *cfg, const struct options *o, const char *data_dir,
+static int run(struct config *cfg, struct options *o, const char *data_dir,
                const struct privdrop_target *drop_to)
 {
         struct app *app = NULL;

@@ -246,6 +246,19 @@ static void test_pair_errors(void **state)
                  "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"%.300s\"}",
                  big);
         expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request", NULL);
+        /* Over its spec's limit (128 bytes), before any credential check;
+         * a raw vault_id over 320 bytes has its own message. */
+        snprintf(body, sizeof(body),
+                 "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"v\","
+                 "\"device_name\":\"%.129s\"}",
+                 big);
+        expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request",
+                     "field too long");
+        snprintf(body, sizeof(body),
+                 "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"%.330s\"}",
+                 big);
+        expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request",
+                     "vault_id too long");
         expect_error(post(&D, "/api/client/pair", NULL, "{\"login\":\"alice\","), 400,
                      "invalid_json", NULL);
         expect_error(post(&D, "/api/client/pair", NULL, "{\"login\":5,\"password\":\"x\"}"), 400,
