@@ -38,9 +38,10 @@
 
 #ifdef SECCOMP_SANITIZER_BUILD
 static const char *const group_sanitizer_runtime[] = {
-        "ptrace",   "prctl",      "clone",    "wait4",      "waitid",      "getppid",
-        "getdents", "getdents64", "readlink", "readlinkat", "sigaltstack", "sched_getaffinity",
-        NULL};
+        "ptrace", "prctl", "clone", "wait4", "waitid", "getppid", "getdents", "getdents64",
+        "readlink", "readlinkat", "sigaltstack", "sched_getaffinity",
+        /* LeakSanitizer reads /proc/self/maps with open(2) */
+        "open", "openat", NULL};
 #endif
 
 /* The engine's own rules, for seccomp_profile_allows(). */
@@ -150,11 +151,11 @@ static int add_engine_rules(scmp_filter_ctx ctx, const struct seccomp_profile *p
 {
         int r;
 
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                             SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+        r = rule_result(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
         if (r >= 0)
-                r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                                     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                r = rule_result(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                                                 SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)));
         if (r < 0 || !p->threads_only)
                 return r;
         if (p->processes)
@@ -165,7 +166,7 @@ static int add_engine_rules(scmp_filter_ctx ctx, const struct seccomp_profile *p
                 r = seccomp_rule_add(
                         ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                         SCMP_CMP(CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-        if (r < 0)
+        if (rule_result(r) < 0)
                 return r;
         return rule_result(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0));
 }
