@@ -29,7 +29,8 @@
 /* Authenticate "Authorization: Bearer <device token>".  On 0, ret holds
  * the device (caller frees with store_device_done()).  Errors answered:
  * 401 "API key required" / "invalid API key" / "device revoked", 403 "user
- * blocked".  When touch is set, last_seen/last_ip are refreshed if older
+ * blocked".  When touch is set, last_seen/last_ip are refreshed (a deferred
+ * write: the request does not wait for it) if older
  * than API_LAST_SEEN_GRANULARITY. */
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
 
@@ -82,13 +83,19 @@ int api_session_csrf(struct http_request *req, const struct session *s, const ch
 int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
                       const char *message);
 
-/* Append an audit entry with the request's client IP; failures are logged,
- * not returned (auditing never changes an answer). */
+/* Queue an audit entry with the request's client IP: written in the
+ * background (app->deferred), so the request never waits for the writer;
+ * failures are logged, not returned (auditing never changes an answer). */
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message);
 
+/* Retry-After (seconds) of a 503 while the database cannot take a write. */
+#define API_BUSY_RETRY_AFTER 2
+
 /* Reply helper: answer r as the contract wants when a handler hits an
- * internal error (500 internal_error; the cause is logged, never sent). */
+ * internal error: 503 unavailable with Retry-After when the write lock
+ * could not be taken in time (-EBUSY), else 500 internal_error (the cause
+ * is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
 /* Hand one message to the mail helper and wait for its verdict (up to

@@ -20,6 +20,7 @@ struct longpoll;
 struct blob_store;
 struct mail_client;
 struct workq;
+struct health_monitor;
 
 struct app {
         struct config *config;
@@ -32,6 +33,10 @@ struct app {
         struct blob_store *blobs;
         struct mail_client *mail;
         struct workq *background; /* jobs answered requests leave behind */
+        /* Writes no answer depends on (last_seen, audit entries): queued
+         * so that a request never waits for the writer for them. */
+        struct workq *deferred;
+        struct health_monitor *health; /* what health and readiness report */
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */

@@ -261,10 +261,10 @@ static void test_login(void **state)
         http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
 
-        assert_int_equal(harness_db_int(&dA,
-                                        "SELECT count(*) FROM server_audit_log"
-                                        " WHERE event_type = 'admin_login_failed'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&dA,
+                                             "SELECT count(*) FROM server_audit_log"
+                                             " WHERE event_type = 'admin_login_failed'",
+                                             3, 5000, &n),
                          0);
         assert_true(n >= 3);
         assert_true(harness_wait_log(&dA, "Administrator 'boss': signed in", 2000));
@@ -503,10 +503,10 @@ static void test_test_mail_outbox(void **state)
         }
         assert_null(harness_outbox_take(&dA, "x@example.test", 300));
         long long n = -1;
-        assert_int_equal(harness_db_int(&dA,
-                                        "SELECT count(*) FROM server_audit_log"
-                                        " WHERE event_type = 'smtp_test'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&dA,
+                                             "SELECT count(*) FROM server_audit_log"
+                                             " WHERE event_type = 'smtp_test'",
+                                             2, 5000, &n),
                          0);
         assert_true(n >= 2);
 }

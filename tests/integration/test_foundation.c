@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -412,6 +413,23 @@ static void test_bind_itself(void **state)
         harness_destroy(&d);
 }
 
+/* Health answers from a background probe (about once a second): poll
+ * path until it answers status, for up to 5 s.  Leaves the last answer
+ * in *r. */
+static void wait_health(const struct daemon *d, const char *path, long status,
+                        struct http_result *r)
+{
+        for (int i = 0; i < 250; i++) {
+                assert_int_equal(http_get(d, path, NULL, r), 0);
+                if (r->status == status)
+                        return;
+                http_result_free(r);
+                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        }
+        assert_int_equal(http_get(d, path, NULL, r), 0);
+        assert_int_equal(r->status, status);
+}
+
 static void test_health_degraded(void **state)
 {
         struct daemon d;
@@ -429,8 +447,7 @@ static void test_health_degraded(void **state)
         assert_non_null(f);
         fclose(f);
 
-        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
-        assert_int_equal(r.status, 503);
+        wait_health(&d, "/api/v1/health", 503, &r);
         assert_string_equal(json_string_value(json_object_get(r.json, "status")), "degraded");
         assert_true(json_is_false(json_object_get(r.json, "blob_storage_writable")));
         assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
@@ -446,8 +463,7 @@ static void test_health_degraded(void **state)
         /* Repaired: healthy again without a restart. */
         assert_int_equal(unlink(blobs), 0);
         assert_int_equal(rename(moved, blobs), 0);
-        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
-        assert_int_equal(r.status, 200);
+        wait_health(&d, "/api/v1/health", 200, &r);
         http_result_free(&r);
         harness_destroy(&d);
 }
@@ -495,10 +511,10 @@ static void test_forwarded_for_untrusted(void **state)
         harness_set_unique_client_ips(false);
         /* The audit log records the forwarded address, not the proxy's. */
         long long n = 0;
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE ip LIKE "
-                                        "'10.%'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&d,
+                                             "SELECT count(*) FROM server_audit_log WHERE ip LIKE "
+                                             "'10.%'",
+                                             7, 5000, &n),
                          0);
         assert_true(n >= 7);
         harness_destroy(&d);
