@@ -175,13 +175,19 @@ static int upload_commit(struct http_request *req, struct upload *up)
                 return api_reply_internal(req, r);
         r = blob_upload_commit(up->blob);
         if (r >= 0)
-                r = store_blob_ref_add(app->store, &scope, sha256, (int64_t)size, &quota);
+                r = store_blob_ref_add(app->store, &scope, up->dev.id, sha256, (int64_t)size,
+                                       &quota);
         if (r < 0) {
                 int d = blob_upload_discard(up->blob, blob_gc_unused, app->store);
                 if (d < 0)
                         log_warning_errno(d, "Cannot remove the unreferenced blob %s: %m", sha256);
                 if (r == -EDQUOT)
                         return http_reply_error(req, 413, "quota_exceeded", "blob quota exceeded");
+                /* Revoked (or blocked) while the body was arriving. */
+                if (r == -EKEYREVOKED)
+                        return http_reply_error(req, 401, NULL, "device revoked");
+                if (r == -EPERM)
+                        return http_reply_error(req, 403, NULL, "user blocked");
                 return api_reply_internal(req, r);
         }
         req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";

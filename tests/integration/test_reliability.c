@@ -12,10 +12,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -136,10 +140,116 @@ static void test_write_lock_held_elsewhere(void **state)
         harness_destroy(&d);
 }
 
+/* A TCP connection to the daemon for requests curl would not send as
+ * needed (a body held back, broken framing). */
+static int raw_connect(const struct daemon *d)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        struct timeval tv = {.tv_sec = 30};
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        return fd;
+}
+
+static void raw_send(int fd, const void *data, size_t len)
+{
+        const char *p = data;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+                assert_true(n > 0);
+                p += n;
+                len -= (size_t)n;
+        }
+}
+
+/* Read until needle has arrived (or the peer closed); returns what came,
+ * malloc'd. */
+static char *raw_read_until(int fd, const char *needle)
+{
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+
+        assert_non_null(buf);
+        buf[0] = '\0';
+        while (!strstr(buf, needle) && len + 1 < cap) {
+                ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                buf[len] = '\0';
+        }
+        return buf;
+}
+
+/* A device revoked while its upload is in flight: the rest of the body
+ * arrives, but the reference is not stored and the answer is 401. */
+static void test_revoke_during_upload(void **state)
+{
+        static const char boundary[] = "xxBOUNDARYxx";
+        struct daemon d;
+        struct daemon_options o = {0};
+        struct http_result r;
+        char token[65], head[1024], part_head[256], sql[256];
+        size_t data_len = 256 * 1024;
+        (void)state;
+
+        start_paired(&d, &o, token);
+        char *data = malloc(data_len);
+        assert_non_null(data);
+        memset(data, 'r', data_len);
+        int ph = snprintf(part_head, sizeof(part_head),
+                          "--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+                          "filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                          boundary);
+        char tail[64];
+        int tl = snprintf(tail, sizeof(tail), "\r\n--%s--\r\n", boundary);
+        int hl = snprintf(head, sizeof(head),
+                          "POST /api/v1/blobs/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          "Authorization: Bearer %s\r\nExpect: 100-continue\r\n"
+                          "Content-Type: multipart/form-data; boundary=%s\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          token, boundary, (size_t)ph + data_len + (size_t)tl);
+
+        /* The daemon authenticates the upload before asking for the body. */
+        int fd = raw_connect(&d);
+        raw_send(fd, head, (size_t)hl);
+        char *got = raw_read_until(fd, "\r\n\r\n");
+        assert_non_null(strstr(got, "HTTP/1.1 100"));
+        free(got);
+        raw_send(fd, part_head, (size_t)ph);
+        raw_send(fd, data, data_len / 2);
+
+        /* Revoked from elsewhere while the body is arriving. */
+        assert_int_equal(http_post_json(&d, "/api/client/revoke-current", token, "{}", &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        raw_send(fd, data + data_len / 2, data_len - data_len / 2);
+        raw_send(fd, tail, (size_t)tl);
+        got = raw_read_until(fd, "}");
+        close(fd);
+        assert_non_null(strstr(got, "HTTP/1.1 401"));
+        assert_non_null(strstr(got, "\"device revoked\""));
+        free(got);
+        free(data);
+
+        long long n = -1;
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM server_blob_refs");
+        assert_int_equal(harness_db_int(&d, sql, &n), 0);
+        assert_int_equal(n, 0);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_lock_held_elsewhere),
+                cmocka_unit_test(test_revoke_during_upload),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
