@@ -245,11 +245,90 @@ static void test_revoke_during_upload(void **state)
         harness_destroy(&d);
 }
 
+/* Send a raw request (the connection is closed after it) and return
+ * everything the daemon sent back until it closed, malloc'd. */
+static char *raw_exchange(const struct daemon *d, const char *request)
+{
+        int fd = raw_connect(d);
+
+        raw_send(fd, request, strlen(request));
+        (void)shutdown(fd, SHUT_WR);
+        char *got = raw_read_until(fd, "\x01never\x01");
+        close(fd);
+        return got;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+        unsigned n = 0;
+
+        for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+                n++;
+        return n;
+}
+
+/* The answer is exactly one HTTP response: 400 with a JSON error body. */
+static void assert_one_json_400(const char *got, const char *what)
+{
+        if (strncmp(got, "HTTP/1.1 400 ", 13) != 0 || count_of(got, "HTTP/1.") != 1 ||
+            !strstr(got, "\"code\":\"invalid_request\"") || strstr(got, "<html"))
+                fail_msg("%s: unexpected answer:\n%s", what, got);
+}
+
+/* Framing a proxy might read differently from us (request smuggling) and
+ * requests libmicrohttpd would choke on: one JSON 400 each. */
+static void test_http_framing(void **state)
+{
+        struct daemon d;
+        char big[8192];
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        static const struct {
+                const char *what, *request;
+        } cases[] = {
+                {"two different Content-Length headers",
+                 "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                 "Content-Length: 40\r\nConnection: close\r\n\r\n{}"},
+                {"Content-Length with chunked",
+                 "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n"
+                 "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n"},
+                {"Transfer-Encoding: gzip",
+                 "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                 "Connection: close\r\n\r\n{}"},
+                {"HTTP/1.1 without Host",
+                 "GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n"},
+                {"%00 in the path",
+                 "GET /api/v1/blobs/ab%00cd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *got = raw_exchange(&d, cases[i].request);
+                assert_one_json_400(got, cases[i].what);
+                free(got);
+        }
+
+        /* 500 query arguments. */
+        size_t off = (size_t)snprintf(big, sizeof(big), "GET /api/v1/health?");
+        for (int i = 0; i < 500; i++)
+                off += (size_t)snprintf(big + off, sizeof(big) - off, "%sa%d=1", i ? "&" : "", i);
+        snprintf(big + off, sizeof(big) - off, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        char *got = raw_exchange(&d, big);
+        assert_one_json_400(got, "500 query arguments");
+        free(got);
+
+        /* The daemon still serves. */
+        got = raw_exchange(&d, "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert_int_equal(strncmp(got, "HTTP/1.1 200 ", 13), 0);
+        free(got);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_write_lock_held_elsewhere),
                 cmocka_unit_test(test_revoke_during_upload),
+                cmocka_unit_test(test_http_framing),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
