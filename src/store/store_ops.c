@@ -19,11 +19,13 @@ static const char sql_idem_put[] =
 static const char sql_last_seq_get[] = "SELECT value FROM server_meta WHERE key = 'last_sequence'";
 static const char sql_last_seq_put[] =
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'";
+/* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
+ * read backwards, so the cost does not grow with the entity's history). */
 static const char sql_conflicts[] =
         "SELECT op_id, device_id, op_type, server_sequence, entity_type, entity_id FROM server_ops"
         " WHERE user_id = ?1 AND vault_id = ?2 AND entity_type = ?3 AND entity_id = ?4"
         " AND server_sequence > ?5 AND device_id <> ?6 AND op_type <> 'delete'"
-        " ORDER BY server_sequence";
+        " ORDER BY server_sequence DESC LIMIT ?7";
 static const char sql_op_insert[] =
         "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
         " entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
@@ -47,19 +49,23 @@ static const char sql_scope_max[] = "SELECT coalesce(max(server_sequence), 0) FR
 /* Callers: store_idempotency_expire. */
 static const char sql_idem_expire[] = "DELETE FROM server_idempotency_keys WHERE created_at < ?1";
 
+static void conflict_free(struct store_conflict *c)
+{
+        free(c->op_id);
+        free(c->device_id);
+        free(c->op_type);
+        free(c->entity_type);
+        free(c->entity_id);
+}
+
 void store_push_result_done(struct store_push_result *r)
 {
         if (!r)
                 return;
         free(r->json);
         free(r->accepted);
-        for (size_t i = 0; i < r->n_conflicts; i++) {
-                free(r->conflicts[i].op_id);
-                free(r->conflicts[i].device_id);
-                free(r->conflicts[i].op_type);
-                free(r->conflicts[i].entity_type);
-                free(r->conflicts[i].entity_id);
-        }
+        for (size_t i = 0; i < r->n_conflicts; i++)
+                conflict_free(&r->conflicts[i]);
         free(r->conflicts);
         memset(r, 0, sizeof(*r));
 }
@@ -90,6 +96,11 @@ int store_push_result_json(const struct store_op_in *ops, const struct store_pus
                          (json_int_t)res->n_accepted);
         if (!body)
                 return -ENOMEM;
+        if (res->conflicts_truncated &&
+            json_object_set_new(body, "conflicts_truncated", json_true()) < 0) {
+                json_decref(body);
+                return -ENOMEM;
+        }
         *ret_json = json_dumps(body, JSON_COMPACT);
         json_decref(body);
         return *ret_json ? 0 : -ENOMEM;
@@ -120,11 +131,14 @@ static int find_replay(struct store_conn *c, const struct store_push *p, char **
         return *ret ? 1 : -ENOMEM;
 }
 
+/* Append the newest STORE_CONFLICTS_PER_OP conflicts of op to res, in
+ * ascending order, and note when there were more. */
 static int collect_conflicts(struct store_conn *c, const struct store_push *p,
                              const struct store_op_in *op, struct store_push_result *res,
                              size_t *cap)
 {
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_conflicts);
+        size_t first = res->n_conflicts;
         int rc;
 
         if (!st)
@@ -135,7 +149,13 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
         store_bind_text(st, 4, op->entity_id);
         store_bind_int64(st, 5, op->last_seen_server_seq);
         store_bind_text(st, 6, p->device_id);
+        store_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (res->n_conflicts - first == STORE_CONFLICTS_PER_OP) {
+                        res->conflicts_truncated = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
                 if (res->n_conflicts == *cap) {
                         size_t ncap = *cap ? *cap * 2 : 8;
                         struct store_conflict *n = realloc(res->conflicts, ncap * sizeof(*n));
@@ -158,7 +178,33 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
                     !cf->entity_id)
                         return -ENOMEM;
         }
-        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "conflict lookup");
+        if (rc != SQLITE_DONE)
+                return store_errno(c, rc, "conflict lookup");
+        /* Read newest first: report them ascending, as before. */
+        for (size_t i = first, j = res->n_conflicts; j > 0 && i < j - 1; i++, j--) {
+                struct store_conflict t = res->conflicts[i];
+                res->conflicts[i] = res->conflicts[j - 1];
+                res->conflicts[j - 1] = t;
+        }
+        return 0;
+}
+
+/* The idempotency record of res: its answer, or, when that is longer than
+ * STORE_IDEMPOTENCY_MAX_BYTES, the same answer without conflict hints
+ * (conflicts_truncated set).  *ret_json is malloc'd. */
+static int idempotency_record(const struct store_push *p, const struct store_push_result *res,
+                              char **ret_json)
+{
+        struct store_push_result slim;
+
+        if (strlen(res->json) <= STORE_IDEMPOTENCY_MAX_BYTES) {
+                *ret_json = strdup(res->json);
+                return *ret_json ? 0 : -ENOMEM;
+        }
+        slim = (struct store_push_result){.accepted = res->accepted,
+                                          .n_accepted = res->n_accepted,
+                                          .conflicts_truncated = true};
+        return store_push_result_json(p->ops, &slim, ret_json);
 }
 
 static int get_last_sequence(struct store_conn *c, int64_t *ret)
@@ -297,7 +343,10 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
 
         if (has_key(p)) {
                 /* The record commits with the ops. */
+                _cleanup_free_ char *record = NULL;
                 r = store_push_result_json(p->ops, res, &res->json);
+                if (r >= 0)
+                        r = idempotency_record(p, res, &record);
                 if (r < 0)
                         return r;
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_put);
@@ -306,7 +355,7 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
                 store_bind_text(st, 1, p->scope.user_id);
                 store_bind_text(st, 2, p->scope.vault_id);
                 store_bind_text(st, 3, p->idempotency_key);
-                store_bind_text(st, 4, res->json);
+                store_bind_text(st, 4, record);
                 store_bind_text(st, 5, now);
                 r = step_done(c, st, "store idempotency record");
                 if (r < 0)

@@ -140,6 +140,100 @@ static void test_write_lock_held_elsewhere(void **state)
         harness_destroy(&d);
 }
 
+/* Push n ops from one device on entity eid (each n_ops long), the i-th
+ * with op id "<prefix>-<i>", seen sequence seen; returns the answer. */
+static void push_many(const struct daemon *d, const char *token, const char *prefix,
+                      const char *eid, int n, long long seen, const char *key,
+                      struct http_result *r)
+{
+        size_t cap = (size_t)n * (strlen(eid) + 512) + 256, off = 0;
+        char *body = malloc(cap);
+
+        assert_non_null(body);
+        off += (size_t)snprintf(body + off, cap - off, "{%s%s%s\"ops\":[",
+                                key ? "\"idempotency_key\":\"" : "", key ? key : "",
+                                key ? "\"," : "");
+        for (int i = 0; i < n; i++)
+                off += (size_t)snprintf(
+                        body + off, cap - off,
+                        "%s{\"op_id\":\"%s-%d\",\"entity_type\":\"note\",\"entity_id\":\"%s\","
+                        "\"op_type\":\"update\",\"payload_json\":\"{}\",\"client_sequence\":%d,"
+                        "\"last_seen_server_seq\":%lld,\"created_at\":\"2026-07-01T10:00:00Z\"}",
+                        i ? "," : "", prefix, i, eid, i + 1, seen);
+        snprintf(body + off, cap - off, "]}");
+        assert_int_equal(http_post_json(d, "/api/v1/sync/push", token, body, r), 0);
+        assert_int_equal(r->status, 200);
+        free(body);
+}
+
+/* Conflict hints are bounded per pushed op whatever the entity's history:
+ * the newest ten, ascending, and conflicts_truncated; an idempotency
+ * record too large to keep whole is kept without its hints. */
+static void test_conflicts_bounded(void **state)
+{
+        struct daemon d;
+        struct daemon_options o = {0};
+        struct http_result r;
+        char tok_a[65], tok_b[65];
+        (void)state;
+
+        start_paired(&d, &o, tok_a);
+        assert_int_equal(harness_pair(&d, "rel", USER_PASSWORD, "vault-r", tok_b, NULL), 200);
+        harness_note_secret(tok_b);
+
+        /* 40 earlier ops on one entity from device B (sequences 1..40). */
+        push_many(&d, tok_b, "b", "hot", 40, 0, NULL, &r);
+        http_result_free(&r);
+        /* Two ops from A that saw sequence 1: each gets the newest ten. */
+        push_many(&d, tok_a, "a", "hot", 2, 1, NULL, &r);
+        json_t *conflicts = json_object_get(r.json, "conflicts");
+        assert_true(json_is_array(conflicts));
+        assert_int_equal(json_array_size(conflicts), 20);
+        for (size_t i = 0; i < 10; i++) {
+                json_t *c = json_array_get(conflicts, i);
+                assert_int_equal(json_integer_value(json_object_get(c, "server_sequence")),
+                                 31 + (json_int_t)i);
+                assert_string_equal(json_string_value(json_object_get(c, "entity_id")), "hot");
+        }
+        assert_true(json_is_true(json_object_get(r.json, "conflicts_truncated")));
+        assert_int_equal(json_integer_value(json_object_get(r.json, "count")), 2);
+        http_result_free(&r);
+
+        /* Few enough: all of them, and no flag. */
+        push_many(&d, tok_a, "few", "hot", 1, 38, NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "conflicts")), 2);
+        assert_null(json_object_get(r.json, "conflicts_truncated"));
+        http_result_free(&r);
+
+        /* 100 ops on an entity with a 4000-byte id: the answer holds 1000
+         * hints (about 4 MB); the idempotency record stays small. */
+        char *eid = malloc(4001);
+        assert_non_null(eid);
+        memset(eid, 'e', 4000);
+        eid[4000] = '\0';
+        push_many(&d, tok_b, "long-b", eid, 12, 0, NULL, &r);
+        http_result_free(&r);
+        push_many(&d, tok_a, "long-a", eid, 100, 1, "big-key", &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "conflicts")), 1000);
+        assert_true(json_is_true(json_object_get(r.json, "conflicts_truncated")));
+        http_result_free(&r);
+        long long len = 0;
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT length(response_json) FROM "
+                                        "server_idempotency_keys WHERE idempotency_key='big-key'",
+                                        &len),
+                         0);
+        assert_true(len > 0 && len <= 256 * 1024);
+        /* The replay: every accepted op, no hints, the flag. */
+        push_many(&d, tok_a, "long-a", eid, 100, 1, "big-key", &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "accepted")), 100);
+        assert_int_equal(json_array_size(json_object_get(r.json, "conflicts")), 0);
+        assert_true(json_is_true(json_object_get(r.json, "conflicts_truncated")));
+        http_result_free(&r);
+        free(eid);
+        harness_destroy(&d);
+}
+
 /* A TCP connection to the daemon for requests curl would not send as
  * needed (a body held back, broken framing). */
 static int raw_connect(const struct daemon *d)
@@ -329,6 +423,7 @@ int main(void)
                 cmocka_unit_test(test_write_lock_held_elsewhere),
                 cmocka_unit_test(test_revoke_during_upload),
                 cmocka_unit_test(test_http_framing),
+                cmocka_unit_test(test_conflicts_bounded),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
