@@ -34,6 +34,13 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
+/* A new connection must send a complete request head without pausing
+ * this long.  libmicrohttpd 0.9.75 misses the FIN of a client that sends
+ * part of a request and closes its side at once while the connection
+ * waits to be accepted (the socket then sits in CLOSE_WAIT until the
+ * timeout); this bounds such connections, and idle ones that never send
+ * a request, to seconds instead of HTTP_CONNECTION_TIMEOUT. */
+#define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
 /* How far past limits.max_json_body a body is read (and dropped) so that
@@ -370,6 +377,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (!req->begun) {
                 req->begun = true;
+                /* The head is complete: the body and the answer get the
+                 * normal timeout. */
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
                 (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
@@ -458,6 +469,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
+/* A new connection gets HTTP_HEAD_TIMEOUT until its first request head is
+ * complete. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        (void)cls;
+        (void)socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_HEAD_TIMEOUT);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char buf[512];
@@ -495,7 +518,8 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                        srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                        srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
                         on_mhd_log, NULL, MHD_OPTION_END);
                 if (!srv->daemons[i]) {
                         log_error("http: cannot start serving on listening socket %d", fds[i]);
