@@ -94,8 +94,9 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
 
 /* Reply helper: answer r as the contract wants when a handler hits an
  * internal error: 503 unavailable with Retry-After when the write lock
- * could not be taken in time (-EBUSY), else 500 internal_error (the cause
- * is logged, never sent). */
+ * could not be taken in time (-EBUSY), 507 insufficient_storage when the
+ * data filesystem is full (-ENOSPC), else 500 internal_error (the cause is
+ * logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
 /* Hand one message to the mail helper and wait for its verdict (up to

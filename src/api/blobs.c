@@ -21,6 +21,7 @@
 
 #include "api/api.h"
 #include "api/app.h"
+#include "api/health.h"
 #include "api/blob_gc.h"
 #include "api/handlers.h"
 #include "blob/blob_store.h"
@@ -81,7 +82,11 @@ static void upload_fail(struct upload *up, int r)
                 (void)upload_reject(up, 400, "invalid_multipart", "malformed multipart body");
         else if (r == -EFBIG)
                 (void)upload_reject(up, 413, "blob_too_large", "blob too large");
-        else {
+        else if (r == -ENOSPC || r == -EDQUOT) {
+                health_monitor_kick(api_app(up->req)->health);
+                (void)upload_reject(up, 507, "insufficient_storage",
+                                    "not enough free space on the server");
+        } else {
                 log_error_errno(r, "Cannot store an upload: %m");
                 (void)upload_reject(up, 500, "internal_error", "internal server error");
         }

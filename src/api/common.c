@@ -58,6 +58,15 @@ int api_reply_internal(struct http_request *req, int r)
                                ? r
                                : 0;
         }
+        if (r == -ENOSPC) {
+                /* The data filesystem is full: writes fail, reads go on. */
+                health_monitor_kick(api_app(req)->health);
+                req->log_event = "storage_full";
+                return http_reply_error(req, 507, "insufficient_storage",
+                                        "not enough free space on the server") < 0
+                               ? r
+                               : 0;
+        }
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return http_reply_error(req, 500, "internal_error", "internal server error") < 0 ? r : 0;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +29,11 @@
 #define HEALTH_PROBE_INTERVAL_USEC 1000000u
 /* A probe waits at most this long for the write lock. */
 #define HEALTH_WRITE_PROBE_MS 250u
+/* The free-space reserve of the data filesystem: the smaller of these
+ * (a percentage of its size, and a fixed amount).  Below it health is
+ * degraded. */
+#define HEALTH_RESERVE_PERCENT 5u
+#define HEALTH_RESERVE_BYTES   (1024ull * 1024 * 1024)
 
 struct health_monitor {
         struct app *app;
@@ -67,6 +73,24 @@ static bool blob_dir_writable(const char *dir)
         return fd >= 0;
 }
 
+/* Free space of the filesystem holding fd, and whether it is below the
+ * reserve.  An unreadable filesystem counts as full. */
+static void storage_space(int fd, struct health_state *st)
+{
+        struct statvfs sv;
+
+        if (fd < 0 || fstatvfs(fd, &sv) < 0) {
+                st->storage_low = true;
+                return;
+        }
+        uint64_t total = (uint64_t)sv.f_blocks * sv.f_frsize;
+        uint64_t reserve = total / 100 * HEALTH_RESERVE_PERCENT;
+        if (reserve > HEALTH_RESERVE_BYTES)
+                reserve = HEALTH_RESERVE_BYTES;
+        st->storage_free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
+        st->storage_low = st->storage_free_bytes < reserve;
+}
+
 static void probe(struct app *app, struct health_state *ret)
 {
         struct health_state st = {0};
@@ -78,6 +102,7 @@ static void probe(struct app *app, struct health_state *ret)
         int r = store_probe_write(app->store, HEALTH_WRITE_PROBE_MS);
         st.database_writable = r == 0 || (r == -EBUSY && !store_write_stalled(app->store));
         st.blob_storage_writable = blob_dir_writable(app->blob_dir);
+        storage_space(app->data_dir_fd, &st);
         schema = st.database_reachable ? store_schema_version(app->store) : -1;
         st.schema_version = schema < 0 ? 0 : schema;
         *ret = st;
@@ -184,16 +209,18 @@ int api_health(struct http_request *req)
         /* A request that just failed to write knows before the next probe. */
         if (store_write_stalled(app->store))
                 st.database_writable = false;
-        bool ok = st.database_reachable && st.database_writable && st.blob_storage_writable;
+        bool ok = st.database_reachable && st.database_writable && st.blob_storage_writable &&
+                  !st.storage_low;
 
         time_format_rfc3339(time(NULL), now);
-        json_t *body =
-                json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:b,s:i,s:s}", "status", ok ? "ok" : "degraded",
-                          "version", VERSTAK_VERSION, "build_commit", VERSTAK_BUILD_COMMIT,
-                          "uptime_seconds", (json_int_t)(time(NULL) - app->started_at),
-                          "database_reachable", st.database_reachable, "database_writable",
-                          st.database_writable, "blob_storage_writable", st.blob_storage_writable,
-                          "schema_version", st.schema_version, "server_time", now);
+        json_t *body = json_pack("{s:s,s:s,s:s,s:I,s:b,s:b,s:b,s:I,s:i,s:s}", "status",
+                                 ok ? "ok" : "degraded", "version", VERSTAK_VERSION, "build_commit",
+                                 VERSTAK_BUILD_COMMIT, "uptime_seconds",
+                                 (json_int_t)(time(NULL) - app->started_at), "database_reachable",
+                                 st.database_reachable, "database_writable", st.database_writable,
+                                 "blob_storage_writable", st.blob_storage_writable,
+                                 "storage_free_bytes", (json_int_t)st.storage_free_bytes,
+                                 "schema_version", st.schema_version, "server_time", now);
         if (!body)
                 return -ENOMEM;
         return http_reply_json(req, ok ? 200 : 503, body, 0);

@@ -17,10 +17,12 @@ struct health_monitor;
 
 /* The last probe's findings. */
 struct health_state {
-        bool database_reachable;    /* a read query answered */
-        bool database_writable;     /* the write lock could be taken in time */
-        bool blob_storage_writable; /* a file could be created among the blobs */
-        int schema_version;         /* 0 when unknown */
+        bool database_reachable;     /* a read query answered */
+        bool database_writable;      /* the write lock could be taken in time */
+        bool blob_storage_writable;  /* a file could be created among the blobs */
+        int schema_version;          /* 0 when unknown */
+        uint64_t storage_free_bytes; /* available to the daemon on the data filesystem */
+        bool storage_low;            /* below the free-space reserve */
 };
 
 /* Probe once now, then start the thread.  app must outlive the monitor

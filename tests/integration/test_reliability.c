@@ -13,10 +13,15 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -471,6 +476,112 @@ static void test_half_closed_connections(void **state)
         harness_destroy(&d);
 }
 
+/* POST one multipart upload of len bytes of c; returns the answer. */
+static void upload(const struct daemon *d, const char *token, size_t len, char c,
+                   struct http_result *r)
+{
+        static const char head[] = "--bnd\r\nContent-Disposition: form-data; name=\"file\"; "
+                                   "filename=\"f\"\r\n\r\n";
+        static const char tail[] = "\r\n--bnd--\r\n";
+        size_t n = strlen(head) + len + strlen(tail);
+        char *body = malloc(n), auth[128];
+
+        assert_non_null(body);
+        memcpy(body, head, strlen(head));
+        memset(body + strlen(head), c, len);
+        memcpy(body + strlen(head) + len, tail, strlen(tail));
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        const char *headers[] = {auth, "Content-Type: multipart/form-data; boundary=bnd", NULL};
+        assert_int_equal(http_do(d, "POST", "/api/v1/blobs/", headers, body, n, r), 0);
+        free(body);
+}
+
+/* Poll health until its status is want (bounded); leaves the answer. */
+static void wait_health_status(const struct daemon *d, const char *want, struct http_result *r)
+{
+        for (int i = 0; i < 250; i++) {
+                assert_int_equal(http_get(d, "/api/v1/health", NULL, r), 0);
+                if (r->json && strcmp(http_result_string(r, "status"), want) == 0)
+                        return;
+                http_result_free(r);
+                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        }
+        fail_msg("health never became %s", want);
+}
+
+/* The data filesystem fills up (a 16 MiB tmpfs mounted for the test):
+ * uploads answer 507 insufficient_storage, pushes never 500, health
+ * reports the free space and turns degraded, reads keep working; once
+ * space is freed everything recovers without a restart. */
+static void test_disk_full(void **state)
+{
+        struct daemon d;
+        struct daemon_options o = {0};
+        struct http_result r;
+        char token[65], filler[PATH_MAX + 16];
+        (void)state;
+
+        assert_int_equal(harness_prepare(&d, &o), 0);
+        if (mount("tmpfs", d.data_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0750") < 0) {
+                int e = errno;
+                harness_destroy(&d);
+                fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(e));
+                skip();
+        }
+        start_paired(&d, &o, token);
+        push_one(&d, token, "before-full", &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        wait_health_status(&d, "ok", &r);
+        assert_true(json_integer_value(json_object_get(r.json, "storage_free_bytes")) > 0);
+        http_result_free(&r);
+
+        /* Fill the filesystem. */
+        snprintf(filler, sizeof(filler), "%s/filler", d.data_dir);
+        int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        static char block[65536];
+        while (write(fd, block, sizeof(block)) > 0)
+                ;
+        close(fd);
+
+        wait_health_status(&d, "degraded", &r);
+        assert_int_equal(r.status, 503);
+        assert_true(json_integer_value(json_object_get(r.json, "storage_free_bytes")) <
+                    1024 * 1024);
+        http_result_free(&r);
+
+        upload(&d, token, 256 * 1024, 'u', &r);
+        http_assert_error(&r, 507, "insufficient_storage", NULL);
+        http_result_free(&r);
+        push_one(&d, token, "while-full", &r);
+        if (r.status != 200)
+                http_assert_error(&r, 507, "insufficient_storage", NULL);
+        http_result_free(&r);
+        /* Reads keep working. */
+        assert_int_equal(
+                http_post_json(&d, "/api/v1/sync/pull", token, "{\"since_sequence\":0}", &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(json_array_size(json_object_get(r.json, "ops")) >= 1);
+        http_result_free(&r);
+
+        /* Space comes back: so does everything else. */
+        assert_int_equal(unlink(filler), 0);
+        wait_health_status(&d, "ok", &r);
+        http_result_free(&r);
+        upload(&d, token, 256 * 1024, 'u', &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        push_one(&d, token, "after-full", &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        int status;
+        assert_int_equal(harness_stop(&d, SIGTERM, 30, &status), 0);
+        assert_int_equal(umount2(d.data_dir, MNT_DETACH), 0);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -479,6 +590,7 @@ int main(void)
                 cmocka_unit_test(test_http_framing),
                 cmocka_unit_test(test_conflicts_bounded),
                 cmocka_unit_test(test_half_closed_connections),
+                cmocka_unit_test(test_disk_full),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
