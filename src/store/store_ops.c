@@ -44,6 +44,11 @@ static const char sql_pull[] =
         "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
         " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4";
+/* Callers: store_pull_range. */
+static const char sql_pull_range[] =
+        "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
+        " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
+        " AND server_sequence > ?3 AND server_sequence <= ?4 ORDER BY server_sequence";
 static const char sql_scope_max[] = "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
                                     " WHERE user_id = ?1 AND vault_id = ?2";
 /* Callers: store_idempotency_expire. */
@@ -501,6 +506,11 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                         r = row(&op, userdata);
                         if (r < 0)
                                 return r;
+                        if (r > 0) {
+                                /* The caller's page is full before limit. */
+                                info->has_more = true;
+                                break;
+                        }
                         info->n_ops++;
                         info->last_sequence = op.server_sequence;
                 }
@@ -532,6 +542,49 @@ int store_pull_page(struct store *s, const struct store_scope *scope, int64_t si
         if (r < 0)
                 return r;
         r = pull_in_snapshot(c, scope, since, limit, row, userdata, ret);
+        store_read_end(s, c);
+        return r;
+}
+
+int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
+                     store_pull_row_fn row, void *userdata)
+{
+        struct store_conn *c;
+        int r = 0, rc;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull_range);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, scope->user_id);
+                        store_bind_text(st, 2, scope->vault_id);
+                        store_bind_int64(st, 3, after);
+                        store_bind_int64(st, 4, upto);
+                        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                                struct store_op_view op = {
+                                        .op_id = store_column_text(st, 0),
+                                        .device_id = store_column_text(st, 1),
+                                        .entity_type = store_column_text(st, 2),
+                                        .entity_id = store_column_text(st, 3),
+                                        .op_type = store_column_text(st, 4),
+                                        .payload_json = store_column_text(st, 5),
+                                        .created_at = store_column_text(st, 6),
+                                        .server_sequence = sqlite3_column_int64(st, 7),
+                                };
+                                r = row(&op, userdata);
+                                if (r != 0)
+                                        break;
+                        }
+                        if (r == 0 && rc != SQLITE_DONE)
+                                r = store_errno(c, rc, "pull range");
+                        if (r > 0)
+                                r = 0;
+                }
+        }
         store_read_end(s, c);
         return r;
 }

@@ -127,9 +127,18 @@ struct store_pull_info {
 
 /* Hand the scope's ops with server_sequence > since to row, ascending, at
  * most limit, all from one snapshot (a negative return from row stops and
- * is returned). */
+ * is returned; a positive one ends the page before that op, which is not
+ * counted, with has_more set). */
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
                     store_pull_row_fn row, void *userdata, struct store_pull_info *ret);
+
+/* Hand the scope's ops with after < server_sequence <= upto to row,
+ * ascending, from one snapshot, until row returns non-zero (negative: the
+ * error returned; positive: stop, 0 returned).  For streaming a page that
+ * store_pull_page() measured, a piece at a time: committed ops never
+ * change, so every call sees the same ops. */
+int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
+                     store_pull_row_fn row, void *userdata);
 
 /* Delete idempotency records created before cutoff (RFC 3339).  Returns the
  * number removed. */

@@ -239,6 +239,79 @@ static void test_conflicts_bounded(void **state)
         harness_destroy(&d);
 }
 
+/* Pull pages whose payloads double when escaped (the backslashes of a
+ * JSON string): a page ends early at its byte bound with has_more and the
+ * right page_last_sequence, and paging still visits every op once. */
+static void test_pull_page_byte_bound(void **state)
+{
+        struct daemon d;
+        struct daemon_options o = {0};
+        struct http_result r;
+        char token[65];
+        size_t n = 200 * 1024, cap = n + 1024;
+        (void)state;
+
+        start_paired(&d, &o, token);
+        /* payload_json is the JSON string "\\\\…": 200 KiB of backslashes
+         * as stored, 400 KiB once escaped again in the answer. */
+        char *body = malloc(cap * 2);
+        assert_non_null(body);
+        for (int i = 0; i < 5; i++) {
+                size_t off = (size_t)snprintf(
+                        body, cap * 2,
+                        "{\"ops\":[{\"op_id\":\"big-%d\",\"entity_type\":\"note\",\"entity_id\":"
+                        "\"e%d\",\"op_type\":\"update\",\"payload_json\":\"\\\"",
+                        i, i);
+                for (size_t k = 0; k < n / 2; k++)
+                        off += (size_t)snprintf(body + off, cap * 2 - off, "\\\\\\\\");
+                snprintf(body + off, cap * 2 - off,
+                         "\\\"\",\"client_sequence\":1,\"last_seen_server_seq\":0,"
+                         "\"created_at\":\"2026-07-01T10:00:00Z\"}]}");
+                assert_int_equal(http_post_json(&d, "/api/v1/sync/push", token, body, &r), 0);
+                assert_int_equal(r.status, 200);
+                http_result_free(&r);
+        }
+        free(body);
+
+        long long since = 0;
+        int pages = 0, seen = 0;
+        bool more = true;
+        while (more) {
+                char req[96];
+                snprintf(req, sizeof(req), "{\"since_sequence\":%lld}", since);
+                assert_int_equal(http_post_json(&d, "/api/v1/sync/pull", token, req, &r), 0);
+                assert_int_equal(r.status, 200);
+                assert_non_null(r.json);
+                /* Every page is bounded (1 MiB plus at most one op). */
+                assert_true(r.body_len <= 1024 * 1024 + 128);
+                json_t *ops = json_object_get(r.json, "ops");
+                size_t k = json_array_size(ops);
+                assert_true(k >= 1 && k <= 2);
+                for (size_t i = 0; i < k; i++) {
+                        char want[16];
+                        snprintf(want, sizeof(want), "big-%d", seen + (int)i);
+                        assert_string_equal(
+                                json_string_value(json_object_get(json_array_get(ops, i), "op_id")),
+                                want);
+                        assert_int_equal(strlen(json_string_value(json_object_get(
+                                                 json_array_get(ops, i), "payload_json"))),
+                                         n + 2);
+                }
+                seen += (int)k;
+                long long last = json_integer_value(json_object_get(r.json, "page_last_sequence"));
+                assert_int_equal(last, json_integer_value(json_object_get(
+                                               json_array_get(ops, k - 1), "server_sequence")));
+                more = json_is_true(json_object_get(r.json, "has_more"));
+                assert_int_equal(more, seen < 5);
+                since = last;
+                pages++;
+                http_result_free(&r);
+        }
+        assert_int_equal(seen, 5);
+        assert_int_equal(pages, 3);
+        harness_destroy(&d);
+}
+
 /* A TCP connection to the daemon for requests curl would not send as
  * needed (a body held back, broken framing). */
 static int raw_connect(const struct daemon *d)
@@ -589,6 +662,7 @@ int main(void)
                 cmocka_unit_test(test_revoke_during_upload),
                 cmocka_unit_test(test_http_framing),
                 cmocka_unit_test(test_conflicts_bounded),
+                cmocka_unit_test(test_pull_page_byte_bound),
                 cmocka_unit_test(test_half_closed_connections),
                 cmocka_unit_test(test_disk_full),
         };
