@@ -43,6 +43,11 @@
 #define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
+/* Connections of the whole server beyond which new ones are accepted and
+ * closed at once.  It stays below HTTP_CONNECTION_LIMIT because
+ * libmicrohttpd stops accepting at that limit, which leaves further
+ * clients hanging in the listen backlog instead of refused. */
+#define HTTP_CONNECTION_REFUSE_AT (HTTP_CONNECTION_LIMIT - 16)
 /* How far past limits.max_json_body a body is read (and dropped) so that
  * the client still receives its 413; beyond this the connection is closed. */
 #define HTTP_DISCARD_MAX (16u * 1024 * 1024)
@@ -58,6 +63,7 @@ struct http_server {
         struct MHD_Daemon **daemons;
         size_t n_daemons;
         atomic_uint active;
+        atomic_uint connections; /* open, over every listening socket */
         atomic_uint_fast64_t requests;
 };
 
@@ -472,11 +478,26 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-        (void)cls;
+        struct http_server *srv = cls;
         (void)socket_context;
-        if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                atomic_fetch_add(&srv->connections, 1);
                 (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                                                 (unsigned)HTTP_HEAD_TIMEOUT);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+                atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* Accept policy: at the cap, close a new connection at once (the client
+ * sees it closed) rather than leave it waiting. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+        struct http_server *srv = cls;
+        (void)addr;
+        (void)addrlen;
+
+        return atomic_load(&srv->connections) < HTTP_CONNECTION_REFUSE_AT ? MHD_YES : MHD_NO;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -511,7 +532,7 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                                 MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                        0, on_accept, srv, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
                         MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,

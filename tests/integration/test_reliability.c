@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -655,6 +656,81 @@ static void test_disk_full(void **state)
         harness_destroy(&d);
 }
 
+/* One request on a new connection from 127.1.x.y (its own client address,
+ * so per-address limits do not apply).  Returns 1 when answered 200
+ * (the connection stays open in *ret_fd), 0 when the daemon closed it
+ * without an answer; the test fails when nothing happens in 10 s. */
+static int request_from(const struct daemon *d, unsigned i, int *ret_fd)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        char buf[4096];
+
+        assert_true(fd >= 0);
+        src.sin_addr.s_addr = htonl((127u << 24) | (1u << 16) | ((i / 250) << 8) | (i % 250 + 1));
+        assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        struct timeval tv = {.tv_sec = 10};
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+        static const char req[] = "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n";
+        (void)send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0 && errno != ECONNRESET)
+                fail_msg("connection %u: no answer and not closed (%s)", i, strerror(errno));
+        if (n <= 0) {
+                close(fd);
+                return 0;
+        }
+        buf[n] = '\0';
+        assert_int_equal(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+        *ret_fd = fd;
+        return 1;
+}
+
+/* At the connection cap new clients are refused at once (closed), not
+ * left waiting in the listen backlog; once connections end, new ones are
+ * served again. */
+static void test_refused_at_cap(void **state)
+{
+        struct daemon d;
+        struct rlimit rl;
+        static int fds[2100];
+        unsigned open_fds = 0;
+        (void)state;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_max < 2400) {
+                fprintf(stderr, "file descriptor limit too low: skipped\n");
+                skip();
+        }
+        rl.rlim_cur = rl.rlim_max;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+        assert_int_equal(harness_start(&d, NULL), 0);
+
+        int fd = -1;
+        while (open_fds < 2100 && request_from(&d, open_fds, &fd) == 1)
+                fds[open_fds++] = fd;
+        /* Refused just below libmicrohttpd's own limit of 2 000. */
+        assert_true(open_fds >= 1900 && open_fds < 2000);
+        assert_int_equal(request_from(&d, 2100, &fd), 0);
+
+        for (unsigned i = 0; i < 100; i++)
+                close(fds[--open_fds]);
+        int served = 0;
+        for (int i = 0; i < 200 && !served; i++) {
+                served = request_from(&d, 2101 + (unsigned)i, &fd);
+                if (!served)
+                        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+        }
+        assert_true(served);
+        close(fd);
+        while (open_fds > 0)
+                close(fds[--open_fds]);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -665,6 +741,7 @@ int main(void)
                 cmocka_unit_test(test_pull_page_byte_bound),
                 cmocka_unit_test(test_half_closed_connections),
                 cmocka_unit_test(test_disk_full),
+                cmocka_unit_test(test_refused_at_cap),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
