@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "api/app.h"
 #include "api/handlers.h"
 #include "store/store.h"
@@ -197,6 +198,14 @@ void health_monitor_kick(struct health_monitor *m)
         m->kicked = true;
         pthread_cond_signal(&m->wake);
         pthread_mutex_unlock(&m->lock);
+}
+
+bool api_health_ok(struct app *app)
+{
+        struct health_state st;
+
+        health_monitor_get(app->health, &st);
+        return st.database_reachable && st.blob_storage_writable;
 }
 
 int api_health(struct http_request *req)
