@@ -200,6 +200,14 @@ void health_monitor_kick(struct health_monitor *m)
         pthread_mutex_unlock(&m->lock);
 }
 
+bool api_blob_dir_writable(struct app *app)
+{
+        struct health_state st;
+
+        health_monitor_get(app->health, &st);
+        return st.blob_storage_writable;
+}
+
 bool api_health_ok(struct app *app)
 {
         struct health_state st;
