@@ -1543,7 +1543,13 @@ static void test_console_audit(void **state)
         char uid[25];
         console_user("judy", "judy@example.test", uid);
         snprintf(path, sizeof(path), "/admin/api/audit?user_id=%s", uid);
+        /* Audit entries are written in the background: wait (bounded). */
         console_ok("GET", path, NULL, &r);
+        for (int i = 0; i < 250 && member_int(r.json, "total") < 1; i++) {
+                http_result_free(&r);
+                usleep(20 * 1000);
+                console_ok("GET", path, NULL, &r);
+        }
         assert_int_equal(member_int(r.json, "total"), 1);
         assert_string_equal(
                 member_str(json_array_get(json_object_get(r.json, "entries"), 0), "username"),
