@@ -41,12 +41,14 @@ static inline int api_answered(int r)
 /* Authenticate "Authorization: Bearer <device token>".  On 0, ret holds
  * the device (caller frees with store_device_done()).  Errors answered:
  * 401 "API key required" / "invalid API key" / "device revoked", 403 "user
- * blocked".  When touch is set, last_seen/last_ip are refreshed if older
+ * blocked".  When touch is set, last_seen/last_ip are refreshed (a deferred
+ * write: the request does not wait for it) if older
  * than API_LAST_SEEN_GRANULARITY. */
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
 
 /* Whether the server is healthy: the database answers and the blob
- * directory can be written (what GET /api/v1/health reports). */
+ * directory can be written, as the health monitor last found (never a
+ * query or a file per call). */
 bool api_health_ok(struct app *app);
 
 /* Count an attempt against rule for the client IP and, when account is
@@ -109,13 +111,20 @@ int api_session_csrf(struct http_request *req, const struct session *s, const ch
 int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
                       const char *message);
 
-/* Append an audit entry with the request's client IP; failures are logged,
- * not returned (auditing never changes an answer). */
+/* Queue an audit entry with the request's client IP: written in the
+ * background (app->deferred), so the request never waits for the writer;
+ * failures are logged, not returned (auditing never changes an answer). */
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message);
 
+/* Retry-After (seconds) of a 503 while the database cannot take a write. */
+#define API_BUSY_RETRY_AFTER 2
+
 /* Reply helper: answer r as the contract wants when a handler hits an
- * internal error (500 internal_error; the cause is logged, never sent). */
+ * internal error: 503 unavailable with Retry-After when the write lock
+ * could not be taken in time (-EBUSY), 507 insufficient_storage when the
+ * data filesystem is full (-ENOSPC), else 500 internal_error (the cause is
+ * logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
 /*
@@ -187,8 +196,9 @@ int api_check_new_password(struct http_request *req, const char *password);
  * 0, or -EINVAL. */
 int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1]);
 
-/* Whether a file can be created in the blob directory right now
- * (health and the console's warnings). */
+/* Whether a file could be created in the blob directory when the health
+ * monitor last looked, about a second ago (health and the console's
+ * warnings; no file is created per call). */
 bool api_blob_dir_writable(struct app *app);
 
 /* Whether s is longer than max bytes. */

@@ -22,6 +22,7 @@
 
 #include "api/api.h"
 #include "api/app.h"
+#include "api/health.h"
 #include "api/blob_gc.h"
 #include "api/handlers.h"
 #include "api/upload_slots.h"
@@ -83,7 +84,11 @@ static void upload_fail(struct upload *up, int r)
                 (void)upload_reject(up, API_ERR_INVALID_MULTIPART, "malformed multipart body");
         else if (r == -EFBIG)
                 (void)upload_reject(up, API_ERR_BLOB_TOO_LARGE, "blob too large");
-        else {
+        else if (r == -ENOSPC || r == -EDQUOT) {
+                health_monitor_kick(api_app(up->req)->health);
+                (void)upload_reject(up, API_ERR_INSUFFICIENT_STORAGE,
+                                    "not enough free space on the server");
+        } else {
                 log_error_errno(r, "Cannot store an upload: %m");
                 (void)upload_reject(up, API_ERR_INTERNAL, "internal server error");
         }
@@ -274,13 +279,19 @@ static int upload_commit(struct http_request *req, struct upload *up)
                 return api_reply_internal(req, r);
         r = blob_upload_commit(up->blob);
         if (r >= 0)
-                r = store_blob_ref_add(app->store, &scope, sha256, (int64_t)size, &quota);
+                r = store_blob_ref_add(app->store, &scope, up->dev.id, sha256, (int64_t)size,
+                                       &quota);
         if (r < 0) {
                 int d = blob_upload_discard(up->blob, blob_gc_unused, app->store);
                 if (d < 0)
                         log_warning_errno(d, "Cannot remove the unreferenced blob %s: %m", sha256);
                 if (r == -EDQUOT)
                         return api_error(req, API_ERR_QUOTA_EXCEEDED, "blob quota exceeded");
+                /* Revoked (or blocked) while the body was arriving. */
+                if (r == -EKEYREVOKED)
+                        return api_error(req, API_ERR_UNAUTHORIZED, "device revoked");
+                if (r == -EPERM)
+                        return api_error(req, API_ERR_FORBIDDEN, "user blocked");
                 return api_reply_internal(req, r);
         }
         req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";

@@ -7,13 +7,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/statvfs.h>
 #include <time.h>
 
 #include "api/app.h"
+#include "api/health.h"
 #include "api/errors.h"
 #include "api/longpoll.h"
 #include "auth/password.h"
@@ -24,6 +27,7 @@
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/text.h"
+#include "util/workq.h"
 
 bool api_too_long(const char *s, size_t max)
 {
@@ -65,6 +69,26 @@ int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1])
 
 int api_reply_internal(struct http_request *req, int r)
 {
+        if (r == -EBUSY) {
+                /* The write lock is held elsewhere beyond the wait: the
+                 * client may retry; readiness turns degraded meanwhile. */
+                health_monitor_kick(api_app(req)->health);
+                req->log_event = "database_busy";
+                return api_reply_retry_after(req, API_ERR_UNAVAILABLE,
+                                             "the database is busy, try again later",
+                                             API_BUSY_RETRY_AFTER) < 0
+                               ? r
+                               : 0;
+        }
+        if (r == -ENOSPC) {
+                /* The data filesystem is full: writes fail, reads go on. */
+                health_monitor_kick(api_app(req)->health);
+                req->log_event = "storage_full";
+                return api_error(req, API_ERR_INSUFFICIENT_STORAGE,
+                                 "not enough free space on the server") < 0
+                               ? r
+                               : 0;
+        }
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return api_error(req, API_ERR_INTERNAL, "internal server error") < 0 ? r : 0;
 }
@@ -123,9 +147,7 @@ int api_storage_check(struct http_request *req, uint64_t incoming)
                 return api_reply_internal(req, -errno) < 0 ? -EIO : BODY_ANSWERED;
         total = (uint64_t)st.f_blocks * st.f_frsize;
         avail = (uint64_t)st.f_bavail * st.f_frsize;
-        reserve = total / 100 * cfg->limits.disk_reserve_percent;
-        if (reserve > cfg->limits.disk_reserve_bytes)
-                reserve = cfg->limits.disk_reserve_bytes;
+        reserve = config_disk_reserve(cfg, total);
         if (avail >= reserve && avail - reserve >= incoming)
                 return 0;
         struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
@@ -137,6 +159,79 @@ int api_storage_check(struct http_request *req, uint64_t incoming)
         req->log_event = "insufficient_storage";
         return api_error_answered(req, API_ERR_INSUFFICIENT_STORAGE,
                                   "the server is low on storage; try again later");
+}
+
+/* A write no answer depends on, run by app->deferred. */
+struct deferred_write {
+        struct store *store;
+        bool audit; /* else a last_seen update of device_id (or of user_id) */
+        char *event, *user_id, *device_id, *ip, *message;
+};
+
+static void deferred_write_free(void *data)
+{
+        struct deferred_write *w = data;
+
+        free(w->event);
+        free(w->user_id);
+        free(w->device_id);
+        free(w->ip);
+        free(w->message);
+        free(w);
+}
+
+static void deferred_write_run(void *data)
+{
+        struct deferred_write *w = data;
+        int r;
+
+        if (w->audit)
+                r = store_audit_add(w->store, w->event, w->user_id, w->device_id, w->ip,
+                                    w->message);
+        else if (w->device_id)
+                r = store_device_touch(w->store, w->device_id, w->ip);
+        else
+                r = store_user_touch(w->store, w->user_id);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record %s: %m", w->audit ? w->event : "last_seen");
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+        char *d = s ? strdup(s) : NULL;
+
+        if (s && !d)
+                *oom = true;
+        return d;
+}
+
+/* Queue a write for app->deferred; when the queue is full the write is
+ * dropped (a request never waits for it), with a warning now and then. */
+static void defer_write(struct app *app, bool audit, const char *event, const char *user_id,
+                        const char *device_id, const char *ip, const char *message)
+{
+        static atomic_uint_fast64_t dropped;
+        struct deferred_write *w = calloc(1, sizeof(*w));
+        bool oom = !w;
+
+        if (w) {
+                w->store = app->store;
+                w->audit = audit;
+                w->event = strdup_or_null(event, &oom);
+                w->user_id = strdup_or_null(user_id, &oom);
+                w->device_id = strdup_or_null(device_id, &oom);
+                w->ip = strdup_or_null(ip, &oom);
+                w->message = strdup_or_null(message, &oom);
+        }
+        if (!oom && workq_submit(app->deferred, deferred_write_run, deferred_write_free, w) == 0)
+                return;
+        if (w)
+                deferred_write_free(w);
+        uint_fast64_t n = atomic_fetch_add(&dropped, 1) + 1;
+        if ((n & (n - 1)) == 0)
+                log_warning("Dropped %llu deferred writes (last_seen, audit): the database is "
+                            "not keeping up",
+                            (unsigned long long)n);
 }
 
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
@@ -152,10 +247,7 @@ int api_mail_send(struct app *app, const char *to, const char *subject, const ch
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message)
 {
-        int r = store_audit_add(api_app(req)->store, event, user_id, device_id, req->client_ip,
-                                message);
-        if (r < 0)
-                log_warning_errno(r, "Cannot record audit event %s: %m", event);
+        defer_write(api_app(req), true, event, user_id, device_id, req->client_ip, message);
 }
 
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch)
@@ -208,11 +300,8 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 time_t seen = 0;
                 if (time_parse_rfc3339(dev.last_seen, &seen) < 0 ||
                     time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
-                    strcmp(dev.last_ip, req->client_ip) != 0) {
-                        r = store_device_touch(api_app(req)->store, dev.id, req->client_ip);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot update last_seen: %m");
-                }
+                    strcmp(dev.last_ip, req->client_ip) != 0)
+                        defer_write(api_app(req), false, NULL, NULL, dev.id, req->client_ip, NULL);
         }
         *ret = dev;
         return 0;
@@ -367,7 +456,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
                 store_user_done(&u);
                 return API_CREDENTIALS_UNCONFIRMED;
         }
-        (void)store_user_touch(api_app(req)->store, u.id);
+        defer_write(api_app(req), false, NULL, u.id, NULL, NULL, NULL);
         *ret_user = u;
         return API_CREDENTIALS_OK;
 }

@@ -640,3 +640,13 @@ const char *smtp_security_to_string(enum smtp_security s)
         }
         return "unknown";
 }
+
+uint64_t config_disk_reserve(const struct config *c, uint64_t total)
+{
+        uint64_t reserve;
+
+        if (c->limits.disk_reserve_bytes == 0 || c->limits.disk_reserve_percent == 0)
+                return 0;
+        reserve = total / 100 * c->limits.disk_reserve_percent;
+        return reserve < c->limits.disk_reserve_bytes ? reserve : c->limits.disk_reserve_bytes;
+}

@@ -148,3 +148,8 @@ int config_validate(const struct config *c, char *err, size_t err_size);
 
 /* Text of a security mode, for display. */
 const char *smtp_security_to_string(enum smtp_security s);
+
+/* The free-space reserve of a data filesystem of total bytes: the smaller
+ * of limits.disk_reserve_percent of it and limits.disk_reserve_bytes; 0
+ * when either is 0 (no reserve). */
+uint64_t config_disk_reserve(const struct config *c, uint64_t total);

@@ -110,6 +110,8 @@ struct http_request {
         bool body_done;
         bool aborted;
         bool stream_failed;
+        bool begun;                /* begin_request() ran */
+        const char *framing_error; /* seen in the raw request line */
 };
 
 /* --- server lifecycle ---------------------------------------------------- */

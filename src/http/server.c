@@ -35,19 +35,36 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
+/* A new connection must send a complete request head without pausing
+ * this long.  libmicrohttpd 0.9.75 misses the FIN of a client that sends
+ * part of a request and closes its side at once while the connection
+ * waits to be accepted (the socket then sits in CLOSE_WAIT until the
+ * timeout); this bounds such connections, and idle ones that never send
+ * a request, to seconds instead of HTTP_CONNECTION_TIMEOUT. */
+#define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
+/* Connections of the whole server beyond which new ones are accepted and
+ * closed at once.  It stays below HTTP_CONNECTION_LIMIT because
+ * libmicrohttpd stops accepting at that limit, which leaves further
+ * clients hanging in the listen backlog instead of refused. */
+#define HTTP_CONNECTION_REFUSE_AT (HTTP_CONNECTION_LIMIT - 16)
 /* How far past limits.max_json_body a body is read (and dropped) so that
  * the client still receives its 413; beyond this the connection is closed. */
 #define HTTP_DISCARD_MAX (16u * 1024 * 1024)
 /* Initial buffer for a request body; grows geometrically up to the limit. */
 #define HTTP_BODY_INITIAL 4096
+/* Query arguments one request may carry.  libmicrohttpd keeps each one in
+ * the connection's memory pool; a few hundred exhaust it, and 0.9.75 then
+ * neither answers nor closes the connection until its timeout. */
+#define HTTP_MAX_QUERY_ARGS 64
 
 struct http_server {
         struct http_params params;
         struct MHD_Daemon **daemons;
         size_t n_daemons;
         atomic_uint active;
+        atomic_uint connections; /* open, over every listening socket */
         atomic_uint_fast64_t requests;
 };
 
@@ -196,8 +213,57 @@ static void after_handler(struct http_request *req, int r)
         (void)http_reply_error(req, 500, NULL, "internal error");
 }
 
+struct header_scan {
+        const char *content_length; /* the first value */
+        bool content_length_differs;
+        unsigned transfer_encodings;
+        bool transfer_encoding_chunked; /* every one said exactly "chunked" */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+        struct header_scan *h = cls;
+        (void)kind;
+
+        if (!value)
+                value = "";
+        if (strcasecmp(key, "Content-Length") == 0) {
+                if (!h->content_length)
+                        h->content_length = value;
+                else if (strcmp(h->content_length, value) != 0)
+                        h->content_length_differs = true;
+        } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+                h->transfer_encoding_chunked =
+                        (h->transfer_encodings == 0 || h->transfer_encoding_chunked) &&
+                        strcasecmp(value, "chunked") == 0;
+                h->transfer_encodings++;
+        }
+        return MHD_YES;
+}
+
+/* Framing a proxy in front of us might read differently (request
+ * smuggling): the reason to refuse the request with 400, or NULL. */
+static const char *framing_error(struct http_request *req, const char *version)
+{
+        struct header_scan h = {0};
+
+        if (req->framing_error)
+                return req->framing_error;
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http_header(req, "Host"))
+                return "Host header required";
+        (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_header, &h);
+        if (h.content_length_differs)
+                return "conflicting Content-Length headers";
+        if (h.transfer_encodings > 0 && h.content_length)
+                return "Content-Length together with Transfer-Encoding";
+        if (h.transfer_encodings > 0 && (h.transfer_encodings > 1 || !h.transfer_encoding_chunked))
+                return "unsupported Transfer-Encoding";
+        return NULL;
+}
+
 static int begin_request(struct http_server *srv, struct http_request *req, const char *url,
-                         const char *method)
+                         const char *method, const char *version)
 {
         const struct http_params *p = &srv->params;
         const char *cl;
@@ -209,6 +275,12 @@ static int begin_request(struct http_server *srv, struct http_request *req, cons
         random_hex(req->request_id, sizeof(req->request_id) - 1);
         atomic_fetch_add_explicit(&srv->requests, 1, memory_order_relaxed);
         resolve_client(req, p);
+
+        const char *bad = framing_error(req, version);
+        if (bad) {
+                req->log_event = "bad_framing";
+                return http_reply_error(req, 400, "invalid_request", bad);
+        }
 
         cl = http_header(req, "Content-Length");
         if (cl) {
@@ -317,23 +389,64 @@ static enum MHD_Result buffer_body(struct http_request *req, uint64_t limit, con
         return MHD_YES;
 }
 
+static struct http_request *request_new(struct http_server *srv, struct MHD_Connection *conn)
+{
+        struct http_request *req = calloc(1, sizeof(*req));
+
+        if (!req)
+                return NULL;
+        req->conn = conn;
+        req->userdata = srv->params.userdata;
+        atomic_fetch_add(&srv->active, 1);
+        return req;
+}
+
+/* The raw request target, before libmicrohttpd decodes it: the request
+ * starts here.  A %00 would be cut short by the decoding, and too many
+ * query arguments would exhaust the connection's memory; both are noted
+ * for a 400.  The arguments are dropped by ending the string right after
+ * the '?': libmicrohttpd 0.9.75 passes its own writable line buffer here
+ * and parses the arguments after this call (connection.c,
+ * parse_initial_message_line). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+        struct http_request *req = request_new(cls, conn);
+        const char *q = strchr(uri, '?');
+        unsigned args = 0;
+
+        if (!req)
+                return NULL;
+        if (strstr(uri, "%00"))
+                req->framing_error = "NUL character in the URL";
+        for (const char *a = q; a; a = strchr(a + 1, '&'))
+                args++;
+        if (args > HTTP_MAX_QUERY_ARGS) {
+                req->framing_error = "too many query arguments";
+                ((char *)q)[1] = '\0';
+        }
+        return req;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
         struct http_server *srv = cls;
         struct http_request *req = *con_cls;
-        (void)version;
 
         if (!req) {
-                req = calloc(1, sizeof(*req));
+                req = request_new(srv, conn);
                 if (!req)
                         return MHD_NO;
-                req->conn = conn;
-                req->userdata = srv->params.userdata;
                 *con_cls = req;
-                atomic_fetch_add(&srv->active, 1);
-                (void)begin_request(srv, req, url, method);
+        }
+        if (!req->begun) {
+                req->begun = true;
+                /* The head is complete: the body and the answer get the
+                 * normal timeout. */
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+                (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
 
@@ -420,6 +533,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
+/* A new connection gets HTTP_HEAD_TIMEOUT until its first request head is
+ * complete. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        struct http_server *srv = cls;
+        (void)socket_context;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                atomic_fetch_add(&srv->connections, 1);
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_HEAD_TIMEOUT);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+                atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* Accept policy: at the cap, close a new connection at once (the client
+ * sees it closed) rather than leave it waiting. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+        struct http_server *srv = cls;
+        (void)addr;
+        (void)addrlen;
+
+        return atomic_load(&srv->connections) < HTTP_CONNECTION_REFUSE_AT ? MHD_YES : MHD_NO;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char buf[512];
@@ -452,14 +592,15 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                                 MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                        0, on_accept, srv, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
                         MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                         params->max_connections_per_client, MHD_OPTION_NOTIFY_COMPLETED,
-                        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                        MHD_OPTION_END);
+                        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                        on_mhd_log, NULL, MHD_OPTION_END);
                 if (!srv->daemons[i]) {
                         log_error("http: cannot start serving on listening socket %d", fds[i]);
                         http_server_stop(srv, 0);

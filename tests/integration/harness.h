@@ -211,6 +211,26 @@ int harness_db_exec(const struct daemon *d, const char *sql);
 /* Query one integer (first column of the first row); -EIO on error. */
 int harness_db_int(const struct daemon *d, const char *sql, long long *ret);
 
+/* Wait up to timeout_ms (polling) until the integer query answers at
+ * least min, for rows the daemon writes in the background (audit entries,
+ * last_seen).  Returns 0 with *ret the last value (which may be below min
+ * when the time ran out), or -EIO. */
+int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
+                        long long *ret);
+
+/* Another process holding the database's write lock (BEGIN EXCLUSIVE on
+ * its own connection), as an operator's sqlite3 shell or a backup would. */
+struct harness_db_lock {
+        pid_t pid;
+        int release_fd; /* closing it makes the holder commit and exit */
+};
+
+/* Fork a process that takes the write lock; returns 0 once it holds it. */
+int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret);
+
+/* Make the holder release the lock and wait for it to exit.  0 or -EIO. */
+int harness_db_lock_release(struct harness_db_lock *l);
+
 /* Create a user directly in the database with an Argon2id hash of
  * password.  ret_id (25 bytes) receives the new id when not NULL. */
 int harness_add_user(const struct daemon *d, const char *username, const char *email,
