@@ -118,6 +118,38 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
  * internal error (500 internal_error; the cause is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
+/*
+ * The base of links sent by e-mail: public_url when configured; without
+ * it the origin of the request, but only when its Host names a loopback
+ * address (a local trial), never a Host a client or proxy chose.  Returns
+ * 0, -EADDRNOTAVAIL (public_url unset, Host not loopback: answer with
+ * api_reply_public_url_required()), -EINVAL (malformed Host) or
+ * -ENAMETOOLONG.
+ */
+int api_link_base(struct http_request *req, char *out, size_t size);
+
+/*
+ * Whether the data filesystem keeps its reserve (limits.disk_reserve_*:
+ * the smaller of the byte count and the percentage of its size) after
+ * incoming more bytes.  0 when it does; otherwise 507 insufficient_storage
+ * was answered (logged) and BODY_ANSWERED is returned.  Reads never call
+ * this: they keep working on a full disk.
+ */
+int api_storage_check(struct http_request *req, uint64_t incoming);
+
+/* The key a client is counted under for rate limits and upload slots:
+ * its address, IPv6 grouped by /64. */
+#define API_CLIENT_KEY_SIZE (INET6_ADDRSTRLEN + 8)
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE]);
+
+/* Answer error e with message and Retry-After: seconds.
+ * BODY_ANSWERED, or a negative errno. */
+int api_reply_retry_after(struct http_request *req, enum api_error e, const char *message,
+                          unsigned seconds);
+
+/* 503 public_url_required: account e-mail needs public_url (logged). */
+int api_reply_public_url_required(struct http_request *req);
+
 /* Hand one message to the mail helper and wait for its verdict (up to
  * MAIL_CLIENT_REPLY_TIMEOUT_MS: call it from app->background, never on a
  * request thread).  0 once delivered or written to the outbox; otherwise

@@ -6,9 +6,11 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "api/app.h"
@@ -20,6 +22,7 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/text.h"
 
 bool api_too_long(const char *s, size_t max)
@@ -66,6 +69,76 @@ int api_reply_internal(struct http_request *req, int r)
         return api_error(req, API_ERR_INTERNAL, "internal server error") < 0 ? r : 0;
 }
 
+/* A Host header fit to build a link on: a name or address, maybe a port. */
+static bool host_is_plain(const char *host)
+{
+        if (!*host)
+                return false;
+        for (const char *p = host; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
+                        return false;
+        return true;
+}
+
+int api_link_base(struct http_request *req, char *out, size_t size)
+{
+        const char *pub = api_app(req)->config->public_url, *host;
+        int r;
+
+        if (pub) {
+                r = snprintf(out, size, "%s", pub);
+                return r < 0 || (size_t)r >= size ? -ENAMETOOLONG : 0;
+        }
+        r = http_request_origin(req, out, size);
+        if (r < 0)
+                return r;
+        host = strstr(out, "://") + 3;
+        if (!host_is_plain(host))
+                return -EINVAL;
+        return netaddr_host_is_loopback(host) ? 0 : -EADDRNOTAVAIL;
+}
+
+int api_reply_public_url_required(struct http_request *req)
+{
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY}, {"EVENT", "public_url_required"}};
+
+        log_struct(LOG_WARNING, f,
+                   "Account e-mail refused: public_url is not set and the request was not made "
+                   "to a loopback host; set public_url");
+        return api_error(req, API_ERR_PUBLIC_URL_REQUIRED,
+                         "account e-mail is not available: the server's public_url is not set "
+                         "(links are built only for loopback hosts without it)");
+}
+
+int api_storage_check(struct http_request *req, uint64_t incoming)
+{
+        const struct config *cfg = api_app(req)->config;
+        uint64_t total, avail, reserve;
+        struct statvfs st;
+
+        if (cfg->limits.disk_reserve_bytes == 0 || cfg->limits.disk_reserve_percent == 0)
+                return 0;
+        if (statvfs(api_app(req)->blob_dir, &st) < 0)
+                return api_reply_internal(req, -errno) < 0 ? -EIO : BODY_ANSWERED;
+        total = (uint64_t)st.f_blocks * st.f_frsize;
+        avail = (uint64_t)st.f_bavail * st.f_frsize;
+        reserve = total / 100 * cfg->limits.disk_reserve_percent;
+        if (reserve > cfg->limits.disk_reserve_bytes)
+                reserve = cfg->limits.disk_reserve_bytes;
+        if (avail >= reserve && avail - reserve >= incoming)
+                return 0;
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                {"EVENT", "insufficient_storage"}};
+        log_struct(LOG_WARNING, f,
+                   "Refused a write: %" PRIu64 " bytes free on the data filesystem, %" PRIu64
+                   " kept in reserve",
+                   avail, reserve);
+        req->log_event = "insufficient_storage";
+        return api_error_answered(req, API_ERR_INSUFFICIENT_STORAGE,
+                                  "the server is low on storage; try again later");
+}
+
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
                   size_t err_size)
 {
@@ -105,12 +178,14 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         r = store_device_by_token_hash(api_app(req)->store, hash, &dev);
         if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
             (r == 0 && !dev.owner_username[0])) {
+                char client[API_CLIENT_KEY_SIZE];
                 store_device_done(&dev);
                 /* Unknown tokens cost no write beyond a few audit entries
-                 * per client and minute. */
+                 * per client (IPv6: per /64) and minute. */
+                api_client_key(req, client);
                 if (!api_app(req)->ratelimit ||
-                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, req->client_ip,
-                                  time(NULL)) == 0)
+                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, RL_KIND_ADDRESS,
+                                  client, time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid API key");
         }
@@ -143,28 +218,38 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         return 0;
 }
 
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE])
+{
+        /* IPv6 clients share one budget per /64 (api.md §1). */
+        if (netaddr_rate_key((const struct sockaddr *)&req->client_addr, out, API_CLIENT_KEY_SIZE) <
+            0)
+                snprintf(out, API_CLIENT_KEY_SIZE, "%s", req->client_ip);
+}
+
 static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait);
 
-/* The wait for the client IP's and the account's buckets of rule,
+/* The wait for the client address's and the account's buckets of rule,
  * counting this attempt (count) or only looking. */
 static unsigned rate_wait(struct http_request *req, enum ratelimit_rule rule, const char *account,
                           bool count)
 {
-        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, const char *, time_t) =
-                count ? ratelimit_hit : ratelimit_peek;
+        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, enum ratelimit_kind, const char *,
+                       time_t) = count ? ratelimit_hit : ratelimit_peek;
         struct ratelimit *rl = api_app(req)->ratelimit;
         time_t now = time(NULL);
+        char client[API_CLIENT_KEY_SIZE];
         unsigned wait;
 
         if (!rl)
                 return 0;
-        wait = fn(rl, rule, req->client_ip, now);
+        api_client_key(req, client);
+        wait = fn(rl, rule, RL_KIND_ADDRESS, client, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);
                 str_ascii_lower(str_trim(norm));
                 token_sha256_hex(norm, strlen(norm), hash);
-                wait = fn(rl, rule, hash, now);
+                wait = fn(rl, rule, RL_KIND_ACCOUNT, hash, now);
         }
         return wait;
 }
@@ -189,20 +274,26 @@ static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule
         if (wait == 0)
                 return 0;
 
-        char retry[24], msg[96];
-        snprintf(retry, sizeof(retry), "%u", wait);
+        char msg[96];
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
 
-        struct MHD_Response *resp =
-                api_error_response(API_ERR_RATE_LIMITED, "too many requests, try again later");
+        return api_reply_retry_after(req, API_ERR_RATE_LIMITED,
+                                     "too many requests, try again later", wait);
+}
+
+int api_reply_retry_after(struct http_request *req, enum api_error e, const char *message,
+                          unsigned seconds)
+{
+        char retry[24];
+        struct MHD_Response *resp = api_error_response(e, message);
+
         if (!resp)
                 return -ENOMEM;
+        snprintf(retry, sizeof(retry), "%u", seconds);
         MHD_add_response_header(resp, "Retry-After", retry);
-        return http_reply_response(req, api_error_status(API_ERR_RATE_LIMITED), resp, 0) < 0
-                       ? -EIO
-                       : BODY_ANSWERED;
+        return http_reply_response(req, api_error_status(e), resp, 0) < 0 ? -EIO : BODY_ANSWERED;
 }
 
 int api_login_request(struct http_request *req, size_t username_max, size_t password_max,
@@ -236,13 +327,14 @@ int api_login_request(struct http_request *req, size_t username_max, size_t pass
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
                           struct store_user *ret_user)
 {
+        const unsigned legacy = api_app(req)->legacy_bcrypt_cost;
         struct store_user u = {0};
         bool rehash = false;
         int r;
 
         r = store_user_find_by_login(api_app(req)->store, login, &u);
         if (r == -ENOENT) {
-                password_verify_dummy(password);
+                password_fail_equalise(password, NULL, legacy);
                 return API_CREDENTIALS_INVALID;
         }
         if (r < 0)
@@ -255,6 +347,9 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (r <= 0) {
                 if (r < 0)
                         log_warning("User %s has a password hash of an unknown format", u.id);
+                /* Every failure costs one Argon2id and one bcrypt check,
+                 * whichever the account has (see app.h). */
+                password_fail_equalise(password, u.password_hash, legacy);
                 store_user_done(&u);
                 return API_CREDENTIALS_INVALID;
         }

@@ -155,6 +155,9 @@ int api_sync_push(struct http_request *req)
         r = api_device_auth(req, &dev, false);
         if (r != 0)
                 return api_answered(r);
+        r = api_storage_check(req, req->body_len);
+        if (r != 0)
+                goto out;
         r = api_fields_parse(req, &spec, &root);
         if (r != 0)
                 goto out;

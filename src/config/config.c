@@ -21,9 +21,6 @@
 #include "util/log.h"
 #include "util/text.h"
 
-/* config.yml is small; refuse anything that is clearly not a config file. */
-#define CONFIG_FILE_MAX (256 * 1024)
-
 enum key_type {
         KEY_SECTION, /* a nested mapping */
         KEY_STRING,
@@ -72,6 +69,12 @@ static const struct config_key config_keys[] = {
          UINT64_MAX / 2},
         {"limits.max_user_blob_bytes", KEY_UINT, OFF(limits.max_user_blob_bytes), 0,
          UINT64_MAX / 2},
+        {"limits.max_connections_per_client", KEY_UINT, OFF(limits.max_connections_per_client), 0,
+         100000},
+        {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
+        {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
+        {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
+        {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 100},
 
         {"retention", KEY_SECTION, 0, 0, 0},
         {"retention.idempotency_hours", KEY_UINT, OFF(retention.idempotency_hours), 1, 24 * 3650},
@@ -132,6 +135,11 @@ int config_init_defaults(struct config *c)
         c->limits.max_blob_bytes = 268435456;
         c->limits.max_vault_blob_bytes = 4294967296ull;
         c->limits.max_user_blob_bytes = 8589934592ull;
+        c->limits.max_connections_per_client = 64;
+        c->limits.max_uploads_per_user = 4;
+        c->limits.max_uploads_per_client = 8;
+        c->limits.disk_reserve_bytes = 1073741824ull;
+        c->limits.disk_reserve_percent = 5;
         c->retention.idempotency_hours = 24;
         c->retention.audit_days = 90;
         c->retention.temp_upload_hours = 24;
@@ -460,6 +468,7 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 else
                         return fail(err, err_size, k->path,
                                     "expected none, starttls, starttls-required or tls");
+                c->smtp.security_set = true;
                 return 0;
         }
         case KEY_SYNCHRONOUS:
@@ -545,6 +554,8 @@ int config_load_string(struct config *c, const char *text, size_t len, char *err
                 r = fail(err, err_size, "config", "top level must be a mapping of keys");
         else
                 r = walk_mapping(c, &doc, root, "", err, err_size);
+        if (r >= 0 && c->smtp.username && !c->smtp.security_set)
+                c->smtp.security = SMTP_SECURITY_STARTTLS_REQUIRED;
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         return r;

@@ -44,6 +44,16 @@ struct config {
                 uint64_t max_blob_bytes;
                 uint64_t max_vault_blob_bytes;
                 uint64_t max_user_blob_bytes;
+                /* Open connections one client address may hold (0: no
+                 * limit; not applied when a trusted proxy is an IP peer). */
+                uint64_t max_connections_per_client;
+                /* Concurrent blob uploads per user and per client address. */
+                uint64_t max_uploads_per_user;
+                uint64_t max_uploads_per_client;
+                /* Free space kept on the data filesystem: uploads and pushes
+                 * get 507 below the smaller of the two (0 and 0: none). */
+                uint64_t disk_reserve_bytes;
+                uint64_t disk_reserve_percent;
         } limits;
 
         struct {
@@ -72,7 +82,11 @@ struct config {
         struct {
                 char *host; /* NULL: write messages to the outbox instead */
                 uint16_t port;
+                /* Default starttls; starttls-required when a username is set
+                 * and security is not (the password must not go out in clear
+                 * to a server whose STARTTLS an attacker stripped). */
                 enum smtp_security security;
+                bool security_set; /* smtp.security was given */
                 char *username;
                 char *password_file; /* read by the mailer only */
                 char *from;
@@ -104,6 +118,9 @@ int config_init_defaults(struct config *c);
 
 /* Release everything c owns; c may be zeroed or partially filled. */
 void config_done(struct config *c);
+
+/* config.yml is small; refuse anything that is clearly not a config file. */
+#define CONFIG_FILE_MAX (256 * 1024)
 
 /*
  * Parse the YAML file at path into c (on top of what it holds).  When

@@ -77,13 +77,77 @@ int http_request_origin(struct http_request *req, char *out, size_t size)
         return r < 0 || (size_t)r >= size ? -EINVAL : 0;
 }
 
-/* Client address: the TCP peer, or the first valid X-Forwarded-For entry
- * when the peer is a trusted proxy (api.md §1). */
+/* At most this many X-Forwarded-For entries are looked at, the right-most
+ * ones (the left-most are whatever the client sent). */
+#define XFF_MAX_ENTRIES 32
+
+/* The X-Forwarded-For entries of a request, in order, every header line
+ * of that name included; only the last XFF_MAX_ENTRIES are kept. */
+struct xff_list {
+        char entries[XFF_MAX_ENTRIES][INET6_ADDRSTRLEN + 8];
+        size_t n, first; /* ring: entries[first] is the oldest kept */
+};
+
+static void xff_add(struct xff_list *l, const char *tok, size_t len)
+{
+        char *slot;
+
+        while (len > 0 && (*tok == ' ' || *tok == '\t')) {
+                tok++;
+                len--;
+        }
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+                len--;
+        if (l->n < XFF_MAX_ENTRIES)
+                slot = l->entries[(l->first + l->n++) % XFF_MAX_ENTRIES];
+        else {
+                slot = l->entries[l->first];
+                l->first = (l->first + 1) % XFF_MAX_ENTRIES;
+        }
+        /* Too long to be an address: kept as an entry that does not parse. */
+        if (len >= sizeof(l->entries[0]))
+                len = 0;
+        memcpy(slot, tok, len);
+        slot[len] = '\0';
+}
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+        struct xff_list *l = cls;
+        (void)kind;
+
+        if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+                return MHD_YES;
+        for (const char *p = value;;) {
+                const char *comma = strchr(p, ',');
+                size_t len = comma ? (size_t)(comma - p) : strlen(p);
+                xff_add(l, p, len);
+                if (!comma)
+                        break;
+                p = comma + 1;
+        }
+        return MHD_YES;
+}
+
+static bool is_trusted(const struct http_params *p, const struct sockaddr *sa)
+{
+        for (size_t i = 0; i < p->n_trusted_proxies; i++)
+                if (netmask_contains(&p->trusted_proxies[i], sa))
+                        return true;
+        return false;
+}
+
+/* Client address: the TCP peer; when the peer is a trusted proxy, the
+ * right-most X-Forwarded-For entry that is not itself a trusted proxy
+ * (api.md §1): proxies append what they saw, so everything left of that
+ * is the client's own invention.  An entry that does not parse ends the
+ * walk (the peer, or the last proxy passed, stays the client). */
 static void resolve_client(struct http_request *req, const struct http_params *p)
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        bool trusted = false;
+        _cleanup_free_ struct xff_list *xff = NULL;
 
         memset(&req->client_addr, 0, sizeof(req->client_addr));
         if (ci && ci->client_addr) {
@@ -96,33 +160,22 @@ static void resolve_client(struct http_request *req, const struct http_params *p
                                sizeof(req->client_ip)) < 0)
                 strcpy(req->client_ip, "unknown");
 
-        for (size_t i = 0; i < p->n_trusted_proxies; i++)
-                if (netmask_contains(&p->trusted_proxies[i],
-                                     (struct sockaddr *)&req->client_addr)) {
-                        trusted = true;
-                        break;
-                }
-        if (!trusted)
+        if (!is_trusted(p, (struct sockaddr *)&req->client_addr))
                 return;
 
-        const char *xff = http_header(req, "X-Forwarded-For");
+        xff = calloc(1, sizeof(*xff));
         if (xff) {
-                char buf[512];
-                char *save = NULL;
-                snprintf(buf, sizeof(buf), "%s", xff);
-                for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, xff_collect, xff);
+                for (size_t i = xff->n; i-- > 0;) {
+                        const char *tok = xff->entries[(xff->first + i) % XFF_MAX_ENTRIES];
                         struct sockaddr_storage ss;
-                        while (*tok == ' ' || *tok == '\t')
-                                tok++;
-                        char *end = tok + strlen(tok);
-                        while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-                                *--end = '\0';
-                        if (ip_parse(tok, &ss) == 0) {
-                                req->client_addr = ss;
-                                (void)sockaddr_format_ip((struct sockaddr *)&ss, req->client_ip,
-                                                         sizeof(req->client_ip));
+                        if (ip_parse(tok, &ss) < 0)
                                 break;
-                        }
+                        req->client_addr = ss;
+                        (void)sockaddr_format_ip((struct sockaddr *)&ss, req->client_ip,
+                                                 sizeof(req->client_ip));
+                        if (!is_trusted(p, (struct sockaddr *)&ss))
+                                break;
                 }
         }
         const char *proto = http_header(req, "X-Forwarded-Proto");
@@ -403,8 +456,10 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                         MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-                        (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                        srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                        (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        params->max_connections_per_client, MHD_OPTION_NOTIFY_COMPLETED,
+                        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                        MHD_OPTION_END);
                 if (!srv->daemons[i]) {
                         log_error("http: cannot start serving on listening socket %d", fds[i]);
                         http_server_stop(srv, 0);

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "api/longpoll.h"
+#include "api/upload_slots.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
 #include "store/store.h"
+#include "store/store_users.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -94,11 +96,18 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
         r = open_store(app);
         if (r < 0)
                 goto fail;
+        r = store_user_bcrypt_cost(app->store, &app->legacy_bcrypt_cost);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the password hashes: %m");
+                goto fail;
+        }
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app->ratelimit);
         if (r >= 0)
                 r = longpoll_new(&app->longpoll);
         if (r >= 0)
                 r = workq_new(BACKGROUND_QUEUE_MAX, &app->background);
+        if (r >= 0)
+                r = upload_slots_new(&app->uploads);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto fail;
@@ -123,6 +132,7 @@ void app_free(struct app *app)
         }
         mail_client_free(app->mail);
         longpoll_free(app->longpoll);
+        upload_slots_free(app->uploads);
         ratelimit_free(app->ratelimit);
         store_close(app->store);
         blob_store_free(app->blobs);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,30 @@ int harness_run(const char *const argv[])
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+int harness_system_user(const char *name, uid_t *ret_uid, gid_t *ret_gid)
+{
+        struct passwd *pw = getpwnam(name);
+
+        if (!pw) {
+                const char *const argv[] = {"useradd",
+                                            "--system",
+                                            "--no-create-home",
+                                            "--shell",
+                                            "/usr/sbin/nologin",
+                                            "--user-group",
+                                            name,
+                                            NULL};
+                if (harness_run(argv) != 0)
+                        return -1;
+                pw = getpwnam(name);
+        }
+        if (!pw)
+                return -1;
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        return 0;
 }
 
 /* Daemons started and not yet reaped.  A failed assertion leaves its test

@@ -63,6 +63,10 @@ struct daemon_options {
  * Returns 0 when it exited 0, -EIO otherwise, negative errno on failure. */
 int harness_run(const char *const argv[]);
 
+/* The uid and gid of the system account name, created (useradd --system,
+ * with its own group) when it does not exist yet.  Returns 0 or -1. */
+int harness_system_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
+
 /* The whole content of a file (malloc'd, NUL-terminated), or NULL when it
  * cannot be read. */
 char *harness_read_file(const char *path);

@@ -335,6 +335,8 @@ static void test_me_and_user_sessions(void **state)
         http_call(&dA, "GET", "/admin/api/me", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(http_result_string(&r, "username"), ADMIN_USER);
+        /* The overview can tell whether account e-mail can carry links. */
+        assert_true(json_is_true(json_object_get(r.json, "public_url_set")));
         assert_header(&r, "Cache-Control", "no-store");
         http_result_free(&r);
 
