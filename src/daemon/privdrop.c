@@ -106,8 +106,11 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
 
         if (depth > PRIVDROP_CHOWN_DEPTH)
                 return -ELOOP;
-        /* fdopendir takes ownership, so give it a duplicate. */
-        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        /* fdopendir takes ownership, so give it a descriptor of its own:
+         * a new open file description, not a dup() that would share (and
+         * move) the caller's directory offset, so a second walk over the
+         * same fd starts at the beginning too. */
+        dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
         d = fdopendir(dfd);
