@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/app.h"
+#include "api/blob_gc.h"
 #include "api/handlers.h"
-#include "blob/blob_gc.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
 #include "http/range.h"
-#include "server/app.h"
 #include "store/store_blobs.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -90,7 +90,7 @@ static void upload_fail(struct upload *up, int r)
 static int on_part_begin(void *userdata, unsigned index, const char *name, const char *filename)
 {
         struct upload *up = userdata;
-        struct app *app = up->req->app;
+        struct app *app = api_app(up->req);
 
         if (index > 0)
                 return upload_reject(up, 400, "invalid_multipart", "exactly one part is allowed");
@@ -116,7 +116,7 @@ static const struct multipart_callbacks upload_callbacks = {
 
 int api_blobs_upload_begin(struct http_request *req)
 {
-        const struct config *cfg = req->app->config;
+        const struct config *cfg = api_app(req)->config;
         struct upload *up;
         int r;
 
@@ -162,7 +162,7 @@ int api_blobs_upload_data(struct http_request *req, const char *data, size_t len
 /* The body is complete and valid: make the file durable, then reference it. */
 static int upload_commit(struct http_request *req, struct upload *up)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
         const struct store_blob_quota quota = {app->config->limits.max_vault_blob_bytes,
                                                app->config->limits.max_user_blob_bytes};
@@ -289,7 +289,7 @@ static const char *effective_range(struct http_request *req, const char *sha256)
 
 static int download(struct http_request *req, const struct store_device *dev, const char *sha256)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         const struct store_scope scope = {dev->user_id, dev->vault_id};
         uint64_t start = 0, len;
         time_t last_accessed = 0;

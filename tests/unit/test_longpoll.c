@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "api/longpoll.h"
+#include "util/clock.h"
 
 /* A request and what longpoll did with it. */
 struct test_req {
@@ -80,7 +81,7 @@ static void wait_resumed(struct test_req *t)
 /* A deadline no test reaches. */
 static uint64_t far(void)
 {
-        return longpoll_now_usec() + 3600ull * 1000000u;
+        return clock_now_usec() + 3600ull * 1000000u;
 }
 
 static int wait_on(struct longpoll *lp, struct test_req *t, const char *user, const char *vault,
@@ -133,7 +134,7 @@ static void test_deadline(void **state)
 
         assert_int_equal(longpoll_new(&lp), 0);
         assert_int_equal(wait_on(lp, &later, "u", "v", "d1", 0, far()), 1);
-        assert_int_equal(wait_on(lp, &soon, "u", "v", "d2", 0, longpoll_now_usec() + 20000), 1);
+        assert_int_equal(wait_on(lp, &soon, "u", "v", "d2", 0, clock_now_usec() + 20000), 1);
         /* The timer thread resumes the one whose deadline passed. */
         wait_resumed(&soon);
         assert_int_equal(atomic_load(&later.resumed), 0);
