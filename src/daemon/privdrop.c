@@ -99,7 +99,6 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, uid_t
 
 static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
 {
-        _cleanup_close_ int dfd = -1;
         DIR *d;
         struct dirent *de;
         int changed = 0, r = 0;
@@ -110,13 +109,15 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
          * a new open file description, not a dup() that would share (and
          * move) the caller's directory offset, so a second walk over the
          * same fd starts at the beginning too. */
-        dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
         d = fdopendir(dfd);
-        if (!d)
-                return -errno;
-        dfd = -1;
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return r;
+        }
         while (r >= 0 && (errno = 0, de = readdir(d))) {
                 struct stat st;
 

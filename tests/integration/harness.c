@@ -211,7 +211,7 @@ static int bind_ephemeral(int *ret_port)
 
 int harness_free_port(void)
 {
-        int port, fd = bind_ephemeral(&port);
+        int port = 0, fd = bind_ephemeral(&port);
 
         if (fd < 0)
                 return fd;
