@@ -21,6 +21,18 @@ struct blob_store;
 struct mail_client;
 struct workq;
 
+/* Where the SMTP settings an administrator sees came from (static strings:
+ * SMTP_SOURCE_*), for GET /admin/api/smtp. */
+#define SMTP_SOURCE_DEFAULT        "default"
+#define SMTP_SOURCE_CONFIG         "config"
+#define SMTP_SOURCE_EARLIER_SERVER "earlier_server"
+
+struct smtp_sources {
+        const char *delivery;   /* host, port, security, username, from */
+        const char *password;   /* the SMTP password */
+        const char *public_url; /* the base of links in e-mails */
+};
+
 struct app {
         struct config *config;
         char *data_dir;  /* absolute path of the data directory */
@@ -33,6 +45,7 @@ struct app {
         struct mail_client *mail;
         struct workq *background; /* jobs answered requests leave behind */
         time_t started_at;
+        struct smtp_sources smtp_sources;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */
         atomic_uint_fast64_t ops_pushed;

@@ -5,7 +5,8 @@
  * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
  *
  *   flags + config (+ target user resolved) -> data directory + database
- *   (migrations) -> admins -> listeners -> (mailer helper) -> privilege drop
+ *   (migrations) -> admins -> the earlier server's SMTP settings -> listeners
+ *   -> (mailer helper) -> privilege drop
  *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
  *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
  *
@@ -46,11 +47,13 @@
 #include "server/app.h"
 #include "server/options.h"
 #include "server/retention.h"
+#include "server/smtp_legacy.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/text.h"
 #include "version.h"
 
@@ -69,52 +72,51 @@
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
 
+/* The administrator password from --admin-pass, --admin-pass-file or
+ * standard input, in secret memory (util/secret.h). */
 static int read_admin_password(const struct options *o, char **ret)
 {
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_secret_ char *buf = NULL;
         size_t len = 0;
         int r;
 
         if (o->admin_pass) {
-                buf = strdup(o->admin_pass);
+                buf = secret_strdup(o->admin_pass);
                 if (!buf)
                         return -ENOMEM;
-                len = strlen(buf);
+                len = secret_chomp(buf);
         } else if (o->admin_pass_file) {
-                r = fs_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
+                r = secret_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
                 if (r < 0)
                         return log_error_errno(r, "Cannot read --admin-pass-file: %m");
         } else {
-                buf = calloc(1, ADMIN_PASSWORD_MAX + 2);
-                if (!buf)
-                        return -ENOMEM;
-                if (!fgets(buf, ADMIN_PASSWORD_MAX + 2, stdin))
+                r = secret_read_fd(STDIN_FILENO, ADMIN_PASSWORD_MAX, true, &buf, &len);
+                if (r == -ENODATA)
                         return log_error_errno(EINVAL, "No password on standard input");
-                len = strlen(buf);
+                if (r < 0 && r != -EFBIG)
+                        return log_error_errno(r, "Cannot read standard input: %m");
+                if (r == -EFBIG)
+                        len = SIZE_MAX;
         }
-        /* One trailing newline (from echo or a file) is not part of it. */
-        if (len > 0 && buf[len - 1] == '\n')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '\r')
-                buf[--len] = '\0';
-        if (len == 0 || len > 256) {
-                sodium_memzero(buf, len);
+        if (len == 0 || len > 256)
                 return log_error_errno(EINVAL, "The administrator password must be 1-256 bytes");
-        }
         *ret = TAKE_PTR(buf);
         return 0;
 }
 
-static int bootstrap_admin(struct app *app, const struct options *o)
+/* Create or update the administrator of --admin-user.  The password copy
+ * in o is released either way (o's only secret). */
+static int bootstrap_admin(struct app *app, struct options *o)
 {
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        _cleanup_free_ char *password = NULL;
+        _cleanup_secret_ char *password = NULL;
         int r;
 
         if (o->admin_pass)
                 log_warning("--admin-pass exposes the password to other local users; prefer "
                             "--admin-pass-file or --admin-pass-stdin");
         r = read_admin_password(o, &password);
+        options_forget_password(o);
         if (r < 0)
                 return r;
         if (!password) /* never: for the static analysers, which cannot see fs_read_file() */
@@ -122,7 +124,7 @@ static int bootstrap_admin(struct app *app, const struct options *o)
         if (strlen(password) < 8)
                 log_warning("The administrator password is shorter than 8 characters");
         r = password_hash(password, hash);
-        sodium_memzero(password, strlen(password));
+        secret_freep(&password);
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the administrator password: %m");
         token_random_hex(id, TOKEN_USER_ID_HEX);
@@ -197,6 +199,10 @@ static int load_config(struct config *cfg, const struct options *o, const char *
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < cfg->n_ignored_keys; i++)
+                log_warning("Configuration: %s is a setting of the earlier server that means "
+                            "nothing here; ignored (remove it from the file)",
+                            cfg->ignored_keys[i]);
         return 0;
 }
 
@@ -237,12 +243,12 @@ static int mailer_path(char **ret)
  * fork+exec.  Without it the daemon still serves; account e-mails then
  * fail, are logged and counted.
  */
-static void start_mailer(struct app *app, const struct options *o)
+static void start_mailer(struct app *app, const struct options *o, const char *smtp_carried_over)
 {
         const struct config *cfg = app->config;
         _cleanup_free_ char *path = NULL, *default_config = NULL;
         const char *config_path = o->config_path;
-        const char *extra[3] = {NULL};
+        const char *extra[5] = {NULL};
         size_t n = 0;
         int r;
 
@@ -270,6 +276,10 @@ static void start_mailer(struct app *app, const struct options *o)
                 extra[n++] = "--allow-root";
         if (o->no_seccomp)
                 extra[n++] = "--no-seccomp";
+        if (smtp_carried_over) {
+                extra[n++] = "--smtp-carried-over";
+                extra[n++] = smtp_carried_over;
+        }
         r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
         if (r < 0)
                 log_error_errno(r,
@@ -445,7 +455,8 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 {
         int r;
 
-        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid);
+        /* The carried-over SMTP password stays root's (server/smtp_legacy.h). */
+        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid, SMTP_LEGACY_DIR);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
                                        cfg->server.user);
@@ -516,8 +527,9 @@ static void prepare_process(sigset_t *mask)
 }
 
 /* The database before serving: expired records gone, the administrators
- * of the configuration file and of --admin-user in place. */
-static int prepare_data(struct app *app, const struct options *o)
+ * of the configuration file and of --admin-user in place (and the
+ * password of the latter released). */
+static int prepare_data(struct app *app, struct options *o)
 {
         retention_run(app, time(NULL));
         if (import_config_admins(app) < 0)
@@ -578,10 +590,11 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
 /* Everything from the data directory to the orderly stop, in the order of
  * the comment at the top.  0 after a clean stop, else a negative errno
  * (already logged). */
-static int run(struct config *cfg, const struct options *o, const char *data_dir,
+static int run(struct config *cfg, struct options *o, const char *data_dir,
                const struct privdrop_target *drop_to)
 {
         struct app *app = NULL;
+        struct smtp_legacy_state smtp_legacy = {0};
         int fds[LISTEN_MAX_FDS], n_fds, activated = 0;
         unsigned threads = http_threads(cfg);
         sigset_t mask;
@@ -591,15 +604,18 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = app_new(cfg, data_dir, &app);
         if (r >= 0)
                 r = prepare_data(app, o);
+        if (r >= 0)
+                r = smtp_legacy_carry_over(app, cfg, &smtp_legacy);
         if (r < 0)
                 goto out;
+        app->smtp_sources = smtp_legacy.sources;
 
         n_fds = listen_acquire(cfg->listen, fds, &activated);
         if (n_fds < 0) {
                 r = log_error_errno(n_fds, "Cannot listen on %s: %m", cfg->listen);
                 goto out;
         }
-        start_mailer(app, o);
+        start_mailer(app, o, smtp_legacy.settings_path);
         if (!cfg->public_url)
                 log_warning("public_url is not set: links in account e-mails follow each "
                             "request's Host header; set it when untrusted clients can reach "
@@ -616,6 +632,7 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = serve(app, o, fds, n_fds, activated, threads, &mask);
 out:
         app_free(app);
+        smtp_legacy_state_done(&smtp_legacy);
         return r;
 }
 

@@ -98,8 +98,10 @@ static void test_chown_tree(void **state)
         assert_int_equal(mkdirat(fd, "data", 0750), 0);
         assert_int_equal(mkdirat(fd, "data/blobs", 0750), 0);
         assert_int_equal(mkdirat(fd, "outside", 0700), 0);
-        static const char *const files[] = {"data/server.db", "data/blobs/ab", "outside/secret"};
-        for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(mkdirat(fd, "data/mail", 0700), 0);
+        static const char *const files[] = {"data/server.db", "data/blobs/ab", "outside/secret",
+                                            "data/mail/password"};
+        for (size_t i = 0; i < 4; i++) {
                 int f = openat(fd, files[i], O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
                 assert_true(f >= 0);
                 close(f);
@@ -110,17 +112,21 @@ static void test_chown_tree(void **state)
 
         int data = openat(fd, "data", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(data >= 0);
-        /* data, server.db, blobs, blobs/ab. */
-        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid), 4);
+        /* data, server.db, blobs, blobs/ab; mail/ is kept as it is. */
+        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid, "mail"), 4);
+        assert_int_equal(owner_of(fd, "data/mail"), 0);
+        assert_int_equal(owner_of(fd, "data/mail/password"), 0);
         assert_int_equal(owner_of(fd, "data"), target.pw_uid);
         assert_int_equal(owner_of(fd, "data/server.db"), target.pw_uid);
         assert_int_equal(owner_of(fd, "data/blobs/ab"), target.pw_uid);
         assert_int_equal(owner_of(fd, "data/link"), 0);      /* the link itself */
         assert_int_equal(owner_of(fd, "outside/secret"), 0); /* not through either link */
-        /* Nothing left to change the second time. */
-        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid), 0);
+        /* Without keep, mail/ and its file follow; then nothing is left. */
+        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid, NULL), 2);
+        assert_int_equal(owner_of(fd, "data/mail/password"), target.pw_uid);
+        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid, NULL), 0);
         int file = openat(fd, "data/server.db", O_RDONLY | O_CLOEXEC);
-        assert_int_equal(privdrop_chown_tree(file, target.pw_uid, target.pw_gid), -ENOTDIR);
+        assert_int_equal(privdrop_chown_tree(file, target.pw_uid, target.pw_gid, NULL), -ENOTDIR);
         close(file);
 
         /* Deeper than PRIVDROP_CHOWN_DEPTH: refused. */
@@ -129,7 +135,7 @@ static void test_chown_tree(void **state)
                 strcat(deep, "/d");
                 assert_int_equal(mkdirat(fd, deep, 0700), 0);
         }
-        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid), -ELOOP);
+        assert_int_equal(privdrop_chown_tree(data, target.pw_uid, target.pw_gid, NULL), -ELOOP);
         close(data);
         close(fd);
         char cmd[PATH_MAX + 16];
