@@ -115,12 +115,6 @@ static struct blob_claim **claim_find(struct blob_store *bs, const char *sha256)
         return c;
 }
 
-/* GCC 12's analyzer loses a claim stored into the list it was found in
- * and calls it a leak; claim_drop() frees it. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
-#endif
 static int claim_take(struct blob_store *bs, const char *sha256)
 {
         struct blob_claim **c = claim_find(bs, sha256);
@@ -134,9 +128,6 @@ static int claim_take(struct blob_store *bs, const char *sha256)
         (*c)->count++;
         return 0;
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 static void claim_drop(struct blob_store *bs, const char *sha256)
 {
