@@ -4,7 +4,9 @@
 # pass CI runs, timing each:
 #
 #   plain        unit, integration (the real daemon, real SQLite, a real
-#                SMTP server, systemd tools) and lint (clang-format) suites
+#                SMTP server, systemd tools), web (the pages in headless
+#                Chromium, with axe-core; screenshots in build/web-artefacts/)
+#                and lint (clang-format) suites
 #   clock-ahead  the same suites with the clock a year ahead (faketime)
 #   analyze      GCC's analyzer on a -Dtests=false production build,
 #                scan-build and cppcheck (scripts/analyze.sh)
@@ -81,7 +83,7 @@ tsan() {
     -Db_lundef=false -Dbuildtype=debug
   ninja -C build-tsan
   TSAN_OPTIONS=color=never:halt_on_error=1:second_deadlock_stack=1 \
-    run_suites build-tsan --no-suite lint
+    run_suites build-tsan --no-suite lint --no-suite web
   check_daemon_logs build-tsan "WARNING: ThreadSanitizer"
 }
 
