@@ -73,7 +73,7 @@ int session_rotate(struct http_request *req, struct store *store, const struct s
 {
         char token_hash[TOKEN_SHA256_HEX + 1], csrf_hash[TOKEN_SHA256_HEX + 1];
         char expires[TIME_RFC3339_SIZE];
-        struct session_secrets sec;
+        struct session_secrets sec = {0};
         const char *old = http_cookie(req, k->cookie);
         int r;
 

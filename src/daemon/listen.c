@@ -81,6 +81,7 @@ int listen_describe(int fd, char *out, size_t size)
         socklen_t len = sizeof(ss);
         char ip[INET6_ADDRSTRLEN];
 
+        memset(&ss, 0, sizeof(ss)); /* getsockname() fills only len bytes */
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return -errno;
         if (ss.ss_family == AF_UNIX) {

@@ -35,12 +35,13 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
-/* A new connection must send a complete request head without pausing
- * this long.  libmicrohttpd 0.9.75 misses the FIN of a client that sends
- * part of a request and closes its side at once while the connection
- * waits to be accepted (the socket then sits in CLOSE_WAIT until the
- * timeout); this bounds such connections, and idle ones that never send
- * a request, to seconds instead of HTTP_CONNECTION_TIMEOUT. */
+/* A request must keep arriving: a connection that goes this long without
+ * a byte before its request (head and body) is complete is closed.
+ * libmicrohttpd 0.9.75 can miss the FIN of a client that sends part of a
+ * request and closes its side (the socket then sits in CLOSE_WAIT until the
+ * timeout, e.g. a client that gives up in the middle of an upload); this
+ * bounds such connections, idle ones that never send a request and stalled
+ * bodies to seconds instead of HTTP_CONNECTION_TIMEOUT. */
 #define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
@@ -442,10 +443,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (!req->begun) {
                 req->begun = true;
-                /* The head is complete: the body and the answer get the
-                 * normal timeout. */
-                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+                /* The body, if any, is still held to HTTP_HEAD_TIMEOUT:
+                 * see below. */
                 (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
@@ -474,6 +473,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return buffer_body(req, srv->params.max_json_body, upload_data, n);
         }
 
+        if (!req->received) {
+                /* Head and body are in: the answer, and the idle time
+                 * before the next request, get the normal timeout. */
+                req->received = true;
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+        }
         if (req->responded || req->suspended || req->body_done)
                 return MHD_YES;
         req->body_done = true;
@@ -533,8 +539,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
-/* A new connection gets HTTP_HEAD_TIMEOUT until its first request head is
- * complete. */
+/* A new connection gets HTTP_HEAD_TIMEOUT until its first request is
+ * received whole. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
