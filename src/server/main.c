@@ -38,6 +38,7 @@
 #include "http/http.h"
 #include "mailer/mail_client.h"
 #include "server/app.h"
+#include "server/cmd.h"
 #include "server/config.h"
 #include "server/options.h"
 #include "server/retention.h"
@@ -516,6 +517,10 @@ int main(int argc, char **argv)
         struct privdrop_target target;
         sigset_t mask;
         int r, drop, exit_code = EXIT_RUNTIME;
+
+        /* Operator subcommands (backup, restore, check, gc, …) never serve. */
+        if (argc > 1 && cmd_is_subcommand(argv[1]))
+                return cmd_main(argc, argv);
 
         log_open("verstak-sync-server");
         r = options_parse(argc, argv, &opts, err, sizeof(err));
