@@ -4,10 +4,12 @@
 # test suite: unit, integration (the real daemon, real SQLite, a real SMTP
 # server, systemd tools), then the same suites again under AddressSanitizer
 # and UndefinedBehaviorSanitizer, then a short libFuzzer pass over every
-# parser of untrusted bytes (scripts/fuzz.sh, about ten seconds a target).
+# parser of untrusted bytes (scripts/fuzz.sh, about ten seconds a target),
+# then the Debian package is built and checked (scripts/check-deb.sh).
 # The plain suites also run a second time with the clock a year ahead
 # (faketime).  Set VERSTAK_SKIP_SANITIZERS=1, VERSTAK_SKIP_CLOCK_AHEAD=1 or
-# VERSTAK_SKIP_FUZZ=1 to skip those passes during development.
+# VERSTAK_SKIP_FUZZ=1 or VERSTAK_SKIP_DEB=1 to skip those passes during
+# development.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,5 +54,10 @@ if [ "${VERSTAK_SKIP_SANITIZERS:-0}" != "1" ]; then
 fi
 if [ "${VERSTAK_SKIP_FUZZ:-0}" != "1" ]; then
   scripts/fuzz.sh 10
+fi
+# The Debian package, built from the tracked files only: lintian and
+# systemd-analyze verify on what it installs.
+if [ "${VERSTAK_SKIP_DEB:-0}" != "1" ]; then
+  scripts/check-deb.sh
 fi
 echo "All test suites passed."
