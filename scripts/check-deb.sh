@@ -24,7 +24,7 @@ for u in "$root"/lib/systemd/system/*.service "$root"/lib/systemd/system/*.socke
          "$root"/usr/lib/systemd/system/*.service "$root"/usr/lib/systemd/system/*.socket; do
   [ -e "$u" ] && units+=("$u")
 done
-[ ${#units[@]} -eq 4 ] || { echo "expected 4 units in the package, found ${#units[@]}" >&2; exit 1; }
+[ ${#units[@]} -eq 5 ] || { echo "expected 5 units in the package, found ${#units[@]}" >&2; exit 1; }
 # The units name /usr/sbin/verstak-sync-server and the mailer in libexec,
 # which exist in the unpacked tree: verify copies that point there.
 work=$(mktemp -d)

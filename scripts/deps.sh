@@ -13,7 +13,7 @@ test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
   strace procps passwd openssl util-linux faketime
   clang libclang-rt-14-dev
-  debhelper dpkg-dev fakeroot lintian
+  debhelper dpkg-dev fakeroot lintian prometheus
 )
 
 want=("${build_pkgs[@]}")

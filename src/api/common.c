@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "mailer/mail_client.h"
@@ -39,7 +40,10 @@ int api_mail_send(struct app *app, const char *to, const char *subject, const ch
                 snprintf(err, err_size, "no mail helper is running");
                 return -ENOTCONN;
         }
-        return mail_client_send(app->mail, to, subject, body, err, err_size);
+        int r = mail_client_send(app->mail, to, subject, body, err, err_size);
+        if (r >= 0)
+                api_metrics_add(app->metrics, API_METRIC_MAIL_SENT, 1);
+        return r;
 }
 
 void api_audit(struct http_request *req, const char *event, const char *user_id,
@@ -137,6 +141,7 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
+        api_metrics_add(req->app->metrics, API_METRIC_RATE_LIMITED, 1);
 
         struct MHD_Response *resp = http_response_from_json(
                 json_pack("{s:s,s:s}", "error", "too many requests, try again later", "code",

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "api/handlers.h"
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "server/app.h"
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
@@ -269,7 +270,10 @@ int api_sync_push(struct http_request *req)
                 .render = render_push,
                 .userdata = &ctx,
         };
+        uint64_t started = longpoll_now_usec();
         r = store_push_ops(req->app->store, &p, &res, &answer);
+        if (r >= 0 && !res.replay_json)
+                api_metrics_push(req->app->metrics, n, longpoll_now_usec() - started);
         if (r < 0) {
                 r = api_reply_internal(req, r);
                 goto out;
@@ -382,6 +386,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
                 return api_reply_internal(req, -ENOMEM);
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
+        api_metrics_add(req->app->metrics, API_METRIC_OPS_PULLED, info.n_ops);
 
         size_t len = 0;
         char *page = finish_pull(&info, args->since, ops_text, ops_len, &len);

@@ -121,6 +121,18 @@ struct http_server;
 int http_server_start(struct app *app, const int *fds, size_t n, unsigned threads,
                       struct http_server **ret);
 
+/*
+ * Told once about every request that ends, however it ends: its route
+ * (NULL when none matched), the status sent (0 when none) and how long it
+ * took.  Called on a server thread; must be quick and thread-safe.
+ */
+typedef void (*http_request_done_fn)(void *userdata, const struct route *route, unsigned status,
+                                     uint64_t duration_usec);
+
+/* http_server_start(), with done(userdata, …) called for every request. */
+int http_server_start_observed(struct app *app, const int *fds, size_t n, unsigned threads,
+                               http_request_done_fn done, void *userdata, struct http_server **ret);
+
 /* Stop accepting new connections (in-flight ones continue). */
 void http_server_quiesce(struct http_server *srv);
 

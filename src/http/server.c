@@ -45,6 +45,8 @@
 
 struct http_server {
         struct app *app;
+        http_request_done_fn done; /* may be NULL */
+        void *done_userdata;
         struct MHD_Daemon **daemons;
         size_t n_daemons;
         atomic_uint active;
@@ -361,8 +363,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 req->aborted = true;
-        if (req->method)
+        if (req->method) {
                 log_access(req, toe);
+                if (srv->done)
+                        srv->done(srv->done_userdata, req->route, req->status,
+                                  now_usec() - req->start_usec);
+        }
         if (req->route && req->route->cleanup)
                 req->route->cleanup(req);
         free(req->body);
@@ -387,12 +393,20 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 int http_server_start(struct app *app, const int *fds, size_t n, unsigned threads,
                       struct http_server **ret)
 {
+        return http_server_start_observed(app, fds, n, threads, NULL, NULL, ret);
+}
+
+int http_server_start_observed(struct app *app, const int *fds, size_t n, unsigned threads,
+                               http_request_done_fn done, void *userdata, struct http_server **ret)
+{
         struct http_server *srv;
 
         srv = calloc(1, sizeof(*srv));
         if (!srv)
                 return -ENOMEM;
         srv->app = app;
+        srv->done = done;
+        srv->done_userdata = userdata;
         srv->daemons = calloc(n, sizeof(*srv->daemons));
         if (!srv->daemons) {
                 free(srv);

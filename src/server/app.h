@@ -18,6 +18,7 @@ struct longpoll;
 struct blob_store;
 struct mail_client;
 struct workq;
+struct api_metrics;
 
 struct app {
         struct config *config;
@@ -29,7 +30,8 @@ struct app {
         struct longpoll *longpoll;
         struct blob_store *blobs;
         struct mail_client *mail;
-        struct workq *background; /* jobs answered requests leave behind */
+        struct workq *background;    /* jobs answered requests leave behind */
+        struct api_metrics *metrics; /* NULL when metrics are off */
         time_t started_at;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */

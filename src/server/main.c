@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
@@ -36,6 +37,7 @@
 #include "daemon/privdrop.h"
 #include "daemon/seccomp.h"
 #include "http/http.h"
+#include "http/text_server.h"
 #include "mailer/mail_client.h"
 #include "server/app.h"
 #include "server/cmd.h"
@@ -511,7 +513,8 @@ int main(int argc, char **argv)
         struct config cfg = {0};
         struct app app = {.data_dir_fd = -1};
         struct http_server *http = NULL;
-        int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0;
+        struct http_text_server *metrics_http = NULL;
+        int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0, metrics_fd = -1;
         unsigned migrated = 0;
         char err[512] = "";
         struct privdrop_target target;
@@ -621,10 +624,17 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        n_fds = listen_acquire(cfg.listen, fds, &activated);
+        n_fds = listen_acquire_with_metrics(cfg.listen, cfg.metrics.listen, fds, &activated,
+                                            &metrics_fd);
         if (n_fds < 0) {
-                log_error_errno(n_fds, "Cannot listen on %s: %m", cfg.listen);
+                log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg.listen,
+                                cfg.metrics.listen ? " and " : "",
+                                cfg.metrics.listen ? cfg.metrics.listen : "");
                 n_fds = 0;
+                goto out;
+        }
+        if (metrics_fd >= 0 && api_metrics_new(&app.metrics) < 0) {
+                log_oom();
                 goto out;
         }
 
@@ -652,9 +662,23 @@ int main(int argc, char **argv)
         if (lock_down(&opts, mail_client_supervisor_pid(app.mail)) < 0)
                 goto out;
 
-        r = http_server_start(&app, fds, (size_t)n_fds, threads, &http);
+        r = http_server_start_observed(&app, fds, (size_t)n_fds, threads,
+                                       app.metrics ? api_metrics_request_done : NULL, app.metrics,
+                                       &http);
         if (r < 0)
                 goto out;
+        if (metrics_fd >= 0) {
+                char where[160] = "";
+                (void)listen_describe(metrics_fd, where, sizeof(where));
+                r = http_text_server_start(metrics_fd, "/metrics", API_METRICS_CONTENT_TYPE,
+                                           api_metrics_render, &app, &metrics_http);
+                metrics_fd = -1; /* owned by the metrics listener now */
+                if (r < 0) {
+                        log_error_errno(r, "Cannot serve metrics: %m");
+                        goto out;
+                }
+                log_info("Metrics on %s (GET /metrics)", where);
+        }
         n_listeners = n_fds;
         n_fds = 0; /* owned by the HTTP server now */
 
@@ -678,6 +702,9 @@ int main(int argc, char **argv)
         http_server_stop(http, HTTP_SHUTDOWN_SECS);
         http = NULL;
 out:
+        http_text_server_stop(metrics_http);
+        if (metrics_fd >= 0)
+                close(metrics_fd);
         http_server_stop(http, 0);
         if (workq_free(app.background, BACKGROUND_DRAIN_TIMEOUT_MS) < 0) {
                 /* A job still uses the mail client and the store: leave
@@ -689,6 +716,7 @@ out:
         mail_client_free(app.mail);
         longpoll_free(app.longpoll);
         ratelimit_free(app.ratelimit);
+        api_metrics_free(app.metrics);
         for (int i = 0; i < n_fds; i++)
                 close(fds[i]);
         store_close(app.store);

@@ -228,3 +228,26 @@ int store_blob_foreach_referenced(struct store *s, store_blob_fn fn, void *userd
         store_read_end(s, c);
         return r;
 }
+
+static const char sql_blob_totals[] = "SELECT count(*), coalesce(sum(size), 0) FROM server_blobs";
+
+int store_blob_totals(struct store *s, uint64_t *ret_blobs, uint64_t *ret_bytes)
+{
+        struct store_conn *c;
+        int r;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_totals);
+                int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+                if (rc == SQLITE_ROW) {
+                        *ret_blobs = (uint64_t)sqlite3_column_int64(st, 0);
+                        *ret_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+                } else
+                        r = st ? store_errno(c, rc, "blob totals") : -EIO;
+        }
+        store_read_end(s, c);
+        return r;
+}

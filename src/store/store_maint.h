@@ -43,3 +43,6 @@ typedef int (*store_blob_fn)(void *userdata, const char *sha256, int64_t size);
 /* Visit every blob that at least one scope references, once each, in hash
  * order, from one read snapshot. */
 int store_blob_foreach_referenced(struct store *s, store_blob_fn fn, void *userdata);
+
+/* Number and total recorded size of the distinct blobs (server_blobs). */
+int store_blob_totals(struct store *s, uint64_t *ret_blobs, uint64_t *ret_bytes);
