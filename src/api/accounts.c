@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/mail_texts.h"
 #include "auth/password.h"
@@ -22,7 +23,6 @@
 #include "auth/token.h"
 #include "http/locale.h"
 #include "mailer/mail_client.h"
-#include "server/app.h"
 #include "store/store_accounts.h"
 #include "util/cleanup.h"
 #include "util/email.h"
@@ -113,7 +113,7 @@ static bool host_is_plain(const char *host)
  * origin this request was made to (scheme from a trusted proxy). */
 static int link_base(struct http_request *req, char out[ACCOUNT_LINK_BASE_MAX])
 {
-        const char *pub = req->app->config->public_url;
+        const char *pub = api_app(req)->config->public_url;
         int r;
 
         if (pub) {
@@ -232,7 +232,7 @@ static void mail_job_submit(struct mail_job *j, unsigned wait_ms)
 
 int api_auth_register(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_json_ json_t *root = NULL;
         const char *username = NULL, *email_in = NULL, *password = NULL;
         const struct body_field fields[] = {
@@ -362,7 +362,7 @@ int api_auth_confirm(struct http_request *req)
                 return confirm_answer(req, form, 400, "invalid or expired token", "invalid");
 
         token_sha256_hex(token, strlen(token), hash);
-        r = store_account_confirm(req->app->store, hash, time(NULL), &user_id);
+        r = store_account_confirm(api_app(req)->store, hash, time(NULL), &user_id);
         if (r == -ENOENT)
                 return confirm_answer(req, form, 400, "invalid or expired token", "invalid");
         if (r == -ETIME)
@@ -395,7 +395,7 @@ int api_auth_login(struct http_request *req)
                 return answered(r);
         if (str_is_blank(username) || !password || !password[0])
                 return bad_request(req, "username and password required");
-        if (session_check_origin(req) < 0) {
+        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
                 req->log_event = "csrf_rejected";
                 return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
         }
@@ -417,7 +417,7 @@ int api_auth_login(struct http_request *req)
                 return answered(api_reply_credentials(req, r, username, false));
         }
 
-        r = session_rotate(req, &session_kind_user, u.id, &sec);
+        r = session_rotate(req, api_app(req)->store, &session_kind_user, u.id, &sec);
         if (r < 0) {
                 store_user_done(&u);
                 return api_reply_internal(req, r);
@@ -449,14 +449,14 @@ int api_auth_logout(struct http_request *req)
                 if (r != 0)
                         return answered(r);
         }
-        r = session_from_request(req, &session_kind_user, &s);
+        r = session_from_request(req, api_app(req)->store, &session_kind_user, &s);
         if (r == 0) {
                 r = api_session_csrf(req, &s, form_csrf);
                 if (r != 0)
                         return answered(r);
                 snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", s.subject_id);
                 req->log_event = "logout";
-                r = session_end(req, &s);
+                r = session_end(api_app(req)->store, &s);
                 if (r < 0)
                         return api_reply_internal(req, r);
                 api_audit(req, "logout", s.subject_id, NULL, "web session ended");
@@ -533,7 +533,7 @@ out:
 
 int api_auth_forgot(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ struct forgot_job *job = NULL;
         const char *email_in = NULL;
@@ -592,7 +592,8 @@ int api_reset_password(struct http_request *req, const char *token, const char *
         if (r < 0)
                 return r;
         token_sha256_hex(token, strlen(token), token_hash);
-        r = store_account_reset_password(req->app->store, token_hash, time(NULL), hash, &user_id);
+        r = store_account_reset_password(api_app(req)->store, token_hash, time(NULL), hash,
+                                         &user_id);
         sodium_memzero(hash, sizeof(hash));
         if (r == -ENOENT)
                 return API_RESET_INVALID;

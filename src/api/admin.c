@@ -16,12 +16,12 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/mail_texts.h"
 #include "auth/password.h"
 #include "auth/session.h"
 #include "http/locale.h"
-#include "server/app.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/email.h"
@@ -64,7 +64,7 @@ static int admin_auth(struct http_request *req, struct session *s, char **ret_us
 
         if (r != 0)
                 return r;
-        r = store_admin_username(req->app->store, s->subject_id, ret_username);
+        r = store_admin_username(api_app(req)->store, s->subject_id, ret_username);
         if (r == -ENOENT) /* the administrator was removed */
                 return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
                                                                                : BODY_ANSWERED;
@@ -83,7 +83,7 @@ static int admin_check(struct http_request *req, const char *username, const cha
         bool rehash = false;
         int r;
 
-        r = store_admin_get(req->app->store, username, &id, &hash);
+        r = store_admin_get(api_app(req)->store, username, &id, &hash);
         if (r == -ENOENT) {
                 password_verify_dummy(password);
                 return 0;
@@ -98,7 +98,7 @@ static int admin_check(struct http_request *req, const char *username, const cha
         if (rehash) {
                 char fresh[PASSWORD_HASH_MAX];
                 if (password_hash(password, fresh) == 0 &&
-                    store_admin_set_password_hash(req->app->store, id, fresh) == 0)
+                    store_admin_set_password_hash(api_app(req)->store, id, fresh) == 0)
                         log_info("Rehashed the password of administrator %s with Argon2id", id);
                 sodium_memzero(fresh, sizeof(fresh));
         }
@@ -123,7 +123,7 @@ int api_admin_login(struct http_request *req)
                 return answered(r);
         if (str_is_blank(username) || !password || !password[0])
                 return http_reply_error(req, 400, NULL, "username and password required");
-        if (session_check_origin(req) < 0) {
+        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
                 req->log_event = "csrf_rejected";
                 return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
         }
@@ -143,7 +143,7 @@ int api_admin_login(struct http_request *req)
                 return http_reply_error(req, 401, NULL, "invalid credentials");
         }
 
-        r = session_rotate(req, &session_kind_admin, id, &sec);
+        r = session_rotate(req, api_app(req)->store, &session_kind_admin, id, &sec);
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_login";
@@ -162,14 +162,14 @@ int api_admin_logout(struct http_request *req)
         struct session s;
         int r;
 
-        r = session_from_request(req, &session_kind_admin, &s);
+        r = session_from_request(req, api_app(req)->store, &session_kind_admin, &s);
         if (r == 0) {
                 r = api_session_csrf(req, &s, NULL);
                 if (r != 0)
                         return answered(r);
                 req->log_event = "admin_logout";
-                (void)store_admin_username(req->app->store, s.subject_id, &username);
-                r = session_end(req, &s);
+                (void)store_admin_username(api_app(req)->store, s.subject_id, &username);
+                r = session_end(api_app(req)->store, &s);
                 if (r < 0)
                         return api_reply_internal(req, r);
                 api_audit(req, "admin_logout", NULL, NULL, "administrator signed out");
@@ -204,7 +204,7 @@ static json_t *string_or_null(const char *s)
 
 int api_admin_smtp(struct http_request *req)
 {
-        const struct config *c = req->app->config;
+        const struct config *c = api_app(req)->config;
         _cleanup_free_ char *username = NULL;
         struct session s;
         int r = admin_auth(req, &s, &username);
@@ -257,7 +257,7 @@ static void test_mail_run(void *data)
 static int test_mail_send(struct http_request *req, const char *to, const char *admin, char *err,
                           size_t err_size)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         const char *locale = http_request_locale(req, app->config->web.default_locale);
         char base[512] = "";
         struct test_mail *t;
@@ -331,7 +331,7 @@ int api_admin_smtp_test(struct http_request *req)
                 log_admin(LOG_NOTICE, "smtp_test", username, "test e-mail sent");
                 return http_reply_json(req, 200, json_pack("{s:s}", "status", "sent"), 0);
         }
-        atomic_fetch_add_explicit(&req->app->mail_failures, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&api_app(req)->mail_failures, 1, memory_order_relaxed);
         snprintf(message, sizeof(message), "test e-mail not sent: %s",
                  err[0] ? err : "the mail helper refused it");
         api_audit(req, "smtp_test", NULL, NULL, message);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 
+#include "api/app.h"
 #include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "http/body.h"

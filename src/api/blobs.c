@@ -20,13 +20,13 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/app.h"
+#include "api/blob_gc.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
-#include "blob/blob_gc.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
 #include "http/range.h"
-#include "server/app.h"
 #include "store/store_blobs.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -91,7 +91,7 @@ static void upload_fail(struct upload *up, int r)
 static int on_part_begin(void *userdata, unsigned index, const char *name, const char *filename)
 {
         struct upload *up = userdata;
-        struct app *app = up->req->app;
+        struct app *app = api_app(up->req);
 
         if (index > 0)
                 return upload_reject(up, 400, "invalid_multipart", "exactly one part is allowed");
@@ -117,7 +117,7 @@ static const struct multipart_callbacks upload_callbacks = {
 
 int api_blobs_upload_begin(struct http_request *req)
 {
-        const struct config *cfg = req->app->config;
+        const struct config *cfg = api_app(req)->config;
         struct upload *up;
         int r;
 
@@ -163,7 +163,7 @@ int api_blobs_upload_data(struct http_request *req, const char *data, size_t len
 /* The body is complete and valid: make the file durable, then reference it. */
 static int upload_commit(struct http_request *req, struct upload *up)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
         const struct store_blob_quota quota = {app->config->limits.max_vault_blob_bytes,
                                                app->config->limits.max_user_blob_bytes};
@@ -270,7 +270,7 @@ static int reply_blob(struct http_request *req, const char *sha256, int fd, uint
                          start + len - 1, size);
                 MHD_add_response_header(resp, "Content-Range", range);
         }
-        api_metrics_add(req->app->metrics, API_METRIC_BLOB_BYTES_OUT, len);
+        api_metrics_add(api_app(req)->metrics, API_METRIC_BLOB_BYTES_OUT, len);
         return http_reply_response(req, partial ? 206 : 200, resp, HTTP_REPLY_NO_STORE);
 }
 
@@ -292,7 +292,7 @@ static const char *effective_range(struct http_request *req, const char *sha256)
 
 static int download(struct http_request *req, const struct store_device *dev, const char *sha256)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         const struct store_scope scope = {dev->user_id, dev->vault_id};
         uint64_t start = 0, len;
         time_t last_accessed = 0;

@@ -11,10 +11,10 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "auth/password.h"
 #include "auth/token.h"
-#include "server/app.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -100,7 +100,7 @@ static int create_device(struct http_request *req, const struct store_user *u,
                 .token_suffix = suffix,
                 .ip = req->client_ip,
         };
-        r = store_device_create(req->app->store, &d);
+        r = store_device_create(api_app(req)->store, &d);
         if (r < 0)
                 return r;
 
@@ -282,7 +282,7 @@ int api_client_revoke_device(struct http_request *req)
         if (r != 0)
                 goto out;
 
-        r = store_user_get(req->app->store, self.user_id, &owner);
+        r = store_user_get(api_app(req)->store, self.user_id, &owner);
         if (r < 0) {
                 r = api_reply_internal(req, r);
                 goto out;

@@ -11,12 +11,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/app.h"
 #include "api/longpoll.h"
 #include "api/metrics.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "mailer/mail_client.h"
-#include "server/app.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -49,7 +49,7 @@ int api_mail_send(struct app *app, const char *to, const char *subject, const ch
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message)
 {
-        int r = store_audit_add(req->app->store, event, user_id, device_id, req->client_ip,
+        int r = store_audit_add(api_app(req)->store, event, user_id, device_id, req->client_ip,
                                 message);
         if (r < 0)
                 log_warning_errno(r, "Cannot record audit event %s: %m", event);
@@ -77,14 +77,15 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 return reply_auth_error(req, 401, "invalid API key");
 
         token_sha256_hex(token, strlen(token), hash);
-        r = store_device_by_token_hash(req->app->store, hash, &dev);
+        r = store_device_by_token_hash(api_app(req)->store, hash, &dev);
         if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
             (r == 0 && !dev.owner_username[0])) {
                 store_device_done(&dev);
                 /* Unknown tokens cost no write beyond a few audit entries
                  * per client and minute. */
-                if (!req->app->ratelimit || ratelimit_hit(req->app->ratelimit, RL_AUDIT_BAD_TOKEN,
-                                                          req->client_ip, time(NULL)) == 0)
+                if (!api_app(req)->ratelimit ||
+                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, req->client_ip,
+                                  time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return reply_auth_error(req, 401, "invalid API key");
         }
@@ -108,7 +109,7 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 if (time_parse_rfc3339(dev.last_seen, &seen) < 0 ||
                     time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
                     strcmp(dev.last_ip, req->client_ip) != 0) {
-                        r = store_device_touch(req->app->store, dev.id, req->client_ip);
+                        r = store_device_touch(api_app(req)->store, dev.id, req->client_ip);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot update last_seen: %m");
                 }
@@ -119,7 +120,7 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
 
 int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
 {
-        struct ratelimit *rl = req->app->ratelimit;
+        struct ratelimit *rl = api_app(req)->ratelimit;
         time_t now = time(NULL);
         unsigned wait;
 
@@ -141,7 +142,7 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
-        api_metrics_add(req->app->metrics, API_METRIC_RATE_LIMITED, 1);
+        api_metrics_add(api_app(req)->metrics, API_METRIC_RATE_LIMITED, 1);
 
         struct MHD_Response *resp = http_response_from_json(
                 json_pack("{s:s,s:s}", "error", "too many requests, try again later", "code",
@@ -159,7 +160,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         bool rehash = false;
         int r;
 
-        r = store_user_find_by_login(req->app->store, login, &u);
+        r = store_user_find_by_login(api_app(req)->store, login, &u);
         if (r == -ENOENT) {
                 password_verify_dummy(password);
                 return API_CREDENTIALS_INVALID;
@@ -177,7 +178,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (rehash) {
                 char hash[PASSWORD_HASH_MAX];
                 if (password_hash(password, hash) == 0 &&
-                    store_user_set_password_hash(req->app->store, u.id, hash) == 0)
+                    store_user_set_password_hash(api_app(req)->store, u.id, hash) == 0)
                         log_info("Rehashed the password of user %s with Argon2id", u.id);
         }
         if (u.blocked) {
@@ -188,7 +189,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
                 store_user_done(&u);
                 return API_CREDENTIALS_UNCONFIRMED;
         }
-        (void)store_user_touch(req->app->store, u.id);
+        (void)store_user_touch(api_app(req)->store, u.id);
         *ret_user = u;
         return API_CREDENTIALS_OK;
 }
@@ -221,7 +222,7 @@ int api_reply_credentials(struct http_request *req, enum api_credentials c, cons
 
 int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret)
 {
-        int r = session_from_request(req, k, ret);
+        int r = session_from_request(req, api_app(req)->store, k, ret);
 
         switch (r) {
         case 0:
@@ -256,7 +257,7 @@ int api_reply_session(struct http_request *req, const struct session_kind *k, js
 
 int api_session_csrf(struct http_request *req, const struct session *s, const char *form_token)
 {
-        if (session_check_csrf(req, s, form_token) == 0)
+        if (session_check_csrf(req, api_app(req)->config->public_url, s, form_token) == 0)
                 return 0;
         req->log_event = "csrf_rejected";
         return http_reply_error(req, 403, "csrf_invalid", "CSRF check failed") < 0 ? -EIO
@@ -267,14 +268,14 @@ int api_revoke_device(struct http_request *req, const char *device_id, const cha
                       const char *message)
 {
         struct store_device target = {0};
-        int r = store_device_get(req->app->store, device_id, &target);
+        int r = store_device_get(api_app(req)->store, device_id, &target);
 
         if (r == 0) {
                 bool owned = strcmp(target.user_id, user_id) == 0;
                 store_device_done(&target);
                 if (!owned)
                         return http_reply_error(req, 403, NULL, "device does not belong to you");
-                r = store_device_revoke(req->app->store, device_id, req->client_ip, message);
+                r = store_device_revoke(api_app(req)->store, device_id, req->client_ip, message);
         }
         if (r == -ENOENT)
                 return http_reply_error(req, 404, NULL, "device not found");
@@ -288,6 +289,6 @@ int api_revoke_device(struct http_request *req, const char *device_id, const cha
                 {"USER_ID", user_id},
         };
         log_struct(LOG_NOTICE, f, "Device %s revoked (%s)", device_id, message);
-        longpoll_wake_device(req->app->longpoll, device_id);
+        longpoll_wake_device(api_app(req)->longpoll, device_id);
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }

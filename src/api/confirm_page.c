@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/html_page.h"
 #include "http/locale.h"
-#include "server/app.h"
 #include "util/cleanup.h"
 
 enum page {
@@ -80,7 +80,7 @@ static const char *const button_text_ru = "Подтвердить";
 /* token (48 hex, already checked) only for PAGE_ASK. */
 static int reply_page(struct http_request *req, unsigned status, enum page p, const char *token)
 {
-        const char *locale = http_request_locale(req, req->app->config->web.default_locale);
+        const char *locale = http_request_locale(req, api_app(req)->config->web.default_locale);
         bool ru = strcmp(locale, "ru") == 0;
         struct html_page page = ru ? texts_ru[p] : texts_en[p];
         _cleanup_free_ char *form = NULL;

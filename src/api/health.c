@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/app.h"
 #include "api/handlers.h"
-#include "server/app.h"
 #include "store/store.h"
 #include "util/text.h"
 #include "version.h"
@@ -40,7 +40,7 @@ static bool blob_dir_writable(struct app *app)
 
 int api_health(struct http_request *req)
 {
-        struct app *app = req->app;
+        struct app *app = api_app(req);
         char now[TIME_RFC3339_SIZE];
         bool db_ok = store_probe(app->store) == 0;
         bool blobs_ok = blob_dir_writable(app);

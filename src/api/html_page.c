@@ -13,7 +13,7 @@
 #include "auth/token.h"
 #include "util/text.h"
 
-#include "server/app.h"
+#include "api/app.h"
 #include "util/cleanup.h"
 
 char *html_escape(const char *s)
@@ -64,7 +64,7 @@ static char *render(const struct html_page *p, const char *locale, const char *s
 int html_page_reply(struct http_request *req, unsigned status, const char *locale,
                     const struct html_page *p)
 {
-        char *page = render(p, locale, req->app->config->web.server_name);
+        char *page = render(p, locale, api_app(req)->config->web.server_name);
         struct MHD_Response *resp;
 
         if (!page)

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Hash slots remembering the newest notified sequence per scope. */
@@ -38,14 +39,6 @@ struct longpoll {
         unsigned n_waiting;
         int64_t slot_seq[LONGPOLL_SLOTS];
 };
-
-uint64_t longpoll_now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static size_t scope_slot(const char *user_id, const char *vault_id)
 {
@@ -88,7 +81,7 @@ static void *timer_main(void *userdata)
 
         pthread_mutex_lock(&lp->lock);
         while (!lp->shutting_down || lp->head) {
-                uint64_t now = longpoll_now_usec(), next = now + 1000000u;
+                uint64_t now = clock_now_usec(), next = now + 1000000u;
                 struct waiter *w = lp->head;
 
                 while (w) {
@@ -101,15 +94,7 @@ static void *timer_main(void *userdata)
                 }
                 if (lp->shutting_down)
                         break;
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                uint64_t wait = next > now ? next - now : 0;
-                ts.tv_sec += (time_t)(wait / 1000000u);
-                ts.tv_nsec += (long)(wait % 1000000u) * 1000;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
+                struct timespec ts = clock_after_usec(next > now ? next - now : 0);
                 pthread_cond_timedwait(&lp->cond, &lp->lock, &ts);
         }
         pthread_mutex_unlock(&lp->lock);

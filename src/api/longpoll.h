@@ -48,6 +48,3 @@ void longpoll_shutdown(struct longpoll *lp);
 
 /* Current number of suspended waiters. */
 unsigned longpoll_waiting(struct longpoll *lp);
-
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t longpoll_now_usec(void);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Implementation of api/metrics.h: fixed tables of atomic counters indexed
- * by route (position in http_routes, plus one for unmatched requests) and
+ * by route (position in api_routes, plus one for unmatched requests) and
  * status, rendered with util/metrics.  Sizes (database, blobs, memory,
  * descriptors) are read at scrape time, so an idle daemon costs nothing.
  */
@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "api/longpoll.h"
+#include "api/app.h"
+#include "api/routes.h"
 #include "http/http.h"
-#include "server/app.h"
 #include "store/store_maint.h"
 #include "util/cleanup.h"
 #include "util/metrics.h"
@@ -54,7 +55,7 @@ static const char *const counter_names[API_METRIC_COUNTERS_][2] = {
 };
 
 struct api_metrics {
-        size_t n_routes;                   /* http_n_routes + 1 (unmatched) */
+        size_t n_routes;                   /* api_n_routes + 1 (unmatched) */
         atomic_uint_fast64_t *requests;    /* [n_routes][N_STATUS] */
         struct metrics_histogram *latency; /* [n_routes] */
         atomic_uint_fast64_t counters[API_METRIC_COUNTERS_];
@@ -68,7 +69,7 @@ int api_metrics_new(struct api_metrics **ret)
 
         if (!m)
                 return -ENOMEM;
-        m->n_routes = http_n_routes + 1;
+        m->n_routes = api_n_routes + 1;
         m->requests = calloc(m->n_routes * N_STATUS, sizeof(*m->requests));
         m->latency = calloc(m->n_routes, sizeof(*m->latency));
         if (!m->requests || !m->latency) {
@@ -118,7 +119,7 @@ void api_metrics_request_done(void *userdata, const struct route *route, unsigne
                               uint64_t duration_usec)
 {
         struct api_metrics *m = userdata;
-        size_t r = route ? (size_t)(route - http_routes) : http_n_routes;
+        size_t r = route ? (size_t)(route - api_routes) : api_n_routes;
 
         if (!m || r >= m->n_routes)
                 return;
@@ -132,12 +133,12 @@ static void route_labels(size_t r, char *out, size_t size)
 {
         char pattern[HTTP_MAX_URL / 8];
 
-        if (r >= http_n_routes) {
+        if (r >= api_n_routes) {
                 snprintf(out, size, "method=\"\",route=\"unmatched\"");
                 return;
         }
-        metrics_escape_label(http_routes[r].pattern, pattern, sizeof(pattern));
-        snprintf(out, size, "method=\"%s\",route=\"%s\"", http_routes[r].method, pattern);
+        metrics_escape_label(api_routes[r].pattern, pattern, sizeof(pattern));
+        snprintf(out, size, "method=\"%s\",route=\"%s\"", api_routes[r].method, pattern);
 }
 
 static void write_requests(FILE *f, const struct api_metrics *m)

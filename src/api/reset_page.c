@@ -14,10 +14,10 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/html_page.h"
 #include "http/locale.h"
-#include "server/app.h"
 #include "util/cleanup.h"
 #include "util/text.h"
 
@@ -103,7 +103,7 @@ static const char *const labels_ru[3] = {"Новый пароль", "Повто�
 /* token (48 hex, already checked) only for PAGE_FORM. */
 static int reply_page(struct http_request *req, unsigned status, enum page p, const char *token)
 {
-        const char *locale = http_request_locale(req, req->app->config->web.default_locale);
+        const char *locale = http_request_locale(req, api_app(req)->config->web.default_locale);
         bool ru = strcmp(locale, "ru") == 0;
         const char *const *l = ru ? labels_ru : labels_en;
         struct html_page page = ru ? texts_ru[p] : texts_en[p];

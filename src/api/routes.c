@@ -4,10 +4,12 @@
  * are checked by the HTTP layer before a handler runs.  Keep it sorted by
  * area; the first match wins.
  */
+#include "api/routes.h"
+
 #include "api/handlers.h"
 #include "util/cleanup.h"
 
-const struct route http_routes[] = {
+const struct route api_routes[] = {
         /* operations (api.md §7) */
         {"GET", "/api/v1/health", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
         {"GET", "/readyz", HTTP_BODY_NONE, api_health, NULL, NULL, NULL},
@@ -58,4 +60,4 @@ const struct route http_routes[] = {
         {"GET", "/api/v1/blobs/{}", HTTP_BODY_NONE, api_blobs_download, NULL, NULL, NULL},
 };
 
-const size_t http_n_routes = ELEMENTSOF(http_routes);
+const size_t api_n_routes = ELEMENTSOF(api_routes);

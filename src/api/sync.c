@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "api/longpoll.h"
 #include "api/metrics.h"
-#include "server/app.h"
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/json_writer.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -35,43 +36,6 @@ static int answered(int r)
 }
 
 /* --- push ----------------------------------------------------------------- */
-
-struct push_ctx {
-        const struct store_op_in *ops;
-};
-
-/* {"accepted":[…],"conflicts":[…],"count":N}: the key order of the
- * existing server, so stored and fresh answers look alike. */
-static int render_push(const struct store_push_result *res, void *userdata, char **ret_json)
-{
-        const struct push_ctx *ctx = userdata;
-        json_t *accepted = json_array(), *conflicts = json_array();
-        json_t *body;
-
-        if (!accepted || !conflicts) {
-                json_decref(accepted);
-                json_decref(conflicts);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < res->n_accepted; i++)
-                json_array_append_new(accepted, json_string(ctx->ops[res->accepted[i]].op_id));
-        for (size_t i = 0; i < res->n_conflicts; i++) {
-                const struct store_conflict *c = &res->conflicts[i];
-                json_array_append_new(conflicts,
-                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
-                                                "device_id", c->device_id, "op_type", c->op_type,
-                                                "server_sequence", (json_int_t)c->server_sequence,
-                                                "entity_type", c->entity_type, "entity_id",
-                                                c->entity_id));
-        }
-        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
-                         (json_int_t)res->n_accepted);
-        if (!body)
-                return -ENOMEM;
-        *ret_json = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        return *ret_json ? 0 : -ENOMEM;
-}
 
 /* Read one op object into out, answering type errors (invalid_json). */
 static int read_op(struct http_request *req, json_t *obj, struct store_op_in *out)
@@ -125,7 +89,7 @@ static int reply_op_error(struct http_request *req, unsigned status, const char 
 /* Checks of api.md §4 that need no store, phase by phase over all ops. */
 static int validate_ops(struct http_request *req, const struct store_op_in *ops, size_t n)
 {
-        const struct app *app = req->app;
+        const struct app *app = api_app(req);
         static const struct {
                 const char *name;
                 size_t offset;
@@ -193,7 +157,7 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
                         return reply_op_error(req, 400, "invalid_blob_reference", "%s",
                                               "blob must be {sha256, size}");
                 int64_t stored;
-                int r = store_blob_ref_size(req->app->store, scope, json_string_value(sha),
+                int r = store_blob_ref_size(api_app(req)->store, scope, json_string_value(sha),
                                             &stored);
                 if (r == -ENOENT)
                         return reply_op_error(req, 400, "blob_not_owned", "%s",
@@ -211,7 +175,6 @@ int api_sync_push(struct http_request *req)
 {
         _cleanup_json_ json_t *root = NULL;
         _cleanup_free_ struct store_op_in *ops = NULL;
-        _cleanup_free_ char *answer = NULL;
         struct store_device dev = {0};
         struct store_push_result res = {0};
         const char *device_id = NULL, *idem = NULL;
@@ -232,7 +195,7 @@ int api_sync_push(struct http_request *req)
                 goto out;
 
         n = ops_json ? json_array_size(ops_json) : 0;
-        if (n > req->app->config->limits.max_push_operations) {
+        if (n > api_app(req)->config->limits.max_push_operations) {
                 r = http_reply_error(req, 413, "too_many_operations", "too many operations");
                 goto out;
         }
@@ -259,7 +222,6 @@ int api_sync_push(struct http_request *req)
         if (r != 0)
                 goto out;
 
-        struct push_ctx ctx = {ops};
         struct store_push p = {
                 .scope = scope,
                 .device_id = dev.id,
@@ -267,28 +229,27 @@ int api_sync_push(struct http_request *req)
                 .idempotency_key = idem,
                 .ops = ops,
                 .n_ops = n,
-                .render = render_push,
-                .userdata = &ctx,
         };
-        uint64_t started = longpoll_now_usec();
-        r = store_push_ops(req->app->store, &p, &res, &answer);
-        if (r >= 0 && !res.replay_json)
-                api_metrics_push(req->app->metrics, n, longpoll_now_usec() - started);
+        uint64_t started = clock_now_usec();
+        r = store_push_ops(api_app(req)->store, &p, &res);
+        if (r >= 0 && !res.replayed)
+                api_metrics_push(api_app(req)->metrics, n, clock_now_usec() - started);
         if (r < 0) {
                 r = api_reply_internal(req, r);
                 goto out;
         }
-        if (res.replay_json) {
+        if (res.replayed) {
                 req->log_event = "push_replayed";
-                r = http_reply_json_raw(req, 200, res.replay_json, strlen(res.replay_json), 0);
+                r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
                 goto out;
         }
         if (res.n_accepted > 0) {
-                atomic_fetch_add_explicit(&req->app->ops_pushed, res.n_accepted,
+                atomic_fetch_add_explicit(&api_app(req)->ops_pushed, res.n_accepted,
                                           memory_order_relaxed);
-                longpoll_notify(req->app->longpoll, dev.user_id, dev.vault_id, res.last_sequence);
+                longpoll_notify(api_app(req)->longpoll, dev.user_id, dev.vault_id,
+                                res.last_sequence);
         }
-        r = http_reply_json_raw(req, 200, answer, strlen(answer), 0);
+        r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
 out:
         store_push_result_done(&res);
         store_device_done(&dev);
@@ -359,13 +320,13 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         for (;;) {
                 json_writer_init(&ops, 16384);
                 json_writer_begin_array(&ops);
-                r = store_pull_page(req->app->store, &scope, args->since, args->limit,
+                r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
                                     write_pull_op, &ops, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
-                    longpoll_now_usec() >= args->deadline)
+                    clock_now_usec() >= args->deadline)
                         break;
                 free(json_writer_finish(&ops, NULL));
-                r = longpoll_wait(req->app->longpoll, req, dev.user_id, dev.vault_id, dev.id,
+                r = longpoll_wait(api_app(req)->longpoll, req, dev.user_id, dev.vault_id, dev.id,
                                   info.global_sequence, args->deadline, pull_resume);
                 if (r != 0) {
                         json_writer_init(&ops, 16);
@@ -386,7 +347,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
                 return api_reply_internal(req, -ENOMEM);
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
-        api_metrics_add(req->app->metrics, API_METRIC_OPS_PULLED, info.n_ops);
+        api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
 
         size_t len = 0;
         char *page = finish_pull(&info, args->since, ops_text, ops_len, &len);
@@ -417,7 +378,7 @@ int api_sync_pull(struct http_request *req)
                 {"wait_seconds", BODY_INT, &wait, NULL},
         };
         struct pull_args *args;
-        int64_t max_page = (int64_t)req->app->config->limits.max_pull_page;
+        int64_t max_page = (int64_t)api_app(req)->config->limits.max_pull_page;
         int r;
 
         r = body_parse(req, fields, ELEMENTSOF(fields), &root);
@@ -437,11 +398,11 @@ int api_sync_pull(struct http_request *req)
         req->args = args;
         args->since = since;
         args->limit = (size_t)(limit == 0 || limit > max_page ? max_page : limit);
-        args->deadline = wait > 0 ? longpoll_now_usec() + (uint64_t)wait * 1000000u : 0;
+        args->deadline = wait > 0 ? clock_now_usec() + (uint64_t)wait * 1000000u : 0;
         return pull_answer(req, args);
 }
 
 void api_sync_pull_cleanup(struct http_request *req)
 {
-        longpoll_cancel(req->app->longpoll, req);
+        longpoll_cancel(api_app(req)->longpoll, req);
 }

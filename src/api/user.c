@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/app.h"
 #include "api/handlers.h"
 #include "auth/password.h"
 #include "auth/session.h"
-#include "server/app.h"
 #include "util/cleanup.h"
 #include "util/text.h"
 
@@ -34,7 +34,7 @@ static int user_auth(struct http_request *req, struct session *s, struct store_u
 
         if (r != 0)
                 return r;
-        r = store_user_get(req->app->store, s->subject_id, ret_user);
+        r = store_user_get(api_app(req)->store, s->subject_id, ret_user);
         if (r == -ENOENT)
                 return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
                                                                                : BODY_ANSWERED;
@@ -59,7 +59,7 @@ int api_user_devices(struct http_request *req)
         r = user_auth(req, &s, &u);
         if (r != 0)
                 return answered(r);
-        r = store_device_list_for_user(req->app->store, u.id, &list, &n);
+        r = store_device_list_for_user(api_app(req)->store, u.id, &list, &n);
         store_user_done(&u);
         if (r < 0)
                 return api_reply_internal(req, r);

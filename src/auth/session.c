@@ -13,7 +13,6 @@
 #include <strings.h>
 
 #include "http/http.h"
-#include "server/app.h"
 #include "store/store_accounts.h"
 #include "util/cleanup.h"
 #include "util/text.h"
@@ -69,10 +68,9 @@ static const char *presented_token(struct http_request *req, const struct sessio
         return cookie && *cookie ? cookie : NULL;
 }
 
-int session_rotate(struct http_request *req, const struct session_kind *k, const char *subject_id,
-                   struct session_secrets *ret)
+int session_rotate(struct http_request *req, struct store *store, const struct session_kind *k,
+                   const char *subject_id, struct session_secrets *ret)
 {
-        struct store *store = req->app->store;
         char token_hash[TOKEN_SHA256_HEX + 1], csrf_hash[TOKEN_SHA256_HEX + 1];
         char expires[TIME_RFC3339_SIZE];
         struct session_secrets sec;
@@ -105,10 +103,9 @@ int session_rotate(struct http_request *req, const struct session_kind *k, const
         return 0;
 }
 
-int session_from_request(struct http_request *req, const struct session_kind *k,
-                         struct session *ret)
+int session_from_request(struct http_request *req, struct store *store,
+                         const struct session_kind *k, struct session *ret)
 {
-        struct store *store = req->app->store;
         struct store_session ss = {0};
         struct session s = {0};
         time_t now = time(NULL), seen = 0;
@@ -151,9 +148,9 @@ out:
         return r;
 }
 
-int session_end(struct http_request *req, const struct session *s)
+int session_end(struct store *store, const struct session *s)
 {
-        int r = store_session_delete(req->app->store, s->token_hash);
+        int r = store_session_delete(store, s->token_hash);
         return r < 0 ? r : 0;
 }
 
@@ -174,7 +171,8 @@ static enum MHD_Result collect_csrf_cookie(void *cls, enum MHD_ValueKind kind, c
         return MHD_YES;
 }
 
-int session_check_csrf(struct http_request *req, const struct session *s, const char *form_token)
+int session_check_csrf(struct http_request *req, const char *public_url, const struct session *s,
+                       const char *form_token)
 {
         struct cookie_values cv = {0};
         const char *presented;
@@ -187,10 +185,10 @@ int session_check_csrf(struct http_request *req, const struct session *s, const 
         (void)MHD_get_connection_values(req->conn, MHD_COOKIE_KIND, collect_csrf_cookie, &cv);
         if (!session_csrf_matches(presented, cv.values, cv.n, s->csrf_hash))
                 return -EPERM;
-        return session_check_origin(req);
+        return session_check_origin(req, public_url);
 }
 
-int session_check_origin(struct http_request *req)
+int session_check_origin(struct http_request *req, const char *public_url)
 {
         const char *origin = http_header(req, "Origin");
         char own[512];
@@ -199,9 +197,7 @@ int session_check_origin(struct http_request *req)
         if (!origin)
                 return 0;
         have_own = http_request_origin(req, own, sizeof(own)) == 0;
-        return session_origin_allowed(origin, req->app->config->public_url, have_own ? own : NULL)
-                       ? 0
-                       : -EPERM;
+        return session_origin_allowed(origin, public_url, have_own ? own : NULL) ? 0 : -EPERM;
 }
 
 static int add_cookie(struct http_request *req, struct MHD_Response *resp,

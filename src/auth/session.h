@@ -9,7 +9,9 @@
  * Bearer) and the CSRF token (a readable cookie the page echoes in a
  * header or form field).  Only their SHA-256 hex is stored (store/); the
  * plaintext exists in the login answer and nowhere else.  This module
- * answers no request and logs nothing: api/ decides what to say.
+ * answers no request and logs nothing: api/ decides what to say.  It reads
+ * the request (cookies, headers) and is handed the store and the public
+ * URL it needs; it knows nothing of the application.
  */
 #pragma once
 
@@ -73,8 +75,8 @@ struct session {
  * cookie) is ended first, so a login never keeps a session id that existed
  * before it.  Returns 0 with the secrets, or a negative errno.
  */
-int session_rotate(struct http_request *req, const struct session_kind *k, const char *subject_id,
-                   struct session_secrets *ret);
+int session_rotate(struct http_request *req, struct store *store, const struct session_kind *k,
+                   const char *subject_id, struct session_secrets *ret);
 
 /*
  * The session of kind that the request presents.  When the kind allows
@@ -85,11 +87,11 @@ int session_rotate(struct http_request *req, const struct session_kind *k, const
  * unknown or of another kind, -EKEYEXPIRED when it has expired, or another
  * negative errno on a store failure.
  */
-int session_from_request(struct http_request *req, const struct session_kind *k,
-                         struct session *ret);
+int session_from_request(struct http_request *req, struct store *store,
+                         const struct session_kind *k, struct session *ret);
 
 /* End a session (logout).  0 whether or not it still existed. */
-int session_end(struct http_request *req, const struct session *s);
+int session_end(struct store *store, const struct session *s);
 
 /*
  * The CSRF check of api.md §8 for a state-changing request made with s.
@@ -97,16 +99,17 @@ int session_end(struct http_request *req, const struct session *s);
  * in the X-CSRF-Token header (or else form_token, the csrf_token form
  * field; may be NULL) equals a csrf_token cookie and hashes to the
  * session's stored hash (constant time), and an Origin header, when
- * present, names public_url's origin or the request's own.  Returns 0 or
- * -EPERM.
+ * present, names public_url's origin (public_url may be NULL) or the
+ * request's own.  Returns 0 or -EPERM.
  */
-int session_check_csrf(struct http_request *req, const struct session *s, const char *form_token);
+int session_check_csrf(struct http_request *req, const char *public_url, const struct session *s,
+                       const char *form_token);
 
 /* The Origin half of the CSRF check, on its own: 0 when the request has
  * no Origin header or an acceptable one (see session_origin_allowed()),
  * else -EPERM.  Login uses it so that no other site can sign a visitor
  * into an account of its choosing. */
-int session_check_origin(struct http_request *req);
+int session_check_origin(struct http_request *req, const char *public_url);
 
 /* Add the Set-Cookie headers that carry sec (Secure when the request came
  * over HTTPS), or that clear both cookies of kind.  0 or -ENOMEM. */

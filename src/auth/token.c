@@ -5,18 +5,12 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "util/random.h"
 #include "util/text.h"
 
 void token_random_hex(char *out, size_t n_hex)
 {
-        unsigned char buf[64];
-        size_t n = n_hex / 2;
-
-        if (n > sizeof(buf))
-                n = sizeof(buf);
-        randombytes_buf(buf, n);
-        hex_encode(buf, n, out);
-        sodium_memzero(buf, sizeof(buf));
+        random_hex(out, n_hex);
 }
 
 void token_sha256_hex(const void *data, size_t len, char out[TOKEN_SHA256_HEX + 1])

@@ -16,14 +16,6 @@
 #define WATCHDOG_PROBE_MIN_MS 10
 #define WATCHDOG_PROBE_MAX_MS 1000
 
-uint64_t notify_now_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 int watchdog_init(struct watchdog *w, uint64_t now_usec)
 {
         uint64_t usec = 0;

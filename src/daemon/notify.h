@@ -40,6 +40,3 @@ int watchdog_feed(struct watchdog *w, uint64_t now_usec, int probe_result);
 
 /* RELOADING=1 with the MONOTONIC_USEC the service manager expects. */
 void notify_reloading(uint64_t now_usec);
-
-/* CLOCK_MONOTONIC in microseconds. */
-uint64_t notify_now_usec(void);

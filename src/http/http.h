@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The HTTP layer: libmicrohttpd glue that turns connections into
- * struct http_request objects, routes them through one static table
- * (api/routes.c), enforces method, URL and body limits before any handler
- * runs, and sends every answer with the security headers of api.md §1.
+ * struct http_request objects, routes them through the table its caller
+ * hands over (struct http_params), enforces method, URL and body limits
+ * before any handler runs, and sends every answer with the security
+ * headers of api.md §1.
  *
- * Handlers see a request, never a socket.  They answer with exactly one
+ * It knows nothing of the API or the application: routes, limits, the
+ * trusted proxies and an opaque pointer for the handlers all come from
+ * http_server_start().  Handlers see a request, never a socket.  They answer with exactly one
  * http_reply_*() call, or suspend (long poll) and answer after resuming.
  * No SQL here, no business rules: those live in api/ and store/.
  */
@@ -18,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct app;
+#include "util/netaddr.h"
+
 struct http_request;
 
 /* Longest URL path we route; longer ones get 414 before routing. */
@@ -30,7 +34,7 @@ struct http_request;
 
 enum http_body {
         HTTP_BODY_NONE,     /* a body is read and discarded up to the JSON limit */
-        HTTP_BODY_BUFFERED, /* JSON or form, kept in memory, limits.max_json_body */
+        HTTP_BODY_BUFFERED, /* JSON or form, kept in memory, up to max_json_body */
         HTTP_BODY_STREAM,   /* handed to stream_data() chunk by chunk */
 };
 
@@ -51,13 +55,9 @@ struct route {
         void (*cleanup)(struct http_request *req);
 };
 
-/* The route table, defined in api/routes.c. */
-extern const struct route http_routes[];
-extern const size_t http_n_routes;
-
 struct http_request {
         struct MHD_Connection *conn;
-        struct app *app;
+        void *userdata; /* struct http_params.userdata, for the handlers */
         const struct route *route;
         const char *method;
         const char *path; /* without query string */
@@ -116,11 +116,6 @@ struct http_request {
 
 struct http_server;
 
-/* Start serving on the already listening sockets fds[0..n) with threads
- * worker threads per socket.  The fds are owned by the server afterwards. */
-int http_server_start(struct app *app, const int *fds, size_t n, unsigned threads,
-                      struct http_server **ret);
-
 /*
  * Told once about every request that ends, however it ends: its route
  * (NULL when none matched), the status sent (0 when none) and how long it
@@ -129,15 +124,35 @@ int http_server_start(struct app *app, const int *fds, size_t n, unsigned thread
 typedef void (*http_request_done_fn)(void *userdata, const struct route *route, unsigned status,
                                      uint64_t duration_usec);
 
-/* http_server_start(), with done(userdata, …) called for every request. */
-int http_server_start_observed(struct app *app, const int *fds, size_t n, unsigned threads,
-                               http_request_done_fn done, void *userdata, struct http_server **ret);
+/* What the server serves and within which limits.  The arrays are
+ * borrowed and must outlive the server. */
+struct http_params {
+        const struct route *routes; /* the first match wins */
+        size_t n_routes;
+        uint64_t max_json_body; /* largest buffered (or discarded) body */
+        /* Peers whose X-Forwarded-For and X-Forwarded-Proto are believed. */
+        const struct netmask *trusted_proxies;
+        size_t n_trusted_proxies;
+        unsigned threads; /* worker threads per listening socket, > 0 */
+        void *userdata;   /* handed to every handler as req->userdata */
+        /* Optional: told about every request that ends (metrics). */
+        http_request_done_fn request_done;
+        void *request_done_userdata;
+};
+
+/* Start serving on the already listening sockets fds[0..n).  The fds are
+ * owned by the server afterwards. */
+int http_server_start(const struct http_params *params, const int *fds, size_t n,
+                      struct http_server **ret);
 
 /* Stop accepting new connections (in-flight ones continue). */
 void http_server_quiesce(struct http_server *srv);
 
 /* Number of requests currently being handled (including suspended ones). */
 unsigned http_server_active(struct http_server *srv);
+
+/* Number of requests begun since the start (for STATUS=).  NULL ok. */
+uint64_t http_server_requests(struct http_server *srv);
 
 /* Wait up to timeout_sec for in-flight requests, then stop.  NULL ok. */
 void http_server_stop(struct http_server *srv, unsigned timeout_sec);

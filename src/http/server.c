@@ -20,15 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "auth/token.h"
 #include "http/router.h"
-#include "server/app.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/netaddr.h"
+#include "util/random.h"
 
 /* Per-connection memory for headers and read buffer: bounds the request
  * header block to roughly half of it (16 KiB). */
@@ -44,21 +43,12 @@
 #define HTTP_BODY_INITIAL 4096
 
 struct http_server {
-        struct app *app;
-        http_request_done_fn done; /* may be NULL */
-        void *done_userdata;
+        struct http_params params;
         struct MHD_Daemon **daemons;
         size_t n_daemons;
         atomic_uint active;
+        atomic_uint_fast64_t requests;
 };
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 const char *http_header(struct http_request *req, const char *name)
 {
@@ -88,11 +78,10 @@ int http_request_origin(struct http_request *req, char *out, size_t size)
 
 /* Client address: the TCP peer, or the first valid X-Forwarded-For entry
  * when the peer is a trusted proxy (api.md §1). */
-static void resolve_client(struct http_request *req)
+static void resolve_client(struct http_request *req, const struct http_params *p)
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        const struct config *cfg = req->app->config;
         bool trusted = false;
 
         memset(&req->client_addr, 0, sizeof(req->client_addr));
@@ -106,8 +95,8 @@ static void resolve_client(struct http_request *req)
                                sizeof(req->client_ip)) < 0)
                 strcpy(req->client_ip, "unknown");
 
-        for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
-                if (netmask_contains(&cfg->trusted_proxies[i],
+        for (size_t i = 0; i < p->n_trusted_proxies; i++)
+                if (netmask_contains(&p->trusted_proxies[i],
                                      (struct sockaddr *)&req->client_addr)) {
                         trusted = true;
                         break;
@@ -153,18 +142,19 @@ static void after_handler(struct http_request *req, int r)
         (void)http_reply_error(req, 500, NULL, "internal error");
 }
 
-static int begin_request(struct http_request *req, const char *url, const char *method)
+static int begin_request(struct http_server *srv, struct http_request *req, const char *url,
+                         const char *method)
 {
-        struct app *app = req->app;
+        const struct http_params *p = &srv->params;
         const char *cl;
         enum route_match m;
 
         req->method = method;
         req->path = url;
-        req->start_usec = now_usec();
-        token_random_hex(req->request_id, 16);
-        atomic_fetch_add_explicit(&app->requests, 1, memory_order_relaxed);
-        resolve_client(req);
+        req->start_usec = clock_now_usec();
+        random_hex(req->request_id, sizeof(req->request_id) - 1);
+        atomic_fetch_add_explicit(&srv->requests, 1, memory_order_relaxed);
+        resolve_client(req, p);
 
         cl = http_header(req, "Content-Length");
         if (cl) {
@@ -180,19 +170,18 @@ static int begin_request(struct http_request *req, const char *url, const char *
         if (strlen(url) > HTTP_MAX_URL)
                 return http_reply_error(req, 414, "uri_too_long", "request URL too long");
 
-        m = router_match(http_routes, http_n_routes, method, url, &req->route, req->params,
+        m = router_match(p->routes, p->n_routes, method, url, &req->route, req->params,
                          &req->n_params, req->allow, sizeof(req->allow));
         if (m != ROUTE_FOUND) {
                 req->unrouted = m == ROUTE_NOT_FOUND ? 404 : 405;
-                if (req->has_content_length &&
-                    req->content_length > app->config->limits.max_json_body)
+                if (req->has_content_length && req->content_length > p->max_json_body)
                         return http_reply_error(req, 413, "request_too_large",
                                                 "request body too large");
                 return 0;
         }
 
         if (req->route->body != HTTP_BODY_STREAM && req->has_content_length &&
-            req->content_length > app->config->limits.max_json_body)
+            req->content_length > p->max_json_body)
                 return http_reply_error(req, 413, "request_too_large", "request body too large");
 
         if (req->route->body == HTTP_BODY_STREAM && req->route->stream_begin) {
@@ -232,10 +221,9 @@ static int reply_unrouted(struct http_request *req)
 }
 
 /* Append a chunk of a buffered body; answers 413 once over the limit. */
-static enum MHD_Result buffer_body(struct http_request *req, const char *data, size_t len)
+static enum MHD_Result buffer_body(struct http_request *req, uint64_t limit, const char *data,
+                                   size_t len)
 {
-        uint64_t limit = req->app->config->limits.max_json_body;
-
         req->body_seen += len;
         if (req->body_seen > limit) {
                 /* libmicrohttpd cannot answer in the middle of a request
@@ -283,10 +271,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 if (!req)
                         return MHD_NO;
                 req->conn = conn;
-                req->app = srv->app;
+                req->userdata = srv->params.userdata;
                 *con_cls = req;
                 atomic_fetch_add(&srv->active, 1);
-                (void)begin_request(req, url, method);
+                (void)begin_request(srv, req, url, method);
                 return MHD_YES;
         }
 
@@ -311,7 +299,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                         }
                         return MHD_YES;
                 }
-                return buffer_body(req, upload_data, n);
+                return buffer_body(req, srv->params.max_json_body, upload_data, n);
         }
 
         if (req->responded || req->suspended || req->body_done)
@@ -332,7 +320,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void log_access(struct http_request *req, enum MHD_RequestTerminationCode toe)
 {
         char status[8], duration[24];
-        uint64_t us = now_usec() - req->start_usec;
+        uint64_t us = clock_now_usec() - req->start_usec;
         struct log_field fields[] = {
                 {"REQUEST_ID", req->request_id},
                 {"HTTP_METHOD", req->method},
@@ -365,9 +353,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 req->aborted = true;
         if (req->method) {
                 log_access(req, toe);
-                if (srv->done)
-                        srv->done(srv->done_userdata, req->route, req->status,
-                                  now_usec() - req->start_usec);
+                if (srv->params.request_done)
+                        srv->params.request_done(srv->params.request_done_userdata, req->route,
+                                                 req->status, clock_now_usec() - req->start_usec);
         }
         if (req->route && req->route->cleanup)
                 req->route->cleanup(req);
@@ -390,23 +378,17 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         log_debug("http: %s", buf);
 }
 
-int http_server_start(struct app *app, const int *fds, size_t n, unsigned threads,
+int http_server_start(const struct http_params *params, const int *fds, size_t n,
                       struct http_server **ret)
-{
-        return http_server_start_observed(app, fds, n, threads, NULL, NULL, ret);
-}
-
-int http_server_start_observed(struct app *app, const int *fds, size_t n, unsigned threads,
-                               http_request_done_fn done, void *userdata, struct http_server **ret)
 {
         struct http_server *srv;
 
+        if (params->threads == 0 || (params->n_routes > 0 && !params->routes))
+                return -EINVAL;
         srv = calloc(1, sizeof(*srv));
         if (!srv)
                 return -ENOMEM;
-        srv->app = app;
-        srv->done = done;
-        srv->done_userdata = userdata;
+        srv->params = *params;
         srv->daemons = calloc(n, sizeof(*srv->daemons));
         if (!srv->daemons) {
                 free(srv);
@@ -417,7 +399,7 @@ int http_server_start_observed(struct app *app, const int *fds, size_t n, unsign
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                                 MHD_USE_ERROR_LOG,
                         0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
-                        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                        MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -447,6 +429,11 @@ void http_server_quiesce(struct http_server *srv)
 unsigned http_server_active(struct http_server *srv)
 {
         return srv ? atomic_load(&srv->active) : 0;
+}
+
+uint64_t http_server_requests(struct http_server *srv)
+{
+        return srv ? atomic_load_explicit(&srv->requests, memory_order_relaxed) : 0;
 }
 
 void http_server_stop(struct http_server *srv, unsigned timeout_sec)

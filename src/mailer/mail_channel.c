@@ -17,13 +17,11 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 
 static int64_t now_ms(void)
 {
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)(clock_now_usec() / 1000u);
 }
 
 static int64_t deadline_after(int timeout_ms)

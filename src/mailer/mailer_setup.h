@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "server/config.h"
+#include "config/config.h"
 
 /* An SMTP password file holds at most this many bytes. */
 #define MAILER_PASSWORD_MAX 1024

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "config-version.h"
+#include "config/config.h"
 #include "mailer/mail_message.h"
 #include "mailer/mailer_seccomp.h"
 #include "mailer/mailer_serve.h"
@@ -34,7 +35,6 @@
 #include "mailer/mailer_supervise.h"
 #include "mailer/outbox.h"
 #include "mailer/smtp.h"
-#include "server/config.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/text.h"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/config.h"
+#include "config/config.h"
 
 struct smtp_target {
         const char *host;

@@ -1,41 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's shared state, created in main() and handed to every request
- * as req->app.  Only long-lived, thread-safe objects live here; nothing is
- * a mutable global.
+ * Creating and releasing the daemon's shared state (struct app, api/app.h):
+ * the data directory, the blob store, the database (migrated), and the
+ * in-memory request state (rate limiter, long polls, background queue).
+ * The mail client is attached later by start-up (it depends on the flags)
+ * and released here with the rest.
  */
 #pragma once
 
-#include <stdatomic.h>
-#include <stdint.h>
-#include <time.h>
+#include "api/app.h"
+#include "config/config.h"
 
-#include "server/config.h"
+/* Open everything under data_dir (created 0750 when missing) for config,
+ * which is borrowed and must outlive the app.  Failures are logged.
+ * Returns 0 and *ret, or a negative errno. */
+int app_new(struct config *config, const char *data_dir, struct app **ret);
 
-struct store;
-struct ratelimit;
-struct longpoll;
-struct blob_store;
-struct mail_client;
-struct workq;
-struct api_metrics;
-
-struct app {
-        struct config *config;
-        char *data_dir;  /* absolute path of the data directory */
-        int data_dir_fd; /* opened O_DIRECTORY at start */
-        char *blob_dir;  /* <data>/blobs */
-        struct store *store;
-        struct ratelimit *ratelimit;
-        struct longpoll *longpoll;
-        struct blob_store *blobs;
-        struct mail_client *mail;
-        struct workq *background;    /* jobs answered requests leave behind */
-        struct api_metrics *metrics; /* NULL when metrics are off */
-        time_t started_at;
-
-        /* Counters for STATUS= and diagnostics (relaxed atomics). */
-        atomic_uint_fast64_t requests;
-        atomic_uint_fast64_t ops_pushed;
-        atomic_uint_fast64_t mail_failures;
-};
+/* Wait a moment for background jobs, then release everything.  NULL ok. */
+void app_free(struct app *app);

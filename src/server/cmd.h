@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "server/config.h"
+#include "config/config.h"
 
 #define CMD_EXIT_OK      0
 #define CMD_EXIT_FAILURE 1

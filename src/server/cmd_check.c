@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "server/cmd.h"
 #include "store/store.h"

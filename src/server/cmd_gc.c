@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "server/cmd.h"
 #include "store/store_blobs.h"

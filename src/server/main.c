@@ -9,11 +9,16 @@
  *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
  *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
  *
+ * main() handles the flags and the configuration (exit 2 when either is
+ * bad); run() is the rest, one step per call: prepare_process(),
+ * app_new() (data directory, blob store, database; server/app.h),
+ * prepare_data(), listen_acquire(), start_mailer(), drop_privileges(),
+ * lock_down(), serve(), app_free().
+ *
  * The seccomp filter goes in before libmicrohttpd starts its threads, so
  * every thread inherits it (it is also thread-synchronised).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
@@ -26,12 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/app.h"
 #include "api/longpoll.h"
 #include "api/metrics.h"
+#include "api/routes.h"
 #include "auth/password.h"
-#include "auth/ratelimit.h"
 #include "auth/token.h"
-#include "blob/blob_store.h"
+#include "config/config.h"
 #include "daemon/listen.h"
 #include "daemon/notify.h"
 #include "daemon/privdrop.h"
@@ -41,15 +47,14 @@
 #include "mailer/mail_client.h"
 #include "server/app.h"
 #include "server/cmd.h"
-#include "server/config.h"
 #include "server/options.h"
 #include "server/retention.h"
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
-#include "util/workq.h"
 #include "version.h"
 
 /* Exit codes: 0 clean stop, 1 runtime failure, 2 bad flags or config. */
@@ -66,11 +71,6 @@
  * tree) before its installed path; VERSTAK_MAILER_BIN overrides both. */
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
-
-/* Background jobs (password-reset e-mails) waiting at most; more are
- * dropped and counted as mail failures.  At shutdown they get this long. */
-#define BACKGROUND_QUEUE_MAX        256
-#define BACKGROUND_DRAIN_TIMEOUT_MS 5000
 
 static int read_admin_password(const struct options *o, char **ret)
 {
@@ -201,28 +201,6 @@ static int load_config(struct config *cfg, const struct options *o, const char *
         return 0;
 }
 
-static int open_data_dir(struct app *app, const char *path)
-{
-        char real[PATH_MAX];
-        int r;
-
-        r = fs_mkdir_p(path, 0750);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create data directory %s: %m", path);
-        if (!realpath(path, real))
-                return log_error_errno(errno, "Cannot resolve data directory %s: %m", path);
-        app->data_dir = strdup(real);
-        if (!app->data_dir || asprintf(&app->blob_dir, "%s/blobs", real) < 0)
-                return log_oom();
-        app->data_dir_fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (app->data_dir_fd < 0)
-                return log_error_errno(errno, "Cannot open data directory %s: %m", real);
-        r = fs_mkdir_p(app->blob_dir, 0750);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create blob directory: %m");
-        return 0;
-}
-
 /* The mail helper to start: $VERSTAK_MAILER_BIN, else the one beside this
  * binary, else the installed one. */
 static int mailer_path(char **ret)
@@ -254,9 +232,11 @@ static int mailer_path(char **ret)
 
 /*
  * Reach the mail helper: the socket-activated unit when smtp.socket is
- * configured, else a helper started here (before privileges are dropped:
- * this is the daemon's only fork+exec).  Without it the daemon still
- * serves; account e-mails then fail, are logged and counted.
+ * configured (under systemd it is its own unit), else a helper started
+ * here.  It must be forked before the privilege drop and the seccomp
+ * filter, which forbid both fork and exec: this is the daemon's only
+ * fork+exec.  Without it the daemon still serves; account e-mails then
+ * fail, are logged and counted.
  */
 static void start_mailer(struct app *app, const struct options *o)
 {
@@ -309,7 +289,7 @@ static void raise_fd_limit(void)
         }
 }
 
-static void update_status(struct app *app, bool wedged)
+static void update_status(struct app *app, struct http_server *http, bool wedged)
 {
         struct store_counts counts;
 
@@ -326,7 +306,7 @@ static void update_status(struct app *app, bool wedged)
         (void)sd_notifyf(0,
                          "STATUS=Serving: %llu requests, %lld ops (last sequence %lld), %lld "
                          "users, %lld active devices, %u waiting pulls%s",
-                         (unsigned long long)atomic_load(&app->requests), (long long)counts.ops,
+                         (unsigned long long)http_server_requests(http), (long long)counts.ops,
                          (long long)counts.last_sequence, (long long)counts.users,
                          (long long)counts.devices, longpoll_waiting(app->longpoll), mail);
 }
@@ -338,7 +318,7 @@ static void reload(struct app *app, const struct options *o)
 {
         struct config fresh = {0};
 
-        notify_reloading(notify_now_usec());
+        notify_reloading(clock_now_usec());
         if (load_config(&fresh, o, app->data_dir) < 0)
                 log_warning("Reload failed; keeping the running configuration");
         else {
@@ -360,10 +340,11 @@ static struct timespec usec_to_timespec(uint64_t usec)
 
 /* Wait for signals; between them ping the watchdog (while the store takes
  * a write lock) and refresh STATUS=.  Returns 0 on SIGTERM/SIGINT. */
-static int main_loop(struct app *app, const struct options *o, const sigset_t *mask)
+static int main_loop(struct app *app, struct http_server *http, const struct options *o,
+                     const sigset_t *mask)
 {
         struct watchdog wd;
-        uint64_t now = notify_now_usec(), next_status = now + STATUS_INTERVAL_USEC;
+        uint64_t now = clock_now_usec(), next_status = now + STATUS_INTERVAL_USEC;
         int r;
 
         r = watchdog_init(&wd, now);
@@ -395,13 +376,13 @@ static int main_loop(struct app *app, const struct options *o, const sigset_t *m
                         last_retention = time(NULL);
                         retention_run(app, last_retention);
                 }
-                now = notify_now_usec();
+                now = clock_now_usec();
                 if (watchdog_due_in(&wd, now) == 0)
                         (void)watchdog_feed(
                                 &wd, now,
                                 store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
                 if (now >= next_status || sig == SIGHUP) {
-                        update_status(app, wd.wedged);
+                        update_status(app, http, wd.wedged);
                         next_status = now + STATUS_INTERVAL_USEC;
                 }
         }
@@ -507,19 +488,187 @@ static int lock_down(const struct options *o, pid_t child)
         return 0;
 }
 
+/* HTTP worker threads per listening socket: server.threads, or when 0
+ * twice the online CPUs and at least 4 (config.h, the yml(5) page).
+ * Asked before the seccomp filter, which may hide the CPU count. */
+static unsigned http_threads(const struct config *cfg)
+{
+        long cpus;
+
+        if (cfg->server.threads > 0)
+                return cfg->server.threads;
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        return cpus >= 2 ? (unsigned)cpus * 2 : 4;
+}
+
+/* Process-wide settings made before any thread starts: the umask, the fd
+ * limit, and the signals main_loop() waits for, blocked so that every
+ * thread inherits the mask. */
+static void prepare_process(sigset_t *mask)
+{
+        umask(0027);
+        raise_fd_limit();
+        sigemptyset(mask);
+        sigaddset(mask, SIGTERM);
+        sigaddset(mask, SIGINT);
+        sigaddset(mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
+/* The database before serving: expired records gone, the administrators
+ * of the configuration file and of --admin-user in place. */
+static int prepare_data(struct app *app, const struct options *o)
+{
+        retention_run(app, time(NULL));
+        if (import_config_admins(app) < 0)
+                return -EINVAL;
+        if (o->admin_user && bootstrap_admin(app, o) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+static void log_started(const int *fds, int n, bool activated)
+{
+        char where[512] = "";
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STARTED}, {"EVENT", "started"}};
+
+        describe_listeners(fds, n, where, sizeof(where));
+        log_struct(LOG_NOTICE, f, "verstak-sync-server %s serving on %s%s", VERSTAK_VERSION, where,
+                   activated ? " (socket activation)" : "");
+}
+
+/* Serve on fds[0..n) (handed to the HTTP server, or closed when it cannot
+ * start) until SIGTERM/SIGINT, then stop accepting, answer the held long
+ * polls and let the rest finish. */
+/* The metrics listener on fd (taken over), when there is one. */
+static int serve_metrics(struct app *app, int fd, struct http_text_server **ret)
+{
+        char where[160] = "";
+        int r;
+
+        *ret = NULL;
+        if (fd < 0)
+                return 0;
+        (void)listen_describe(fd, where, sizeof(where));
+        r = http_text_server_start(fd, "/metrics", API_METRICS_CONTENT_TYPE, api_metrics_render,
+                                   app, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot serve metrics on %s: %m", where);
+        log_info("Metrics on %s (GET /metrics)", where);
+        return 0;
+}
+
+static int serve(struct app *app, const struct options *o, int *fds, int n, bool activated,
+                 int metrics_fd, unsigned threads, const sigset_t *mask)
+{
+        struct http_text_server *metrics = NULL;
+        const struct config *cfg = app->config;
+        struct http_params params = {
+                .routes = api_routes,
+                .n_routes = api_n_routes,
+                .max_json_body = cfg->limits.max_json_body,
+                .trusted_proxies = cfg->trusted_proxies,
+                .n_trusted_proxies = cfg->n_trusted_proxies,
+                .threads = threads,
+                .userdata = app,
+                .request_done = app->metrics ? api_metrics_request_done : NULL,
+                .request_done_userdata = app->metrics,
+        };
+        struct http_server *http;
+        int r;
+
+        r = http_server_start(&params, fds, (size_t)n, &http);
+        if (r < 0) {
+                for (int i = 0; i < n; i++)
+                        close(fds[i]);
+                if (metrics_fd >= 0)
+                        close(metrics_fd);
+                return r;
+        }
+        r = serve_metrics(app, metrics_fd, &metrics);
+        if (r < 0) {
+                http_server_stop(http, 0);
+                return r;
+        }
+        log_started(fds, n, activated);
+        (void)sd_notify(0, "READY=1");
+        update_status(app, http, false);
+
+        r = main_loop(app, http, o, mask);
+
+        (void)sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
+        http_server_quiesce(http);
+        longpoll_shutdown(app->longpoll);
+        http_server_stop(http, HTTP_SHUTDOWN_SECS);
+        http_text_server_stop(metrics);
+        return r;
+}
+
+/* Everything from the data directory to the orderly stop, in the order of
+ * the comment at the top.  0 after a clean stop, else a negative errno
+ * (already logged). */
+static int run(struct config *cfg, const struct options *o, const char *data_dir,
+               const struct privdrop_target *drop_to)
+{
+        struct app *app = NULL;
+        int fds[LISTEN_MAX_FDS], n_fds, activated = 0, metrics_fd = -1;
+        unsigned threads = http_threads(cfg);
+        sigset_t mask;
+        int r;
+
+        prepare_process(&mask);
+        r = app_new(cfg, data_dir, &app);
+        if (r >= 0)
+                r = prepare_data(app, o);
+        if (r < 0)
+                goto out;
+
+        n_fds = listen_acquire_with_metrics(cfg->listen, cfg->metrics.listen, fds, &activated,
+                                            &metrics_fd);
+        if (n_fds < 0) {
+                r = log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg->listen,
+                                    cfg->metrics.listen ? " and " : "",
+                                    cfg->metrics.listen ? cfg->metrics.listen : "");
+                goto out;
+        }
+        if (metrics_fd >= 0 && api_metrics_new(&app->metrics) < 0) {
+                r = log_oom();
+                for (int i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                close(metrics_fd);
+                goto out;
+        }
+        start_mailer(app, o);
+        if (!cfg->public_url)
+                log_warning("public_url is not set: links in account e-mails follow each "
+                            "request's Host header; set it when untrusted clients can reach "
+                            "this server");
+        if (drop_to)
+                r = drop_privileges(app, cfg, drop_to);
+        if (r >= 0)
+                r = lock_down(o, mail_client_supervisor_pid(app->mail));
+        if (r < 0) {
+                for (int i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                if (metrics_fd >= 0)
+                        close(metrics_fd);
+                goto out;
+        }
+        r = serve(app, o, fds, n_fds, activated, metrics_fd, threads, &mask);
+out:
+        app_free(app);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         struct options opts;
         struct config cfg = {0};
-        struct app app = {.data_dir_fd = -1};
-        struct http_server *http = NULL;
-        struct http_text_server *metrics_http = NULL;
-        int fds[LISTEN_MAX_FDS], n_fds = 0, n_listeners = 0, activated = 0, metrics_fd = -1;
-        unsigned migrated = 0;
-        char err[512] = "";
         struct privdrop_target target;
-        sigset_t mask;
-        int r, drop, exit_code = EXIT_RUNTIME;
+        const char *data_dir;
+        char err[512] = "";
+        int r, drop, exit_code = EXIT_USAGE;
 
         /* Operator subcommands (backup, restore, check, gc, …) never serve. */
         if (argc > 1 && cmd_is_subcommand(argv[1]))
@@ -532,205 +681,41 @@ int main(int argc, char **argv)
                 options_done(&opts);
                 return EXIT_USAGE;
         }
-        if (opts.show_help) {
-                options_print_help(argv[0]);
-                return 0;
-        }
-        if (opts.show_version) {
-                printf("verstak-sync-server %s (%s)\n", VERSTAK_VERSION, VERSTAK_BUILD_COMMIT);
+        if (opts.show_help || opts.show_version) {
+                if (opts.show_help)
+                        options_print_help(argv[0]);
+                else
+                        printf("verstak-sync-server %s (%s)\n", VERSTAK_VERSION,
+                               VERSTAK_BUILD_COMMIT);
+                options_done(&opts);
                 return 0;
         }
         if (sodium_init() < 0) {
                 log_error("Cannot initialise libsodium");
+                options_done(&opts);
                 return EXIT_RUNTIME;
         }
 
-        const char *data_dir = opts.data_dir ? opts.data_dir : "./server-data";
-        if (load_config(&cfg, &opts, data_dir) < 0) {
-                config_done(&cfg);
-                options_done(&opts);
-                return EXIT_USAGE;
-        }
+        data_dir = opts.data_dir ? opts.data_dir : "./server-data";
+        if (load_config(&cfg, &opts, data_dir) < 0)
+                goto out;
         log_set_max_level(cfg.server.log_level);
         drop = plan_identity(&cfg, &opts, &target);
-        if (drop < 0) {
-                config_done(&cfg);
-                options_done(&opts);
-                return EXIT_USAGE;
-        }
+        if (drop < 0)
+                goto out;
         if (opts.check_config) {
                 /* Nothing is created or opened: safe before a restart. */
                 printf("Configuration is valid (listen %s%s)\n", cfg.listen,
                        drop ? ", will run as server.user" : "");
-                config_done(&cfg);
-                options_done(&opts);
-                return 0;
-        }
-        app.config = &cfg;
-        app.started_at = time(NULL);
-        umask(0027);
-        raise_fd_limit();
-
-        /* Signals are handled synchronously in main_loop(); block them
-         * before any thread starts so every thread inherits the mask. */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
-
-        if (open_data_dir(&app, data_dir) < 0)
-                goto out;
-        r = blob_store_new(app.blob_dir, &app.blobs);
-        if (r < 0) {
-                log_error_errno(r, "Cannot open the blob directory: %m");
-                goto out;
-        }
-
-        {
-                _cleanup_free_ char *db_path = NULL;
-                struct store_options so = {.synchronous_full = cfg.database.synchronous_full,
-                                           .readers = 8};
-                if (asprintf(&db_path, "%s/server.db", app.data_dir) < 0) {
-                        log_oom();
-                        goto out;
-                }
-                r = store_open(db_path, &so, &app.store, &migrated);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot open the database: %m");
-                        goto out;
-                }
-        }
-        if (migrated > 0) {
-                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_MIGRATION}, {"EVENT", "migration"}};
-                log_struct(LOG_NOTICE, f, "Database migrated to schema version %d (%u steps)",
-                           store_schema_version(app.store), migrated);
-        }
-
-        retention_run(&app, time(NULL));
-        if (import_config_admins(&app) < 0)
-                goto out;
-        if (opts.admin_user && bootstrap_admin(&app, &opts) < 0)
-                goto out;
-
-        r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app.ratelimit);
-        if (r >= 0)
-                r = longpoll_new(&app.longpoll);
-        if (r >= 0)
-                r = workq_new(BACKGROUND_QUEUE_MAX, &app.background);
-        if (r < 0) {
-                log_error_errno(r, "Cannot set up request state: %m");
-                goto out;
-        }
-
-        n_fds = listen_acquire_with_metrics(cfg.listen, cfg.metrics.listen, fds, &activated,
-                                            &metrics_fd);
-        if (n_fds < 0) {
-                log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg.listen,
-                                cfg.metrics.listen ? " and " : "",
-                                cfg.metrics.listen ? cfg.metrics.listen : "");
-                n_fds = 0;
-                goto out;
-        }
-        if (metrics_fd >= 0 && api_metrics_new(&app.metrics) < 0) {
-                log_oom();
-                goto out;
-        }
-
-        start_mailer(&app, &opts);
-        if (!cfg.public_url)
-                log_warning("public_url is not set: links in account e-mails follow each "
-                            "request's Host header; set it when untrusted clients can reach "
-                            "this server");
-
-        unsigned threads = cfg.server.threads;
-        if (threads == 0) {
-                long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-                threads = (unsigned)(cpus > 0 ? cpus : 1) * 2;
-                if (threads < 4)
-                        threads = 4;
-        }
-
-        /* ---- The mailer helper starts here (standalone runs only: under
-         * systemd it is its own socket-activated unit).  It must be forked
-         * before the privilege drop and the seccomp filter below, which
-         * forbid both fork and exec. ---- */
-
-        if (drop && drop_privileges(&app, &cfg, &target) < 0)
-                goto out;
-        if (lock_down(&opts, mail_client_supervisor_pid(app.mail)) < 0)
-                goto out;
-
-        r = http_server_start_observed(&app, fds, (size_t)n_fds, threads,
-                                       app.metrics ? api_metrics_request_done : NULL, app.metrics,
-                                       &http);
-        if (r < 0)
-                goto out;
-        if (metrics_fd >= 0) {
-                char where[160] = "";
-                (void)listen_describe(metrics_fd, where, sizeof(where));
-                r = http_text_server_start(metrics_fd, "/metrics", API_METRICS_CONTENT_TYPE,
-                                           api_metrics_render, &app, &metrics_http);
-                metrics_fd = -1; /* owned by the metrics listener now */
-                if (r < 0) {
-                        log_error_errno(r, "Cannot serve metrics: %m");
-                        goto out;
-                }
-                log_info("Metrics on %s (GET /metrics)", where);
-        }
-        n_listeners = n_fds;
-        n_fds = 0; /* owned by the HTTP server now */
-
-        {
-                char where[512] = "";
-                describe_listeners(fds, n_listeners, where, sizeof(where));
-                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STARTED}, {"EVENT", "started"}};
-                log_struct(LOG_NOTICE, f, "verstak-sync-server %s serving on %s%s", VERSTAK_VERSION,
-                           where, activated ? " (socket activation)" : "");
-        }
-        (void)sd_notify(0, "READY=1");
-        update_status(&app, false);
-
-        if (main_loop(&app, &opts, &mask) >= 0)
                 exit_code = 0;
+                goto out;
+        }
 
-        (void)sd_notify(0, "STOPPING=1\nSTATUS=Shutting down");
-        /* Stop accepting, answer held long polls, let the rest finish. */
-        http_server_quiesce(http);
-        longpoll_shutdown(app.longpoll);
-        http_server_stop(http, HTTP_SHUTDOWN_SECS);
-        http = NULL;
+        exit_code = run(&cfg, &opts, data_dir, drop ? &target : NULL) < 0 ? EXIT_RUNTIME : 0;
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STOPPED}, {"EVENT", "stopped"}};
+        log_struct(exit_code == 0 ? LOG_NOTICE : LOG_ERR, f, "verstak-sync-server stopped%s",
+                   exit_code == 0 ? "" : " after an error");
 out:
-        http_text_server_stop(metrics_http);
-        if (metrics_fd >= 0)
-                close(metrics_fd);
-        http_server_stop(http, 0);
-        if (workq_free(app.background, BACKGROUND_DRAIN_TIMEOUT_MS) < 0) {
-                /* A job still uses the mail client and the store: leave
-                 * both to the process's end (committed data is durable). */
-                log_warning("An e-mail was still being sent at shutdown; not waiting for it");
-                app.mail = NULL;
-                app.store = NULL;
-        }
-        mail_client_free(app.mail);
-        longpoll_free(app.longpoll);
-        ratelimit_free(app.ratelimit);
-        api_metrics_free(app.metrics);
-        for (int i = 0; i < n_fds; i++)
-                close(fds[i]);
-        store_close(app.store);
-        blob_store_free(app.blobs);
-        if (app.data_dir_fd >= 0)
-                close(app.data_dir_fd);
-        free(app.data_dir);
-        free(app.blob_dir);
-        {
-                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_STOPPED}, {"EVENT", "stopped"}};
-                log_struct(exit_code == 0 ? LOG_NOTICE : LOG_ERR, f,
-                           "verstak-sync-server stopped%s",
-                           exit_code == 0 ? "" : " after an error");
-        }
         config_done(&cfg);
         options_done(&opts);
         return exit_code;

@@ -2,8 +2,8 @@
 /* Implementation of server/retention.h: one expire_step() per kind of record. */
 #include "server/retention.h"
 
+#include "api/app.h"
 #include "blob/blob_store.h"
-#include "server/app.h"
 #include "store/store.h"
 #include "store/store_accounts.h"
 #include "store/store_devices.h"

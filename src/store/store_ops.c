@@ -3,6 +3,7 @@
 #include "store/store_ops.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +51,7 @@ void store_push_result_done(struct store_push_result *r)
 {
         if (!r)
                 return;
-        free(r->replay_json);
+        free(r->json);
         free(r->accepted);
         for (size_t i = 0; i < r->n_conflicts; i++) {
                 free(r->conflicts[i].op_id);
@@ -61,6 +62,37 @@ void store_push_result_done(struct store_push_result *r)
         }
         free(r->conflicts);
         memset(r, 0, sizeof(*r));
+}
+
+int store_push_result_json(const struct store_op_in *ops, const struct store_push_result *res,
+                           char **ret_json)
+{
+        json_t *accepted = json_array(), *conflicts = json_array();
+        json_t *body;
+
+        if (!accepted || !conflicts) {
+                json_decref(accepted);
+                json_decref(conflicts);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < res->n_accepted; i++)
+                json_array_append_new(accepted, json_string(ops[res->accepted[i]].op_id));
+        for (size_t i = 0; i < res->n_conflicts; i++) {
+                const struct store_conflict *c = &res->conflicts[i];
+                json_array_append_new(conflicts,
+                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
+                                                "device_id", c->device_id, "op_type", c->op_type,
+                                                "server_sequence", (json_int_t)c->server_sequence,
+                                                "entity_type", c->entity_type, "entity_id",
+                                                c->entity_id));
+        }
+        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
+                         (json_int_t)res->n_accepted);
+        if (!body)
+                return -ENOMEM;
+        *ret_json = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        return *ret_json ? 0 : -ENOMEM;
 }
 
 static int step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
@@ -190,18 +222,25 @@ static int put_tombstone(struct store_conn *c, const struct store_push *p,
         return step_done(c, st, "record tombstone");
 }
 
+static bool has_key(const struct store_push *p)
+{
+        return p->idempotency_key && *p->idempotency_key;
+}
+
 static int push_in_transaction(struct store_conn *c, const struct store_push *p,
-                               struct store_push_result *res, char **ret_json)
+                               struct store_push_result *res)
 {
         size_t conflicts_cap = 0;
         int64_t seq;
         char now[21];
         int r;
 
-        if (p->idempotency_key && *p->idempotency_key) {
-                r = find_replay(c, p, &res->replay_json);
-                if (r != 0)
+        if (has_key(p)) {
+                r = find_replay(c, p, &res->json);
+                if (r != 0) {
+                        res->replayed = r > 0;
                         return r < 0 ? r : 0;
+                }
         }
 
         r = get_last_sequence(c, &seq);
@@ -256,17 +295,18 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
                         return r;
         }
 
-        r = p->render(res, p->userdata, ret_json);
-        if (r < 0)
-                return r;
-        if (p->idempotency_key && *p->idempotency_key) {
+        if (has_key(p)) {
+                /* The record commits with the ops. */
+                r = store_push_result_json(p->ops, res, &res->json);
+                if (r < 0)
+                        return r;
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_put);
                 if (!st)
                         return -EIO;
                 store_bind_text(st, 1, p->scope.user_id);
                 store_bind_text(st, 2, p->scope.vault_id);
                 store_bind_text(st, 3, p->idempotency_key);
-                store_bind_text(st, 4, *ret_json);
+                store_bind_text(st, 4, res->json);
                 store_bind_text(st, 5, now);
                 r = step_done(c, st, "store idempotency record");
                 if (r < 0)
@@ -289,7 +329,6 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
 struct store_push_job {
         const struct store_push *push;
         struct store_push_result res;
-        char *json;
         int r;
         bool done;
         struct store_push_job *next;
@@ -303,8 +342,8 @@ static void run_push_job(struct store_conn *c, struct store_push_job *job)
         int r = store_exec(c, "SAVEPOINT push");
 
         if (r >= 0) {
-                r = push_in_transaction(c, job->push, &job->res, &job->json);
-                if (r < 0 || job->res.replay_json)
+                r = push_in_transaction(c, job->push, &job->res);
+                if (r < 0 || job->res.replayed)
                         (void)store_exec(c, "ROLLBACK TO push");
                 int q = store_exec(c, "RELEASE push");
                 if (r >= 0 && q < 0)
@@ -329,8 +368,7 @@ static void write_push_batch(struct store *s, struct store_push_job *batch)
                         j->r = r; /* the commit failed: nothing of the batch is stored */
 }
 
-int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
-                   char **ret_json)
+int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret)
 {
         struct store_push_job job = {.push = p};
 
@@ -372,13 +410,13 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
         }
         pthread_mutex_unlock(&s->push_lock);
 
+        if (job.r >= 0 && !job.res.json)
+                job.r = store_push_result_json(p->ops, &job.res, &job.res.json);
         if (job.r < 0) {
                 store_push_result_done(&job.res);
-                free(job.json);
                 return job.r;
         }
         *ret = job.res;
-        *ret_json = job.json;
         return 0;
 }
 

@@ -46,9 +46,12 @@ struct store_conflict {
 };
 
 struct store_push_result {
-        /* Set when an idempotency record answered the push: nothing else
-         * is filled and nothing was stored. */
-        char *replay_json;
+        /* The push's answer (api.md §4): the idempotency record that
+         * answered a repeated key, or the record of this push.  Always set
+         * on success. */
+        char *json;
+        /* The record answered: nothing else is filled, nothing was stored. */
+        bool replayed;
         /* Indexes (into the request's ops) of the ops stored, in order. */
         size_t *accepted;
         size_t n_accepted;
@@ -59,12 +62,6 @@ struct store_push_result {
 
 void store_push_result_done(struct store_push_result *r);
 
-/* Render the response for a push result (called inside the transaction so
- * that the idempotency record is stored atomically with the ops).  Returns
- * 0 and a malloc'd JSON text, or a negative errno (the push rolls back). */
-typedef int (*store_push_render_fn)(const struct store_push_result *res, void *userdata,
-                                    char **ret_json);
-
 struct store_push {
         struct store_scope scope;
         const char *device_id;
@@ -72,15 +69,26 @@ struct store_push {
         const char *idempotency_key; /* NULL or "" for none */
         const struct store_op_in *ops;
         size_t n_ops;
-        store_push_render_fn render;
-        void *userdata;
 };
 
-/* Push ops in one transaction (see the invariants above).  On success
- * *ret is filled and, unless replayed, *ret_json holds the rendered answer
- * (also stored for the idempotency key). */
-int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret,
-                   char **ret_json);
+/*
+ * Push ops in one transaction (see the invariants above) and fill *ret.
+ * The store runs no caller code: what it records for an idempotency key
+ * is its own result in the form api.md §4 answers with,
+ * {"accepted":[op ids],"conflicts":[…],"count":N}, written by
+ * store_push_result_json() in the transaction that stores the ops, so a
+ * repeated key replays the first answer byte for byte (records written by
+ * earlier servers, e.g. with "conflicts":null, replay as they are).
+ * Without a key the text is built after the commit, outside the writer
+ * lock.
+ */
+int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret);
+
+/* The answer form of a result whose accepted indexes refer to ops
+ * (compact JSON, keys in the order of the existing server).  0 and a
+ * malloc'd text in *ret_json, or -ENOMEM. */
+int store_push_result_json(const struct store_op_in *ops, const struct store_push_result *res,
+                           char **ret_json);
 
 /* One stored op as the store hands it out: the strings are borrowed and
  * valid only during the callback. */

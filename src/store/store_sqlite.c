@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -412,17 +413,9 @@ int store_probe(struct store *s)
 
 int store_probe_write(struct store *s, unsigned timeout_ms)
 {
-        struct timespec deadline;
+        struct timespec deadline = clock_after_usec((uint64_t)timeout_ms * 1000u);
         int r, rc;
 
-        if (clock_gettime(CLOCK_MONOTONIC, &deadline) < 0)
-                return -errno;
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-                deadline.tv_sec++;
-                deadline.tv_nsec -= 1000000000L;
-        }
         r = pthread_mutex_clocklock(&s->writer_lock, CLOCK_MONOTONIC, &deadline);
         if (r != 0)
                 return r == ETIMEDOUT ? -EBUSY : -r;

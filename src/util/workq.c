@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/clock.h"
+
 struct job {
         workq_fn fn;
         workq_fn done;
@@ -113,21 +115,6 @@ int workq_new(size_t capacity, struct workq **ret)
         return 0;
 }
 
-/* The CLOCK_MONOTONIC time timeout_ms from now. */
-static struct timespec deadline_after(unsigned timeout_ms)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        t.tv_sec += timeout_ms / 1000;
-        t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (t.tv_nsec >= 1000000000L) {
-                t.tv_sec++;
-                t.tv_nsec -= 1000000000L;
-        }
-        return t;
-}
-
 /* With q->lock held: queue the job; its ticket goes to *ret_ticket. */
 static int submit_locked(struct workq *q, workq_fn fn, workq_fn done, void *data,
                          uint64_t *ret_ticket)
@@ -156,7 +143,7 @@ int workq_submit(struct workq *q, workq_fn fn, workq_fn done, void *data)
 
 int workq_submit_wait(struct workq *q, workq_fn fn, workq_fn done, void *data, unsigned timeout_ms)
 {
-        struct timespec deadline = deadline_after(timeout_ms);
+        struct timespec deadline = clock_after_usec((uint64_t)timeout_ms * 1000u);
         uint64_t ticket;
         int r;
 
@@ -186,7 +173,7 @@ int workq_free(struct workq *q, unsigned timeout_ms)
 
         if (!q)
                 return 0;
-        deadline = deadline_after(timeout_ms);
+        deadline = clock_after_usec((uint64_t)timeout_ms * 1000u);
 
         pthread_mutex_lock(&q->lock);
         q->stopping = true;

@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "harness.h"
 #include "store/store.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of blob/blob_store.c, blob/blob_gc.c and store/store_blobs.c on
+ * Unit tests of blob/blob_store.c, api/blob_gc.c and store/store_blobs.c on
  * a real data directory (a temporary blob directory and SQLite database):
  * uploads, commit and deduplication, claims, reading with the size check,
  * the scan, temp file expiry, references with quotas, usage, orphans and
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "blob/blob_gc.h"
+#include "api/blob_gc.h"
 #include "blob/blob_store.h"
 #include "store/store_blobs.h"
 #include "util/text.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/config.h"
+#include "config/config.h"
 #include "util/log.h"
 
 static void test_config_defaults(void **state)

@@ -4,12 +4,14 @@
  * is no longer needed, counting orphans (files no reference points to) and
  * garbage collection, for failed uploads and for the admin console.
  *
- * It calls store/ and blob/ and holds no SQL and no path of its own.  A
- * file is removed only through blob_store_remove_unused()/
- * blob_upload_discard(), i.e. under the blob store's lock, when no upload
- * claims it, and after the database confirmed in a transaction that no
- * reference exists (and dropped the server_blobs row): a blob referenced,
- * or being uploaded, at that moment is never removed.
+ * It calls store/ and blob/, so it sits above both (here in api/, where
+ * the upload handlers and the admin console use it), and holds no SQL and
+ * no path of its own.  A file is removed only through
+ * blob_store_remove_unused()/blob_upload_discard(), i.e. under the blob
+ * store's lock, when no upload claims it, and after the database confirmed
+ * in a transaction that no reference exists (and dropped the server_blobs
+ * row): a blob referenced, or being uploaded, at that moment is never
+ * removed.
  */
 #pragma once
 

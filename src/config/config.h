@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's configuration: defaults (api.md §9), then config.yml parsed
- * with libyaml, then VERSTAK_* environment overrides, then command-line
- * flags (applied by the caller).  Every value is validated; an invalid one
- * is reported with the offending key and start-up stops.
+ * The configuration of the daemon and the mailer: defaults (api.md §9),
+ * then config.yml parsed with libyaml, then VERSTAK_* environment
+ * overrides, then command-line flags (applied by the caller).  Every value
+ * is validated; an invalid one is reported with the offending key and
+ * start-up stops.
  *
- * The mailer links this module too, to read the smtp: section.
+ * It sits just above util/ and is compiled once, into the library both
+ * programs link: the daemon reads all of it, the mailer its smtp: section.
  */
 #pragma once
 
@@ -60,7 +62,7 @@ struct config {
                 char *user;       /* account to drop to when started as root */
                 char *group;      /* NULL: the user's primary group */
                 int log_level;    /* syslog level */
-                unsigned threads; /* HTTP worker threads, 0 = number of CPUs */
+                unsigned threads; /* HTTP worker threads, 0 = twice the CPUs, at least 4 */
         } server;
 
         struct {

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Implementation of server/config.h.  The YAML document is walked against
+ * Implementation of config/config.h.  The YAML document is walked against
  * one static table of known keys (config_keys[]), so adding a key means
  * adding one row.  Unknown keys, wrong types and out-of-range values are
  * errors that name the key: a typo must never silently fall back to a
  * default.
  */
-#include "server/config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Implementation of blob/blob_gc.h. */
-#include "blob/blob_gc.h"
+/* Implementation of api/blob_gc.h. */
+#include "api/blob_gc.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's shared state, created at start-up (server/app.h) and handed
+ * to the HTTP layer as the opaque pointer of struct http_params, so every
+ * handler reaches it with api_app(req).  Only long-lived, thread-safe
+ * objects live here; nothing is a mutable global.
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "http/http.h"
+
+struct store;
+struct ratelimit;
+struct longpoll;
+struct blob_store;
+struct mail_client;
+struct workq;
+struct api_metrics;
+
+struct app {
+        struct config *config;
+        char *data_dir;  /* absolute path of the data directory */
+        int data_dir_fd; /* opened O_DIRECTORY at start */
+        char *blob_dir;  /* <data>/blobs */
+        struct store *store;
+        struct ratelimit *ratelimit;
+        struct longpoll *longpoll;
+        struct blob_store *blobs;
+        struct mail_client *mail;
+        struct workq *background;    /* jobs answered requests leave behind */
+        struct api_metrics *metrics; /* NULL when metrics are off */
+        time_t started_at;
+
+        /* Counters for STATUS= and diagnostics (relaxed atomics). */
+        atomic_uint_fast64_t ops_pushed;
+        atomic_uint_fast64_t mail_failures;
+};
+
+/* The application a request is served for. */
+static inline struct app *api_app(const struct http_request *req)
+{
+        return req->userdata;
+}
