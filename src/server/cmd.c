@@ -34,6 +34,7 @@ static const struct subcommand subcommands[] = {
         {"restore", cmd_restore, "restore a backup into an empty data directory"},
         {"check", cmd_check, "check the database and the blob files"},
         {"gc", cmd_gc, "remove unreferenced blob files and stale uploads"},
+        {"admin", cmd_admin, "administrators, users and devices from the host"},
 };
 
 bool cmd_is_subcommand(const char *arg)

@@ -45,6 +45,7 @@
 #include "http/http.h"
 #include "http/text_server.h"
 #include "mailer/mail_client.h"
+#include "server/admin_password.h"
 #include "server/app.h"
 #include "server/cmd.h"
 #include "server/options.h"
@@ -61,9 +62,6 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
-/* An administrator password read from a file or stdin is at most this long. */
-#define ADMIN_PASSWORD_MAX 1024
-
 /* How often STATUS= is refreshed, in microseconds. */
 #define STATUS_INTERVAL_USEC (10 * 1000000ull)
 
@@ -71,42 +69,6 @@
  * tree) before its installed path; VERSTAK_MAILER_BIN overrides both. */
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
-
-static int read_admin_password(const struct options *o, char **ret)
-{
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        if (o->admin_pass) {
-                buf = strdup(o->admin_pass);
-                if (!buf)
-                        return -ENOMEM;
-                len = strlen(buf);
-        } else if (o->admin_pass_file) {
-                r = fs_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read --admin-pass-file: %m");
-        } else {
-                buf = calloc(1, ADMIN_PASSWORD_MAX + 2);
-                if (!buf)
-                        return -ENOMEM;
-                if (!fgets(buf, ADMIN_PASSWORD_MAX + 2, stdin))
-                        return log_error_errno(EINVAL, "No password on standard input");
-                len = strlen(buf);
-        }
-        /* One trailing newline (from echo or a file) is not part of it. */
-        if (len > 0 && buf[len - 1] == '\n')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '\r')
-                buf[--len] = '\0';
-        if (len == 0 || len > 256) {
-                sodium_memzero(buf, len);
-                return log_error_errno(EINVAL, "The administrator password must be 1-256 bytes");
-        }
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
 
 static int bootstrap_admin(struct app *app, const struct options *o)
 {
@@ -117,7 +79,7 @@ static int bootstrap_admin(struct app *app, const struct options *o)
         if (o->admin_pass)
                 log_warning("--admin-pass exposes the password to other local users; prefer "
                             "--admin-pass-file or --admin-pass-stdin");
-        r = read_admin_password(o, &password);
+        r = admin_password_read(o->admin_pass, o->admin_pass_file, &password);
         if (r < 0)
                 return r;
         if (strlen(password) < 8)

@@ -767,6 +767,113 @@ static void test_restore_refuses_damage(void **state)
         harness_run(rm);
 }
 
+/* --- admin ----------------------------------------------------------------------- */
+
+static long admin_login(const struct daemon *d, const char *name, const char *password)
+{
+        json_t *body = json_pack("{s:s,s:s}", "username", name, "password", password);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct http_result r;
+
+        json_decref(body);
+        http_call(d, "POST", "/admin/api/login", harness_fresh_ip(), "application/json", text, NULL,
+                  &r);
+        free(text);
+        long st = r.status;
+        http_result_free(&r);
+        return st;
+}
+
+static void test_admin_commands(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        char pw_file[PATH_MAX * 2], token[65], token2[65], device[29];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        harness_note_secret("first-admin-password");
+        harness_note_secret("second-admin-password");
+
+        /* create-admin from standard input; the daemon lets it in. */
+        run_cmd(d.root, "first-admin-password\n", &r,
+                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 0, "Administrator 'ops' created");
+        run_free(&r);
+        assert_int_equal(admin_login(&d, "ops", "first-admin-password"), 200);
+        run_cmd(d.root, "another\n", &r,
+                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 1, "exists; use reset-admin");
+        run_free(&r);
+
+        /* reset-admin from a file, with --json. */
+        pathf(pw_file, sizeof(pw_file), "%s/pw", d.root);
+        FILE *f = fopen(pw_file, "w");
+        assert_non_null(f);
+        fputs("second-admin-password\n", f);
+        fclose(f);
+        RUN(d.root, &r, "admin", "reset-admin", "ops", "--password-file", pw_file, "--data",
+            d.data_dir, "--json");
+        expect_run(&r, 0, "{\"created\":false,\"username\":\"ops\"}");
+        run_free(&r);
+        assert_int_equal(admin_login(&d, "ops", "second-admin-password"), 200);
+        assert_int_equal(admin_login(&d, "ops", "first-admin-password"), 401);
+        RUN(d.root, &r, "admin", "reset-admin", "nobody", "--password-file", pw_file, "--data",
+            d.data_dir);
+        expect_run(&r, 1, "no administrator 'nobody'");
+        run_free(&r);
+
+        /* Never a password on the command line, never two sources. */
+        RUN(d.root, &r, "admin", "create-admin", "x", "--password", "secret", "--data", d.data_dir);
+        expect_run(&r, 2, "unknown flag");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "create-admin", "x", "--data", d.data_dir);
+        expect_run(&r, 2, "exactly one of --password-file FILE and --password-stdin");
+        run_free(&r);
+        run_cmd(d.root, "\n", &r,
+                (const char *const[]){"admin", "create-admin", "x", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 2, "must be 1-256 bytes");
+        run_free(&r);
+
+        /* revoke-device: the token stops working at once. */
+        harness_set_unique_client_ips(true);
+        user_with_device(&d, "rita", token);
+        assert_int_equal(harness_pair(&d, "rita", "rita-password-1", "v2", token2, device), 200);
+        harness_note_secret(token2);
+        assert_int_equal(push_op(&d, token2, "before-revoke", "{}"), 200);
+        RUN(d.root, &r, "admin", "revoke-device", device, "--data", d.data_dir);
+        expect_run(&r, 0, "revoked");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "revoke-device", device, "--data", d.data_dir, "--json");
+        expect_run(&r, 0, "\"already_revoked\":true");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "revoke-device", "dev_unknown", "--data", d.data_dir);
+        expect_run(&r, 1, "no device");
+        run_free(&r);
+        long long revoked = 0;
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM server_devices WHERE id = '%s' AND revoked_at IS NOT NULL"
+                 " AND revoked_at <> ''",
+                 device);
+        assert_int_equal(harness_db_int(&d, sql, &revoked), 0);
+        assert_int_equal(revoked, 1);
+        assert_int_equal(push_op(&d, token2, "after-revoke", "{}"), 401);
+        assert_int_equal(push_op(&d, token, "still-works", "{}"), 200);
+
+        RUN(d.root, &r, "admin", "--help");
+        expect_run(&r, 0, "Usage: verstak-sync-server admin");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "frobnicate", "--data", d.data_dir);
+        expect_run(&r, 2, "unknown command");
+        run_free(&r);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest alone[] = {
@@ -775,6 +882,7 @@ int main(void)
                 cmocka_unit_test(test_gc_races_upload),
                 cmocka_unit_test(test_backup_restore_under_load),
                 cmocka_unit_test(test_restore_refuses_damage),
+                cmocka_unit_test(test_admin_commands),
         };
         const struct CMUnitTest on_damaged[] = {
                 cmocka_unit_test(test_check_healthy),
