@@ -265,6 +265,25 @@ int blob_store_remove_unused(struct blob_store *bs, const char *sha256, blob_unu
 
 /* --- uploads ------------------------------------------------------------------ */
 
+/* A write lock (OFD, whole file, without waiting) on an upload's
+ * temporary file: held by the upload while it is open, tried by stale
+ * upload expiry, so that an upload in progress in another process is never
+ * removed whatever its modification time says.  0, or -1 with errno
+ * (EAGAIN when another holds it). */
+static int temp_lock(int fd)
+{
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+        while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EACCES)
+                        errno = EAGAIN;
+                return -1;
+        }
+        return 0;
+}
+
 int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload **ret)
 {
         uint8_t rnd[BLOB_TEMP_RANDOM];
@@ -281,6 +300,15 @@ int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload
                        BLOB_FILE_MODE);
         if (u->fd < 0) {
                 int r = -errno;
+                free(u);
+                return r;
+        }
+        /* In use: another process expiring stale uploads leaves it alone
+         * for as long as the descriptor is open (see temp_lock()). */
+        if (temp_lock(u->fd) < 0) {
+                int r = -errno;
+                (void)close(u->fd);
+                (void)unlinkat(bs->dirfd, u->temp, 0);
                 free(u);
                 return r;
         }
@@ -376,13 +404,10 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
         r = upload_flush(u);
         if (r < 0)
                 return r;
+        /* The descriptor stays open, holding the temp file's lock, until
+         * blob_upload_free(). */
         if (fsync(u->fd) < 0)
                 return -errno;
-        if (close(u->fd) < 0) {
-                u->fd = -1;
-                return -errno;
-        }
-        u->fd = -1;
         free(u->buf);
         u->buf = NULL;
         crypto_hash_sha256_final(&u->hash, digest);
@@ -677,9 +702,16 @@ int blob_store_stale_temp(struct blob_store *bs, time_t cutoff, bool remove,
                 if (!S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
                         continue;
                 pthread_mutex_lock(&bs->lock);
-                if (!temp_in_use(bs, de->d_name))
-                        gone = !remove || unlinkat(bs->dirfd, de->d_name, 0) == 0 ||
-                               errno == ENOENT;
+                if (!temp_in_use(bs, de->d_name)) {
+                        /* Not written by an upload of another process
+                         * either: it would hold the lock. */
+                        _cleanup_close_ int fd =
+                                openat(bs->dirfd, de->d_name,
+                                       O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+                        if (fd >= 0 && temp_lock(fd) == 0)
+                                gone = !remove || unlinkat(bs->dirfd, de->d_name, 0) == 0 ||
+                                       errno == ENOENT;
+                }
                 pthread_mutex_unlock(&bs->lock);
                 if (gone) {
                         tally.files++;

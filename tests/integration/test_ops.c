@@ -462,11 +462,24 @@ static void test_orphans_and_stale_uploads(void **state)
         struct timespec old[2] = {{.tv_sec = time(NULL) - 48 * 3600},
                                   {.tv_sec = time(NULL) - 48 * 3600}};
         assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
-        /* And a fresh one, which an upload may still be writing. */
+        /* And a fresh one, which an upload may still be writing (its
+         * time set from the clock the commands read). */
         pathf(path, sizeof(path), "%s/blobs/.upload-fedcba9876543210", dir);
         f = fopen(path, "w");
         assert_non_null(f);
         fclose(f);
+        struct timespec fresh[2] = {{.tv_sec = time(NULL)}, {.tv_sec = time(NULL)}};
+        assert_int_equal(utimensat(AT_FDCWD, path, fresh, 0), 0);
+
+        /* An old one an upload of another process still writes: it holds
+         * the file's lock, as the daemon's uploads do. */
+        char busy[PATH_MAX * 2];
+        pathf(busy, sizeof(busy), "%s/blobs/.upload-00112233445566778899", dir);
+        int busy_fd = open(busy, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+        assert_true(busy_fd >= 0);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        assert_int_equal(fcntl(busy_fd, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(futimens(busy_fd, old), 0);
 
         RUN(damaged.root, &r, "check", "--data", dir);
         expect_run(&r, 0, "1 orphan blob files (777 B), 1 stale uploads (100 B)");
@@ -483,6 +496,12 @@ static void test_orphans_and_stale_uploads(void **state)
         assert_int_equal(access(path, F_OK), -1);
         pathf(path, sizeof(path), "%s/blobs/.upload-fedcba9876543210", dir);
         assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(access(busy, F_OK), 0);
+        close(busy_fd); /* that upload ended: now it is stale */
+        RUN(damaged.root, &r, "gc", "--data", dir);
+        expect_run(&r, 0, "Removed 0 blob files (0 B), 0 blob records and 1 stale uploads (0 B)");
+        run_free(&r);
+        assert_int_equal(access(busy, F_OK), -1);
         RUN(damaged.root, &r, "check", "--data", dir, "--verify-blobs");
         expect_run(&r, 0, "0 orphan blob files (0 B), 0 stale uploads (0 B)");
         assert_non_null(strstr(r.out, "4 referenced blobs"));
