@@ -50,14 +50,9 @@ _Static_assert(RESET_TOKEN_SECONDS == 3600, "api.md §6: reset links last 1 h");
  * out.  Writing to the outbox or a nearby relay takes far less. */
 #define ACCOUNT_MAIL_WAIT_MS 3000
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
 static int bad_request(struct http_request *req, const char *message)
 {
-        return http_reply_error(req, 400, "invalid_request", message);
+        return api_error(req, API_ERR_INVALID_REQUEST, message);
 }
 
 /* The password rule of register and reset.  0, or BODY_ANSWERED. */
@@ -67,10 +62,9 @@ static int check_new_password(struct http_request *req, const char *password)
 
         if (len >= ACCOUNT_PASSWORD_MIN && len <= ACCOUNT_PASSWORD_MAX)
                 return 0;
-        return bad_request(req, len < ACCOUNT_PASSWORD_MIN ? "PASSWORD_TOO_SHORT"
-                                                           : "PASSWORD_TOO_LONG") < 0
-                       ? -EIO
-                       : BODY_ANSWERED;
+        return api_error_answered(req, API_ERR_INVALID_REQUEST,
+                                  len < ACCOUNT_PASSWORD_MIN ? "PASSWORD_TOO_SHORT"
+                                                             : "PASSWORD_TOO_LONG");
 }
 
 /* Usernames: 1-64 bytes once trimmed, no control characters, and no '@',
@@ -236,10 +230,12 @@ int api_auth_register(struct http_request *req)
         _cleanup_json_ json_t *root = NULL;
         const char *username = NULL, *email_in = NULL, *password = NULL;
         const struct body_field fields[] = {
-                {"username", BODY_STRING, &username, NULL},
-                {"email", BODY_STRING, &email_in, NULL},
-                {"password", BODY_STRING, &password, NULL},
+                {"username", BODY_STRING, &username, .flags = BODY_NOT_BLANK},
+                {"email", BODY_STRING, &email_in, .flags = BODY_NOT_BLANK},
+                {"password", BODY_STRING, &password, .flags = BODY_REQUIRED},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing = "username, email and password required"};
         char name[ACCOUNT_USERNAME_MAX + 1], email[EMAIL_MAX + 1];
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
         char token[TOKEN_EMAIL_HEX + 1], token_hash[TOKEN_SHA256_HEX + 1];
@@ -249,23 +245,20 @@ int api_auth_register(struct http_request *req)
         int r;
 
         if (!app->config->web.allow_registration)
-                return http_reply_error(req, 403, "registration_disabled",
-                                        "registration is disabled");
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                return api_error(req, API_ERR_REGISTRATION_DISABLED, "registration is disabled");
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(username) || str_is_blank(email_in) || !password || !password[0])
-                return bad_request(req, "username, email and password required");
+                return api_answered(r);
         r = api_rate_limit(req, RL_REGISTER, email_in);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         if (username_normalize(username, name) < 0)
                 return bad_request(req, "invalid username");
         if (email_normalize(email_in, email) < 0)
                 return bad_request(req, "invalid email");
         r = check_new_password(req, password);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         if (link_base(req, base) < 0)
                 return bad_request(req, "invalid Host header");
 
@@ -291,9 +284,9 @@ int api_auth_register(struct http_request *req)
         sodium_memzero(hash, sizeof(hash));
         if (r == -EEXIST) {
                 sodium_memzero(token, sizeof(token));
-                return http_reply_error(req, 409, "conflict",
-                                        taken == STORE_TAKEN_EMAIL ? "email already registered"
-                                                                   : "username already taken");
+                return api_error(req, API_ERR_CONFLICT,
+                                 taken == STORE_TAKEN_EMAIL ? "email already registered"
+                                                            : "username already taken");
         }
         if (r < 0) {
                 sodium_memzero(token, sizeof(token));
@@ -349,13 +342,14 @@ int api_auth_confirm(struct http_request *req)
         const struct body_field fields[] = {
                 {"token", BODY_STRING, &token, NULL},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .form = true};
         char hash[TOKEN_SHA256_HEX + 1];
         bool form = body_is_form(req);
         int r;
 
-        r = body_parse_json_or_form(req, fields, ELEMENTSOF(fields), &root);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         if (str_is_blank(token))
                 return confirm_answer(req, form, 400, "token required", "missing");
         if (!hex_is_lower(token, TOKEN_EMAIL_HEX))
@@ -380,41 +374,24 @@ int api_auth_confirm(struct http_request *req)
 
 int api_auth_login(struct http_request *req)
 {
-        _cleanup_json_ json_t *root = NULL;
-        const char *username = NULL, *password = NULL;
-        const struct body_field fields[] = {
-                {"username", BODY_STRING, &username, NULL},
-                {"password", BODY_STRING, &password, NULL},
-        };
+        _cleanup_(api_login_done) struct api_login in = {0};
         struct session_secrets sec;
         struct store_user u = {0};
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        r = api_login_request(req, ACCOUNT_LOGIN_MAX, ACCOUNT_PASSWORD_MAX, &in);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(username) || !password || !password[0])
-                return bad_request(req, "username and password required");
-        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
-                req->log_event = "csrf_rejected";
-                return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
-        }
-        r = api_rate_limit(req, RL_LOGIN, username);
-        if (r != 0)
-                return answered(r);
-        if (api_too_long(username, ACCOUNT_LOGIN_MAX) ||
-            api_too_long(password, ACCOUNT_PASSWORD_MAX))
-                return bad_request(req, "field too long");
+                return api_answered(r);
 
-        r = api_check_credentials(req, username, password, &u);
+        r = api_check_credentials(req, in.username, in.password, &u);
         if (r < 0)
                 return api_reply_internal(req, r);
         if (r != API_CREDENTIALS_OK) {
-                api_audit(req, "login_failed", NULL, NULL,
+                api_audit(req, "login_failed", api_known_user_id(req), NULL,
                           r == API_CREDENTIALS_BLOCKED       ? "account blocked"
                           : r == API_CREDENTIALS_UNCONFIRMED ? "email not confirmed"
                                                              : "invalid credentials");
-                return answered(api_reply_credentials(req, r, username, false));
+                return api_answered(api_reply_credentials(req, r, in.username, false));
         }
 
         r = session_rotate(req, api_app(req)->store, &session_kind_user, u.id, &sec);
@@ -440,20 +417,21 @@ int api_auth_logout(struct http_request *req)
         const struct body_field fields[] = {
                 {SESSION_CSRF_FIELD, BODY_STRING, &form_csrf, NULL},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .form = true};
         struct session s;
         int r;
 
         /* The body matters only as a form carrying csrf_token. */
         if (body_is_form(req)) {
-                r = body_parse_json_or_form(req, fields, ELEMENTSOF(fields), &root);
+                r = api_fields_parse(req, &spec, &root);
                 if (r != 0)
-                        return answered(r);
+                        return api_answered(r);
         }
         r = session_from_request(req, api_app(req)->store, &session_kind_user, &s);
         if (r == 0) {
                 r = api_session_csrf(req, &s, form_csrf);
                 if (r != 0)
-                        return answered(r);
+                        return api_answered(r);
                 snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", s.subject_id);
                 req->log_event = "logout";
                 r = session_end(api_app(req)->store, &s);
@@ -538,18 +516,17 @@ int api_auth_forgot(struct http_request *req)
         _cleanup_free_ struct forgot_job *job = NULL;
         const char *email_in = NULL;
         const struct body_field fields[] = {
-                {"email", BODY_STRING, &email_in, NULL},
+                {"email", BODY_STRING, &email_in, .flags = BODY_NOT_BLANK},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .missing = "email required"};
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(email_in))
-                return bad_request(req, "email required");
+                return api_answered(r);
         r = api_rate_limit(req, RL_FORGOT, email_in);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
 
         job = calloc(1, sizeof(*job));
         if (!job)
@@ -620,19 +597,19 @@ int api_auth_reset(struct http_request *req)
         _cleanup_json_ json_t *root = NULL;
         const char *token = NULL, *password = NULL;
         const struct body_field fields[] = {
-                {"token", BODY_STRING, &token, NULL},
-                {"new_password", BODY_STRING, &password, NULL},
+                {"token", BODY_STRING, &token, .flags = BODY_NOT_BLANK},
+                {"new_password", BODY_STRING, &password, .flags = BODY_REQUIRED},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing = "token and new_password required"};
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(token) || !password || !password[0])
-                return bad_request(req, "token and new_password required");
+                return api_answered(r);
         r = api_rate_limit(req, RL_RESET, NULL);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
 
         r = api_reset_password(req, token, password);
         switch (r) {

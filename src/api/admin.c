@@ -39,11 +39,6 @@
  * (30 s) is for slow servers that a test should expose anyway. */
 #define ADMIN_TEST_MAIL_WAIT_MS 20000
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
 /* Log an administrator's action for the journal (never secrets). */
 static void log_admin(int priority, const char *event, const char *username, const char *what)
 {
@@ -66,8 +61,7 @@ static int admin_auth(struct http_request *req, struct session *s, char **ret_us
                 return r;
         r = store_admin_username(api_app(req)->store, s->subject_id, ret_username);
         if (r == -ENOENT) /* the administrator was removed */
-                return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
-                                                                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid session");
         return r;
 }
 
@@ -108,39 +102,22 @@ static int admin_check(struct http_request *req, const char *username, const cha
 
 int api_admin_login(struct http_request *req)
 {
-        _cleanup_json_ json_t *root = NULL;
+        _cleanup_(api_login_done) struct api_login in = {0};
         _cleanup_free_ char *id = NULL;
-        const char *username = NULL, *password = NULL;
-        const struct body_field fields[] = {
-                {"username", BODY_STRING, &username, NULL},
-                {"password", BODY_STRING, &password, NULL},
-        };
         struct session_secrets sec;
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        r = api_login_request(req, ADMIN_USERNAME_MAX, ADMIN_PASSWORD_MAX, &in);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(username) || !password || !password[0])
-                return http_reply_error(req, 400, NULL, "username and password required");
-        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
-                req->log_event = "csrf_rejected";
-                return http_reply_error(req, 403, "csrf_invalid", "cross-site login refused");
-        }
-        r = api_rate_limit(req, RL_LOGIN, username);
-        if (r != 0)
-                return answered(r);
-        if (api_too_long(username, ADMIN_USERNAME_MAX) ||
-            api_too_long(password, ADMIN_PASSWORD_MAX))
-                return http_reply_error(req, 400, NULL, "field too long");
+                return api_answered(r);
 
-        r = admin_check(req, username, password, &id);
+        r = admin_check(req, in.username, in.password, &id);
         if (r < 0)
                 return api_reply_internal(req, r);
         if (r == 0) {
                 req->log_event = "admin_login_failed";
                 api_audit(req, "admin_login_failed", NULL, NULL, "invalid credentials");
-                return http_reply_error(req, 401, NULL, "invalid credentials");
+                return api_error(req, API_ERR_UNAUTHORIZED, "invalid credentials");
         }
 
         r = session_rotate(req, api_app(req)->store, &session_kind_admin, id, &sec);
@@ -148,10 +125,11 @@ int api_admin_login(struct http_request *req)
                 return api_reply_internal(req, r);
         req->log_event = "admin_login";
         api_audit(req, "admin_login", NULL, NULL, "administrator signed in");
-        log_admin(LOG_NOTICE, "admin_login", username, "signed in");
+        log_admin(LOG_NOTICE, "admin_login", in.username, "signed in");
 
         r = api_reply_session(req, &session_kind_admin,
-                              json_pack("{s:s,s:s}", "status", "ok", "username", username), &sec);
+                              json_pack("{s:s,s:s}", "status", "ok", "username", in.username),
+                              &sec);
         session_secrets_wipe(&sec);
         return r;
 }
@@ -166,7 +144,7 @@ int api_admin_logout(struct http_request *req)
         if (r == 0) {
                 r = api_session_csrf(req, &s, NULL);
                 if (r != 0)
-                        return answered(r);
+                        return api_answered(r);
                 req->log_event = "admin_logout";
                 (void)store_admin_username(api_app(req)->store, s.subject_id, &username);
                 r = session_end(api_app(req)->store, &s);
@@ -189,7 +167,7 @@ int api_admin_me(struct http_request *req)
         int r = admin_auth(req, &s, &username);
 
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         return http_reply_json(req, 200, json_pack("{s:s}", "username", username),
                                HTTP_REPLY_NO_STORE);
 }
@@ -210,16 +188,24 @@ int api_admin_smtp(struct http_request *req)
         int r = admin_auth(req, &s, &username);
 
         if (r != 0)
-                return answered(r);
-        /* Never the password, nor where it is kept: only whether it is. */
+                return api_answered(r);
+        /* Never the password, nor where it is kept: only whether it is,
+         * and where each value came from. */
+        const struct smtp_sources *src = &api_app(req)->smtp_sources;
+        const char *delivery = src->delivery ? src->delivery : SMTP_SOURCE_DEFAULT;
         json_t *body = json_pack(
-                "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I}", "delivery",
+                "{s:s,s:o,s:i,s:s,s:o,s:b,s:b,s:o,s:I,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s}}", "delivery",
                 c->smtp.host ? "smtp" : "outbox", "host", string_or_null(c->smtp.host), "port",
                 (int)c->smtp.port, "security", smtp_security_to_string(c->smtp.security), "from",
                 string_or_null(c->smtp.from), "username_set",
                 c->smtp.username && c->smtp.username[0], "password_configured",
-                c->smtp.password_file != NULL, "public_url", string_or_null(c->public_url),
-                "timeout_seconds", (json_int_t)c->smtp.timeout_seconds);
+                c->smtp.password_file != NULL ||
+                        (src->password && strcmp(src->password, SMTP_SOURCE_DEFAULT)),
+                "public_url", string_or_null(c->public_url), "timeout_seconds",
+                (json_int_t)c->smtp.timeout_seconds, "sources", "host", delivery, "port", delivery,
+                "security", delivery, "from", delivery, "username", delivery, "password",
+                src->password ? src->password : SMTP_SOURCE_DEFAULT, "public_url",
+                src->public_url ? src->public_url : SMTP_SOURCE_DEFAULT);
         return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
 }
 
@@ -301,28 +287,27 @@ int api_admin_smtp_test(struct http_request *req)
         _cleanup_free_ char *username = NULL;
         const char *to_in = NULL;
         const struct body_field fields[] = {
-                {"to", BODY_STRING, &to_in, NULL},
+                {"to", BODY_STRING, &to_in, .flags = BODY_NOT_BLANK},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .missing = "to required"};
         char to[EMAIL_MAX + 1], err[256] = "", message[320];
         struct session s;
         int r;
 
         r = admin_auth(req, &s, &username);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = api_session_csrf(req, &s, NULL);
         if (r != 0)
-                return answered(r);
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                return api_answered(r);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(to_in))
-                return http_reply_error(req, 400, NULL, "to required");
+                return api_answered(r);
         if (email_normalize(to_in, to) < 0)
-                return http_reply_error(req, 400, NULL, "invalid email");
+                return api_error(req, API_ERR_INVALID_REQUEST, "invalid email");
         r = api_rate_limit(req, RL_SMTP_TEST, username);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
 
         req->log_event = "smtp_test";
         r = test_mail_send(req, to, username, err, sizeof(err));
@@ -336,5 +321,5 @@ int api_admin_smtp_test(struct http_request *req)
                  err[0] ? err : "the mail helper refused it");
         api_audit(req, "smtp_test", NULL, NULL, message);
         log_admin(LOG_WARNING, "smtp_test", username, message);
-        return http_reply_error(req, 502, "mail_failed", message);
+        return api_error(req, API_ERR_MAIL_FAILED, message);
 }

@@ -8,19 +8,31 @@
  *
  *     r = api_device_auth(req, &auth);
  *     if (r != 0)
- *             return r == BODY_ANSWERED ? 0 : r;
+ *             return api_answered(r);
+ *
+ * Errors are named from the table of api/errors.h; request bodies are read
+ * through the field specs of api/fields.h.
  */
 #pragma once
 
 #include <stdbool.h>
 
 #include "api/app.h"
+#include "api/errors.h"
+#include "api/fields.h"
 #include "auth/ratelimit.h"
 #include "auth/session.h"
 #include "http/body.h"
 #include "http/http.h"
 #include "store/store_devices.h"
 #include "store/store_users.h"
+
+/* What a handler returns for a helper's result r: 0 once the helper has
+ * answered (BODY_ANSWERED), else r (0 or a negative errno). */
+static inline int api_answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
 
 /* Minimum age of last_seen before an authenticated call rewrites it, so a
  * busy device does not cost a write per request. */
@@ -50,9 +62,15 @@ enum api_credentials {
  * someone who knows it; unknown logins cost the same time as known ones.
  * A bcrypt hash is rehashed to Argon2id on success.  On
  * API_CREDENTIALS_OK, *ret_user is filled (free with store_user_done()).
+ * Whenever login names an existing account, whatever the outcome, its id
+ * goes to req->log_user_id (request log and audit, never the answer).
  * Returns the enum value or a negative errno. */
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
                           struct store_user *ret_user);
+
+/* The user id api_check_credentials() found for this request, or NULL
+ * when the login named no account. */
+const char *api_known_user_id(const struct http_request *req);
 
 /* Answer a failed credential check: 401 "invalid credentials", 403
  * "account blocked", 403 "email not confirmed".  Records the audit event
@@ -116,3 +134,26 @@ int api_reset_password(struct http_request *req, const char *token, const char *
 
 /* Whether s is longer than max bytes. */
 bool api_too_long(const char *s, size_t max);
+
+/* A sign-in request (user or administrator login, api.md §6 and §8). */
+struct api_login {
+        json_t *root; /* owns username and password: json_decref() it */
+        const char *username;
+        const char *password;
+};
+
+/* The checks every sign-in makes before looking at the credentials, in
+ * this order: the body {username, password} (400 "username and password
+ * required", 400 "field too long" beyond username_max/password_max
+ * bytes), a same-origin request (403 csrf_invalid "cross-site login
+ * refused"), and the login rate limit for the client and the username
+ * (429).  0 with *ret filled, BODY_ANSWERED, or a negative errno; either
+ * way release *ret with api_login_done(). */
+int api_login_request(struct http_request *req, size_t username_max, size_t password_max,
+                      struct api_login *ret);
+
+static inline void api_login_done(struct api_login *l)
+{
+        json_decref(l->root);
+        *l = (struct api_login){0};
+}

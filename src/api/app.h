@@ -22,6 +22,18 @@ struct mail_client;
 struct workq;
 struct api_metrics;
 
+/* Where the SMTP settings an administrator sees came from (static strings:
+ * SMTP_SOURCE_*), for GET /admin/api/smtp. */
+#define SMTP_SOURCE_DEFAULT        "default"
+#define SMTP_SOURCE_CONFIG         "config"
+#define SMTP_SOURCE_EARLIER_SERVER "earlier_server"
+
+struct smtp_sources {
+        const char *delivery;   /* host, port, security, username, from */
+        const char *password;   /* the SMTP password */
+        const char *public_url; /* the base of links in e-mails */
+};
+
 struct app {
         struct config *config;
         char *data_dir;  /* absolute path of the data directory */
@@ -35,6 +47,7 @@ struct app {
         struct workq *background;    /* jobs answered requests leave behind */
         struct api_metrics *metrics; /* NULL when metrics are off */
         time_t started_at;
+        struct smtp_sources smtp_sources;
 
         /* Counters for STATUS= and diagnostics (relaxed atomics). */
         atomic_uint_fast64_t ops_pushed;

@@ -42,11 +42,6 @@
 /* The form field that carries the file (api.md §5). */
 #define UPLOAD_FIELD "file"
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
 /* --- upload -------------------------------------------------------------------- */
 
 struct upload {
@@ -54,19 +49,17 @@ struct upload {
         struct store_device dev;
         struct multipart_parser *mp;
         struct blob_upload *blob;
-        /* The answer once the upload is rejected (status 0: not rejected). */
-        unsigned status;
-        const char *code;
+        /* The answer once the upload is rejected (message NULL: not rejected). */
+        enum api_error error;
         const char *message;
         uint64_t discarded;
 };
 
 /* Decide the rejection (the first one wins) and drop the file now. */
-static int upload_reject(struct upload *up, unsigned status, const char *code, const char *message)
+static int upload_reject(struct upload *up, enum api_error e, const char *message)
 {
-        if (!up->status) {
-                up->status = status;
-                up->code = code;
+        if (!up->message) {
+                up->error = e;
                 up->message = message;
         }
         blob_upload_free(TAKE_PTR(up->blob));
@@ -76,15 +69,15 @@ static int upload_reject(struct upload *up, unsigned status, const char *code, c
 /* Map an error of the parser, a callback or the file to the answer. */
 static void upload_fail(struct upload *up, int r)
 {
-        if (up->status)
+        if (up->message)
                 return;
         if (r == -EBADMSG)
-                (void)upload_reject(up, 400, "invalid_multipart", "malformed multipart body");
+                (void)upload_reject(up, API_ERR_INVALID_MULTIPART, "malformed multipart body");
         else if (r == -EFBIG)
-                (void)upload_reject(up, 413, "blob_too_large", "blob too large");
+                (void)upload_reject(up, API_ERR_BLOB_TOO_LARGE, "blob too large");
         else {
                 log_error_errno(r, "Cannot store an upload: %m");
-                (void)upload_reject(up, 500, "internal_error", "internal server error");
+                (void)upload_reject(up, API_ERR_INTERNAL, "internal server error");
         }
 }
 
@@ -94,11 +87,11 @@ static int on_part_begin(void *userdata, unsigned index, const char *name, const
         struct app *app = api_app(up->req);
 
         if (index > 0)
-                return upload_reject(up, 400, "invalid_multipart", "exactly one part is allowed");
+                return upload_reject(up, API_ERR_INVALID_MULTIPART, "exactly one part is allowed");
         if (!name || strcmp(name, UPLOAD_FIELD) != 0)
-                return upload_reject(up, 400, "invalid_multipart", "the part must be named file");
+                return upload_reject(up, API_ERR_INVALID_MULTIPART, "the part must be named file");
         if (!filename)
-                return upload_reject(up, 400, "invalid_multipart",
+                return upload_reject(up, API_ERR_INVALID_MULTIPART,
                                      "the file part needs a filename");
         return blob_upload_new(app->blobs, app->config->limits.max_blob_bytes, &up->blob);
 }
@@ -130,16 +123,16 @@ int api_blobs_upload_begin(struct http_request *req)
         /* Before a byte of the body is read: 401/403 go out at once. */
         r = api_device_auth(req, &up->dev, true);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = multipart_parser_new(http_header(req, "Content-Type"), &upload_callbacks, up, &up->mp);
         if (r == -EINVAL)
-                return http_reply_error(req, 400, "invalid_multipart",
-                                        "request must be multipart/form-data");
+                return api_error(req, API_ERR_INVALID_MULTIPART,
+                                 "request must be multipart/form-data");
         if (r < 0)
                 return r;
         if (req->has_content_length &&
             req->content_length > cfg->limits.max_blob_bytes + MULTIPART_OVERHEAD_MAX)
-                return http_reply_error(req, 413, "blob_too_large", "blob too large");
+                return api_error(req, API_ERR_BLOB_TOO_LARGE, "blob too large");
         return 0;
 }
 
@@ -150,7 +143,7 @@ int api_blobs_upload_data(struct http_request *req, const char *data, size_t len
 
         if (!up || !up->mp)
                 return -EINVAL;
-        if (up->status) {
+        if (up->message) {
                 up->discarded += len;
                 return up->discarded > UPLOAD_DISCARD_MAX ? -EFBIG : 0;
         }
@@ -182,7 +175,7 @@ static int upload_commit(struct http_request *req, struct upload *up)
                 if (d < 0)
                         log_warning_errno(d, "Cannot remove the unreferenced blob %s: %m", sha256);
                 if (r == -EDQUOT)
-                        return http_reply_error(req, 413, "quota_exceeded", "blob quota exceeded");
+                        return api_error(req, API_ERR_QUOTA_EXCEEDED, "blob quota exceeded");
                 return api_reply_internal(req, r);
         }
         req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";
@@ -198,15 +191,15 @@ int api_blobs_upload(struct http_request *req)
 
         if (!up || !up->mp)
                 return -EINVAL;
-        if (!up->status) {
+        if (!up->message) {
                 r = multipart_parser_finish(up->mp);
                 if (r < 0)
                         upload_fail(up, r);
                 else if (!up->blob)
-                        (void)upload_reject(up, 400, "invalid_multipart", "no file part");
+                        (void)upload_reject(up, API_ERR_INVALID_MULTIPART, "no file part");
         }
-        if (up->status)
-                return http_reply_error(req, up->status, up->code, up->message);
+        if (up->message)
+                return api_error(req, up->error, up->message);
         return upload_commit(req, up);
 }
 
@@ -229,14 +222,14 @@ void api_blobs_upload_cleanup(struct http_request *req)
 static int reply_unsatisfiable(struct http_request *req, uint64_t size)
 {
         char range[48];
-        struct MHD_Response *resp = http_response_from_json(json_pack(
-                "{s:s,s:s}", "error", "range not satisfiable", "code", "range_not_satisfiable"));
+        struct MHD_Response *resp =
+                api_error_response(API_ERR_RANGE_NOT_SATISFIABLE, "range not satisfiable");
 
         if (!resp)
                 return -ENOMEM;
         snprintf(range, sizeof(range), "bytes */%" PRIu64, size);
         MHD_add_response_header(resp, "Content-Range", range);
-        return http_reply_response(req, 416, resp, 0);
+        return http_reply_response(req, api_error_status(API_ERR_RANGE_NOT_SATISFIABLE), resp, 0);
 }
 
 /* The blob's bytes [start, start+len) from fd (taken over: MHD closes it
@@ -300,21 +293,21 @@ static int download(struct http_request *req, const struct store_device *dev, co
         int fd = -1, r;
 
         if (!hex_is_lower(sha256, BLOB_HASH_HEX))
-                return http_reply_error(req, 400, "invalid_blob_hash",
-                                        "blob hash must be 64 lower-case hex digits");
+                return api_error(req, API_ERR_INVALID_BLOB_HASH,
+                                 "blob hash must be 64 lower-case hex digits");
         r = store_blob_ref_get(app->store, &scope, sha256, &size, &last_accessed);
         if (r == -ENOENT)
-                return http_reply_error(req, 404, "blob_not_found", "blob not found");
+                return api_error(req, API_ERR_BLOB_NOT_FOUND, "blob not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         r = blob_store_open_blob(app->blobs, sha256, (uint64_t)size, &fd);
         if (r == -ENOENT) {
                 log_warning("Blob %s is referenced but missing from the blob directory", sha256);
-                return http_reply_error(req, 404, "blob_not_found", "blob not found");
+                return api_error(req, API_ERR_BLOB_NOT_FOUND, "blob not found");
         }
         if (r == -EUCLEAN) {
                 log_error("Blob %s does not have its recorded size on disk", sha256);
-                return http_reply_error(req, 500, "blob_unavailable", "blob unavailable");
+                return api_error(req, API_ERR_BLOB_UNAVAILABLE, "blob unavailable");
         }
         if (r < 0)
                 return api_reply_internal(req, r);
@@ -344,7 +337,7 @@ int api_blobs_download(struct http_request *req)
 
         r = api_device_auth(req, &dev, true);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = download(req, &dev, req->params[0]);
         store_device_done(&dev);
         return r;

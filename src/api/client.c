@@ -29,15 +29,8 @@
 /* Vault ids with this prefix are reserved for migrated data. */
 #define VAULT_RESERVED_PREFIX "legacy:"
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
-static int bad_request(struct http_request *req, const char *message)
-{
-        return http_reply_error(req, 400, "invalid_request", message);
-}
+/* The answers of a field that is too long. */
+#define FIELD_TOO_LONG "field too long"
 
 struct pair_input {
         const char *login;
@@ -47,26 +40,23 @@ struct pair_input {
         char vault_id[PAIR_VAULT_ID_MAX + 2];
 };
 
-/* The checks shared by pair and device/register after the credentials
- * were found non-empty and the rate limit passed.  Returns 0 when valid,
- * BODY_ANSWERED after a 400. */
+/* The vault_id checks shared by pair and device/register after the rate
+ * limit passed (the other fields' lengths are in their specs).  Returns 0
+ * when valid, BODY_ANSWERED after a 400. */
 static int validate_pair_input(struct http_request *req, struct pair_input *in,
                                const char *raw_vault)
 {
         if (api_too_long(raw_vault, PAIR_VAULT_ID_MAX + 64))
-                return bad_request(req, "vault_id too long") < 0 ? -EIO : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST, "vault_id too long");
         snprintf(in->vault_id, sizeof(in->vault_id), "%s", raw_vault ? raw_vault : "");
         str_trim(in->vault_id);
         if (in->vault_id[0] == '\0')
-                return bad_request(req, "vault_id required") < 0 ? -EIO : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST, "vault_id required");
         if (str_starts_with(in->vault_id, VAULT_RESERVED_PREFIX))
-                return bad_request(req, "vault_id uses reserved prefix") < 0 ? -EIO : BODY_ANSWERED;
-        if (api_too_long(in->login, PAIR_LOGIN_MAX) ||
-            api_too_long(in->device_name, PAIR_DEVICE_NAME_MAX) ||
-            api_too_long(in->client_version, PAIR_CLIENT_VERSION_MAX) ||
-            strlen(in->vault_id) > PAIR_VAULT_ID_MAX ||
-            api_too_long(in->password, PAIR_PASSWORD_MAX))
-                return bad_request(req, "field too long") < 0 ? -EIO : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_INVALID_REQUEST,
+                                          "vault_id uses reserved prefix");
+        if (strlen(in->vault_id) > PAIR_VAULT_ID_MAX)
+                return api_error_answered(req, API_ERR_INVALID_REQUEST, FIELD_TOO_LONG);
         return 0;
 }
 
@@ -129,16 +119,16 @@ static int pair_device(struct http_request *req, struct pair_input *in, const ch
 
         r = api_rate_limit(req, rule, in->login);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = validate_pair_input(req, in, raw_vault);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
 
         r = api_check_credentials(req, in->login, in->password, &u);
         if (r < 0)
                 return api_reply_internal(req, r);
         if (r != API_CREDENTIALS_OK)
-                return answered(api_reply_credentials(req, r, in->login, true));
+                return api_answered(api_reply_credentials(req, r, in->login, true));
 
         r = create_device(req, &u, in, device_id, token);
         if (r < 0) {
@@ -162,18 +152,22 @@ int api_client_pair(struct http_request *req)
         struct pair_input in = {0};
         const char *vault = NULL;
         const struct body_field fields[] = {
-                {"login", BODY_STRING, &in.login, NULL},
-                {"password", BODY_STRING, &in.password, NULL},
-                {"device_name", BODY_STRING, &in.device_name, NULL},
-                {"client_version", BODY_STRING, &in.client_version, NULL},
+                {"login", BODY_STRING, &in.login, .flags = BODY_NOT_BLANK,
+                 .max_len = PAIR_LOGIN_MAX},
+                {"password", BODY_STRING, &in.password, .flags = BODY_REQUIRED,
+                 .max_len = PAIR_PASSWORD_MAX},
+                {"device_name", BODY_STRING, &in.device_name, .max_len = PAIR_DEVICE_NAME_MAX},
+                {"client_version", BODY_STRING, &in.client_version,
+                 .max_len = PAIR_CLIENT_VERSION_MAX},
                 {"vault_id", BODY_STRING, &vault, NULL},
         };
-        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing = "login and password required",
+                                        .too_long = FIELD_TOO_LONG};
+        int r = api_fields_parse(req, &spec, &root);
 
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(in.login) || !in.password || !in.password[0])
-                return bad_request(req, "login and password required");
+                return api_answered(r);
         return pair_device(req, &in, vault, RL_PAIR, false);
 }
 
@@ -183,19 +177,21 @@ int api_device_register(struct http_request *req)
         struct pair_input in = {0};
         const char *vault = NULL;
         const struct body_field fields[] = {
-                {"name", BODY_STRING, &in.device_name, NULL},
-                {"username", BODY_STRING, &in.login, NULL},
-                {"password", BODY_STRING, &in.password, NULL},
+                {"name", BODY_STRING, &in.device_name, .flags = BODY_NOT_BLANK,
+                 .max_len = PAIR_DEVICE_NAME_MAX},
+                {"username", BODY_STRING, &in.login, .max_len = PAIR_LOGIN_MAX},
+                {"password", BODY_STRING, &in.password, .max_len = PAIR_PASSWORD_MAX},
                 {"vault_id", BODY_STRING, &vault, NULL},
         };
-        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .missing = "name required",
+                                        .too_long = FIELD_TOO_LONG};
+        int r = api_fields_parse(req, &spec, &root);
 
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(in.device_name))
-                return bad_request(req, "name required");
+                return api_answered(r);
+        /* The older endpoint answers missing credentials with 401. */
         if (str_is_blank(in.login) || !in.password || !in.password[0])
-                return http_reply_error(req, 401, NULL, "username and password required");
+                return api_error(req, API_ERR_UNAUTHORIZED, "username and password required");
         return pair_device(req, &in, vault, RL_DEVICE_REGISTER, true);
 }
 
@@ -204,26 +200,27 @@ int api_auth_test(struct http_request *req)
         _cleanup_json_ json_t *root = NULL;
         const char *username = NULL, *password = NULL;
         const struct body_field fields[] = {
-                {"username", BODY_STRING, &username, NULL},
-                {"password", BODY_STRING, &password, NULL},
+                {"username", BODY_STRING, &username, .flags = BODY_NOT_BLANK,
+                 .max_len = PAIR_LOGIN_MAX},
+                {"password", BODY_STRING, &password, .flags = BODY_REQUIRED,
+                 .max_len = PAIR_PASSWORD_MAX},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing = "username and password required",
+                                        .too_long = FIELD_TOO_LONG};
         struct store_user u = {0};
-        int r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        int r = api_fields_parse(req, &spec, &root);
 
         if (r != 0)
-                return answered(r);
-        if (str_is_blank(username) || !password || !password[0])
-                return bad_request(req, "username and password required");
+                return api_answered(r);
         r = api_rate_limit(req, RL_AUTH_TEST, username);
         if (r != 0)
-                return answered(r);
-        if (api_too_long(username, PAIR_LOGIN_MAX) || api_too_long(password, PAIR_PASSWORD_MAX))
-                return bad_request(req, "field too long");
+                return api_answered(r);
         r = api_check_credentials(req, username, password, &u);
         if (r < 0)
                 return api_reply_internal(req, r);
         if (r != API_CREDENTIALS_OK)
-                return answered(api_reply_credentials(req, r, username, false));
+                return api_answered(api_reply_credentials(req, r, username, false));
         store_user_done(&u);
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), 0);
 }
@@ -234,7 +231,7 @@ int api_client_me(struct http_request *req)
         int r = api_device_auth(req, &dev, true);
 
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "device_id", dev.id,
                                  "user_id", dev.user_id, "username", dev.owner_username,
                                  "device_name", dev.name, "client_version", dev.client_version,
@@ -250,7 +247,7 @@ int api_client_revoke_current(struct http_request *req)
         int r = api_device_auth(req, &dev, false);
 
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = api_revoke_device(req, dev.id, dev.user_id, "device revoked by itself");
         store_device_done(&dev);
         return r;
@@ -261,23 +258,21 @@ int api_client_revoke_device(struct http_request *req)
         _cleanup_json_ json_t *root = NULL;
         const char *device_id = NULL, *password = NULL;
         const struct body_field fields[] = {
-                {"device_id", BODY_STRING, &device_id, NULL},
-                {"password", BODY_STRING, &password, NULL},
+                {"device_id", BODY_STRING, &device_id, .flags = BODY_NOT_BLANK},
+                {"password", BODY_STRING, &password, .flags = BODY_REQUIRED},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing = "device_id and password required"};
         struct store_device self = {0};
         struct store_user owner = {0};
         int r;
 
         r = api_device_auth(req, &self, true);
         if (r != 0)
-                return answered(r);
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                return api_answered(r);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
                 goto out;
-        if (str_is_blank(device_id) || !password || !password[0]) {
-                r = bad_request(req, "device_id and password required");
-                goto out;
-        }
         r = api_rate_limit(req, RL_AUTH_TEST, self.owner_username);
         if (r != 0)
                 goto out;
@@ -289,12 +284,12 @@ int api_client_revoke_device(struct http_request *req)
         }
         if (api_too_long(password, PAIR_PASSWORD_MAX) ||
             password_verify(password, owner.password_hash, NULL) != 1) {
-                r = http_reply_error(req, 403, NULL, "wrong password");
+                r = api_error(req, API_ERR_FORBIDDEN, "wrong password");
                 goto out;
         }
         r = api_revoke_device(req, device_id, self.user_id, "device revoked by another device");
 out:
         store_device_done(&self);
         store_user_done(&owner);
-        return answered(r);
+        return api_answered(r);
 }

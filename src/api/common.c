@@ -30,7 +30,7 @@ bool api_too_long(const char *s, size_t max)
 int api_reply_internal(struct http_request *req, int r)
 {
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
-        return http_reply_error(req, 500, "internal_error", "internal server error") < 0 ? r : 0;
+        return api_error(req, API_ERR_INTERNAL, "internal server error") < 0 ? r : 0;
 }
 
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
@@ -55,11 +55,6 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
                 log_warning_errno(r, "Cannot record audit event %s: %m", event);
 }
 
-static int reply_auth_error(struct http_request *req, unsigned status, const char *message)
-{
-        return http_reply_error(req, status, NULL, message) < 0 ? -EIO : BODY_ANSWERED;
-}
-
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch)
 {
         const char *h = http_header(req, "Authorization");
@@ -69,12 +64,12 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         int r;
 
         if (!h || strncasecmp(h, "Bearer ", 7) != 0 || str_is_blank(h + 7))
-                return reply_auth_error(req, 401, "API key required");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "API key required");
         token = h + 7;
         while (*token == ' ')
                 token++;
         if (strlen(token) > 256)
-                return reply_auth_error(req, 401, "invalid API key");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid API key");
 
         token_sha256_hex(token, strlen(token), hash);
         r = store_device_by_token_hash(api_app(req)->store, hash, &dev);
@@ -87,7 +82,7 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                     ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, req->client_ip,
                                   time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
-                return reply_auth_error(req, 401, "invalid API key");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid API key");
         }
         if (r < 0)
                 return r;
@@ -96,12 +91,12 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         if (dev.revoked_at[0]) {
                 api_audit(req, "device_auth_failed", dev.user_id, dev.id, "device revoked");
                 store_device_done(&dev);
-                return reply_auth_error(req, 401, "device revoked");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "device revoked");
         }
         if (dev.owner_blocked) {
                 api_audit(req, "device_auth_failed", dev.user_id, dev.id, "user blocked");
                 store_device_done(&dev);
-                return reply_auth_error(req, 403, "user blocked");
+                return api_error_answered(req, API_ERR_FORBIDDEN, "user blocked");
         }
 
         if (touch) {
@@ -144,13 +139,42 @@ int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const cha
         req->log_event = "rate_limit_exceeded";
         api_metrics_add(api_app(req)->metrics, API_METRIC_RATE_LIMITED, 1);
 
-        struct MHD_Response *resp = http_response_from_json(
-                json_pack("{s:s,s:s}", "error", "too many requests, try again later", "code",
-                          "rate_limited"));
+        struct MHD_Response *resp =
+                api_error_response(API_ERR_RATE_LIMITED, "too many requests, try again later");
         if (!resp)
                 return -ENOMEM;
         MHD_add_response_header(resp, "Retry-After", retry);
-        return http_reply_response(req, 429, resp, 0) < 0 ? -EIO : BODY_ANSWERED;
+        return http_reply_response(req, api_error_status(API_ERR_RATE_LIMITED), resp, 0) < 0
+                       ? -EIO
+                       : BODY_ANSWERED;
+}
+
+int api_login_request(struct http_request *req, size_t username_max, size_t password_max,
+                      struct api_login *ret)
+{
+        const struct body_field fields[] = {
+                {"username", BODY_STRING, &ret->username, .flags = BODY_NOT_BLANK,
+                 .max_len = username_max},
+                {"password", BODY_STRING, &ret->password, .flags = BODY_REQUIRED,
+                 .max_len = password_max},
+        };
+        const struct api_fields spec = {
+                fields,
+                ELEMENTSOF(fields),
+                .missing = "username and password required",
+                .too_long = "field too long",
+        };
+        int r;
+
+        *ret = (struct api_login){0};
+        r = api_fields_parse(req, &spec, &ret->root);
+        if (r != 0)
+                return r;
+        if (session_check_origin(req, api_app(req)->config->public_url) < 0) {
+                req->log_event = "csrf_rejected";
+                return api_error_answered(req, API_ERR_CSRF_INVALID, "cross-site login refused");
+        }
+        return api_rate_limit(req, RL_LOGIN, ret->username);
 }
 
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
@@ -168,6 +192,9 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (r < 0)
                 return r;
 
+        /* A failed attempt on an existing account is audited with its
+         * user (the answer stays the same as for an unknown login). */
+        snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", u.id);
         r = password_verify(password, u.password_hash, &rehash);
         if (r <= 0) {
                 if (r < 0)
@@ -194,30 +221,33 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         return API_CREDENTIALS_OK;
 }
 
+const char *api_known_user_id(const struct http_request *req)
+{
+        return req->log_user_id[0] ? req->log_user_id : NULL;
+}
+
 int api_reply_credentials(struct http_request *req, enum api_credentials c, const char *login,
                           bool audit)
 {
+        enum api_error e = API_ERR_FORBIDDEN;
         const char *msg;
-        unsigned status;
         (void)login;
 
         switch (c) {
         case API_CREDENTIALS_BLOCKED:
-                status = 403;
                 msg = "account blocked";
                 break;
         case API_CREDENTIALS_UNCONFIRMED:
-                status = 403;
                 msg = "email not confirmed";
                 break;
         default:
-                status = 401;
+                e = API_ERR_UNAUTHORIZED;
                 msg = "invalid credentials";
                 break;
         }
         if (audit)
-                api_audit(req, "device_auth_failed", NULL, NULL, msg);
-        return reply_auth_error(req, status, msg);
+                api_audit(req, "device_auth_failed", api_known_user_id(req), NULL, msg);
+        return api_error_answered(req, e, msg);
 }
 
 int api_session_auth(struct http_request *req, const struct session_kind *k, struct session *ret)
@@ -229,11 +259,11 @@ int api_session_auth(struct http_request *req, const struct session_kind *k, str
                 snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", ret->subject_id);
                 return 0;
         case -ENOENT:
-                return reply_auth_error(req, 401, "login required");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "login required");
         case -EKEYREJECTED:
-                return reply_auth_error(req, 401, "invalid session");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid session");
         case -EKEYEXPIRED:
-                return reply_auth_error(req, 401, "session expired");
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "session expired");
         default:
                 return api_reply_internal(req, r) < 0 ? r : BODY_ANSWERED;
         }
@@ -260,8 +290,7 @@ int api_session_csrf(struct http_request *req, const struct session *s, const ch
         if (session_check_csrf(req, api_app(req)->config->public_url, s, form_token) == 0)
                 return 0;
         req->log_event = "csrf_rejected";
-        return http_reply_error(req, 403, "csrf_invalid", "CSRF check failed") < 0 ? -EIO
-                                                                                   : BODY_ANSWERED;
+        return api_error_answered(req, API_ERR_CSRF_INVALID, "CSRF check failed");
 }
 
 int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
@@ -274,11 +303,11 @@ int api_revoke_device(struct http_request *req, const char *device_id, const cha
                 bool owned = strcmp(target.user_id, user_id) == 0;
                 store_device_done(&target);
                 if (!owned)
-                        return http_reply_error(req, 403, NULL, "device does not belong to you");
+                        return api_error(req, API_ERR_FORBIDDEN, "device does not belong to you");
                 r = store_device_revoke(api_app(req)->store, device_id, req->client_ip, message);
         }
         if (r == -ENOENT)
-                return http_reply_error(req, 404, NULL, "device not found");
+                return api_error(req, API_ERR_NOT_FOUND, "device not found");
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "device_revoked";

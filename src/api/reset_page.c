@@ -174,18 +174,19 @@ int api_reset_submit(struct http_request *req)
                 {RESET_FIELD_PASSWORD, BODY_STRING, &password, NULL},
                 {RESET_FIELD_REPEAT, BODY_STRING, &repeat, NULL},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .form = true};
         int r;
 
-        r = body_parse_json_or_form(req, fields, ELEMENTSOF(fields), &root);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return r == BODY_ANSWERED ? 0 : r;
+                return api_answered(r);
         if (str_is_blank(token))
                 return redirect_result(req, PAGE_INVALID);
         if (!password || !password[0])
                 return redirect_result(req, PAGE_TOO_SHORT);
         r = api_rate_limit(req, RL_RESET, NULL);
         if (r != 0)
-                return r == BODY_ANSWERED ? 0 : r;
+                return api_answered(r);
         if (!repeat || strcmp(password, repeat) != 0)
                 return redirect_result(req, PAGE_MISMATCH);
 

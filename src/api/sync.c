@@ -30,46 +30,37 @@
 #define OP_TYPE_MAX        64
 #define PULL_WAIT_MAX      60 /* seconds */
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
 /* --- push ----------------------------------------------------------------- */
 
-/* Read one op object into out, answering type errors (invalid_json). */
+/* Read one op object into out, answering type errors (invalid_json),
+ * missing text fields (invalid_operation) and over-long ones
+ * (field_too_long). */
 static int read_op(struct http_request *req, json_t *obj, struct store_op_in *out)
 {
         const struct body_field fields[] = {
-                {"op_id", BODY_STRING, &out->op_id, NULL},
-                {"entity_type", BODY_STRING, &out->entity_type, NULL},
-                {"entity_id", BODY_STRING, &out->entity_id, NULL},
-                {"op_type", BODY_STRING, &out->op_type, NULL},
+                {"op_id", BODY_STRING, &out->op_id, .flags = BODY_NOT_BLANK, .max_len = OP_ID_MAX},
+                {"entity_type", BODY_STRING, &out->entity_type, .flags = BODY_NOT_BLANK,
+                 .max_len = OP_ENTITY_TYPE_MAX},
+                {"entity_id", BODY_STRING, &out->entity_id, .flags = BODY_NOT_BLANK,
+                 .max_len = OP_ENTITY_ID_MAX},
+                {"op_type", BODY_STRING, &out->op_type, .flags = BODY_NOT_BLANK,
+                 .max_len = OP_TYPE_MAX},
                 {"payload_json", BODY_STRING, &out->payload_json, NULL},
                 {"created_at", BODY_STRING, &out->created_at, NULL},
                 {"client_sequence", BODY_INT, &out->client_sequence, NULL},
                 {"last_seen_server_seq", BODY_INT, &out->last_seen_server_seq, NULL},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .missing_error = API_ERR_INVALID_OPERATION,
+                                        .too_long_error = API_ERR_FIELD_TOO_LONG,
+                                        .wrong_type = "an op field has the wrong type"};
+        int r;
 
         if (!json_is_object(obj))
-                return http_reply_error(req, 400, "invalid_json", "each op must be an object") < 0
-                               ? -EIO
-                               : BODY_ANSWERED;
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                json_t *v = json_object_get(obj, fields[i].name);
-                if (!v || json_is_null(v))
-                        continue;
-                bool ok = fields[i].type == BODY_STRING ? json_is_string(v) : json_is_integer(v);
-                if (!ok)
-                        return http_reply_error(req, 400, "invalid_json",
-                                                "an op field has the wrong type") < 0
-                                       ? -EIO
-                                       : BODY_ANSWERED;
-                if (fields[i].type == BODY_STRING)
-                        *(const char **)fields[i].out = json_string_value(v);
-                else
-                        *(int64_t *)fields[i].out = json_integer_value(v);
-        }
+                return api_error_answered(req, API_ERR_INVALID_JSON, "each op must be an object");
+        r = api_fields_read(req, obj, &spec);
+        if (r != 0)
+                return r;
         if (!out->payload_json)
                 out->payload_json = "";
         if (!out->created_at)
@@ -77,59 +68,30 @@ static int read_op(struct http_request *req, json_t *obj, struct store_op_in *ou
         return 0;
 }
 
-static int reply_op_error(struct http_request *req, unsigned status, const char *code,
-                          const char *fmt, const char *arg)
-{
-        char msg[160];
-
-        snprintf(msg, sizeof(msg), fmt, arg);
-        return http_reply_error(req, status, code, msg) < 0 ? -EIO : BODY_ANSWERED;
-}
-
-/* Checks of api.md §4 that need no store, phase by phase over all ops. */
+/* Checks of api.md §4 that need no store (the text fields passed their
+ * specs in read_op()), phase by phase over all ops. */
 static int validate_ops(struct http_request *req, const struct store_op_in *ops, size_t n)
 {
         const struct app *app = api_app(req);
-        static const struct {
-                const char *name;
-                size_t offset;
-                size_t max;
-        } text_fields[] = {
-                {"op_id", offsetof(struct store_op_in, op_id), OP_ID_MAX},
-                {"entity_type", offsetof(struct store_op_in, entity_type), OP_ENTITY_TYPE_MAX},
-                {"entity_id", offsetof(struct store_op_in, entity_id), OP_ENTITY_ID_MAX},
-                {"op_type", offsetof(struct store_op_in, op_type), OP_TYPE_MAX},
-        };
 
-        for (size_t i = 0; i < n; i++)
-                for (size_t f = 0; f < ELEMENTSOF(text_fields); f++) {
-                        const char *v = *(const char *const *)((const char *)&ops[i] +
-                                                               text_fields[f].offset);
-                        if (str_is_blank(v))
-                                return reply_op_error(req, 400, "invalid_operation",
-                                                      "%s is required", text_fields[f].name);
-                        if (strlen(v) > text_fields[f].max)
-                                return reply_op_error(req, 400, "field_too_long", "%s is too long",
-                                                      text_fields[f].name);
-                }
         for (size_t i = 0; i < n; i++) {
                 size_t len = strlen(ops[i].payload_json);
                 if (len > app->config->limits.max_payload_json)
-                        return reply_op_error(req, 413, "payload_too_large", "%s",
-                                              "payload_json is too large");
+                        return api_error_answered(req, API_ERR_PAYLOAD_TOO_LARGE,
+                                                  "payload_json is too large");
                 if (len > 0) {
                         json_t *p = json_loads(ops[i].payload_json,
                                                JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
                         if (!p)
-                                return reply_op_error(req, 400, "invalid_payload", "%s",
-                                                      "payload_json is not valid JSON");
+                                return api_error_answered(req, API_ERR_INVALID_PAYLOAD,
+                                                          "payload_json is not valid JSON");
                         json_decref(p);
                 }
         }
         for (size_t i = 0; i < n; i++)
                 if (ops[i].client_sequence < 0 || ops[i].last_seen_server_seq < 0)
-                        return reply_op_error(req, 400, "invalid_operation", "%s",
-                                              "sequence numbers must not be negative");
+                        return api_error_answered(req, API_ERR_INVALID_OPERATION,
+                                                  "sequence numbers must not be negative");
         return 0;
 }
 
@@ -144,8 +106,9 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
                 if (!json_is_object(p))
                         continue;
                 if (json_object_get(p, "dataBase64"))
-                        return reply_op_error(req, 400, "inline_binary_forbidden", "%s",
-                                              "inline file data is not accepted; upload a blob");
+                        return api_error_answered(
+                                req, API_ERR_INLINE_BINARY_FORBIDDEN,
+                                "inline file data is not accepted; upload a blob");
                 json_t *blob = json_object_get(p, "blob");
                 if (!blob)
                         continue;
@@ -154,19 +117,19 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
                 if (!json_is_object(blob) || !json_is_string(sha) ||
                     !hex_is_lower(json_string_value(sha), 64) || !json_is_integer(size) ||
                     json_integer_value(size) < 0)
-                        return reply_op_error(req, 400, "invalid_blob_reference", "%s",
-                                              "blob must be {sha256, size}");
+                        return api_error_answered(req, API_ERR_INVALID_BLOB_REFERENCE,
+                                                  "blob must be {sha256, size}");
                 int64_t stored;
                 int r = store_blob_ref_size(api_app(req)->store, scope, json_string_value(sha),
                                             &stored);
                 if (r == -ENOENT)
-                        return reply_op_error(req, 400, "blob_not_owned", "%s",
-                                              "blob not uploaded in this vault");
+                        return api_error_answered(req, API_ERR_BLOB_NOT_OWNED,
+                                                  "blob not uploaded in this vault");
                 if (r < 0)
                         return r;
                 if (stored != json_integer_value(size))
-                        return reply_op_error(req, 400, "invalid_blob_reference", "%s",
-                                              "blob size does not match the upload");
+                        return api_error_answered(req, API_ERR_INVALID_BLOB_REFERENCE,
+                                                  "blob size does not match the upload");
         }
         return 0;
 }
@@ -180,28 +143,26 @@ int api_sync_push(struct http_request *req)
         const char *device_id = NULL, *idem = NULL;
         json_t *ops_json = NULL;
         const struct body_field fields[] = {
-                {"device_id", BODY_STRING, &device_id, NULL},
-                {"idempotency_key", BODY_STRING, &idem, NULL},
+                {"device_id", BODY_STRING, &device_id, .max_len = PUSH_KEY_MAX},
+                {"idempotency_key", BODY_STRING, &idem, .max_len = PUSH_KEY_MAX},
                 {"ops", BODY_ARRAY, &ops_json, NULL},
         };
+        const struct api_fields spec = {fields, ELEMENTSOF(fields),
+                                        .too_long = "device_id or idempotency_key is too long",
+                                        .too_long_error = API_ERR_FIELD_TOO_LONG};
         size_t n = 0;
         int r;
 
         r = api_device_auth(req, &dev, false);
         if (r != 0)
-                return answered(r);
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+                return api_answered(r);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
                 goto out;
 
         n = ops_json ? json_array_size(ops_json) : 0;
         if (n > api_app(req)->config->limits.max_push_operations) {
-                r = http_reply_error(req, 413, "too_many_operations", "too many operations");
-                goto out;
-        }
-        if (api_too_long(device_id, PUSH_KEY_MAX) || api_too_long(idem, PUSH_KEY_MAX)) {
-                r = http_reply_error(req, 400, "field_too_long",
-                                     "device_id or idempotency_key is too long");
+                r = api_error(req, API_ERR_TOO_MANY_OPERATIONS, "too many operations");
                 goto out;
         }
         ops = calloc(n ? n : 1, sizeof(*ops));
@@ -253,7 +214,7 @@ int api_sync_push(struct http_request *req)
 out:
         store_push_result_done(&res);
         store_device_done(&dev);
-        return answered(r);
+        return api_answered(r);
 }
 
 /* --- pull ----------------------------------------------------------------- */
@@ -315,7 +276,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         r = api_device_auth(req, &dev, !args->touched);
         args->touched = true;
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         struct store_scope scope = {dev.user_id, dev.vault_id};
         for (;;) {
                 json_writer_init(&ops, 16384);
@@ -381,15 +342,17 @@ int api_sync_pull(struct http_request *req)
         int64_t max_page = (int64_t)api_app(req)->config->limits.max_pull_page;
         int r;
 
-        r = body_parse(req, fields, ELEMENTSOF(fields), &root);
+        const struct api_fields spec = {fields, ELEMENTSOF(fields)};
+
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         if (since < 0 || limit < 0)
-                return http_reply_error(req, 400, "invalid_request",
-                                        "since_sequence and page_limit must not be negative");
+                return api_error(req, API_ERR_INVALID_REQUEST,
+                                 "since_sequence and page_limit must not be negative");
         if (wait < 0 || wait > PULL_WAIT_MAX)
-                return http_reply_error(req, 400, "invalid_request",
-                                        "wait_seconds must be between 0 and 60");
+                return api_error(req, API_ERR_INVALID_REQUEST,
+                                 "wait_seconds must be between 0 and 60");
 
         /* The arguments outlive this call when the request is suspended. */
         args = calloc(1, sizeof(*args));

@@ -20,11 +20,6 @@
 /* The longest password a revoke request may carry. */
 #define USER_PASSWORD_MAX 1024
 
-static int answered(int r)
-{
-        return r == BODY_ANSWERED ? 0 : r;
-}
-
 /* Authenticate the user session and load its user.  Errors answered: the
  * session's 401s, 401 "invalid session" for a deleted user, 403 "account
  * blocked".  On 0, *ret_user is filled (store_user_done()). */
@@ -36,14 +31,12 @@ static int user_auth(struct http_request *req, struct session *s, struct store_u
                 return r;
         r = store_user_get(api_app(req)->store, s->subject_id, ret_user);
         if (r == -ENOENT)
-                return http_reply_error(req, 401, NULL, "invalid session") < 0 ? -EIO
-                                                                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid session");
         if (r < 0)
                 return api_reply_internal(req, r) < 0 ? r : BODY_ANSWERED;
         if (ret_user->blocked) {
                 store_user_done(ret_user);
-                return http_reply_error(req, 403, NULL, "account blocked") < 0 ? -EIO
-                                                                               : BODY_ANSWERED;
+                return api_error_answered(req, API_ERR_FORBIDDEN, "account blocked");
         }
         return 0;
 }
@@ -58,7 +51,7 @@ int api_user_devices(struct http_request *req)
 
         r = user_auth(req, &s, &u);
         if (r != 0)
-                return answered(r);
+                return api_answered(r);
         r = store_device_list_for_user(api_app(req)->store, u.id, &list, &n);
         store_user_done(&u);
         if (r < 0)
@@ -90,21 +83,23 @@ int api_user_device_revoke(struct http_request *req)
                 {"password", BODY_STRING, &password, NULL},
                 {SESSION_CSRF_FIELD, BODY_STRING, &form_csrf, NULL},
         };
+        /* password is checked by hand: the CSRF check comes first. */
+        const struct api_fields spec = {fields, ELEMENTSOF(fields), .form = true};
         struct store_user u = {0};
         struct session s;
         int r;
 
         r = user_auth(req, &s, &u);
         if (r != 0)
-                return answered(r);
-        r = body_parse_json_or_form(req, fields, ELEMENTSOF(fields), &root);
+                return api_answered(r);
+        r = api_fields_parse(req, &spec, &root);
         if (r != 0)
                 goto out;
         r = api_session_csrf(req, &s, form_csrf);
         if (r != 0)
                 goto out;
         if (!password || !password[0]) {
-                r = http_reply_error(req, 400, NULL, "password required");
+                r = api_error(req, API_ERR_INVALID_REQUEST, "password required");
                 goto out;
         }
         r = api_rate_limit(req, RL_AUTH_TEST, u.username);
@@ -113,11 +108,11 @@ int api_user_device_revoke(struct http_request *req)
         if (api_too_long(password, USER_PASSWORD_MAX) ||
             password_verify(password, u.password_hash, NULL) != 1) {
                 api_audit(req, "device_revoke_failed", u.id, NULL, "wrong password");
-                r = http_reply_error(req, 403, NULL, "wrong password");
+                r = api_error(req, API_ERR_FORBIDDEN, "wrong password");
                 goto out;
         }
         r = api_revoke_device(req, req->params[0], u.id, "device revoked from the web");
 out:
         store_user_done(&u);
-        return answered(r);
+        return api_answered(r);
 }

@@ -38,7 +38,8 @@ enum key_type {
         KEY_LOG_LEVEL,
         KEY_SMTP_SECURITY,
         KEY_SYNCHRONOUS,
-        KEY_LEGACY_PORT, /* the existing server's top-level "port" */
+        KEY_LEGACY_PORT,    /* the existing server's top-level "port" */
+        KEY_LEGACY_IGNORED, /* a key of the existing server that means nothing here */
         KEY_METRICS_LISTEN,
 };
 
@@ -54,6 +55,9 @@ struct config_key {
 static const struct config_key config_keys[] = {
         {"listen", KEY_LISTEN, 0, 0, 0},
         {"port", KEY_LEGACY_PORT, 0, 0, 0},
+        /* The existing server logged e-mail tokens when it had no SMTP
+         * host; tokens are never logged here (the outbox holds the mail). */
+        {"development_token_logging", KEY_LEGACY_IGNORED, 0, 0, 0},
         {"public_url", KEY_PUBLIC_URL, 0, 0, 0},
         {"trusted_proxies", KEY_PROXIES, 0, 0, 0},
         {"log_level", KEY_LOG_LEVEL, OFF(server.log_level), 0, 0},
@@ -386,6 +390,13 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 return apply_admins(c, doc, node, err, err_size);
         case KEY_SECTION:
                 return fail(err, err_size, k->path, "expected a mapping");
+        case KEY_LEGACY_IGNORED:
+                for (size_t i = 0; i < c->n_ignored_keys; i++)
+                        if (c->ignored_keys[i] == k->path)
+                                return 0;
+                if (c->n_ignored_keys < ELEMENTSOF(c->ignored_keys))
+                        c->ignored_keys[c->n_ignored_keys++] = k->path;
+                return 0;
         default:
                 break;
         }
@@ -477,6 +488,17 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
         }
 }
 
+static bool is_smtp_delivery_key(const char *path)
+{
+        static const char *const keys[] = {"smtp.host",     "smtp.port",          "smtp.security",
+                                           "smtp.username", "smtp.password_file", "smtp.from"};
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(path, keys[i]) == 0)
+                        return true;
+        return false;
+}
+
 static int walk_mapping(struct config *c, yaml_document_t *doc, yaml_node_t *map,
                         const char *prefix, char *err, size_t err_size)
 {
@@ -506,6 +528,8 @@ static int walk_mapping(struct config *c, yaml_document_t *doc, yaml_node_t *map
                         r = apply_value(c, k, doc, vnode, err, err_size);
                 if (r < 0)
                         return r;
+                if (is_smtp_delivery_key(path))
+                        c->smtp.delivery_set = true;
         }
         return 0;
 }

@@ -85,6 +85,10 @@ struct config {
                 uint64_t timeout_seconds;
                 char *outbox_dir;  /* NULL: <data>/outbox */
                 char *socket_path; /* mailer's unix socket under systemd */
+                /* Whether config.yml set any of host, port, security,
+                 * username, password_file or from (the delivery settings;
+                 * the earlier server's are carried over only when not). */
+                bool delivery_set;
         } smtp;
 
         /* Administrators listed in a config.yml written by the existing
@@ -92,6 +96,13 @@ struct config {
          * start when not present there. */
         struct config_admin *admins;
         size_t n_admins;
+
+        /* Keys of the existing server's config.yml that were present but
+         * mean nothing here (static strings, each listed once): accepted so
+         * that an upgrade starts, and reported by the caller with one
+         * warning each.  A key no version ever had stays an error. */
+        const char *ignored_keys[4];
+        size_t n_ignored_keys;
 };
 
 /* Fill c with the defaults of api.md §9.  Returns 0 or -ENOMEM. */

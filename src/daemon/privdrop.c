@@ -97,7 +97,7 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, uid_t
         return 1;
 }
 
-static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
+static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth, const char *keep)
 {
         _cleanup_close_ int dfd = -1;
         DIR *d;
@@ -119,6 +119,8 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
 
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
+                if (depth == 0 && keep && strcmp(de->d_name, keep) == 0)
+                        continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         r = -errno;
                         break;
@@ -137,7 +139,7 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
                                 r = -errno;
                                 break;
                         }
-                        r = chown_dir(sub, uid, gid, depth + 1);
+                        r = chown_dir(sub, uid, gid, depth + 1, NULL);
                         if (r > 0)
                                 changed += r;
                 }
@@ -148,7 +150,7 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth)
         return r < 0 ? r : changed;
 }
 
-int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid)
+int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid, const char *keep)
 {
         struct stat st;
         int r, changed = 0;
@@ -162,7 +164,7 @@ int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid)
                         return -errno;
                 changed = 1;
         }
-        r = chown_dir(dirfd, uid, gid, 0);
+        r = chown_dir(dirfd, uid, gid, 0, keep);
         return r < 0 ? r : changed + r;
 }
 

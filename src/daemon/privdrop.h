@@ -32,10 +32,12 @@ int privdrop_resolve(const char *user, const char *group, struct privdrop_target
  * Give the directory dirfd and everything below it to uid:gid.  Symbolic
  * links are neither followed nor changed, and a regular file with more than
  * one hard link is skipped (it may be a link to a file outside).  Depth is
- * bounded by PRIVDROP_CHOWN_DEPTH.  Returns the number of entries changed,
- * or negative errno (the first failure; the walk stops there).
+ * bounded by PRIVDROP_CHOWN_DEPTH.  The entry named keep directly under
+ * dirfd (NULL: none) and everything below it are left as they are.
+ * Returns the number of entries changed, or negative errno (the first
+ * failure; the walk stops there).
  */
-int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid);
+int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid, const char *keep);
 
 /*
  * Drop to t: clear supplementary groups, set real/effective/saved gid then

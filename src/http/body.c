@@ -11,8 +11,9 @@
 
 #include "util/cleanup.h"
 
-static int extract_fields(json_t *root, const struct body_field *fields, size_t n, char *err,
-                          size_t err_size)
+/* Pass 1: types and outputs. */
+static int extract_types(json_t *root, const struct body_field *fields, size_t n, char *err,
+                         size_t err_size)
 {
         for (size_t i = 0; i < n; i++) {
                 json_t *v = json_object_get(root, fields[i].name);
@@ -60,6 +61,60 @@ static int extract_fields(json_t *root, const struct body_field *fields, size_t 
         return 0;
 }
 
+/* Whether a string value counts as given for flags. */
+static bool string_given(const char *s, unsigned flags)
+{
+        if (!s || !s[0])
+                return false;
+        if (!(flags & BODY_NOT_BLANK))
+                return true;
+        for (; *s; s++)
+                if (!isspace((unsigned char)*s))
+                        return true;
+        return false;
+}
+
+int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, char *err,
+                 size_t err_size)
+{
+        int r = extract_types(obj, fields, n_fields, err, err_size);
+
+        if (r < 0)
+                return r;
+        /* Pass 2: required fields. */
+        for (size_t i = 0; i < n_fields; i++) {
+                const struct body_field *f = &fields[i];
+                json_t *v = json_object_get(obj, f->name);
+                bool given;
+
+                if (!(f->flags & (BODY_REQUIRED | BODY_NOT_BLANK)))
+                        continue;
+                if (f->type == BODY_STRING)
+                        given = json_is_string(v) && string_given(json_string_value(v), f->flags);
+                else
+                        given = v && !json_is_null(v);
+                if (!given) {
+                        if (err && err_size)
+                                snprintf(err, err_size, "%s is required", f->name);
+                        return -ENODATA;
+                }
+        }
+        /* Pass 3: lengths. */
+        for (size_t i = 0; i < n_fields; i++) {
+                const struct body_field *f = &fields[i];
+                json_t *v = json_object_get(obj, f->name);
+
+                if (f->type != BODY_STRING || f->max_len == 0 || !json_is_string(v))
+                        continue;
+                if (json_string_length(v) > f->max_len) {
+                        if (err && err_size)
+                                snprintf(err, err_size, "%s is too long", f->name);
+                        return -EMSGSIZE;
+                }
+        }
+        return 0;
+}
+
 int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
                     json_t **ret_root, char *err, size_t err_size)
 {
@@ -92,7 +147,7 @@ int body_parse_text(const char *text, size_t len, const struct body_field *field
                         snprintf(err, err_size, "body must be a JSON object");
                 return -EBADMSG;
         }
-        r = extract_fields(root, fields, n_fields, err, err_size);
+        r = body_extract(root, fields, n_fields, err, err_size);
         if (r < 0) {
                 json_decref(root);
                 return r;
@@ -178,48 +233,4 @@ bool body_is_form(struct http_request *req)
 {
         const char *ct = http_header(req, "Content-Type");
         return ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
-}
-
-int body_parse_json_or_form(struct http_request *req, const struct body_field *fields,
-                            size_t n_fields, json_t **ret_root)
-{
-        char err[160] = "";
-        int r;
-
-        if (body_is_form(req)) {
-                json_t *root = body_form_to_json(req->body ? req->body : "", req->body_len);
-                if (!root)
-                        return http_reply_error(req, 400, "invalid_request", "malformed form") < 0
-                                       ? -EIO
-                                       : BODY_ANSWERED;
-                r = extract_fields(root, fields, n_fields, err, sizeof(err));
-                if (r < 0) {
-                        json_decref(root);
-                        return http_reply_error(req, 400, "invalid_json", "invalid form field") < 0
-                                       ? -EIO
-                                       : BODY_ANSWERED;
-                }
-                *ret_root = root;
-                return 0;
-        }
-        return body_parse(req, fields, n_fields, ret_root);
-}
-
-int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
-               json_t **ret_root)
-{
-        char err[160] = "";
-        int r;
-
-        r = body_parse_text(req->body, req->body_len, fields, n_fields, ret_root, err, sizeof(err));
-        if (r == -ENOTEMPTY)
-                return http_reply_error(req, 400, "trailing_json",
-                                        "unexpected data after the JSON body") < 0
-                               ? -EIO
-                               : BODY_ANSWERED;
-        if (r == -EBADMSG)
-                return http_reply_error(req, 400, "invalid_json", "invalid JSON body") < 0
-                               ? -EIO
-                               : BODY_ANSWERED;
-        return r;
 }

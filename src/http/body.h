@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Request body parsing driven by a field spec (style.md §7): one call turns
- * a buffered JSON body (or an application/x-www-form-urlencoded form, whose
- * values are strings) into typed values, and answers the contract's error
- * itself when the body is not acceptable:
- *   not JSON, not an object, or a field of the wrong type: 400 invalid_json
- *   a second JSON value after the first:                  400 trailing_json
- * Unknown fields are ignored; missing and null fields leave the output at
- * its zero value.  Whether a field is required, and its length limits, are
- * the handler's business (the messages differ per endpoint).
+ * a JSON body (or an application/x-www-form-urlencoded form, whose values
+ * are strings) into typed values and checks each field against its spec:
+ * type, whether it is required, and the longest string it may hold.  The
+ * outcome is an errno with the faulty field named in err; answering is the
+ * caller's business (api/fields.h maps outcomes to the contract's errors),
+ * so this file knows no error code.  Unknown fields are ignored; missing
+ * and null fields leave the output at its zero value.
  */
 #pragma once
 
@@ -26,37 +25,45 @@ enum body_field_type {
         BODY_OBJECT, /* json_t ** (borrowed) */
 };
 
+/* Field flags. */
+enum {
+        BODY_REQUIRED = 1 << 0,  /* present and not null; a string also not empty */
+        BODY_NOT_BLANK = 1 << 1, /* BODY_REQUIRED, and a string not only white space */
+};
+
 struct body_field {
         const char *name;
         enum body_field_type type;
         void *out;
-        bool *present; /* optional: set when the field was given (not null) */
+        bool *present;  /* optional: set when the field was given (not null) */
+        unsigned flags; /* BODY_REQUIRED, BODY_NOT_BLANK */
+        size_t max_len; /* BODY_STRING: the longest value accepted, in bytes; 0: any */
 };
 
-/* Result of body_parse(): 0 parsed; BODY_ANSWERED when an error answer was
- * already sent (the handler just returns 0); negative errno otherwise. */
+/* What a helper returns once it has sent the answer itself (the handler
+ * then just returns 0); helpers return 0 to carry on, or a negative errno. */
 #define BODY_ANSWERED 1
 
-/* Parse the request body as JSON, whatever Content-Type says (clients are
- * not consistent about it).  On 0, *ret_root owns the values that string,
- * array and object outputs point into: json_decref() it when done. */
-int body_parse(struct http_request *req, const struct body_field *fields, size_t n_fields,
-               json_t **ret_root);
+/* Check the members of the JSON object obj against fields and fill the
+ * outputs, in three passes over all fields so the answer does not depend
+ * on member order: types first, then required fields, then lengths.
+ * Returns 0, -EBADMSG (a field of the wrong type), -ENODATA (a required
+ * field missing, null, empty or blank) or -EMSGSIZE (a string longer than
+ * its max_len); err, if given, then says which ("<name> is required"). */
+int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, char *err,
+                 size_t err_size);
 
-/* Like body_parse(), but an application/x-www-form-urlencoded body (a web
- * form) is accepted too, its values being strings. */
-int body_parse_json_or_form(struct http_request *req, const struct body_field *fields,
-                            size_t n_fields, json_t **ret_root);
+/* Parse text as one JSON object, then body_extract() it.  Returns 0 with
+ * *ret_root owning the values that string, array and object outputs point
+ * into (json_decref() it when done), -EBADMSG (empty, invalid JSON, not an
+ * object, a wrong type), -ENOTEMPTY (trailing data after the value), or
+ * body_extract()'s -ENODATA / -EMSGSIZE.  err, if given, receives the
+ * parser's message or the field's fault. */
+int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
+                    json_t **ret_root, char *err, size_t err_size);
 
 /* Whether the request body is declared application/x-www-form-urlencoded. */
 bool body_is_form(struct http_request *req);
-
-/* Parse JSON text with the same rules (no request needed; used by tests).
- * Returns 0, -EBADMSG (invalid JSON / not an object / wrong type) or
- * -ENOTEMPTY (trailing JSON).  err, if given, receives the field name or
- * parser message. */
-int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
-                    json_t **ret_root, char *err, size_t err_size);
 
 /* Decode an application/x-www-form-urlencoded body into a JSON object of
  * strings (the last occurrence of a name wins).  NULL on malformed input. */

@@ -168,21 +168,20 @@ static int begin_request(struct http_server *srv, struct http_request *req, cons
         }
 
         if (strlen(url) > HTTP_MAX_URL)
-                return http_reply_error(req, 414, "uri_too_long", "request URL too long");
+                return http_reply_error(req, 414, NULL, "request URL too long");
 
         m = router_match(p->routes, p->n_routes, method, url, &req->route, req->params,
                          &req->n_params, req->allow, sizeof(req->allow));
         if (m != ROUTE_FOUND) {
                 req->unrouted = m == ROUTE_NOT_FOUND ? 404 : 405;
                 if (req->has_content_length && req->content_length > p->max_json_body)
-                        return http_reply_error(req, 413, "request_too_large",
-                                                "request body too large");
+                        return http_reply_error(req, 413, NULL, "request body too large");
                 return 0;
         }
 
         if (req->route->body != HTTP_BODY_STREAM && req->has_content_length &&
             req->content_length > p->max_json_body)
-                return http_reply_error(req, 413, "request_too_large", "request body too large");
+                return http_reply_error(req, 413, NULL, "request body too large");
 
         if (req->route->body == HTTP_BODY_STREAM && req->route->stream_begin) {
                 int r = req->route->stream_begin(req);
@@ -213,7 +212,7 @@ static int reply_unrouted(struct http_request *req)
                 return http_reply_not_found_page(req);
         }
         resp = http_response_from_json(json_pack("{s:s,s:s}", "error", "method not allowed", "code",
-                                                 "method_not_allowed"));
+                                                 http_default_code(405)));
         if (!resp)
                 return -ENOMEM;
         MHD_add_response_header(resp, "Allow", req->allow);
@@ -306,9 +305,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return MHD_YES;
         req->body_done = true;
         if (req->too_large)
-                return http_reply_error(req, 413, "request_too_large", "request body too large") < 0
-                               ? MHD_NO
-                               : MHD_YES;
+                return http_reply_error(req, 413, NULL, "request body too large") < 0 ? MHD_NO
+                                                                                      : MHD_YES;
         if (req->unrouted) {
                 after_handler(req, reply_unrouted(req));
                 return MHD_YES;

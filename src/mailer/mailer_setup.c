@@ -5,35 +5,26 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
-#include "util/fs.h"
-
-static void wipe_free(char *buf, size_t len)
-{
-        if (!buf)
-                return;
-        sodium_memzero(buf, len);
-        free(buf);
-}
+#include "util/secret.h"
 
 /*
- * Read one secret file into sodium_malloc() memory.  With optional, a
- * missing or empty file yields *ret = NULL instead of an error.
+ * Read one secret file into secret memory (util/secret.h).  With optional,
+ * a missing or empty file yields *ret = NULL instead of an error.
  */
 static int secret_read(const char *path, const char *role, bool optional, char **ret, char *err,
                        size_t err_size)
 {
-        char *buf = NULL, *secret;
-        size_t len = 0, cap;
+        _cleanup_secret_ char *secret = NULL;
+        size_t len = 0;
         int r;
 
-        r = fs_read_file(path, MAILER_PASSWORD_MAX, &buf, &len);
+        r = secret_read_file(path, MAILER_PASSWORD_MAX, &secret, &len);
         if (r == -ENOENT && optional) {
                 *ret = NULL;
                 return 0;
@@ -43,29 +34,15 @@ static int secret_read(const char *path, const char *role, bool optional, char *
                          r == -EFBIG ? "file too large" : strerror(-r));
                 return r;
         }
-        cap = len + 1;
-        if (len > 0 && buf[len - 1] == '\n')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '\r')
-                buf[--len] = '\0';
         if (len == 0 && optional) {
-                wipe_free(buf, cap);
                 *ret = NULL;
                 return 0;
         }
-        if (len == 0 || strlen(buf) != len) {
-                wipe_free(buf, cap);
+        if (len == 0 || strlen(secret) != len) {
                 snprintf(err, err_size, "%s is empty or holds a NUL byte", role);
                 return -EINVAL;
         }
-        secret = sodium_malloc(len + 1);
-        if (!secret) {
-                wipe_free(buf, cap);
-                return -ENOMEM;
-        }
-        memcpy(secret, buf, len + 1);
-        wipe_free(buf, cap);
-        *ret = secret;
+        *ret = TAKE_PTR(secret);
         return 0;
 }
 
@@ -95,8 +72,7 @@ int mailer_password_read(const struct config *cfg, char **ret, char *err, size_t
 
 void mailer_password_free(char *password)
 {
-        if (password)
-                sodium_free(password); /* wipes */
+        secret_free(password);
 }
 
 int mailer_account_lookup(const struct config *cfg, struct mailer_account *ret)

@@ -22,11 +22,11 @@
 /*
  * Read the SMTP password: $CREDENTIALS_DIRECTORY/smtp-password when it
  * exists and is not empty, else smtp.password_file when set, else none
- * (*ret = NULL).  One trailing newline is dropped.  The password lives in
- * sodium_malloc() memory (free with mailer_password_free()); every other
- * copy is wiped.  Returns 0, or a negative errno with the file's role
- * (never its content) in err: -EINVAL for an empty or NUL-holding file,
- * -EFBIG when longer than MAILER_PASSWORD_MAX.
+ * (*ret = NULL).  One trailing newline is dropped.  The password is read
+ * straight into secret memory (util/secret.h; free with
+ * mailer_password_free()), never through another buffer.  Returns 0, or a negative errno with the
+ * file's role (never its content) in err: -EINVAL for an empty or NUL-holding file, -EFBIG when
+ * longer than MAILER_PASSWORD_MAX.
  */
 int mailer_password_read(const struct config *cfg, char **ret, char *err, size_t err_size);
 void mailer_password_free(char *password);

@@ -51,7 +51,8 @@
 struct mailer_options {
         const char *config_path;
         const char *data_dir;
-        int fd; /* -1: not given */
+        const char *smtp_carried_over; /* the earlier server's settings */
+        int fd;                        /* -1: not given */
         bool supervise;
         bool no_seccomp;
         bool allow_root;
@@ -68,6 +69,7 @@ enum {
         OPT_ALLOW_ROOT,
         OPT_VERSION,
         OPT_HELP,
+        OPT_SMTP_CARRIED_OVER,
 };
 
 static const struct option long_options[] = {
@@ -79,6 +81,7 @@ static const struct option long_options[] = {
         {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
+        {"smtp-carried-over", required_argument, NULL, OPT_SMTP_CARRIED_OVER},
         {NULL, 0, NULL, 0},
 };
 
@@ -90,6 +93,9 @@ static void print_help(const char *argv0)
                "  --data DIR      data directory, for the default outbox DIR/outbox\n"
                "                  (default ./server-data)\n"
                "  --fd N          serve the one channel already open on descriptor N\n"
+               "  --smtp-carried-over FILE\n"
+               "                  the earlier server's SMTP settings (written by the daemon),\n"
+               "                  used when the configuration sets no smtp.* delivery key\n"
                "  --supervise     with --fd: start helpers on request (used by the daemon)\n"
                "  --allow-root    keep running as root instead of becoming server.user\n"
                "  --no-seccomp    do not install the system call filter (debugging)\n"
@@ -114,6 +120,9 @@ static int options_parse(int argc, char **argv, struct mailer_options *o)
                         break;
                 case OPT_DATA:
                         o->data_dir = optarg;
+                        break;
+                case OPT_SMTP_CARRIED_OVER:
+                        o->smtp_carried_over = optarg;
                         break;
                 case OPT_FD:
                         if (parse_u64(optarg, &fd) < 0 || fd > INT_MAX) {
@@ -193,6 +202,27 @@ static int run_supervisor(const struct mailer_options *o, int argc, char **argv)
         return mailer_supervise(o->fd, args) < 0 ? EXIT_RUNTIME : 0;
 }
 
+/* The earlier server's settings, carried over by the daemon: only from a
+ * file and directory of this (still privileged) user that nobody else can
+ * write, so the daemon's own account can never redirect the password. */
+static int load_carried_over(struct config *cfg, const char *path, char *err, size_t err_size)
+{
+        _cleanup_free_ char *dir = path[0] == '/' ? strdup(path) : NULL;
+        struct stat st, dst;
+
+        if (dir)
+                *strrchr(dir, '/') = '\0';
+        if (!dir || lstat(path, &st) < 0 || lstat(dir[0] ? dir : "/", &dst) < 0 ||
+            !S_ISREG(st.st_mode) || !S_ISDIR(dst.st_mode) || st.st_uid != geteuid() ||
+            dst.st_uid != geteuid() || (st.st_mode & 022) || (dst.st_mode & 022)) {
+                snprintf(err, err_size,
+                         "--smtp-carried-over: %s is not a file of this user closed to others",
+                         path);
+                return -EPERM;
+        }
+        return config_load_file(cfg, path, false, err, err_size);
+}
+
 static int load_config(struct config *cfg, const struct mailer_options *o, const char *data_dir)
 {
         _cleanup_free_ char *default_path = NULL;
@@ -209,6 +239,8 @@ static int load_config(struct config *cfg, const struct mailer_options *o, const
                         return log_oom();
                 r = config_load_file(cfg, default_path, true, err, sizeof(err));
         }
+        if (r >= 0 && o->smtp_carried_over && !cfg->smtp.delivery_set)
+                r = load_carried_over(cfg, o->smtp_carried_over, err, sizeof(err));
         if (r >= 0)
                 r = config_validate(cfg, err, sizeof(err));
         if (r >= 0 && cfg->smtp.host && smtp_host_check(cfg->smtp.host) < 0) {
@@ -227,7 +259,7 @@ static int load_config(struct config *cfg, const struct mailer_options *o, const
 /* Everything the serving loop needs, owned here. */
 struct mailer {
         struct config cfg;
-        char *password; /* sodium_malloc(), NULL when none */
+        char *password; /* secret memory (util/secret.h), NULL when none */
         int outbox_fd;
         struct smtp_target smtp;
         struct mailer_context ctx;

@@ -14,7 +14,7 @@
  * The password: literal when not NULL, else the content of file when not
  * NULL, else one line of standard input.  One trailing newline (and a
  * carriage return before it) is dropped; 1 to ADMIN_PASSWORD_MAX_LEN bytes
- * must remain.  *ret is malloc'd; scrub it (sodium_memzero) before freeing.
+ * must remain.  *ret is in secret memory: release it with secret_free().
  * Logs why it failed; returns 0 or a negative errno.
  */
 int admin_password_read(const char *literal, const char *file, char **ret);

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "store/store_devices.h"
 #include "util/cleanup.h"
+#include "util/secret.h"
 
 static const char admin_help[] =
         "Usage: verstak-sync-server admin COMMAND [--data DIR] [--json] ...\n\n"
@@ -75,7 +76,8 @@ static int set_admin(struct cmd_data *data, const struct cmd_common *c, const st
 {
         const char *cmd = create ? "create-admin" : "reset-admin";
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        _cleanup_free_ char *old_id = NULL, *old_hash = NULL, *password = NULL;
+        _cleanup_free_ char *old_id = NULL, *old_hash = NULL;
+        _cleanup_secret_ char *password = NULL;
         int r;
 
         if (!!a->password_file == a->password_stdin)
@@ -98,7 +100,7 @@ static int set_admin(struct cmd_data *data, const struct cmd_common *c, const st
         if (admin_password_read(NULL, a->password_file, &password) < 0)
                 return CMD_EXIT_USAGE;
         r = password_hash(password, hash);
-        sodium_memzero(password, strlen(password));
+        secret_freep(&password);
         if (r < 0)
                 return cmd_fail(CMD_EXIT_FAILURE, cmd, "cannot hash the password: %s",
                                 strerror(-r));

@@ -5,7 +5,8 @@
  * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
  *
  *   flags + config (+ target user resolved) -> data directory + database
- *   (migrations) -> admins -> listeners -> (mailer helper) -> privilege drop
+ *   (migrations) -> admins -> the earlier server's SMTP settings -> listeners
+ *   -> (mailer helper) -> privilege drop
  *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
  *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
  *
@@ -50,11 +51,13 @@
 #include "server/cmd.h"
 #include "server/options.h"
 #include "server/retention.h"
+#include "server/smtp_legacy.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/secret.h"
 #include "util/text.h"
 #include "version.h"
 
@@ -70,22 +73,23 @@
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
 
-static int bootstrap_admin(struct app *app, const struct options *o)
+static int bootstrap_admin(struct app *app, struct options *o)
 {
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        _cleanup_free_ char *password = NULL;
+        _cleanup_secret_ char *password = NULL;
         int r;
 
         if (o->admin_pass)
                 log_warning("--admin-pass exposes the password to other local users; prefer "
                             "--admin-pass-file or --admin-pass-stdin");
         r = admin_password_read(o->admin_pass, o->admin_pass_file, &password);
+        options_forget_password(o);
         if (r < 0)
                 return r;
         if (strlen(password) < 8)
                 log_warning("The administrator password is shorter than 8 characters");
         r = password_hash(password, hash);
-        sodium_memzero(password, strlen(password));
+        secret_freep(&password);
         if (r < 0)
                 return log_error_errno(r, "Cannot hash the administrator password: %m");
         token_random_hex(id, TOKEN_USER_ID_HEX);
@@ -160,6 +164,10 @@ static int load_config(struct config *cfg, const struct options *o, const char *
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;
         }
+        for (size_t i = 0; i < cfg->n_ignored_keys; i++)
+                log_warning("Configuration: %s is a setting of the earlier server that means "
+                            "nothing here; ignored (remove it from the file)",
+                            cfg->ignored_keys[i]);
         return 0;
 }
 
@@ -200,12 +208,12 @@ static int mailer_path(char **ret)
  * fork+exec.  Without it the daemon still serves; account e-mails then
  * fail, are logged and counted.
  */
-static void start_mailer(struct app *app, const struct options *o)
+static void start_mailer(struct app *app, const struct options *o, const char *smtp_carried_over)
 {
         const struct config *cfg = app->config;
         _cleanup_free_ char *path = NULL, *default_config = NULL;
         const char *config_path = o->config_path;
-        const char *extra[3] = {NULL};
+        const char *extra[5] = {NULL};
         size_t n = 0;
         int r;
 
@@ -233,6 +241,10 @@ static void start_mailer(struct app *app, const struct options *o)
                 extra[n++] = "--allow-root";
         if (o->no_seccomp)
                 extra[n++] = "--no-seccomp";
+        if (smtp_carried_over) {
+                extra[n++] = "--smtp-carried-over";
+                extra[n++] = smtp_carried_over;
+        }
         r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
         if (r < 0)
                 log_error_errno(r,
@@ -408,7 +420,8 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 {
         int r;
 
-        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid);
+        /* The carried-over SMTP password stays root's (server/smtp_legacy.h). */
+        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid, SMTP_LEGACY_DIR);
         if (r < 0)
                 return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
                                        cfg->server.user);
@@ -479,8 +492,9 @@ static void prepare_process(sigset_t *mask)
 }
 
 /* The database before serving: expired records gone, the administrators
- * of the configuration file and of --admin-user in place. */
-static int prepare_data(struct app *app, const struct options *o)
+ * of the configuration file and of --admin-user in place (and the
+ * password of the latter released). */
+static int prepare_data(struct app *app, struct options *o)
 {
         retention_run(app, time(NULL));
         if (import_config_admins(app) < 0)
@@ -570,10 +584,11 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
 /* Everything from the data directory to the orderly stop, in the order of
  * the comment at the top.  0 after a clean stop, else a negative errno
  * (already logged). */
-static int run(struct config *cfg, const struct options *o, const char *data_dir,
+static int run(struct config *cfg, struct options *o, const char *data_dir,
                const struct privdrop_target *drop_to)
 {
         struct app *app = NULL;
+        struct smtp_legacy_state smtp_legacy = {0};
         int fds[LISTEN_MAX_FDS], n_fds, activated = 0, metrics_fd = -1;
         unsigned threads = http_threads(cfg);
         sigset_t mask;
@@ -583,8 +598,11 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = app_new(cfg, data_dir, &app);
         if (r >= 0)
                 r = prepare_data(app, o);
+        if (r >= 0)
+                r = smtp_legacy_carry_over(app, cfg, &smtp_legacy);
         if (r < 0)
                 goto out;
+        app->smtp_sources = smtp_legacy.sources;
 
         n_fds = listen_acquire_with_metrics(cfg->listen, cfg->metrics.listen, fds, &activated,
                                             &metrics_fd);
@@ -601,7 +619,7 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
                 close(metrics_fd);
                 goto out;
         }
-        start_mailer(app, o);
+        start_mailer(app, o, smtp_legacy.settings_path);
         if (!cfg->public_url)
                 log_warning("public_url is not set: links in account e-mails follow each "
                             "request's Host header; set it when untrusted clients can reach "
@@ -620,6 +638,7 @@ static int run(struct config *cfg, const struct options *o, const char *data_dir
         r = serve(app, o, fds, n_fds, activated, metrics_fd, threads, &mask);
 out:
         app_free(app);
+        smtp_legacy_state_done(&smtp_legacy);
         return r;
 }
 

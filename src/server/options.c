@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/cleanup.h"
+#include "util/secret.h"
 
 enum {
         OPT_LISTEN = 0x100,
@@ -106,8 +108,8 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
                         sources++;
                         break;
                 case OPT_ADMIN_PASS:
-                        free(o->admin_pass);
-                        o->admin_pass = strdup(optarg);
+                        secret_free(o->admin_pass);
+                        o->admin_pass = secret_strdup(optarg);
                         if (!o->admin_pass)
                                 return -ENOMEM;
                         /* Scrub the value from the process arguments. */
@@ -167,11 +169,13 @@ int options_parse(int argc, char **argv, struct options *o, char *err, size_t er
         return 0;
 }
 
+void options_forget_password(struct options *o)
+{
+        secret_free(TAKE_PTR(o->admin_pass));
+}
+
 void options_done(struct options *o)
 {
-        if (o->admin_pass) {
-                sodium_memzero(o->admin_pass, strlen(o->admin_pass));
-                free(o->admin_pass);
-        }
+        options_forget_password(o);
         *o = (struct options){0};
 }

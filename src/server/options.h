@@ -17,7 +17,7 @@ struct options {
         const char *admin_user;
         const char *admin_pass_file;
         bool admin_pass_stdin;
-        char *admin_pass; /* copied from argv, which is then scrubbed */
+        char *admin_pass; /* secret memory (util/secret.h); argv is scrubbed */
         bool allow_root;
         bool no_seccomp;
         bool show_version;
@@ -30,7 +30,12 @@ struct options {
  * visible in /proc/PID/cmdline; *ret_warned_pass is set when it was used. */
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t err_size);
 
-/* Free what options_parse() allocated (scrubbing the password copy). */
+/* Release the --admin-pass copy once it has been used.  Call it before
+ * the seccomp filter goes on: releasing secret memory unlocks and unmaps
+ * pages. */
+void options_forget_password(struct options *o);
+
+/* Free what options_parse() allocated (the password copy included). */
 void options_done(struct options *o);
 
 /* The --help text. */

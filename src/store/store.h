@@ -31,7 +31,7 @@ struct store_options {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /*
  * Open (creating if needed) the database at path and migrate it forward to
@@ -99,3 +99,21 @@ struct store_counts {
 };
 
 int store_get_counts(struct store *s, struct store_counts *ret);
+
+/* The earlier server's SMTP settings (its server_smtp_config table, kept
+ * by its console); NULL for each one absent or saved empty. */
+struct store_legacy_smtp {
+        char *host, *port, *user, *pass, *security, *from, *server_url;
+};
+
+/* Read them (every field NULL when the table is empty).  Returns 0 or a
+ * negative errno.  Release with store_legacy_smtp_done(), which wipes the
+ * password from memory; NULL fields are fine. */
+int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret);
+void store_legacy_smtp_done(struct store_legacy_smtp *m);
+
+/* Delete the password from the table and rewrite the file (VACUUM, WAL
+ * truncated) so that no copy of it is left in the database.  Returns 1
+ * when a password was removed, 0 when there was none, or a negative errno.
+ * Costs a full copy of the file: call at start only. */
+int store_legacy_smtp_wipe_password(struct store *s);

@@ -57,23 +57,19 @@ static const char sql_sessions_delete_subject[] =
 /* store_sessions_expire */
 static const char sql_sessions_expire[] = "DELETE FROM server_sessions WHERE expires_at < ?1";
 
+static int read_taken(sqlite3_stmt *st, void *ret)
+{
+        *(enum store_account_taken *)ret = sqlite3_column_int(st, 0)   ? STORE_TAKEN_USERNAME
+                                           : sqlite3_column_int(st, 1) ? STORE_TAKEN_EMAIL
+                                                                       : STORE_TAKEN_NONE;
+        return 0;
+}
+
 static int check_taken(struct store_conn *c, const char *username, const char *email,
                        enum store_account_taken *ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_taken);
-        int rc;
-
-        if (!st)
-                return -EIO;
-        store_bind_text(st, 1, username);
-        store_bind_text(st, 2, email);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "check account names");
-        *ret = sqlite3_column_int(st, 0)   ? STORE_TAKEN_USERNAME
-               : sqlite3_column_int(st, 1) ? STORE_TAKEN_EMAIL
-                                           : STORE_TAKEN_NONE;
-        return 0;
+        return STORE_QUERY_ONE(c, sql_taken, "check account names", read_taken, ret, username,
+                               email);
 }
 
 int store_account_create(struct store *s, const struct store_account_new *a,
@@ -115,6 +111,29 @@ int store_email_token_add(struct store *s, const char *user_id, const char *purp
         return r < 0 ? r : 0;
 }
 
+/* A row of sql_token_get. */
+struct token_row {
+        char *user_id;
+        time_t expires;
+        bool dated; /* expires_at could be read */
+};
+
+static void token_row_done(struct token_row *t)
+{
+        free(t->user_id);
+}
+
+static int read_token(sqlite3_stmt *st, void *ret)
+{
+        struct token_row *t = ret;
+
+        t->user_id = store_column_strdup(st, 0);
+        if (!t->user_id)
+                return -ENOMEM;
+        t->dated = time_parse_rfc3339(store_column_text(st, 1), &t->expires) == 0;
+        return 0;
+}
+
 /*
  * Inside a writer transaction: find the token of purpose.  0 with
  * *ret_user_id when valid at now; -ETIME after deleting an expired (or
@@ -123,34 +142,19 @@ int store_email_token_add(struct store *s, const char *user_id, const char *purp
 static int consume_token(struct store_conn *c, const char *token_hash, const char *purpose,
                          time_t now, char **ret_user_id)
 {
-        _cleanup_free_ char *user_id = NULL;
-        time_t expires = 0;
-        bool valid;
+        _cleanup_(token_row_done) struct token_row t = {0};
         int r;
 
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_token_get);
-                if (!st)
-                        return -EIO;
-                store_bind_text(st, 1, token_hash);
-                store_bind_text(st, 2, purpose);
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        return -ENOENT;
-                if (rc != SQLITE_ROW)
-                        return store_errno(c, rc, "get e-mail token");
-                user_id = store_column_strdup(st, 0);
-                if (!user_id)
-                        return -ENOMEM;
-                valid = time_parse_rfc3339(store_column_text(st, 1), &expires) == 0 &&
-                        expires > now;
-        }
+        r = STORE_QUERY_ONE(c, sql_token_get, "get e-mail token", read_token, &t, token_hash,
+                            purpose);
+        if (r < 0)
+                return r;
         r = STORE_RUN(c, sql_token_delete, "delete e-mail token", token_hash);
         if (r < 0)
                 return r;
-        if (!valid)
+        if (!t.dated || t.expires <= now)
                 return -ETIME;
-        *ret_user_id = TAKE_PTR(user_id);
+        *ret_user_id = TAKE_PTR(t.user_id);
         return 0;
 }
 
@@ -262,7 +266,7 @@ static int read_session(sqlite3_stmt *st, void *ret)
 
 int store_session_get(struct store *s, const char *token_hash, struct store_session *ret)
 {
-        return store_read_one(s, sql_session_get, token_hash, read_session, ret, "get session");
+        return STORE_READ_ONE(s, sql_session_get, "get session", read_session, ret, token_hash);
 }
 
 int store_session_touch(struct store *s, const char *token_hash)

@@ -21,30 +21,24 @@ static const char sql_admin_username[] = "SELECT username FROM server_admins WHE
 static const char sql_admin_set_hash[] =
         "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
 
+/* In a writer transaction: add the administrator unless the name is
+ * taken.  1 when added, 0 when taken, or a negative errno. */
 static int admin_insert(struct store_conn *c, const char *id, const char *username,
                         const char *hash)
 {
         char now[21];
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_insert);
-        int rc;
+        int r;
 
-        if (!st)
-                return -EIO;
         store_now(now);
-        store_bind_text(st, 1, id);
-        store_bind_text(st, 2, username);
-        store_bind_text(st, 3, hash);
-        store_bind_text(st, 4, now);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return store_errno(c, rc, "insert admin");
-        return sqlite3_changes(c->db) > 0 ? 1 : 0;
+        r = STORE_RUN(c, sql_admin_insert, "insert admin", id, username, hash, now);
+        return r < 0 ? r : r > 0;
 }
 
 int store_admin_upsert(struct store *s, const char *new_id, const char *username,
                        const char *password_hash)
 {
         struct store_conn *c;
+        char now[21];
         int r;
 
         r = store_write_begin(s, &c);
@@ -52,18 +46,10 @@ int store_admin_upsert(struct store *s, const char *new_id, const char *username
                 return r;
         r = admin_insert(c, new_id, username, password_hash);
         if (r == 0) {
-                char now[21];
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_update);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_now(now);
-                        store_bind_text(st, 1, username);
-                        store_bind_text(st, 2, password_hash);
-                        store_bind_text(st, 3, now);
-                        int rc = sqlite3_step(st);
-                        r = rc == SQLITE_DONE ? 0 : store_errno(c, rc, "update admin");
-                }
+                store_now(now);
+                r = STORE_RUN(c, sql_admin_update, "update admin", username, password_hash, now);
+                if (r > 0)
+                        r = 0;
         }
         return store_write_end(s, c, r, true);
 }
@@ -81,95 +67,56 @@ int store_admin_import(struct store *s, const char *new_id, const char *username
         return store_write_end(s, c, r, true);
 }
 
+struct admin_row {
+        char *id;
+        char *hash;
+};
+
+static int read_admin(sqlite3_stmt *st, void *ret)
+{
+        struct admin_row *a = ret;
+
+        a->id = store_column_strdup(st, 0);
+        a->hash = store_column_strdup(st, 1);
+        if (!a->id || !a->hash) {
+                free(a->id);
+                free(a->hash);
+                *a = (struct admin_row){0};
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int store_admin_get(struct store *s, const char *username, char **ret_id, char **ret_hash)
 {
-        struct store_conn *c;
-        int r;
+        struct admin_row a = {0};
+        int r = STORE_READ_ONE(s, sql_admin_get, "get admin", read_admin, &a, username);
 
-        r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_get);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, username);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                _cleanup_free_ char *id = store_column_strdup(st, 0);
-                                _cleanup_free_ char *hash = store_column_strdup(st, 1);
-                                if (!id || !hash)
-                                        r = -ENOMEM;
-                                else {
-                                        if (ret_id)
-                                                *ret_id = TAKE_PTR(id);
-                                        if (ret_hash)
-                                                *ret_hash = TAKE_PTR(hash);
-                                        r = 0;
-                                }
-                        } else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, "get admin");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        if (ret_id)
+                *ret_id = TAKE_PTR(a.id);
+        if (ret_hash)
+                *ret_hash = TAKE_PTR(a.hash);
+        free(a.id);
+        free(a.hash);
+        return 0;
 }
 
 int store_admin_username(struct store *s, const char *id, char **ret_username)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_username);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, id);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                char *name = store_column_strdup(st, 0);
-                                r = name ? 0 : -ENOMEM;
-                                if (name)
-                                        *ret_username = name;
-                        } else
-                                r = rc == SQLITE_DONE ? -ENOENT
-                                                      : store_errno(c, rc, "get admin name");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        return STORE_READ_ONE(s, sql_admin_username, "get admin name", store_row_string,
+                              ret_username, id);
 }
 
 int store_admin_set_password_hash(struct store *s, const char *id, const char *password_hash)
 {
-        struct store_conn *c;
         char now[21];
         int r;
 
-        r = store_write_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_admin_set_hash);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_now(now);
-                        store_bind_text(st, 1, id);
-                        store_bind_text(st, 2, password_hash);
-                        store_bind_text(st, 3, now);
-                        int rc = sqlite3_step(st);
-                        r = rc != SQLITE_DONE             ? store_errno(c, rc, "set admin hash")
-                            : sqlite3_changes(c->db) == 0 ? -ENOENT
-                                                          : 0;
-                }
-        }
-        return store_write_end(s, c, r, true);
+        store_now(now);
+        r = STORE_WRITE_ONE(s, sql_admin_set_hash, "set admin hash", id, password_hash, now);
+        return r == 0 ? -ENOENT : r < 0 ? r : 0;
 }
 
 static const char sql_counts[] =
@@ -178,30 +125,18 @@ static const char sql_counts[] =
         " (SELECT count(*) FROM server_ops),"
         " (SELECT value FROM server_meta WHERE key = 'last_sequence')";
 
+static int read_counts(sqlite3_stmt *st, void *ret)
+{
+        struct store_counts *c = ret;
+
+        c->users = sqlite3_column_int64(st, 0);
+        c->devices = sqlite3_column_int64(st, 1);
+        c->ops = sqlite3_column_int64(st, 2);
+        c->last_sequence = sqlite3_column_int64(st, 3);
+        return 0;
+}
+
 int store_get_counts(struct store *s, struct store_counts *ret)
 {
-        struct store_conn *c;
-        int r;
-
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_counts);
-                if (!st)
-                        r = -EIO;
-                else {
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                ret->users = sqlite3_column_int64(st, 0);
-                                ret->devices = sqlite3_column_int64(st, 1);
-                                ret->ops = sqlite3_column_int64(st, 2);
-                                ret->last_sequence = sqlite3_column_int64(st, 3);
-                                r = 0;
-                        } else
-                                r = store_errno(c, rc, "counts");
-                }
-        }
-        store_read_end(s, c);
-        return r;
+        return store_read_one(s, sql_counts, "counts", read_counts, ret, NULL, 0);
 }

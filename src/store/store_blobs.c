@@ -41,69 +41,48 @@ static const char sql_blob_unreferenced[] =
         "SELECT b.sha256 FROM server_blobs b WHERE NOT EXISTS"
         " (SELECT 1 FROM server_blob_refs r WHERE r.sha256 = b.sha256) ORDER BY b.sha256";
 
-/* Bind up to three text parameters (the list ends at the first NULL). */
-static void bind_texts(sqlite3_stmt *st, const char *a, const char *b, const char *c)
-{
-        const char *v[] = {a, b, c};
+/* The integer columns 0 and 1 of a row (either may be left out). */
+struct int_pair {
+        int64_t *v0, *v1;
+};
 
-        for (int i = 0; i < 3 && v[i]; i++)
-                store_bind_text(st, i + 1, v[i]);
+static int read_int_pair(sqlite3_stmt *st, void *ret)
+{
+        struct int_pair *p = ret;
+
+        if (p->v0)
+                *p->v0 = sqlite3_column_int64(st, 0);
+        if (p->v1)
+                *p->v1 = sqlite3_column_int64(st, 1);
+        return 0;
 }
 
-/* Run sql with text parameters and read the first row's integer columns 0
- * and 1 (ret1 may be NULL).  Returns 1 for a row, 0 for none, or a
- * negative errno. */
-static int query_row(struct store_conn *c, const char *sql, const char *a, const char *b,
-                     const char *d, int64_t *ret0, int64_t *ret1)
+/* 1 for a row, 0 for none, or a negative errno: the "is there" answer of
+ * store_query_one()/store_read_one(). */
+static int row_found(int r)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-        int rc;
-
-        if (!st)
-                return -EIO;
-        bind_texts(st, a, b, d);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return 0;
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "blob query");
-        if (ret0)
-                *ret0 = sqlite3_column_int64(st, 0);
-        if (ret1)
-                *ret1 = sqlite3_column_int64(st, 1);
-        return 1;
-}
-
-/* query_row() on a reader snapshot. */
-static int read_row(struct store *s, const char *sql, const char *a, const char *b, const char *d,
-                    int64_t *ret0, int64_t *ret1)
-{
-        struct store_conn *c;
-        int r;
-
-        r = store_read_begin(s, &c);
-        if (r < 0)
-                return r;
-        r = query_row(c, sql, a, b, d, ret0, ret1);
-        store_read_end(s, c);
-        return r;
+        return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
 int store_blob_ref_size(struct store *s, const struct store_scope *scope, const char *sha256,
                         int64_t *ret_size)
 {
-        int r = read_row(s, sql_ref_get, scope->user_id, scope->vault_id, sha256, ret_size, NULL);
-        return r == 0 ? -ENOENT : r < 0 ? r : 0;
+        struct int_pair row = {.v0 = ret_size};
+
+        return STORE_READ_ONE(s, sql_ref_get, "get blob ref", read_int_pair, &row, scope->user_id,
+                              scope->vault_id, sha256);
 }
 
 int store_blob_ref_get(struct store *s, const struct store_scope *scope, const char *sha256,
                        int64_t *ret_size, time_t *ret_last_accessed)
 {
         int64_t size = 0, last = 0;
-        int r = read_row(s, sql_ref_get, scope->user_id, scope->vault_id, sha256, &size, &last);
+        struct int_pair row = {&size, &last};
+        int r = STORE_READ_ONE(s, sql_ref_get, "get blob ref", read_int_pair, &row, scope->user_id,
+                               scope->vault_id, sha256);
 
-        if (r <= 0)
-                return r == 0 ? -ENOENT : r;
+        if (r < 0)
+                return r;
         *ret_size = size;
         *ret_last_accessed = (time_t)last;
         return 0;
@@ -119,21 +98,11 @@ int store_blob_ref_touch(struct store *s, const struct store_scope *scope, const
         if (r < 0)
                 return r;
         store_now(now);
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_touch);
-                if (!st)
-                        r = -EIO;
-                else {
-                        bind_texts(st, scope->user_id, scope->vault_id, sha256);
-                        store_bind_text(st, 4, now);
-                        int rc = sqlite3_step(st);
-                        if (rc != SQLITE_DONE)
-                                r = store_errno(c, rc, "touch blob ref");
-                        else if (sqlite3_changes(c->db) == 0)
-                                r = -ENOENT;
-                }
-        }
-        return store_write_end(s, c, r, true);
+        r = STORE_RUN(c, sql_ref_touch, "touch blob ref", scope->user_id, scope->vault_id, sha256,
+                      now);
+        if (r == 0)
+                r = -ENOENT;
+        return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
 /* Whether adding size bytes to used stays within max. */
@@ -147,43 +116,47 @@ static int add_in_transaction(struct store_conn *c, const struct store_scope *sc
                               const struct store_blob_quota *quota)
 {
         int64_t used = 0;
+        struct int_pair usage = {.v0 = &used}, none = {0};
         char now[TIME_RFC3339_SIZE];
         int r;
 
-        r = query_row(c, sql_ref_get, scope->user_id, scope->vault_id, sha256, NULL, NULL);
+        r = row_found(STORE_QUERY_ONE(c, sql_ref_get, "get blob ref", read_int_pair, &none,
+                                      scope->user_id, scope->vault_id, sha256));
         if (r != 0)
                 return r < 0 ? r : 0; /* already referenced: a no-op */
 
-        r = query_row(c, sql_usage_scope, scope->user_id, scope->vault_id, NULL, &used, NULL);
+        r = STORE_QUERY_ONE(c, sql_usage_scope, "vault blob usage", read_int_pair, &usage,
+                            scope->user_id, scope->vault_id);
         if (r < 0)
                 return r;
         if (!fits(used, size, quota->max_vault_bytes))
                 return -EDQUOT;
-        r = query_row(c, sql_usage_user, scope->user_id, NULL, NULL, &used, NULL);
+        r = STORE_QUERY_ONE(c, sql_usage_user, "user blob usage", read_int_pair, &usage,
+                            scope->user_id);
         if (r < 0)
                 return r;
         if (!fits(used, size, quota->max_user_bytes))
                 return -EDQUOT;
 
+        /* The only statements here with an integer parameter (the size). */
         store_now(now);
         {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_upsert);
-                if (!st)
+                if (!st || store_bind_text(st, 1, sha256) < 0 ||
+                    store_bind_int64(st, 2, size) < 0 || store_bind_text(st, 3, now) < 0)
                         return -EIO;
-                store_bind_text(st, 1, sha256);
-                store_bind_int64(st, 2, size);
-                store_bind_text(st, 3, now);
                 int rc = sqlite3_step(st);
                 if (rc != SQLITE_DONE)
                         return store_errno(c, rc, "insert blob");
         }
         {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_ref_insert);
-                if (!st)
+                if (!st ||
+                    store_bind_texts(st,
+                                     (const char *const[]){scope->user_id, scope->vault_id, sha256},
+                                     3) < 0 ||
+                    store_bind_int64(st, 4, size) < 0 || store_bind_text(st, 5, now) < 0)
                         return -EIO;
-                bind_texts(st, scope->user_id, scope->vault_id, sha256);
-                store_bind_int64(st, 4, size);
-                store_bind_text(st, 5, now);
                 int rc = sqlite3_step(st);
                 if (rc != SQLITE_DONE)
                         return store_errno(c, rc, "insert blob ref");
@@ -207,45 +180,44 @@ int store_blob_ref_add(struct store *s, const struct store_scope *scope, const c
 int store_blob_usage_scope(struct store *s, const struct store_scope *scope,
                            struct store_blob_usage *ret)
 {
-        int r = read_row(s, sql_usage_scope, scope->user_id, scope->vault_id, NULL, &ret->bytes,
-                         &ret->blobs);
+        struct int_pair row = {&ret->bytes, &ret->blobs};
+        int r = STORE_READ_ONE(s, sql_usage_scope, "vault blob usage", read_int_pair, &row,
+                               scope->user_id, scope->vault_id);
         return r < 0 ? r : 0;
 }
 
 int store_blob_usage_user(struct store *s, const char *user_id, struct store_blob_usage *ret)
 {
-        int r = read_row(s, sql_usage_user, user_id, NULL, NULL, &ret->bytes, &ret->blobs);
+        struct int_pair row = {&ret->bytes, &ret->blobs};
+        int r = STORE_READ_ONE(s, sql_usage_user, "user blob usage", read_int_pair, &row, user_id);
         return r < 0 ? r : 0;
 }
 
 int store_blob_is_referenced(struct store *s, const char *sha256)
 {
-        return read_row(s, sql_ref_any, sha256, NULL, NULL, NULL, NULL);
+        struct int_pair none = {0};
+
+        return row_found(
+                STORE_READ_ONE(s, sql_ref_any, "find blob ref", read_int_pair, &none, sha256));
 }
 
 int store_blob_forget_unreferenced(struct store *s, const char *sha256, bool *ret_row_deleted)
 {
+        struct int_pair none = {0};
         struct store_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = query_row(c, sql_ref_any, sha256, NULL, NULL, NULL, NULL);
+        r = row_found(
+                STORE_QUERY_ONE(c, sql_ref_any, "find blob ref", read_int_pair, &none, sha256));
         if (r == 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_blob_delete);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, sha256);
-                        int rc = sqlite3_step(st);
-                        if (rc != SQLITE_DONE)
-                                r = store_errno(c, rc, "delete blob");
-                        else {
-                                if (ret_row_deleted)
-                                        *ret_row_deleted = sqlite3_changes(c->db) > 0;
-                                r = 1;
-                        }
+                r = STORE_RUN(c, sql_blob_delete, "delete blob", sha256);
+                if (r >= 0) {
+                        if (ret_row_deleted)
+                                *ret_row_deleted = r > 0;
+                        r = 1;
                 }
         } else if (r > 0)
                 r = 0; /* referenced */

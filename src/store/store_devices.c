@@ -92,7 +92,7 @@ static int read_device(sqlite3_stmt *st, void *ret)
 
 static int query_device(struct store *s, const char *sql, const char *arg, struct store_device *ret)
 {
-        return store_read_one(s, sql, arg, read_device, ret, "get device");
+        return STORE_READ_ONE(s, sql, "get device", read_device, ret, arg);
 }
 
 int store_device_by_token_hash(struct store *s, const char *token_hash, struct store_device *ret)
@@ -109,20 +109,12 @@ static int audit_insert(struct store_conn *c, const char *event, const char *use
                         const char *device_id, const char *ip, const char *message)
 {
         char now[21];
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_audit_insert);
-        int rc;
+        int r;
 
-        if (!st)
-                return -EIO;
         store_now(now);
-        store_bind_text(st, 1, event);
-        store_bind_text(st, 2, user_id);
-        store_bind_text(st, 3, device_id);
-        store_bind_text(st, 4, ip);
-        store_bind_text(st, 5, message);
-        store_bind_text(st, 6, now);
-        rc = sqlite3_step(st);
-        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "insert audit entry");
+        r = STORE_RUN(c, sql_audit_insert, "insert audit entry", event, user_id, device_id, ip,
+                      message, now);
+        return r < 0 ? r : 0;
 }
 
 int store_device_create(struct store *s, const struct store_device_new *d)
@@ -135,51 +127,18 @@ int store_device_create(struct store *s, const struct store_device_new *d)
         if (r < 0)
                 return r;
         store_now(now);
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_insert);
-                if (!st) {
-                        r = -EIO;
-                        goto out;
-                }
-                store_bind_text(st, 1, d->id);
-                store_bind_text(st, 2, d->name);
-                store_bind_text(st, 3, d->token_hash);
-                store_bind_text(st, 4, d->token_prefix);
-                store_bind_text(st, 5, d->token_suffix);
-                store_bind_text(st, 6, d->user_id);
-                store_bind_text(st, 7, d->vault_id);
-                store_bind_text(st, 8, d->client_version);
-                store_bind_text(st, 9, d->ip);
-                store_bind_text(st, 10, now);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE) {
-                        r = store_errno(c, rc, "insert device");
-                        goto out;
-                }
-        }
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_user_device_insert);
-                if (!st) {
-                        r = -EIO;
-                        goto out;
-                }
-                store_bind_text(st, 1, d->user_id);
-                store_bind_text(st, 2, d->id);
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE) {
-                        r = store_errno(c, rc, "insert user device");
-                        goto out;
-                }
-        }
-        {
+        r = STORE_RUN(c, sql_device_insert, "insert device", d->id, d->name, d->token_hash,
+                      d->token_prefix, d->token_suffix, d->user_id, d->vault_id, d->client_version,
+                      d->ip, now);
+        if (r >= 0)
+                r = STORE_RUN(c, sql_user_device_insert, "insert user device", d->user_id, d->id);
+        if (r >= 0) {
                 _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "device paired: %s", d->name) < 0) {
+                if (asprintf(&msg, "device paired: %s", d->name) < 0)
                         r = -ENOMEM;
-                        goto out;
-                }
-                r = audit_insert(c, "device_paired", d->user_id, d->id, d->ip, msg);
+                else
+                        r = audit_insert(c, "device_paired", d->user_id, d->id, d->ip, msg);
         }
-out:
         return store_write_end(s, c, r, true);
 }
 
@@ -191,6 +150,17 @@ int store_device_touch(struct store *s, const char *id, const char *ip)
         store_now(now);
         r = STORE_WRITE_ONE(s, sql_device_touch, "update device", id, now, ip);
         return r == 0 ? -ENOENT : r < 0 ? r : 0;
+}
+
+/* The owner's id (column 1 of DEVICE_COLUMNS) as a new string. */
+static int read_owner(sqlite3_stmt *st, void *ret)
+{
+        char *v = store_column_strdup(st, 1);
+
+        if (!v)
+                return -ENOMEM;
+        *(char **)ret = v;
+        return 0;
 }
 
 int store_device_revoke(struct store *s, const char *id, const char *ip, const char *message)
@@ -209,16 +179,10 @@ int store_device_revoke(struct store *s, const char *id, const char *ip, const c
         if (r < 0)
                 goto out;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_by_id);
                 _cleanup_free_ char *user_id = NULL;
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, id);
-                        if (sqlite3_step(st) == SQLITE_ROW)
-                                user_id = store_column_strdup(st, 1);
-                }
-                if (r >= 0)
+                /* The audit entry names the owner when it can be read. */
+                r = STORE_QUERY_ONE(c, sql_device_by_id, "get device", read_owner, &user_id, id);
+                if (r >= 0 || r == -ENOENT)
                         r = audit_insert(c, "device_revoked", user_id, id, ip, message);
         }
 out:
@@ -238,11 +202,10 @@ int store_device_list_for_user(struct store *s, const char *user_id, struct stor
                 return r;
         {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_list);
-                if (!st) {
+                if (!st || store_bind_text(st, 1, user_id) < 0) {
                         r = -EIO;
                         goto out;
                 }
-                store_bind_text(st, 1, user_id);
                 for (;;) {
                         int rc = sqlite3_step(st);
                         if (rc == SQLITE_DONE)

@@ -71,21 +71,18 @@ int store_write_end(struct store *s, struct store_conn *c, int r, bool commit);
 int store_read_begin(struct store *s, struct store_conn **ret);
 void store_read_end(struct store *s, struct store_conn *c);
 
-/* On a reader snapshot, run sql with ?1 bound to arg and hand the first
- * row to read(st, ret).  Returns read's result, -ENOENT when there is no
- * row, or another negative errno (what names the query in the log). */
-int store_read_one(struct store *s, const char *sql, const char *arg,
-                   int (*read)(sqlite3_stmt *st, void *ret), void *ret, const char *what);
-
 /* Map an SQLite result code to a negative errno (logging unexpected ones). */
 int store_errno(struct store_conn *c, int rc, const char *what);
 
 /* Run plain SQL (no results) on conn; negative errno on failure. */
 int store_exec(struct store_conn *c, const char *sql);
 
-/* Bind helpers: NULL strings bind NULL. */
+/* Bind helpers: NULL strings bind NULL.  0, or -EIO when SQLite refuses
+ * (a wrong index, out of memory): callers check every result. */
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v);
 int store_bind_int64(sqlite3_stmt *st, int idx, int64_t v);
+/* Bind args[i] (text, NULL for NULL) to ?(i+1); 0 or -EIO. */
+int store_bind_texts(sqlite3_stmt *st, const char *const *args, size_t n);
 
 /* Column helpers: a copy of a text column ("" for NULL); NULL on OOM. */
 char *store_column_strdup(sqlite3_stmt *st, int col);
@@ -95,8 +92,28 @@ const char *store_column_text(sqlite3_stmt *st, int col);
 /* Migrations (store_schema.c). */
 int store_migrate(struct store_conn *c, unsigned *ret_migrated);
 
+/* Rewrite the database (VACUUM) and truncate the WAL, so that rows just
+ * deleted or overwritten leave no copy in free space, free pages or the
+ * WAL.  Outside any transaction; costs a full copy of the file. */
+int store_scrub(struct store_conn *c);
+
 /* Current time as RFC 3339 (the format every *_at column uses). */
 void store_now(char out[21]);
+
+/*
+ * The helpers every store area uses.  Statements whose parameters are all
+ * text run through these; the few with integer parameters bind them with
+ * store_bind_int64() and check every result the same way.
+ */
+
+/* A row reader: copy what the caller wants out of the current row of st
+ * into ret.  0 or a negative errno (-ENOMEM). */
+typedef int (*store_row_fn)(sqlite3_stmt *st, void *ret);
+
+/* Row readers for the common cases: column 0 as a new string (char **ret)
+ * or as an integer (int64_t *ret). */
+int store_row_string(sqlite3_stmt *st, void *ret);
+int store_row_int64(sqlite3_stmt *st, void *ret);
 
 /* Run a statement that returns no rows on c, binding args[i] (text, NULL
  * for NULL) to ?(i+1).  Returns the number of rows changed, or a negative
@@ -107,6 +124,26 @@ int store_run(struct store_conn *c, const char *sql, const char *what, const cha
 /* The same, alone in its own writer transaction. */
 int store_write_one(struct store *s, const char *sql, const char *what, const char *const *args,
                     size_t n);
+
+/* On c (inside a transaction), run sql with args bound as store_run()
+ * does and hand the first row to read(st, ret).  Returns read's result,
+ * -ENOENT when there is no row, or another negative errno. */
+int store_query_one(struct store_conn *c, const char *sql, const char *what, store_row_fn read,
+                    void *ret, const char *const *args, size_t n);
+
+/* The same on a reader snapshot of its own. */
+int store_read_one(struct store *s, const char *sql, const char *what, store_row_fn read, void *ret,
+                   const char *const *args, size_t n);
+
+#define STORE_ARGS(...)                                                                            \
+        (const char *const[]){__VA_ARGS__},                                                        \
+                sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)
+
+#define STORE_QUERY_ONE(c, sql, what, read, ret, ...)                                              \
+        store_query_one(c, sql, what, read, ret, STORE_ARGS(__VA_ARGS__))
+
+#define STORE_READ_ONE(s, sql, what, read, ret, ...)                                               \
+        store_read_one(s, sql, what, read, ret, STORE_ARGS(__VA_ARGS__))
 
 #define STORE_RUN(c, sql, what, ...)                                                               \
         store_run(c, sql, what, (const char *const[]){__VA_ARGS__},                                \

@@ -101,23 +101,13 @@ static int step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
         return rc == SQLITE_DONE ? 0 : store_errno(c, rc, what);
 }
 
+/* The stored answer of an earlier push with this key: 1 with *ret, 0 when
+ * there is none. */
 static int find_replay(struct store_conn *c, const struct store_push *p, char **ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_get);
-        int rc;
-
-        if (!st)
-                return -EIO;
-        store_bind_text(st, 1, p->scope.user_id);
-        store_bind_text(st, 2, p->scope.vault_id);
-        store_bind_text(st, 3, p->idempotency_key);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return 0;
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "idempotency lookup");
-        *ret = store_column_strdup(st, 0);
-        return *ret ? 1 : -ENOMEM;
+        int r = STORE_QUERY_ONE(c, sql_idem_get, "idempotency lookup", store_row_string, ret,
+                                p->scope.user_id, p->scope.vault_id, p->idempotency_key);
+        return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
 static int collect_conflicts(struct store_conn *c, const struct store_push *p,
@@ -127,14 +117,12 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_conflicts);
         int rc;
 
-        if (!st)
+        if (!st ||
+            store_bind_texts(st, STORE_ARGS(p->scope.user_id, p->scope.vault_id, op->entity_type,
+                                            op->entity_id)) < 0 ||
+            store_bind_int64(st, 5, op->last_seen_server_seq) < 0 ||
+            store_bind_text(st, 6, p->device_id) < 0)
                 return -EIO;
-        store_bind_text(st, 1, p->scope.user_id);
-        store_bind_text(st, 2, p->scope.vault_id);
-        store_bind_text(st, 3, op->entity_type);
-        store_bind_text(st, 4, op->entity_id);
-        store_bind_int64(st, 5, op->last_seen_server_seq);
-        store_bind_text(st, 6, p->device_id);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 if (res->n_conflicts == *cap) {
                         size_t ncap = *cap ? *cap * 2 : 8;
@@ -163,16 +151,9 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
 
 static int get_last_sequence(struct store_conn *c, int64_t *ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_last_seq_get);
-        int rc;
-
-        if (!st)
-                return -EIO;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return rc == SQLITE_DONE ? -EIO : store_errno(c, rc, "read last sequence");
-        *ret = sqlite3_column_int64(st, 0);
-        return 0;
+        int r = store_query_one(c, sql_last_seq_get, "read last sequence", store_row_int64, ret,
+                                NULL, 0);
+        return r == -ENOENT ? -EIO : r; /* the row is created with the schema */
 }
 
 /* Insert one op with sequence seq; returns 1 when stored, 0 when its
@@ -183,23 +164,21 @@ static int insert_op(struct store_conn *c, const struct store_push *p, const str
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_op_insert);
         int r;
 
-        if (!st)
+        if (!st || store_bind_int64(st, 1, seq) < 0 || store_bind_text(st, 2, op->op_id) < 0 ||
+            store_bind_text(st, 3, p->scope.user_id) < 0 ||
+            store_bind_text(st, 4, p->scope.vault_id) < 0 ||
+            store_bind_text(st, 5, p->device_id) < 0 ||
+            store_bind_text(st, 6, op->entity_type) < 0 ||
+            store_bind_text(st, 7, op->entity_id) < 0 || store_bind_text(st, 8, op->op_type) < 0 ||
+            store_bind_text(st, 9, op->payload_json ? op->payload_json : "") < 0 ||
+            store_bind_text(st, 10,
+                            p->idempotency_key && *p->idempotency_key ? p->idempotency_key : NULL) <
+                    0 ||
+            store_bind_int64(st, 11, op->client_sequence) < 0 ||
+            store_bind_int64(st, 12, op->last_seen_server_seq) < 0 ||
+            store_bind_text(st, 13, op->created_at ? op->created_at : "") < 0 ||
+            store_bind_text(st, 14, now) < 0)
                 return -EIO;
-        store_bind_int64(st, 1, seq);
-        store_bind_text(st, 2, op->op_id);
-        store_bind_text(st, 3, p->scope.user_id);
-        store_bind_text(st, 4, p->scope.vault_id);
-        store_bind_text(st, 5, p->device_id);
-        store_bind_text(st, 6, op->entity_type);
-        store_bind_text(st, 7, op->entity_id);
-        store_bind_text(st, 8, op->op_type);
-        store_bind_text(st, 9, op->payload_json ? op->payload_json : "");
-        store_bind_text(st, 10,
-                        p->idempotency_key && *p->idempotency_key ? p->idempotency_key : NULL);
-        store_bind_int64(st, 11, op->client_sequence);
-        store_bind_int64(st, 12, op->last_seen_server_seq);
-        store_bind_text(st, 13, op->created_at ? op->created_at : "");
-        store_bind_text(st, 14, now);
         r = step_done(c, st, "insert op");
         if (r < 0)
                 return r;
@@ -209,17 +188,9 @@ static int insert_op(struct store_conn *c, const struct store_push *p, const str
 static int put_tombstone(struct store_conn *c, const struct store_push *p,
                          const struct store_op_in *op, const char *now)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_tombstone_put);
-
-        if (!st)
-                return -EIO;
-        store_bind_text(st, 1, p->scope.user_id);
-        store_bind_text(st, 2, p->scope.vault_id);
-        store_bind_text(st, 3, op->entity_type);
-        store_bind_text(st, 4, op->entity_id);
-        store_bind_text(st, 5, op->op_id);
-        store_bind_text(st, 6, now);
-        return step_done(c, st, "record tombstone");
+        int r = STORE_RUN(c, sql_tombstone_put, "record tombstone", p->scope.user_id,
+                          p->scope.vault_id, op->entity_type, op->entity_id, op->op_id, now);
+        return r < 0 ? r : 0;
 }
 
 static bool has_key(const struct store_push *p)
@@ -276,39 +247,24 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
 
         if (res->n_accepted > 0) {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_last_seq_put);
-                if (!st)
+                if (!st || store_bind_int64(st, 1, seq) < 0)
                         return -EIO;
-                store_bind_int64(st, 1, seq);
                 r = step_done(c, st, "update last sequence");
                 if (r < 0)
                         return r;
         }
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_seen);
-                if (!st)
-                        return -EIO;
-                store_bind_text(st, 1, p->device_id);
-                store_bind_text(st, 2, now);
-                store_bind_text(st, 3, p->device_ip);
-                r = step_done(c, st, "update device last_seen");
-                if (r < 0)
-                        return r;
-        }
+        r = STORE_RUN(c, sql_device_seen, "update device last_seen", p->device_id, now,
+                      p->device_ip);
+        if (r < 0)
+                return r;
 
         if (has_key(p)) {
                 /* The record commits with the ops. */
                 r = store_push_result_json(p->ops, res, &res->json);
                 if (r < 0)
                         return r;
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_idem_put);
-                if (!st)
-                        return -EIO;
-                store_bind_text(st, 1, p->scope.user_id);
-                store_bind_text(st, 2, p->scope.vault_id);
-                store_bind_text(st, 3, p->idempotency_key);
-                store_bind_text(st, 4, res->json);
-                store_bind_text(st, 5, now);
-                r = step_done(c, st, "store idempotency record");
+                r = STORE_RUN(c, sql_idem_put, "store idempotency record", p->scope.user_id,
+                              p->scope.vault_id, p->idempotency_key, res->json, now);
                 if (r < 0)
                         return r;
         }
@@ -428,12 +384,10 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
 
         {
                 _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull);
-                if (!st)
+                if (!st || store_bind_texts(st, STORE_ARGS(scope->user_id, scope->vault_id)) < 0 ||
+                    store_bind_int64(st, 3, since) < 0 ||
+                    store_bind_int64(st, 4, (int64_t)limit + 1) < 0)
                         return -EIO;
-                store_bind_text(st, 1, scope->user_id);
-                store_bind_text(st, 2, scope->vault_id);
-                store_bind_int64(st, 3, since);
-                store_bind_int64(st, 4, (int64_t)limit + 1);
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                         if (info->n_ops == limit) {
                                 info->has_more = true;
@@ -458,17 +412,10 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                 if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                         return store_errno(c, rc, "pull");
         }
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_scope_max);
-                if (!st)
-                        return -EIO;
-                store_bind_text(st, 1, scope->user_id);
-                store_bind_text(st, 2, scope->vault_id);
-                rc = sqlite3_step(st);
-                if (rc != SQLITE_ROW)
-                        return store_errno(c, rc, "scope sequence");
-                info->scope_sequence = sqlite3_column_int64(st, 0);
-        }
+        r = STORE_QUERY_ONE(c, sql_scope_max, "scope sequence", store_row_int64,
+                            &info->scope_sequence, scope->user_id, scope->vault_id);
+        if (r < 0)
+                return r;
         return get_last_sequence(c, &info->global_sequence);
 }
 

@@ -12,8 +12,10 @@
  * Never edit a published migration; add a new one.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/store_internal.h"
 #include "util/cleanup.h"
@@ -136,15 +138,93 @@ static const char migration_3[] =
         "CREATE INDEX idx_server_idempotency_created ON server_idempotency_keys(created_at);"
         "ALTER TABLE server_users ADD COLUMN locale TEXT;";
 
+/* A legacy key shorter than this gets no prefix/suffix hints: they would
+ * give away too much of it. */
+#define LEGACY_KEY_HINT_MIN 24
+
+/*
+ * Ours, version 4: devices of the earlier server's first releases still
+ * hold their API key in clear (server_devices.api_key, legacy_api_key = 1),
+ * and desktop clients send it as a Bearer token.  Store it the way every
+ * device token is stored: token_hash = SHA-256 (hex) of the key, prefix
+ * and suffix hints, and api_key the "disabled:<id>" placeholder.
+ * legacy_api_key stays 1 so an administrator can still see which devices
+ * should pair again.  *ret_wiped counts the keys removed; the caller then
+ * scrubs the file (store_migrate()).
+ */
+static int migration_4_step(struct store_conn *c, unsigned *ret_wiped)
+{
+        static const char sql_select[] =
+                "SELECT id, api_key FROM server_devices"
+                " WHERE legacy_api_key = 1 AND api_key NOT LIKE 'disabled:%'";
+        static const char sql_update[] =
+                "UPDATE server_devices SET token_hash = coalesce(nullif(token_hash, ''), ?2),"
+                " token_prefix = ?3, token_suffix = ?4, api_key = 'disabled:' || id"
+                " WHERE id = ?1";
+        sqlite3_stmt *sel = NULL, *upd = NULL;
+        unsigned wiped = 0;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(c->db, sql_select, -1, &sel, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2(c->db, sql_update, -1, &upd, NULL);
+        if (rc != SQLITE_OK) {
+                r = store_errno(c, rc, "migration 4");
+                goto out;
+        }
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                const unsigned char *key = sqlite3_column_text(sel, 1);
+                size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+                unsigned char digest[crypto_hash_sha256_BYTES];
+                char hex[2 * crypto_hash_sha256_BYTES + 1], prefix[9] = "", suffix[5] = "";
+
+                if (!key || len == 0)
+                        continue; /* nothing to authenticate with; leave the row be */
+                crypto_hash_sha256(digest, key, len);
+                sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+                if (len >= LEGACY_KEY_HINT_MIN) {
+                        memcpy(prefix, key, 8);
+                        memcpy(suffix, key + len - 4, 4);
+                }
+                sqlite3_reset(upd);
+                if (sqlite3_bind_value(upd, 1, sqlite3_column_value(sel, 0)) != SQLITE_OK ||
+                    store_bind_text(upd, 2, hex) < 0 ||
+                    store_bind_text(upd, 3, prefix[0] ? prefix : NULL) < 0 ||
+                    store_bind_text(upd, 4, suffix[0] ? suffix : NULL) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                rc = sqlite3_step(upd);
+                sodium_memzero(hex, sizeof(hex));
+                if (rc != SQLITE_DONE) {
+                        r = store_errno(c, rc, "migration 4");
+                        goto out;
+                }
+                wiped++;
+        }
+        if (rc != SQLITE_DONE)
+                r = store_errno(c, rc, "migration 4");
+out:
+        sqlite3_finalize(sel);
+        sqlite3_finalize(upd);
+        if (r >= 0)
+                *ret_wiped += wiped;
+        return r;
+}
+
 struct migration {
         unsigned version;
         const char *sql;
+        /* Run after sql, in the same transaction; counts the secrets it
+         * removed from the database into *ret_wiped. */
+        int (*step)(struct store_conn *c, unsigned *ret_wiped);
 };
 
 static const struct migration migrations[] = {
-        {1, NULL}, /* the existing server's first schema: subsumed by 2 */
-        {2, migration_2_legacy},
-        {3, migration_3},
+        {1, NULL, NULL}, /* the existing server's first schema: subsumed by 2 */
+        {2, migration_2_legacy, NULL},
+        {3, migration_3, NULL},
+        {4, NULL, migration_4_step},
 };
 
 static int query_int(struct store_conn *c, const char *sql, int64_t *ret)
@@ -161,7 +241,7 @@ static int query_int(struct store_conn *c, const char *sql, int64_t *ret)
         return rc == SQLITE_ROW ? 0 : store_errno(c, rc, "migration query");
 }
 
-static int run_migration(struct store_conn *c, const struct migration *m)
+static int run_migration(struct store_conn *c, const struct migration *m, unsigned *ret_wiped)
 {
         char bump[64];
         int64_t ops_before = 0, ops_after = 0;
@@ -177,6 +257,11 @@ static int run_migration(struct store_conn *c, const struct migration *m)
         }
         if (m->sql) {
                 r = store_exec(c, m->sql);
+                if (r < 0)
+                        goto rollback;
+        }
+        if (m->step) {
+                r = m->step(c, ret_wiped);
                 if (r < 0)
                         goto rollback;
         }
@@ -206,10 +291,21 @@ rollback:
         return r;
 }
 
+int store_scrub(struct store_conn *c)
+{
+        int rc, r;
+
+        r = store_exec(c, "VACUUM");
+        if (r < 0)
+                return r;
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : store_errno(c, rc, "checkpoint after VACUUM");
+}
+
 int store_migrate(struct store_conn *c, unsigned *ret_migrated)
 {
         int64_t version = 0;
-        unsigned n = 0;
+        unsigned n = 0, wiped = 0;
         int r;
 
         r = query_int(c, "PRAGMA user_version", &version);
@@ -223,13 +319,27 @@ int store_migrate(struct store_conn *c, unsigned *ret_migrated)
         for (size_t i = 0; i < ELEMENTSOF(migrations); i++) {
                 if (migrations[i].version <= (unsigned)version)
                         continue;
-                r = run_migration(c, &migrations[i]);
+                r = run_migration(c, &migrations[i], &wiped);
                 if (r < 0) {
                         log_error("database: migration to schema version %u failed",
                                   migrations[i].version);
                         return r;
                 }
                 n++;
+        }
+        if (wiped > 0) {
+                /* Rewrite the file so that no copy of a removed secret is
+                 * left in free space, free pages or the WAL. */
+                r = store_scrub(c);
+                if (r < 0) {
+                        log_error("database: cannot rewrite the file after removing %u "
+                                  "plaintext keys",
+                                  wiped);
+                        return r;
+                }
+                log_notice("database: %u device keys of the earlier server are now stored as "
+                           "hashes; the file was rewritten without their plaintext",
+                           wiped);
         }
         if (ret_migrated)
                 *ret_migrated = n;

@@ -106,6 +106,14 @@ int store_bind_int64(sqlite3_stmt *st, int idx, int64_t v)
         return sqlite3_bind_int64(st, idx, v) == SQLITE_OK ? 0 : -EIO;
 }
 
+int store_bind_texts(sqlite3_stmt *st, const char *const *args, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (store_bind_text(st, (int)i + 1, args[i]) < 0)
+                        return -EIO;
+        return 0;
+}
+
 const char *store_column_text(sqlite3_stmt *st, int col)
 {
         const char *t = (const char *)sqlite3_column_text(st, col);
@@ -123,11 +131,8 @@ int store_run(struct store_conn *c, const char *sql, const char *what, const cha
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
         int rc;
 
-        if (!st)
+        if (!st || store_bind_texts(st, args, n) < 0)
                 return -EIO;
-        for (size_t i = 0; i < n; i++)
-                if (store_bind_text(st, (int)i + 1, args[i]) < 0)
-                        return -EIO;
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return store_errno(c, rc, what);
@@ -147,8 +152,38 @@ int store_write_one(struct store *s, const char *sql, const char *what, const ch
         return store_write_end(s, c, r, true);
 }
 
-int store_read_one(struct store *s, const char *sql, const char *arg,
-                   int (*read)(sqlite3_stmt *st, void *ret), void *ret, const char *what)
+int store_row_string(sqlite3_stmt *st, void *ret)
+{
+        char *v = store_column_strdup(st, 0);
+
+        if (!v)
+                return -ENOMEM;
+        *(char **)ret = v;
+        return 0;
+}
+
+int store_row_int64(sqlite3_stmt *st, void *ret)
+{
+        *(int64_t *)ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_query_one(struct store_conn *c, const char *sql, const char *what, store_row_fn read,
+                    void *ret, const char *const *args, size_t n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st || store_bind_texts(st, args, n) < 0)
+                return -EIO;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return read(st, ret);
+        return rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, what);
+}
+
+int store_read_one(struct store *s, const char *sql, const char *what, store_row_fn read, void *ret,
+                   const char *const *args, size_t n)
 {
         struct store_conn *c;
         int r;
@@ -156,19 +191,7 @@ int store_read_one(struct store *s, const char *sql, const char *arg,
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql);
-                if (!st)
-                        r = -EIO;
-                else {
-                        store_bind_text(st, 1, arg);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW)
-                                r = read(st, ret);
-                        else
-                                r = rc == SQLITE_DONE ? -ENOENT : store_errno(c, rc, what);
-                }
-        }
+        r = store_query_one(c, sql, what, read, ret, args, n);
         store_read_end(s, c);
         return r;
 }

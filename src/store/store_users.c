@@ -3,6 +3,7 @@
 #include "store/store_users.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ void store_user_done(struct store_user *u)
         free(u->username);
         free(u->email);
         if (u->password_hash) {
-                memset(u->password_hash, 0, strlen(u->password_hash));
+                sodium_memzero(u->password_hash, strlen(u->password_hash));
                 free(u->password_hash);
         }
         free(u->locale);
@@ -64,7 +65,7 @@ static int read_user(sqlite3_stmt *st, void *ret)
 
 static int query_user(struct store *s, const char *sql, const char *arg, struct store_user *ret)
 {
-        return store_read_one(s, sql, arg, read_user, ret, "get user");
+        return STORE_READ_ONE(s, sql, "get user", read_user, ret, arg);
 }
 
 int store_user_find_by_login(struct store *s, const char *login, struct store_user *ret)

@@ -669,6 +669,22 @@ static void test_login_rules(void **state)
                   &r);
         http_assert_error(&r, 400, "invalid_request", "username and password required");
         http_result_free(&r);
+        post_json(&dA, "/api/v1/auth/login", harness_fresh_ip(),
+                  "{\"username\":\" \",\"password\":\"x\"}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "username and password required");
+        http_result_free(&r);
+        /* Limits: 320 bytes of login, 256 of password. */
+        char login_321[322], password_257[258];
+        memset(login_321, 'l', 321);
+        login_321[321] = '\0';
+        memset(password_257, 'p', 257);
+        password_257[257] = '\0';
+        login_with(&dA, harness_fresh_ip(), login_321, PASSWORD, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "field too long");
+        http_result_free(&r);
+        login_with(&dA, harness_fresh_ip(), "lina", password_257, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "field too long");
+        http_result_free(&r);
         login_with(&dA, harness_fresh_ip(), "lina", "wrong password", NULL, &r);
         http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         assert_null(http_result_set_cookie(&r, "user_session"));

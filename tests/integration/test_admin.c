@@ -248,6 +248,23 @@ static void test_login(void **state)
         http_call(&dA, "POST", "/admin/api/login", NULL, JSON, "{\"username\":\"boss\"}", NULL, &r);
         http_assert_error(&r, 400, "invalid_request", NULL);
         http_result_free(&r);
+        http_call(&dA, "POST", "/admin/api/login", NULL, JSON, "{\"password\":\"x\"}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "username and password required");
+        http_result_free(&r);
+        /* The field specs of the shared sign-in: types and lengths. */
+        http_call(&dA, "POST", "/admin/api/login", NULL, JSON,
+                  "{\"username\":\"boss\",\"password\":7}", NULL, &r);
+        http_assert_error(&r, 400, "invalid_json", "invalid JSON body");
+        http_result_free(&r);
+        char long_field[258];
+        memset(long_field, 'p', 257);
+        long_field[257] = '\0';
+        admin_login(&dA, ADMIN_USER, long_field, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "field too long");
+        http_result_free(&r);
+        admin_login(&dA, long_field, ADMIN_PASSWORD, NULL, &r);
+        http_assert_error(&r, 400, "invalid_request", "field too long");
+        http_result_free(&r);
         /* A sync user is no administrator. */
         assert_int_equal(harness_add_user(&dA, "plain", "plain@example.test", USER_PASSWORD, true,
                                           false, NULL),

@@ -765,11 +765,12 @@ static void test_restore_refuses_damage(void **state)
         pathf(path, sizeof(path), "%s/manifest.json", out);
         char *m = harness_read_file(path);
         assert_non_null(m);
-        char *p = strstr(m, "\"schema_version\": 3");
+        char *p = strstr(m, "\"schema_version\": ");
         assert_non_null(p);
-        p[strlen("\"schema_version\": ")] = '9';
+        p += strlen("\"schema_version\": ");
         FILE *f = fopen(path, "w");
-        fputs(m, f);
+        assert_non_null(f);
+        fprintf(f, "%.*s999%s", (int)(p - m), m, p + strspn(p, "0123456789"));
         fclose(f);
         free(m);
         RUN(dir, &r, "restore", "--from", out, "--data", target);

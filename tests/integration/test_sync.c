@@ -246,6 +246,19 @@ static void test_pair_errors(void **state)
                  "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"%.300s\"}",
                  big);
         expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request", NULL);
+        /* Over its spec's limit (128 bytes), before any credential check;
+         * a raw vault_id over 320 bytes has its own message. */
+        snprintf(body, sizeof(body),
+                 "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"v\","
+                 "\"device_name\":\"%.129s\"}",
+                 big);
+        expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request",
+                     "field too long");
+        snprintf(body, sizeof(body),
+                 "{\"login\":\"frank\",\"password\":\"pw-frank-123\",\"vault_id\":\"%.330s\"}",
+                 big);
+        expect_error(post(&D, "/api/client/pair", NULL, body), 400, "invalid_request",
+                     "vault_id too long");
         expect_error(post(&D, "/api/client/pair", NULL, "{\"login\":\"alice\","), 400,
                      "invalid_json", NULL);
         expect_error(post(&D, "/api/client/pair", NULL, "{\"login\":5,\"password\":\"x\"}"), 400,
@@ -1357,7 +1370,7 @@ static void test_legacy_data(void **state)
         assert_int_equal(harness_db_int(&d, "SELECT count(*) FROM server_ops", &n), 0);
         assert_int_equal(n, 9);
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 3);
+        assert_int_equal(n, 4);
         json_decref(manifest);
         harness_destroy(&d);
 }

@@ -62,6 +62,54 @@ static void test_config_load_legacy_file(void **state)
         config_done(&c);
 }
 
+/* Every key the earlier server's config.yml could hold, as its YAML
+ * writer produced them: accepted; the ones that mean nothing here are
+ * listed once in ignored_keys, a misspelt one is still an error. */
+static void test_config_load_earlier_server_keys(void **state)
+{
+        static const char yml[] =
+                "port: 47732\nlisten: 127.0.0.1:47732\ntrusted_proxies:\n    - 127.0.0.1\n"
+                "    - ::1\npublic_url: https://sync.example.org\n"
+                "development_token_logging: true\n"
+                "web:\n    default_locale: ru\n    allow_registration: true\n"
+                "    server_name: Old Sync\n"
+                "limits:\n    max_json_body: 2097152\n    max_push_operations: 100\n"
+                "    max_payload_json: 262144\n    max_pull_page: 100\n"
+                "    max_blob_bytes: 268435456\n    max_vault_blob_bytes: 4294967296\n"
+                "    max_user_blob_bytes: 8589934592\n"
+                "retention:\n    idempotency_hours: 48\n    audit_days: 90\n"
+                "    temp_upload_hours: 24\nadmin: []\n"
+                "development_token_logging: false\n";
+        struct config c;
+        char err[256] = "";
+        (void)state;
+
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, yml, strlen(yml), err, sizeof(err)), 0);
+        assert_int_equal(c.n_ignored_keys, 1);
+        assert_string_equal(c.ignored_keys[0], "development_token_logging");
+        assert_int_equal(c.n_trusted_proxies, 2);
+        assert_string_equal(c.public_url, "https://sync.example.org");
+        assert_string_equal(c.web.default_locale, "ru");
+        assert_int_equal(c.retention.idempotency_hours, 48);
+        assert_int_equal(c.n_admins, 0);
+        config_done(&c);
+
+        static const char typo[] = "development_token_loging: true\n";
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, typo, strlen(typo), err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "development_token_loging: unknown key");
+        assert_int_equal(c.n_ignored_keys, 0);
+        config_done(&c);
+
+        /* Only at the top level, where the earlier server had it. */
+        static const char nested[] = "web:\n    development_token_logging: true\n";
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, nested, strlen(nested), err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, "web.development_token_logging: unknown key");
+        config_done(&c);
+}
+
 static void test_config_all_keys(void **state)
 {
         static const char yml[] =
@@ -198,6 +246,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_config_defaults),
                 cmocka_unit_test(test_config_load_legacy_file),
+                cmocka_unit_test(test_config_load_earlier_server_keys),
                 cmocka_unit_test(test_config_all_keys),
                 cmocka_unit_test(test_config_errors),
                 cmocka_unit_test(test_config_env),

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "auth/password.h"
 #include "auth/ratelimit.h"
+#include "auth/token.h"
 #include "store/store.h"
 #include "store/store_ops.h"
 
@@ -65,7 +67,7 @@ static void test_migrate_empty(void **state)
 
         snprintf(path, sizeof(path), "%s/empty.db", tmpdir);
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 3);
+        assert_int_equal(migrated, 4);
         assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
         assert_int_equal(store_probe(s), 0);
         store_close(s);
@@ -97,7 +99,7 @@ static void test_migrate_legacy(void **state)
         long long refs = query(path, "SELECT count(*) FROM server_blob_refs");
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 1); /* 2 -> 3 */
+        assert_int_equal(migrated, 2); /* 2 -> 3 -> 4 */
         struct store_counts c;
         assert_int_equal(store_get_counts(s, &c), 0);
         assert_int_equal(c.ops, ops);
@@ -126,6 +128,97 @@ static void test_migrate_legacy(void **state)
                                           NULL, NULL, NULL),
                              SQLITE_OK);
         sqlite3_close(h);
+}
+
+/* The whole file as bytes, to look for a secret in it. */
+static bool file_contains(const char *path, const char *needle)
+{
+        FILE *f = fopen(path, "rb");
+        size_t n = strlen(needle), len = 0;
+        char *buf = NULL;
+        bool found = false;
+
+        if (!f)
+                return false; /* a WAL that is gone holds nothing */
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        len = (size_t)ftell(f);
+        rewind(f);
+        buf = malloc(len + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, len, f), len);
+        fclose(f);
+        for (size_t i = 0; i + n <= len && !found; i++)
+                found = memcmp(buf + i, needle, n) == 0;
+        free(buf);
+        return found;
+}
+
+/* Migration 4: plaintext API keys of the earlier server become hashes with
+ * hints, and no byte of them stays in the file or its WAL. */
+static void test_migrate_legacy_api_keys(void **state)
+{
+        static const char long_key[] = "LegacyKey-5f0c1b2a9d8e7f6a5b4c3d2e1f0a9b8c";
+        static const char short_key[] = "short-legacy-key";
+        char path[PATH_MAX + 32], wal[PATH_MAX + 40], cmd[2 * PATH_MAX], sql[1024];
+        char hash[TOKEN_SHA256_HEX + 1];
+        struct store *s;
+        unsigned migrated = 0;
+        sqlite3 *h;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/keys.db", tmpdir);
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        snprintf(cmd, sizeof(cmd), "cp '%s/tests/fixtures/legacy-data/data/server.db' '%s'",
+                 getenv("VERSTAK_SOURCE_ROOT") ? getenv("VERSTAK_SOURCE_ROOT") : "..", path);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(chmod(path, 0600), 0);
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO server_devices (id, name, api_key, legacy_api_key, user_id, "
+                 "vault_id, created_at) SELECT 'dev_old_long', 'old', '%s', 1, user_id, "
+                 "vault_id, created_at FROM server_devices LIMIT 1;"
+                 "INSERT INTO server_devices (id, name, api_key, legacy_api_key, user_id, "
+                 "vault_id, created_at) SELECT 'dev_old_short', 'old', '%s', 1, user_id, "
+                 "vault_id, created_at FROM server_devices LIMIT 1;"
+                 /* Updated once more, as the earlier server's own migration
+                  * did: an older copy of the row is left in free space. */
+                 "UPDATE server_devices SET last_seen = '2026-07-01T00:00:00Z'"
+                 " WHERE id LIKE 'dev_old_%%';",
+                 long_key, short_key);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+        assert_true(file_contains(path, long_key));
+
+        assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
+        assert_int_equal(migrated, 2);
+        assert_false(file_contains(path, long_key));
+        assert_false(file_contains(wal, long_key));
+        assert_false(file_contains(path, short_key));
+        assert_false(file_contains(wal, short_key));
+        store_close(s);
+
+        token_sha256_hex(long_key, strlen(long_key), hash);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM server_devices WHERE id = 'dev_old_long' AND "
+                 "token_hash = '%s' AND token_prefix = 'LegacyKe' AND token_suffix = '9b8c' "
+                 "AND api_key = 'disabled:dev_old_long' AND legacy_api_key = 1",
+                 hash);
+        assert_int_equal(query(path, sql), 1);
+        /* Too short to give hints away. */
+        token_sha256_hex(short_key, strlen(short_key), hash);
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM server_devices WHERE id = 'dev_old_short' AND "
+                 "token_hash = '%s' AND token_prefix IS NULL AND token_suffix IS NULL "
+                 "AND api_key = 'disabled:dev_old_short'",
+                 hash);
+        assert_int_equal(query(path, sql), 1);
+        /* The fixture's own devices are untouched. */
+        assert_int_equal(query(path, "SELECT count(*) FROM server_devices WHERE api_key NOT "
+                                     "LIKE 'disabled:%'"),
+                         0);
+        assert_int_equal(query(path, "SELECT count(*) FROM server_devices WHERE token_hash IS "
+                                     "NULL"),
+                         0);
 }
 
 static void test_refuses_newer_schema(void **state)
@@ -260,6 +353,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_migrate_empty),
                 cmocka_unit_test(test_migrate_legacy),
+                cmocka_unit_test(test_migrate_legacy_api_keys),
                 cmocka_unit_test(test_refuses_newer_schema),
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_ratelimit),
