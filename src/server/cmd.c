@@ -26,15 +26,11 @@
 struct subcommand {
         const char *name;
         int (*run)(int argc, char **argv);
-        const char *summary;
 };
 
 static const struct subcommand subcommands[] = {
-        {"backup", cmd_backup, "consistent online backup of the data directory"},
-        {"restore", cmd_restore, "restore a backup into an empty data directory"},
-        {"check", cmd_check, "check the database and the blob files"},
-        {"gc", cmd_gc, "remove unreferenced blob files and stale uploads"},
-        {"admin", cmd_admin, "administrators, users and devices from the host"},
+        {"backup", cmd_backup}, {"restore", cmd_restore}, {"check", cmd_check},
+        {"gc", cmd_gc},         {"admin", cmd_admin},
 };
 
 bool cmd_is_subcommand(const char *arg)
