@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rm -f dist/verstak-sync-server_*.deb
-scripts/build-deb.sh >/dev/null
+# The suites ran already: the package build skips its own unit-test pass.
+DEB_BUILD_OPTIONS="nocheck parallel=2" scripts/build-deb.sh >/dev/null
 deb=$(ls dist/verstak-sync-server_*.deb)
 
 echo "lintian $deb"
