@@ -16,6 +16,7 @@ test_pkgs=(
   clang-tools cppcheck
   debhelper dpkg-dev fakeroot
   chromium fonts-dejavu-core
+  debhelper dpkg-dev fakeroot lintian prometheus
 )
 
 want=("${build_pkgs[@]}")

@@ -102,7 +102,7 @@ skipped VERSTAK_SKIP_CLOCK_AHEAD || pass clock-ahead clock_ahead
 skipped VERSTAK_SKIP_ANALYZE || pass analyze scripts/analyze.sh
 skipped VERSTAK_SKIP_TSAN || pass tsan tsan
 skipped VERSTAK_SKIP_SANITIZERS || pass asan asan
-skipped VERSTAK_SKIP_DEB || pass deb scripts/build-deb.sh
+skipped VERSTAK_SKIP_DEB || pass deb scripts/check-deb.sh
 skipped VERSTAK_SKIP_FUZZ || pass fuzz scripts/fuzz.sh 10
 
 echo "Time per pass:"

@@ -528,8 +528,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 req->aborted = true;
-        if (req->method)
+        if (req->method) {
                 log_access(req, toe);
+                if (srv->params.request_done)
+                        srv->params.request_done(srv->params.request_done_userdata, req->route,
+                                                 req->status, clock_now_usec() - req->start_usec);
+        }
         if (req->route && req->route->cleanup)
                 req->route->cleanup(req);
         free(req->body);

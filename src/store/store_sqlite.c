@@ -245,6 +245,23 @@ static int conn_open(struct store_conn *c, const char *path, bool writer, bool s
         return 0;
 }
 
+/* For no_migrate: the schema must be exactly this build's. */
+static int check_version(struct store_conn *c)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, version = -1;
+
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (version < 0)
+                return store_errno(c, rc, "read the schema version");
+        if (version > STORE_SCHEMA_VERSION)
+                return -EPROTONOSUPPORT;
+        return version < STORE_SCHEMA_VERSION ? -ESTALE : 0;
+}
+
 int store_open(const char *path, const struct store_options *opts, struct store **ret,
                unsigned *ret_migrated)
 {
@@ -288,7 +305,10 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         }
         free(mode);
 
-        r = store_migrate(s->writer, &migrated);
+        if (opts->no_migrate)
+                r = check_version(s->writer);
+        else
+                r = store_migrate(s->writer, &migrated);
         if (r < 0)
                 goto fail;
 
