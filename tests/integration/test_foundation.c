@@ -400,13 +400,13 @@ static void test_bind_itself(void **state)
 static void wait_health(const struct daemon *d, const char *path, long status,
                         struct http_result *r)
 {
-        for (int i = 0; i < 250; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do {
                 assert_int_equal(http_get(d, path, NULL, r), 0);
                 if (r->status == status)
                         return;
                 http_result_free(r);
-                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-        }
+        } while (harness_pause(&dl));
         assert_int_equal(http_get(d, path, NULL, r), 0);
         assert_int_equal(r->status, status);
 }
