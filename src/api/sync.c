@@ -262,6 +262,7 @@ static int op_frame(const struct store_op_view *o, char **ret_pre, size_t *ret_p
         if (!*ret_pre || !*ret_suf) {
                 free(*ret_pre);
                 free(*ret_suf);
+                *ret_pre = *ret_suf = NULL; /* the caller's cleanup frees them too */
                 return -ENOMEM;
         }
         return 0;

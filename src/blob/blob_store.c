@@ -753,7 +753,7 @@ int blob_store_stale_temp(struct blob_store *bs, time_t cutoff, bool remove,
 
 int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
 {
-        struct blob_temp_tally t;
+        struct blob_temp_tally t = {0};
         int r = blob_store_stale_temp(bs, cutoff, true, &t);
 
         return r < 0 ? r : (int)(t.files > INT_MAX ? INT_MAX : t.files);

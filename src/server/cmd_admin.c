@@ -163,7 +163,6 @@ int cmd_admin(int argc, char **argv)
         if (pos >= argc)
                 return cmd_fail(CMD_EXIT_USAGE, "admin", "which command? (see --help)");
         const char *sub = argv[pos];
-        const char *arg = pos + 1 < argc ? argv[pos + 1] : NULL;
         int want_args = strcmp(sub, "create-admin") == 0 || strcmp(sub, "reset-admin") == 0 ||
                                         strcmp(sub, "revoke-device") == 0
                                 ? 1
@@ -173,6 +172,7 @@ int cmd_admin(int argc, char **argv)
         if (argc - pos - 1 != want_args)
                 return cmd_fail(CMD_EXIT_USAGE, sub, "expected %d argument%s (see admin --help)",
                                 want_args, want_args == 1 ? "" : "s");
+        const char *arg = argv[pos + 1]; /* exactly one argument, checked above */
         r = cmd_data_open(sub, &common, &data);
         if (r == 0) {
                 if (strcmp(sub, "revoke-device") == 0)
