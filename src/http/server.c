@@ -63,6 +63,10 @@
 struct http_server {
         struct http_params params;
         struct MHD_Daemon **daemons;
+        /* Listening sockets taken back by http_server_quiesce(): worker
+         * threads may still use them until MHD_stop_daemon(), so they are
+         * closed only after it. */
+        MHD_socket *quiesced;
         size_t n_daemons;
         atomic_uint active;
         atomic_uint connections; /* open, over every listening socket */
@@ -594,10 +598,15 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 return -ENOMEM;
         srv->params = *params;
         srv->daemons = calloc(n, sizeof(*srv->daemons));
-        if (!srv->daemons) {
+        srv->quiesced = calloc(n, sizeof(*srv->quiesced));
+        if (!srv->daemons || !srv->quiesced) {
+                free(srv->daemons);
+                free(srv->quiesced);
                 free(srv);
                 return -ENOMEM;
         }
+        for (size_t i = 0; i < n; i++)
+                srv->quiesced[i] = MHD_INVALID_SOCKET;
         for (size_t i = 0; i < n; i++) {
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -626,11 +635,9 @@ void http_server_quiesce(struct http_server *srv)
 {
         if (!srv)
                 return;
-        for (size_t i = 0; i < srv->n_daemons; i++) {
-                MHD_socket fd = MHD_quiesce_daemon(srv->daemons[i]);
-                if (fd != MHD_INVALID_SOCKET)
-                        (void)close(fd);
-        }
+        for (size_t i = 0; i < srv->n_daemons; i++)
+                if (srv->quiesced[i] == MHD_INVALID_SOCKET)
+                        srv->quiesced[i] = MHD_quiesce_daemon(srv->daemons[i]);
 }
 
 unsigned http_server_active(struct http_server *srv)
@@ -651,9 +658,13 @@ void http_server_stop(struct http_server *srv, unsigned timeout_sec)
         for (unsigned waited = 0; atomic_load(&srv->active) > 0 && waited < timeout_sec * 20;
              waited++)
                 usleep(50 * 1000);
-        for (size_t i = 0; i < srv->n_daemons; i++)
+        for (size_t i = 0; i < srv->n_daemons; i++) {
                 MHD_stop_daemon(srv->daemons[i]);
+                if (srv->quiesced[i] != MHD_INVALID_SOCKET)
+                        (void)close(srv->quiesced[i]);
+        }
         free(srv->daemons);
+        free(srv->quiesced);
         free(srv);
 }
 
