@@ -306,9 +306,14 @@ static long raw_answer(int fd, char *body, size_t size)
 
 /* --- setup ------------------------------------------------------------------- */
 
+/* The upload caps have their own test (test_concurrent_upload_caps): here
+ * they are raised, since racing clients may start their next upload
+ * before the slot of the one just answered is given back. */
 static const char shared_config[] = "trusted_proxies: [\"127.0.0.1\"]\n"
                                     "limits:\n"
-                                    "  max_blob_bytes: 65536\n";
+                                    "  max_blob_bytes: 65536\n"
+                                    "  max_uploads_per_user: 64\n"
+                                    "  max_uploads_per_client: 64\n";
 
 static int start_shared(void **state)
 {
