@@ -470,16 +470,17 @@ struct user_action {
         const char *field; /* "confirmed" or "blocked" */
         bool value;        /* the field's value afterwards */
         const char *event; /* the console's audit event */
-        const char *done;  /* "account blocked" */
+        const char *done;  /* "account blocked": the audit and journal text */
+        const char *state; /* "blocked": the command's answer */
         const char *message_id;
 };
 
 static const struct user_action user_actions[] = {
         {"confirm-user", "confirmed", true, "admin_user_confirmed", "account confirmed",
-         LOG_MID_HOST_USER_CONFIRM},
-        {"block-user", "blocked", true, "admin_user_blocked", "account blocked",
+         "confirmed", LOG_MID_HOST_USER_CONFIRM},
+        {"block-user", "blocked", true, "admin_user_blocked", "account blocked", "blocked",
          LOG_MID_HOST_USER_BLOCK},
-        {"unblock-user", "blocked", false, "admin_user_unblocked", "account unblocked",
+        {"unblock-user", "blocked", false, "admin_user_unblocked", "account unblocked", "unblocked",
          LOG_MID_HOST_USER_UNBLOCK},
 };
 
@@ -530,7 +531,7 @@ static int user_action(struct cmd_data *data, const struct cmd_common *c,
                                          u.username, act->field, act->value, "changed", changed));
         else
                 printf("User '%s' (%s): %s%s\n", u.username, u.id, changed ? "" : "already ",
-                       act->done + strlen("account "));
+                       act->state);
         store_user_done(&u);
         return r;
 }
