@@ -78,13 +78,13 @@ static int admin_check(struct http_request *req, const char *username, const cha
         int r;
 
         r = store_admin_get(api_app(req)->store, username, &id, &hash);
-        if (r == -ENOENT) {
-                password_verify_dummy(password);
-                return 0;
-        }
+        if (r == -ENOENT)
+                return password_verify_dummy(password);
         if (r < 0)
                 return r;
         r = password_verify(password, hash, &rehash);
+        if (r == -EAGAIN)
+                return r;
         if (r < 0)
                 log_warning("Administrator %s has a password hash of an unknown format", id);
         if (r <= 0)

@@ -106,7 +106,9 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message);
 
 /* Reply helper: answer r as the contract wants when a handler hits an
- * internal error (500 internal_error; the cause is logged, never sent). */
+ * internal error (500 internal_error; the cause is logged, never sent).
+ * -EAGAIN, every password hash slot busy, is 503 unavailable with
+ * Retry-After instead. */
 int api_reply_internal(struct http_request *req, int r);
 
 /* Hand one message to the mail helper and wait for its verdict (up to

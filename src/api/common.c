@@ -28,6 +28,16 @@ bool api_too_long(const char *s, size_t max)
 
 int api_reply_internal(struct http_request *req, int r)
 {
+        if (r == -EAGAIN) {
+                /* Every password hash slot stayed busy (auth/password.h). */
+                struct MHD_Response *resp =
+                        api_error_response(API_ERR_UNAVAILABLE, "server busy, try again later");
+                if (!resp)
+                        return -ENOMEM;
+                req->log_event = "password_hash_busy";
+                MHD_add_response_header(resp, "Retry-After", "1");
+                return http_reply_response(req, api_error_status(API_ERR_UNAVAILABLE), resp, 0);
+        }
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return api_error(req, API_ERR_INTERNAL, "internal server error") < 0 ? r : 0;
 }
@@ -180,10 +190,8 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         int r;
 
         r = store_user_find_by_login(api_app(req)->store, login, &u);
-        if (r == -ENOENT) {
-                password_verify_dummy(password);
-                return API_CREDENTIALS_INVALID;
-        }
+        if (r == -ENOENT)
+                return password_verify_dummy(password) < 0 ? -EAGAIN : API_CREDENTIALS_INVALID;
         if (r < 0)
                 return r;
 
@@ -191,6 +199,10 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
          * user (the answer stays the same as for an unknown login). */
         snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", u.id);
         r = password_verify(password, u.password_hash, &rehash);
+        if (r == -EAGAIN) {
+                store_user_done(&u);
+                return r;
+        }
         if (r <= 0) {
                 if (r < 0)
                         log_warning("User %s has a password hash of an unknown format", u.id);

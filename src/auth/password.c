@@ -5,19 +5,83 @@
 #include <crypt.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/cleanup.h"
 #include "util/text.h"
 
-int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
+/* The hash slots: a counting semaphore, set up on first use with the
+ * defaults or by password_limit() before the first hash. */
+static sem_t slots;
+static unsigned slot_wait_ms = PASSWORD_WAIT_MS_DEFAULT;
+static unsigned slot_count = PASSWORD_CONCURRENCY_DEFAULT;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+
+static void slots_init(void)
+{
+        /* sem_init() on a process-private semaphore cannot fail for a
+         * count this small. */
+        (void)sem_init(&slots, 0, slot_count);
+}
+
+int password_limit(unsigned max_concurrent, unsigned wait_ms)
+{
+        if (max_concurrent == 0 || max_concurrent > PASSWORD_CONCURRENCY_MAX)
+                return -EINVAL;
+        slot_count = max_concurrent;
+        slot_wait_ms = wait_ms;
+        pthread_once(&slots_once, slots_init);
+        /* Only before the first hash: no slot is taken yet. */
+        sem_destroy(&slots);
+        return sem_init(&slots, 0, max_concurrent) < 0 ? -errno : 0;
+}
+
+int password_slot_acquire(void)
+{
+        struct timespec until;
+
+        pthread_once(&slots_once, slots_init);
+        if (sem_trywait(&slots) == 0)
+                return 0;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += slot_wait_ms / 1000;
+        until.tv_nsec += (long)(slot_wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+        }
+        while (sem_clockwait(&slots, CLOCK_MONOTONIC, &until) < 0)
+                if (errno != EINTR)
+                        return -EAGAIN;
+        return 0;
+}
+
+void password_slot_release(void)
+{
+        sem_post(&slots);
+}
+
+static int hash_unlimited(const char *password, char out[PASSWORD_HASH_MAX])
 {
         if (crypto_pwhash_str(out, password, strlen(password), PASSWORD_OPSLIMIT,
                               PASSWORD_MEMLIMIT) != 0)
                 return -ENOMEM;
         return 0;
+}
+
+int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
+{
+        int r = password_slot_acquire();
+
+        if (r < 0)
+                return r;
+        r = hash_unlimited(password, out);
+        password_slot_release();
+        return r;
 }
 
 static bool is_bcrypt(const char *hash)
@@ -46,7 +110,7 @@ static int verify_bcrypt(const char *password, const char *hash)
         return ok;
 }
 
-int password_verify(const char *password, const char *hash, bool *ret_needs_rehash)
+static int verify_unlimited(const char *password, const char *hash, bool *ret_needs_rehash)
 {
         if (!password || !hash)
                 return -EINVAL;
@@ -67,6 +131,17 @@ int password_verify(const char *password, const char *hash, bool *ret_needs_reha
         return -EINVAL;
 }
 
+int password_verify(const char *password, const char *hash, bool *ret_needs_rehash)
+{
+        int r = password_slot_acquire();
+
+        if (r < 0)
+                return r;
+        r = verify_unlimited(password, hash, ret_needs_rehash);
+        password_slot_release();
+        return r;
+}
+
 static char dummy_hash[PASSWORD_HASH_MAX];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
@@ -79,13 +154,17 @@ static void dummy_init(void)
         for (int i = 0; i < 16; i++)
                 pw[i] = (char)('a' + ((unsigned char)pw[i] % 26));
         pw[16] = '\0';
-        if (password_hash(pw, dummy_hash) < 0)
+        if (hash_unlimited(pw, dummy_hash) < 0)
                 dummy_hash[0] = '\0';
 }
 
-void password_verify_dummy(const char *password)
+int password_verify_dummy(const char *password)
 {
+        int r;
+
         pthread_once(&dummy_once, dummy_init);
-        if (dummy_hash[0])
-                (void)password_verify(password ? password : "", dummy_hash, NULL);
+        if (!dummy_hash[0])
+                return 0;
+        r = password_verify(password ? password : "", dummy_hash, NULL);
+        return r == -EAGAIN ? r : 0;
 }

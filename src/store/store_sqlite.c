@@ -208,6 +208,13 @@ static void conn_close(struct store_conn *c)
         memset(c, 0, sizeof(*c));
 }
 
+/* Page cache per connection, in KiB (SQLite's default is 2 000 KiB each).
+ * The cache is anonymous memory that stays once filled; the kernel's page
+ * cache holds the file anyway, so readers keep a small one and the writer,
+ * which re-reads the indexes it updates, a larger one. */
+#define STORE_WRITER_CACHE_KIB 2048
+#define STORE_READER_CACHE_KIB 512
+
 static int conn_open(struct store_conn *c, const char *path, bool writer, bool sync_full)
 {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
@@ -226,8 +233,11 @@ static int conn_open(struct store_conn *c, const char *path, bool writer, bool s
         sqlite3_extended_result_codes(c->db, 1);
         sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
         snprintf(pragmas, sizeof(pragmas),
-                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
-                 sync_full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=1;");
+                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
+                 " PRAGMA cache_size=-%d;%s",
+                 sync_full ? "FULL" : "NORMAL",
+                 writer ? STORE_WRITER_CACHE_KIB : STORE_READER_CACHE_KIB,
+                 writer ? "" : " PRAGMA query_only=1;");
         rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 int r = store_errno(c, rc, "configure connection");
