@@ -378,18 +378,26 @@ int main(int argc, char **argv)
         pthread_t t[PUSH_CLIENTS > PULL_CLIENTS ? PUSH_CLIENTS : PULL_CLIENTS];
         const char *target = NULL, *data = NULL;
         long pid = 0;
+        bool push_only = false;
         char u1[64], u2[64];
 
-        for (int i = 1; i + 1 < argc; i += 2) {
-                if (strcmp(argv[i], "--url") == 0)
-                        target = argv[i + 1];
-                else if (strcmp(argv[i], "--pid") == 0)
-                        pid = atol(argv[i + 1]);
-                else if (strcmp(argv[i], "--data") == 0)
-                        data = argv[i + 1];
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--push-only") == 0)
+                        push_only = true;
+                else if (i + 1 < argc && strcmp(argv[i], "--url") == 0)
+                        target = argv[++i];
+                else if (i + 1 < argc && strcmp(argv[i], "--pid") == 0)
+                        pid = atol(argv[++i]);
+                else if (i + 1 < argc && strcmp(argv[i], "--data") == 0)
+                        data = argv[++i];
+                else {
+                        fprintf(stderr, "sync-bench: unknown argument %s\n", argv[i]);
+                        return 2;
+                }
         }
         if ((target || data || pid) && !(target && data && pid > 0)) {
-                fprintf(stderr, "usage: sync-bench [--url URL --pid PID --data DIR]\n");
+                fprintf(stderr,
+                        "usage: sync-bench [--push-only] [--url URL --pid PID --data DIR]\n");
                 return 2;
         }
         snprintf(run_tag, sizeof(run_tag), "%lx",
@@ -456,6 +464,13 @@ int main(int argc, char **argv)
         report_latency("push", pushers, PUSH_CLIENTS, PUSHES_PER_CLIENT);
         report_cpu(push_cpu, (long)total_pushes * OPS_PER_PUSH, "op");
         proc_print_memory(d.pid, "after");
+        if (push_only) {
+                if (!target) {
+                        harness_stop(&d, SIGTERM, 30, NULL);
+                        harness_destroy(&d);
+                }
+                return 0;
+        }
 
         /* 2. pull: a vault of 10 000 ops, 100-op pages at random offsets. The
          * push phase filled vault-push with 20 000 ops; use a fresh vault. */

@@ -45,6 +45,10 @@ static inline int api_answered(int r)
  * than API_LAST_SEEN_GRANULARITY. */
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
 
+/* Whether dev's last_seen/last_ip need rewriting for this request: older
+ * than API_LAST_SEEN_GRANULARITY, unreadable, or another address. */
+bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev);
+
 /* Count an attempt against rule for the client IP and, when account is
  * given, for sha256(lowercase(trimmed account)).  0 when allowed,
  * BODY_ANSWERED after a 429 with Retry-After. */

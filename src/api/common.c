@@ -61,6 +61,15 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
                 log_warning_errno(r, "Cannot record audit event %s: %m", event);
 }
 
+bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev)
+{
+        time_t seen = 0;
+
+        return time_parse_rfc3339(dev->last_seen, &seen) < 0 ||
+               time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
+               strcmp(dev->last_ip, req->client_ip) != 0;
+}
+
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch)
 {
         const char *h = http_header(req, "Authorization");
@@ -105,15 +114,10 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 return api_error_answered(req, API_ERR_FORBIDDEN, "user blocked");
         }
 
-        if (touch) {
-                time_t seen = 0;
-                if (time_parse_rfc3339(dev.last_seen, &seen) < 0 ||
-                    time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
-                    strcmp(dev.last_ip, req->client_ip) != 0) {
-                        r = store_device_touch(api_app(req)->store, dev.id, req->client_ip);
-                        if (r < 0)
-                                log_warning_errno(r, "Cannot update last_seen: %m");
-                }
+        if (touch && api_device_seen_stale(req, &dev)) {
+                r = store_device_touch(api_app(req)->store, dev.id, req->client_ip);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot update last_seen: %m");
         }
         *ret = dev;
         return 0;

@@ -186,6 +186,8 @@ int api_sync_push(struct http_request *req)
                 .scope = scope,
                 .device_id = dev.id,
                 .device_ip = req->client_ip,
+                /* At most once a minute: a page less to write per commit. */
+                .touch_device = api_device_seen_stale(req, &dev),
                 .idempotency_key = idem,
                 .ops = ops,
                 .n_ops = n,

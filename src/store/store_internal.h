@@ -77,6 +77,11 @@ int store_errno(struct store_conn *c, int rc, const char *what);
 /* Run plain SQL (no results) on conn; negative errno on failure. */
 int store_exec(struct store_conn *c, const char *sql);
 
+/* store_exec() for one statement run on every request (BEGIN, COMMIT,
+ * SAVEPOINT …): prepared once through the statement cache, so sql must
+ * be a string with static storage, like every cached statement's. */
+int store_exec_cached(struct store_conn *c, const char *sql);
+
 /* Bind helpers: NULL strings bind NULL.  0, or -EIO when SQLite refuses
  * (a wrong index, out of memory): callers check every result. */
 int store_bind_text(sqlite3_stmt *st, int idx, const char *v);

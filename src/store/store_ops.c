@@ -3,12 +3,12 @@
 #include "store/store_ops.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
 #include "util/cleanup.h"
+#include "util/json_writer.h"
 
 /* Callers: store_push_ops. */
 static const char sql_idem_get[] = "SELECT response_json FROM server_idempotency_keys"
@@ -67,31 +67,34 @@ void store_push_result_done(struct store_push_result *r)
 int store_push_result_json(const struct store_op_in *ops, const struct store_push_result *res,
                            char **ret_json)
 {
-        json_t *accepted = json_array(), *conflicts = json_array();
-        json_t *body;
+        /* Written straight into one buffer (util/json_writer.h): no tree
+         * of allocations per op on every push. */
+        struct json_writer w;
 
-        if (!accepted || !conflicts) {
-                json_decref(accepted);
-                json_decref(conflicts);
-                return -ENOMEM;
-        }
+        json_writer_init(&w, 64 + res->n_accepted * 48 + res->n_conflicts * 192);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "accepted");
+        json_writer_begin_array(&w);
         for (size_t i = 0; i < res->n_accepted; i++)
-                json_array_append_new(accepted, json_string(ops[res->accepted[i]].op_id));
+                json_writer_string(&w, ops[res->accepted[i]].op_id);
+        json_writer_end_array(&w);
+        json_writer_key(&w, "conflicts");
+        json_writer_begin_array(&w);
         for (size_t i = 0; i < res->n_conflicts; i++) {
                 const struct store_conflict *c = &res->conflicts[i];
-                json_array_append_new(conflicts,
-                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
-                                                "device_id", c->device_id, "op_type", c->op_type,
-                                                "server_sequence", (json_int_t)c->server_sequence,
-                                                "entity_type", c->entity_type, "entity_id",
-                                                c->entity_id));
+                json_writer_begin_object(&w);
+                json_writer_member_string(&w, "op_id", c->op_id);
+                json_writer_member_string(&w, "device_id", c->device_id);
+                json_writer_member_string(&w, "op_type", c->op_type);
+                json_writer_member_int(&w, "server_sequence", c->server_sequence);
+                json_writer_member_string(&w, "entity_type", c->entity_type);
+                json_writer_member_string(&w, "entity_id", c->entity_id);
+                json_writer_end_object(&w);
         }
-        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
-                         (json_int_t)res->n_accepted);
-        if (!body)
-                return -ENOMEM;
-        *ret_json = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
+        json_writer_end_array(&w);
+        json_writer_member_int(&w, "count", (int64_t)res->n_accepted);
+        json_writer_end_object(&w);
+        *ret_json = json_writer_finish(&w, NULL);
         return *ret_json ? 0 : -ENOMEM;
 }
 
@@ -253,10 +256,12 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
                 if (r < 0)
                         return r;
         }
-        r = STORE_RUN(c, sql_device_seen, "update device last_seen", p->device_id, now,
-                      p->device_ip);
-        if (r < 0)
-                return r;
+        if (p->touch_device) {
+                r = STORE_RUN(c, sql_device_seen, "update device last_seen", p->device_id, now,
+                              p->device_ip);
+                if (r < 0)
+                        return r;
+        }
 
         if (has_key(p)) {
                 /* The record commits with the ops. */
@@ -293,15 +298,19 @@ struct store_push_job {
 /* The maximum number of pushes one transaction may carry. */
 #define STORE_PUSH_BATCH_MAX 64
 
+static const char sql_savepoint[] = "SAVEPOINT push";
+static const char sql_rollback_to[] = "ROLLBACK TO push";
+static const char sql_release[] = "RELEASE push";
+
 static void run_push_job(struct store_conn *c, struct store_push_job *job)
 {
-        int r = store_exec(c, "SAVEPOINT push");
+        int r = store_exec_cached(c, sql_savepoint);
 
         if (r >= 0) {
                 r = push_in_transaction(c, job->push, &job->res);
                 if (r < 0 || job->res.replayed)
-                        (void)store_exec(c, "ROLLBACK TO push");
-                int q = store_exec(c, "RELEASE push");
+                        (void)store_exec_cached(c, sql_rollback_to);
+                int q = store_exec_cached(c, sql_release);
                 if (r >= 0 && q < 0)
                         r = q;
         }

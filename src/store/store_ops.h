@@ -69,6 +69,7 @@ struct store_push {
         const char *idempotency_key; /* NULL or "" for none */
         const struct store_op_in *ops;
         size_t n_ops;
+        bool touch_device; /* also set the device's last_seen/last_ip */
 };
 
 /*

@@ -61,6 +61,18 @@ int store_exec(struct store_conn *c, const char *sql)
         return rc == SQLITE_OK ? 0 : store_errno(c, rc, "exec");
 }
 
+int store_exec_cached(struct store_conn *c, const char *sql)
+{
+        sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "exec");
+}
+
 sqlite3_stmt *store_stmt(struct store_conn *c, const char *sql)
 {
         size_t h = ((uintptr_t)sql >> 3) % STORE_STMT_CACHE;
@@ -343,12 +355,17 @@ void store_close(struct store *s)
         free(s);
 }
 
+/* Transaction control run on every request, through the statement cache. */
+static const char sql_begin[] = "BEGIN";
+static const char sql_begin_immediate[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+
 int store_write_begin(struct store *s, struct store_conn **ret)
 {
         int r;
 
         pthread_mutex_lock(&s->writer_lock);
-        r = store_exec(s->writer, "BEGIN IMMEDIATE");
+        r = store_exec_cached(s->writer, sql_begin_immediate);
         if (r < 0) {
                 pthread_mutex_unlock(&s->writer_lock);
                 return r;
@@ -360,7 +377,7 @@ int store_write_begin(struct store *s, struct store_conn **ret)
 int store_write_end(struct store *s, struct store_conn *c, int r, bool commit)
 {
         if (r >= 0 && commit) {
-                int q = store_exec(c, "COMMIT");
+                int q = store_exec_cached(c, sql_commit);
                 if (q < 0) {
                         (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
                         r = q;
@@ -383,7 +400,7 @@ int store_read_begin(struct store *s, struct store_conn **ret)
         s->free_readers = c->next_free;
         pthread_mutex_unlock(&s->readers_lock);
 
-        r = store_exec(c, "BEGIN");
+        r = store_exec_cached(c, sql_begin);
         if (r < 0) {
                 store_read_end(s, c);
                 return r;
@@ -395,7 +412,7 @@ int store_read_begin(struct store *s, struct store_conn **ret)
 void store_read_end(struct store *s, struct store_conn *c)
 {
         if (!sqlite3_get_autocommit(c->db))
-                (void)sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+                (void)store_exec_cached(c, sql_commit);
         pthread_mutex_lock(&s->readers_lock);
         c->next_free = s->free_readers;
         s->free_readers = c;
