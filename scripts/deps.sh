@@ -14,11 +14,14 @@ test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
   strace procps passwd openssl util-linux faketime
   clang libclang-rt-14-dev
+  chromium fonts-dejavu-core
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "test" ]; then
   want+=("${test_pkgs[@]}")
+  # The web suite runs on Node.js; any installed node and npm will do.
+  command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
 fi
 
 missing=()
@@ -33,4 +36,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The web suite's JavaScript dependencies (playwright-core, axe-core), as
+# pinned by tests/web/package-lock.json; again only when the lock changed.
+# No browser is downloaded: the tests drive Debian's chromium.
+if [ "${1:-}" = "test" ]; then
+  web=$(dirname "$0")/../tests/web
+  stamp="$web/node_modules/.lock-sha256"
+  want_sum=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_sum" ]; then
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want_sum" > "$stamp"
+  fi
 fi

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Install what the tests need, build with warnings as errors, and run every
 # test suite: unit, integration (the real daemon, real SQLite, a real SMTP
-# server, systemd tools), then the same suites again under AddressSanitizer
-# and UndefinedBehaviorSanitizer, then a short libFuzzer pass over every
-# parser of untrusted bytes (scripts/fuzz.sh, about ten seconds a target).
+# server, systemd tools), web (the pages in headless Chromium, with
+# axe-core; screenshots in build/web-artefacts/), then the same suites
+# again under AddressSanitizer and UndefinedBehaviorSanitizer, then a short
+# libFuzzer pass over every parser of untrusted bytes (scripts/fuzz.sh,
+# about ten seconds a target).
 # The plain suites also run a second time with the clock a year ahead
 # (faketime).  Set VERSTAK_SKIP_SANITIZERS=1, VERSTAK_SKIP_CLOCK_AHEAD=1 or
 # VERSTAK_SKIP_FUZZ=1 to skip those passes during development.

@@ -49,6 +49,10 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
  * than API_LAST_SEEN_GRANULARITY, unreadable, or another address. */
 bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev);
 
+/* Whether the server is healthy: the database answers and the blob
+ * directory can be written (what GET /api/v1/health reports). */
+bool api_health_ok(struct app *app);
+
 /* Count an attempt against rule for the client IP and, when account is
  * given, for sha256(lowercase(trimmed account)).  0 when allowed,
  * BODY_ANSWERED after a 429 with Retry-After. */

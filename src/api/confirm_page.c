@@ -35,15 +35,13 @@ static const char *const page_results[_PAGE_MAX] = {
         [PAGE_MISSING] = "missing",
 };
 
-/* No links to elsewhere: the web UI (sign-in page, home) is not served
- * yet, and a link must not lead to a "not found" page. */
 static const struct html_page texts_en[_PAGE_MAX] = {
         [PAGE_ASK] = {"Confirm e-mail", "Confirm your e-mail address",
                       "Press the button to confirm your e-mail address and activate your account.",
                       NULL},
         [PAGE_CONFIRMED] = {"E-mail confirmed", "E-mail address confirmed",
                             "Your account is active. You can now sign in and pair your devices.",
-                            NULL},
+                            NULL, "login", "Sign in"},
         [PAGE_INVALID] = {"Link not valid", "Link not valid",
                           "This confirmation link is invalid or has already been used.", NULL},
         [PAGE_EXPIRED] = {"Link expired", "Link expired",
@@ -62,7 +60,7 @@ static const struct html_page texts_ru[_PAGE_MAX] = {
                       NULL},
         [PAGE_CONFIRMED] = {"Адрес подтверждён", "Адрес подтверждён",
                             "Учётная запись активна. Теперь можно войти и подключить устройства.",
-                            NULL},
+                            NULL, "login", "Войти"},
         [PAGE_INVALID] = {"Ссылка недействительна", "Ссылка недействительна",
                           "Ссылка подтверждения недействительна или уже использована.", NULL},
         [PAGE_EXPIRED] = {"Срок действия ссылки истёк", "Срок действия ссылки истёк",
@@ -95,7 +93,8 @@ static int reply_page(struct http_request *req, unsigned status, enum page p, co
                         return -ENOMEM;
                 page.form = form;
         }
-        return html_page_reply(req, status, locale, &page);
+        /* The page is /api/v1/auth/confirm: the web UI is three levels up. */
+        return html_page_reply(req, status, locale, "../../../", &page);
 }
 
 int api_auth_confirm_page(struct http_request *req)

@@ -42,8 +42,13 @@ int api_admin_smtp(struct http_request *req);
 int api_admin_smtp_test(struct http_request *req);
 
 /* user.c (api.md §6) */
+int api_user_me(struct http_request *req);
 int api_user_devices(struct http_request *req);
 int api_user_device_revoke(struct http_request *req);
+
+/* web.c (api.md §6, the web UI) */
+int api_web_home(struct http_request *req);
+int api_web_site(struct http_request *req);
 
 /* sync.c (api.md §4) */
 int api_sync_push(struct http_request *req);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "api/app.h"
 #include "api/handlers.h"
 #include "store/store.h"
@@ -36,6 +37,11 @@ static bool blob_dir_writable(struct app *app)
         }
         close(dfd);
         return fd >= 0;
+}
+
+bool api_health_ok(struct app *app)
+{
+        return store_probe(app->store) == 0 && blob_dir_writable(app);
 }
 
 int api_health(struct http_request *req)

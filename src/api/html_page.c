@@ -43,28 +43,45 @@ char *html_escape(const char *s)
         return out;
 }
 
-static char *render(const struct html_page *p, const char *locale, const char *server_name)
+static char *render(const struct html_page *p, const char *locale, const char *root,
+                    const char *server_name)
 {
         _cleanup_free_ char *name = html_escape(server_name ? server_name : "");
+        _cleanup_free_ char *link = NULL;
+        bool ru = strcmp(locale, "ru") == 0;
         char *page = NULL;
 
         if (!name)
+                return NULL;
+        if (p->link_page &&
+            asprintf(&link, "<div class=\"actions\"><a class=\"button\" href=\"%s%s\">%s</a></div>",
+                     root, p->link_page, p->link_text) < 0)
                 return NULL;
         if (asprintf(&page,
                      "<!DOCTYPE html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                      "<meta name=\"robots\" content=\"noindex\">"
-                     "<title>%s — %s</title></head><body><main><h1>%s</h1><p>%s</p>%s"
-                     "</main></body></html>\n",
-                     locale, p->title, name, p->heading, p->text, p->form ? p->form : "") < 0)
+                     "<title>%s — %s</title>"
+                     "<link rel=\"icon\" href=\"%sfavicon.svg\" type=\"image/svg+xml\">"
+                     "<link rel=\"stylesheet\" href=\"%scss/app.css\">"
+                     "<script type=\"module\" src=\"%sjs/pages/plain.js\"></script></head>\n"
+                     "<body><a class=\"skip-link\" href=\"#main\">%s</a>"
+                     "<header class=\"site-header\" id=\"site-header\">"
+                     "<a class=\"brand\" href=\"%s\">%s</a></header>\n"
+                     "<main id=\"main\" tabindex=\"-1\"><div class=\"narrow card\"><h1>%s</h1>"
+                     "<p>%s</p>%s%s</div></main>\n"
+                     "<footer class=\"site-footer\" id=\"site-footer\"></footer></body></html>\n",
+                     locale, p->title, name, root, root, root,
+                     ru ? "К содержимому" : "Skip to content", root, name, p->heading, p->text,
+                     p->form ? p->form : "", link ? link : "") < 0)
                 return NULL;
         return page;
 }
 
-int html_page_reply(struct http_request *req, unsigned status, const char *locale,
+int html_page_reply(struct http_request *req, unsigned status, const char *locale, const char *root,
                     const struct html_page *p)
 {
-        char *page = render(p, locale, api_app(req)->config->web.server_name);
+        char *page = render(p, locale, root, api_app(req)->config->web.server_name);
         struct MHD_Response *resp;
 
         if (!page)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The small HTML pages the server itself serves behind e-mail links (the
- * confirmation and password-reset pages): one plain layout with a title,
- * a heading, a paragraph and an optional form, in the request's language,
- * with no script and no inline style so the Content-Security-Policy holds.
- * The texts and forms belong to the callers; no database access here.
+ * confirmation and password-reset pages), in the layout of the web UI
+ * (web/): its stylesheet, header and footer, and web/js/pages/plain.js,
+ * which draws the header's navigation and language switch.  A title, a
+ * heading, a paragraph, an optional form and an optional link, in the
+ * request's language; no inline script or style, so the
+ * Content-Security-Policy holds, and the form works without script.  The
+ * texts and forms belong to the callers; no database access here.
  */
 #pragma once
 
@@ -17,6 +20,10 @@ struct html_page {
         const char *heading;
         const char *text;
         const char *form; /* may be NULL */
+        /* A link onwards (e.g. to the sign-in page), relative to the web
+         * UI's root; NULL for none. */
+        const char *link_page;
+        const char *link_text;
 };
 
 /* What a GET of a page behind an e-mail link asks for. */
@@ -40,7 +47,9 @@ char *html_escape(const char *s);
 
 /* Answer with page p in locale (from http_request_locale()) with the
  * given status, as text/html with Cache-Control: no-store (pages behind
- * e-mail links may hold a token).  Returns what http_reply_response()
+ * e-mail links may hold a token).  root is the web UI's root relative to
+ * the page ("../../../" for /api/v1/auth/confirm, "./" for /reset), so a
+ * path prefix keeps working.  Returns what http_reply_response()
  * returns, or -ENOMEM. */
-int html_page_reply(struct http_request *req, unsigned status, const char *locale,
+int html_page_reply(struct http_request *req, unsigned status, const char *locale, const char *root,
                     const struct html_page *p);

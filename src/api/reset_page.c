@@ -55,9 +55,11 @@ static const struct html_page texts_en[_PAGE_MAX] = {
                        "devices keep syncing.",
                        NULL},
         [PAGE_OK] = {"Password changed", "Password changed",
-                     "Your new password is set. Sign in with it from now on.", NULL},
+                     "Your new password is set. Sign in with it from now on.", NULL, "login",
+                     "Sign in"},
         [PAGE_EXPIRED] = {"Link expired", "Link expired",
-                          "This password reset link has expired. Ask for a new one.", NULL},
+                          "This password reset link has expired. Ask for a new one.", NULL,
+                          "forgot", "Ask for a new link"},
         [PAGE_INVALID] = {"Link not valid", "Link not valid",
                           "This password reset link is invalid or has already been used.", NULL},
         [PAGE_MISMATCH] = {"Passwords differ", "The passwords do not match",
@@ -79,9 +81,10 @@ static const struct html_page texts_ru[_PAGE_MAX] = {
                        "продолжат синхронизацию.",
                        NULL},
         [PAGE_OK] = {"Пароль изменён", "Пароль изменён",
-                     "Новый пароль установлен. Теперь входите с ним.", NULL},
+                     "Новый пароль установлен. Теперь входите с ним.", NULL, "login", "Войти"},
         [PAGE_EXPIRED] = {"Срок действия ссылки истёк", "Срок действия ссылки истёк",
-                          "Срок действия ссылки для сброса пароля истёк. Запросите новую.", NULL},
+                          "Срок действия ссылки для сброса пароля истёк. Запросите новую.", NULL,
+                          "forgot", "Запросить новую ссылку"},
         [PAGE_INVALID] = {"Ссылка недействительна", "Ссылка недействительна",
                           "Ссылка для сброса пароля недействительна или уже использована.", NULL},
         [PAGE_MISMATCH] = {"Пароли не совпадают", "Пароли не совпадают",
@@ -114,20 +117,21 @@ static int reply_page(struct http_request *req, unsigned status, enum page p, co
                 if (asprintf(&form,
                              "<form method=\"post\" action=\"reset\">"
                              "<input type=\"hidden\" name=\"" RESET_FIELD_TOKEN "\" value=\"%s\">"
-                             "<p><label for=\"np\">%s</label><br>"
+                             "<div class=\"field\"><label for=\"np\">%s</label>"
                              "<input type=\"password\" id=\"np\" name=\"" RESET_FIELD_PASSWORD
                              "\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"256\""
-                             " required></p>"
-                             "<p><label for=\"npr\">%s</label><br>"
+                             " required></div>"
+                             "<div class=\"field\"><label for=\"npr\">%s</label>"
                              "<input type=\"password\" id=\"npr\" name=\"" RESET_FIELD_REPEAT
                              "\" autocomplete=\"new-password\" minlength=\"8\" maxlength=\"256\""
-                             " required></p>"
-                             "<button type=\"submit\">%s</button></form>",
+                             " required></div>"
+                             "<div class=\"actions\"><button type=\"submit\">%s</button></div>"
+                             "</form>",
                              token, l[0], l[1], l[2]) < 0)
                         return -ENOMEM;
                 page.form = form;
         }
-        return html_page_reply(req, status, locale, &page);
+        return html_page_reply(req, status, locale, "./", &page);
 }
 
 int api_reset_page(struct http_request *req)

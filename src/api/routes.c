@@ -34,9 +34,15 @@ const struct route api_routes[] = {
         {"POST", "/api/v1/auth/logout", HTTP_BODY_BUFFERED, api_auth_logout, NULL, NULL, NULL},
         {"POST", "/api/v1/auth/forgot", HTTP_BODY_BUFFERED, api_auth_forgot, NULL, NULL, NULL},
         {"POST", "/api/v1/auth/reset", HTTP_BODY_BUFFERED, api_auth_reset, NULL, NULL, NULL},
+        {"GET", "/api/v1/user/me", HTTP_BODY_NONE, api_user_me, NULL, NULL, NULL},
         {"GET", "/api/v1/user/devices", HTTP_BODY_NONE, api_user_devices, NULL, NULL, NULL},
         {"POST", "/api/v1/user/devices/{}/revoke", HTTP_BODY_BUFFERED, api_user_device_revoke, NULL,
          NULL, NULL},
+
+        /* the web UI: its home page and what its pages ask first; the
+         * other pages are static files (http/static.h) */
+        {"GET", "/", HTTP_BODY_NONE, api_web_home, NULL, NULL, NULL},
+        {"GET", "/api/v1/site", HTTP_BODY_NONE, api_web_site, NULL, NULL, NULL},
 
         /* the page behind the password-reset e-mail (api.md §6) */
         {"GET", "/reset", HTTP_BODY_NONE, api_reset_page, NULL, NULL, NULL},

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * @brief A signed-in user's own devices (api.md §6): GET
- * /api/v1/user/devices and POST /api/v1/user/devices/{id}/revoke, with a
+ * @brief A signed-in user's own account and devices (api.md §6): GET
+ * /api/v1/user/me, GET /api/v1/user/devices and POST
+ * /api/v1/user/devices/{id}/revoke, with a
  * user session from the cookie (CSRF-checked on mutations) or a Bearer
  * session token.  No SQL here.
  */
@@ -39,6 +40,25 @@ static int user_auth(struct http_request *req, struct session *s, struct store_u
                 return api_error_answered(req, API_ERR_FORBIDDEN, "account blocked");
         }
         return 0;
+}
+
+int api_user_me(struct http_request *req)
+{
+        struct store_user u = {0};
+        struct session s;
+        json_t *body;
+        int r;
+
+        r = user_auth(req, &s, &u);
+        if (r != 0)
+                return api_answered(r);
+        body = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s}", "id", u.id, "username", u.username, "email",
+                         u.email, "email_confirmed", u.confirmed, "locale",
+                         u.locale ? u.locale : "", "created_at", u.created_at ? u.created_at : "");
+        store_user_done(&u);
+        if (!body)
+                return api_reply_internal(req, -ENOMEM);
+        return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
 }
 
 int api_user_devices(struct http_request *req)

@@ -9,6 +9,7 @@
 
 #include "http/http.h"
 #include "http/router.h"
+#include "http/static.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -123,8 +124,9 @@ int http_reply_error(struct http_request *req, unsigned status, const char *code
         return http_reply_json(req, status, body, 0);
 }
 
-/* The web UI's not-found page for unknown non-API paths.  Plain HTML with
- * no inline script or style, so the CSP holds. */
+/* The web UI's not-found page (web/404.html) for unknown non-API paths;
+ * a plain page when the build has none.  No inline script or style, so
+ * the CSP holds. */
 int http_reply_not_found_page(struct http_request *req)
 {
         static const char page[] =
@@ -132,8 +134,11 @@ int http_reply_not_found_page(struct http_request *req)
                 "<title>Not found</title></head><body><main><h1>Page not found</h1>"
                 "<p>The page you asked for does not exist.</p><p><a href=\"/\">Home</a></p>"
                 "</main></body></html>\n";
+        const struct http_asset *a = http_asset_by_name("404.html");
         struct MHD_Response *resp;
 
+        if (a)
+                return http_reply_asset(req, 404, a);
         resp = MHD_create_response_from_buffer(sizeof(page) - 1, (void *)page,
                                                MHD_RESPMEM_PERSISTENT);
         if (!resp)

@@ -22,6 +22,3 @@ enum route_match {
 enum route_match router_match(const struct route *routes, size_t n, const char *method,
                               const char *path, const struct route **ret_route, char params[][256],
                               size_t *ret_n_params, char *allow, size_t allow_size);
-
-/* Implemented in http/reply.c, used by the server glue. */
-int http_reply_not_found_page(struct http_request *req);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "http/router.h"
+#include "http/static.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -213,7 +214,13 @@ static int reply_unrouted(struct http_request *req)
         if (req->unrouted == 404) {
                 if (is_json_path(req->path))
                         return http_reply_error(req, 404, NULL, "not found");
-                return http_reply_not_found_page(req);
+                /* Not a route: maybe a file of the web UI. */
+                const struct http_asset *a = http_asset_by_url(req->path);
+                if (!a)
+                        return http_reply_not_found_page(req);
+                if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
+                        return http_reply_asset(req, 200, a);
+                snprintf(req->allow, sizeof(req->allow), "GET, HEAD");
         }
         resp = http_response_from_json(json_pack("{s:s,s:s}", "error", "method not allowed", "code",
                                                  http_default_code(405)));

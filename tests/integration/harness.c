@@ -1017,3 +1017,18 @@ int harness_sink_next(struct harness_sink *s, int wait_ms, char **ret_eml, char 
         }
         return 0;
 }
+
+void harness_assert_no_inline_script(const char *html)
+{
+        static const char ok[] = "<script type=\"module\" src=\"";
+
+        for (const char *p = strstr(html, "<script"); p; p = strstr(p + 1, "<script")) {
+                assert_memory_equal(p, ok, sizeof(ok) - 1);
+                /* The file is one of ours: a relative path ending in .js. */
+                const char *src = p + sizeof(ok) - 1, *end = strchr(src, '"');
+                assert_non_null(end);
+                assert_true(end - src > 3 && memcmp(end - 3, ".js", 3) == 0);
+                assert_null(memchr(src, ':', (size_t)(end - src)));
+                assert_null(memchr(src, '<', (size_t)(end - src)));
+        }
+}

@@ -185,6 +185,11 @@ void http_cookie_value(const char *set_cookie, char *out, size_t size);
  * .eml text (malloc'd), or NULL when none came. */
 char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms);
 
+/* Fail unless every <script in an HTML page loads a file of the web UI
+ * (<script type="module" src="…">): no inline script, so the CSP holds
+ * and nothing from the request can run. */
+void harness_assert_no_inline_script(const char *html);
+
 /* Assert a contract error: status, code and, when message is not NULL,
  * the "error" text.  On an unexpected status the body goes to stderr. */
 void http_assert_error(const struct http_result *r, long status, const char *code,

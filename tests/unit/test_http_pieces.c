@@ -14,6 +14,7 @@
 
 #include "http/body.h"
 #include "http/router.h"
+#include "http/static.h"
 #include "util/json_writer.h"
 #include "util/netaddr.h"
 #include "util/text.h"
@@ -241,12 +242,73 @@ static void test_json_writer(void **state)
         free(text);
 }
 
+static void test_accepts_gzip(void **state)
+{
+        (void)state;
+        assert_false(http_accepts_gzip(NULL));
+        assert_false(http_accepts_gzip(""));
+        assert_true(http_accepts_gzip("gzip"));
+        assert_true(http_accepts_gzip("gzip, deflate, br"));
+        assert_true(http_accepts_gzip("br;q=1.0, GZIP;q=0.5"));
+        assert_true(http_accepts_gzip("x-gzip"));
+        assert_true(http_accepts_gzip("*"));
+        assert_true(http_accepts_gzip("gzip;q=0.001"));
+        assert_false(http_accepts_gzip("identity"));
+        assert_false(http_accepts_gzip("deflate, br"));
+        assert_false(http_accepts_gzip("gzip;q=0"));
+        assert_false(http_accepts_gzip("gzip; q=0.000, br"));
+        assert_false(http_accepts_gzip("*;q=0"));
+        assert_false(http_accepts_gzip("gzipx, xgzip, gzi"));
+}
+
+static void test_etag_matches(void **state)
+{
+        static const char tag[] = "\"0123abcd\"";
+        (void)state;
+        assert_false(http_etag_matches(NULL, tag));
+        assert_false(http_etag_matches("", tag));
+        assert_true(http_etag_matches("\"0123abcd\"", tag));
+        assert_true(http_etag_matches("W/\"0123abcd\"", tag));
+        assert_true(http_etag_matches("\"zz\", \"0123abcd\" ", tag));
+        assert_true(http_etag_matches("*", tag));
+        assert_false(http_etag_matches("\"0123abc\"", tag));
+        assert_false(http_etag_matches("\"0123abcd-gz\"", tag));
+        assert_false(http_etag_matches("0123abcd", tag));
+}
+
+/* The generated table: every asset has a type and a tag, URLs are unique,
+ * and the pages the handlers name are there. */
+static void test_asset_table(void **state)
+{
+        (void)state;
+        assert_true(http_n_assets > 10);
+        for (size_t i = 0; i < http_n_assets; i++) {
+                const struct http_asset *a = &http_assets[i];
+                assert_non_null(a->content_type);
+                assert_int_equal(strlen(a->etag), 34);
+                assert_true(a->size > 0);
+                assert_true(!a->gzip || a->gzip_size < a->size);
+                assert_ptr_equal(http_asset_by_name(a->name), a);
+                if (a->url)
+                        assert_ptr_equal(http_asset_by_url(a->url), a);
+        }
+        assert_non_null(http_asset_by_name("index.html"));
+        assert_non_null(http_asset_by_name("404.html"));
+        assert_non_null(http_asset_by_name("unavailable.html"));
+        assert_null(http_asset_by_name("index.html")->url);
+        assert_string_equal(http_asset_by_url("/login")->name, "login.html");
+        assert_null(http_asset_by_url("/login.html"));
+        assert_null(http_asset_by_url("/"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_router_match), cmocka_unit_test(test_body_parse_text),
                 cmocka_unit_test(test_form_decode),  cmocka_unit_test(test_netmask),
                 cmocka_unit_test(test_text_helpers), cmocka_unit_test(test_json_writer),
+                cmocka_unit_test(test_accepts_gzip), cmocka_unit_test(test_etag_matches),
+                cmocka_unit_test(test_asset_table),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
