@@ -5,64 +5,71 @@
 #include <crypt.h>
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/text.h"
 
-/* The hash slots: a counting semaphore, set up on first use with the
- * defaults or by password_limit() before the first hash. */
-static sem_t slots;
-static unsigned slot_wait_ms = PASSWORD_WAIT_MS_DEFAULT;
-static unsigned slot_count = PASSWORD_CONCURRENCY_DEFAULT;
+/* The hash slots: a count under a mutex, and a condition on the
+ * monotonic clock (util/clock.h) to wait for one. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_free;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+static unsigned slots_max = PASSWORD_CONCURRENCY_DEFAULT;
+static unsigned slots_taken;
+static unsigned slot_wait_ms = PASSWORD_WAIT_MS_DEFAULT;
 
 static void slots_init(void)
 {
-        /* sem_init() on a process-private semaphore cannot fail for a
-         * count this small. */
-        (void)sem_init(&slots, 0, slot_count);
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&slots_free, &attr);
+        pthread_condattr_destroy(&attr);
 }
 
 int password_limit(unsigned max_concurrent, unsigned wait_ms)
 {
         if (max_concurrent == 0 || max_concurrent > PASSWORD_CONCURRENCY_MAX)
                 return -EINVAL;
-        slot_count = max_concurrent;
+        pthread_mutex_lock(&slots_lock);
+        slots_max = max_concurrent;
         slot_wait_ms = wait_ms;
-        pthread_once(&slots_once, slots_init);
-        /* Only before the first hash: no slot is taken yet. */
-        sem_destroy(&slots);
-        return sem_init(&slots, 0, max_concurrent) < 0 ? -errno : 0;
+        pthread_mutex_unlock(&slots_lock);
+        return 0;
 }
 
 int password_slot_acquire(void)
 {
-        struct timespec until;
+        struct timespec deadline;
+        int r = 0;
 
         pthread_once(&slots_once, slots_init);
-        if (sem_trywait(&slots) == 0)
-                return 0;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += slot_wait_ms / 1000;
-        until.tv_nsec += (long)(slot_wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-        }
-        while (sem_clockwait(&slots, CLOCK_MONOTONIC, &until) < 0)
-                if (errno != EINTR)
-                        return -EAGAIN;
-        return 0;
+        pthread_mutex_lock(&slots_lock);
+        deadline = clock_after_usec((uint64_t)slot_wait_ms * 1000u);
+        while (slots_taken >= slots_max)
+                if (pthread_cond_timedwait(&slots_free, &slots_lock, &deadline) == ETIMEDOUT &&
+                    slots_taken >= slots_max) {
+                        r = -EAGAIN;
+                        break;
+                }
+        if (r == 0)
+                slots_taken++;
+        pthread_mutex_unlock(&slots_lock);
+        return r;
 }
 
 void password_slot_release(void)
 {
-        sem_post(&slots);
+        pthread_mutex_lock(&slots_lock);
+        slots_taken--;
+        pthread_cond_signal(&slots_free);
+        pthread_mutex_unlock(&slots_lock);
 }
 
 static int hash_unlimited(const char *password, char out[PASSWORD_HASH_MAX])

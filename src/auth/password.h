@@ -8,7 +8,7 @@
  * recommendation for Argon2id (t=2, m=19 MiB): strong, yet a login costs
  * neither hundreds of MiB nor a second of CPU on a small server.
  *
- * Each hash or check holds one of a few slots (a counting semaphore):
+ * Each hash or check holds one of a few slots (a small semaphore):
  * with 19 MiB a hash, the slots bound the memory a burst of logins or
  * pairings can take.  A caller that finds every slot taken waits up to
  * the configured time, then gets -EAGAIN (answered 503 with Retry-After).
@@ -28,8 +28,8 @@
 #define PASSWORD_WAIT_MS_MAX         60000
 
 /* Allow max_concurrent (1..PASSWORD_CONCURRENCY_MAX) hashes at once; a
- * caller waits up to wait_ms for a slot.  Call before the first hash
- * (start-up); without it the defaults apply.  0 or -EINVAL. */
+ * caller waits up to wait_ms for a slot.  Called at start-up; without it
+ * the defaults apply.  0 or -EINVAL. */
 int password_limit(unsigned max_concurrent, unsigned wait_ms);
 
 /* Take a hash slot, waiting up to the configured time: 0 or -EAGAIN.
