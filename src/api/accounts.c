@@ -24,6 +24,7 @@
 #include "http/locale.h"
 #include "mailer/mail_client.h"
 #include "store/store_accounts.h"
+#include "store/store_console.h"
 #include "util/cleanup.h"
 #include "util/email.h"
 #include "util/log.h"
@@ -31,10 +32,7 @@
 #include "util/workq.h"
 
 /* Field limits, in bytes. */
-#define ACCOUNT_USERNAME_MAX 64
-#define ACCOUNT_LOGIN_MAX    320 /* a username or an e-mail address */
-#define ACCOUNT_PASSWORD_MIN 8
-#define ACCOUNT_PASSWORD_MAX 256
+#define ACCOUNT_LOGIN_MAX 320 /* a username or an e-mail address */
 
 /* E-mail token lifetimes (api.md §6), as the e-mail texts state them. */
 #define CONFIRM_TOKEN_SECONDS (MAIL_TEXT_CONFIRM_HOURS * 3600)
@@ -53,42 +51,6 @@ _Static_assert(RESET_TOKEN_SECONDS == 3600, "api.md §6: reset links last 1 h");
 static int bad_request(struct http_request *req, const char *message)
 {
         return api_error(req, API_ERR_INVALID_REQUEST, message);
-}
-
-/* The password rule of register and reset.  0, or BODY_ANSWERED. */
-static int check_new_password(struct http_request *req, const char *password)
-{
-        size_t len = strlen(password);
-
-        if (len >= ACCOUNT_PASSWORD_MIN && len <= ACCOUNT_PASSWORD_MAX)
-                return 0;
-        return api_error_answered(req, API_ERR_INVALID_REQUEST,
-                                  len < ACCOUNT_PASSWORD_MIN ? "PASSWORD_TOO_SHORT"
-                                                             : "PASSWORD_TOO_LONG");
-}
-
-/* Usernames: 1-64 bytes once trimmed, no control characters, and no '@',
- * so that a login name can never be mistaken for someone's address. */
-static int username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1])
-{
-        size_t len;
-
-        /* Surrounding blanks do not count towards the limit. */
-        while (*in == ' ' || *in == '\t')
-                in++;
-        len = strlen(in);
-        while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t'))
-                len--;
-        if (len == 0 || len > ACCOUNT_USERNAME_MAX)
-                return -EINVAL;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)in[i];
-                if (c < 0x20 || c == 0x7f || c == '@')
-                        return -EINVAL;
-        }
-        memcpy(out, in, len);
-        out[len] = '\0';
-        return 0;
 }
 
 /* A Host header fit to build a link on: a name or address, maybe a port. */
@@ -224,15 +186,45 @@ static void mail_job_submit(struct mail_job *j, unsigned wait_ms)
 
 /* --- register ------------------------------------------------------------ */
 
+/* Whether invitation (a token from the console) admits the holder of
+ * email: unused, unexpired, and bound to no address or to this one.  Its
+ * hash goes to ret_hash; it is used up with the account's creation.  0,
+ * or BODY_ANSWERED after 403 invitation_invalid / invitation_expired /
+ * invitation_email_mismatch. */
+static int check_invitation(struct http_request *req, const char *invitation, const char *email,
+                            char ret_hash[TOKEN_SHA256_HEX + 1])
+{
+        _cleanup_free_ char *bound = NULL;
+        int r;
+
+        if (strlen(invitation) > TOKEN_SECRET_HEX * 2)
+                return api_error_answered(req, API_ERR_INVITATION_INVALID,
+                                          "invitation unknown or already used");
+        token_sha256_hex(invitation, strlen(invitation), ret_hash);
+        r = store_invitation_check(api_app(req)->store, ret_hash, time(NULL), &bound);
+        if (r == -ENOENT)
+                return api_error_answered(req, API_ERR_INVITATION_INVALID,
+                                          "invitation unknown or already used");
+        if (r == -ETIME)
+                return api_error_answered(req, API_ERR_INVITATION_EXPIRED, "invitation expired");
+        if (r < 0)
+                return r;
+        if (bound && strcmp(bound, email) != 0)
+                return api_error_answered(req, API_ERR_INVITATION_EMAIL_MISMATCH,
+                                          "this invitation is for another e-mail address");
+        return 0;
+}
+
 int api_auth_register(struct http_request *req)
 {
         struct app *app = api_app(req);
         _cleanup_json_ json_t *root = NULL;
-        const char *username = NULL, *email_in = NULL, *password = NULL;
+        const char *username = NULL, *email_in = NULL, *password = NULL, *invitation = NULL;
         const struct body_field fields[] = {
                 {"username", BODY_STRING, &username, .flags = BODY_NOT_BLANK},
                 {"email", BODY_STRING, &email_in, .flags = BODY_NOT_BLANK},
                 {"password", BODY_STRING, &password, .flags = BODY_REQUIRED},
+                {"invitation", BODY_STRING, &invitation},
         };
         const struct api_fields spec = {fields, ELEMENTSOF(fields),
                                         .missing = "username, email and password required"};
@@ -240,25 +232,37 @@ int api_auth_register(struct http_request *req)
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
         char token[TOKEN_EMAIL_HEX + 1], token_hash[TOKEN_SHA256_HEX + 1];
         char expires[TIME_RFC3339_SIZE], base[ACCOUNT_LINK_BASE_MAX];
+        char invitation_hash[TOKEN_SHA256_HEX + 1];
         enum store_account_taken taken = STORE_TAKEN_NONE;
         const char *locale;
         int r;
 
-        if (!app->config->web.allow_registration)
-                return api_error(req, API_ERR_REGISTRATION_DISABLED, "registration is disabled");
+        /* Closed registration admits only the holder of an invitation
+         * (created in the admin console; checked below). */
         r = api_fields_parse(req, &spec, &root);
+        if (r != 0 && !app->config->web.allow_registration)
+                return api_error(req, API_ERR_REGISTRATION_DISABLED, "registration is disabled");
         if (r != 0)
                 return api_answered(r);
+        if (str_is_blank(invitation))
+                invitation = NULL;
+        if (!app->config->web.allow_registration && !invitation)
+                return api_error(req, API_ERR_REGISTRATION_DISABLED, "registration is disabled");
         r = api_rate_limit(req, RL_REGISTER, email_in);
         if (r != 0)
                 return api_answered(r);
-        if (username_normalize(username, name) < 0)
+        if (api_username_normalize(username, name) < 0)
                 return bad_request(req, "invalid username");
         if (email_normalize(email_in, email) < 0)
                 return bad_request(req, "invalid email");
-        r = check_new_password(req, password);
+        r = api_check_new_password(req, password);
         if (r != 0)
                 return api_answered(r);
+        if (invitation) {
+                r = check_invitation(req, invitation, email, invitation_hash);
+                if (r != 0)
+                        return api_answered(r);
+        }
         if (link_base(req, base) < 0)
                 return bad_request(req, "invalid Host header");
 
@@ -279,6 +283,7 @@ int api_auth_register(struct http_request *req)
                 .locale = locale,
                 .confirm_token_hash = token_hash,
                 .confirm_expires_at = expires,
+                .invitation_hash = invitation ? invitation_hash : NULL,
         };
         r = store_account_create(app->store, &a, &taken);
         sodium_memzero(hash, sizeof(hash));
@@ -287,6 +292,11 @@ int api_auth_register(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT,
                                  taken == STORE_TAKEN_EMAIL ? "email already registered"
                                                             : "username already taken");
+        }
+        if (r == -ESTALE) {
+                sodium_memzero(token, sizeof(token));
+                return api_error(req, API_ERR_INVITATION_INVALID,
+                                 "invitation unknown or already used");
         }
         if (r < 0) {
                 sodium_memzero(token, sizeof(token));

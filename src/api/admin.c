@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/admin_common.h"
 #include "api/api.h"
 #include "api/app.h"
 #include "api/handlers.h"
@@ -39,29 +40,19 @@
  * (30 s) is for slow servers that a test should expose anyway. */
 #define ADMIN_TEST_MAIL_WAIT_MS 20000
 
-/* Log an administrator's action for the journal (never secrets). */
-static void log_admin(int priority, const char *event, const char *username, const char *what)
-{
-        struct log_field f[] = {
-                {"MESSAGE_ID", LOG_MID_ADMIN_ACTION},
-                {"EVENT", event},
-        };
-        log_struct(priority, f, "Administrator '%s': %s", username, what);
-}
+#define log_admin admin_log
 
-/* The admin session the request presents, and its administrator's name
- * (malloc'd into *ret_username).  0, or BODY_ANSWERED after 401, or a
- * negative errno.  A user session never passes: another cookie, another
- * scope, and no Bearer tokens. */
+/* The admin session the request presents and its administrator's name
+ * (malloc'd into *ret_username): admin_begin() without the CSRF check. */
 static int admin_auth(struct http_request *req, struct session *s, char **ret_username)
 {
-        int r = api_session_auth(req, &session_kind_admin, s);
+        struct admin_ctx a = {0};
+        int r = admin_begin(req, false, &a);
 
-        if (r != 0)
-                return r;
-        r = store_admin_username(api_app(req)->store, s->subject_id, ret_username);
-        if (r == -ENOENT) /* the administrator was removed */
-                return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid session");
+        if (r == 0) {
+                *s = a.session;
+                *ret_username = a.username;
+        }
         return r;
 }
 
@@ -124,6 +115,8 @@ int api_admin_login(struct http_request *req)
         if (r < 0)
                 return api_reply_internal(req, r);
         req->log_event = "admin_login";
+        if (store_console_admin_login(api_app(req)->store, id) < 0)
+                log_warning("Cannot record the login time of administrator %s", id);
         api_audit(req, "admin_login", NULL, NULL, "administrator signed in");
         log_admin(LOG_NOTICE, "admin_login", in.username, "signed in");
 

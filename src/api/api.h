@@ -58,6 +58,11 @@ bool api_health_ok(struct app *app);
  * BODY_ANSWERED after a 429 with Retry-After. */
 int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account);
 
+/* The same check without counting this attempt, for rules that count
+ * failures only; api_rate_count() then counts a failure. */
+int api_rate_limit_peek(struct http_request *req, enum ratelimit_rule rule, const char *account);
+void api_rate_count(struct http_request *req, enum ratelimit_rule rule, const char *account);
+
 enum api_credentials {
         API_CREDENTIALS_OK,
         API_CREDENTIALS_INVALID,     /* unknown login or wrong password */
@@ -141,6 +146,24 @@ enum api_reset {
  * all the user's sessions and reset tokens (one transaction), an audit
  * entry and a log record.  Returns the outcome or a negative errno. */
 int api_reset_password(struct http_request *req, const char *token, const char *password);
+
+/* Account field rules (api.md §6). */
+#define ACCOUNT_USERNAME_MAX 64
+#define ACCOUNT_PASSWORD_MIN 8
+#define ACCOUNT_PASSWORD_MAX 256
+
+/* The password rule of register, reset and the console: 0, or
+ * BODY_ANSWERED after 400 PASSWORD_TOO_SHORT / PASSWORD_TOO_LONG. */
+int api_check_new_password(struct http_request *req, const char *password);
+
+/* Usernames: 1-64 bytes once trimmed, no control characters, and no '@',
+ * so that a login name can never be mistaken for someone's address.
+ * 0, or -EINVAL. */
+int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1]);
+
+/* Whether a file can be created in the blob directory right now
+ * (health and the console's warnings). */
+bool api_blob_dir_writable(struct app *app);
 
 /* Whether s is longer than max bytes. */
 bool api_too_long(const char *s, size_t max);

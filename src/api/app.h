@@ -50,6 +50,12 @@ struct app {
         /* Counters for STATUS= and diagnostics (relaxed atomics). */
         atomic_uint_fast64_t ops_pushed;
         atomic_uint_fast64_t mail_failures;
+
+        /* Retention on demand (the console's "run now"): set at start-up
+         * to retention_run(); the time of the last run, 0 before the
+         * first. */
+        void (*run_retention)(struct app *app, time_t now);
+        atomic_int_fast64_t last_retention;
 };
 
 /* The application a request is served for. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "api/app.h"
+#include "api/errors.h"
 #include "api/longpoll.h"
 #include "auth/password.h"
 #include "auth/token.h"
@@ -24,6 +25,39 @@
 bool api_too_long(const char *s, size_t max)
 {
         return s && strlen(s) > max;
+}
+
+int api_check_new_password(struct http_request *req, const char *password)
+{
+        size_t len = strlen(password);
+
+        if (len >= ACCOUNT_PASSWORD_MIN && len <= ACCOUNT_PASSWORD_MAX)
+                return 0;
+        return api_error_answered(req, API_ERR_INVALID_REQUEST,
+                                  len < ACCOUNT_PASSWORD_MIN ? "PASSWORD_TOO_SHORT"
+                                                             : "PASSWORD_TOO_LONG");
+}
+
+int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1])
+{
+        size_t len;
+
+        /* Surrounding blanks do not count towards the limit. */
+        while (*in == ' ' || *in == '\t')
+                in++;
+        len = strlen(in);
+        while (len > 0 && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+                len--;
+        if (len == 0 || len > ACCOUNT_USERNAME_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)in[i];
+                if (c < 0x20 || c == 0x7f || c == '@')
+                        return -EINVAL;
+        }
+        memcpy(out, in, len);
+        out[len] = '\0';
+        return 0;
 }
 
 int api_reply_internal(struct http_request *req, int r)
@@ -123,22 +157,49 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         return 0;
 }
 
-int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
+static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait);
+
+/* The wait for the client IP's and the account's buckets of rule,
+ * counting this attempt (count) or only looking. */
+static unsigned rate_wait(struct http_request *req, enum ratelimit_rule rule, const char *account,
+                          bool count)
 {
+        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, const char *, time_t) =
+                count ? ratelimit_hit : ratelimit_peek;
         struct ratelimit *rl = api_app(req)->ratelimit;
         time_t now = time(NULL);
         unsigned wait;
 
         if (!rl)
                 return 0;
-        wait = ratelimit_hit(rl, rule, req->client_ip, now);
+        wait = fn(rl, rule, req->client_ip, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);
                 str_ascii_lower(str_trim(norm));
                 token_sha256_hex(norm, strlen(norm), hash);
-                wait = ratelimit_hit(rl, rule, hash, now);
+                wait = fn(rl, rule, hash, now);
         }
+        return wait;
+}
+
+void api_rate_count(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        (void)rate_wait(req, rule, account, true);
+}
+
+int api_rate_limit_peek(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        return reply_rate_limited(req, rule, rate_wait(req, rule, account, false));
+}
+
+int api_rate_limit(struct http_request *req, enum ratelimit_rule rule, const char *account)
+{
+        return reply_rate_limited(req, rule, rate_wait(req, rule, account, true));
+}
+
+static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait)
+{
         if (wait == 0)
                 return 0;
 

@@ -33,6 +33,10 @@ enum api_error {
         API_ERR_FORBIDDEN,
         API_ERR_CSRF_INVALID,
         API_ERR_REGISTRATION_DISABLED,
+        API_ERR_PASSWORD_CONFIRMATION_FAILED, /* the console's re-confirmation */
+        API_ERR_INVITATION_INVALID,
+        API_ERR_INVITATION_EXPIRED,
+        API_ERR_INVITATION_EMAIL_MISMATCH,
         /* 404 */
         API_ERR_NOT_FOUND,
         API_ERR_BLOB_NOT_FOUND,

@@ -41,6 +41,42 @@ int api_admin_me(struct http_request *req);
 int api_admin_smtp(struct http_request *req);
 int api_admin_smtp_test(struct http_request *req);
 
+/* admin_users.c (docs/admin.md) */
+int api_admin_users(struct http_request *req);
+int api_admin_user_get(struct http_request *req);
+int api_admin_user_create(struct http_request *req);
+int api_admin_user_edit(struct http_request *req);
+int api_admin_user_confirm(struct http_request *req);
+int api_admin_user_block(struct http_request *req);
+int api_admin_user_reset_password(struct http_request *req);
+int api_admin_user_delete(struct http_request *req);
+int api_admin_devices(struct http_request *req);
+int api_admin_keys(struct http_request *req);
+int api_admin_device_revoke(struct http_request *req);
+int api_admin_device_delete(struct http_request *req);
+int api_admin_vaults(struct http_request *req);
+int api_admin_vault(struct http_request *req);
+
+/* admin_system.c (docs/admin.md) */
+int api_admin_stats(struct http_request *req);
+int api_admin_overview(struct http_request *req);
+int api_admin_storage(struct http_request *req);
+int api_admin_retention(struct http_request *req);
+int api_admin_gc(struct http_request *req);
+int api_admin_audit(struct http_request *req);
+int api_admin_audit_events(struct http_request *req);
+int api_admin_settings(struct http_request *req);
+int api_admin_diagnostics(struct http_request *req);
+
+/* admin_people.c (docs/admin.md) */
+int api_admin_admins(struct http_request *req);
+int api_admin_admin_add(struct http_request *req);
+int api_admin_admin_remove(struct http_request *req);
+int api_admin_password(struct http_request *req);
+int api_admin_invitations(struct http_request *req);
+int api_admin_invitation_create(struct http_request *req);
+int api_admin_invitation_delete(struct http_request *req);
+
 /* user.c (api.md §6) */
 int api_user_me(struct http_request *req);
 int api_user_devices(struct http_request *req);

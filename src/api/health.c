@@ -19,7 +19,7 @@
 #include "version.h"
 
 /* Whether a file can be created in the blob directory right now. */
-static bool blob_dir_writable(struct app *app)
+bool api_blob_dir_writable(struct app *app)
 {
         char name[64];
         int fd;
@@ -41,7 +41,7 @@ static bool blob_dir_writable(struct app *app)
 
 bool api_health_ok(struct app *app)
 {
-        return store_probe(app->store) == 0 && blob_dir_writable(app);
+        return store_probe(app->store) == 0 && api_blob_dir_writable(app);
 }
 
 int api_health(struct http_request *req)
@@ -49,7 +49,7 @@ int api_health(struct http_request *req)
         struct app *app = api_app(req);
         char now[TIME_RFC3339_SIZE];
         bool db_ok = store_probe(app->store) == 0;
-        bool blobs_ok = blob_dir_writable(app);
+        bool blobs_ok = api_blob_dir_writable(app);
         int schema = db_ok ? store_schema_version(app->store) : -1;
         bool ok = db_ok && blobs_ok;
 

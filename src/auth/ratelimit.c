@@ -47,6 +47,7 @@ static const struct {
         [RL_RESET] = {"reset", 8, 3600},
         [RL_ADMIN_RESET] = {"admin-reset", 8, 3600},
         [RL_SMTP_TEST] = {"smtp-test", 10, 3600},
+        [RL_ADMIN_REAUTH] = {"admin-reauth", 10, 10 * 60},
         [RL_AUDIT_BAD_TOKEN] = {"audit-bad-token", 5, 60},
 };
 
@@ -185,6 +186,28 @@ unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, const cha
                 wait = left < 1 ? 1 : (unsigned)left;
         } else
                 b->count++;
+        pthread_mutex_unlock(&rl->lock);
+        return wait;
+}
+
+unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, const char *key, time_t now)
+{
+        char full[RATELIMIT_KEY_MAX];
+        struct bucket *b;
+        unsigned wait = 0;
+
+        if (rule >= _RL_MAX)
+                return 0;
+        snprintf(full, sizeof(full), "%s|%s", rules[rule].name, key ? key : "");
+        pthread_mutex_lock(&rl->lock);
+        for (b = rl->table[hash_key(full) % rl->n_slots]; b; b = b->hnext)
+                if (strcmp(b->key, full) == 0)
+                        break;
+        if (b && now >= b->window_start && now - b->window_start < (time_t)rules[rule].window &&
+            b->count >= rules[rule].limit) {
+                time_t left = b->window_start + (time_t)rules[rule].window - now;
+                wait = left < 1 ? 1 : (unsigned)left;
+        }
         pthread_mutex_unlock(&rl->lock);
         return wait;
 }

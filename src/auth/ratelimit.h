@@ -23,6 +23,8 @@ enum ratelimit_rule {
         RL_RESET,           /* 8 / h */
         RL_ADMIN_RESET,     /* 8 / h */
         RL_SMTP_TEST,       /* 10 / h (ours): the console's test e-mail */
+        RL_ADMIN_REAUTH,    /* 10 / 10 min (ours): failed password confirmations of
+                             * console actions; counted with ratelimit_fail() */
         RL_AUDIT_BAD_TOKEN, /* 5 / min (ours, internal): audit entries for unknown
                              * device tokens, so a flood of bad tokens cannot turn
                              * into a flood of database writes */
@@ -44,4 +46,9 @@ void ratelimit_rule_limits(enum ratelimit_rule rule, unsigned *ret_limit, unsign
 unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, const char *key, time_t now);
 
 /* Number of live buckets (for tests and diagnostics). */
+/* The wait ratelimit_hit() would answer, without counting an attempt
+ * (for rules that count only failures: check first, hit on failure). */
+unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, const char *key,
+                        time_t now);
+
 size_t ratelimit_size(struct ratelimit *rl);

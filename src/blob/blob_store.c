@@ -539,6 +539,32 @@ static bool temp_in_use(struct blob_store *bs, const char *name)
         return false;
 }
 
+int blob_store_count_temp(struct blob_store *bs, uint64_t *ret_files, uint64_t *ret_bytes)
+{
+        _cleanup_closedir_ DIR *root = open_subdir(bs->dirfd, ".");
+        uint64_t files = 0, bytes = 0;
+        struct dirent *de;
+
+        if (!root)
+                return -errno;
+        while ((errno = 0, de = readdir(root))) {
+                struct stat st;
+
+                if (strncmp(de->d_name, BLOB_TEMP_PREFIX, strlen(BLOB_TEMP_PREFIX)) != 0)
+                        continue;
+                if (fstatat(bs->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                files++;
+                bytes += (uint64_t)st.st_size;
+        }
+        if (errno)
+                return -errno;
+        *ret_files = files;
+        *ret_bytes = bytes;
+        return 0;
+}
+
 int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
 {
         _cleanup_closedir_ DIR *root = open_subdir(bs->dirfd, ".");

@@ -146,4 +146,8 @@ int blob_store_scan(struct blob_store *bs, blob_scan_fn fn, void *userdata);
  * upload in this process is writing.  Returns the number removed or a
  * negative errno.
  */
+/* Count the upload temp files (in progress or abandoned) and their
+ * bytes.  0 or negative errno. */
+int blob_store_count_temp(struct blob_store *bs, uint64_t *ret_files, uint64_t *ret_bytes);
+
 int blob_store_expire_temp(struct blob_store *bs, time_t cutoff);

@@ -623,8 +623,10 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
 
         prepare_process(cfg, &mask);
         r = app_new(cfg, data_dir, &app);
-        if (r >= 0)
+        if (r >= 0) {
+                app->run_retention = retention_run;
                 r = prepare_data(app, o);
+        }
         if (r >= 0)
                 r = smtp_legacy_carry_over(app, cfg, &smtp_legacy);
         if (r < 0)

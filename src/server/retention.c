@@ -53,4 +53,5 @@ void retention_run(struct app *app, time_t now)
         expire_step(app, now, 0, "expired sessions", store_sessions_expire);
         expire_step(app, now, 0, "expired e-mail tokens", store_email_tokens_expire);
         expire_temp_uploads(app, now);
+        atomic_store_explicit(&app->last_retention, (int_fast64_t)now, memory_order_relaxed);
 }

@@ -28,7 +28,7 @@ struct store_options {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * Open (creating if needed) the database at path and migrate it forward to

@@ -35,6 +35,10 @@ static const char sql_tokens_delete_user[] =
 static const char sql_user_confirm[] = "UPDATE server_users SET confirmed = 1 WHERE id = ?1";
 /* store_account_reset_password */
 static const char sql_user_password[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
+/* store_account_create */
+static const char sql_invitation_use[] =
+        "UPDATE server_invitations SET used_at = ?2, used_by = ?3 WHERE token_hash = ?1"
+        " AND used_at IS NULL AND expires_at > ?2";
 /* store_email_tokens_expire */
 static const char sql_tokens_expire[] = "DELETE FROM server_email_tokens WHERE expires_at < ?1";
 
@@ -93,6 +97,12 @@ int store_account_create(struct store *s, const struct store_account_new *a,
         if (r >= 0)
                 r = STORE_RUN(c, sql_token_insert, "insert e-mail token", a->confirm_token_hash,
                               a->id, STORE_TOKEN_CONFIRM, a->confirm_expires_at, now);
+        if (r >= 0 && a->invitation_hash) {
+                r = STORE_RUN(c, sql_invitation_use, "use invitation", a->invitation_hash, now,
+                              a->id);
+                if (r == 0)
+                        r = -ESTALE; /* used or expired meanwhile: roll back */
+        }
         if (ret_taken)
                 *ret_taken = taken;
         r = store_write_end(s, c, r, true);

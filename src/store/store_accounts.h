@@ -38,6 +38,9 @@ struct store_account_new {
         const char *locale;
         const char *confirm_token_hash; /* SHA-256 hex of the confirmation token */
         const char *confirm_expires_at; /* RFC 3339 */
+        /* SHA-256 hex of an invitation to use up, or NULL.  When it is not
+         * (any more) unused and unexpired, nothing is created: -ESTALE. */
+        const char *invitation_hash;
 };
 
 /*

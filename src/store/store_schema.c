@@ -212,6 +212,135 @@ out:
         return r;
 }
 
+/*
+ * Ours, version 5, for the administrator's console:
+ *  - indexes behind its lists (user status and dates, device dates and
+ *    versions, audit entries by user and device);
+ *  - server_invitations: single-use, expiring invitations to register
+ *    while registration is closed (SHA-256 of the token only);
+ *  - counters in server_meta kept by triggers (operations, users by
+ *    state, devices, vaults, blobs and their bytes, references and
+ *    referenced blobs), so the overview never counts big tables;
+ *  - an index on devices' last_seen for the newest sync activity;
+ *  - server_users_search, a trigram full-text index of usernames and
+ *    e-mail addresses kept by triggers, for the console's search by any
+ *    part of either (keyed by the user id, not the rowid, which VACUUM
+ *    may renumber).
+ */
+static const char migration_5[] =
+        "CREATE INDEX idx_server_users_status ON server_users(blocked, confirmed);"
+        "CREATE INDEX idx_server_users_created ON server_users(created_at);"
+        "CREATE INDEX idx_server_users_last_seen ON server_users(last_seen);"
+        "CREATE INDEX idx_server_devices_created ON server_devices(created_at);"
+        "CREATE INDEX idx_server_devices_version ON server_devices(client_version);"
+        "CREATE INDEX idx_server_audit_log_user ON server_audit_log(user_id);"
+        "CREATE INDEX idx_server_audit_log_device ON server_audit_log(device_id);"
+        "CREATE TABLE server_invitations ("
+        "  id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, email TEXT,"
+        "  created_by TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,"
+        "  used_at TEXT, used_by TEXT);"
+        "CREATE INDEX idx_server_invitations_created ON server_invitations(created_at);"
+        "CREATE INDEX idx_server_devices_last_seen ON server_devices(last_seen);"
+        "CREATE VIRTUAL TABLE server_users_search USING fts5(id UNINDEXED, username, email,"
+        "  tokenize = 'trigram');"
+        "INSERT INTO server_users_search (id, username, email)"
+        "  SELECT id, username, email FROM server_users;"
+        "CREATE TRIGGER server_users_search_insert AFTER INSERT ON server_users BEGIN"
+        "  INSERT INTO server_users_search (id, username, email)"
+        "  VALUES (NEW.id, NEW.username, NEW.email); END;"
+        "CREATE TRIGGER server_users_search_delete AFTER DELETE ON server_users BEGIN"
+        "  DELETE FROM server_users_search WHERE id = OLD.id; END;"
+        "CREATE TRIGGER server_users_search_update AFTER UPDATE OF username, email"
+        "  ON server_users BEGIN"
+        "  UPDATE server_users_search SET username = NEW.username, email = NEW.email"
+        "  WHERE id = OLD.id; END;"
+        "INSERT INTO server_meta (key, value)"
+        "  SELECT 'ops_count', count(*) FROM server_ops"
+        "  UNION ALL SELECT 'users', count(*) FROM server_users"
+        "  UNION ALL SELECT 'users_blocked', count(*) FROM server_users WHERE blocked <> 0"
+        "  UNION ALL SELECT 'users_unconfirmed', count(*) FROM server_users"
+        "    WHERE blocked = 0 AND confirmed = 0"
+        "  UNION ALL SELECT 'devices', count(*) FROM server_devices"
+        "  UNION ALL SELECT 'devices_revoked', count(*) FROM server_devices"
+        "    WHERE coalesce(revoked_at, '') <> ''"
+        "  UNION ALL SELECT 'vaults', count(*) FROM (SELECT DISTINCT user_id, vault_id"
+        "    FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL)"
+        "  UNION ALL SELECT 'blobs', count(*) FROM server_blobs"
+        "  UNION ALL SELECT 'blob_bytes', coalesce(sum(size), 0) FROM server_blobs"
+        "  UNION ALL SELECT 'blob_refs', count(*) FROM server_blob_refs"
+        "  UNION ALL SELECT 'blobs_referenced', count(*) FROM"
+        "    (SELECT DISTINCT sha256 FROM server_blob_refs)"
+        "  UNION ALL SELECT 'audit_entries', count(*) FROM server_audit_log;"
+        "CREATE TRIGGER server_audit_count_insert AFTER INSERT ON server_audit_log BEGIN"
+        "  UPDATE server_meta SET value = value + 1 WHERE key = 'audit_entries'; END;"
+        "CREATE TRIGGER server_audit_count_delete AFTER DELETE ON server_audit_log BEGIN"
+        "  UPDATE server_meta SET value = value - 1 WHERE key = 'audit_entries'; END;"
+        "CREATE TRIGGER server_ops_count_insert AFTER INSERT ON server_ops BEGIN"
+        "  UPDATE server_meta SET value = value + 1 WHERE key = 'ops_count'; END;"
+        "CREATE TRIGGER server_ops_count_delete AFTER DELETE ON server_ops BEGIN"
+        "  UPDATE server_meta SET value = value - 1 WHERE key = 'ops_count'; END;"
+        "CREATE TRIGGER server_users_count_insert AFTER INSERT ON server_users BEGIN"
+        "  UPDATE server_meta SET value = value + CASE key WHEN 'users' THEN 1"
+        "    WHEN 'users_blocked' THEN NEW.blocked <> 0"
+        "    ELSE NEW.blocked = 0 AND NEW.confirmed = 0 END"
+        "  WHERE key IN ('users', 'users_blocked', 'users_unconfirmed'); END;"
+        "CREATE TRIGGER server_users_count_delete AFTER DELETE ON server_users BEGIN"
+        "  UPDATE server_meta SET value = value - CASE key WHEN 'users' THEN 1"
+        "    WHEN 'users_blocked' THEN OLD.blocked <> 0"
+        "    ELSE OLD.blocked = 0 AND OLD.confirmed = 0 END"
+        "  WHERE key IN ('users', 'users_blocked', 'users_unconfirmed'); END;"
+        "CREATE TRIGGER server_users_count_update AFTER UPDATE OF blocked, confirmed"
+        "  ON server_users BEGIN"
+        "  UPDATE server_meta SET value = value + CASE key"
+        "    WHEN 'users_blocked' THEN (NEW.blocked <> 0) - (OLD.blocked <> 0)"
+        "    ELSE (NEW.blocked = 0 AND NEW.confirmed = 0) - (OLD.blocked = 0 AND OLD.confirmed = 0)"
+        "    END"
+        "  WHERE key IN ('users_blocked', 'users_unconfirmed'); END;"
+        "CREATE TRIGGER server_devices_count_insert AFTER INSERT ON server_devices BEGIN"
+        "  UPDATE server_meta SET value = value + CASE key WHEN 'devices' THEN 1"
+        "    WHEN 'devices_revoked' THEN coalesce(NEW.revoked_at, '') <> ''"
+        "    ELSE NEW.user_id IS NOT NULL AND NEW.vault_id IS NOT NULL AND"
+        "      NOT EXISTS (SELECT 1 FROM server_devices WHERE user_id = NEW.user_id"
+        "        AND vault_id = NEW.vault_id AND rowid <> NEW.rowid) END"
+        "  WHERE key IN ('devices', 'devices_revoked', 'vaults'); END;"
+        "CREATE TRIGGER server_devices_count_delete AFTER DELETE ON server_devices BEGIN"
+        "  UPDATE server_meta SET value = value - CASE key WHEN 'devices' THEN 1"
+        "    WHEN 'devices_revoked' THEN coalesce(OLD.revoked_at, '') <> ''"
+        "    ELSE OLD.user_id IS NOT NULL AND OLD.vault_id IS NOT NULL AND"
+        "      NOT EXISTS (SELECT 1 FROM server_devices WHERE user_id = OLD.user_id"
+        "        AND vault_id = OLD.vault_id) END"
+        "  WHERE key IN ('devices', 'devices_revoked', 'vaults'); END;"
+        "CREATE TRIGGER server_devices_count_revoke AFTER UPDATE OF revoked_at ON server_devices"
+        "  BEGIN UPDATE server_meta SET value = value"
+        "    + (coalesce(NEW.revoked_at, '') <> '') - (coalesce(OLD.revoked_at, '') <> '')"
+        "  WHERE key = 'devices_revoked'; END;"
+        "CREATE TRIGGER server_devices_count_move AFTER UPDATE OF user_id, vault_id"
+        "  ON server_devices WHEN OLD.user_id IS NOT NEW.user_id"
+        "  OR OLD.vault_id IS NOT NEW.vault_id BEGIN"
+        "  UPDATE server_meta SET value = value"
+        "    - (OLD.user_id IS NOT NULL AND OLD.vault_id IS NOT NULL AND"
+        "      NOT EXISTS (SELECT 1 FROM server_devices WHERE user_id = OLD.user_id"
+        "        AND vault_id = OLD.vault_id))"
+        "    + (NEW.user_id IS NOT NULL AND NEW.vault_id IS NOT NULL AND"
+        "      NOT EXISTS (SELECT 1 FROM server_devices WHERE user_id = NEW.user_id"
+        "        AND vault_id = NEW.vault_id AND rowid <> NEW.rowid))"
+        "  WHERE key = 'vaults'; END;"
+        "CREATE TRIGGER server_blobs_count_insert AFTER INSERT ON server_blobs BEGIN"
+        "  UPDATE server_meta SET value = value + CASE key WHEN 'blobs' THEN 1 ELSE NEW.size END"
+        "  WHERE key IN ('blobs', 'blob_bytes'); END;"
+        "CREATE TRIGGER server_blobs_count_delete AFTER DELETE ON server_blobs BEGIN"
+        "  UPDATE server_meta SET value = value - CASE key WHEN 'blobs' THEN 1 ELSE OLD.size END"
+        "  WHERE key IN ('blobs', 'blob_bytes'); END;"
+        "CREATE TRIGGER server_blob_refs_count_insert AFTER INSERT ON server_blob_refs BEGIN"
+        "  UPDATE server_meta SET value = value + CASE key WHEN 'blob_refs' THEN 1"
+        "    ELSE NOT EXISTS (SELECT 1 FROM server_blob_refs"
+        "      WHERE sha256 = NEW.sha256 AND rowid <> NEW.rowid) END"
+        "  WHERE key IN ('blob_refs', 'blobs_referenced'); END;"
+        "CREATE TRIGGER server_blob_refs_count_delete AFTER DELETE ON server_blob_refs BEGIN"
+        "  UPDATE server_meta SET value = value - CASE key WHEN 'blob_refs' THEN 1"
+        "    ELSE NOT EXISTS (SELECT 1 FROM server_blob_refs WHERE sha256 = OLD.sha256) END"
+        "  WHERE key IN ('blob_refs', 'blobs_referenced'); END;";
+
 struct migration {
         unsigned version;
         const char *sql;
@@ -225,6 +354,7 @@ static const struct migration migrations[] = {
         {2, migration_2_legacy, NULL},
         {3, migration_3, NULL},
         {4, NULL, migration_4_step},
+        {5, migration_5, NULL},
 };
 
 static int query_int(struct store_conn *c, const char *sql, int64_t *ret)

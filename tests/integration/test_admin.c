@@ -21,9 +21,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "harness.h"
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 #define PUBLIC_URL "https://sync.example.test"
 #define JSON       "application/json"
@@ -811,6 +816,1066 @@ static void test_reset_page_errors(void **state)
         http_result_free(&r);
 }
 
+/* --- the console API ------------------------------------------------------- */
+
+/* A console request as boss (cookie and CSRF header), body as JSON text. */
+static void console(const char *method, const char *path, const char *body, struct http_result *r)
+{
+        const char *h[] = {boss.cookie, boss.csrf_header, NULL};
+
+        http_call(&dA, method, path, NULL, body ? JSON : NULL, body, h, r);
+}
+
+/* The same, asserting status 200 (the body goes to stderr otherwise). */
+static void console_ok(const char *method, const char *path, const char *body,
+                       struct http_result *r)
+{
+        console(method, path, body, r);
+        if (r->status != 200)
+                fprintf(stderr, "%s %s: %ld %s\n", method, path, r->status, r->body);
+        assert_int_equal(r->status, 200);
+}
+
+static long long db_count(const struct daemon *d, const char *fmt, const char *arg)
+{
+        char sql[512];
+        long long n = -1;
+
+        snprintf(sql, sizeof(sql), fmt, arg);
+        assert_int_equal(harness_db_int(d, sql, &n), 0);
+        return n;
+}
+
+static json_int_t member_int(const json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        assert_true(json_is_integer(v));
+        return json_integer_value(v);
+}
+
+static const char *member_str(const json_t *o, const char *key)
+{
+        json_t *v = json_object_get(o, key);
+        assert_true(json_is_string(v));
+        return json_string_value(v);
+}
+
+/* A confirmed user created through the console; its id into id (25). */
+static void console_user(const char *name, const char *email, char *id)
+{
+        struct http_result r;
+        char body[256];
+
+        snprintf(body, sizeof(body),
+                 "{\"username\":\"%s\",\"email\":\"%s\",\"password\":\"" USER_PASSWORD "\"}", name,
+                 email);
+        console_ok("POST", "/admin/api/users/create", body, &r);
+        assert_string_equal(http_result_string(&r, "status"), "ok");
+        snprintf(id, 25, "%s", http_result_string(&r, "user_id"));
+        http_result_free(&r);
+}
+
+/* Log a user in (api.md §6); its session token into token (80). */
+static long user_login(const char *login, const char *password, char *token)
+{
+        struct http_result r;
+        char body[256];
+        long st;
+
+        snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", login, password);
+        http_call(&dA, "POST", "/api/v1/auth/login", NULL, JSON, body, NULL, &r);
+        st = r.status;
+        if (st == 200 && token) {
+                snprintf(token, 80, "%s", http_result_string(&r, "token"));
+                harness_note_secret(token);
+        }
+        http_result_free(&r);
+        return st;
+}
+
+#define CONFIRMED "{\"admin_password\":\"" ADMIN_PASSWORD "\"}"
+
+/* Every console route refuses no session, a user's session, and (for
+ * changes) a missing or wrong CSRF token and a foreign Origin. */
+static void test_console_gate(void **state)
+{
+        static const struct {
+                const char *method, *path;
+        } routes[] = {
+                {"GET", "/admin/api/stats"},
+                {"GET", "/admin/api/overview"},
+                {"GET", "/admin/api/users"},
+                {"POST", "/admin/api/users/create"},
+                {"GET", "/admin/api/users/u1"},
+                {"DELETE", "/admin/api/users/u1"},
+                {"POST", "/admin/api/users/u1/edit"},
+                {"POST", "/admin/api/users/u1/confirm"},
+                {"POST", "/admin/api/users/u1/block"},
+                {"POST", "/admin/api/users/u1/reset-password"},
+                {"GET", "/admin/api/devices"},
+                {"POST", "/admin/api/devices/d1/revoke"},
+                {"DELETE", "/admin/api/devices/d1"},
+                {"GET", "/admin/api/keys"},
+                {"DELETE", "/admin/api/keys/d1"},
+                {"GET", "/admin/api/vaults"},
+                {"GET", "/admin/api/vaults/u1/v1"},
+                {"GET", "/admin/api/storage"},
+                {"POST", "/admin/api/storage/retention"},
+                {"POST", "/admin/api/storage/gc"},
+                {"GET", "/admin/api/audit"},
+                {"GET", "/admin/api/audit/events"},
+                {"GET", "/admin/api/settings"},
+                {"GET", "/admin/api/diagnostics"},
+                {"GET", "/admin/api/admins"},
+                {"POST", "/admin/api/admins"},
+                {"DELETE", "/admin/api/admins/a1"},
+                {"POST", "/admin/api/admins/password"},
+                {"GET", "/admin/api/invitations"},
+                {"POST", "/admin/api/invitations"},
+                {"DELETE", "/admin/api/invitations/i1"},
+        };
+        struct http_result r;
+        char user_token[80], as_user[200], as_admin[200], bearer[200], wrong[128];
+        (void)state;
+
+        assert_int_equal(harness_add_user(&dA, "gate-user", "gate@example.test", USER_PASSWORD,
+                                          true, false, NULL),
+                         0);
+        assert_int_equal(user_login("gate-user", USER_PASSWORD, user_token), 200);
+        snprintf(as_user, sizeof(as_user), "Cookie: user_session=%s", user_token);
+        snprintf(as_admin, sizeof(as_admin), "Cookie: admin_session=%s", user_token);
+        snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", user_token);
+        snprintf(wrong, sizeof(wrong), "X-CSRF-Token: %064d", 7);
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const char *m = routes[i].method, *p = routes[i].path;
+                const char *body = strcmp(m, "GET") ? CONFIRMED : NULL;
+                const char *ctype = body ? JSON : NULL;
+                const char *user_cases[][3] = {{as_user, NULL}, {as_admin, NULL}, {bearer, NULL}};
+
+                http_call(&dA, m, p, NULL, ctype, body, NULL, &r);
+                http_assert_error(&r, 401, "unauthorized", "login required");
+                http_result_free(&r);
+                for (size_t j = 0; j < ELEMENTSOF(user_cases); j++) {
+                        http_call(&dA, m, p, NULL, ctype, body, user_cases[j], &r);
+                        assert_int_equal(r.status, 401);
+                        http_result_free(&r);
+                }
+                if (!body)
+                        continue;
+                const char *missing[] = {boss.cookie, NULL};
+                const char *bad[] = {boss.cookie, wrong, NULL};
+                const char *foreign[] = {boss.cookie, boss.csrf_header,
+                                         "Origin: https://evil.example", NULL};
+                const char *const *cases[] = {missing, bad, foreign};
+                for (size_t j = 0; j < ELEMENTSOF(cases); j++) {
+                        http_call(&dA, m, p, NULL, ctype, body, cases[j], &r);
+                        if (r.status != 403)
+                                fprintf(stderr, "%s %s case %zu: %ld\n", m, p, j, r.status);
+                        http_assert_error(&r, 403, "csrf_invalid", NULL);
+                        http_result_free(&r);
+                }
+        }
+        /* Reading never changes state: GET on an action is 405. */
+        const char *h[] = {boss.cookie, NULL};
+        http_call(&dA, "GET", "/admin/api/storage/gc", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 405);
+        http_result_free(&r);
+}
+
+static void test_console_users(void **state)
+{
+        struct http_result r;
+        char id[25], other[25], path[160];
+        (void)state;
+
+        /* Bad input. */
+        const char *bad[] = {
+                "{\"username\":\"x\",\"email\":\"x@example.test\"}",
+                "{\"username\":\"a@b\",\"email\":\"x@example.test\",\"password\":\"" USER_PASSWORD
+                "\"}",
+                "{\"username\":\"x\",\"email\":\"not-an-address\",\"password\":\"" USER_PASSWORD
+                "\"}",
+                "{\"username\":\"x\",\"email\":\"x@example.test\",\"password\":\"short\"}",
+                "{\"username\":5}",
+                "not json",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                console("POST", "/admin/api/users/create", bad[i], &r);
+                assert_int_equal(r.status, 400);
+                http_result_free(&r);
+        }
+        console_user("carol", "Carol@Example.test", id);
+        console_user("dave", "dave@example.test", other);
+        console("POST", "/admin/api/users/create",
+                "{\"username\":\"carol\",\"email\":\"c2@example.test\",\"password\":"
+                "\"" USER_PASSWORD "\"}",
+                &r);
+        http_assert_error(&r, 409, "conflict", "username already taken");
+        http_result_free(&r);
+        console("POST", "/admin/api/users/create",
+                "{\"username\":\"carol2\",\"email\":\"carol@example.test\",\"password\":"
+                "\"" USER_PASSWORD "\"}",
+                &r);
+        http_assert_error(&r, 409, "conflict", "email already registered");
+        http_result_free(&r);
+        /* Created confirmed: the user can log in at once. */
+        assert_int_equal(user_login("carol", USER_PASSWORD, NULL), 200);
+
+        /* Search (name or e-mail, LIKE characters taken literally), status,
+         * sort, page bounds. */
+        console_ok("GET", "/admin/api/users?q=CAROL", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        json_t *u = json_array_get(json_object_get(r.json, "users"), 0);
+        assert_string_equal(member_str(u, "id"), id);
+        assert_string_equal(member_str(u, "email"), "carol@example.test");
+        assert_int_equal(member_int(u, "confirmed"), 1);
+        assert_int_equal(member_int(u, "blocked"), 0);
+        assert_int_equal(member_int(u, "devices"), 0);
+        assert_null(json_object_get(u, "password_hash"));
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?filter=dave%40example", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?q=%25", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 0);
+        http_result_free(&r);
+        long long all = db_count(&dA, "SELECT count(*) FROM server_users%s", "");
+        console_ok("GET", "/admin/api/users?per_page=1000&sort=username&order=asc", NULL, &r);
+        assert_int_equal(member_int(r.json, "per_page"), 100);
+        assert_int_equal(member_int(r.json, "total"), all);
+        json_t *list = json_object_get(r.json, "users");
+        for (size_t i = 1; i < json_array_size(list); i++)
+                assert_true(strcmp(member_str(json_array_get(list, i - 1), "username"),
+                                   member_str(json_array_get(list, i), "username")) < 0);
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?per_page=1&page=2&sort=username&order=asc", NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
+        assert_int_equal(member_int(r.json, "page"), 2);
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?page=100000", NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "users")), 0);
+        assert_int_equal(member_int(r.json, "total"), all);
+        http_result_free(&r);
+        const char *bad_q[] = {"page=0",
+                               "page=-1",
+                               "per_page=abc",
+                               "page=9999999999",
+                               "sort=password_hash",
+                               "order=sideways",
+                               "status=deleted"};
+        for (size_t i = 0; i < ELEMENTSOF(bad_q); i++) {
+                snprintf(path, sizeof(path), "/admin/api/users?%s", bad_q[i]);
+                console("GET", path, NULL, &r);
+                assert_int_equal(r.status, 400);
+                http_result_free(&r);
+        }
+
+        /* Edit. */
+        snprintf(path, sizeof(path), "/admin/api/users/%s/edit", id);
+        console("POST", path, "{\"username\":\"dave\",\"email\":\"carol@example.test\"}", &r);
+        http_assert_error(&r, 409, "conflict", "username already taken");
+        http_result_free(&r);
+        console("POST", path, "{\"username\":\"carol\"}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        console_ok("POST", path, "{\"username\":\"caroline\",\"email\":\"caroline@example.test\"}",
+                   &r);
+        http_result_free(&r);
+        console("POST", "/admin/api/users/nobody/edit",
+                "{\"username\":\"x\",\"email\":\"x@example.test\"}", &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/users/%s", id);
+        console_ok("GET", path, NULL, &r);
+        assert_string_equal(http_result_string(&r, "username"), "caroline");
+        http_result_free(&r);
+
+        /* Confirm an unconfirmed user (password needed). */
+        char pending[25];
+        assert_int_equal(harness_add_user(&dA, "pending", "pending@example.test", USER_PASSWORD,
+                                          false, false, pending),
+                         0);
+        console_ok("GET", "/admin/api/users?status=unconfirmed&q=pending", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        http_result_free(&r);
+        assert_int_equal(user_login("pending", USER_PASSWORD, NULL), 403);
+        snprintf(path, sizeof(path), "/admin/api/users/%s/confirm", pending);
+        console("POST", path, "{}", &r);
+        http_assert_error(&r, 400, "invalid_request", "admin_password required");
+        http_result_free(&r);
+        console("POST", path, "{\"admin_password\":\"wrong\"}", &r);
+        http_assert_error(&r, 403, "password_confirmation_failed", NULL);
+        http_result_free(&r);
+        console_ok("POST", path, CONFIRMED, &r);
+        http_result_free(&r);
+        assert_int_equal(user_login("pending", USER_PASSWORD, NULL), 200);
+        console("POST", "/admin/api/users/nobody/confirm", CONFIRMED, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+
+        /* Block ends the user's sessions; unblock lets them back in. */
+        char token[80], bearer[200];
+        assert_int_equal(user_login("dave", USER_PASSWORD, token), 200);
+        snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", token);
+        const char *as_dave[] = {bearer, NULL};
+        assert_int_equal(get_status(&dA, "/api/v1/user/devices", as_dave), 200);
+        snprintf(path, sizeof(path), "/admin/api/users/%s/block", other);
+        console("POST", path, "{\"blocked\":true}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        console_ok("POST", path, "{\"blocked\":true,\"admin_password\":\"" ADMIN_PASSWORD "\"}",
+                   &r);
+        assert_int_equal(member_int(r.json, "blocked"), 1);
+        http_result_free(&r);
+        assert_int_equal(get_status(&dA, "/api/v1/user/devices", as_dave), 401);
+        assert_int_equal(user_login("dave", USER_PASSWORD, NULL), 403);
+        console_ok("GET", "/admin/api/users?status=blocked&q=dave", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        http_result_free(&r);
+        /* Without "blocked" it toggles, as the existing server's did. */
+        console_ok("POST", path, CONFIRMED, &r);
+        assert_int_equal(member_int(r.json, "blocked"), 0);
+        http_result_free(&r);
+        assert_int_equal(user_login("dave", USER_PASSWORD, NULL), 200);
+        assert_int_equal(db_count(&dA,
+                                  "SELECT count(*) FROM server_audit_log WHERE user_id = '%s'"
+                                  " AND event_type IN ('admin_user_blocked',"
+                                  " 'admin_user_unblocked')",
+                                  other),
+                         2);
+}
+
+static void test_console_reset_password(void **state)
+{
+        struct http_result r;
+        char id[25], path[160], fresh[64], body[256];
+        (void)state;
+
+        console_user("erin", "erin@example.test", id);
+        char token[80], bearer[200];
+        assert_int_equal(user_login("erin", USER_PASSWORD, token), 200);
+        snprintf(path, sizeof(path), "/admin/api/users/%s/reset-password", id);
+        console("POST", path, "{}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        console_ok("POST", path, CONFIRMED, &r);
+        assert_header(&r, "Cache-Control", "no-store");
+        snprintf(fresh, sizeof(fresh), "%s", http_result_string(&r, "new_password"));
+        harness_note_secret(fresh);
+        assert_true(strlen(fresh) >= 16);
+        http_result_free(&r);
+        /* The new password works, the old one and the old session do not. */
+        assert_int_equal(user_login("erin", USER_PASSWORD, NULL), 401);
+        assert_int_equal(user_login("erin", fresh, NULL), 200);
+        snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", token);
+        const char *old[] = {bearer, NULL};
+        assert_int_equal(get_status(&dA, "/api/v1/user/devices", old), 401);
+        /* Shown once: kept nowhere but as a hash, in no other answer. */
+        snprintf(body, sizeof(body),
+                 "SELECT count(*) FROM server_users WHERE id = '%%s' AND password_hash LIKE"
+                 " '$argon2id$%%%%' AND instr(password_hash, '%s') = 0",
+                 fresh);
+        assert_int_equal(db_count(&dA, body, id), 1);
+        const char *reads[] = {"/admin/api/users?q=erin", "/admin/api/audit?per_page=100",
+                               "/admin/api/overview"};
+        for (size_t i = 0; i < ELEMENTSOF(reads); i++) {
+                console_ok("GET", reads[i], NULL, &r);
+                assert_null(strstr(r.body, fresh));
+                http_result_free(&r);
+        }
+        snprintf(path, sizeof(path), "/admin/api/users/%s", id);
+        console_ok("GET", path, NULL, &r);
+        assert_null(strstr(r.body, fresh));
+        http_result_free(&r);
+        console("POST", "/admin/api/users/nobody/reset-password", CONFIRMED, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+}
+
+/* A blob file with this content under <data>/blobs/ab/cd/<sha>; its hash
+ * into sha (65). */
+static void put_blob_file(const struct daemon *d, const char *content, char *sha)
+{
+        unsigned char h[32];
+        char dir[PATH_MAX + 64], file[PATH_MAX + 160];
+
+        crypto_hash_sha256(h, (const unsigned char *)content, strlen(content));
+        for (size_t i = 0; i < 32; i++)
+                snprintf(sha + 2 * i, 3, "%02x", h[i]);
+        snprintf(dir, sizeof(dir), "%s/blobs/%.2s", d->data_dir, sha);
+        (void)mkdir(dir, 0750);
+        snprintf(dir, sizeof(dir), "%s/blobs/%.2s/%.2s", d->data_dir, sha, sha + 2);
+        (void)mkdir(dir, 0750);
+        snprintf(file, sizeof(file), "%s/%s", dir, sha);
+        write_file(file, content);
+}
+
+static bool blob_file_exists(const struct daemon *d, const char *sha)
+{
+        char file[PATH_MAX + 160];
+
+        snprintf(file, sizeof(file), "%s/blobs/%.2s/%.2s/%s", d->data_dir, sha, sha + 2, sha);
+        return access(file, F_OK) == 0;
+}
+
+/* Rows of a user's in every table that holds them. */
+static const char *const owned_tables[] = {
+        "SELECT count(*) FROM server_users WHERE id = '%s'",
+        "SELECT count(*) FROM server_devices WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_user_devices WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_ops WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_tombstones WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_idempotency_keys WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_email_tokens WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_sessions WHERE scope = 'user' AND subject_id = '%s'",
+        "SELECT count(*) FROM server_blob_refs WHERE user_id = '%s'",
+        "SELECT count(*) FROM server_audit_log WHERE user_id = '%s'",
+};
+
+/* Give user id a device, ops, a tombstone, an idempotency record, a
+ * session, an e-mail token and references to blobs sha1 and sha2. */
+static void own_things(const char *login, const char *id, const char *sha1, const char *sha2)
+{
+        char sql[2048], now[32];
+        time_t t = time(NULL);
+
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+        assert_int_equal(harness_pair(&dA, login, USER_PASSWORD, "vault-1", NULL, NULL), 200);
+        assert_int_equal(user_login(login, USER_PASSWORD, NULL), 200);
+        snprintf(sql, sizeof(sql),
+                 "INSERT OR IGNORE INTO server_user_devices SELECT user_id, id FROM server_devices"
+                 " WHERE user_id = '%1$s';"
+                 "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
+                 " entity_type, entity_id, op_type, payload_json, created_at, pushed_at)"
+                 " VALUES ((SELECT value + 1 FROM server_meta WHERE key = 'last_sequence'),"
+                 " 'op-%1$s', '%1$s', 'vault-1', 'dev', 'note', 'n1', 'create', '{}', '%2$s',"
+                 " '%2$s');"
+                 "UPDATE server_meta SET value = value + 1 WHERE key = 'last_sequence';"
+                 "INSERT INTO server_tombstones VALUES ('%1$s', 'vault-1', 'note', 'n0', 'op0',"
+                 " '%2$s');"
+                 "INSERT INTO server_idempotency_keys VALUES ('%1$s', 'vault-1', 'k1', '{}',"
+                 " '%2$s');"
+                 "INSERT INTO server_email_tokens VALUES ('th-%1$s', '%1$s', 'reset',"
+                 " '2999-01-01T00:00:00Z', '%2$s');"
+                 "INSERT INTO server_blobs VALUES ('%3$s', 5, '%2$s') ON CONFLICT DO NOTHING;"
+                 "INSERT INTO server_blobs VALUES ('%4$s', 5, '%2$s') ON CONFLICT DO NOTHING;"
+                 "INSERT INTO server_blob_refs VALUES ('%1$s', 'vault-1', '%3$s', 5, '%2$s',"
+                 " '%2$s');"
+                 "INSERT OR IGNORE INTO server_blob_refs VALUES ('%1$s', 'vault-1', '%4$s', 5, "
+                 "'%2$s',"
+                 " '%2$s');",
+                 id, now, sha1, sha2);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
+}
+
+static void test_console_delete_user(void **state)
+{
+        struct http_result r;
+        char gone[25], stays[25], path[160], own[65], shared[65];
+        (void)state;
+
+        console_user("frank", "frank@example.test", gone);
+        console_user("grace", "grace@example.test", stays);
+        put_blob_file(&dA, "frank's own", own);
+        put_blob_file(&dA, "shared file", shared);
+        own_things("frank", gone, own, shared);
+        own_things("grace", stays, shared, shared);
+        for (size_t i = 0; i < ELEMENTSOF(owned_tables); i++)
+                assert_true(db_count(&dA, owned_tables[i], gone) >= 1);
+
+        snprintf(path, sizeof(path), "/admin/api/users/%s", gone);
+        console("DELETE", path, "{\"admin_password\":\"wrong\"}", &r);
+        http_assert_error(&r, 403, "password_confirmation_failed", NULL);
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, owned_tables[0], gone), 1);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        assert_string_equal(http_result_string(&r, "status"), "deleted");
+        assert_int_equal(member_int(r.json, "blobs_removed"), 1);
+        http_result_free(&r);
+        /* Every row gone, their own file gone, the shared one kept. */
+        for (size_t i = 0; i < ELEMENTSOF(owned_tables); i++)
+                assert_int_equal(db_count(&dA, owned_tables[i], gone), 0);
+        assert_int_equal(
+                db_count(&dA, "SELECT count(*) FROM server_blobs WHERE sha256 = '%s'", own), 0);
+        assert_false(blob_file_exists(&dA, own));
+        assert_true(blob_file_exists(&dA, shared));
+        for (size_t i = 0; i < ELEMENTSOF(owned_tables); i++)
+                if (i != ELEMENTSOF(owned_tables) - 1)
+                        assert_true(db_count(&dA, owned_tables[i], stays) >= 1);
+        assert_int_equal(user_login("frank", USER_PASSWORD, NULL), 401);
+        assert_int_equal(user_login("grace", USER_PASSWORD, NULL), 200);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+        /* The operation counter followed the deletion. */
+        long long counted = db_count(&dA, "SELECT count(*) FROM server_ops%s", "");
+        console_ok("GET", "/admin/api/stats", NULL, &r);
+        assert_int_equal(member_int(r.json, "operations"), counted);
+        http_result_free(&r);
+}
+
+static void test_console_devices(void **state)
+{
+        struct http_result r;
+        char id[25], token[65], device[29], path[200], bearer[120];
+        (void)state;
+
+        console_user("heidi", "heidi@example.test", id);
+        assert_int_equal(harness_pair(&dA, "heidi", USER_PASSWORD, "vault-h", token, device), 200);
+        harness_note_secret(token);
+        snprintf(path, sizeof(path), "/admin/api/devices?user=heidi&status=active");
+        console_ok("GET", path, NULL, &r);
+        assert_true(json_is_array(r.json));
+        assert_int_equal(json_array_size(r.json), 1);
+        char *total = http_result_header(&r, "X-Total-Count");
+        assert_string_equal(total, "1");
+        free(total);
+        json_t *d = json_array_get(r.json, 0);
+        assert_string_equal(member_str(d, "id"), device);
+        assert_string_equal(member_str(d, "user"), "heidi");
+        assert_string_equal(member_str(d, "vault_id"), "vault-h");
+        assert_string_equal(member_str(d, "client_version"), "harness/1");
+        assert_string_equal(member_str(d, "revoked_at"), "");
+        const char *hint = member_str(d, "token_hint");
+        assert_non_null(strstr(hint, "…"));
+        assert_true(strncmp(hint, token, strlen(hint) - strlen(strstr(hint, "…"))) == 0);
+        assert_null(strstr(r.body, token));
+        assert_null(strstr(r.body, "token_hash"));
+        http_result_free(&r);
+        /* The existing server's keys list: {id, name, token_hint} only. */
+        console_ok("GET", "/admin/api/keys?per_page=100", NULL, &r);
+        assert_true(json_array_size(r.json) >= 1);
+        assert_int_equal(json_object_size(json_array_get(r.json, 0)), 3);
+        assert_null(strstr(r.body, token));
+        http_result_free(&r);
+        const char *filters[] = {"vault_id=vault-h", "client_version=harness%2F1", "user="};
+        for (size_t i = 0; i < ELEMENTSOF(filters); i++) {
+                snprintf(path, sizeof(path), "/admin/api/devices?%s", filters[i]);
+                console_ok("GET", path, NULL, &r);
+                assert_true(json_array_size(r.json) >= 1);
+                http_result_free(&r);
+        }
+        snprintf(path, sizeof(path), "/admin/api/devices?user=%s&status=revoked", id);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(json_array_size(r.json), 0);
+        http_result_free(&r);
+        console("GET", "/admin/api/devices?status=lost", NULL, &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+
+        /* Deleting needs a revoked device; revoking needs the password. */
+        snprintf(path, sizeof(path), "/admin/api/devices/%s", device);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 409, "conflict", NULL);
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/devices/%s/revoke", device);
+        console("POST", path, "{}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s", token);
+        const char *as_device[] = {bearer, NULL};
+        assert_int_equal(get_status(&dA, "/api/client/me", as_device), 200);
+        console_ok("POST", path, CONFIRMED, &r);
+        assert_string_equal(http_result_string(&r, "status"), "revoked");
+        http_result_free(&r);
+        assert_int_equal(get_status(&dA, "/api/client/me", as_device), 401);
+        snprintf(path, sizeof(path), "/admin/api/devices?user=%s&status=revoked", id);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(json_array_size(r.json), 1);
+        http_result_free(&r);
+        /* DELETE keys/{id} is the existing server's path for the same. */
+        snprintf(path, sizeof(path), "/admin/api/keys/%s", device);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        assert_string_equal(http_result_string(&r, "status"), "deleted");
+        http_result_free(&r);
+        assert_int_equal(
+                db_count(&dA, "SELECT count(*) FROM server_devices WHERE id = '%s'", device), 0);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+}
+
+static void test_console_vaults(void **state)
+{
+        struct http_result r;
+        char id[25], path[200], sha[65], sql[512];
+        (void)state;
+
+        console_user("ivan", "ivan@example.test", id);
+        assert_int_equal(harness_pair(&dA, "ivan", USER_PASSWORD, "vault-i", NULL, NULL), 200);
+        put_blob_file(&dA, "ivan's attachment", sha);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO server_blobs VALUES ('%1$s', 17, '2026-01-01T00:00:00Z');"
+                 "INSERT INTO server_blob_refs VALUES ('%2$s', 'vault-i', '%1$s', 17,"
+                 " '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                 sha, id);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
+        snprintf(path, sizeof(path), "/admin/api/vaults?user_id=%s", id);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        json_t *v = json_array_get(json_object_get(r.json, "vaults"), 0);
+        assert_string_equal(member_str(v, "username"), "ivan");
+        assert_string_equal(member_str(v, "vault_id"), "vault-i");
+        assert_int_equal(member_int(v, "devices"), 1);
+        assert_int_equal(member_int(v, "active_devices"), 1);
+        assert_int_equal(member_int(v, "ops"), 0);
+        assert_int_equal(member_int(v, "blobs"), 1);
+        assert_int_equal(member_int(v, "blob_bytes"), 17);
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/vaults/%s/vault-i", id);
+        console_ok("GET", path, NULL, &r);
+        assert_string_equal(member_str(json_object_get(r.json, "vault"), "vault_id"), "vault-i");
+        assert_int_equal(json_array_size(json_object_get(r.json, "devices")), 1);
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/vaults/%s/elsewhere", id);
+        console("GET", path, NULL, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/vaults?per_page=1&page=1", NULL, &r);
+        assert_true(member_int(r.json, "total") >= 2);
+        json_t *first = json_array_get(json_object_get(r.json, "vaults"), 0);
+        char first_key[160];
+        snprintf(first_key, sizeof(first_key), "%s/%s", member_str(first, "user_id"),
+                 member_str(first, "vault_id"));
+        http_result_free(&r);
+        /* A later page holds the next vault, not the first one again. */
+        console_ok("GET", "/admin/api/vaults?per_page=1&page=2", NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "vaults")), 1);
+        json_t *second = json_array_get(json_object_get(r.json, "vaults"), 0);
+        char second_key[160];
+        snprintf(second_key, sizeof(second_key), "%s/%s", member_str(second, "user_id"),
+                 member_str(second, "vault_id"));
+        assert_true(strcmp(first_key, second_key) < 0);
+        http_result_free(&r);
+}
+
+static void test_console_storage(void **state)
+{
+        struct http_result r;
+        char orphan[65], sql[512];
+        (void)state;
+
+        put_blob_file(&dA, "nobody's file", orphan);
+        console_ok("GET", "/admin/api/storage", NULL, &r);
+        assert_true(member_int(r.json, "database_bytes") > 0);
+        assert_int_equal(member_int(r.json, "temp_uploads"), 0);
+        http_result_free(&r);
+        /* Dry run first: counts, removes nothing. */
+        console_ok("POST", "/admin/api/storage/gc", "{\"dry_run\":true}", &r);
+        assert_true(member_int(r.json, "orphan_files") >= 1);
+        http_result_free(&r);
+        assert_true(blob_file_exists(&dA, orphan));
+        console("POST", "/admin/api/storage/gc", "{\"dry_run\":false}", &r);
+        http_assert_error(&r, 400, "invalid_request", "admin_password required");
+        http_result_free(&r);
+        console_ok("POST", "/admin/api/storage/gc",
+                   "{\"dry_run\":false,\"admin_password\":\"" ADMIN_PASSWORD "\"}", &r);
+        assert_true(member_int(r.json, "files_removed") >= 1);
+        http_result_free(&r);
+        assert_false(blob_file_exists(&dA, orphan));
+        console_ok("POST", "/admin/api/storage/gc", "{}", &r);
+        assert_int_equal(member_int(r.json, "orphan_files"), 0);
+        http_result_free(&r);
+
+        /* Retention now: an expired session goes (dated relative to now). */
+        time_t past = time(NULL) - 3600;
+        char when[32];
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&past));
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO server_sessions VALUES ('expired-th', 'c', 'user', 'x', '%s',"
+                 " '%s', '%s')",
+                 when, when, when);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
+        console_ok("GET", "/admin/api/storage", NULL, &r);
+        assert_true(member_int(r.json, "expired_sessions") >= 1);
+        http_result_free(&r);
+        console_ok("POST", "/admin/api/storage/retention", "{}", &r);
+        assert_string_equal(http_result_string(&r, "status"), "ok");
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA,
+                                  "SELECT count(*) FROM server_sessions WHERE token_hash = '%s'",
+                                  "expired-th"),
+                         0);
+        console_ok("GET", "/admin/api/stats", NULL, &r);
+        assert_int_equal(member_int(r.json, "expired_sessions"), 0);
+        assert_true(strlen(member_str(r.json, "last_cleanup_at")) == 20);
+        http_result_free(&r);
+}
+
+static void test_console_audit(void **state)
+{
+        struct http_result r;
+        char path[256], from[32], to[32];
+        time_t now = time(NULL), before = now - 86400, after = now + 86400;
+        (void)state;
+
+        console_ok("GET", "/admin/api/audit?event=admin_login&per_page=2", NULL, &r);
+        json_t *list = json_object_get(r.json, "entries");
+        assert_int_equal(json_array_size(list), 2);
+        assert_true(member_int(r.json, "total") >= 2);
+        assert_string_equal(member_str(json_array_get(list, 0), "event"), "admin_login");
+        /* Newest first. */
+        assert_true(member_int(json_array_get(list, 0), "id") >
+                    member_int(json_array_get(list, 1), "id"));
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/audit?severity=critical&per_page=100", NULL, &r);
+        list = json_object_get(r.json, "entries");
+        assert_true(json_array_size(list) >= 1);
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                const char *e = member_str(json_array_get(list, i), "event");
+                assert_true(strcmp(e, "admin_user_deleted") == 0 ||
+                            strcmp(e, "admin_device_deleted") == 0 ||
+                            strcmp(e, "admin_added") == 0 || strcmp(e, "admin_removed") == 0);
+        }
+        http_result_free(&r);
+        strftime(from, sizeof(from), "%Y-%m-%d", gmtime(&before));
+        strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%SZ", gmtime(&after));
+        snprintf(path, sizeof(path), "/admin/api/audit?from=%s&to=%s&event=admin_login", from, to);
+        console_ok("GET", path, NULL, &r);
+        assert_true(member_int(r.json, "total") >= 2);
+        http_result_free(&r);
+        strftime(from, sizeof(from), "%Y-%m-%d", gmtime(&after));
+        snprintf(path, sizeof(path), "/admin/api/audit?from=%s", from);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 0);
+        http_result_free(&r);
+        /* By user. */
+        char uid[25];
+        console_user("judy", "judy@example.test", uid);
+        snprintf(path, sizeof(path), "/admin/api/audit?user_id=%s", uid);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        assert_string_equal(
+                member_str(json_array_get(json_object_get(r.json, "entries"), 0), "username"),
+                "judy");
+        http_result_free(&r);
+        const char *bad[] = {"from=yesterday", "severity=loud", "to=2026-13-45", "per_page=0"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(path, sizeof(path), "/admin/api/audit?%s", bad[i]);
+                console("GET", path, NULL, &r);
+                assert_int_equal(r.status, 400);
+                http_result_free(&r);
+        }
+        console_ok("GET", "/admin/api/audit/events", NULL, &r);
+        assert_true(json_array_size(json_object_get(r.json, "events")) > 10);
+        http_result_free(&r);
+}
+
+static void test_console_overview_settings(void **state)
+{
+        struct http_result r;
+        (void)state;
+
+        console_ok("GET", "/admin/api/overview", NULL, &r);
+        json_t *stats = json_object_get(r.json, "stats");
+        long long users = db_count(&dA, "SELECT count(*) FROM server_users%s", "");
+        assert_int_equal(member_int(stats, "users"), users);
+        assert_int_equal(member_int(stats, "active_users") + member_int(stats, "blocked_users") +
+                                 member_int(stats, "unconfirmed_users"),
+                         users);
+        /* public_url is set, SMTP is not. */
+        json_t *w = json_object_get(r.json, "warnings");
+        bool smtp = false;
+        for (size_t i = 0; i < json_array_size(w); i++) {
+                const char *s = json_string_value(json_array_get(w, i));
+                assert_string_not_equal(s, "public_url_unset");
+                smtp = smtp || strcmp(s, "smtp_not_configured") == 0;
+        }
+        assert_true(smtp);
+        assert_true(json_array_size(json_object_get(r.json, "audit")) >= 1);
+        http_result_free(&r);
+
+        /* The trigger-kept counters agree with counting, after every
+         * create, block, confirm, revoke and delete of the tests above. */
+        static const struct {
+                const char *key, *sql;
+        } truth[] = {
+                {"users", "SELECT count(*) FROM server_users%s"},
+                {"blocked_users", "SELECT count(*) FROM server_users WHERE blocked <> 0%s"},
+                {"unconfirmed_users",
+                 "SELECT count(*) FROM server_users WHERE blocked = 0 AND confirmed = 0%s"},
+                {"active_devices",
+                 "SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') = ''%s"},
+                {"revoked_devices",
+                 "SELECT count(*) FROM server_devices WHERE coalesce(revoked_at, '') <> ''%s"},
+                {"vaults", "SELECT count(*) FROM (SELECT DISTINCT user_id, vault_id FROM"
+                           " server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL)%s"},
+                {"operations", "SELECT count(*) FROM server_ops%s"},
+                {"blobs", "SELECT count(*) FROM server_blobs%s"},
+                {"blob_bytes", "SELECT coalesce(sum(size), 0) FROM server_blobs%s"},
+                {"blob_references", "SELECT count(*) FROM server_blob_refs%s"},
+                {"orphan_blobs", "SELECT count(*) FROM server_blobs b WHERE NOT EXISTS"
+                                 " (SELECT 1 FROM server_blob_refs r WHERE r.sha256 = b.sha256)%s"},
+        };
+        console_ok("GET", "/admin/api/stats", NULL, &r);
+        for (size_t i = 0; i < ELEMENTSOF(truth); i++) {
+                long long want = db_count(&dA, truth[i].sql, "");
+                if (member_int(r.json, truth[i].key) != want)
+                        fprintf(stderr, "%s: %lld expected\n", truth[i].key, want);
+                assert_int_equal(member_int(r.json, truth[i].key), want);
+        }
+        http_result_free(&r);
+
+        console_ok("GET", "/admin/api/settings", NULL, &r);
+        assert_string_equal(http_result_string(&r, "public_url"), PUBLIC_URL);
+        json_t *smtp_s = json_object_get(r.json, "smtp");
+        json_t *from = json_object_get(smtp_s, "from");
+        assert_string_equal(member_str(from, "value"), SENDER);
+        assert_string_equal(member_str(from, "source"), "config");
+        assert_string_equal(member_str(json_object_get(smtp_s, "port"), "source"), "default");
+        assert_string_equal(
+                json_string_value(json_array_get(json_object_get(r.json, "trusted_proxies"), 0)),
+                "127.0.0.1/32");
+        assert_null(strstr(r.body, "password_file"));
+        assert_null(strstr(r.body, dA.data_dir));
+        http_result_free(&r);
+
+        const char *h[] = {boss.cookie, NULL};
+        http_call(&dA, "GET", "/admin/api/diagnostics?download=1", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        char *cd = http_result_header(&r, "Content-Disposition");
+        assert_non_null(cd);
+        assert_non_null(strstr(cd, "attachment"));
+        free(cd);
+        assert_int_equal(member_int(r.json, "schema_version"), 5);
+        assert_non_null(json_object_get(r.json, "counts"));
+        /* Nothing sensitive: no paths, addresses, tokens or hashes. */
+        assert_null(strstr(r.body, dA.data_dir));
+        assert_null(strstr(r.body, "@"));
+        assert_null(strstr(r.body, boss.token));
+        assert_null(strstr(r.body, "$argon2"));
+        http_result_free(&r);
+}
+
+static void test_console_admins(void **state)
+{
+        struct http_result r;
+        char path[160], self_id[64], other_id[64];
+        (void)state;
+
+        console_ok("GET", "/admin/api/admins", NULL, &r);
+        snprintf(self_id, sizeof(self_id), "%s", http_result_string(&r, "self_id"));
+        assert_null(strstr(r.body, "password_hash"));
+        http_result_free(&r);
+        const char *bad[] = {
+                "{\"username\":\"ops\",\"password\":\"ops-Pa55-word\"}",
+                "{\"username\":\"ops\",\"password\":\"short\",\"admin_password\":\"" ADMIN_PASSWORD
+                "\"}",
+                "{\"password\":\"ops-Pa55-word\",\"admin_password\":\"" ADMIN_PASSWORD "\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                console("POST", "/admin/api/admins", bad[i], &r);
+                assert_int_equal(r.status, 400);
+                http_result_free(&r);
+        }
+        const char *add = "{\"username\":\"ops\",\"password\":\"ops-Pa55-word\","
+                          "\"admin_password\":\"" ADMIN_PASSWORD "\"}";
+        harness_note_secret("ops-Pa55-word");
+        console_ok("POST", "/admin/api/admins", add, &r);
+        snprintf(other_id, sizeof(other_id), "%s", http_result_string(&r, "id"));
+        http_result_free(&r);
+        console("POST", "/admin/api/admins", add, &r);
+        http_assert_error(&r, 409, "conflict", NULL);
+        http_result_free(&r);
+        struct admin_session ops;
+        admin_login_ok(&dA, "ops", "ops-Pa55-word", &ops);
+
+        /* Never oneself. */
+        snprintf(path, sizeof(path), "/admin/api/admins/%s", self_id);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 409, "conflict", "an administrator cannot remove itself");
+        http_result_free(&r);
+        /* Another one: gone, and so is its session. */
+        snprintf(path, sizeof(path), "/admin/api/admins/%s", other_id);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        http_result_free(&r);
+        const char *as_ops[] = {ops.cookie, NULL};
+        assert_int_equal(get_status(&dA, "/admin/api/me", as_ops), 401);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 404, "not_found", NULL);
+        http_result_free(&r);
+
+        /* The last administrator stays: remove every other one, then the
+         * database refuses to lose the last. */
+        console_ok("GET", "/admin/api/admins", NULL, &r);
+        json_t *list = json_object_get(r.json, "admins");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+                const char *id = member_str(json_array_get(list, i), "id");
+                if (strcmp(id, self_id) == 0)
+                        continue;
+                struct http_result d;
+                snprintf(path, sizeof(path), "/admin/api/admins/%s", id);
+                console_ok("DELETE", path, CONFIRMED, &d);
+                http_result_free(&d);
+        }
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_admins%s", ""), 1);
+        snprintf(path, sizeof(path), "/admin/api/admins/%s", self_id);
+        console("DELETE", path, CONFIRMED, &r);
+        http_assert_error(&r, 409, "conflict", "the last administrator cannot be removed");
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_admins%s", ""), 1);
+
+        /* Changing one's own password. */
+        console("POST", "/admin/api/admins/password",
+                "{\"admin_password\":\"wrong\",\"new_password\":\"boss-New-pass-2\"}", &r);
+        http_assert_error(&r, 403, "password_confirmation_failed", NULL);
+        http_result_free(&r);
+        console("POST", "/admin/api/admins/password",
+                "{\"admin_password\":\"" ADMIN_PASSWORD "\",\"new_password\":\"short\"}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        harness_note_secret("boss-New-pass-2");
+        console_ok("POST", "/admin/api/admins/password",
+                   "{\"admin_password\":\"" ADMIN_PASSWORD
+                   "\",\"new_password\":\"boss-New-pass-2\"}",
+                   &r);
+        http_result_free(&r);
+        admin_login(&dA, ADMIN_USER, ADMIN_PASSWORD, NULL, &r);
+        assert_int_equal(r.status, 401);
+        http_result_free(&r);
+        struct admin_session again;
+        admin_login_ok(&dA, ADMIN_USER, "boss-New-pass-2", &again);
+        /* Back to the suite's password. */
+        const char *h[] = {again.cookie, again.csrf_header, NULL};
+        http_call(&dA, "POST", "/admin/api/admins/password", NULL, JSON,
+                  "{\"admin_password\":\"boss-New-pass-2\",\"new_password\":\"" ADMIN_PASSWORD
+                  "\"}",
+                  h, &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+}
+
+/* Register on d with an optional invitation; the status. */
+static long register_with(const struct daemon *d, const char *name, const char *email,
+                          const char *invitation)
+{
+        struct http_result r;
+        char body[512];
+        long st;
+
+        snprintf(body, sizeof(body),
+                 "{\"username\":\"%s\",\"email\":\"%s\",\"password\":\"" USER_PASSWORD "\"%s%s%s}",
+                 name, email, invitation ? ",\"invitation\":\"" : "", invitation ? invitation : "",
+                 invitation ? "\"" : "");
+        http_call(d, "POST", "/api/v1/auth/register", NULL, JSON, body, NULL, &r);
+        st = r.status;
+        if (st != 200)
+                fprintf(stderr, "register %s: %ld %s\n", name, st, r.body);
+        http_result_free(&r);
+        return st;
+}
+
+static void test_console_invitations(void **state)
+{
+        static const char config_closed[] = "trusted_proxies: [\"127.0.0.1\"]\n"
+                                            "web:\n  allow_registration: false\n";
+        struct daemon dB;
+        struct admin_session s;
+        struct http_result r;
+        char token[80], bound[80], expired[80], path[160], sql[256], when[32];
+        (void)state;
+
+        assert_int_equal(start_daemon(&dB, config_closed), 0);
+        admin_login_ok(&dB, ADMIN_USER, ADMIN_PASSWORD, &s);
+        const char *h[] = {s.cookie, s.csrf_header, NULL};
+        assert_int_equal(register_with(&dB, "kim", "kim@example.test", NULL), 403);
+
+        const char *bad[] = {"{\"hours\":0}", "{\"hours\":721}", "{\"email\":\"nope\"}"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                http_call(&dB, "POST", "/admin/api/invitations", NULL, JSON, bad[i], h, &r);
+                assert_int_equal(r.status, 400);
+                http_result_free(&r);
+        }
+        /* An open invitation: works once. */
+        http_call(&dB, "POST", "/admin/api/invitations", NULL, JSON, "{}", h, &r);
+        assert_int_equal(r.status, 200);
+        assert_header(&r, "Cache-Control", "no-store");
+        snprintf(token, sizeof(token), "%s", http_result_string(&r, "token"));
+        harness_note_secret(token);
+        /* No public_url: no link built on the Host header. */
+        assert_true(json_is_null(json_object_get(r.json, "url")));
+        http_result_free(&r);
+        assert_int_equal(db_count(&dB,
+                                  "SELECT count(*) FROM server_invitations WHERE token_hash = '%s'",
+                                  token),
+                         0);
+        assert_int_equal(register_with(&dB, "kim", "kim@example.test", "0123abcd"), 403);
+        assert_int_equal(register_with(&dB, "kim", "kim@example.test", token), 200);
+        assert_int_equal(register_with(&dB, "lee", "lee@example.test", token), 403);
+        http_call(&dB, "GET", "/admin/api/invitations", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        json_t *inv = json_array_get(json_object_get(r.json, "invitations"), 0);
+        assert_string_equal(member_str(inv, "used_by"), "kim");
+        assert_string_equal(member_str(inv, "created_by"), ADMIN_USER);
+        assert_null(strstr(r.body, token));
+        snprintf(path, sizeof(path), "/admin/api/invitations/%s", member_str(inv, "id"));
+        http_result_free(&r);
+        /* A used invitation cannot be withdrawn any more. */
+        http_call(&dB, "DELETE", path, NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 404);
+        http_result_free(&r);
+
+        /* Bound to an address: only that one. */
+        http_call(&dB, "POST", "/admin/api/invitations", NULL, JSON,
+                  "{\"email\":\"Mia@Example.test\",\"hours\":2}", h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(http_result_string(&r, "email"), "mia@example.test");
+        snprintf(bound, sizeof(bound), "%s", http_result_string(&r, "token"));
+        harness_note_secret(bound);
+        http_result_free(&r);
+        http_call(
+                &dB, "POST", "/api/v1/auth/register", NULL, JSON,
+                "{\"username\":\"eve\",\"email\":\"eve@example.test\",\"password\":\"" USER_PASSWORD
+                "\",\"invitation\":\"x\"}",
+                NULL, &r);
+        http_assert_error(&r, 403, "invitation_invalid", NULL);
+        http_result_free(&r);
+        char body[512];
+        snprintf(
+                body, sizeof(body),
+                "{\"username\":\"eve\",\"email\":\"eve@example.test\",\"password\":\"" USER_PASSWORD
+                "\",\"invitation\":\"%s\"}",
+                bound);
+        http_call(&dB, "POST", "/api/v1/auth/register", NULL, JSON, body, NULL, &r);
+        http_assert_error(&r, 403, "invitation_email_mismatch", NULL);
+        http_result_free(&r);
+        assert_int_equal(register_with(&dB, "mia", "mia@example.test", bound), 200);
+
+        /* Expired (dated relative to now): refused. */
+        http_call(&dB, "POST", "/admin/api/invitations", NULL, JSON, "{\"hours\":1}", h, &r);
+        assert_int_equal(r.status, 200);
+        snprintf(expired, sizeof(expired), "%s", http_result_string(&r, "token"));
+        harness_note_secret(expired);
+        char expired_id[64];
+        snprintf(expired_id, sizeof(expired_id), "%s", http_result_string(&r, "id"));
+        http_result_free(&r);
+        time_t past = time(NULL) - 60;
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&past));
+        snprintf(sql, sizeof(sql),
+                 "UPDATE server_invitations SET expires_at = '%s' WHERE id = '%s'", when,
+                 expired_id);
+        assert_int_equal(harness_db_exec(&dB, sql), 0);
+        snprintf(
+                body, sizeof(body),
+                "{\"username\":\"ned\",\"email\":\"ned@example.test\",\"password\":\"" USER_PASSWORD
+                "\",\"invitation\":\"%s\"}",
+                expired);
+        http_call(&dB, "POST", "/api/v1/auth/register", NULL, JSON, body, NULL, &r);
+        http_assert_error(&r, 403, "invitation_expired", NULL);
+        http_result_free(&r);
+        /* Withdrawn: gone. */
+        snprintf(path, sizeof(path), "/admin/api/invitations/%s", expired_id);
+        http_call(&dB, "DELETE", path, NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        assert_int_equal(db_count(&dB, "SELECT count(*) FROM server_invitations WHERE id = '%s'",
+                                  expired_id),
+                         0);
+        assert_int_equal(db_count(&dB, "SELECT count(*) FROM server_users%s", ""), 2);
+        harness_destroy(&dB);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -825,6 +1890,17 @@ int main(void)
                 cmocka_unit_test(test_smtp_refused),
                 cmocka_unit_test(test_reset_page_flow),
                 cmocka_unit_test(test_reset_page_errors),
+                cmocka_unit_test(test_console_gate),
+                cmocka_unit_test(test_console_users),
+                cmocka_unit_test(test_console_reset_password),
+                cmocka_unit_test(test_console_delete_user),
+                cmocka_unit_test(test_console_devices),
+                cmocka_unit_test(test_console_vaults),
+                cmocka_unit_test(test_console_storage),
+                cmocka_unit_test(test_console_audit),
+                cmocka_unit_test(test_console_overview_settings),
+                cmocka_unit_test(test_console_admins),
+                cmocka_unit_test(test_console_invitations),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

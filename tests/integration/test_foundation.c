@@ -64,7 +64,7 @@ static void test_health_ok(void **state)
         assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
         assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
         assert_true(json_is_true(json_object_get(r.json, "blob_storage_writable")));
-        assert_int_equal(json_integer_value(json_object_get(r.json, "schema_version")), 4);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "schema_version")), 5);
         assert_true(json_is_string(json_object_get(r.json, "version")));
         assert_true(json_is_string(json_object_get(r.json, "build_commit")));
         assert_true(json_is_integer(json_object_get(r.json, "uptime_seconds")));
@@ -213,7 +213,7 @@ static void test_shutdown_clean(void **state)
         assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
         assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(st, 0), 4);
+        assert_int_equal(sqlite3_column_int(st, 0), 5);
         sqlite3_finalize(st);
         sqlite3_close(h);
 

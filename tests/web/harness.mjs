@@ -55,9 +55,10 @@ export function noteSecret(secret) {
 
 let serverCount = 0;
 
-// Start the daemon.  config: text of config.yml (optional).  Resolves to
-// {url, dataDir, stop()} once /livez answers.
-export async function startServer({ config = '', name = 'web' } = {}) {
+// Start the daemon.  config: text of config.yml (optional); admin:
+// {username, password} to create that administrator at start.  Resolves
+// to {url, dataDir, stop()} once /livez answers.
+export async function startServer({ config = '', name = 'web', admin = null } = {}) {
   if (!SERVER_BIN) throw new Error('VERSTAK_SERVER_BIN is not set');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verstak-web-'));
   fs.chmodSync(dataDir, 0o750);
@@ -68,6 +69,12 @@ export async function startServer({ config = '', name = 'web' } = {}) {
   const log = fs.openSync(logPath, 'a');
   const args = ['--data', dataDir, '--listen', `127.0.0.1:${port}`];
   if (process.getuid && process.getuid() === 0) args.push('--allow-root');
+  if (admin) {
+    const passFile = path.join(dataDir, 'admin-pass');
+    fs.writeFileSync(passFile, `${admin.password}\n`, { mode: 0o600 });
+    noteSecret(admin.password);
+    args.push('--admin-user', admin.username, '--admin-pass-file', passFile);
+  }
   const env = { ...process.env };
   for (const k of ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'JOURNAL_STREAM']) delete env[k];
   const child = spawn(SERVER_BIN, args, { stdio: ['ignore', log, log], env });

@@ -6,10 +6,14 @@ import { api } from '../api.js';
 import { bindForm, requireSame } from '../form.js';
 import { t } from '../i18n.js';
 
-// Whether this visitor may register.  The hook for invitations: a visitor
-// holding one may register even when registration is closed.
+// The invitation this visitor holds (?invitation= of the link an
+// administrator sent), or ''.
+const invitation = new URLSearchParams(window.location.search).get('invitation') || '';
+
+// Whether this visitor may register: registration is open, or they hold
+// an invitation (the server checks it when the form is sent).
 export function registrationAllowed(site) {
-  return Boolean(site.allow_registration);
+  return Boolean(site.allow_registration) || invitation !== '';
 }
 
 startPage({
@@ -21,10 +25,15 @@ startPage({
       document.getElementById('register-closed').classList.remove('hidden');
       return;
     }
+    if (invitation) document.getElementById('register-invited').classList.remove('hidden');
     requireSame(form.elements.password, form.elements.password_repeat, t('register.mismatch'));
     bindForm(form, async (v) => {
       await api('api/v1/auth/register', {
-        method: 'POST', body: { username: v.username.trim(), email: v.email.trim(), password: v.password },
+        method: 'POST',
+        body: {
+          username: v.username.trim(), email: v.email.trim(), password: v.password,
+          invitation: invitation || undefined,
+        },
       });
       form.classList.add('hidden');
       const done = document.getElementById('register-done');

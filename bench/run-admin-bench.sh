@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build an optimised daemon, seed a big server (bench/admin_seed.py) and
+# time every console API answer (bench/admin_bench.py).  The seeded data
+# directory is kept in build-release/admin-bench-data for reruns
+# (delete it to seed again).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d build-release ] || meson setup build-release -Dbuildtype=release
+ninja -C build-release verstak-sync-server
+bin=$PWD/build-release/verstak-sync-server
+data=$PWD/build-release/admin-bench-data
+pass=$PWD/build-release/admin-bench-pass
+port=${PORT:-47990}
+printf 'bench-Admin-pass\n' > "$pass"
+start() {
+        "$bin" --data "$data" --port "$port" --allow-root --log-level warning \
+                --admin-user bench --admin-pass-file "$pass" &
+        pid=$!
+        for _ in $(seq 600); do
+                curl -fs "http://127.0.0.1:$port/livez" >/dev/null && return 0
+                sleep 0.1
+        done
+        echo "the daemon did not start" >&2
+        exit 1
+}
+stop() { kill "$pid"; wait "$pid" || true; }
+if [ ! -e "$data/server.db" ]; then
+        start
+        stop
+        echo "seeding $data (a few minutes)..."
+        python3 bench/admin_seed.py "$data/server.db"
+fi
+start
+trap stop EXIT
+python3 bench/admin_bench.py "http://127.0.0.1:$port" bench "$pass" "${ROUNDS:-40}"

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the administrator's endpoints (api/admin*.c) share: the session and
+ * CSRF gate, the password re-confirmation of security-relevant actions,
+ * page parameters and turning store row sets into JSON.  Functions that
+ * can answer the request return BODY_ANSWERED when they did.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "api/api.h"
+#include "store/store_console.h"
+
+/* Page sizes of every admin list: the default and the cap. */
+#define ADMIN_PAGE_DEFAULT 20
+#define ADMIN_PAGE_MAX     100
+
+/* The administrator behind a request. */
+struct admin_ctx {
+        struct session session;
+        char *username; /* malloc'd */
+};
+
+void admin_ctx_done(struct admin_ctx *a);
+#define _cleanup_admin_ __attribute__((cleanup(admin_ctx_done)))
+
+/* Authenticate the admin session; for a state-changing request (mutate)
+ * also the CSRF check.  0, or BODY_ANSWERED after 401/403, or a negative
+ * errno. */
+int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret);
+
+/* The re-confirmation of an action: password must be the administrator's
+ * own.  0, or BODY_ANSWERED after 400 "admin_password required", 403
+ * password_confirmation_failed or 429 (rule admin-reauth: failures
+ * only, per client address and per administrator). */
+int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char *password);
+
+/* "page" and "per_page" from the query string (defaults 1 and
+ * ADMIN_PAGE_DEFAULT; per_page above ADMIN_PAGE_MAX is capped).  0, or
+ * BODY_ANSWERED after 400 for a value that is not a positive integer. */
+int admin_page(struct http_request *req, struct store_page *ret);
+
+/* One JSON object per row (column name -> value). */
+json_t *admin_rows_json(const struct store_rows *rows);
+
+/* The first row of rows as one object (NULL when there is none). */
+json_t *admin_row_json(const struct store_rows *rows, size_t row);
+
+/* Answer 200 {"<key>": [rows], "total", "total_capped", "page",
+ * "per_page"} (no-store); total_capped when total says "more than
+ * STORE_COUNT_CAP" (store/store_console.h). */
+int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
+                     int64_t total, const struct store_page *page);
+
+/* Log an administrator's action to the journal (never secrets). */
+void admin_log(int priority, const char *event, const char *username, const char *what);
+
+/* A query parameter, NULL when absent or empty; 400 when longer than
+ * max bytes (BODY_ANSWERED, with *ret untouched). */
+int admin_query(struct http_request *req, const char *name, size_t max, const char **ret);
+
+/* Parse the JSON body into fields (api/fields.h, default messages).  0,
+ * or BODY_ANSWERED after 400, or a negative errno. */
+int admin_body(struct http_request *req, const struct body_field *fields, size_t n,
+               json_t **ret_root);
+
+static inline int admin_answered(int r)
+{
+        return r == BODY_ANSWERED ? 0 : r;
+}
