@@ -53,35 +53,6 @@ static int bad_request(struct http_request *req, const char *message)
         return api_error(req, API_ERR_INVALID_REQUEST, message);
 }
 
-/* A Host header fit to build a link on: a name or address, maybe a port. */
-static bool host_is_plain(const char *host)
-{
-        if (!*host)
-                return false;
-        for (const char *p = host; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
-                        return false;
-        return true;
-}
-
-/* The base of links sent by e-mail: public_url when configured, else the
- * origin this request was made to (scheme from a trusted proxy). */
-static int link_base(struct http_request *req, char out[ACCOUNT_LINK_BASE_MAX])
-{
-        const char *pub = api_app(req)->config->public_url;
-        int r;
-
-        if (pub) {
-                r = snprintf(out, ACCOUNT_LINK_BASE_MAX, "%s", pub);
-                return r < 0 || r >= ACCOUNT_LINK_BASE_MAX ? -ENAMETOOLONG : 0;
-        }
-        r = http_request_origin(req, out, ACCOUNT_LINK_BASE_MAX);
-        if (r < 0)
-                return r;
-        return host_is_plain(strstr(out, "://") + 3) ? 0 : -EINVAL;
-}
-
 /* --- e-mail ------------------------------------------------------------- */
 
 /* One account e-mail on its way to the mail helper.  Sending happens on
@@ -263,7 +234,10 @@ int api_auth_register(struct http_request *req)
                 if (r != 0)
                         return api_answered(r);
         }
-        if (link_base(req, base) < 0)
+        r = api_link_base(req, base, sizeof(base));
+        if (r == -EADDRNOTAVAIL)
+                return api_reply_public_url_required(req);
+        if (r < 0)
                 return bad_request(req, "invalid Host header");
 
         r = password_hash(password, hash);
@@ -542,9 +516,13 @@ int api_auth_forgot(struct http_request *req)
         if (!job)
                 return api_reply_internal(req, -ENOMEM);
         job->app = app;
+        /* Refused for every address alike: says nothing about accounts. */
+        r = api_link_base(req, job->base, sizeof(job->base));
+        if (r == -EADDRNOTAVAIL)
+                return api_reply_public_url_required(req);
         /* An address that cannot exist, or a request whose links cannot be
          * built, gets the same answer and nothing happens. */
-        if (email_normalize(email_in, job->email) == 0 && link_base(req, job->base) == 0) {
+        if (email_normalize(email_in, job->email) == 0 && r == 0) {
                 snprintf(job->ip, sizeof(job->ip), "%s", req->client_ip);
                 job->chosen_locale = locale_supported(http_cookie(req, LOCALE_COOKIE));
                 job->request_locale = http_request_locale(req, app->config->web.default_locale);

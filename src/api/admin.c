@@ -69,8 +69,10 @@ static int admin_check(struct http_request *req, const char *username, const cha
         int r;
 
         r = store_admin_get(api_app(req)->store, username, &id, &hash);
-        if (r == -ENOENT)
-                return password_verify_dummy(password);
+        if (r == -ENOENT) {
+                r = password_fail_equalise(password, NULL, api_app(req)->legacy_bcrypt_cost);
+                return r < 0 ? r : 0;
+        }
         if (r < 0)
                 return r;
         r = password_verify(password, hash, &rehash);
@@ -78,8 +80,10 @@ static int admin_check(struct http_request *req, const char *username, const cha
                 return r;
         if (r < 0)
                 log_warning("Administrator %s has a password hash of an unknown format", id);
-        if (r <= 0)
-                return 0;
+        if (r <= 0) {
+                r = password_fail_equalise(password, hash, api_app(req)->legacy_bcrypt_cost);
+                return r < 0 ? r : 0;
+        }
         if (rehash) {
                 char fresh[PASSWORD_HASH_MAX];
                 if (password_hash(password, fresh) == 0 &&
@@ -161,7 +165,9 @@ int api_admin_me(struct http_request *req)
 
         if (r != 0)
                 return api_answered(r);
-        return http_reply_json(req, 200, json_pack("{s:s}", "username", username),
+        return http_reply_json(req, 200,
+                               json_pack("{s:s,s:b}", "username", username, "public_url_set",
+                                         api_app(req)->config->public_url != NULL),
                                HTTP_REPLY_NO_STORE);
 }
 
@@ -242,9 +248,8 @@ static int test_mail_send(struct http_request *req, const char *to, const char *
         struct test_mail *t;
         int r;
 
-        if (app->config->public_url)
-                snprintf(base, sizeof(base), "%s", app->config->public_url);
-        else if (http_request_origin(req, base, sizeof(base)) < 0)
+        /* Without public_url and a loopback Host, the text names no link. */
+        if (api_link_base(req, base, sizeof(base)) < 0)
                 base[0] = '\0';
         t = calloc(1, sizeof(*t));
         if (!t)

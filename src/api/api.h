@@ -41,7 +41,8 @@ static inline int api_answered(int r)
 /* Authenticate "Authorization: Bearer <device token>".  On 0, ret holds
  * the device (caller frees with store_device_done()).  Errors answered:
  * 401 "API key required" / "invalid API key" / "device revoked", 403 "user
- * blocked".  When touch is set, last_seen/last_ip are refreshed if older
+ * blocked".  When touch is set, last_seen/last_ip are refreshed (a deferred
+ * write: the request does not wait for it) if older
  * than API_LAST_SEEN_GRANULARITY. */
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
 
@@ -50,7 +51,8 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
 bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev);
 
 /* Whether the server is healthy: the database answers and the blob
- * directory can be written (what GET /api/v1/health reports). */
+ * directory can be written, as the health monitor last found (never a
+ * query or a file per call). */
 bool api_health_ok(struct app *app);
 
 /* Count an attempt against rule for the client IP and, when account is
@@ -113,16 +115,55 @@ int api_session_csrf(struct http_request *req, const struct session *s, const ch
 int api_revoke_device(struct http_request *req, const char *device_id, const char *user_id,
                       const char *message);
 
-/* Append an audit entry with the request's client IP; failures are logged,
- * not returned (auditing never changes an answer). */
+/* Queue an audit entry with the request's client IP: written in the
+ * background (app->deferred), so the request never waits for the writer;
+ * failures are logged, not returned (auditing never changes an answer). */
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message);
 
+/* Retry-After (seconds) of a 503 while the database cannot take a write. */
+#define API_BUSY_RETRY_AFTER 2
+/* Retry-After (seconds) of a 503 while every password hash slot is busy. */
+#define API_HASH_RETRY_AFTER 1
+
 /* Reply helper: answer r as the contract wants when a handler hits an
- * internal error (500 internal_error; the cause is logged, never sent).
- * -EAGAIN, every password hash slot busy, is 503 unavailable with
- * Retry-After instead. */
+ * internal error: 503 unavailable with Retry-After when every password
+ * hash slot stayed busy (-EAGAIN) or the write lock could not be taken in
+ * time (-EBUSY), 507 insufficient_storage when the data filesystem is full
+ * (-ENOSPC), else 500 internal_error (the cause is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
+
+/*
+ * The base of links sent by e-mail: public_url when configured; without
+ * it the origin of the request, but only when its Host names a loopback
+ * address (a local trial), never a Host a client or proxy chose.  Returns
+ * 0, -EADDRNOTAVAIL (public_url unset, Host not loopback: answer with
+ * api_reply_public_url_required()), -EINVAL (malformed Host) or
+ * -ENAMETOOLONG.
+ */
+int api_link_base(struct http_request *req, char *out, size_t size);
+
+/*
+ * Whether the data filesystem keeps its reserve (limits.disk_reserve_*:
+ * the smaller of the byte count and the percentage of its size) after
+ * incoming more bytes.  0 when it does; otherwise 507 insufficient_storage
+ * was answered (logged) and BODY_ANSWERED is returned.  Reads never call
+ * this: they keep working on a full disk.
+ */
+int api_storage_check(struct http_request *req, uint64_t incoming);
+
+/* The key a client is counted under for rate limits and upload slots:
+ * its address, IPv6 grouped by /64. */
+#define API_CLIENT_KEY_SIZE (INET6_ADDRSTRLEN + 8)
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE]);
+
+/* Answer error e with message and Retry-After: seconds.
+ * BODY_ANSWERED, or a negative errno. */
+int api_reply_retry_after(struct http_request *req, enum api_error e, const char *message,
+                          unsigned seconds);
+
+/* 503 public_url_required: account e-mail needs public_url (logged). */
+int api_reply_public_url_required(struct http_request *req);
 
 /* Hand one message to the mail helper and wait for its verdict (up to
  * MAIL_CLIENT_REPLY_TIMEOUT_MS: call it from app->background, never on a
@@ -161,8 +202,9 @@ int api_check_new_password(struct http_request *req, const char *password);
  * 0, or -EINVAL. */
 int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1]);
 
-/* Whether a file can be created in the blob directory right now
- * (health and the console's warnings). */
+/* Whether a file could be created in the blob directory when the health
+ * monitor last looked, about a second ago (health and the console's
+ * warnings; no file is created per call). */
 bool api_blob_dir_writable(struct app *app);
 
 /* Whether s is longer than max bytes. */

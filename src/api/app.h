@@ -20,6 +20,8 @@ struct longpoll;
 struct blob_store;
 struct mail_client;
 struct workq;
+struct upload_slots;
+struct health_monitor;
 
 /* Where the SMTP settings an administrator sees came from (static strings:
  * SMTP_SOURCE_*), for GET /admin/api/smtp. */
@@ -43,7 +45,16 @@ struct app {
         struct longpoll *longpoll;
         struct blob_store *blobs;
         struct mail_client *mail;
-        struct workq *background; /* jobs answered requests leave behind */
+        struct workq *background;     /* jobs answered requests leave behind */
+        struct upload_slots *uploads; /* blob uploads running, per user/address */
+        /* bcrypt cost of the earlier server's accounts not yet rehashed (0:
+         * none), read at start: failed logins spend one check of it, so
+         * they cost the same for unknown and migrated accounts. */
+        unsigned legacy_bcrypt_cost;
+        /* Writes no answer depends on (last_seen, audit entries): queued
+         * so that a request never waits for the writer for them. */
+        struct workq *deferred;
+        struct health_monitor *health; /* what health and readiness report */
         time_t started_at;
         struct smtp_sources smtp_sources;
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,10 @@
 
 #include "api/api.h"
 #include "api/app.h"
+#include "api/health.h"
 #include "api/blob_gc.h"
 #include "api/handlers.h"
+#include "api/upload_slots.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
 #include "http/range.h"
@@ -48,6 +51,13 @@ struct upload {
         struct store_device dev;
         struct multipart_parser *mp;
         struct blob_upload *blob;
+        struct upload_slot *slot; /* held while the upload runs */
+        /* Content-Length already exceeds the remaining quota: only a blob
+         * the scope holds can succeed, so the body is hashed, not stored. */
+        bool hash_only;
+        bool part_seen;
+        crypto_hash_sha256_state hash;
+        uint64_t hashed;
         /* The answer once the upload is rejected (message NULL: not rejected). */
         enum api_error error;
         const char *message;
@@ -74,7 +84,11 @@ static void upload_fail(struct upload *up, int r)
                 (void)upload_reject(up, API_ERR_INVALID_MULTIPART, "malformed multipart body");
         else if (r == -EFBIG)
                 (void)upload_reject(up, API_ERR_BLOB_TOO_LARGE, "blob too large");
-        else {
+        else if (r == -ENOSPC || r == -EDQUOT) {
+                health_monitor_kick(api_app(up->req)->health);
+                (void)upload_reject(up, API_ERR_INSUFFICIENT_STORAGE,
+                                    "not enough free space on the server");
+        } else {
                 log_error_errno(r, "Cannot store an upload: %m");
                 (void)upload_reject(up, API_ERR_INTERNAL, "internal server error");
         }
@@ -92,6 +106,9 @@ static int on_part_begin(void *userdata, unsigned index, const char *name, const
         if (!filename)
                 return upload_reject(up, API_ERR_INVALID_MULTIPART,
                                      "the file part needs a filename");
+        up->part_seen = true;
+        if (up->hash_only)
+                return crypto_hash_sha256_init(&up->hash) == 0 ? 0 : -EIO;
         return blob_upload_new(app->blobs, app->config->limits.max_blob_bytes, &up->blob);
 }
 
@@ -99,6 +116,14 @@ static int on_part_data(void *userdata, const char *data, size_t len)
 {
         struct upload *up = userdata;
 
+        if (up->hash_only) {
+                up->hashed += len;
+                if (up->hashed > api_app(up->req)->config->limits.max_blob_bytes)
+                        return -EFBIG;
+                return crypto_hash_sha256_update(&up->hash, (const unsigned char *)data, len) == 0
+                               ? 0
+                               : -EIO;
+        }
         return up->blob ? blob_upload_write(up->blob, data, len) : -EINVAL;
 }
 
@@ -106,6 +131,79 @@ static const struct multipart_callbacks upload_callbacks = {
         .part_begin = on_part_begin,
         .part_data = on_part_data,
 };
+
+/* A slot among the uploads running for this user and this client address,
+ * else 429 too_many_uploads at once (before any byte is stored). */
+static int upload_slot_take(struct http_request *req, struct upload *up)
+{
+        const struct config *cfg = api_app(req)->config;
+        char client[API_CLIENT_KEY_SIZE];
+        int r;
+
+        api_client_key(req, client);
+        r = upload_slots_take(api_app(req)->uploads, up->dev.user_id, client,
+                              (unsigned)cfg->limits.max_uploads_per_user,
+                              (unsigned)cfg->limits.max_uploads_per_client, &up->slot);
+        if (r != -EBUSY)
+                return r;
+        req->log_event = "too_many_uploads";
+        return api_reply_retry_after(req, API_ERR_TOO_MANY_UPLOADS,
+                                     "too many uploads at once; wait for one to finish", 1);
+}
+
+/* Whether a body of Content-Length bytes holds a blob larger than what is
+ * left of the scope's or the user's quota. */
+static int over_quota(struct http_request *req, struct upload *up, bool *ret)
+{
+        const struct config *cfg = api_app(req)->config;
+        const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
+        struct store_blob_usage vault, user;
+        uint64_t least, left_vault, left_user;
+        int r;
+
+        *ret = false;
+        if (!req->has_content_length || req->content_length <= MULTIPART_OVERHEAD_MAX)
+                return 0;
+        least = req->content_length - MULTIPART_OVERHEAD_MAX;
+        r = store_blob_usage_scope(api_app(req)->store, &scope, &vault);
+        if (r >= 0)
+                r = store_blob_usage_user(api_app(req)->store, up->dev.user_id, &user);
+        if (r < 0)
+                return r;
+        left_vault = (uint64_t)vault.bytes < cfg->limits.max_vault_blob_bytes
+                             ? cfg->limits.max_vault_blob_bytes - (uint64_t)vault.bytes
+                             : 0;
+        left_user = (uint64_t)user.bytes < cfg->limits.max_user_blob_bytes
+                            ? cfg->limits.max_user_blob_bytes - (uint64_t)user.bytes
+                            : 0;
+        *ret = least > left_vault || least > left_user;
+        return 0;
+}
+
+/* The end of a hash-only upload: the scope's own blob again is the usual
+ * no-op success; anything else would have exceeded the quota. */
+static int upload_hash_only_finish(struct http_request *req, struct upload *up)
+{
+        const struct store_scope scope = {up->dev.user_id, up->dev.vault_id};
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        char sha256[BLOB_HASH_HEX + 1];
+        int64_t size;
+        int r;
+
+        if (crypto_hash_sha256_final(&up->hash, digest) != 0)
+                return api_reply_internal(req, -EIO);
+        hex_encode(digest, sizeof(digest), sha256);
+        r = store_blob_ref_size(api_app(req)->store, &scope, sha256, &size);
+        if (r == -ENOENT || (r >= 0 && (uint64_t)size != up->hashed)) {
+                req->log_event = "blob_quota_exceeded_unstored";
+                return api_error(req, API_ERR_QUOTA_EXCEEDED, "blob quota exceeded");
+        }
+        if (r < 0)
+                return api_reply_internal(req, r);
+        req->log_event = "blob_upload_repeated";
+        return http_reply_json(
+                req, 200, json_pack("{s:s,s:I}", "sha256", sha256, "size", (json_int_t)size), 0);
+}
 
 int api_blobs_upload_begin(struct http_request *req)
 {
@@ -123,6 +221,9 @@ int api_blobs_upload_begin(struct http_request *req)
         r = api_device_auth(req, &up->dev, true);
         if (r != 0)
                 return api_answered(r);
+        r = upload_slot_take(req, up);
+        if (r != 0)
+                return api_answered(r);
         r = multipart_parser_new(http_header(req, "Content-Type"), &upload_callbacks, up, &up->mp);
         if (r == -EINVAL)
                 return api_error(req, API_ERR_INVALID_MULTIPART,
@@ -132,6 +233,16 @@ int api_blobs_upload_begin(struct http_request *req)
         if (req->has_content_length &&
             req->content_length > cfg->limits.max_blob_bytes + MULTIPART_OVERHEAD_MAX)
                 return api_error(req, API_ERR_BLOB_TOO_LARGE, "blob too large");
+        r = over_quota(req, up, &up->hash_only);
+        if (r < 0)
+                return r;
+        if (up->hash_only)
+                return 0; /* nothing is stored */
+        /* The declared size must fit above the reserve; a chunked body is
+         * checked against the reserve alone. */
+        r = api_storage_check(req, req->has_content_length ? req->content_length : 0);
+        if (r != 0)
+                return api_answered(r);
         return 0;
 }
 
@@ -168,13 +279,19 @@ static int upload_commit(struct http_request *req, struct upload *up)
                 return api_reply_internal(req, r);
         r = blob_upload_commit(up->blob);
         if (r >= 0)
-                r = store_blob_ref_add(app->store, &scope, sha256, (int64_t)size, &quota);
+                r = store_blob_ref_add(app->store, &scope, up->dev.id, sha256, (int64_t)size,
+                                       &quota);
         if (r < 0) {
                 int d = blob_upload_discard(up->blob, blob_gc_unused, app->store);
                 if (d < 0)
                         log_warning_errno(d, "Cannot remove the unreferenced blob %s: %m", sha256);
                 if (r == -EDQUOT)
                         return api_error(req, API_ERR_QUOTA_EXCEEDED, "blob quota exceeded");
+                /* Revoked (or blocked) while the body was arriving. */
+                if (r == -EKEYREVOKED)
+                        return api_error(req, API_ERR_UNAUTHORIZED, "device revoked");
+                if (r == -EPERM)
+                        return api_error(req, API_ERR_FORBIDDEN, "user blocked");
                 return api_reply_internal(req, r);
         }
         req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";
@@ -193,11 +310,13 @@ int api_blobs_upload(struct http_request *req)
                 r = multipart_parser_finish(up->mp);
                 if (r < 0)
                         upload_fail(up, r);
-                else if (!up->blob)
+                else if (!up->part_seen)
                         (void)upload_reject(up, API_ERR_INVALID_MULTIPART, "no file part");
         }
         if (up->message)
                 return api_error(req, up->error, up->message);
+        if (up->hash_only)
+                return upload_hash_only_finish(req, up);
         return upload_commit(req, up);
 }
 
@@ -209,6 +328,7 @@ void api_blobs_upload_cleanup(struct http_request *req)
                 return;
         multipart_parser_free(up->mp);
         blob_upload_free(up->blob); /* an unfinished upload leaves no file */
+        upload_slots_release(api_app(req)->uploads, up->slot);
         store_device_done(&up->dev);
         free(up);
         req->state = NULL;

@@ -6,12 +6,17 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "api/app.h"
+#include "api/health.h"
 #include "api/errors.h"
 #include "api/longpoll.h"
 #include "auth/password.h"
@@ -20,7 +25,9 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/netaddr.h"
 #include "util/text.h"
+#include "util/workq.h"
 
 bool api_too_long(const char *s, size_t max)
 {
@@ -64,16 +71,176 @@ int api_reply_internal(struct http_request *req, int r)
 {
         if (r == -EAGAIN) {
                 /* Every password hash slot stayed busy (auth/password.h). */
-                struct MHD_Response *resp =
-                        api_error_response(API_ERR_UNAVAILABLE, "server busy, try again later");
-                if (!resp)
-                        return -ENOMEM;
                 req->log_event = "password_hash_busy";
-                MHD_add_response_header(resp, "Retry-After", "1");
-                return http_reply_response(req, api_error_status(API_ERR_UNAVAILABLE), resp, 0);
+                return api_reply_retry_after(req, API_ERR_UNAVAILABLE,
+                                             "server busy, try again later",
+                                             API_HASH_RETRY_AFTER) < 0
+                               ? r
+                               : 0;
+        }
+        if (r == -EBUSY) {
+                /* The write lock is held elsewhere beyond the wait: the
+                 * client may retry; readiness turns degraded meanwhile. */
+                health_monitor_kick(api_app(req)->health);
+                req->log_event = "database_busy";
+                return api_reply_retry_after(req, API_ERR_UNAVAILABLE,
+                                             "the database is busy, try again later",
+                                             API_BUSY_RETRY_AFTER) < 0
+                               ? r
+                               : 0;
+        }
+        if (r == -ENOSPC) {
+                /* The data filesystem is full: writes fail, reads go on. */
+                health_monitor_kick(api_app(req)->health);
+                req->log_event = "storage_full";
+                return api_error(req, API_ERR_INSUFFICIENT_STORAGE,
+                                 "not enough free space on the server") < 0
+                               ? r
+                               : 0;
         }
         log_error_errno(r, "%s %s: internal error: %m", req->method, req->path);
         return api_error(req, API_ERR_INTERNAL, "internal server error") < 0 ? r : 0;
+}
+
+/* A Host header fit to build a link on: a name or address, maybe a port. */
+static bool host_is_plain(const char *host)
+{
+        if (!*host)
+                return false;
+        for (const char *p = host; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
+                        return false;
+        return true;
+}
+
+int api_link_base(struct http_request *req, char *out, size_t size)
+{
+        const char *pub = api_app(req)->config->public_url, *host;
+        int r;
+
+        if (pub) {
+                r = snprintf(out, size, "%s", pub);
+                return r < 0 || (size_t)r >= size ? -ENAMETOOLONG : 0;
+        }
+        r = http_request_origin(req, out, size);
+        if (r < 0)
+                return r;
+        host = strstr(out, "://") + 3;
+        if (!host_is_plain(host))
+                return -EINVAL;
+        return netaddr_host_is_loopback(host) ? 0 : -EADDRNOTAVAIL;
+}
+
+int api_reply_public_url_required(struct http_request *req)
+{
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY}, {"EVENT", "public_url_required"}};
+
+        log_struct(LOG_WARNING, f,
+                   "Account e-mail refused: public_url is not set and the request was not made "
+                   "to a loopback host; set public_url");
+        return api_error(req, API_ERR_PUBLIC_URL_REQUIRED,
+                         "account e-mail is not available: the server's public_url is not set "
+                         "(links are built only for loopback hosts without it)");
+}
+
+int api_storage_check(struct http_request *req, uint64_t incoming)
+{
+        const struct config *cfg = api_app(req)->config;
+        uint64_t total, avail, reserve;
+        struct statvfs st;
+
+        if (cfg->limits.disk_reserve_bytes == 0 || cfg->limits.disk_reserve_percent == 0)
+                return 0;
+        if (statvfs(api_app(req)->blob_dir, &st) < 0)
+                return api_reply_internal(req, -errno) < 0 ? -EIO : BODY_ANSWERED;
+        total = (uint64_t)st.f_blocks * st.f_frsize;
+        avail = (uint64_t)st.f_bavail * st.f_frsize;
+        reserve = config_disk_reserve(cfg, total);
+        if (avail >= reserve && avail - reserve >= incoming)
+                return 0;
+        struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                {"EVENT", "insufficient_storage"}};
+        log_struct(LOG_WARNING, f,
+                   "Refused a write: %" PRIu64 " bytes free on the data filesystem, %" PRIu64
+                   " kept in reserve",
+                   avail, reserve);
+        req->log_event = "insufficient_storage";
+        return api_error_answered(req, API_ERR_INSUFFICIENT_STORAGE,
+                                  "the server is low on storage; try again later");
+}
+
+/* A write no answer depends on, run by app->deferred. */
+struct deferred_write {
+        struct store *store;
+        bool audit; /* else a last_seen update of device_id (or of user_id) */
+        char *event, *user_id, *device_id, *ip, *message;
+};
+
+static void deferred_write_free(void *data)
+{
+        struct deferred_write *w = data;
+
+        free(w->event);
+        free(w->user_id);
+        free(w->device_id);
+        free(w->ip);
+        free(w->message);
+        free(w);
+}
+
+static void deferred_write_run(void *data)
+{
+        struct deferred_write *w = data;
+        int r;
+
+        if (w->audit)
+                r = store_audit_add(w->store, w->event, w->user_id, w->device_id, w->ip,
+                                    w->message);
+        else if (w->device_id)
+                r = store_device_touch(w->store, w->device_id, w->ip);
+        else
+                r = store_user_touch(w->store, w->user_id);
+        if (r < 0)
+                log_warning_errno(r, "Cannot record %s: %m", w->audit ? w->event : "last_seen");
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+        char *d = s ? strdup(s) : NULL;
+
+        if (s && !d)
+                *oom = true;
+        return d;
+}
+
+/* Queue a write for app->deferred; when the queue is full the write is
+ * dropped (a request never waits for it), with a warning now and then. */
+static void defer_write(struct app *app, bool audit, const char *event, const char *user_id,
+                        const char *device_id, const char *ip, const char *message)
+{
+        static atomic_uint_fast64_t dropped;
+        struct deferred_write *w = calloc(1, sizeof(*w));
+        bool oom = !w;
+
+        if (w) {
+                w->store = app->store;
+                w->audit = audit;
+                w->event = strdup_or_null(event, &oom);
+                w->user_id = strdup_or_null(user_id, &oom);
+                w->device_id = strdup_or_null(device_id, &oom);
+                w->ip = strdup_or_null(ip, &oom);
+                w->message = strdup_or_null(message, &oom);
+        }
+        if (!oom && workq_submit(app->deferred, deferred_write_run, deferred_write_free, w) == 0)
+                return;
+        if (w)
+                deferred_write_free(w);
+        uint_fast64_t n = atomic_fetch_add(&dropped, 1) + 1;
+        if ((n & (n - 1)) == 0)
+                log_warning("Dropped %llu deferred writes (last_seen, audit): the database is "
+                            "not keeping up",
+                            (unsigned long long)n);
 }
 
 int api_mail_send(struct app *app, const char *to, const char *subject, const char *body, char *err,
@@ -89,10 +256,7 @@ int api_mail_send(struct app *app, const char *to, const char *subject, const ch
 void api_audit(struct http_request *req, const char *event, const char *user_id,
                const char *device_id, const char *message)
 {
-        int r = store_audit_add(api_app(req)->store, event, user_id, device_id, req->client_ip,
-                                message);
-        if (r < 0)
-                log_warning_errno(r, "Cannot record audit event %s: %m", event);
+        defer_write(api_app(req), true, event, user_id, device_id, req->client_ip, message);
 }
 
 bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev)
@@ -124,12 +288,14 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
         r = store_device_by_token_hash(api_app(req)->store, hash, &dev);
         if (r == -ENOENT || (r == 0 && !token_equal(dev.token_hash, hash)) ||
             (r == 0 && !dev.owner_username[0])) {
+                char client[API_CLIENT_KEY_SIZE];
                 store_device_done(&dev);
                 /* Unknown tokens cost no write beyond a few audit entries
-                 * per client and minute. */
+                 * per client (IPv6: per /64) and minute. */
+                api_client_key(req, client);
                 if (!api_app(req)->ratelimit ||
-                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, req->client_ip,
-                                  time(NULL)) == 0)
+                    ratelimit_hit(api_app(req)->ratelimit, RL_AUDIT_BAD_TOKEN, RL_KIND_ADDRESS,
+                                  client, time(NULL)) == 0)
                         api_audit(req, "device_auth_failed", NULL, NULL, "invalid API key");
                 return api_error_answered(req, API_ERR_UNAUTHORIZED, "invalid API key");
         }
@@ -148,37 +314,44 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 return api_error_answered(req, API_ERR_FORBIDDEN, "user blocked");
         }
 
-        if (touch && api_device_seen_stale(req, &dev)) {
-                r = store_device_touch(api_app(req)->store, dev.id, req->client_ip);
-                if (r < 0)
-                        log_warning_errno(r, "Cannot update last_seen: %m");
-        }
+        if (touch && api_device_seen_stale(req, &dev))
+                defer_write(api_app(req), false, NULL, NULL, dev.id, req->client_ip, NULL);
         *ret = dev;
         return 0;
 }
 
+void api_client_key(struct http_request *req, char out[API_CLIENT_KEY_SIZE])
+{
+        /* IPv6 clients share one budget per /64 (api.md §1). */
+        if (netaddr_rate_key((const struct sockaddr *)&req->client_addr, out, API_CLIENT_KEY_SIZE) <
+            0)
+                snprintf(out, API_CLIENT_KEY_SIZE, "%s", req->client_ip);
+}
+
 static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule, unsigned wait);
 
-/* The wait for the client IP's and the account's buckets of rule,
+/* The wait for the client address's and the account's buckets of rule,
  * counting this attempt (count) or only looking. */
 static unsigned rate_wait(struct http_request *req, enum ratelimit_rule rule, const char *account,
                           bool count)
 {
-        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, const char *, time_t) =
-                count ? ratelimit_hit : ratelimit_peek;
+        unsigned (*fn)(struct ratelimit *, enum ratelimit_rule, enum ratelimit_kind, const char *,
+                       time_t) = count ? ratelimit_hit : ratelimit_peek;
         struct ratelimit *rl = api_app(req)->ratelimit;
         time_t now = time(NULL);
+        char client[API_CLIENT_KEY_SIZE];
         unsigned wait;
 
         if (!rl)
                 return 0;
-        wait = fn(rl, rule, req->client_ip, now);
+        api_client_key(req, client);
+        wait = fn(rl, rule, RL_KIND_ADDRESS, client, now);
         if (wait == 0 && account && !str_is_blank(account)) {
                 char norm[512], hash[TOKEN_SHA256_HEX + 1];
                 snprintf(norm, sizeof(norm), "%s", account);
                 str_ascii_lower(str_trim(norm));
                 token_sha256_hex(norm, strlen(norm), hash);
-                wait = fn(rl, rule, hash, now);
+                wait = fn(rl, rule, RL_KIND_ACCOUNT, hash, now);
         }
         return wait;
 }
@@ -203,20 +376,26 @@ static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule
         if (wait == 0)
                 return 0;
 
-        char retry[24], msg[96];
-        snprintf(retry, sizeof(retry), "%u", wait);
+        char msg[96];
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
 
-        struct MHD_Response *resp =
-                api_error_response(API_ERR_RATE_LIMITED, "too many requests, try again later");
+        return api_reply_retry_after(req, API_ERR_RATE_LIMITED,
+                                     "too many requests, try again later", wait);
+}
+
+int api_reply_retry_after(struct http_request *req, enum api_error e, const char *message,
+                          unsigned seconds)
+{
+        char retry[24];
+        struct MHD_Response *resp = api_error_response(e, message);
+
         if (!resp)
                 return -ENOMEM;
+        snprintf(retry, sizeof(retry), "%u", seconds);
         MHD_add_response_header(resp, "Retry-After", retry);
-        return http_reply_response(req, api_error_status(API_ERR_RATE_LIMITED), resp, 0) < 0
-                       ? -EIO
-                       : BODY_ANSWERED;
+        return http_reply_response(req, api_error_status(e), resp, 0) < 0 ? -EIO : BODY_ANSWERED;
 }
 
 int api_login_request(struct http_request *req, size_t username_max, size_t password_max,
@@ -250,13 +429,15 @@ int api_login_request(struct http_request *req, size_t username_max, size_t pass
 int api_check_credentials(struct http_request *req, const char *login, const char *password,
                           struct store_user *ret_user)
 {
+        const unsigned legacy = api_app(req)->legacy_bcrypt_cost;
         struct store_user u = {0};
         bool rehash = false;
         int r;
 
         r = store_user_find_by_login(api_app(req)->store, login, &u);
         if (r == -ENOENT)
-                return password_verify_dummy(password) < 0 ? -EAGAIN : API_CREDENTIALS_INVALID;
+                return password_fail_equalise(password, NULL, legacy) < 0 ? -EAGAIN
+                                                                          : API_CREDENTIALS_INVALID;
         if (r < 0)
                 return r;
 
@@ -271,8 +452,11 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         if (r <= 0) {
                 if (r < 0)
                         log_warning("User %s has a password hash of an unknown format", u.id);
+                /* Every failure costs one Argon2id and one bcrypt check,
+                 * whichever the account has (see app.h). */
+                r = password_fail_equalise(password, u.password_hash, legacy);
                 store_user_done(&u);
-                return API_CREDENTIALS_INVALID;
+                return r < 0 ? -EAGAIN : API_CREDENTIALS_INVALID;
         }
         if (rehash) {
                 char hash[PASSWORD_HASH_MAX];
@@ -288,7 +472,7 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
                 store_user_done(&u);
                 return API_CREDENTIALS_UNCONFIRMED;
         }
-        (void)store_user_touch(api_app(req)->store, u.id);
+        defer_write(api_app(req), false, NULL, u.id, NULL, NULL, NULL);
         *ret_user = u;
         return API_CREDENTIALS_OK;
 }

@@ -43,10 +43,12 @@ static const struct {
         [API_ERR_QUOTA_EXCEEDED] = {"quota_exceeded", 413},
         [API_ERR_RANGE_NOT_SATISFIABLE] = {"range_not_satisfiable", 416},
         [API_ERR_RATE_LIMITED] = {"rate_limited", 429},
+        [API_ERR_TOO_MANY_UPLOADS] = {"too_many_uploads", 429},
         [API_ERR_INTERNAL] = {"internal_error", 500},
         [API_ERR_BLOB_UNAVAILABLE] = {"blob_unavailable", 500},
         [API_ERR_MAIL_FAILED] = {"mail_failed", 502},
         [API_ERR_UNAVAILABLE] = {"unavailable", 503},
+        [API_ERR_PUBLIC_URL_REQUIRED] = {"public_url_required", 503},
         [API_ERR_INSUFFICIENT_STORAGE] = {"insufficient_storage", 507},
 };
 

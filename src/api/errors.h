@@ -52,6 +52,7 @@ enum api_error {
         API_ERR_RANGE_NOT_SATISFIABLE,
         /* 429 */
         API_ERR_RATE_LIMITED,
+        API_ERR_TOO_MANY_UPLOADS,
         /* 500 */
         API_ERR_INTERNAL,
         API_ERR_BLOB_UNAVAILABLE,
@@ -59,6 +60,8 @@ enum api_error {
         API_ERR_MAIL_FAILED,
         /* 503: the database cannot take a write in time */
         API_ERR_UNAVAILABLE,
+        /* 503: account e-mail needs public_url (no link from a foreign Host) */
+        API_ERR_PUBLIC_URL_REQUIRED,
         /* 507: a write would eat into the data filesystem's reserve */
         API_ERR_INSUFFICIENT_STORAGE,
 

@@ -155,6 +155,9 @@ int api_sync_push(struct http_request *req)
         r = api_device_auth(req, &dev, false);
         if (r != 0)
                 return api_answered(r);
+        r = api_storage_check(req, req->body_len);
+        if (r != 0)
+                goto out;
         r = api_fields_parse(req, &spec, &root);
         if (r != 0)
                 goto out;
@@ -225,50 +228,236 @@ struct pull_args {
         bool touched;      /* last_seen already refreshed by this request */
 };
 
-/* Append one op to the page being written (store_pull_row_fn). */
-static int write_pull_op(const struct store_op_view *o, void *userdata)
-{
-        struct json_writer *w = userdata;
+/* A page ends early, with has_more, once its ops would take more than
+ * this many bytes of JSON (it always holds at least one op). */
+#define PULL_PAGE_MAX_BYTES (1024u * 1024)
+/* The size of the pieces the answer is streamed in. */
+#define PULL_STREAM_BLOCK (16u * 1024)
 
-        json_writer_begin_object(w);
-        json_writer_member_string(w, "op_id", o->op_id);
-        json_writer_member_int(w, "server_sequence", o->server_sequence);
-        json_writer_member_string(w, "device_id", o->device_id);
-        json_writer_member_string(w, "entity_type", o->entity_type);
-        json_writer_member_string(w, "entity_id", o->entity_id);
-        json_writer_member_string(w, "op_type", o->op_type);
-        json_writer_member_string(w, "payload_json", o->payload_json);
-        json_writer_member_string(w, "created_at", o->created_at);
-        json_writer_end_object(w);
+/* The text of one op before and after its payload_json value:
+ * {"op_id":…,"op_type":"…","payload_json":"  and  ","created_at":"…"}. */
+static int op_frame(const struct store_op_view *o, char **ret_pre, size_t *ret_pre_len,
+                    char **ret_suf, size_t *ret_suf_len)
+{
+        struct json_writer pre, suf;
+
+        json_writer_init(&pre, 256 + strlen(o->entity_id));
+        json_writer_begin_object(&pre);
+        json_writer_member_string(&pre, "op_id", o->op_id);
+        json_writer_member_int(&pre, "server_sequence", o->server_sequence);
+        json_writer_member_string(&pre, "device_id", o->device_id);
+        json_writer_member_string(&pre, "entity_type", o->entity_type);
+        json_writer_member_string(&pre, "entity_id", o->entity_id);
+        json_writer_member_string(&pre, "op_type", o->op_type);
+        json_writer_key(&pre, "payload_json");
+        json_writer_raw(&pre, "\"", 1);
+        json_writer_init(&suf, 64);
+        json_writer_raw(&suf, "\"", 1);
+        json_writer_member_string(&suf, "created_at", o->created_at);
+        json_writer_end_object(&suf);
+        *ret_pre = json_writer_finish(&pre, ret_pre_len);
+        *ret_suf = json_writer_finish(&suf, ret_suf_len);
+        if (!*ret_pre || !*ret_suf) {
+                free(*ret_pre);
+                free(*ret_suf);
+                return -ENOMEM;
+        }
         return 0;
 }
 
-/* {server_sequence, page_last_sequence, has_more, ops} around the ops text. */
-static char *finish_pull(const struct store_pull_info *info, int64_t since, const char *ops,
-                         size_t ops_len, size_t *ret_len)
+/* Measuring a page (store_pull_row_fn): its ops' bytes, within the bound. */
+struct pull_measure {
+        size_t bytes, n;
+};
+
+static int measure_op(const struct store_op_view *o, void *userdata)
+{
+        struct pull_measure *m = userdata;
+        _cleanup_free_ char *pre = NULL, *suf = NULL;
+        size_t pre_len, suf_len;
+        int r = op_frame(o, &pre, &pre_len, &suf, &suf_len);
+
+        if (r < 0)
+                return r;
+        size_t len = pre_len + json_escaped_len(o->payload_json) + suf_len + (m->n ? 1 : 0);
+        if (m->n > 0 && m->bytes + len > PULL_PAGE_MAX_BYTES)
+                return 1; /* the page is full: this op starts the next one */
+        m->bytes += len;
+        m->n++;
+        return 0;
+}
+
+/* {"server_sequence":…,"page_last_sequence":…,"has_more":…,"ops":[ */
+static char *pull_head(const struct store_pull_info *info, int64_t since, size_t *ret_len)
 {
         struct json_writer w;
 
-        json_writer_init(&w, ops_len + 128);
+        json_writer_init(&w, 128);
         json_writer_begin_object(&w);
         json_writer_member_int(&w, "server_sequence", info->scope_sequence);
         json_writer_member_int(&w, "page_last_sequence", info->n_ops ? info->last_sequence : since);
         json_writer_key(&w, "has_more");
         json_writer_bool(&w, info->has_more);
         json_writer_key(&w, "ops");
-        json_writer_raw(&w, ops, ops_len);
-        json_writer_end_object(&w);
+        json_writer_raw(&w, "[", 1);
         return json_writer_finish(&w, ret_len);
+}
+
+/*
+ * A page streamed from the rows: the answer is produced a piece at a time
+ * as libmicrohttpd sends it, so a connection holds at most one piece of
+ * it, however large the payloads and however slowly the client reads.
+ * Each piece reads the ops after the last one sent (store_pull_range());
+ * an op longer than a piece is resumed where it stopped.
+ */
+struct pull_stream {
+        struct store *store;
+        char *user_id, *vault_id;
+        int64_t cursor; /* the last op sent whole */
+        int64_t upto;   /* the page's last op */
+        char *head;
+        size_t head_len, head_off, tail_off;
+        bool sent_one; /* an op went out: the next needs a comma */
+        /* The op being sent: its sequence (0: none), part and offset. */
+        int64_t op_seq;
+        enum { PART_COMMA, PART_PRE, PART_PAYLOAD, PART_SUF } part;
+        size_t off;
+        /* The piece being filled. */
+        char *out;
+        size_t len, max;
+};
+
+static void pull_stream_free(void *cls)
+{
+        struct pull_stream *st = cls;
+
+        if (!st)
+                return;
+        free(st->user_id);
+        free(st->vault_id);
+        free(st->head);
+        free(st);
+}
+
+/* Copy what is left of src[*off..len) into the piece; true once all is. */
+static bool stream_put(struct pull_stream *st, const char *src, size_t len, size_t *off)
+{
+        size_t n = len - *off;
+
+        if (n > st->max - st->len)
+                n = st->max - st->len;
+        memcpy(st->out + st->len, src + *off, n);
+        st->len += n;
+        *off += n;
+        return *off == len;
+}
+
+/* store_pull_row_fn: put as much of op o as fits; 1 once the piece is full. */
+static int stream_op(const struct store_op_view *o, void *userdata)
+{
+        struct pull_stream *st = userdata;
+        _cleanup_free_ char *pre = NULL, *suf = NULL;
+        size_t pre_len, suf_len;
+
+        if (st->op_seq != o->server_sequence) {
+                st->op_seq = o->server_sequence;
+                st->part = st->sent_one ? PART_COMMA : PART_PRE;
+                st->off = 0;
+        }
+        if (op_frame(o, &pre, &pre_len, &suf, &suf_len) < 0)
+                return -ENOMEM;
+        switch (st->part) {
+        case PART_COMMA:
+                if (!stream_put(st, ",", 1, &st->off))
+                        return 1;
+                st->part = PART_PRE;
+                st->off = 0;
+                /* fall through */
+        case PART_PRE:
+                if (!stream_put(st, pre, pre_len, &st->off))
+                        return 1;
+                st->part = PART_PAYLOAD;
+                st->off = 0;
+                /* fall through */
+        case PART_PAYLOAD:
+                st->len += json_escape_some(o->payload_json, &st->off, st->out + st->len,
+                                            st->max - st->len);
+                if (o->payload_json[st->off])
+                        return 1;
+                st->part = PART_SUF;
+                st->off = 0;
+                /* fall through */
+        case PART_SUF:
+                if (!stream_put(st, suf, suf_len, &st->off))
+                        return 1;
+        }
+        st->cursor = o->server_sequence;
+        st->op_seq = 0;
+        st->sent_one = true;
+        return st->len == st->max ? 1 : 0;
+}
+
+static ssize_t pull_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        struct pull_stream *st = cls;
+        const struct store_scope scope = {st->user_id, st->vault_id};
+        (void)pos;
+
+        st->out = buf;
+        st->len = 0;
+        st->max = max;
+        if (!stream_put(st, st->head, st->head_len, &st->head_off))
+                return (ssize_t)st->len;
+        if (st->cursor < st->upto &&
+            store_pull_range(st->store, &scope, st->cursor, st->upto, stream_op, st) < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (st->cursor >= st->upto)
+                (void)stream_put(st, "]}", 2, &st->tail_off);
+        if (st->len > 0)
+                return (ssize_t)st->len;
+        /* Nothing more: the page is complete, or its ops are gone (a user
+         * deleted meanwhile): the declared length cannot be met. */
+        return st->tail_off == 2 ? MHD_CONTENT_READER_END_OF_STREAM
+                                 : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* Answer a measured page of n_ops > 0 ops, bytes long, as a stream. */
+static int reply_pull_stream(struct http_request *req, const struct store_scope *scope,
+                             const struct store_pull_info *info, int64_t since, size_t bytes)
+{
+        struct pull_stream *st = calloc(1, sizeof(*st));
+        struct MHD_Response *resp;
+
+        if (!st)
+                return -ENOMEM;
+        st->store = api_app(req)->store;
+        st->user_id = strdup(scope->user_id);
+        st->vault_id = strdup(scope->vault_id);
+        st->head = pull_head(info, since, &st->head_len);
+        st->cursor = since;
+        st->upto = info->last_sequence;
+        if (!st->user_id || !st->vault_id || !st->head) {
+                pull_stream_free(st);
+                return -ENOMEM;
+        }
+        resp = MHD_create_response_from_callback(st->head_len + bytes + 2, PULL_STREAM_BLOCK,
+                                                 pull_stream_read, st, pull_stream_free);
+        if (!resp) {
+                pull_stream_free(st);
+                return -ENOMEM;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        return http_reply_response(req, 200, resp, 0);
 }
 
 static int pull_resume(struct http_request *req);
 
-/* Read a page; answer it, or suspend when empty and a wait is pending. */
+/* Measure a page; answer it, or suspend when empty and a wait is pending. */
 static int pull_answer(struct http_request *req, struct pull_args *args)
 {
         struct store_device dev = {0};
         struct store_pull_info info;
-        struct json_writer ops;
+        struct pull_measure m;
         int r;
 
         r = api_device_auth(req, &dev, !args->touched);
@@ -277,48 +466,45 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
                 return api_answered(r);
         struct store_scope scope = {dev.user_id, dev.vault_id};
         for (;;) {
-                json_writer_init(&ops, 16384);
-                json_writer_begin_array(&ops);
+                m = (struct pull_measure){0};
                 r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
-                                    write_pull_op, &ops, &info);
+                                    measure_op, &m, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
                     clock_now_usec() >= args->deadline)
                         break;
-                free(json_writer_finish(&ops, NULL));
                 r = longpoll_wait(api_app(req)->longpoll, req, dev.user_id, dev.vault_id, dev.id,
                                   info.global_sequence, args->deadline, pull_resume);
-                if (r != 0) {
-                        json_writer_init(&ops, 16);
-                        json_writer_begin_array(&ops);
+                if (r != 0)
                         break; /* suspended (1) or shutting down */
-                }
                 /* a push raced the empty read: read again */
         }
-        store_device_done(&dev);
-        json_writer_end_array(&ops);
-        size_t ops_len = 0;
-        _cleanup_free_ char *ops_text = json_writer_finish(&ops, &ops_len);
-        if (r == 1)
+        if (r == 1) {
+                store_device_done(&dev);
                 return 0;
-        if (r < 0 && r != -ESHUTDOWN)
+        }
+        if (r < 0 && r != -ESHUTDOWN) {
+                store_device_done(&dev);
                 return api_reply_internal(req, r);
-        if (!ops_text)
-                return api_reply_internal(req, -ENOMEM);
+        }
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
+        if (info.n_ops > 0) {
+                r = reply_pull_stream(req, &scope, &info, args->since, m.bytes);
+                store_device_done(&dev);
+                return r < 0 ? api_reply_internal(req, r) : 0;
+        }
+        store_device_done(&dev);
 
         size_t len = 0;
-        char *page = finish_pull(&info, args->since, ops_text, ops_len, &len);
-        if (!page)
+        _cleanup_free_ char *head = pull_head(&info, args->since, &len);
+        if (!head)
                 return api_reply_internal(req, -ENOMEM);
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(len, page, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-                free(page);
+        char page[256];
+        if (len + 3 > sizeof(page))
                 return api_reply_internal(req, -ENOMEM);
-        }
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-        return http_reply_response(req, 200, resp, 0);
+        memcpy(page, head, len);
+        memcpy(page + len, "]}", 3);
+        return http_reply_json_raw(req, 200, page, len + 2, 0);
 }
 
 static int pull_resume(struct http_request *req)

@@ -175,3 +175,54 @@ int password_verify_dummy(const char *password)
         r = password_verify(password ? password : "", dummy_hash, NULL);
         return r == -EAGAIN ? r : 0;
 }
+
+unsigned password_bcrypt_cost(const char *hash)
+{
+        uint64_t cost;
+        char digits[3];
+
+        if (!hash || !is_bcrypt(hash) || strlen(hash) < 7 || hash[6] != '$')
+                return 0;
+        memcpy(digits, hash + 4, 2);
+        digits[2] = '\0';
+        if (parse_u64(digits, &cost) < 0 || cost < PASSWORD_BCRYPT_COST_MIN ||
+            cost > PASSWORD_BCRYPT_COST_MAX)
+                return 0;
+        return (unsigned)cost;
+}
+
+int password_verify_dummy_bcrypt(const char *password, unsigned cost)
+{
+        _cleanup_free_ struct crypt_data *data = NULL;
+        char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+        int r;
+
+        if (cost < PASSWORD_BCRYPT_COST_MIN || cost > PASSWORD_BCRYPT_COST_MAX)
+                return 0;
+        data = calloc(1, sizeof(*data));
+        if (!data || !crypt_gensalt_rn("$2b$", cost, NULL, 0, setting, (int)sizeof(setting)))
+                return 0;
+        /* Hashing with a fresh setting costs what checking a hash of that
+         * cost does; it takes a slot as a real check would. */
+        r = password_slot_acquire();
+        if (r < 0)
+                return r;
+        (void)crypt_rn(password ? password : "", setting, data, (int)sizeof(*data));
+        password_slot_release();
+        return 0;
+}
+
+int password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost)
+{
+        bool bcrypt = hash && password_bcrypt_cost(hash) > 0;
+        int r;
+
+        if (!hash || bcrypt) {
+                r = password_verify_dummy(password);
+                if (r < 0)
+                        return r;
+        }
+        if (!bcrypt)
+                return password_verify_dummy_bcrypt(password, legacy_cost);
+        return 0;
+}

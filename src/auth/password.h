@@ -55,3 +55,25 @@ int password_verify(const char *password, const char *hash, bool *ret_needs_reha
  * so that unknown accounts cannot be told apart by timing.  0, or -EAGAIN
  * when no hash slot came free in time (as a real check would). */
 int password_verify_dummy(const char *password);
+
+/* bcrypt costs libxcrypt accepts. */
+#define PASSWORD_BCRYPT_COST_MIN 4
+#define PASSWORD_BCRYPT_COST_MAX 31
+
+/* The cost of a bcrypt hash ("$2b$10$…" -> 10); 0 when hash is not one. */
+unsigned password_bcrypt_cost(const char *hash);
+
+/* Spend what checking a bcrypt hash of cost takes (nothing for a cost
+ * outside PASSWORD_BCRYPT_COST_MIN..MAX): with password_verify_dummy(),
+ * failed checks of unknown, Argon2id and bcrypt accounts all cost one
+ * Argon2id and one bcrypt verification while bcrypt accounts remain.
+ * Takes a hash slot like a real check: 0, or -EAGAIN when none came free
+ * in time. */
+int password_verify_dummy_bcrypt(const char *password, unsigned cost);
+
+/* After a failed check against hash (NULL: no such account), spend what
+ * the other kind costs, so that every failure costs one Argon2id and one
+ * bcrypt check of legacy_cost (0: no bcrypt hashes left, Argon2id only).
+ * 0, or -EAGAIN when a hash slot did not come free in time, so that an
+ * unknown account gets the same "busy" answer a known one would. */
+int password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost);

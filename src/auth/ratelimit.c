@@ -24,7 +24,7 @@ struct bucket {
         struct bucket *lru_prev, *lru_next; /* most recent at head */
 };
 
-struct ratelimit {
+struct pool {
         pthread_mutex_t lock;
         struct bucket **table;
         size_t n_slots;
@@ -62,21 +62,53 @@ void ratelimit_rule_limits(enum ratelimit_rule rule, unsigned *ret_limit, unsign
         *ret_window = rules[rule].window;
 }
 
+/* Addresses and accounts have buckets of their own, so a flood of fresh
+ * addresses evicts only address buckets, never an account's counter. */
+struct ratelimit {
+        struct pool *pools[_RL_KIND_MAX];
+};
+
+static void pool_free(struct pool *p)
+{
+        if (!p)
+                return;
+        if (p->table && p->pool)
+                pthread_mutex_destroy(&p->lock);
+        free(p->table);
+        free(p->pool);
+        free(p);
+}
+
+static int pool_new(size_t max_buckets, struct pool **ret)
+{
+        struct pool *p = calloc(1, sizeof(*p));
+
+        if (!p)
+                return -ENOMEM;
+        p->max = max_buckets ? max_buckets : RATELIMIT_MAX_BUCKETS;
+        p->n_slots = p->max * 2 + 1;
+        p->table = calloc(p->n_slots, sizeof(*p->table));
+        p->pool = calloc(p->max, sizeof(*p->pool));
+        if (!p->table || !p->pool) {
+                pool_free(p);
+                return -ENOMEM;
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        *ret = p;
+        return 0;
+}
+
 int ratelimit_new(size_t max_buckets, struct ratelimit **ret)
 {
         struct ratelimit *rl = calloc(1, sizeof(*rl));
 
         if (!rl)
                 return -ENOMEM;
-        rl->max = max_buckets ? max_buckets : RATELIMIT_MAX_BUCKETS;
-        rl->n_slots = rl->max * 2 + 1;
-        rl->table = calloc(rl->n_slots, sizeof(*rl->table));
-        rl->pool = calloc(rl->max, sizeof(*rl->pool));
-        if (!rl->table || !rl->pool) {
-                ratelimit_free(rl);
-                return -ENOMEM;
-        }
-        pthread_mutex_init(&rl->lock, NULL);
+        for (size_t k = 0; k < _RL_KIND_MAX; k++)
+                if (pool_new(max_buckets, &rl->pools[k]) < 0) {
+                        ratelimit_free(rl);
+                        return -ENOMEM;
+                }
         *ret = rl;
         return 0;
 }
@@ -85,14 +117,11 @@ void ratelimit_free(struct ratelimit *rl)
 {
         if (!rl)
                 return;
-        if (rl->table && rl->pool)
-                pthread_mutex_destroy(&rl->lock);
-        free(rl->table);
-        free(rl->pool);
+        for (size_t k = 0; k < _RL_KIND_MAX; k++)
+                pool_free(rl->pools[k]);
         free(rl);
 }
 
-/* FNV-1a; the keys are hashes or IPs, not attacker-chosen at scale. */
 static size_t hash_key(const char *s)
 {
         uint64_t h = 1469598103934665603ull;
@@ -103,7 +132,7 @@ static size_t hash_key(const char *s)
         return (size_t)h;
 }
 
-static void lru_unlink(struct ratelimit *rl, struct bucket *b)
+static void lru_unlink(struct pool *rl, struct bucket *b)
 {
         if (b->lru_prev)
                 b->lru_prev->lru_next = b->lru_next;
@@ -116,7 +145,7 @@ static void lru_unlink(struct ratelimit *rl, struct bucket *b)
         b->lru_prev = b->lru_next = NULL;
 }
 
-static void lru_push_front(struct ratelimit *rl, struct bucket *b)
+static void lru_push_front(struct pool *rl, struct bucket *b)
 {
         b->lru_prev = NULL;
         b->lru_next = rl->head;
@@ -127,7 +156,7 @@ static void lru_push_front(struct ratelimit *rl, struct bucket *b)
                 rl->tail = b;
 }
 
-static void table_remove(struct ratelimit *rl, struct bucket *b)
+static void table_remove(struct pool *rl, struct bucket *b)
 {
         struct bucket **pp = &rl->table[hash_key(b->key) % rl->n_slots];
 
@@ -139,7 +168,7 @@ static void table_remove(struct ratelimit *rl, struct bucket *b)
         b->hnext = NULL;
 }
 
-static struct bucket *bucket_get(struct ratelimit *rl, const char *key, time_t now)
+static struct bucket *bucket_get(struct pool *rl, const char *key, time_t now)
 {
         size_t slot = hash_key(key) % rl->n_slots;
         struct bucket *b;
@@ -166,14 +195,17 @@ static struct bucket *bucket_get(struct ratelimit *rl, const char *key, time_t n
         return b;
 }
 
-unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, const char *key, time_t now)
+unsigned ratelimit_hit(struct ratelimit *r, enum ratelimit_rule rule, enum ratelimit_kind kind,
+                       const char *key, time_t now)
 {
         char full[RATELIMIT_KEY_MAX];
         struct bucket *b;
+        struct pool *rl;
         unsigned wait = 0;
 
-        if (rule >= _RL_MAX)
+        if (rule >= _RL_MAX || kind >= _RL_KIND_MAX)
                 return 0;
+        rl = r->pools[kind];
         snprintf(full, sizeof(full), "%s|%s", rules[rule].name, key ? key : "");
         pthread_mutex_lock(&rl->lock);
         b = bucket_get(rl, full, now);
@@ -190,14 +222,17 @@ unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, const cha
         return wait;
 }
 
-unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, const char *key, time_t now)
+unsigned ratelimit_peek(struct ratelimit *r, enum ratelimit_rule rule, enum ratelimit_kind kind,
+                        const char *key, time_t now)
 {
         char full[RATELIMIT_KEY_MAX];
         struct bucket *b;
+        struct pool *rl;
         unsigned wait = 0;
 
-        if (rule >= _RL_MAX)
+        if (rule >= _RL_MAX || kind >= _RL_KIND_MAX)
                 return 0;
+        rl = r->pools[kind];
         snprintf(full, sizeof(full), "%s|%s", rules[rule].name, key ? key : "");
         pthread_mutex_lock(&rl->lock);
         for (b = rl->table[hash_key(full) % rl->n_slots]; b; b = b->hnext)
@@ -212,12 +247,14 @@ unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, const ch
         return wait;
 }
 
-size_t ratelimit_size(struct ratelimit *rl)
+size_t ratelimit_size(struct ratelimit *r)
 {
-        size_t n;
+        size_t n = 0;
 
-        pthread_mutex_lock(&rl->lock);
-        n = rl->used;
-        pthread_mutex_unlock(&rl->lock);
+        for (size_t k = 0; k < _RL_KIND_MAX; k++) {
+                pthread_mutex_lock(&r->pools[k]->lock);
+                n += r->pools[k]->used;
+                pthread_mutex_unlock(&r->pools[k]->lock);
+        }
         return n;
 }

@@ -31,7 +31,16 @@ enum ratelimit_rule {
         _RL_MAX,
 };
 
-/* Bucket cap of api.md §1. */
+/* Whose bucket: a client address, or an account (hashed name).  Each kind
+ * has its own RATELIMIT_MAX_BUCKETS, so a flood of fresh addresses cannot
+ * evict (and so reset) an account's counter. */
+enum ratelimit_kind {
+        RL_KIND_ADDRESS,
+        RL_KIND_ACCOUNT,
+        _RL_KIND_MAX,
+};
+
+/* Bucket cap of api.md §1 (per kind). */
 #define RATELIMIT_MAX_BUCKETS 10000
 
 int ratelimit_new(size_t max_buckets, struct ratelimit **ret);
@@ -43,12 +52,13 @@ void ratelimit_rule_limits(enum ratelimit_rule rule, unsigned *ret_limit, unsign
 
 /* Count one attempt.  Returns 0 when allowed, otherwise the whole seconds
  * (>= 1) until the bucket's window ends, for Retry-After. */
-unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, const char *key, time_t now);
+unsigned ratelimit_hit(struct ratelimit *rl, enum ratelimit_rule rule, enum ratelimit_kind kind,
+                       const char *key, time_t now);
 
-/* Number of live buckets (for tests and diagnostics). */
 /* The wait ratelimit_hit() would answer, without counting an attempt
  * (for rules that count only failures: check first, hit on failure). */
-unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, const char *key,
-                        time_t now);
+unsigned ratelimit_peek(struct ratelimit *rl, enum ratelimit_rule rule, enum ratelimit_kind kind,
+                        const char *key, time_t now);
 
+/* Number of live buckets (for tests and diagnostics). */
 size_t ratelimit_size(struct ratelimit *rl);

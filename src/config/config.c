@@ -21,9 +21,6 @@
 #include "util/log.h"
 #include "util/text.h"
 
-/* config.yml is small; refuse anything that is clearly not a config file. */
-#define CONFIG_FILE_MAX (256 * 1024)
-
 enum key_type {
         KEY_SECTION, /* a nested mapping */
         KEY_STRING,
@@ -72,6 +69,12 @@ static const struct config_key config_keys[] = {
          UINT64_MAX / 2},
         {"limits.max_user_blob_bytes", KEY_UINT, OFF(limits.max_user_blob_bytes), 0,
          UINT64_MAX / 2},
+        {"limits.max_connections_per_client", KEY_UINT, OFF(limits.max_connections_per_client), 0,
+         100000},
+        {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
+        {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
+        {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
+        {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 100},
 
         {"retention", KEY_SECTION, 0, 0, 0},
         {"retention.idempotency_hours", KEY_UINT, OFF(retention.idempotency_hours), 1, 24 * 3650},
@@ -134,6 +137,11 @@ int config_init_defaults(struct config *c)
         c->limits.max_blob_bytes = 268435456;
         c->limits.max_vault_blob_bytes = 4294967296ull;
         c->limits.max_user_blob_bytes = 8589934592ull;
+        c->limits.max_connections_per_client = 64;
+        c->limits.max_uploads_per_user = 4;
+        c->limits.max_uploads_per_client = 8;
+        c->limits.disk_reserve_bytes = 1073741824ull;
+        c->limits.disk_reserve_percent = 5;
         c->retention.idempotency_hours = 24;
         c->retention.audit_days = 90;
         c->retention.temp_upload_hours = 24;
@@ -464,6 +472,7 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 else
                         return fail(err, err_size, k->path,
                                     "expected none, starttls, starttls-required or tls");
+                c->smtp.security_set = true;
                 return 0;
         }
         case KEY_SYNCHRONOUS:
@@ -549,6 +558,8 @@ int config_load_string(struct config *c, const char *text, size_t len, char *err
                 r = fail(err, err_size, "config", "top level must be a mapping of keys");
         else
                 r = walk_mapping(c, &doc, root, "", err, err_size);
+        if (r >= 0 && c->smtp.username && !c->smtp.security_set)
+                c->smtp.security = SMTP_SECURITY_STARTTLS_REQUIRED;
         yaml_document_delete(&doc);
         yaml_parser_delete(&parser);
         return r;
@@ -632,4 +643,14 @@ const char *smtp_security_to_string(enum smtp_security s)
                 return "tls";
         }
         return "unknown";
+}
+
+uint64_t config_disk_reserve(const struct config *c, uint64_t total)
+{
+        uint64_t reserve;
+
+        if (c->limits.disk_reserve_bytes == 0 || c->limits.disk_reserve_percent == 0)
+                return 0;
+        reserve = total / 100 * c->limits.disk_reserve_percent;
+        return reserve < c->limits.disk_reserve_bytes ? reserve : c->limits.disk_reserve_bytes;
 }

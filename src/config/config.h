@@ -44,6 +44,16 @@ struct config {
                 uint64_t max_blob_bytes;
                 uint64_t max_vault_blob_bytes;
                 uint64_t max_user_blob_bytes;
+                /* Open connections one client address may hold (0: no
+                 * limit; not applied when a trusted proxy is an IP peer). */
+                uint64_t max_connections_per_client;
+                /* Concurrent blob uploads per user and per client address. */
+                uint64_t max_uploads_per_user;
+                uint64_t max_uploads_per_client;
+                /* Free space kept on the data filesystem: uploads and pushes
+                 * get 507 below the smaller of the two (0 and 0: none). */
+                uint64_t disk_reserve_bytes;
+                uint64_t disk_reserve_percent;
         } limits;
 
         struct {
@@ -74,7 +84,11 @@ struct config {
         struct {
                 char *host; /* NULL: write messages to the outbox instead */
                 uint16_t port;
+                /* Default starttls; starttls-required when a username is set
+                 * and security is not (the password must not go out in clear
+                 * to a server whose STARTTLS an attacker stripped). */
                 enum smtp_security security;
+                bool security_set; /* smtp.security was given */
                 char *username;
                 char *password_file; /* read by the mailer only */
                 char *from;
@@ -107,6 +121,9 @@ int config_init_defaults(struct config *c);
 /* Release everything c owns; c may be zeroed or partially filled. */
 void config_done(struct config *c);
 
+/* config.yml is small; refuse anything that is clearly not a config file. */
+#define CONFIG_FILE_MAX (256 * 1024)
+
 /*
  * Parse the YAML file at path into c (on top of what it holds).  When
  * missing_ok and the file does not exist, returns 0 and changes nothing.
@@ -133,3 +150,8 @@ int config_validate(const struct config *c, char *err, size_t err_size);
 
 /* Text of a security mode, for display. */
 const char *smtp_security_to_string(enum smtp_security s);
+
+/* The free-space reserve of a data filesystem of total bytes: the smaller
+ * of limits.disk_reserve_percent of it and limits.disk_reserve_bytes; 0
+ * when either is 0 (no reserve). */
+uint64_t config_disk_reserve(const struct config *c, uint64_t total);

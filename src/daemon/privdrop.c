@@ -127,6 +127,21 @@ static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth, const char *k
                 }
                 if (S_ISLNK(st.st_mode) || (S_ISREG(st.st_mode) && st.st_nlink > 1))
                         continue;
+                /* Another account's files (the mail helper's outbox) stay
+                 * its own. */
+                if (st.st_uid != 0 && st.st_uid != uid)
+                        continue;
+                /* The configuration stays root's: the account may read it
+                 * (SIGHUP), never change it. */
+                if (depth == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+                    strcmp(de->d_name, PRIVDROP_CONFIG_NAME) == 0) {
+                        if (st.st_gid != gid &&
+                            fchownat(dirfd(d), de->d_name, 0, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                                r = -errno;
+                                break;
+                        }
+                        continue;
+                }
                 r = chown_entry(dirfd(d), de->d_name, &st, uid, gid);
                 if (r < 0)
                         break;

@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* The configuration file's name in the data directory. */
+#define PRIVDROP_CONFIG_NAME "config.yml"
+
 struct privdrop_target {
         uid_t uid;
         gid_t gid;
@@ -30,12 +33,16 @@ int privdrop_resolve(const char *user, const char *group, struct privdrop_target
 
 /*
  * Give the directory dirfd and everything below it to uid:gid.  Symbolic
- * links are neither followed nor changed, and a regular file with more than
- * one hard link is skipped (it may be a link to a file outside).  Depth is
- * bounded by PRIVDROP_CHOWN_DEPTH.  The entry named keep directly under
- * dirfd (NULL: none) and everything below it are left as they are.
- * Returns the number of entries changed, or negative errno (the first
- * failure; the walk stops there).
+ * links are neither followed nor changed, a regular file with more than
+ * one hard link is skipped (it may be a link to a file outside), and so is
+ * anything owned by another account than root or uid (the mail helper's
+ * outbox).  A root-owned PRIVDROP_CONFIG_NAME directly in dirfd keeps its
+ * owner and only gets group gid: the account may read its configuration
+ * but not rewrite what root reads at the next start.  The entry named keep
+ * directly under dirfd (NULL: none) and everything below it are left as
+ * they are.  Depth is bounded by PRIVDROP_CHOWN_DEPTH.  Returns the number
+ * of entries changed, or negative errno (the first failure; the walk stops
+ * there).
  */
 int privdrop_chown_tree(int dirfd, uid_t uid, gid_t gid, const char *keep);
 

@@ -110,6 +110,8 @@ struct http_request {
         bool body_done;
         bool aborted;
         bool stream_failed;
+        bool begun;                /* begin_request() ran */
+        const char *framing_error; /* seen in the raw request line */
 };
 
 /* --- server lifecycle ---------------------------------------------------- */
@@ -126,7 +128,11 @@ struct http_params {
         const struct netmask *trusted_proxies;
         size_t n_trusted_proxies;
         unsigned threads; /* worker threads per listening socket, > 0 */
-        void *userdata;   /* handed to every handler as req->userdata */
+        /* Connections one client address may hold open (0: no limit).  With
+         * it, idle keep-alives and long polls of one address cannot take
+         * every slot of HTTP_CONNECTION_LIMIT. */
+        unsigned max_connections_per_client;
+        void *userdata; /* handed to every handler as req->userdata */
 };
 
 /* Start serving on the already listening sockets fds[0..n).  The fds are

@@ -42,6 +42,8 @@ const char *http_default_code(unsigned status)
                 return "rate_limited";
         case 503:
                 return "unavailable";
+        case 507:
+                return "insufficient_storage";
         default:
                 return status >= 500 ? "internal_error" : "invalid_request";
         }

@@ -35,23 +35,40 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
+/* A new connection must send a complete request head without pausing
+ * this long.  libmicrohttpd 0.9.75 misses the FIN of a client that sends
+ * part of a request and closes its side at once while the connection
+ * waits to be accepted (the socket then sits in CLOSE_WAIT until the
+ * timeout); this bounds such connections, and idle ones that never send
+ * a request, to seconds instead of HTTP_CONNECTION_TIMEOUT. */
+#define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
 /* Stack of each worker thread, instead of the 8 MiB default: handlers
  * keep large buffers on the heap, and jansson's parser (depth-limited)
  * and SQLite need far less, sanitizer builds included. */
 #define HTTP_THREAD_STACK (1024 * 1024)
+/* Connections of the whole server beyond which new ones are accepted and
+ * closed at once.  It stays below HTTP_CONNECTION_LIMIT because
+ * libmicrohttpd stops accepting at that limit, which leaves further
+ * clients hanging in the listen backlog instead of refused. */
+#define HTTP_CONNECTION_REFUSE_AT (HTTP_CONNECTION_LIMIT - 16)
 /* How far past limits.max_json_body a body is read (and dropped) so that
  * the client still receives its 413; beyond this the connection is closed. */
 #define HTTP_DISCARD_MAX (16u * 1024 * 1024)
 /* Initial buffer for a request body; grows geometrically up to the limit. */
 #define HTTP_BODY_INITIAL 4096
+/* Query arguments one request may carry.  libmicrohttpd keeps each one in
+ * the connection's memory pool; a few hundred exhaust it, and 0.9.75 then
+ * neither answers nor closes the connection until its timeout. */
+#define HTTP_MAX_QUERY_ARGS 64
 
 struct http_server {
         struct http_params params;
         struct MHD_Daemon **daemons;
         size_t n_daemons;
         atomic_uint active;
+        atomic_uint connections; /* open, over every listening socket */
         atomic_uint_fast64_t requests;
 };
 
@@ -81,13 +98,77 @@ int http_request_origin(struct http_request *req, char *out, size_t size)
         return r < 0 || (size_t)r >= size ? -EINVAL : 0;
 }
 
-/* Client address: the TCP peer, or the first valid X-Forwarded-For entry
- * when the peer is a trusted proxy (api.md §1). */
+/* At most this many X-Forwarded-For entries are looked at, the right-most
+ * ones (the left-most are whatever the client sent). */
+#define XFF_MAX_ENTRIES 32
+
+/* The X-Forwarded-For entries of a request, in order, every header line
+ * of that name included; only the last XFF_MAX_ENTRIES are kept. */
+struct xff_list {
+        char entries[XFF_MAX_ENTRIES][INET6_ADDRSTRLEN + 8];
+        size_t n, first; /* ring: entries[first] is the oldest kept */
+};
+
+static void xff_add(struct xff_list *l, const char *tok, size_t len)
+{
+        char *slot;
+
+        while (len > 0 && (*tok == ' ' || *tok == '\t')) {
+                tok++;
+                len--;
+        }
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+                len--;
+        if (l->n < XFF_MAX_ENTRIES)
+                slot = l->entries[(l->first + l->n++) % XFF_MAX_ENTRIES];
+        else {
+                slot = l->entries[l->first];
+                l->first = (l->first + 1) % XFF_MAX_ENTRIES;
+        }
+        /* Too long to be an address: kept as an entry that does not parse. */
+        if (len >= sizeof(l->entries[0]))
+                len = 0;
+        memcpy(slot, tok, len);
+        slot[len] = '\0';
+}
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+        struct xff_list *l = cls;
+        (void)kind;
+
+        if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+                return MHD_YES;
+        for (const char *p = value;;) {
+                const char *comma = strchr(p, ',');
+                size_t len = comma ? (size_t)(comma - p) : strlen(p);
+                xff_add(l, p, len);
+                if (!comma)
+                        break;
+                p = comma + 1;
+        }
+        return MHD_YES;
+}
+
+static bool is_trusted(const struct http_params *p, const struct sockaddr *sa)
+{
+        for (size_t i = 0; i < p->n_trusted_proxies; i++)
+                if (netmask_contains(&p->trusted_proxies[i], sa))
+                        return true;
+        return false;
+}
+
+/* Client address: the TCP peer; when the peer is a trusted proxy, the
+ * right-most X-Forwarded-For entry that is not itself a trusted proxy
+ * (api.md §1): proxies append what they saw, so everything left of that
+ * is the client's own invention.  An entry that does not parse ends the
+ * walk (the peer, or the last proxy passed, stays the client). */
 static void resolve_client(struct http_request *req, const struct http_params *p)
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        bool trusted = false;
+        _cleanup_free_ struct xff_list *xff = NULL;
 
         memset(&req->client_addr, 0, sizeof(req->client_addr));
         if (ci && ci->client_addr) {
@@ -100,33 +181,22 @@ static void resolve_client(struct http_request *req, const struct http_params *p
                                sizeof(req->client_ip)) < 0)
                 strcpy(req->client_ip, "unknown");
 
-        for (size_t i = 0; i < p->n_trusted_proxies; i++)
-                if (netmask_contains(&p->trusted_proxies[i],
-                                     (struct sockaddr *)&req->client_addr)) {
-                        trusted = true;
-                        break;
-                }
-        if (!trusted)
+        if (!is_trusted(p, (struct sockaddr *)&req->client_addr))
                 return;
 
-        const char *xff = http_header(req, "X-Forwarded-For");
+        xff = calloc(1, sizeof(*xff));
         if (xff) {
-                char buf[512];
-                char *save = NULL;
-                snprintf(buf, sizeof(buf), "%s", xff);
-                for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, xff_collect, xff);
+                for (size_t i = xff->n; i-- > 0;) {
+                        const char *tok = xff->entries[(xff->first + i) % XFF_MAX_ENTRIES];
                         struct sockaddr_storage ss;
-                        while (*tok == ' ' || *tok == '\t')
-                                tok++;
-                        char *end = tok + strlen(tok);
-                        while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-                                *--end = '\0';
-                        if (ip_parse(tok, &ss) == 0) {
-                                req->client_addr = ss;
-                                (void)sockaddr_format_ip((struct sockaddr *)&ss, req->client_ip,
-                                                         sizeof(req->client_ip));
+                        if (ip_parse(tok, &ss) < 0)
                                 break;
-                        }
+                        req->client_addr = ss;
+                        (void)sockaddr_format_ip((struct sockaddr *)&ss, req->client_ip,
+                                                 sizeof(req->client_ip));
+                        if (!is_trusted(p, (struct sockaddr *)&ss))
+                                break;
                 }
         }
         const char *proto = http_header(req, "X-Forwarded-Proto");
@@ -147,8 +217,57 @@ static void after_handler(struct http_request *req, int r)
         (void)http_reply_error(req, 500, NULL, "internal error");
 }
 
+struct header_scan {
+        const char *content_length; /* the first value */
+        bool content_length_differs;
+        unsigned transfer_encodings;
+        bool transfer_encoding_chunked; /* every one said exactly "chunked" */
+};
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+        struct header_scan *h = cls;
+        (void)kind;
+
+        if (!value)
+                value = "";
+        if (strcasecmp(key, "Content-Length") == 0) {
+                if (!h->content_length)
+                        h->content_length = value;
+                else if (strcmp(h->content_length, value) != 0)
+                        h->content_length_differs = true;
+        } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+                h->transfer_encoding_chunked =
+                        (h->transfer_encodings == 0 || h->transfer_encoding_chunked) &&
+                        strcasecmp(value, "chunked") == 0;
+                h->transfer_encodings++;
+        }
+        return MHD_YES;
+}
+
+/* Framing a proxy in front of us might read differently (request
+ * smuggling): the reason to refuse the request with 400, or NULL. */
+static const char *framing_error(struct http_request *req, const char *version)
+{
+        struct header_scan h = {0};
+
+        if (req->framing_error)
+                return req->framing_error;
+        if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !http_header(req, "Host"))
+                return "Host header required";
+        (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_header, &h);
+        if (h.content_length_differs)
+                return "conflicting Content-Length headers";
+        if (h.transfer_encodings > 0 && h.content_length)
+                return "Content-Length together with Transfer-Encoding";
+        if (h.transfer_encodings > 0 && (h.transfer_encodings > 1 || !h.transfer_encoding_chunked))
+                return "unsupported Transfer-Encoding";
+        return NULL;
+}
+
 static int begin_request(struct http_server *srv, struct http_request *req, const char *url,
-                         const char *method)
+                         const char *method, const char *version)
 {
         const struct http_params *p = &srv->params;
         const char *cl;
@@ -160,6 +279,12 @@ static int begin_request(struct http_server *srv, struct http_request *req, cons
         random_hex(req->request_id, sizeof(req->request_id) - 1);
         atomic_fetch_add_explicit(&srv->requests, 1, memory_order_relaxed);
         resolve_client(req, p);
+
+        const char *bad = framing_error(req, version);
+        if (bad) {
+                req->log_event = "bad_framing";
+                return http_reply_error(req, 400, "invalid_request", bad);
+        }
 
         cl = http_header(req, "Content-Length");
         if (cl) {
@@ -268,23 +393,64 @@ static enum MHD_Result buffer_body(struct http_request *req, uint64_t limit, con
         return MHD_YES;
 }
 
+static struct http_request *request_new(struct http_server *srv, struct MHD_Connection *conn)
+{
+        struct http_request *req = calloc(1, sizeof(*req));
+
+        if (!req)
+                return NULL;
+        req->conn = conn;
+        req->userdata = srv->params.userdata;
+        atomic_fetch_add(&srv->active, 1);
+        return req;
+}
+
+/* The raw request target, before libmicrohttpd decodes it: the request
+ * starts here.  A %00 would be cut short by the decoding, and too many
+ * query arguments would exhaust the connection's memory; both are noted
+ * for a 400.  The arguments are dropped by ending the string right after
+ * the '?': libmicrohttpd 0.9.75 passes its own writable line buffer here
+ * and parses the arguments after this call (connection.c,
+ * parse_initial_message_line). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+        struct http_request *req = request_new(cls, conn);
+        const char *q = strchr(uri, '?');
+        unsigned args = 0;
+
+        if (!req)
+                return NULL;
+        if (strstr(uri, "%00"))
+                req->framing_error = "NUL character in the URL";
+        for (const char *a = q; a; a = strchr(a + 1, '&'))
+                args++;
+        if (args > HTTP_MAX_QUERY_ARGS) {
+                req->framing_error = "too many query arguments";
+                ((char *)q)[1] = '\0';
+        }
+        return req;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
 {
         struct http_server *srv = cls;
         struct http_request *req = *con_cls;
-        (void)version;
 
         if (!req) {
-                req = calloc(1, sizeof(*req));
+                req = request_new(srv, conn);
                 if (!req)
                         return MHD_NO;
-                req->conn = conn;
-                req->userdata = srv->params.userdata;
                 *con_cls = req;
-                atomic_fetch_add(&srv->active, 1);
-                (void)begin_request(srv, req, url, method);
+        }
+        if (!req->begun) {
+                req->begun = true;
+                /* The head is complete: the body and the answer get the
+                 * normal timeout. */
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+                (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
 
@@ -371,6 +537,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
+/* A new connection gets HTTP_HEAD_TIMEOUT until its first request head is
+ * complete. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        struct http_server *srv = cls;
+        (void)socket_context;
+
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                atomic_fetch_add(&srv->connections, 1);
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_HEAD_TIMEOUT);
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+                atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* Accept policy: at the cap, close a new connection at once (the client
+ * sees it closed) rather than leave it waiting. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+        struct http_server *srv = cls;
+        (void)addr;
+        (void)addrlen;
+
+        return atomic_load(&srv->connections) < HTTP_CONNECTION_REFUSE_AT ? MHD_YES : MHD_NO;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
         char buf[512];
@@ -403,13 +596,16 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                                 MHD_USE_ERROR_LOG,
-                        0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
+                        0, on_accept, srv, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
                         MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_THREAD_STACK_SIZE,
                         (size_t)HTTP_THREAD_STACK, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-                        (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                        srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                        (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        params->max_connections_per_client, MHD_OPTION_NOTIFY_COMPLETED,
+                        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                        on_mhd_log, NULL, MHD_OPTION_END);
                 if (!srv->daemons[i]) {
                         log_error("http: cannot start serving on listening socket %d", fds[i]);
                         http_server_stop(srv, 0);

@@ -15,10 +15,11 @@
  *   daemon <══(SOCK_STREAM channel, passed back)══> mailer --fd 3 (helper)
  *
  * The supervisor is the mailer binary itself, exec'd afresh (it inherits
- * none of the daemon's memory), holds no secrets and reads no
- * configuration.  On SPAWN it makes a new socketpair, forks+execs a helper
- * with one end on fd 3, and sends the other end back with SCM_RIGHTS in a
- * CHANNEL reply.  Each helper therefore has a channel of its own: when it
+ * none of the daemon's memory); it reads its configuration and password
+ * once, as root when the daemon was started as root, and then runs as the
+ * mailer's own account.  On SPAWN it makes a new socketpair, forks a
+ * helper serving one end, and sends the other end back with SCM_RIGHTS in
+ * a CHANNEL reply.  Each helper therefore has a channel of its own: when it
  * dies the daemon sees EPIPE/ECONNRESET/end of stream, drops that channel
  * and asks for a new one — which needs only sendmsg/recvmsg here, and is
  * exactly what reconnecting to the systemd socket looks like in the other

@@ -23,9 +23,6 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-/* The descriptor a helper finds its channel on (its --fd argument). */
-#define HELPER_CHANNEL_FD 3
-
 /* How long a helper gets to stop after SIGTERM when the daemon leaves. */
 #define HELPER_STOP_TIMEOUT_MS 5000
 
@@ -61,9 +58,37 @@ static void reap(pid_t *current)
         }
 }
 
-/* Start one helper with a fresh channel.  The child end becomes fd 3;
- * every other descriptor is close-on-exec or closed here. */
-static int spawn_helper(char *const *argv, int *ret_fd, pid_t *ret_pid)
+/* What every helper start needs. */
+struct supervisor {
+        int control_fd;
+        int signal_fd;
+        mailer_serve_fn serve;
+        void *userdata;
+        pid_t current;
+        struct timespec starts[MAILER_SPAWN_BURST]; /* ring of recent starts */
+        unsigned next_start;
+};
+
+static void stop_current(pid_t *current);
+
+/* Whether another start fits in the window; records it when it does. */
+static bool start_allowed(struct supervisor *s)
+{
+        struct timespec now, *oldest = &s->starts[s->next_start];
+
+        if (clock_gettime(CLOCK_MONOTONIC, &now) < 0)
+                return false;
+        if ((oldest->tv_sec != 0 || oldest->tv_nsec != 0) &&
+            now.tv_sec - oldest->tv_sec < MAILER_SPAWN_WINDOW_SEC)
+                return false;
+        *oldest = now;
+        s->next_start = (s->next_start + 1) % MAILER_SPAWN_BURST;
+        return true;
+}
+
+/* Start one helper with a fresh channel: fork, and serve it in the child,
+ * which keeps only that channel and what mailer_prepare() opened. */
+static int spawn_helper(struct supervisor *s, int *ret_fd, pid_t *ret_pid)
 {
         int pair[2];
         sigset_t none;
@@ -80,16 +105,11 @@ static int spawn_helper(char *const *argv, int *ret_fd, pid_t *ret_pid)
                 return r;
         }
         if (pid == 0) {
-                /* Only async-signal-safe calls until execv(). */
-                if (pair[1] == HELPER_CHANNEL_FD) {
-                        if (fcntl(pair[1], F_SETFD, 0) < 0)
-                                _exit(127);
-                } else if (dup2(pair[1], HELPER_CHANNEL_FD) < 0)
-                        _exit(127);
-                (void)close_range(HELPER_CHANNEL_FD + 1, ~0U, 0);
+                (void)close(pair[0]);
+                (void)close(s->control_fd);
+                (void)close(s->signal_fd);
                 (void)sigprocmask(SIG_SETMASK, &none, NULL);
-                execv(argv[0], argv);
-                _exit(127);
+                _exit(s->serve(pair[1], s->userdata) < 0 ? 1 : 0);
         }
         (void)close(pair[1]);
         *ret_fd = pair[0];
@@ -98,38 +118,51 @@ static int spawn_helper(char *const *argv, int *ret_fd, pid_t *ret_pid)
 }
 
 /* Answer one SPAWN: a CHANNEL with the descriptor, or a failed RESULT. */
-static int answer_spawn(int control_fd, uint32_t id, char *const *argv, pid_t *current)
+static int answer_spawn(struct supervisor *s, uint32_t id)
 {
         _cleanup_free_ uint8_t *frame = NULL;
         _cleanup_close_ int channel = -1;
+        const char *reason = "cannot start the mail helper";
         size_t len;
         pid_t pid = -1;
         int r;
 
-        r = spawn_helper(argv, &channel, &pid);
-        if (r < 0) {
-                log_error_errno(r, "Cannot start a mail helper: %m");
-                r = mail_proto_encode_result(id, false, "cannot start the mail helper", &frame,
-                                             &len);
-                return r < 0 ? r : mail_channel_send_packet(control_fd, frame, len, -1);
+        /* One helper at a time: the old one is gone before the next. */
+        stop_current(&s->current);
+        if (!start_allowed(s)) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                        {"EVENT", "mailer_helper_respawn_limited"}};
+                log_struct(LOG_ERR, f,
+                           "Mail helper restarted %d times within %d s; not starting another yet",
+                           MAILER_SPAWN_BURST, MAILER_SPAWN_WINDOW_SEC);
+                reason = "the mail helper is restarting too often";
+                r = -EAGAIN;
+        } else {
+                r = spawn_helper(s, &channel, &pid);
+                if (r < 0)
+                        log_error_errno(r, "Cannot start a mail helper: %m");
         }
-        *current = pid;
+        if (r < 0) {
+                r = mail_proto_encode_result(id, false, reason, &frame, &len);
+                return r < 0 ? r : mail_channel_send_packet(s->control_fd, frame, len, -1);
+        }
+        s->current = pid;
         log_debug("Started mail helper %d", (int)pid);
         r = mail_proto_encode_channel(id, pid, &frame, &len);
         if (r < 0)
                 return r;
-        return mail_channel_send_packet(control_fd, frame, len, channel);
+        return mail_channel_send_packet(s->control_fd, frame, len, channel);
 }
 
 /* Read and answer one control message.  Returns 1 to go on, 0 when the
  * daemon hung up, negative on a protocol error. */
-static int handle_control(int control_fd, char *const *argv, pid_t *current)
+static int handle_control(struct supervisor *s)
 {
         struct mail_frame f = {0};
         _cleanup_close_ int stray_fd = -1;
         int r;
 
-        r = mail_channel_recv_packet(control_fd, 0, &f, &stray_fd);
+        r = mail_channel_recv_packet(s->control_fd, 0, &f, &stray_fd);
         if (r == -ETIMEDOUT)
                 return 1; /* spurious wake-up */
         if (r <= 0)
@@ -141,7 +174,7 @@ static int handle_control(int control_fd, char *const *argv, pid_t *current)
                 mail_frame_done(&f);
                 return -EPROTO;
         }
-        r = answer_spawn(control_fd, f.hdr.id, argv, current);
+        r = answer_spawn(s, f.hdr.id);
         mail_frame_done(&f);
         if (r < 0)
                 return log_error_errno(r, "Cannot answer on the control socket: %m");
@@ -167,10 +200,11 @@ static void stop_current(pid_t *current)
         }
 }
 
-int mailer_supervise(int control_fd, char *const *helper_argv)
+int mailer_supervise(int control_fd, mailer_serve_fn serve, void *userdata)
 {
         _cleanup_close_ int sfd = -1;
-        pid_t current = -1;
+        struct supervisor s = {
+                .control_fd = control_fd, .serve = serve, .userdata = userdata, .current = -1};
         sigset_t chld;
         int r = 0;
 
@@ -181,6 +215,7 @@ int mailer_supervise(int control_fd, char *const *helper_argv)
         sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 return log_error_errno(errno, "Cannot create a signalfd: %m");
+        s.signal_fd = sfd;
 
         for (;;) {
                 struct pollfd p[2] = {{.fd = control_fd, .events = POLLIN},
@@ -196,15 +231,15 @@ int mailer_supervise(int control_fd, char *const *helper_argv)
                         struct signalfd_siginfo si;
                         while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                                 ;
-                        reap(&current);
+                        reap(&s.current);
                 }
                 if (p[0].revents) {
-                        r = handle_control(control_fd, helper_argv, &current);
+                        r = handle_control(&s);
                         if (r <= 0)
                                 break;
                 }
         }
-        stop_current(&current);
-        reap(&current);
+        stop_current(&s.current);
+        reap(&s.current);
         return r < 0 ? r : 0;
 }

@@ -4,16 +4,23 @@
  * daemon's e-mail (design.md §Processes).  It holds the SMTP password and
  * never opens the database or the blobs.  Start-up order, then lock-down:
  *
- *   flags -> config -> password -> outbox -> (root: drop to server.user)
- *   -> libcurl -> no-new-privs + own seccomp filter -> serve
+ *   flags -> config -> password -> outbox -> (root: drop to --user,
+ *   verstak-mail by default) -> libcurl -> no-new-privs + own seccomp
+ *   filter -> serve
  *
- * Modes: --fd N (one channel, from the supervisor), socket activation
- * (sd_listen_fds), and --supervise (see mailer_supervise.h).
+ * Everything a helper needs is read exactly once, in mailer_prepare(),
+ * before root is given up: a root-started mailer never reads anything the
+ * daemon's account could have written since.  Modes: --fd N (one channel),
+ * socket activation (sd_listen_fds), and --supervise, where helpers are
+ * forked from the prepared (unprivileged) supervisor instead of being
+ * executed afresh, so they inherit the configuration, the password and the
+ * open outbox rather than reading them again (see mailer_supervise.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <netdb.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -48,9 +55,13 @@
 /* Sender used when smtp.from is not set (fine for the outbox). */
 #define MAILER_DEFAULT_FROM "verstak-sync-server@localhost"
 
+/* The account a root-started mailer becomes (systemd/sysusers.d). */
+#define MAILER_DEFAULT_USER "verstak-mail"
+
 struct mailer_options {
         const char *config_path;
         const char *data_dir;
+        const char *user;
         const char *smtp_carried_over; /* the earlier server's settings */
         int fd;                        /* -1: not given */
         bool supervise;
@@ -64,6 +75,7 @@ enum {
         OPT_CONFIG = 0x100,
         OPT_DATA,
         OPT_FD,
+        OPT_USER,
         OPT_SUPERVISE,
         OPT_NO_SECCOMP,
         OPT_ALLOW_ROOT,
@@ -76,6 +88,7 @@ static const struct option long_options[] = {
         {"config", required_argument, NULL, OPT_CONFIG},
         {"data", required_argument, NULL, OPT_DATA},
         {"fd", required_argument, NULL, OPT_FD},
+        {"user", required_argument, NULL, OPT_USER},
         {"supervise", no_argument, NULL, OPT_SUPERVISE},
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
@@ -97,7 +110,9 @@ static void print_help(const char *argv0)
                "                  the earlier server's SMTP settings (written by the daemon),\n"
                "                  used when the configuration sets no smtp.* delivery key\n"
                "  --supervise     with --fd: start helpers on request (used by the daemon)\n"
-               "  --allow-root    keep running as root instead of becoming server.user\n"
+               "  --user NAME     account to become when started as root\n"
+               "                  (default " MAILER_DEFAULT_USER ")\n"
+               "  --allow-root    keep running as root instead of becoming --user\n"
                "  --no-seccomp    do not install the system call filter (debugging)\n"
                "  --version       print the version and exit\n"
                "  --help          print this help and exit\n\n"
@@ -111,7 +126,7 @@ static int options_parse(int argc, char **argv, struct mailer_options *o)
         uint64_t fd;
         int c;
 
-        *o = (struct mailer_options){.fd = -1};
+        *o = (struct mailer_options){.fd = -1, .user = MAILER_DEFAULT_USER};
         opterr = 0;
         while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
                 switch (c) {
@@ -130,6 +145,9 @@ static int options_parse(int argc, char **argv, struct mailer_options *o)
                                 return -EINVAL;
                         }
                         o->fd = (int)fd;
+                        break;
+                case OPT_USER:
+                        o->user = optarg;
                         break;
                 case OPT_SUPERVISE:
                         o->supervise = true;
@@ -172,36 +190,6 @@ static bool fd_is_socket(int fd, int type)
         return getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) == 0 && t == type;
 }
 
-/* The helper's arguments: the supervisor's own, without --supervise. */
-static char **helper_argv(int argc, char **argv)
-{
-        char **out = calloc((size_t)argc + 1, sizeof(char *));
-        int n = 0;
-
-        if (!out)
-                return NULL;
-        for (int i = 0; i < argc; i++)
-                if (strcmp(argv[i], "--supervise") != 0)
-                        out[n++] = argv[i];
-        return out;
-}
-
-static int run_supervisor(const struct mailer_options *o, int argc, char **argv)
-{
-        _cleanup_free_ char **args = NULL;
-
-        if (!fd_is_socket(o->fd, SOCK_SEQPACKET)) {
-                log_error("--fd %d is not a SOCK_SEQPACKET socket", o->fd);
-                return EXIT_USAGE;
-        }
-        args = helper_argv(argc, argv);
-        if (!args) {
-                log_oom();
-                return EXIT_RUNTIME;
-        }
-        return mailer_supervise(o->fd, args) < 0 ? EXIT_RUNTIME : 0;
-}
-
 /* The earlier server's settings, carried over by the daemon: only from a
  * file and directory of this (still privileged) user that nobody else can
  * write, so the daemon's own account can never redirect the password. */
@@ -232,13 +220,15 @@ static int load_config(struct config *cfg, const struct mailer_options *o, const
         r = config_init_defaults(cfg);
         if (r < 0)
                 return log_oom();
-        if (o->config_path)
+        if (!o->config_path && asprintf(&default_path, "%s/config.yml", data_dir) < 0)
+                return log_oom();
+        if (geteuid() == 0)
+                r = mailer_config_read_trusted(cfg, o->config_path ? o->config_path : default_path,
+                                               !o->config_path, err, sizeof(err));
+        else if (o->config_path)
                 r = config_load_file(cfg, o->config_path, false, err, sizeof(err));
-        else {
-                if (asprintf(&default_path, "%s/config.yml", data_dir) < 0)
-                        return log_oom();
+        else
                 r = config_load_file(cfg, default_path, true, err, sizeof(err));
-        }
         if (r >= 0 && o->smtp_carried_over && !cfg->smtp.delivery_set)
                 r = load_carried_over(cfg, o->smtp_carried_over, err, sizeof(err));
         if (r >= 0)
@@ -309,7 +299,6 @@ static int setup_smtp(struct mailer *m)
 static int setup_outbox(struct mailer *m, const char *data_dir, bool *created)
 {
         _cleanup_free_ char *path = NULL;
-        struct stat st;
 
         if (m->cfg.smtp.outbox_dir)
                 path = strdup(m->cfg.smtp.outbox_dir);
@@ -317,34 +306,43 @@ static int setup_outbox(struct mailer *m, const char *data_dir, bool *created)
                 path = NULL;
         if (!path)
                 return log_oom();
-        *created = stat(path, &st) < 0 && errno == ENOENT;
-        m->outbox_fd = outbox_open(path);
+        m->outbox_fd = outbox_open(path, created);
+        if (m->outbox_fd == -ELOOP)
+                return log_error_errno(m->outbox_fd,
+                                       "Cannot open the outbox %s: a component is a symbolic "
+                                       "link or not a directory",
+                                       path);
         if (m->outbox_fd < 0)
                 return log_error_errno(m->outbox_fd, "Cannot open the outbox %s: %m", path);
         log_info("No smtp.host configured: writing messages to %s", path);
         return 0;
 }
 
-/* Root gives way to server.user; the outbox must stay writable for it. */
-static int setup_identity(struct mailer *m, bool allow_root, bool outbox_created)
+/* Root gives way to the mailer's own account (never the daemon's, never
+ * root); an outbox created just now is handed to it, nothing else. */
+static int setup_identity(struct mailer *m, const struct mailer_options *o, bool outbox_created)
 {
         struct mailer_account acct;
         int r;
 
         if (geteuid() != 0)
                 return 0;
-        if (allow_root) {
+        if (o->allow_root) {
                 log_warning("Running as root (--allow-root)");
                 return 0;
         }
-        r = mailer_account_lookup(&m->cfg, &acct);
+        r = mailer_account_lookup(o->user, &acct);
         if (r == -ESRCH)
                 return log_error_errno(r,
-                                       "Started as root, but server.user '%s' or server.group "
-                                       "does not exist (use --allow-root to stay root)",
-                                       m->cfg.server.user ? m->cfg.server.user : "");
+                                       "Started as root, but the user '%s' does not exist "
+                                       "(create it, e.g. with systemd-sysusers, or use "
+                                       "--allow-root to stay root)",
+                                       o->user);
+        if (r == -EPERM)
+                return log_error_errno(r, "--user '%s' is root; name an unprivileged account",
+                                       o->user);
         if (r < 0)
-                return log_error_errno(r, "Cannot look up server.user: %m");
+                return log_error_errno(r, "Cannot look up the user '%s': %m", o->user);
         if (m->outbox_fd >= 0 && outbox_created && fchown(m->outbox_fd, acct.uid, acct.gid) < 0)
                 return log_error_errno(errno, "Cannot hand the outbox to %s: %m", acct.name);
         r = mailer_privileges_drop(&acct);
@@ -395,52 +393,135 @@ static int lock_down(const struct mailer_options *o)
         return 0;
 }
 
-static int run_helper(const struct mailer_options *o)
+/* Resolve host once now, so the name service has loaded every module its
+ * configuration names: once the filter is in, no library can be mapped
+ * executable.  The answer itself does not matter (a later lookup is made
+ * for each delivery). */
+static void preload_resolver(const char *host)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+
+        if (getaddrinfo(host, NULL, &hints, &res) == 0)
+                freeaddrinfo(res);
+}
+
+/*
+ * The one place where the mailer reads its settings: the configuration,
+ * the SMTP password and the outbox, then (root) the change of identity.
+ * Run once, at start; nothing here is read again by a helper.
+ */
+static int mailer_prepare(struct mailer *m, const struct mailer_options *o)
 {
         const char *data_dir = o->data_dir ? o->data_dir : "./server-data";
+        bool created = false;
+
+        if (load_config(&m->cfg, o, data_dir) < 0)
+                return -EINVAL;
+        log_set_max_level(m->cfg.server.log_level);
+        if (setup_smtp(m) < 0)
+                return -EIO;
+        if (!m->cfg.smtp.host && setup_outbox(m, data_dir, &created) < 0)
+                return -EIO;
+        if (setup_identity(m, o, created) < 0)
+                return -EIO;
+        m->ctx = (struct mailer_context){
+                .from = m->cfg.smtp.from ? m->cfg.smtp.from : MAILER_DEFAULT_FROM,
+                .outbox_fd = m->outbox_fd,
+                .smtp = &m->smtp,
+        };
+        if (m->cfg.smtp.host)
+                preload_resolver(m->cfg.smtp.host);
+        if (m->cfg.smtp.host)
+                log_debug("Delivering through %s:%u (%s)", m->cfg.smtp.host,
+                          (unsigned)m->cfg.smtp.port,
+                          smtp_security_to_string(m->cfg.smtp.security));
+        return 0;
+}
+
+/* What a prepared mailer serves: a channel, or a listening socket. */
+struct serve_args {
+        struct mailer *m;
+        const struct mailer_options *o;
+        bool listening;
+        bool curl_ready; /* initialised by the supervisor before forking */
+};
+
+/* libcurl, lock-down, serve.  In a helper forked by the supervisor, and in
+ * a mailer that serves by itself. */
+static int serve(int fd, void *userdata)
+{
+        const struct serve_args *a = userdata;
+        int r = -EIO;
+
+        if (!a->curl_ready && smtp_global_init() < 0) {
+                log_error("Cannot initialise libcurl");
+                return r;
+        }
+        if (lock_down(a->o) >= 0) {
+                if (a->listening) {
+                        (void)sd_notify(0, "READY=1\nSTATUS=Waiting for the daemon");
+                        r = mailer_serve_listener(&a->m->ctx, fd);
+                } else
+                        r = mailer_serve_channel(&a->m->ctx, fd);
+        }
+        if (!a->curl_ready)
+                smtp_global_done();
+        return r;
+}
+
+/* The supervisor holds the password from here on, as its helpers do:
+ * undumpable, libcurl ready for the helpers it forks, and its own filter
+ * (the mailer's plus forking and reaping). */
+static int lock_down_supervisor(const struct mailer_options *o)
+{
+        int r;
+
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(errno, "Cannot mark the process undumpable: %m");
+        if (smtp_global_init() < 0) {
+                log_error("Cannot initialise libcurl");
+                return -EIO;
+        }
+        if (o->no_seccomp)
+                return 0;
+        r = mailer_seccomp_install_supervisor();
+        if (r < 0) {
+                smtp_global_done();
+                return log_error_errno(r, "Cannot install the system call filter: %m");
+        }
+        return 0;
+}
+
+static int run(const struct mailer_options *o)
+{
         struct mailer m = {.outbox_fd = -1};
-        bool created = false, listening = false;
-        int fd, r = -EINVAL;
+        struct serve_args a = {.m = &m, .o = o};
+        int fd = -1, r;
 
         if (sodium_init() < 0) {
                 log_error("Cannot initialise libsodium");
                 return EXIT_RUNTIME;
         }
-        if (load_config(&m.cfg, o, data_dir) < 0) {
+        if (o->supervise && !fd_is_socket(o->fd, SOCK_SEQPACKET)) {
+                log_error("--fd %d is not a SOCK_SEQPACKET socket", o->fd);
+                return EXIT_USAGE;
+        }
+        r = mailer_prepare(&m, o);
+        if (r == -EINVAL) {
                 mailer_done(&m);
                 return EXIT_USAGE;
         }
-        log_set_max_level(m.cfg.server.log_level);
-        fd = find_channel(o, &listening);
-        if (fd < 0 || setup_smtp(&m) < 0)
-                goto out;
-        if (!m.cfg.smtp.host && setup_outbox(&m, data_dir, &created) < 0)
-                goto out;
-        if (setup_identity(&m, o->allow_root, created) < 0)
-                goto out;
-        if (smtp_global_init() < 0) {
-                log_error("Cannot initialise libcurl");
-                goto out;
+        if (r >= 0 && o->supervise) {
+                r = lock_down_supervisor(o);
+                if (r >= 0) {
+                        a.curl_ready = true;
+                        r = mailer_supervise(o->fd, serve, &a);
+                        smtp_global_done();
+                }
+        } else if (r >= 0) {
+                fd = find_channel(o, &a.listening);
+                r = fd < 0 ? fd : serve(fd, &a);
         }
-        if (lock_down(o) < 0)
-                goto out_curl;
-
-        m.ctx = (struct mailer_context){
-                .from = m.cfg.smtp.from ? m.cfg.smtp.from : MAILER_DEFAULT_FROM,
-                .outbox_fd = m.outbox_fd,
-                .smtp = &m.smtp,
-        };
-        if (m.cfg.smtp.host)
-                log_debug("Delivering through %s:%u (%s)", m.cfg.smtp.host,
-                          (unsigned)m.cfg.smtp.port, smtp_security_to_string(m.cfg.smtp.security));
-        if (listening) {
-                (void)sd_notify(0, "READY=1\nSTATUS=Waiting for the daemon");
-                r = mailer_serve_listener(&m.ctx, fd);
-        } else
-                r = mailer_serve_channel(&m.ctx, fd);
-out_curl:
-        smtp_global_done();
-out:
         mailer_done(&m);
         return r < 0 ? EXIT_RUNTIME : 0;
 }
@@ -463,7 +544,5 @@ int main(int argc, char **argv)
         /* A vanished peer is an error return, never a signal. */
         if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
                 return EXIT_RUNTIME;
-        if (o.supervise)
-                return run_supervisor(&o, argc, argv);
-        return run_helper(&o);
+        return run(&o);
 }

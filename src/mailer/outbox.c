@@ -13,15 +13,9 @@
 #include "util/fs.h"
 #include "util/text.h"
 
-int outbox_open(const char *path)
+int outbox_open(const char *path, bool *ret_created)
 {
-        int r, fd;
-
-        r = fs_mkdir_p(path, OUTBOX_DIR_MODE);
-        if (r < 0)
-                return r;
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
+        return fs_open_dir_nofollow(path, OUTBOX_DIR_MODE, ret_created);
 }
 
 int outbox_write(int dirfd, const char *msg, size_t len, char ret_name[OUTBOX_NAME_SIZE])

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,10 +21,11 @@
 
 /*
  * Create path (with parents, OUTBOX_DIR_MODE) unless it exists, and open it
- * as a directory.  Returns the descriptor (close-on-exec) or a negative
- * errno.
+ * as a directory, following no symbolic link on the way (a component that
+ * is one gives -ELOOP).  *ret_created tells whether anything was created.
+ * Returns the descriptor (close-on-exec) or a negative errno.
  */
-int outbox_open(const char *path);
+int outbox_open(const char *path, bool *ret_created);
 
 /*
  * Write msg into the outbox open at dirfd.  The file's name is copied to

@@ -10,11 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/health.h"
 #include "api/longpoll.h"
+#include "api/upload_slots.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
 #include "store/store.h"
+#include "store/store_users.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -27,6 +30,11 @@
  * dropped and counted as mail failures.  At shutdown they get this long. */
 #define BACKGROUND_QUEUE_MAX        256
 #define BACKGROUND_DRAIN_TIMEOUT_MS 5000
+
+/* Deferred writes (last_seen, audit entries) waiting at most; more are
+ * dropped with a warning rather than making a request wait. */
+#define DEFERRED_QUEUE_MAX        4096
+#define DEFERRED_DRAIN_TIMEOUT_MS 3000
 
 static int open_data_dir(struct app *app, const char *path)
 {
@@ -94,11 +102,22 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
         r = open_store(app);
         if (r < 0)
                 goto fail;
+        r = store_user_bcrypt_cost(app->store, &app->legacy_bcrypt_cost);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the password hashes: %m");
+                goto fail;
+        }
         r = ratelimit_new(RATELIMIT_MAX_BUCKETS, &app->ratelimit);
         if (r >= 0)
                 r = longpoll_new(&app->longpoll);
         if (r >= 0)
                 r = workq_new(BACKGROUND_QUEUE_MAX, &app->background);
+        if (r >= 0)
+                r = upload_slots_new(&app->uploads);
+        if (r >= 0)
+                r = workq_new(DEFERRED_QUEUE_MAX, &app->deferred);
+        if (r >= 0)
+                r = health_monitor_new(app, &app->health);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto fail;
@@ -114,6 +133,11 @@ void app_free(struct app *app)
 {
         if (!app)
                 return;
+        health_monitor_free(app->health);
+        if (workq_free(app->deferred, DEFERRED_DRAIN_TIMEOUT_MS) < 0) {
+                log_warning("Deferred writes still waiting for the database at shutdown");
+                app->store = NULL;
+        }
         if (workq_free(app->background, BACKGROUND_DRAIN_TIMEOUT_MS) < 0) {
                 /* A job still uses the mail client and the store: leave
                  * both to the process's end (committed data is durable). */
@@ -123,6 +147,7 @@ void app_free(struct app *app)
         }
         mail_client_free(app->mail);
         longpoll_free(app->longpoll);
+        upload_slots_free(app->uploads);
         ratelimit_free(app->ratelimit);
         store_close(app->store);
         blob_store_free(app->blobs);

@@ -475,7 +475,7 @@ static int drop_privileges(struct app *app, const struct config *cfg,
 }
 
 /* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp. */
-static int lock_down(const struct options *o, pid_t child)
+static int lock_down(const struct options *o, pid_t child, const char *socket_path)
 {
         int r;
 
@@ -490,7 +490,9 @@ static int lock_down(const struct options *o, pid_t child)
                            "only");
                 return 0;
         }
-        r = seccomp_filter_install(&seccomp_profile_server, child);
+        /* connect() only for the mail helper's socket path (systemd). */
+        r = seccomp_profile_install(&seccomp_profile_server,
+                                    socket_path ? seccomp_server_connect : NULL, child);
         if (r < 0)
                 return log_error_errno(r, "Cannot install the seccomp filter: %m");
         log_debug("seccomp filter installed (profile %s)", seccomp_profile_server.name);
@@ -570,6 +572,21 @@ static void log_started(const int *fds, int n, bool activated)
                    activated ? " (socket activation)" : "");
 }
 
+/* limits.max_connections_per_client, unless a trusted proxy connects over
+ * IP: then every client arrives from the proxy's address, and the proxy
+ * must bound its clients itself. */
+static unsigned connections_per_client(const struct config *cfg)
+{
+        for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+                if (cfg->trusted_proxies[i].family != AF_UNIX) {
+                        if (cfg->limits.max_connections_per_client > 0)
+                                log_info("limits.max_connections_per_client is not applied: "
+                                         "clients arrive through a trusted proxy");
+                        return 0;
+                }
+        return (unsigned)cfg->limits.max_connections_per_client;
+}
+
 /* Serve on fds[0..n) (handed to the HTTP server, or closed when it cannot
  * start) until SIGTERM/SIGINT, then stop accepting, answer the held long
  * polls and let the rest finish. */
@@ -584,6 +601,7 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
                 .trusted_proxies = cfg->trusted_proxies,
                 .n_trusted_proxies = cfg->n_trusted_proxies,
                 .threads = threads,
+                .max_connections_per_client = connections_per_client(cfg),
                 .userdata = app,
         };
         struct http_server *http;
@@ -639,14 +657,18 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
                 goto out;
         }
         start_mailer(app, o, smtp_legacy.settings_path);
-        if (!cfg->public_url)
-                log_warning("public_url is not set: links in account e-mails follow each "
-                            "request's Host header; set it when untrusted clients can reach "
-                            "this server");
+        if (!cfg->public_url) {
+                struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
+                                        {"EVENT", "public_url_unset"}};
+                log_struct(LOG_WARNING, f,
+                           "public_url is not set: account e-mails (confirmation, password "
+                           "reset) are sent only for requests made to a loopback host; set "
+                           "public_url to the address clients use");
+        }
         if (drop_to)
                 r = drop_privileges(app, cfg, drop_to);
         if (r >= 0)
-                r = lock_down(o, mail_client_supervisor_pid(app->mail));
+                r = lock_down(o, mail_client_supervisor_pid(app->mail), cfg->smtp.socket_path);
         if (r < 0) {
                 for (int i = 0; i < n_fds; i++)
                         close(fds[i]);

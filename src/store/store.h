@@ -12,7 +12,9 @@
  *
  * Errors: 0 (or a documented non-negative value) on success, negative
  * errno on failure: -ENOENT not found, -EEXIST uniqueness violation,
- * -EBUSY database locked beyond the busy timeout, -EIO anything else.
+ * -EBUSY database locked beyond a bounded wait (a write waits at most a
+ * second or two for the write lock, and much less while writes are
+ * failing), -ENOSPC the filesystem is full, -EIO anything else.
  * Store functions do not log SQL or values; they log once on -EIO.
  */
 #pragma once
@@ -49,11 +51,15 @@ int store_probe(struct store *s);
 /*
  * A cheap write probe for the watchdog: take the writer (in-process lock,
  * then SQLite's write lock with BEGIN IMMEDIATE) and roll back at once.
- * Waits at most about 2 * timeout_ms in total, so a wedged store (a lock
- * held by another process, a stuck writer) is reported as -EBUSY instead of
+ * Waits at most about timeout_ms in total, so a wedged store (a lock held
+ * by another process, a stuck writer) is reported as -EBUSY instead of
  * blocking the caller.  0 when the writer path works.
  */
 int store_probe_write(struct store *s, unsigned timeout_ms);
+
+/* Whether the last attempt to take the writer timed out: writes are
+ * failing with -EBUSY (and wait only briefly) until one succeeds. */
+bool store_write_stalled(struct store *s);
 
 /* PRAGMA user_version of the open database. */
 int store_schema_version(struct store *s);

@@ -18,6 +18,11 @@ static const char sql_ref_get[] =
 /* Callers: store_blob_ref_touch. */
 static const char sql_ref_touch[] = "UPDATE server_blob_refs SET last_accessed = ?4"
                                     " WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3";
+/* Callers: store_blob_ref_add (inside its transaction): whether the
+ * uploading device was revoked, or its owner blocked, meanwhile. */
+static const char sql_device_state[] =
+        "SELECT coalesce(d.revoked_at, '') <> '', coalesce(u.blocked, 0) FROM server_devices d"
+        " LEFT JOIN server_users u ON u.id = d.user_id WHERE d.id = ?1";
 /* Callers: store_blob_ref_add (inside its transaction). */
 static const char sql_ref_insert[] =
         "INSERT INTO server_blob_refs (user_id, vault_id, sha256, size, created_at, last_accessed)"
@@ -164,8 +169,24 @@ static int add_in_transaction(struct store_conn *c, const struct store_scope *sc
         return 1;
 }
 
-int store_blob_ref_add(struct store *s, const struct store_scope *scope, const char *sha256,
-                       int64_t size, const struct store_blob_quota *quota)
+/* 0 while device_id may still act; -EKEYREVOKED when it was revoked (or
+ * deleted), -EPERM when its owner was blocked. */
+static int device_may_act(struct store_conn *c, const char *device_id)
+{
+        int64_t revoked = 0, blocked = 0;
+        struct int_pair row = {&revoked, &blocked};
+        int r = row_found(STORE_QUERY_ONE(c, sql_device_state, "check device", read_int_pair, &row,
+                                          device_id));
+
+        if (r < 0)
+                return r;
+        if (r == 0 || revoked)
+                return -EKEYREVOKED;
+        return blocked ? -EPERM : 0;
+}
+
+int store_blob_ref_add(struct store *s, const struct store_scope *scope, const char *device_id,
+                       const char *sha256, int64_t size, const struct store_blob_quota *quota)
 {
         struct store_conn *c;
         int r;
@@ -173,7 +194,9 @@ int store_blob_ref_add(struct store *s, const struct store_scope *scope, const c
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = add_in_transaction(c, scope, sha256, size, quota);
+        r = device_id ? device_may_act(c, device_id) : 0;
+        if (r >= 0)
+                r = add_in_transaction(c, scope, sha256, size, quota);
         return store_write_end(s, c, r, r > 0);
 }
 

@@ -41,15 +41,16 @@ struct store_blob_quota {
 };
 
 /*
- * Record that scope uploaded sha256 of size bytes, in one transaction:
- * when the scope already references it, nothing changes and 0 is returned
- * (quotas are not checked: nothing is added).  Otherwise the new reference
- * must fit both quotas (usage + size <= max), else -EDQUOT and nothing
- * changes; then the server_blobs row is created (or its size refreshed)
- * and the reference added, and 1 is returned.
+ * Record that scope uploaded sha256 of size bytes, in one transaction.
+ * When device_id (the uploader; may be NULL) was revoked meanwhile, or its
+ * owner blocked, nothing changes and -EKEYREVOKED or -EPERM is returned:
+ * a revocation stops an upload in flight.  Otherwise, when the scope already references it, nothing
+ * changes and 0 is returned (quotas are not checked: nothing is added).  Otherwise the new
+ * reference must fit both quotas (usage + size <= max), else -EDQUOT and nothing changes; then the
+ * server_blobs row is created (or its size refreshed) and the reference added, and 1 is returned.
  */
-int store_blob_ref_add(struct store *s, const struct store_scope *scope, const char *sha256,
-                       int64_t size, const struct store_blob_quota *quota);
+int store_blob_ref_add(struct store *s, const struct store_scope *scope, const char *device_id,
+                       const char *sha256, int64_t size, const struct store_blob_quota *quota);
 
 struct store_blob_usage {
         int64_t bytes; /* sum of the references' sizes */

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "store/store.h"
@@ -39,6 +40,9 @@ struct store {
         char *path;
         struct store_conn *writer;
         pthread_mutex_t writer_lock;
+        /* The last attempt to take the writer timed out (another process
+         * holds the write lock): later writes wait only briefly. */
+        atomic_bool write_stalled;
 
         /* Group commit of pushes (store_ops.c): pushes queue here; one of
          * them leads, running the queued pushes in one transaction (each
@@ -61,7 +65,8 @@ sqlite3_stmt *store_stmt(struct store_conn *c, const char *sql);
 /* Reset and clear bindings of a statement from store_stmt(). */
 void store_stmt_done(sqlite3_stmt *st);
 
-/* Writer transaction: lock, BEGIN IMMEDIATE.  end() commits when commit is
+/* Writer transaction: lock, BEGIN IMMEDIATE, giving up with -EBUSY after
+ * a bounded wait (see store_write_stalled()).  end() commits when commit is
  * true and r >= 0, rolls back otherwise, unlocks, and returns r (or the
  * commit's error). */
 int store_write_begin(struct store *s, struct store_conn **ret);

@@ -19,11 +19,13 @@ static const char sql_idem_put[] =
 static const char sql_last_seq_get[] = "SELECT value FROM server_meta WHERE key = 'last_sequence'";
 static const char sql_last_seq_put[] =
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'";
+/* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
+ * read backwards, so the cost does not grow with the entity's history). */
 static const char sql_conflicts[] =
         "SELECT op_id, device_id, op_type, server_sequence, entity_type, entity_id FROM server_ops"
         " WHERE user_id = ?1 AND vault_id = ?2 AND entity_type = ?3 AND entity_id = ?4"
         " AND server_sequence > ?5 AND device_id <> ?6 AND op_type <> 'delete'"
-        " ORDER BY server_sequence";
+        " ORDER BY server_sequence DESC LIMIT ?7";
 static const char sql_op_insert[] =
         "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
         " entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
@@ -42,10 +44,24 @@ static const char sql_pull[] =
         "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
         " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4";
+/* Callers: store_pull_range. */
+static const char sql_pull_range[] =
+        "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
+        " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
+        " AND server_sequence > ?3 AND server_sequence <= ?4 ORDER BY server_sequence";
 static const char sql_scope_max[] = "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
                                     " WHERE user_id = ?1 AND vault_id = ?2";
 /* Callers: store_idempotency_expire. */
 static const char sql_idem_expire[] = "DELETE FROM server_idempotency_keys WHERE created_at < ?1";
+
+static void conflict_free(struct store_conflict *c)
+{
+        free(c->op_id);
+        free(c->device_id);
+        free(c->op_type);
+        free(c->entity_type);
+        free(c->entity_id);
+}
 
 void store_push_result_done(struct store_push_result *r)
 {
@@ -53,13 +69,8 @@ void store_push_result_done(struct store_push_result *r)
                 return;
         free(r->json);
         free(r->accepted);
-        for (size_t i = 0; i < r->n_conflicts; i++) {
-                free(r->conflicts[i].op_id);
-                free(r->conflicts[i].device_id);
-                free(r->conflicts[i].op_type);
-                free(r->conflicts[i].entity_type);
-                free(r->conflicts[i].entity_id);
-        }
+        for (size_t i = 0; i < r->n_conflicts; i++)
+                conflict_free(&r->conflicts[i]);
         free(r->conflicts);
         memset(r, 0, sizeof(*r));
 }
@@ -93,6 +104,10 @@ int store_push_result_json(const struct store_op_in *ops, const struct store_pus
         }
         json_writer_end_array(&w);
         json_writer_member_int(&w, "count", (int64_t)res->n_accepted);
+        if (res->conflicts_truncated) {
+                json_writer_key(&w, "conflicts_truncated");
+                json_writer_bool(&w, true);
+        }
         json_writer_end_object(&w);
         *ret_json = json_writer_finish(&w, NULL);
         return *ret_json ? 0 : -ENOMEM;
@@ -113,20 +128,29 @@ static int find_replay(struct store_conn *c, const struct store_push *p, char **
         return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
+/* Append the newest STORE_CONFLICTS_PER_OP conflicts of op to res, in
+ * ascending order, and note when there were more. */
 static int collect_conflicts(struct store_conn *c, const struct store_push *p,
                              const struct store_op_in *op, struct store_push_result *res,
                              size_t *cap)
 {
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_conflicts);
+        size_t first = res->n_conflicts;
         int rc;
 
         if (!st ||
             store_bind_texts(st, STORE_ARGS(p->scope.user_id, p->scope.vault_id, op->entity_type,
                                             op->entity_id)) < 0 ||
             store_bind_int64(st, 5, op->last_seen_server_seq) < 0 ||
-            store_bind_text(st, 6, p->device_id) < 0)
+            store_bind_text(st, 6, p->device_id) < 0 ||
+            store_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1) < 0)
                 return -EIO;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (res->n_conflicts - first == STORE_CONFLICTS_PER_OP) {
+                        res->conflicts_truncated = true;
+                        rc = SQLITE_DONE;
+                        break;
+                }
                 if (res->n_conflicts == *cap) {
                         size_t ncap = *cap ? *cap * 2 : 8;
                         struct store_conflict *n = realloc(res->conflicts, ncap * sizeof(*n));
@@ -149,7 +173,33 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
                     !cf->entity_id)
                         return -ENOMEM;
         }
-        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "conflict lookup");
+        if (rc != SQLITE_DONE)
+                return store_errno(c, rc, "conflict lookup");
+        /* Read newest first: report them ascending, as before. */
+        for (size_t i = first, j = res->n_conflicts; j > 0 && i < j - 1; i++, j--) {
+                struct store_conflict t = res->conflicts[i];
+                res->conflicts[i] = res->conflicts[j - 1];
+                res->conflicts[j - 1] = t;
+        }
+        return 0;
+}
+
+/* The idempotency record of res: its answer, or, when that is longer than
+ * STORE_IDEMPOTENCY_MAX_BYTES, the same answer without conflict hints
+ * (conflicts_truncated set).  *ret_json is malloc'd. */
+static int idempotency_record(const struct store_push *p, const struct store_push_result *res,
+                              char **ret_json)
+{
+        struct store_push_result slim;
+
+        if (strlen(res->json) <= STORE_IDEMPOTENCY_MAX_BYTES) {
+                *ret_json = strdup(res->json);
+                return *ret_json ? 0 : -ENOMEM;
+        }
+        slim = (struct store_push_result){.accepted = res->accepted,
+                                          .n_accepted = res->n_accepted,
+                                          .conflicts_truncated = true};
+        return store_push_result_json(p->ops, &slim, ret_json);
 }
 
 static int get_last_sequence(struct store_conn *c, int64_t *ret)
@@ -265,11 +315,14 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
 
         if (has_key(p)) {
                 /* The record commits with the ops. */
+                _cleanup_free_ char *record = NULL;
                 r = store_push_result_json(p->ops, res, &res->json);
+                if (r >= 0)
+                        r = idempotency_record(p, res, &record);
                 if (r < 0)
                         return r;
                 r = STORE_RUN(c, sql_idem_put, "store idempotency record", p->scope.user_id,
-                              p->scope.vault_id, p->idempotency_key, res->json, now);
+                              p->scope.vault_id, p->idempotency_key, record, now);
                 if (r < 0)
                         return r;
         }
@@ -415,6 +468,11 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                         r = row(&op, userdata);
                         if (r < 0)
                                 return r;
+                        if (r > 0) {
+                                /* The caller's page is full before limit. */
+                                info->has_more = true;
+                                break;
+                        }
                         info->n_ops++;
                         info->last_sequence = op.server_sequence;
                 }
@@ -439,6 +497,49 @@ int store_pull_page(struct store *s, const struct store_scope *scope, int64_t si
         if (r < 0)
                 return r;
         r = pull_in_snapshot(c, scope, since, limit, row, userdata, ret);
+        store_read_end(s, c);
+        return r;
+}
+
+int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
+                     store_pull_row_fn row, void *userdata)
+{
+        struct store_conn *c;
+        int r = 0, rc;
+
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull_range);
+                if (!st)
+                        r = -EIO;
+                else {
+                        store_bind_text(st, 1, scope->user_id);
+                        store_bind_text(st, 2, scope->vault_id);
+                        store_bind_int64(st, 3, after);
+                        store_bind_int64(st, 4, upto);
+                        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                                struct store_op_view op = {
+                                        .op_id = store_column_text(st, 0),
+                                        .device_id = store_column_text(st, 1),
+                                        .entity_type = store_column_text(st, 2),
+                                        .entity_id = store_column_text(st, 3),
+                                        .op_type = store_column_text(st, 4),
+                                        .payload_json = store_column_text(st, 5),
+                                        .created_at = store_column_text(st, 6),
+                                        .server_sequence = sqlite3_column_int64(st, 7),
+                                };
+                                r = row(&op, userdata);
+                                if (r != 0)
+                                        break;
+                        }
+                        if (r == 0 && rc != SQLITE_DONE)
+                                r = store_errno(c, rc, "pull range");
+                        if (r > 0)
+                                r = 0;
+                }
+        }
         store_read_end(s, c);
         return r;
 }

@@ -45,6 +45,13 @@ struct store_conflict {
         int64_t server_sequence;
 };
 
+/* Conflict hints reported per pushed op: the newest ones (api.md §4). */
+#define STORE_CONFLICTS_PER_OP 10
+
+/* The longest idempotency record kept; a longer answer is recorded
+ * without its conflict hints (with "conflicts_truncated": true). */
+#define STORE_IDEMPOTENCY_MAX_BYTES (256u * 1024)
+
 struct store_push_result {
         /* The push's answer (api.md §4): the idempotency record that
          * answered a repeated key, or the record of this push.  Always set
@@ -57,6 +64,9 @@ struct store_push_result {
         size_t n_accepted;
         struct store_conflict *conflicts;
         size_t n_conflicts;
+        /* Some op had more than STORE_CONFLICTS_PER_OP conflicts: only
+         * the newest were kept. */
+        bool conflicts_truncated;
         int64_t last_sequence; /* highest sequence assigned, 0 when none */
 };
 
@@ -76,9 +86,11 @@ struct store_push {
  * Push ops in one transaction (see the invariants above) and fill *ret.
  * The store runs no caller code: what it records for an idempotency key
  * is its own result in the form api.md §4 answers with,
- * {"accepted":[op ids],"conflicts":[…],"count":N}, written by
+ * {"accepted":[op ids],"conflicts":[…],"count":N} (plus
+ * "conflicts_truncated":true when hints were left out), written by
  * store_push_result_json() in the transaction that stores the ops, so a
- * repeated key replays the first answer byte for byte (records written by
+ * repeated key replays the first answer byte for byte (one longer than
+ * STORE_IDEMPOTENCY_MAX_BYTES is recorded without its conflict hints) (records written by
  * earlier servers, e.g. with "conflicts":null, replay as they are).
  * Without a key the text is built after the commit, outside the writer
  * lock.
@@ -116,9 +128,18 @@ struct store_pull_info {
 
 /* Hand the scope's ops with server_sequence > since to row, ascending, at
  * most limit, all from one snapshot (a negative return from row stops and
- * is returned). */
+ * is returned; a positive one ends the page before that op, which is not
+ * counted, with has_more set). */
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
                     store_pull_row_fn row, void *userdata, struct store_pull_info *ret);
+
+/* Hand the scope's ops with after < server_sequence <= upto to row,
+ * ascending, from one snapshot, until row returns non-zero (negative: the
+ * error returned; positive: stop, 0 returned).  For streaming a page that
+ * store_pull_page() measured, a piece at a time: committed ops never
+ * change, so every call sees the same ops. */
+int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
+                     store_pull_row_fn row, void *userdata);
 
 /* Delete idempotency records created before cutoff (RFC 3339).  Returns the
  * number removed. */

@@ -17,9 +17,17 @@
 #include "util/log.h"
 #include "util/text.h"
 
-/* How long a connection waits for a lock held by another process (e.g. an
- * operator's sqlite3 shell) before giving up with -EBUSY. */
+/* How long a reader waits for a lock held by another process (in WAL mode
+ * readers wait only in rare recovery cases) before giving up with -EBUSY. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+
+/* How long a write waits for the writer (the in-process lock, then
+ * SQLite's write lock, which another process may hold) before it gives up
+ * with -EBUSY; and the much shorter wait while writes are known to be
+ * failing, so that requests queued behind a stuck lock are answered at
+ * once instead of each holding a worker thread for the full wait. */
+#define STORE_WRITE_WAIT_MS   1500
+#define STORE_STALLED_WAIT_MS 50
 
 void store_now(char out[21])
 {
@@ -360,16 +368,41 @@ static const char sql_begin[] = "BEGIN";
 static const char sql_begin_immediate[] = "BEGIN IMMEDIATE";
 static const char sql_commit[] = "COMMIT";
 
-int store_write_begin(struct store *s, struct store_conn **ret)
+/* Take the writer within wait_ms: the in-process lock, then SQLite's write
+ * lock (BEGIN IMMEDIATE) with the time left.  Records whether the writer
+ * works in s->write_stalled.  0 with the lock held, or -EBUSY. */
+static int write_lock(struct store *s, unsigned wait_ms)
 {
+        uint64_t deadline_usec = clock_now_usec() + (uint64_t)wait_ms * 1000u;
+        struct timespec deadline = clock_after_usec((uint64_t)wait_ms * 1000u);
+        uint64_t now;
         int r;
 
-        pthread_mutex_lock(&s->writer_lock);
+        r = pthread_mutex_clocklock(&s->writer_lock, CLOCK_MONOTONIC, &deadline);
+        if (r != 0)
+                return r == ETIMEDOUT ? -EBUSY : -r;
+        now = clock_now_usec();
+        sqlite3_busy_timeout(s->writer->db,
+                             now < deadline_usec ? (int)((deadline_usec - now) / 1000u) : 0);
         r = store_exec_cached(s->writer, sql_begin_immediate);
         if (r < 0) {
+                if (!sqlite3_get_autocommit(s->writer->db))
+                        (void)sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
+                if (r == -EBUSY)
+                        atomic_store(&s->write_stalled, true);
                 pthread_mutex_unlock(&s->writer_lock);
                 return r;
         }
+        atomic_store(&s->write_stalled, false);
+        return 0;
+}
+
+int store_write_begin(struct store *s, struct store_conn **ret)
+{
+        int r = write_lock(s, atomic_load(&s->write_stalled) ? STORE_STALLED_WAIT_MS
+                                                             : STORE_WRITE_WAIT_MS);
+        if (r < 0)
+                return r;
         *ret = s->writer;
         return 0;
 }
@@ -443,23 +476,16 @@ int store_probe(struct store *s)
 
 int store_probe_write(struct store *s, unsigned timeout_ms)
 {
-        struct timespec deadline = clock_after_usec((uint64_t)timeout_ms * 1000u);
-        int r, rc;
+        int r = write_lock(s, timeout_ms);
 
-        r = pthread_mutex_clocklock(&s->writer_lock, CLOCK_MONOTONIC, &deadline);
-        if (r != 0)
-                return r == ETIMEDOUT ? -EBUSY : -r;
+        if (r < 0)
+                return r;
+        return store_write_end(s, s->writer, 0, false);
+}
 
-        sqlite3_busy_timeout(s->writer->db, (int)timeout_ms);
-        rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
-        else if (!sqlite3_get_autocommit(s->writer->db))
-                (void)sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
-        sqlite3_busy_timeout(s->writer->db, STORE_BUSY_TIMEOUT_MS);
-        r = rc == SQLITE_OK ? 0 : store_errno(s->writer, rc, "write probe");
-        pthread_mutex_unlock(&s->writer_lock);
-        return r;
+bool store_write_stalled(struct store *s)
+{
+        return atomic_load(&s->write_stalled);
 }
 
 int store_schema_version(struct store *s)

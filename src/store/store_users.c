@@ -22,6 +22,10 @@ static const char sql_user_by_email[] =
         "SELECT " USER_COLUMNS " FROM server_users WHERE email = ?1";
 static const char sql_user_by_id[] = "SELECT " USER_COLUMNS " FROM server_users WHERE id = ?1";
 static const char sql_user_set_hash[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
+static const char sql_user_bcrypt_cost[] = "SELECT max(CAST(substr(h, 5, 2) AS INTEGER)) FROM"
+                                           " (SELECT password_hash AS h FROM server_users"
+                                           "  UNION ALL SELECT password_hash FROM server_admins)"
+                                           " WHERE substr(h, 1, 2) = ?1";
 static const char sql_user_touch[] = "UPDATE server_users SET last_seen = ?2 WHERE id = ?1";
 
 void store_user_done(struct store_user *u)
@@ -101,4 +105,18 @@ int store_user_touch(struct store *s, const char *id)
 
         store_now(now);
         return update_user(s, sql_user_touch, id, now);
+}
+
+static int read_cost(sqlite3_stmt *st, void *ret)
+{
+        int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+
+        *(unsigned *)ret = v > 0 && v < 64 ? (unsigned)v : 0;
+        return 0;
+}
+
+int store_user_bcrypt_cost(struct store *s, unsigned *ret)
+{
+        *ret = 0;
+        return STORE_READ_ONE(s, sql_user_bcrypt_cost, "bcrypt cost", read_cost, ret, "$2");
 }

@@ -39,5 +39,9 @@ int store_user_get(struct store *s, const char *id, struct store_user *ret);
 /* Replace the password hash (e.g. a bcrypt hash rehashed to Argon2id). */
 int store_user_set_password_hash(struct store *s, const char *id, const char *hash);
 
+/* The highest cost among the bcrypt hashes still waiting for a rehash
+ * (users and administrators of the earlier server), 0 when none is left. */
+int store_user_bcrypt_cost(struct store *s, unsigned *ret);
+
 /* Record a successful authentication time. */
 int store_user_touch(struct store *s, const char *id);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -94,15 +97,11 @@ fail:
         return r;
 }
 
-int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
@@ -124,4 +123,74 @@ int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
         if (ret_len)
                 *ret_len = len;
         return 0;
+}
+
+int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return fs_read_fd(fd, max, ret, ret_len);
+}
+
+int fs_open_nofollow(const char *path, int flags, mode_t mode)
+{
+        struct open_how how = {
+                .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+                .mode = (flags & O_CREAT) ? mode : 0,
+                .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd;
+
+        if (!path || !*path)
+                return -EINVAL;
+        fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+        return fd < 0 ? -errno : (int)fd;
+}
+
+int fs_open_dir_nofollow(const char *path, mode_t mode, bool *ret_created)
+{
+        char buf[PATH_MAX];
+        size_t len = path ? strlen(path) : 0;
+        _cleanup_close_ int fd = -1;
+        char *p, *next;
+
+        if (ret_created)
+                *ret_created = false;
+        if (len == 0 || len >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, path, len + 1);
+        fd = open(buf[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (p = buf; *p; p = next) {
+                int sub;
+
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                next = strchrnul(p, '/');
+                if (*next)
+                        *next++ = '\0';
+                if (strcmp(p, ".") == 0)
+                        continue;
+                if (strcmp(p, "..") == 0)
+                        return -EINVAL;
+                sub = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0 && errno == ENOENT) {
+                        if (mkdirat(fd, p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        if (ret_created)
+                                *ret_created = true;
+                        sub = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (sub < 0)
+                        return errno == ENOTDIR ? -ELOOP : -errno;
+                (void)close(fd);
+                fd = sub;
+        }
+        return TAKE_FD(fd);
 }

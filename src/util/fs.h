@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,3 +25,23 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer.
  * Returns 0 and sets *ret and *ret_len, -EFBIG when larger than max. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* As fs_read_file(), from an open descriptor. */
+int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * open(path, flags, mode) without following a symbolic link in any
+ * component (openat2 with RESOLVE_NO_SYMLINKS): for paths that a less
+ * privileged account may be able to change.  O_CLOEXEC is added.  Returns
+ * the descriptor or a negative errno (-ELOOP for a symbolic link).
+ */
+int fs_open_nofollow(const char *path, int flags, mode_t mode);
+
+/*
+ * Open the directory path, creating missing components with mode, one
+ * component at a time with O_NOFOLLOW, so no symbolic link is followed
+ * anywhere and ".." is refused.  *ret_created (may be NULL) tells whether
+ * any component was created.  Returns the descriptor or a negative errno
+ * (-ELOOP when a component is a symbolic link or not a directory).
+ */
+int fs_open_dir_nofollow(const char *path, mode_t mode, bool *ret_created);

@@ -111,6 +111,83 @@ static void write_escaped(struct json_writer *w, const char *s)
         append(w, "\"", 1);
 }
 
+/* The escape of byte c, or 0 when it passes unchanged: its length, and
+ * its text in out. */
+static size_t escape_of(unsigned char c, char out[6])
+{
+        static const char hex[] = "0123456789abcdef";
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+                return 0;
+        out[0] = '\\';
+        switch (c) {
+        case '"':
+                out[1] = '"';
+                return 2;
+        case '\\':
+                out[1] = '\\';
+                return 2;
+        case '\n':
+                out[1] = 'n';
+                return 2;
+        case '\r':
+                out[1] = 'r';
+                return 2;
+        case '\t':
+                out[1] = 't';
+                return 2;
+        default:
+                out[1] = 'u';
+                out[2] = '0';
+                out[3] = '0';
+                out[4] = hex[c >> 4];
+                out[5] = hex[c & 15];
+                return 6;
+        }
+}
+
+size_t json_escaped_len(const char *s)
+{
+        size_t n = 0;
+        char e[6];
+
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+                size_t k = escape_of(*p, e);
+                n += k ? k : 1;
+        }
+        return n;
+}
+
+size_t json_escape_some(const char *s, size_t *pos, char *out, size_t max)
+{
+        size_t i = *pos, n = 0;
+        char e[6];
+
+        while (s[i]) {
+                size_t k = escape_of((unsigned char)s[i], e);
+                if (k == 0) {
+                        /* A run of plain bytes in one copy. */
+                        size_t run = 1;
+                        while (s[i + run] && run < max - n &&
+                               escape_of((unsigned char)s[i + run], e) == 0)
+                                run++;
+                        if (n + run > max)
+                                break;
+                        memcpy(out + n, s + i, run);
+                        n += run;
+                        i += run;
+                        continue;
+                }
+                if (n + k > max)
+                        break;
+                memcpy(out + n, e, k);
+                n += k;
+                i++;
+        }
+        *pos = i;
+        return n;
+}
+
 void json_writer_key(struct json_writer *w, const char *key)
 {
         separate(w);

@@ -42,6 +42,18 @@ void json_writer_raw(struct json_writer *w, const char *text, size_t len);
 void json_writer_int(struct json_writer *w, int64_t v);
 void json_writer_bool(struct json_writer *w, bool v);
 
+/* The length of s escaped as the inside of a JSON string (without the
+ * quotes), as the writer escapes it. */
+size_t json_escaped_len(const char *s);
+
+/*
+ * Escape s from byte *pos on into out (at most max bytes, no quotes, no
+ * NUL), stopping before an escape that would not fit whole: for streaming
+ * a long string in pieces.  Advances *pos past what was consumed and
+ * returns the bytes written; *pos reaches strlen(s) at the end.
+ */
+size_t json_escape_some(const char *s, size_t *pos, char *out, size_t max);
+
 /* The NUL-terminated text (caller frees) and its length, or NULL after an
  * allocation failure (the buffer is then freed). */
 char *json_writer_finish(struct json_writer *w, size_t *ret_len);

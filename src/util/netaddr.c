@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 #include "util/text.h"
@@ -21,6 +22,10 @@ int netmask_parse(const char *s, struct netmask *ret)
 
         if (!s || strlen(s) >= sizeof(buf))
                 return -EINVAL;
+        if (strcmp(s, NETMASK_UNIX) == 0) {
+                *ret = (struct netmask){.family = AF_UNIX};
+                return 0;
+        }
         strcpy(buf, s);
         slash = strchr(buf, '/');
         if (slash)
@@ -67,6 +72,8 @@ bool netmask_contains(const struct netmask *m, const struct sockaddr *sa)
 
         if (!sa)
                 return false;
+        if (sa->sa_family == AF_UNIX)
+                return m->family == AF_UNIX;
         if (sa->sa_family == AF_INET) {
                 const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
                 if (m->family != AF_INET)
@@ -184,4 +191,71 @@ int ip_parse(const char *s, struct sockaddr_storage *ret)
                 return 0;
         }
         return -EINVAL;
+}
+
+/* Whether s is empty or ":" followed by 1-5 digits. */
+static bool port_suffix_ok(const char *s)
+{
+        size_t n;
+
+        if (!*s)
+                return true;
+        if (*s != ':')
+                return false;
+        n = strspn(s + 1, "0123456789");
+        return n >= 1 && n <= 5 && s[1 + n] == '\0';
+}
+
+bool netaddr_host_is_loopback(const char *host)
+{
+        char name[INET6_ADDRSTRLEN + 8];
+        const char *end;
+        struct in_addr a4;
+        struct in6_addr a6;
+        size_t len;
+
+        if (!host)
+                return false;
+        if (host[0] == '[') {
+                end = strchr(host, ']');
+                if (!end || !port_suffix_ok(end + 1))
+                        return false;
+                len = (size_t)(end - host - 1);
+                if (len >= sizeof(name))
+                        return false;
+                memcpy(name, host + 1, len);
+                name[len] = '\0';
+                if (inet_pton(AF_INET6, name, &a6) != 1)
+                        return false;
+                if (IN6_IS_ADDR_LOOPBACK(&a6))
+                        return true;
+                return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+        }
+        end = strchr(host, ':');
+        len = end ? (size_t)(end - host) : strlen(host);
+        if (len == 0 || len >= sizeof(name) || (end && !port_suffix_ok(end)))
+                return false;
+        memcpy(name, host, len);
+        name[len] = '\0';
+        if (strcasecmp(name, "localhost") == 0)
+                return true;
+        return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+int netaddr_rate_key(const struct sockaddr *sa, char *out, size_t size)
+{
+        static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        struct in6_addr prefix;
+        char text[INET6_ADDRSTRLEN];
+        int n;
+
+        if (!sa || sa->sa_family != AF_INET6 ||
+            memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, v4mapped, 12) == 0)
+                return sockaddr_format_ip(sa, out, size);
+        prefix = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        memset(prefix.s6_addr + 8, 0, 8);
+        if (!inet_ntop(AF_INET6, &prefix, text, sizeof(text)))
+                return -errno;
+        n = snprintf(out, size, "%s/64", text);
+        return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
 }

@@ -16,7 +16,11 @@ struct netmask {
         unsigned prefix; /* bits */
 };
 
-/* Parse "A.B.C.D", "A.B.C.D/N", "v6", "v6/N".  Host bits must be zero.
+/* The word that names "a peer on a unix socket" in a list of masks. */
+#define NETMASK_UNIX "unix"
+
+/* Parse "A.B.C.D", "A.B.C.D/N", "v6", "v6/N", or NETMASK_UNIX (family
+ * AF_UNIX: matches any unix-socket peer).  Host bits must be zero.
  * Returns 0 or -EINVAL. */
 int netmask_parse(const char *s, struct netmask *ret);
 
@@ -32,3 +36,14 @@ int sockaddr_format_ip(const struct sockaddr *sa, char *out, size_t size);
 
 /* Parse a textual IP (v4 or v6, no port) into a sockaddr; 0 or -EINVAL. */
 int ip_parse(const char *s, struct sockaddr_storage *ret);
+
+/* Whether host, the value of a Host header ("localhost", "127.0.0.1:8080",
+ * "[::1]:47732"), names this machine's loopback interface: "localhost",
+ * 127.0.0.0/8 or ::1 (v4-mapped included), with an optional port. */
+bool netaddr_host_is_loopback(const char *host);
+
+/* The key a client is rate-limited under: its address, but for IPv6 its
+ * /64 ("2001:db8:1:2::/64"), since one subscriber usually holds a whole
+ * /64 and could otherwise take a fresh address for every attempt.
+ * Returns 0 or a negative errno. */
+int netaddr_rate_key(const struct sockaddr *sa, char *out, size_t size);

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,30 @@ int harness_run(const char *const argv[])
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+int harness_system_user(const char *name, uid_t *ret_uid, gid_t *ret_gid)
+{
+        struct passwd *pw = getpwnam(name);
+
+        if (!pw) {
+                const char *const argv[] = {"useradd",
+                                            "--system",
+                                            "--no-create-home",
+                                            "--shell",
+                                            "/usr/sbin/nologin",
+                                            "--user-group",
+                                            name,
+                                            NULL};
+                if (harness_run(argv) != 0)
+                        return -1;
+                pw = getpwnam(name);
+        }
+        if (!pw)
+                return -1;
+        *ret_uid = pw->pw_uid;
+        *ret_gid = pw->pw_gid;
+        return 0;
 }
 
 /* Daemons started and not yet reaped.  A failed assertion leaves its test
@@ -761,6 +786,81 @@ int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
         }
         sqlite3_close(h);
         return r;
+}
+
+int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
+                        long long *ret)
+{
+        const struct timespec step = {.tv_nsec = 20 * 1000 * 1000};
+        int r;
+
+        for (int waited = 0;; waited += 20) {
+                r = harness_db_int(d, sql, ret);
+                if (r < 0 || *ret >= min || waited >= timeout_ms)
+                        return r;
+                nanosleep(&step, NULL);
+        }
+}
+
+int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret)
+{
+        int locked[2], release[2];
+        char c;
+        pid_t pid;
+
+        if (pipe2(locked, O_CLOEXEC) < 0)
+                return -errno;
+        if (pipe2(release, O_CLOEXEC) < 0) {
+                close(locked[0]);
+                close(locked[1]);
+                return -errno;
+        }
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                sqlite3 *h;
+                close(locked[0]);
+                close(release[1]);
+                if (db_open(d, &h) < 0 ||
+                    sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL) != SQLITE_OK)
+                        _exit(1);
+                if (write(locked[1], "L", 1) != 1)
+                        _exit(1);
+                while (read(release[0], &c, 1) > 0)
+                        ;
+                _exit(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK &&
+                                      sqlite3_close(h) == SQLITE_OK
+                              ? 0
+                              : 1);
+        }
+        live_add(pid);
+        close(locked[1]);
+        close(release[0]);
+        ssize_t n = read(locked[0], &c, 1);
+        close(locked[0]);
+        *ret = (struct harness_db_lock){.pid = pid, .release_fd = release[1]};
+        if (n != 1) {
+                (void)harness_db_lock_release(ret);
+                return -EIO;
+        }
+        return 0;
+}
+
+int harness_db_lock_release(struct harness_db_lock *l)
+{
+        int status = 0;
+
+        if (l->release_fd >= 0)
+                close(l->release_fd);
+        l->release_fd = -1;
+        if (l->pid <= 0)
+                return 0;
+        if (waitpid(l->pid, &status, 0) < 0)
+                return -EIO;
+        live_remove(l->pid);
+        l->pid = 0;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 int harness_add_user(const struct daemon *d, const char *username, const char *email,

@@ -63,6 +63,10 @@ struct daemon_options {
  * Returns 0 when it exited 0, -EIO otherwise, negative errno on failure. */
 int harness_run(const char *const argv[]);
 
+/* The uid and gid of the system account name, created (useradd --system,
+ * with its own group) when it does not exist yet.  Returns 0 or -1. */
+int harness_system_user(const char *name, uid_t *ret_uid, gid_t *ret_gid);
+
 /* The whole content of a file (malloc'd, NUL-terminated), or NULL when it
  * cannot be read. */
 char *harness_read_file(const char *path);
@@ -206,6 +210,26 @@ int harness_db_exec(const struct daemon *d, const char *sql);
 
 /* Query one integer (first column of the first row); -EIO on error. */
 int harness_db_int(const struct daemon *d, const char *sql, long long *ret);
+
+/* Wait up to timeout_ms (polling) until the integer query answers at
+ * least min, for rows the daemon writes in the background (audit entries,
+ * last_seen).  Returns 0 with *ret the last value (which may be below min
+ * when the time ran out), or -EIO. */
+int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
+                        long long *ret);
+
+/* Another process holding the database's write lock (BEGIN EXCLUSIVE on
+ * its own connection), as an operator's sqlite3 shell or a backup would. */
+struct harness_db_lock {
+        pid_t pid;
+        int release_fd; /* closing it makes the holder commit and exit */
+};
+
+/* Fork a process that takes the write lock; returns 0 once it holds it. */
+int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret);
+
+/* Make the holder release the lock and wait for it to exit.  0 or -EIO. */
+int harness_db_lock_release(struct harness_db_lock *l);
 
 /* Create a user directly in the database with an Argon2id hash of
  * password.  ret_id (25 bytes) receives the new id when not NULL. */

@@ -37,7 +37,7 @@
 /* Daemon A: public_url set, requests through a trusted proxy. */
 static const char config_public[] = "public_url: \"" PUBLIC_URL "\"\n"
                                     "trusted_proxies: [\"127.0.0.1\"]\n";
-/* Daemon B: no public_url, so links follow the request's own origin. */
+/* Daemon B: no public_url, so links only for a loopback Host. */
 static const char config_plain[] = "trusted_proxies: [\"127.0.0.1\"]\n";
 
 static struct daemon dA;
@@ -1374,22 +1374,55 @@ static void test_links_restart_retention(void **state)
 
         assert_int_equal(harness_start(&d, &o), 0);
 
-        /* Links follow the request's own origin, scheme from the proxy. */
-        const char *https[] = {"X-Forwarded-Proto: https", "Host: sync.internal.test:8443", NULL};
+        /* A Host the client chose never becomes a link: without public_url
+         * account e-mail is refused for any host but a loopback one. */
+        const char *evil[] = {"Host: evil.example", NULL};
+        const char *evil_port[] = {"Host: evil.example:47732", NULL};
+        const char *evil_ip[] = {"Host: 203.0.113.7", NULL};
+        const char *const *foreign[] = {evil, evil_port, evil_ip};
+        for (size_t i = 0; i < 3; i++) {
+                post_json(&d, "/api/v1/auth/register", harness_fresh_ip(),
+                          "{\"username\":\"victim\",\"email\":\"victim@example.test\","
+                          "\"password\":\"" PASSWORD "\"}",
+                          foreign[i], &r);
+                http_assert_error(&r, 503, "public_url_required", NULL);
+                assert_non_null(strstr(http_result_error(&r), "public_url"));
+                http_result_free(&r);
+        }
+        assert_int_equal(
+                db_count(&d, "SELECT count(*) FROM server_users WHERE username = %Q", "victim"), 0);
+        assert_true(harness_log_contains(&d, "public_url is not set"));
+
+        /* Links follow a loopback request's own origin, scheme from the
+         * proxy. */
+        const char *https[] = {"X-Forwarded-Proto: https", "Host: localhost:8443", NULL};
         register_as(&d, harness_fresh_ip(), "rest", "rest@example.test", PASSWORD, https);
         char *mail = harness_outbox_take(&d, "rest@example.test", 5000);
         assert_non_null(mail);
         char token[49];
-        mail_token(mail, "https://sync.internal.test:8443/api/v1/auth/confirm?token=", token);
+        mail_token(mail, "https://localhost:8443/api/v1/auth/confirm?token=", token);
         free(mail);
         snprintf(expect, sizeof(expect), "{\"token\":\"%s\"}", token);
         post_json(&d, "/api/v1/auth/confirm", harness_fresh_ip(), expect, NULL, &r);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
+        /* A reset for an existing account, asked through a foreign Host:
+         * refused, and no e-mail goes out. */
+        forgot(&d, "rest@example.test", evil, &r);
+        http_assert_error(&r, 503, "public_url_required", NULL);
+        http_result_free(&r);
+        forgot(&d, "nobody-here@example.test", evil, &r);
+        http_assert_error(&r, 503, "public_url_required", NULL);
+        http_result_free(&r);
+        assert_int_equal(db_count(&d, "SELECT count(*) FROM server_email_tokens WHERE purpose = %Q",
+                                  "reset"),
+                         0);
         forgot(&d, "rest@example.test", NULL, &r);
         http_result_free(&r);
         mail = harness_outbox_take(&d, "rest@example.test", 5000);
         assert_non_null(mail);
+        /* The foreign requests sent nothing: this is the only message. */
+        assert_null(strstr(mail, "evil.example"));
         snprintf(expect, sizeof(expect), "http://127.0.0.1:%d/reset?token=", d.port);
         mail_token(mail, expect, token);
         free(mail);

@@ -1074,6 +1074,9 @@ static void test_quotas(void **state)
         assert_int_equal(upload_ex(&d, dan_b, b30, 30000, false, &r), 413);
         assert_string_equal(http_result_code(&r), "quota_exceeded");
         http_result_free(&r);
+        /* Its Content-Length already exceeded what was left: the body was
+         * hashed (to recognise a blob the scope holds), never stored. */
+        assert_true(harness_wait_log(&d, "EVENT=blob_quota_exceeded_unstored", 5000));
         download_ok(&d, erin, shared_sha, b30, 30000);
         expect_download_error(&d, dan_b, shared_sha, 404, "blob_not_found");
 
@@ -1089,6 +1092,168 @@ static void test_quotas(void **state)
         free(b40);
         free(b50);
         free(b30);
+}
+
+/* Push one op on d with token; returns the status. */
+static long push_on(const struct daemon *d, const char *token, const char *op_id)
+{
+        struct http_result r;
+        char body[512];
+        long status;
+
+        snprintf(body, sizeof(body),
+                 "{\"ops\":[{\"op_id\":\"%s\",\"entity_type\":\"file\","
+                 "\"entity_id\":\"files/r.txt\",\"op_type\":\"create\","
+                 "\"payload_json\":\"{}\"}]}",
+                 op_id);
+        assert_int_equal(http_post_json(d, "/api/v1/sync/push", token, body, &r), 0);
+        status = r.status;
+        if (status == 507)
+                assert_string_equal(http_result_code(&r), "insufficient_storage");
+        http_result_free(&r);
+        return status;
+}
+
+/* Below the free-space reserve, uploads and pushes get 507 while
+ * downloads and pulls keep working.  A reserve of 100 % of the data
+ * filesystem is never available, whatever this machine's disk holds. */
+static void test_storage_reserve(void **state)
+{
+        static const char roomy[] = "trusted_proxies: [\"127.0.0.1\"]\n"
+                                    "limits:\n  disk_reserve_bytes: 0\n";
+        static const char full[] = "trusted_proxies: [\"127.0.0.1\"]\n"
+                                   "limits:\n  disk_reserve_bytes: 4611686018427387904\n"
+                                   "  disk_reserve_percent: 100\n";
+        struct daemon_options o = {.config_yaml = roomy};
+        struct daemon d;
+        struct http_result r;
+        char tok[65], sha[65];
+        unsigned char data[1000];
+        (void)state;
+
+        memset(data, 'r', sizeof(data));
+        assert_int_equal(harness_start(&d, &o), 0);
+        add_user(&d, "f6f6f6f6f6f6f6f6f6f6f6f6", "fay", "fay-password-6");
+        pair(&d, "fay", "fay-password-6", "v", tok);
+        upload_ok(&d, tok, data, sizeof(data), sha);
+        assert_int_equal(push_on(&d, tok, "reserve-1"), 200);
+        assert_int_equal(harness_stop(&d, SIGTERM, 20, NULL), 0);
+
+        char path[PATH_MAX + 16];
+        snprintf(path, sizeof(path), "%s/config.yml", d.data_dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(full, f);
+        fclose(f);
+        o.config_yaml = NULL;
+        assert_int_equal(harness_start(&d, &o), 0);
+        data[0] = 'x';
+        assert_int_equal(upload_ex(&d, tok, data, sizeof(data), false, &r), 507);
+        assert_string_equal(http_result_code(&r), "insufficient_storage");
+        http_result_free(&r);
+        assert_int_equal(upload_ex(&d, tok, data, sizeof(data), true, &r), 507);
+        http_result_free(&r);
+        assert_int_equal(push_on(&d, tok, "reserve-2"), 507);
+        /* Reads still work. */
+        data[0] = 'r';
+        download_ok(&d, tok, sha, data, sizeof(data));
+        assert_int_equal(http_post_json(&d, "/api/v1/sync/pull", tok, "{\"since_sequence\":0}", &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_array_size(json_object_get(r.json, "ops")), 1);
+        http_result_free(&r);
+        assert_int_equal(count_temp_files(&d), 0);
+        harness_destroy(&d);
+}
+
+/* Begin an upload on a raw connection and hold it: headers and a first
+ * piece of the body, after the server's 100 Continue (its answer to the
+ * request's start, so the upload is counted by then). */
+static int hold_upload(const struct daemon *d, const char *token)
+{
+        char head[512], buf[64] = "";
+        int fd = raw_connect(d);
+
+        snprintf(head, sizeof(head),
+                 "POST " BLOBS_PATH
+                 " HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n" MULTIPART_CT
+                 "\r\nContent-Length: 60000\r\nExpect: 100-continue\r\n\r\n",
+                 token);
+        raw_send(fd, head, strlen(head));
+        assert_true(recv(fd, buf, sizeof(buf) - 1, 0) > 0);
+        if (strncmp(buf, "HTTP/1.1 100", 12) != 0)
+                fail_msg("expected 100 Continue, got: %s", buf);
+        raw_send(fd, "--" BOUNDARY "\r\n", strlen(BOUNDARY) + 4);
+        return fd;
+}
+
+/* Upload one byte as token from forwarded address ip (NULL: none). */
+static long upload_from(const struct daemon *d, const char *token, const char *ip,
+                        unsigned char byte)
+{
+        char auth[128], xff[64];
+        const char *headers[4] = {auth, MULTIPART_CT, NULL, NULL};
+        struct http_result r;
+        size_t blen;
+        char *body = multipart_body(FILE_PART, &byte, 1, CLOSE_TAIL, &blen);
+        long status;
+
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        if (ip) {
+                snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", ip);
+                headers[2] = xff;
+        }
+        assert_int_equal(http_do(d, "POST", BLOBS_PATH, headers, body, blen, &r), 0);
+        free(body);
+        status = r.status;
+        if (status == 429)
+                assert_string_equal(http_result_code(&r), "too_many_uploads");
+        http_result_free(&r);
+        return status;
+}
+
+/* Concurrent uploads are capped per user and per client address, before
+ * a byte is stored. */
+static void test_concurrent_upload_caps(void **state)
+{
+        static const char config[] = "trusted_proxies: [\"127.0.0.1\"]\n"
+                                     "limits:\n  max_uploads_per_user: 1\n"
+                                     "  max_uploads_per_client: 2\n";
+        struct daemon_options o = {.config_yaml = config};
+        struct daemon d;
+        char gus[65], hal[65], ida[65];
+        long status = 0;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        add_user(&d, "a7a7a7a7a7a7a7a7a7a7a7a7", "gus", "gus-password-7");
+        add_user(&d, "b8b8b8b8b8b8b8b8b8b8b8b8", "hal", "hal-password-8");
+        add_user(&d, "c9c9c9c9c9c9c9c9c9c9c9c9", "ida", "ida-password-9");
+        pair(&d, "gus", "gus-password-7", "v", gus);
+        pair(&d, "hal", "hal-password-8", "v", hal);
+        pair(&d, "ida", "ida-password-9", "v", ida);
+
+        int held_gus = hold_upload(&d, gus); /* from 127.0.0.1 */
+        /* gus has his one upload running, from whatever address. */
+        assert_int_equal(upload_from(&d, gus, "198.51.100.1", 1), 429);
+        int held_hal = hold_upload(&d, hal); /* 127.0.0.1's second */
+        /* 127.0.0.1 holds two: ida is refused there, served elsewhere. */
+        assert_int_equal(upload_from(&d, ida, NULL, 2), 429);
+        assert_int_equal(upload_from(&d, ida, "198.51.100.2", 3), 200);
+
+        /* Once the held upload is gone, gus may upload again. */
+        close(held_gus);
+        for (int i = 0; i < 500 && status != 200; i++) {
+                status = upload_from(&d, gus, "198.51.100.1", 4);
+                if (status != 200) {
+                        assert_int_equal(status, 429);
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+        }
+        assert_int_equal(status, 200);
+        close(held_hal);
+        harness_destroy(&d);
 }
 
 static void test_retention_temp_files(void **state)
@@ -1254,6 +1419,8 @@ int main(void)
         };
         const struct CMUnitTest own[] = {
                 cmocka_unit_test(test_quotas),
+                cmocka_unit_test(test_storage_reserve),
+                cmocka_unit_test(test_concurrent_upload_caps),
                 cmocka_unit_test(test_retention_temp_files),
                 cmocka_unit_test(test_gc_on_data_dir),
                 cmocka_unit_test(test_legacy_blobs),

@@ -10,12 +10,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -412,6 +417,23 @@ static void test_bind_itself(void **state)
         harness_destroy(&d);
 }
 
+/* Health answers from a background probe (about once a second): poll
+ * path until it answers status, for up to 5 s.  Leaves the last answer
+ * in *r. */
+static void wait_health(const struct daemon *d, const char *path, long status,
+                        struct http_result *r)
+{
+        for (int i = 0; i < 250; i++) {
+                assert_int_equal(http_get(d, path, NULL, r), 0);
+                if (r->status == status)
+                        return;
+                http_result_free(r);
+                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+        }
+        assert_int_equal(http_get(d, path, NULL, r), 0);
+        assert_int_equal(r->status, status);
+}
+
 static void test_health_degraded(void **state)
 {
         struct daemon d;
@@ -429,8 +451,7 @@ static void test_health_degraded(void **state)
         assert_non_null(f);
         fclose(f);
 
-        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
-        assert_int_equal(r.status, 503);
+        wait_health(&d, "/api/v1/health", 503, &r);
         assert_string_equal(json_string_value(json_object_get(r.json, "status")), "degraded");
         assert_true(json_is_false(json_object_get(r.json, "blob_storage_writable")));
         assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
@@ -446,8 +467,7 @@ static void test_health_degraded(void **state)
         /* Repaired: healthy again without a restart. */
         assert_int_equal(unlink(blobs), 0);
         assert_int_equal(rename(moved, blobs), 0);
-        assert_int_equal(http_get(&d, "/api/v1/health", NULL, &r), 0);
-        assert_int_equal(r.status, 200);
+        wait_health(&d, "/api/v1/health", 200, &r);
         http_result_free(&r);
         harness_destroy(&d);
 }
@@ -495,12 +515,171 @@ static void test_forwarded_for_untrusted(void **state)
         harness_set_unique_client_ips(false);
         /* The audit log records the forwarded address, not the proxy's. */
         long long n = 0;
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE ip LIKE "
-                                        "'10.%'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&d,
+                                             "SELECT count(*) FROM server_audit_log WHERE ip LIKE "
+                                             "'10.%'",
+                                             7, 5000, &n),
                          0);
         assert_true(n >= 7);
+        harness_destroy(&d);
+}
+
+/* How many audit entries name ip as the client. */
+static long long audited(struct daemon *d, const char *ip)
+{
+        char sql[160];
+        long long n = -1;
+
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM server_audit_log WHERE ip = '%s'", ip);
+        assert_int_equal(harness_db_int(d, sql, &n), 0);
+        return n;
+}
+
+/* Audit entries are written after the answer (a queue): wait up to 15 s
+ * for the entry naming ip.  The entry of a request names one address, so
+ * once it is there, a count of 0 for another address is final. */
+static long long audited_wait(struct daemon *d, const char *ip)
+{
+        char sql[160];
+        long long n = -1;
+
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM server_audit_log WHERE ip = '%s'", ip);
+        (void)harness_db_wait_int(d, sql, 1, 15000, &n);
+        return n;
+}
+
+/* One failed pairing with extra headers; returns the status. */
+static long pair_with(struct daemon *d, const char *const *headers)
+{
+        static int n;
+        struct http_result r;
+        char body[128];
+        long status;
+
+        /* A fresh account name each time: only the address budget counts. */
+        snprintf(body, sizeof(body),
+                 "{\"login\":\"nobody-%d\",\"password\":\"x\",\"vault_id\":\"v\"}", ++n);
+        http_call(d, "POST", "/api/client/pair", NULL, "application/json", body, headers, &r);
+        status = r.status;
+        http_result_free(&r);
+        return status;
+}
+
+/* Behind proxies the client is the right-most X-Forwarded-For entry that
+ * is not a trusted proxy: the left-most entries are the client's own. */
+static void test_forwarded_for_rightmost(void **state)
+{
+        struct daemon d;
+        (void)state;
+
+        struct daemon_options o = {
+                .config_yaml = "trusted_proxies: [\"127.0.0.0/8\", \"198.51.100.0/24\", unix]\n",
+                .second_listener = true};
+        assert_int_equal(harness_start(&d, &o), 0);
+
+        const char *spoofed[] = {"X-Forwarded-For: 6.6.6.6, 203.0.113.5, 198.51.100.7", NULL};
+        assert_int_equal(pair_with(&d, spoofed), 401);
+        assert_int_equal(audited_wait(&d, "203.0.113.5"), 1);
+        assert_int_equal(audited(&d, "6.6.6.6"), 0);
+
+        /* A second header line counts after the first. */
+        const char *two[] = {"X-Forwarded-For: 6.6.6.7", "X-Forwarded-For: 203.0.113.6", NULL};
+        assert_int_equal(pair_with(&d, two), 401);
+        assert_int_equal(audited_wait(&d, "203.0.113.6"), 1);
+
+        /* Only trusted hops: the left-most is the client. */
+        const char *all_trusted[] = {"X-Forwarded-For: 198.51.100.9, 198.51.100.8", NULL};
+        assert_int_equal(pair_with(&d, all_trusted), 401);
+        assert_int_equal(audited_wait(&d, "198.51.100.9"), 1);
+
+        /* A reverse proxy on the unix socket is trusted as "unix". */
+        snprintf(d.http_unix_socket, sizeof(d.http_unix_socket), "%s", d.second_socket);
+        const char *via_unix[] = {"X-Forwarded-For: 203.0.113.8", NULL};
+        assert_int_equal(pair_with(&d, via_unix), 401);
+        assert_int_equal(audited_wait(&d, "203.0.113.8"), 1);
+        d.http_unix_socket[0] = '\0';
+        harness_destroy(&d);
+}
+
+/* IPv6 clients share one rate-limit budget per /64: a fresh address from
+ * the same /64 for every attempt does not escape the limit. */
+static void test_ipv6_rate_limit_per_64(void **state)
+{
+        struct daemon d;
+        char header[96];
+        (void)state;
+
+        struct daemon_options o = {.config_yaml = "trusted_proxies: [\"127.0.0.0/8\"]\n"};
+        assert_int_equal(harness_start(&d, &o), 0);
+        for (int i = 1; i <= 5; i++) {
+                snprintf(header, sizeof(header), "X-Forwarded-For: 2001:db8:1:2::%x", i);
+                const char *h[] = {header, NULL};
+                assert_int_equal(pair_with(&d, h), 401);
+        }
+        snprintf(header, sizeof(header), "X-Forwarded-For: 2001:db8:1:2:ffff::1");
+        const char *same64[] = {header, NULL};
+        assert_int_equal(pair_with(&d, same64), 429);
+        const char *other64[] = {"X-Forwarded-For: 2001:db8:1:3::1", NULL};
+        assert_int_equal(pair_with(&d, other64), 401);
+        harness_destroy(&d);
+}
+
+/* A TCP connection to the daemon from the loopback address src. */
+static int connect_from(const struct daemon *d, const char *src)
+{
+        struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+        assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &to.sin_addr), 1);
+        to.sin_port = htons((uint16_t)d->port);
+        assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+        return fd;
+}
+
+/* Ask for /livez on fd: 1 when answered 200, 0 when the daemon closed the
+ * connection instead (waits at most 10 s). */
+static int livez_on(int fd)
+{
+        static const char req[] = "GET /livez HTTP/1.1\r\nHost: t\r\n\r\n";
+        char buf[64] = "";
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1))
+                return 0;
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return 0;
+        return strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
+/* One address holds at most limits.max_connections_per_client open
+ * connections (idle keep-alives, long polls); another address is still
+ * served while it holds them all. */
+static void test_connections_per_client(void **state)
+{
+        enum { LIMIT = 8 };
+        struct daemon d;
+        int fds[LIMIT + 1], answered = 0;
+        (void)state;
+
+        struct daemon_options o = {.config_yaml = "limits:\n  max_connections_per_client: 8\n"};
+        assert_int_equal(harness_start(&d, &o), 0);
+        for (int i = 0; i <= LIMIT; i++)
+                fds[i] = connect_from(&d, "127.0.0.3");
+        for (int i = 0; i <= LIMIT; i++)
+                answered += livez_on(fds[i]);
+        assert_int_equal(answered, LIMIT);
+        /* While 127.0.0.3 holds every slot it may, 127.0.0.2 is served.
+         * (127.0.0.1 is the harness's own, with its kept-alive connection.) */
+        int other = connect_from(&d, "127.0.0.2");
+        assert_int_equal(livez_on(other), 1);
+        close(other);
+        for (int i = 0; i <= LIMIT; i++)
+                close(fds[i]);
         harness_destroy(&d);
 }
 
@@ -518,6 +697,9 @@ int main(void)
                 cmocka_unit_test(test_admin_bootstrap),
                 cmocka_unit_test(test_bind_itself),
                 cmocka_unit_test(test_check_config),
+                cmocka_unit_test(test_forwarded_for_rightmost),
+                cmocka_unit_test(test_ipv6_rate_limit_per_64),
+                cmocka_unit_test(test_connections_per_client),
                 cmocka_unit_test(test_health_degraded),
                 cmocka_unit_test(test_forwarded_for_untrusted),
         };

@@ -144,7 +144,8 @@ static void setup_make(struct setup *s, const char *name, const char *smtp_lines
         path_join(s->config, sizeof(s->config), s->dir, "config.yml");
         assert_int_equal(mkdir(s->dir, 0755), 0);
         assert_int_equal(mkdir(s->data, 0750), 0);
-        /* As root the helper becomes "nobody", which exists everywhere. */
+        /* As root the helper becomes verstak-mail, whatever server.user
+         * says. */
         snprintf(text, sizeof(text),
                  "server:\n  user: nobody\nsmtp:\n  from: " SENDER "\n  timeout_seconds: 10\n%s",
                  smtp_lines ? smtp_lines : "");
@@ -292,6 +293,10 @@ static char *smtp_lines(const struct harness_sink *s, const char *security, bool
         return text;
 }
 
+/* The mail helper's account when the tests run as root. */
+static uid_t mail_uid;
+static gid_t mail_gid;
+
 /* --- group set-up ---------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -307,7 +312,10 @@ static int group_setup(void **state)
         snprintf(root, sizeof(root), "%s/verstak-mailer-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(root))
                 return -1;
-        /* The helper may run as nobody: let it reach its outboxes. */
+        /* The helper's own account (the package creates it). */
+        if (geteuid() == 0 && harness_system_user("verstak-mail", &mail_uid, &mail_gid) < 0)
+                return -1;
+        /* Let the tests' tools reach the outboxes. */
         if (chmod(root, 0755) < 0)
                 return -1;
         path_join(dir, sizeof(dir), root, "sink");
@@ -365,7 +373,7 @@ static void test_outbox_delivery(void **state)
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0640);
         if (geteuid() == 0)
-                assert_int_equal(st.st_uid, 65534); /* written by "nobody" */
+                assert_int_equal(st.st_uid, mail_uid); /* written by verstak-mail */
         char *msg = harness_read_file(path);
         assert_message(msg, "alice@example.org");
         free(msg);
@@ -400,15 +408,96 @@ static void test_helper_is_sandboxed(void **state)
         assert_string_equal(v, "1");
         if (geteuid() == 0) {
                 assert_true(proc_status(pid, "Uid", v, sizeof(v)));
-                assert_string_equal(v, "65534\t65534\t65534\t65534");
+                char want[64];
+                snprintf(want, sizeof(want), "%u\t%u\t%u\t%u", (unsigned)mail_uid,
+                         (unsigned)mail_uid, (unsigned)mail_uid, (unsigned)mail_uid);
+                assert_string_equal(v, want);
                 assert_true(proc_status(pid, "Groups", v, sizeof(v)));
-                assert_string_equal(v, "65534");
+                snprintf(want, sizeof(want), "%u", (unsigned)mail_gid);
+                assert_string_equal(v, want);
         }
         assert_true(proc_status(pid, "CapEff", v, sizeof(v)));
         assert_string_equal(v, "0000000000000000");
+        /* The supervisor, which forks the helpers, has a filter too. */
+        pid_t sup = mail_client_supervisor_pid(c);
+        assert_true(sup > 0);
+        assert_true(proc_status(sup, "Seccomp", v, sizeof(v)));
+        assert_string_equal(v, "2");
         mail_client_free(c);
         /* Freeing the client ends the helper. */
         assert_true(wait_gone(pid, 5000));
+}
+
+/* The helper asked (by the test-only probe, preloaded) to map executable
+ * memory: with its filter it dies before the call returns; without it the
+ * probe leaves its mark, which shows the probe works. */
+static bool helper_maps_exec(const char *name, const char *const *extra)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        char mark[PATH_MAX + 32], preload[PATH_MAX + 16];
+        const char *probe = getenv("VERSTAK_SECCOMP_PROBE");
+        pid_t pid;
+
+        if (!probe)
+                skip();
+        setup_make(&s, name, NULL);
+        /* Where the helper's account may leave the mark. */
+        path_join(mark, sizeof(mark), s.dir, "marks");
+        assert_int_equal(mkdir(mark, 0700), 0);
+        assert_int_equal(chmod(mark, 01777), 0);
+        path_join(mark, sizeof(mark), s.dir, "marks/mark");
+        snprintf(preload, sizeof(preload), "%s", probe);
+        assert_int_equal(setenv("LD_PRELOAD", preload, 1), 0);
+        assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
+        assert_int_equal(setenv("VERSTAK_PROBE_MARK", mark, 1), 0);
+        int r = mail_client_new_spawn_argv(mailer_bin(), s.config, s.data, extra, &c);
+        unsetenv("LD_PRELOAD");
+        unsetenv("VERSTAK_PROBE_MARK");
+        assert_int_equal(r, 0);
+        pid = mail_client_helper_pid(c);
+        assert_true(pid > 0);
+        assert_int_equal(kill(pid, SIGPWR), 0);
+        assert_true(wait_gone(pid, 5000));
+        mail_client_free(c);
+        return access(mark, F_OK) == 0;
+}
+
+static void test_helper_no_exec_memory(void **state)
+{
+        static const char *const no_filter[] = {"--no-seccomp", NULL};
+        (void)state;
+
+        assert_false(helper_maps_exec("exec-memory", NULL));
+        assert_true(helper_maps_exec("exec-memory-unfiltered", no_filter));
+}
+
+/* A helper that keeps dying is restarted at most MAILER_SPAWN_BURST (10)
+ * times a minute: then the supervisor refuses, instead of forking on. */
+static void test_restart_rate_limited(void **state)
+{
+        struct setup s;
+        struct mail_client *c = NULL;
+        char err[256] = "";
+        int sent = 0, r = 0;
+        (void)state;
+
+        setup_make(&s, "respawn-limit", NULL);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), 0);
+        for (int i = 0; i < 15; i++) {
+                pid_t pid = mail_client_helper_pid(c);
+                assert_true(pid > 0);
+                assert_int_equal(kill(pid, SIGKILL), 0);
+                assert_true(wait_gone(pid, 5000));
+                r = mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err));
+                if (r < 0)
+                        break;
+                sent++;
+        }
+        /* The first helper and nine restarts; the tenth restart is refused. */
+        assert_int_equal(sent, 9);
+        assert_int_equal(r, -ECHILD);
+        mail_client_free(c);
 }
 
 static void test_restart_after_kill(void **state)
@@ -496,6 +585,54 @@ static void test_invalid_config_reported(void **state)
         assert_int_equal(
                 mail_client_new_spawn("/nonexistent/verstak-sync-mailer", s.config, s.data, &c),
                 -ECHILD);
+}
+
+/* Started as root, the mailer refuses what another account could have
+ * arranged: a configuration it does not own alone, an outbox reached
+ * through a symbolic link, root as its target account. */
+static void test_root_start_refuses_untrusted(void **state)
+{
+        static const char *const as_root[] = {"--user", "root", NULL};
+        struct setup s;
+        struct mail_client *c = NULL;
+        char target[PATH_MAX + 16], link[PATH_MAX + 16], lines[PATH_MAX + 64],
+                created[PATH_MAX + 32];
+        (void)state;
+
+        if (geteuid() != 0)
+                skip();
+        /* A configuration the daemon's account could rewrite. */
+        setup_make(&s, "untrusted-owner", NULL);
+        assert_int_equal(chown(s.config, mail_uid, mail_gid), 0);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), -ECHILD);
+        assert_int_equal(chown(s.config, 0, 0), 0);
+        assert_int_equal(chmod(s.config, 0664), 0);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), -ECHILD);
+        assert_int_equal(chmod(s.config, 0640), 0);
+        assert_int_equal(access(s.outbox, F_OK), -1); /* nothing was created */
+
+        /* An outbox behind a symbolic link: nothing is created or chowned
+         * where it points. */
+        path_join(target, sizeof(target), root, "link-target");
+        assert_int_equal(mkdir(target, 0755), 0);
+        path_join(link, sizeof(link), root, "link");
+        assert_int_equal(symlink(target, link), 0);
+        snprintf(lines, sizeof(lines), "  outbox_dir: %s/outbox\n", link);
+        struct setup s2;
+        setup_make(&s2, "symlinked-outbox", lines);
+        assert_int_equal(mail_client_new_spawn(mailer_bin(), s2.config, s2.data, &c), -ECHILD);
+        path_join(created, sizeof(created), target, "outbox");
+        assert_int_equal(access(created, F_OK), -1);
+        struct stat st;
+        assert_int_equal(stat(target, &st), 0);
+        assert_int_equal(st.st_uid, 0);
+
+        /* Root is not an account to become. */
+        struct setup s3;
+        setup_make(&s3, "root-user", NULL);
+        assert_int_equal(mail_client_new_spawn_argv(mailer_bin(), s3.config, s3.data, as_root, &c),
+                         -ECHILD);
+        assert_null(c);
 }
 
 static void test_client_refuses_line_breaks(void **state)
@@ -1030,9 +1167,12 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_outbox_delivery, kill_tracked),
                 cmocka_unit_test_teardown(test_helper_is_sandboxed, kill_tracked),
+                cmocka_unit_test_teardown(test_helper_no_exec_memory, kill_tracked),
                 cmocka_unit_test_teardown(test_restart_after_kill, kill_tracked),
+                cmocka_unit_test_teardown(test_restart_rate_limited, kill_tracked),
                 cmocka_unit_test_teardown(test_concurrent_sends, kill_tracked),
                 cmocka_unit_test_teardown(test_invalid_config_reported, kill_tracked),
+                cmocka_unit_test_teardown(test_root_start_refuses_untrusted, kill_tracked),
                 cmocka_unit_test_teardown(test_client_refuses_line_breaks, kill_tracked),
                 cmocka_unit_test_teardown(test_ipc_header_injection_refused, kill_tracked),
                 cmocka_unit_test_teardown(test_ipc_protocol_violations, kill_tracked),

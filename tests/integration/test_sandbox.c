@@ -7,8 +7,12 @@
  * the whole process, and forbidden system calls (execve, an AF_INET socket)
  * killing it with SIGSYS, triggered through a test-only LD_PRELOAD probe.
  *
- * Creates the system user verstak-test when it does not exist (tests run
- * as root).
+ * The hand-run root start with its mail helper: after start-up nothing
+ * runs as root, and an account that rewrites the configuration and kills
+ * the helper gains nothing.
+ *
+ * Creates the system users verstak-test and verstak-mail when they do not
+ * exist (tests run as root).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +20,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,15 +47,12 @@ static const char *probe_path(void)
 static const struct passwd *test_user(void)
 {
         static struct passwd copy;
-        struct passwd *pw = getpwnam(TEST_USER);
+        struct passwd *pw;
+        uid_t uid;
+        gid_t gid;
 
-        if (!pw) {
-                const char *const argv[] = {
-                        "useradd",           "--system",     "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", "--user-group", TEST_USER,          NULL};
-                assert_int_equal(harness_run(argv), 0);
-                pw = getpwnam(TEST_USER);
-        }
+        assert_int_equal(harness_system_user(TEST_USER, &uid, &gid), 0);
+        pw = getpwnam(TEST_USER);
         assert_non_null(pw);
         copy = *pw;
         return &copy;
@@ -145,6 +150,24 @@ static void test_seccomp_kills_inet_socket(void **state)
                 fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
 }
 
+/* Run by hand the daemon has no use for connect(): a stream to a local
+ * service (the system bus) is refused by the filter. */
+static void test_seccomp_kills_unix_connect(void **state)
+{
+        (void)state;
+        int status = probe_with_signal(NULL, SIGXCPU);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+                fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
+}
+
+static void test_seccomp_kills_exec_mapping(void **state)
+{
+        (void)state;
+        int status = probe_with_signal(NULL, SIGPWR);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+                fail_msg("expected death by SIGSYS, got wait status 0x%x", (unsigned)status);
+}
+
 /* --no-seccomp warns and leaves the filter off: the same probe now gets
  * its socket (exit 98), which shows the probe itself works. */
 static void test_no_seccomp(void **state)
@@ -209,8 +232,9 @@ static void test_drop_to_user(void **state)
         expect_owner(d.data_dir, pw->pw_uid, pw->pw_gid);
         snprintf(path, sizeof(path), "%s/server.db", d.data_dir);
         expect_owner(path, pw->pw_uid, pw->pw_gid);
+        /* The configuration stays root's: readable, not writable. */
         snprintf(path, sizeof(path), "%s/config.yml", d.data_dir);
-        expect_owner(path, pw->pw_uid, pw->pw_gid);
+        expect_owner(path, 0, pw->pw_gid);
         snprintf(path, sizeof(path), "%s/blobs", d.data_dir);
         expect_owner(path, pw->pw_uid, pw->pw_gid);
         expect_owner(outside, 0, 0);
@@ -304,18 +328,213 @@ static void test_start_unprivileged(void **state)
         harness_destroy(&d);
 }
 
+/* --- the hand-run root start and its mail helper ---------------------------- */
+
+/* The parent of pid, from /proc, or 0 when it is gone. */
+static pid_t parent_of(pid_t pid)
+{
+        char path[64], line[512];
+        int ppid = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return 0;
+        if (fgets(line, sizeof(line), f)) {
+                const char *close_paren = strrchr(line, ')');
+                if (close_paren)
+                        (void)sscanf(close_paren + 2, "%*c %d", &ppid);
+        }
+        fclose(f);
+        return ppid;
+}
+
+/* The pids of every descendant of pid (children first found in /proc). */
+static int descendants(pid_t pid, pid_t *out, int max)
+{
+        int n = 0;
+
+        for (int i = -1; i < n; i++) {
+                pid_t parent = i < 0 ? pid : out[i];
+                DIR *dir = opendir("/proc");
+                struct dirent *de;
+
+                assert_non_null(dir);
+                while ((de = readdir(dir))) {
+                        int child = atoi(de->d_name);
+
+                        if (child > 0 && n < max && parent_of(child) == parent)
+                                out[n++] = child;
+                }
+                closedir(dir);
+        }
+        return n;
+}
+
+/* The real, effective, saved and file-system uids of pid, none of them 0. */
+static void expect_not_root(pid_t pid)
+{
+        char path[64], line[256];
+        unsigned ids[4];
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return; /* gone in between */
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Uid: %u %u %u %u", &ids[0], &ids[1], &ids[2], &ids[3]) == 4) {
+                        found = true;
+                        break;
+                }
+        fclose(f);
+        assert_true(found);
+        for (int i = 0; i < 4; i++)
+                if (ids[i] == 0)
+                        fail_msg("process %d still runs as root (Uid: %u %u %u %u)", (int)pid,
+                                 ids[0], ids[1], ids[2], ids[3]);
+}
+
+/* Replace path with text as uid:gid (the daemon's account at work). */
+static void write_as(uid_t uid, gid_t gid, const char *path, const char *text)
+{
+        char tmp[PATH_MAX + 64];
+        int status = 0;
+        pid_t pid;
+
+        snprintf(tmp, sizeof(tmp), "%s.new", path);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+                    setresuid(uid, uid, uid) < 0)
+                        _exit(2);
+                int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+                    close(fd) < 0 || rename(tmp, path) < 0)
+                        _exit(3);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#define ROOT_SECRET "root-only-secret-5f1c9a"
+
+static void test_hand_run_root_mailer(void **state)
+{
+        if (geteuid() != 0)
+                skip();
+        const struct passwd *pw = test_user();
+        struct harness_sink sink = HARNESS_SINK_INIT;
+        uid_t mail_uid;
+        gid_t mail_gid;
+        struct daemon d;
+        struct http_result r;
+        char secret[PATH_MAX + 32], rootonly[PATH_MAX + 32], evil[PATH_MAX + 64];
+        char sink_dir[PATH_MAX + 32], config[PATH_MAX + 32], *text = NULL, *msg;
+        pid_t procs[16];
+        int n;
+        (void)state;
+
+        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
+        struct daemon_options o = {.config_yaml = "server:\n  user: " TEST_USER "\n",
+                                   .drop_root = true};
+        assert_int_equal(harness_prepare(&d, &o), 0);
+        assert_int_equal(chmod(d.root, 0755), 0);
+        /* A file only root may read, and a directory only root may change. */
+        snprintf(secret, sizeof(secret), "%s/root-only", d.root);
+        int fd = open(secret, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, ROOT_SECRET "\n", strlen(ROOT_SECRET) + 1),
+                         (ssize_t)strlen(ROOT_SECRET) + 1);
+        close(fd);
+        harness_note_secret(ROOT_SECRET);
+        snprintf(rootonly, sizeof(rootonly), "%s/root-dir", d.root);
+        assert_int_equal(mkdir(rootonly, 0755), 0);
+        snprintf(evil, sizeof(evil), "%s/new-outbox", rootonly);
+        /* An SMTP server that would accept the secret as the password. */
+        snprintf(sink_dir, sizeof(sink_dir), "%s/sink", d.root);
+        assert_int_equal(mkdir(sink_dir, 0755), 0);
+        const char *const auth[] = {"--auth", "mailer:" ROOT_SECRET, NULL};
+        assert_int_equal(harness_sink_start(&sink, sink_dir, auth), 0);
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_true(harness_wait_log(&d, "Dropped privileges to user '" TEST_USER "'", 5000));
+        n = descendants(d.pid, procs, 16);
+        assert_true(n >= 2); /* the supervisor and its first helper */
+
+        /* The daemon's account rewrites the configuration ... */
+        assert_true(asprintf(&text,
+                             "server:\n  user: root\n"
+                             "smtp:\n  host: 127.0.0.1\n  port: %d\n  security: none\n"
+                             "  username: mailer\n  password_file: %s\n  outbox_dir: %s\n",
+                             sink.port, secret, evil) > 0);
+        snprintf(config, sizeof(config), "%s/config.yml", d.data_dir);
+        write_as(pw->pw_uid, pw->pw_gid, config, text);
+        free(text);
+        /* ... the helper dies ... */
+        for (int i = 0; i < n; i++)
+                if (parent_of(procs[i]) != d.pid)
+                        assert_int_equal(kill(procs[i], SIGKILL), 0);
+        /* ... and an e-mail is due. */
+        http_call(&d, "POST", "/api/v1/auth/register", NULL, "application/json",
+                  "{\"username\":\"rootcheck\",\"email\":\"rootcheck@example.org\","
+                  "\"password\":\"correct horse 7\"}",
+                  NULL, &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        /* The restarted helper used what root read at start: the outbox. */
+        msg = harness_outbox_take(&d, "rootcheck@example.org", 10000);
+        assert_non_null(msg);
+        free(msg);
+        /* Nothing reached the SMTP server, no directory appeared. */
+        char *eml = NULL, *json = NULL;
+        assert_int_equal(harness_sink_next(&sink, 0, &eml, &json), -ENOENT);
+        assert_int_equal(access(evil, F_OK), -1);
+        expect_owner(rootonly, 0, 0);
+
+        /* Nothing of the server or the mailer runs as root. */
+        expect_not_root(d.pid);
+        n = descendants(d.pid, procs, 16);
+        assert_true(n >= 2);
+        for (int i = 0; i < n; i++) {
+                expect_not_root(procs[i]);
+                char path[64], line[256];
+                snprintf(path, sizeof(path), "/proc/%d/status", (int)procs[i]);
+                FILE *f = fopen(path, "r");
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof(line), f)) {
+                        unsigned uid;
+                        if (sscanf(line, "Uid: %u", &uid) == 1)
+                                assert_int_equal(uid, (unsigned)mail_uid);
+                }
+                fclose(f);
+        }
+        harness_sink_stop(&sink);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seccomp_active),
                 cmocka_unit_test(test_seccomp_kills_execve),
                 cmocka_unit_test(test_seccomp_kills_inet_socket),
+                cmocka_unit_test(test_seccomp_kills_unix_connect),
+                cmocka_unit_test(test_seccomp_kills_exec_mapping),
                 cmocka_unit_test(test_no_seccomp),
                 cmocka_unit_test(test_drop_to_user),
                 cmocka_unit_test(test_unknown_user),
                 cmocka_unit_test(test_root_user_refused),
                 cmocka_unit_test(test_allow_root),
                 cmocka_unit_test(test_start_unprivileged),
+                cmocka_unit_test(test_hand_run_root_mailer),
         };
         return cmocka_run_group_tests_name("sandbox", tests, NULL, NULL);
 }

@@ -304,10 +304,10 @@ static void test_pair_credentials(void **state)
                           "\"v\"}"),
                      403, "forbidden", "email not confirmed");
         long long n = 0;
-        assert_int_equal(harness_db_int(&D,
-                                        "SELECT count(*) FROM server_audit_log WHERE "
-                                        "event_type='device_auth_failed'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&D,
+                                             "SELECT count(*) FROM server_audit_log WHERE "
+                                             "event_type='device_auth_failed'",
+                                             1, 5000, &n),
                          0);
         assert_true(n >= 1);
 }
@@ -419,10 +419,10 @@ static void test_revoke(void **state)
         expect_error(me, 401, "unauthorized", "device revoked");
 
         long long n = 0;
-        assert_int_equal(harness_db_int(&D,
-                                        "SELECT count(*) FROM server_audit_log WHERE "
-                                        "event_type='device_revoked'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&D,
+                                             "SELECT count(*) FROM server_audit_log WHERE "
+                                             "event_type='device_revoked'",
+                                             2, 5000, &n),
                          0);
         assert_true(n >= 2);
 }
@@ -1097,10 +1097,10 @@ static void test_rate_limit(void **state)
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         long long n = 0;
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE "
-                                        "event_type='rate_limit_exceeded'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&d,
+                                             "SELECT count(*) FROM server_audit_log WHERE "
+                                             "event_type='rate_limit_exceeded'",
+                                             1, 5000, &n),
                          0);
         assert_true(n >= 1);
 
@@ -1115,11 +1115,11 @@ static void test_rate_limit(void **state)
                 assert_int_equal(r.status, 401);
                 http_result_free(&r);
         }
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE "
-                                        "event_type='device_auth_failed' AND "
-                                        "message='invalid API key'",
-                                        &n),
+        assert_int_equal(harness_db_wait_int(&d,
+                                             "SELECT count(*) FROM server_audit_log WHERE "
+                                             "event_type='device_auth_failed' AND "
+                                             "message='invalid API key'",
+                                             5, 5000, &n),
                          0);
         assert_int_equal(n, 5);
         harness_destroy(&d);

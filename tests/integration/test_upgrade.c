@@ -243,24 +243,27 @@ static void test_failed_login_audits_user(void **state)
         assert_int_equal(known.status, 401);
         http_result_free(&known);
 
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE event_type "
-                                        "= 'device_auth_failed' AND user_id = " ALICE_ID_SQL,
-                                        &n),
-                         0);
+        assert_int_equal(
+                harness_db_wait_int(&d,
+                                    "SELECT count(*) FROM server_audit_log WHERE event_type "
+                                    "= 'device_auth_failed' AND user_id = " ALICE_ID_SQL,
+                                    1, 5000, &n),
+                0);
         assert_int_equal(n, 1);
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE event_type "
-                                        "= 'login_failed' AND user_id = " ALICE_ID_SQL,
-                                        &n),
-                         0);
+        assert_int_equal(
+                harness_db_wait_int(&d,
+                                    "SELECT count(*) FROM server_audit_log WHERE event_type "
+                                    "= 'login_failed' AND user_id = " ALICE_ID_SQL,
+                                    1, 5000, &n),
+                0);
         assert_int_equal(n, 1);
         /* The unknown login: audited without a user. */
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_audit_log WHERE event_type "
-                                        "= 'device_auth_failed' AND user_id IS NULL",
-                                        &n),
-                         0);
+        assert_int_equal(
+                harness_db_wait_int(&d,
+                                    "SELECT count(*) FROM server_audit_log WHERE event_type "
+                                    "= 'device_auth_failed' AND user_id IS NULL",
+                                    1, 5000, &n),
+                0);
         assert_int_equal(n, 1);
         assert_int_equal(harness_db_int(&d,
                                         "SELECT count(*) FROM server_audit_log WHERE message "

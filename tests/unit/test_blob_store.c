@@ -305,13 +305,14 @@ static void test_refs_and_quotas(void **state)
         sha_of("2", 1, s2);
         sha_of("3", 1, s3);
         sha_of("4", 1, s4);
-        assert_int_equal(store_blob_ref_add(f->store, &a, s1, 60, &q), 1);
-        assert_int_equal(store_blob_ref_add(f->store, &a, s2, 40, &q), 1); /* vault at 100 */
-        assert_int_equal(store_blob_ref_add(f->store, &a, s3, 1, &q), -EDQUOT);
-        assert_int_equal(store_blob_ref_add(f->store, &a, s1, 60, &q), 0); /* no-op at quota */
-        assert_int_equal(store_blob_ref_add(f->store, &b, s3, 50, &q), 1); /* user at 150 */
-        assert_int_equal(store_blob_ref_add(f->store, &b, s4, 1, &q), -EDQUOT);
-        assert_int_equal(store_blob_ref_add(f->store, &c, s1, 60, &q), 1); /* other user */
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, s1, 60, &q), 1);
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, s2, 40, &q), 1); /* vault at 100 */
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, s3, 1, &q), -EDQUOT);
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, s1, 60, &q),
+                         0); /* no-op at quota */
+        assert_int_equal(store_blob_ref_add(f->store, &b, NULL, s3, 50, &q), 1); /* user at 150 */
+        assert_int_equal(store_blob_ref_add(f->store, &b, NULL, s4, 1, &q), -EDQUOT);
+        assert_int_equal(store_blob_ref_add(f->store, &c, NULL, s1, 60, &q), 1); /* other user */
 
         assert_int_equal(store_blob_usage_scope(f->store, &a, &use), 0);
         assert_int_equal(use.bytes, 100);
@@ -358,7 +359,7 @@ static void test_gc(void **state)
 
         /* Referenced: stays. */
         struct blob_upload *u = upload(f, "referenced", 10, 10, kept);
-        assert_int_equal(store_blob_ref_add(f->store, &a, kept, 10, &q), 1);
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, kept, 10, &q), 1);
         blob_upload_free(u);
         /* An orphan file with a server_blobs row (as a crash would leave). */
         blob_upload_free(upload(f, "orphan!", 7, 7, orphan));
@@ -384,7 +385,7 @@ static void test_gc(void **state)
         assert_int_equal(blob_store_exists(f->bs, busy), 1);
 
         /* The upload completes: referenced, so the next run keeps it. */
-        assert_int_equal(store_blob_ref_add(f->store, &a, busy, 9, &q), 1);
+        assert_int_equal(store_blob_ref_add(f->store, &a, NULL, busy, 9, &q), 1);
         blob_upload_free(inflight);
         assert_int_equal(blob_gc_run(f->store, f->bs, &res), 0);
         assert_int_equal(res.files_removed, 0);
@@ -425,7 +426,8 @@ static void *race_uploader(void *arg)
                         blob_upload_free(u);
                         continue;
                 }
-                int q = store_blob_ref_add(r->f->store, &scope, sha, 14, reject ? &none : &ok);
+                int q = store_blob_ref_add(r->f->store, &scope, NULL, sha, 14,
+                                           reject ? &none : &ok);
                 if (q < 0)
                         (void)blob_upload_discard(u, blob_gc_unused, r->f->store);
                 else if (blob_store_exists(r->f->bs, sha) != 1)

@@ -154,6 +154,34 @@ static void test_config_all_keys(void **state)
         config_done(&c);
 }
 
+/* smtp.security as loaded from yml. */
+static enum smtp_security security_of(const char *yml)
+{
+        struct config c;
+        char err[256] = "";
+        enum smtp_security s;
+
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, yml, strlen(yml), err, sizeof(err)), 0);
+        s = c.smtp.security;
+        config_done(&c);
+        return s;
+}
+
+/* With a username the password must not be sent where STARTTLS was
+ * stripped: starttls-required unless security is given. */
+static void test_config_smtp_security_default(void **state)
+{
+        (void)state;
+        assert_int_equal(security_of("smtp:\n  host: m.example\n"), SMTP_SECURITY_STARTTLS);
+        assert_int_equal(security_of("smtp:\n  host: m.example\n  username: u\n"),
+                         SMTP_SECURITY_STARTTLS_REQUIRED);
+        assert_int_equal(security_of("smtp:\n  username: u\n  security: starttls\n"),
+                         SMTP_SECURITY_STARTTLS);
+        assert_int_equal(security_of("smtp:\n  security: none\n  username: u\n"),
+                         SMTP_SECURITY_NONE);
+}
+
 static void expect_error(const char *yml, const char *key)
 {
         struct config c;
@@ -249,6 +277,7 @@ int main(void)
                 cmocka_unit_test(test_config_load_earlier_server_keys),
                 cmocka_unit_test(test_config_all_keys),
                 cmocka_unit_test(test_config_errors),
+                cmocka_unit_test(test_config_smtp_security_default),
                 cmocka_unit_test(test_config_env),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

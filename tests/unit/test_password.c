@@ -50,10 +50,18 @@ static void test_password_slots_busy(void **state)
         assert_int_equal(password_hash("correct horse", busy), -EAGAIN);
         assert_int_equal(password_verify("correct horse", hash, NULL), -EAGAIN);
         assert_int_equal(password_verify_dummy("correct horse"), -EAGAIN);
+        /* Failed checks of unknown, Argon2id and bcrypt accounts wait for
+         * a slot as a real check does. */
+        assert_int_equal(password_verify_dummy_bcrypt("correct horse", 4), -EAGAIN);
+        assert_int_equal(password_fail_equalise("correct horse", NULL, 0), -EAGAIN);
+        assert_int_equal(password_fail_equalise("correct horse", hash, 4), -EAGAIN);
         password_slot_release();
 
         assert_int_equal(password_verify("correct horse", hash, NULL), 1);
         assert_int_equal(password_verify_dummy("correct horse"), 0);
+        assert_int_equal(password_verify_dummy_bcrypt("correct horse", 4), 0);
+        assert_int_equal(password_fail_equalise("correct horse", NULL, 4), 0);
+        assert_int_equal(password_fail_equalise("correct horse", hash, 0), 0);
         assert_int_equal(password_slot_acquire(), 0);
         password_slot_release();
 }

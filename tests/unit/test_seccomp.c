@@ -12,27 +12,76 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "daemon/seccomp.h"
+#include "mailer/mailer_seccomp.h"
+#include "util/cleanup.h"
 
+static const struct seccomp_profile *const profiles[] = {
+        &seccomp_profile_server, &mailer_seccomp_profile, &mailer_supervisor_seccomp_profile};
+
+/* One rule for both programs: every name is known to libseccomp, and no
+ * group lists a call the engine's argument rules own. */
 static void test_seccomp_names_resolve(void **state)
 {
-        const struct seccomp_profile *p = &seccomp_profile_server;
+        static const char *const bad_names[] = {"brk", "mmap", NULL};
+        static const char *const typo_names[] = {"read", "wrte", NULL};
+        const struct seccomp_group bad_groups[] = {{"memory", bad_names}, {NULL, NULL}};
+        const struct seccomp_group typo_groups[] = {{"io", typo_names}, {NULL, NULL}};
+        const struct seccomp_profile bad = {.name = "bad", .groups = bad_groups};
+        const struct seccomp_profile typo = {.name = "typo", .groups = typo_groups};
+        const char *name = NULL;
         (void)state;
 
-        for (const struct seccomp_group *g = p->groups; g->name; g++)
-                for (size_t i = 0; g->syscalls[i]; i++)
-                        if (seccomp_syscall_resolve_name(g->syscalls[i]) == __NR_SCMP_ERROR)
-                                fail_msg("group %s: unknown system call %s", g->name,
-                                         g->syscalls[i]);
-        for (const struct seccomp_arg_rule *a = p->arg_rules; a->syscall; a++)
-                assert_int_not_equal(seccomp_syscall_resolve_name(a->syscall), __NR_SCMP_ERROR);
-        for (const struct seccomp_errno_rule *e = p->errno_rules; e->syscall; e++)
-                assert_int_not_equal(seccomp_syscall_resolve_name(e->syscall), __NR_SCMP_ERROR);
+        for (size_t i = 0; i < ELEMENTSOF(profiles); i++)
+                if (seccomp_profile_check_names(profiles[i], &name) < 0)
+                        fail_msg("profile %s: unknown or engine-owned system call %s",
+                                 profiles[i]->name, name);
+        assert_int_equal(seccomp_profile_check_names(&typo, &name), -EINVAL);
+        assert_string_equal(name, "wrte");
+        assert_int_equal(seccomp_profile_check_names(&bad, &name), -EINVAL);
+        assert_string_equal(name, "mmap");
+}
+
+/* Both programs: threads only, and no executable memory (mmap and
+ * mprotect appear only through the engine's PROT_EXEC rule). */
+static void test_seccomp_shared_rules(void **state)
+{
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(profiles); i++) {
+                const struct seccomp_profile *p = profiles[i];
+                assert_true(p->threads_only);
+                assert_true(seccomp_profile_allows(p, "mmap"));
+                assert_false(seccomp_profile_allows(p, "pkey_mprotect"));
+                assert_false(seccomp_profile_allows(p, "execve"));
+                assert_false(seccomp_profile_allows(p, "fork"));
+                assert_false(seccomp_profile_allows(p, "vfork"));
+                for (const struct seccomp_arg_rule *a = p->arg_rules; a->syscall; a++) {
+                        assert_string_not_equal(a->syscall, "mmap");
+                        assert_string_not_equal(a->syscall, "mprotect");
+                        assert_string_not_equal(a->syscall, "clone");
+                }
+        }
+        /* The daemon: unix sockets only, another family kills; the mailer
+         * also reaches the network, others fail with EAFNOSUPPORT. */
+        assert_int_equal(seccomp_profile_server.families[0], AF_UNIX);
+        assert_int_equal(seccomp_profile_server.families[1], -1);
+        assert_int_equal(seccomp_profile_server.family_errno, 0);
+        assert_int_equal(mailer_seccomp_profile.family_errno, EAFNOSUPPORT);
+}
+
+/* connect() is not in the daemon's profile: only added for smtp.socket. */
+static void test_seccomp_server_no_connect(void **state)
+{
+        (void)state;
+        assert_false(seccomp_profile_allows(&seccomp_profile_server, "connect"));
+        assert_string_equal(seccomp_server_connect[0], "connect");
+        assert_null(seccomp_server_connect[1]);
 }
 
 static void test_seccomp_forbidden_absent(void **state)
@@ -106,32 +155,14 @@ static void test_seccomp_children_only_given_pid(void **state)
                 }
 }
 
-static void test_seccomp_socket_unix_only(void **state)
-{
-        const struct seccomp_profile *p = &seccomp_profile_server;
-        int socket_rules = 0;
-        (void)state;
-
-        /* socket() appears only with an argument check, for AF_UNIX. */
-        for (const struct seccomp_group *g = p->groups; g->name; g++)
-                for (size_t i = 0; g->syscalls[i]; i++)
-                        assert_string_not_equal(g->syscalls[i], "socket");
-        for (const struct seccomp_arg_rule *a = p->arg_rules; a->syscall; a++)
-                if (strcmp(a->syscall, "socket") == 0) {
-                        assert_int_equal(a->arg, 0);
-                        assert_int_equal(a->value, AF_UNIX);
-                        socket_rules++;
-                }
-        assert_int_equal(socket_rules, 1);
-}
-
 static void test_seccomp_no_duplicate_in_group(void **state)
 {
         (void)state;
-        for (const struct seccomp_group *g = seccomp_profile_server.groups; g->name; g++)
-                for (size_t i = 0; g->syscalls[i]; i++)
-                        for (size_t j = i + 1; g->syscalls[j]; j++)
-                                assert_string_not_equal(g->syscalls[i], g->syscalls[j]);
+        for (size_t p = 0; p < ELEMENTSOF(profiles); p++)
+                for (const struct seccomp_group *g = profiles[p]->groups; g->name; g++)
+                        for (size_t i = 0; g->syscalls[i]; i++)
+                                for (size_t j = i + 1; g->syscalls[j]; j++)
+                                        assert_string_not_equal(g->syscalls[i], g->syscalls[j]);
 }
 
 static void list_profile(const struct seccomp_profile *p)
@@ -141,6 +172,10 @@ static void list_profile(const struct seccomp_profile *p)
                         printf("%s\n", g->syscalls[i]);
         for (const struct seccomp_arg_rule *a = p->arg_rules; a->syscall; a++)
                 printf("%s\n", a->syscall);
+        /* The engine's own rules, and connect for the systemd mode. */
+        printf("mmap\nmprotect\nsocket\nsocketpair\nclone\nclone3\n");
+        for (size_t i = 0; seccomp_server_connect[i]; i++)
+                printf("%s\n", seccomp_server_connect[i]);
 }
 
 int main(int argc, char **argv)
@@ -152,7 +187,8 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seccomp_names_resolve),
                 cmocka_unit_test(test_seccomp_forbidden_absent),
-                cmocka_unit_test(test_seccomp_socket_unix_only),
+                cmocka_unit_test(test_seccomp_shared_rules),
+                cmocka_unit_test(test_seccomp_server_no_connect),
                 cmocka_unit_test(test_seccomp_children_only_given_pid),
                 cmocka_unit_test(test_seccomp_no_duplicate_in_group),
         };

@@ -21,6 +21,7 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "store/store.h"
+#include "store/store_users.h"
 #include "store/store_ops.h"
 
 static char tmpdir[PATH_MAX];
@@ -100,6 +101,11 @@ static void test_migrate_legacy(void **state)
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
         assert_int_equal(migrated, 3); /* 2 -> 3 -> 4 -> 5 */
+        /* The earlier server's bcrypt accounts: their cost is what a failed
+         * login of any account spends on bcrypt until they are rehashed. */
+        unsigned cost = 99;
+        assert_int_equal(store_user_bcrypt_cost(s, &cost), 0);
+        assert_int_equal(cost, 10);
         struct store_counts c;
         assert_int_equal(store_get_counts(s, &c), 0);
         assert_int_equal(c.ops, ops);
@@ -307,25 +313,48 @@ static void test_ratelimit(void **state)
 
         assert_int_equal(ratelimit_new(3, &rl), 0);
         for (int i = 0; i < 5; i++)
-                assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000), 0);
-        unsigned wait = ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 60);
+                assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000), 0);
+        unsigned wait = ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000 + 60);
         assert_int_equal(wait, 15 * 60 - 60);
         /* Another rule, another key: separate budgets. */
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 1000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "5.6.7.8", 1000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 1000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "5.6.7.8", 1000), 0);
         /* The window ends: allowed again. */
-        assert_int_equal(ratelimit_hit(rl, RL_PAIR, "1.2.3.4", 1000 + 15 * 60), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_PAIR, RL_KIND_ADDRESS, "1.2.3.4", 1000 + 15 * 60), 0);
         /* At most 3 buckets: a fourth evicts the least recently seen
          * (RL_LOGIN|1.2.3.4), whose budget then starts afresh. */
         assert_int_equal(ratelimit_size(rl), 3);
         for (int i = 0; i < 10; i++)
-                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 600);
-        assert_int_equal(ratelimit_hit(rl, RL_FORGOT, "x", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_REGISTER, "y", 2000), 0);
-        assert_int_equal(ratelimit_hit(rl, RL_RESET, "z", 2000), 0);
+                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 600);
+        assert_int_equal(ratelimit_hit(rl, RL_FORGOT, RL_KIND_ADDRESS, "x", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_REGISTER, RL_KIND_ADDRESS, "y", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_RESET, RL_KIND_ADDRESS, "z", 2000), 0);
         assert_int_equal(ratelimit_size(rl), 3);
-        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, "1.2.3.4", 2000), 0);
+        assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, "1.2.3.4", 2000), 0);
+        ratelimit_free(rl);
+}
+
+/* An account's counter survives a flood of fresh addresses: accounts have
+ * buckets of their own, which address buckets never evict. */
+static void test_ratelimit_account_survives_flood(void **state)
+{
+        struct ratelimit *rl;
+        char ip[32];
+        (void)state;
+
+        assert_int_equal(ratelimit_new(3, &rl), 0);
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(
+                        ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1000), 0);
+        assert_int_not_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1000),
+                             0);
+        for (int i = 0; i < 100; i++) {
+                snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 250, i % 250);
+                assert_int_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ADDRESS, ip, 1001), 0);
+        }
+        assert_int_not_equal(ratelimit_hit(rl, RL_LOGIN, RL_KIND_ACCOUNT, "hash-of-alice", 1002),
+                             0);
         ratelimit_free(rl);
 }
 
@@ -346,6 +375,13 @@ static void test_password(void **state)
         assert_true(rehash);
         assert_int_equal(password_verify("not-it", bcrypt, NULL), 0);
         assert_true(password_verify("x", "plaintext", NULL) < 0);
+        /* Failed checks spend one bcrypt check of the migrated accounts'
+         * cost (equal timing for unknown and migrated accounts). */
+        assert_int_equal(password_bcrypt_cost(bcrypt), 10);
+        assert_int_equal(password_bcrypt_cost(hash), 0);
+        assert_int_equal(password_bcrypt_cost("$2b$xx$"), 0);
+        password_verify_dummy_bcrypt("whatever", 4);
+        password_verify_dummy_bcrypt("whatever", 0); /* none: nothing to spend */
 }
 
 int main(void)
@@ -357,6 +393,7 @@ int main(void)
                 cmocka_unit_test(test_refuses_newer_schema),
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_ratelimit),
+                cmocka_unit_test(test_ratelimit_account_survives_flood),
                 cmocka_unit_test(test_password),
         };
         return cmocka_run_group_tests(tests, make_tmp, remove_tmp);

@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "util/workq.h"
 
 struct counter {
+        atomic_int started;
         atomic_int ran;
         atomic_int done;
         int order[16];
@@ -24,11 +26,15 @@ struct item {
         struct counter *c;
         int id;
         unsigned sleep_ms;
+        atomic_bool *hold; /* when set: wait (at most 10 s) until it is false */
 };
 
 static void run_item(void *data)
 {
         struct item *it = data;
+        atomic_fetch_add(&it->c->started, 1);
+        for (int i = 0; it->hold && atomic_load(it->hold) && i < 10000; i++)
+                usleep(1000);
         if (it->sleep_ms)
                 usleep(it->sleep_ms * 1000);
         int i = atomic_fetch_add(&it->c->n, 1);
@@ -65,13 +71,17 @@ static void test_runs_in_order(void **state)
 static void test_full_queue(void **state)
 {
         struct counter c = {0};
-        struct item slow = {&c, 0, 200}, items[3];
+        atomic_bool hold = true;
+        struct item slow = {&c, 0, 0, &hold}, items[3];
         struct workq *q;
         (void)state;
 
         assert_int_equal(workq_new(2, &q), 0);
         assert_int_equal(workq_submit(q, run_item, done_item, &slow), 0);
-        usleep(50 * 1000); /* the worker holds the slow job now */
+        /* The worker holds the slow job (until released below). */
+        for (int i = 0; atomic_load(&c.started) == 0 && i < 10000; i++)
+                usleep(1000);
+        assert_int_equal(atomic_load(&c.started), 1);
         for (int i = 0; i < 2; i++) {
                 items[i] = (struct item){&c, i + 1, 0};
                 assert_int_equal(workq_submit(q, run_item, done_item, &items[i]), 0);
@@ -79,6 +89,7 @@ static void test_full_queue(void **state)
         items[2] = (struct item){&c, 3, 0};
         assert_int_equal(workq_submit(q, run_item, done_item, &items[2]), -EAGAIN);
         assert_int_equal(workq_pending(q), 3);
+        atomic_store(&hold, false);
         assert_int_equal(workq_free(q, 5000), 0);
         assert_int_equal(c.ran, 3);
         assert_int_equal(c.done, 3);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { startServer } from './harness.mjs';
+import { startServer, waitFor } from './harness.mjs';
 
 let server;
 before(async () => { server = await startServer({ name: 'static' }); });
@@ -116,7 +116,11 @@ test('a degraded store turns / into the unavailable page with 503', async () => 
   fs.renameSync(blobs, aside);
   fs.writeFileSync(blobs, 'not a directory');
   try {
-    const r = await get('/');
+    // Health is probed in the background about once a second.
+    const r = await waitFor('a degraded home page', async () => {
+      const a = await get('/');
+      return a.status === 503 ? a : null;
+    });
     assert.equal(r.status, 503);
     assert.equal(r.headers.get('cache-control'), 'no-store');
     assert.match(await r.text(), /data-title="unavailable.title"/);
@@ -125,7 +129,10 @@ test('a degraded store turns / into the unavailable page with 503', async () => 
     fs.unlinkSync(blobs);
     fs.renameSync(aside, blobs);
   }
-  const back = await get('/');
+  const back = await waitFor('a healthy home page', async () => {
+    const a = await get('/');
+    return a.status === 200 ? a : null;
+  });
   assert.equal(back.status, 200);
   assert.match(await back.text(), /data-title="home.title"/);
 });

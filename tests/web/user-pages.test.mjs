@@ -321,7 +321,11 @@ describe('with registration open', () => {
     const page = await newPage(ctx);
     fs.renameSync(blobs, aside);
     fs.writeFileSync(blobs, '');
+    const health = async (status) =>
+      (await fetch(`${server.url}/api/v1/health`)).status === status;
     try {
+      // Health is probed in the background about once a second.
+      await waitFor('degraded health', () => health(503));
       await gotoPage(page, `${server.url}/`, { status: 503 });
       assert.equal(await page.textContent('h1'), en['unavailable.heading']);
       await checkPage(page, 'unavailable');
@@ -330,6 +334,7 @@ describe('with registration open', () => {
       fs.unlinkSync(blobs);
       fs.renameSync(aside, blobs);
     }
+    await waitFor('healthy again', () => health(200));
     await ctx.close();
   });
 });
