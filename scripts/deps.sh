@@ -14,7 +14,10 @@ test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
   strace procps passwd openssl util-linux faketime
   clang libclang-rt-14-dev
+  clang-tools cppcheck
+  debhelper dpkg-dev fakeroot
   chromium fonts-dejavu-core
+  debhelper dpkg-dev fakeroot lintian prometheus
 )
 
 want=("${build_pkgs[@]}")

@@ -269,11 +269,13 @@ static int test_mail_send(struct http_request *req, const char *to, const char *
                 r = t->result;
                 snprintf(err, err_size, "%s", t->err);
         } else if (r == -ETIMEDOUT)
-                snprintf(err, err_size, "the mail helper did not answer within %u seconds",
+                snprintf(err, err_size, "the mail helper did not answer within %d seconds",
                          ADMIN_TEST_MAIL_WAIT_MS / 1000);
         else {
                 snprintf(err, err_size, "the mail queue is busy");
-                test_mail_unref(t); /* not queued: the worker's reference is ours */
+                /* Not queued: the worker's reference is ours; the last
+                 * one is dropped below. */
+                atomic_fetch_sub(&t->refs, 1);
         }
         test_mail_unref(t);
         return r;

@@ -31,8 +31,15 @@ void admin_ctx_done(struct admin_ctx *a);
  * errno. */
 int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret);
 
+/* A session whose login is at most this old counts as password-confirmed
+ * ("recent authentication"): an action may then omit admin_password. */
+#define ADMIN_FRESH_LOGIN_SECONDS 300
+
 /* The re-confirmation of an action: password must be the administrator's
- * own.  0, or BODY_ANSWERED after 400 "admin_password required", 403
+ * own.  No password (NULL or empty) is accepted while the session's login
+ * is at most ADMIN_FRESH_LOGIN_SECONDS old, so that scripts which log in
+ * and act at once need not send it; a password given is always checked.
+ * 0, or BODY_ANSWERED after 400 "admin_password required", 403
  * password_confirmation_failed or 429 (rule admin-reauth: failures
  * only, per client address and per administrator). */
 int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char *password);
@@ -61,8 +68,9 @@ void admin_log(int priority, const char *event, const char *username, const char
  * max bytes (BODY_ANSWERED, with *ret untouched). */
 int admin_query(struct http_request *req, const char *name, size_t max, const char **ret);
 
-/* Parse the JSON body into fields (api/fields.h, default messages).  0,
- * or BODY_ANSWERED after 400, or a negative errno. */
+/* Parse the JSON body into fields (api/fields.h, default messages); no
+ * body at all reads as {} (scripts send DELETE without one).  0, or
+ * BODY_ANSWERED after 400, or a negative errno. */
 int admin_body(struct http_request *req, const struct body_field *fields, size_t n,
                json_t **ret_root);
 

@@ -142,6 +142,10 @@ int api_admin_password(struct http_request *req)
 
         if (r == 0)
                 r = admin_body(req, fields, ELEMENTSOF(fields), &root);
+        /* Changing one's own password always takes the current one: a
+         * recent login alone does not do (see admin_reauth()). */
+        if (r == 0 && (!current || !current[0]))
+                r = api_error_answered(req, API_ERR_INVALID_REQUEST, "admin_password required");
         if (r == 0)
                 r = admin_reauth(req, &a, current);
         if (r != 0)

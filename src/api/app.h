@@ -22,6 +22,7 @@ struct mail_client;
 struct workq;
 struct upload_slots;
 struct health_monitor;
+struct api_metrics;
 
 /* Where the SMTP settings an administrator sees came from (static strings:
  * SMTP_SOURCE_*), for GET /admin/api/smtp. */
@@ -55,6 +56,7 @@ struct app {
          * so that a request never waits for the writer for them. */
         struct workq *deferred;
         struct health_monitor *health; /* what health and readiness report */
+        struct api_metrics *metrics;   /* NULL when metrics are off */
         time_t started_at;
         struct smtp_sources smtp_sources;
 

@@ -26,6 +26,7 @@
 #include "api/blob_gc.h"
 #include "api/handlers.h"
 #include "api/upload_slots.h"
+#include "api/metrics.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
 #include "http/range.h"
@@ -295,6 +296,7 @@ static int upload_commit(struct http_request *req, struct upload *up)
                 return api_reply_internal(req, r);
         }
         req->log_event = r > 0 ? "blob_uploaded" : "blob_upload_repeated";
+        api_metrics_add(app->metrics, API_METRIC_BLOB_BYTES_IN, size);
         return http_reply_json(
                 req, 200, json_pack("{s:s,s:I}", "sha256", sha256, "size", (json_int_t)size), 0);
 }
@@ -381,6 +383,7 @@ static int reply_blob(struct http_request *req, const char *sha256, int fd, uint
                          start + len - 1, size);
                 MHD_add_response_header(resp, "Content-Range", range);
         }
+        api_metrics_add(api_app(req)->metrics, API_METRIC_BLOB_BYTES_OUT, len);
         return http_reply_response(req, partial ? 206 : 200, resp, HTTP_REPLY_NO_STORE);
 }
 

@@ -19,6 +19,7 @@
 #include "api/health.h"
 #include "api/errors.h"
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "mailer/mail_client.h"
@@ -250,7 +251,10 @@ int api_mail_send(struct app *app, const char *to, const char *subject, const ch
                 snprintf(err, err_size, "no mail helper is running");
                 return -ENOTCONN;
         }
-        return mail_client_send(app->mail, to, subject, body, err, err_size);
+        int r = mail_client_send(app->mail, to, subject, body, err, err_size);
+        if (r >= 0)
+                api_metrics_add(app->metrics, API_METRIC_MAIL_SENT, 1);
+        return r;
 }
 
 void api_audit(struct http_request *req, const char *event, const char *user_id,
@@ -380,6 +384,7 @@ static int reply_rate_limited(struct http_request *req, enum ratelimit_rule rule
         snprintf(msg, sizeof(msg), "rate limit exceeded: %s", ratelimit_rule_name(rule));
         api_audit(req, "rate_limit_exceeded", NULL, NULL, msg);
         req->log_event = "rate_limit_exceeded";
+        api_metrics_add(api_app(req)->metrics, API_METRIC_RATE_LIMITED, 1);
 
         return api_reply_retry_after(req, API_ERR_RATE_LIMITED,
                                      "too many requests, try again later", wait);

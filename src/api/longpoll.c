@@ -227,8 +227,10 @@ void longpoll_shutdown(struct longpoll *lp)
                 return;
         pthread_mutex_lock(&lp->lock);
         lp->shutting_down = true;
-        while (lp->head)
-                wake_locked(lp, lp->head);
+        for (struct waiter *w = lp->head, *n; w; w = n) {
+                n = w->next;
+                wake_locked(lp, w);
+        }
         pthread_cond_signal(&lp->cond);
         pthread_mutex_unlock(&lp->lock);
 }

@@ -13,6 +13,7 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
@@ -195,7 +196,10 @@ int api_sync_push(struct http_request *req)
                 .ops = ops,
                 .n_ops = n,
         };
+        uint64_t started = clock_now_usec();
         r = store_push_ops(api_app(req)->store, &p, &res);
+        if (r >= 0 && !res.replayed)
+                api_metrics_push(api_app(req)->metrics, n, clock_now_usec() - started);
         if (r < 0) {
                 r = api_reply_internal(req, r);
                 goto out;
@@ -260,6 +264,7 @@ static int op_frame(const struct store_op_view *o, char **ret_pre, size_t *ret_p
         if (!*ret_pre || !*ret_suf) {
                 free(*ret_pre);
                 free(*ret_suf);
+                *ret_pre = *ret_suf = NULL; /* the caller's cleanup frees them too */
                 return -ENOMEM;
         }
         return 0;
@@ -488,6 +493,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         }
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
+        api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
         if (info.n_ops > 0) {
                 r = reply_pull_stream(req, &scope, &info, args->since, m.bytes);
                 store_device_done(&dev);

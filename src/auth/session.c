@@ -73,7 +73,7 @@ int session_rotate(struct http_request *req, struct store *store, const struct s
 {
         char token_hash[TOKEN_SHA256_HEX + 1], csrf_hash[TOKEN_SHA256_HEX + 1];
         char expires[TIME_RFC3339_SIZE];
-        struct session_secrets sec;
+        struct session_secrets sec = {0};
         const char *old = http_cookie(req, k->cookie);
         int r;
 
@@ -137,6 +137,8 @@ int session_from_request(struct http_request *req, struct store *store,
                 r = -EKEYEXPIRED;
                 goto out;
         }
+        if (time_parse_rfc3339(ss.created_at, &s.created_at) < 0)
+                s.created_at = 0; /* never counts as a recent login */
         memcpy(s.csrf_hash, ss.csrf_hash, sizeof(s.csrf_hash));
         memcpy(s.subject_id, ss.subject_id, strlen(ss.subject_id) + 1);
         if (time_parse_rfc3339(ss.last_seen, &seen) < 0 || now - seen >= SESSION_TOUCH_GRANULARITY)

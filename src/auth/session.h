@@ -65,6 +65,7 @@ struct session {
         char token_hash[TOKEN_SHA256_HEX + 1];
         char csrf_hash[TOKEN_SHA256_HEX + 1];
         char subject_id[64];
+        time_t created_at; /* the login; 0 when unreadable */
         time_t expires_at;
         enum session_via via;
 };

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <nettle/sha2.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/cleanup.h"
 #include "util/text.h"
 
 /* Mode of new blob files and prefix directories (further limited by the
@@ -26,6 +28,8 @@
 #define BLOB_DIR_MODE  0750
 /* Random bytes in a temporary file's name. */
 #define BLOB_TEMP_RANDOM 16
+/* Copying a blob to another store (backup, restore) reads this much at once. */
+#define BLOB_COPY_CHUNK (1024 * 1024)
 
 /* An upload between commit and release, per hash: while any exists, the
  * file of that hash is not removed. */
@@ -37,6 +41,13 @@ struct blob_claim {
 
 struct blob_store {
         int dirfd;
+        /* Claims seen by other processes: open file descriptions of
+         * BLOB_CLAIMS_FILE holding byte-range (OFD) locks, see claim_lock().
+         * Opened at the first claim or removal (lock held); -1 before, or
+         * when the file cannot be opened (a read-only directory). */
+        int claim_fd;  /* read locks: claims of this process's uploads */
+        int remove_fd; /* write locks: a removal in progress */
+        bool claims_opened;
         pthread_mutex_t lock; /* guards claims and uploads */
         struct blob_claim *claims;
         struct blob_upload *uploads; /* in progress, newest first */
@@ -86,6 +97,7 @@ int blob_store_new(const char *path, struct blob_store **ret)
                 free(bs);
                 return r;
         }
+        bs->claim_fd = bs->remove_fd = -1;
         pthread_mutex_init(&bs->lock, NULL);
         *ret = bs;
         return 0;
@@ -100,12 +112,66 @@ void blob_store_free(struct blob_store *bs)
                 bs->claims = c->next;
                 free(c);
         }
+        if (bs->claim_fd >= 0)
+                (void)close(bs->claim_fd);
+        if (bs->remove_fd >= 0)
+                (void)close(bs->remove_fd);
         (void)close(bs->dirfd);
         pthread_mutex_destroy(&bs->lock);
         free(bs);
 }
 
 /* --- claims (lock held) ------------------------------------------------------ */
+
+/*
+ * Claims across processes (an operator's `gc` next to the daemon): every
+ * hash maps to one byte of BLOB_CLAIMS_FILE, at the offset its first eight
+ * hex digits spell.  A process with claims on a hash holds a read lock on
+ * that byte (through claim_fd, taken when the first claim of any hash with
+ * that prefix appears, dropped with the last); a removal takes a write
+ * lock on it (through remove_fd, a different open file description, so
+ * that it also conflicts with this process's own claims) without waiting,
+ * and keeps the file when it cannot.  Two hashes sharing a prefix only
+ * make a removal keep a file it could have removed.
+ */
+static off_t claim_offset(const char *sha256)
+{
+        off_t off = 0;
+
+        for (size_t i = 0; i < 8; i++)
+                off = off * 16 + (sha256[i] <= '9' ? sha256[i] - '0' : sha256[i] - 'a' + 10);
+        return off;
+}
+
+/* Open BLOB_CLAIMS_FILE twice (two open file descriptions), once. */
+static void claims_open(struct blob_store *bs)
+{
+        if (bs->claims_opened)
+                return;
+        bs->claims_opened = true;
+        bs->claim_fd = openat(bs->dirfd, BLOB_CLAIMS_FILE,
+                              O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, BLOB_FILE_MODE);
+        if (bs->claim_fd >= 0)
+                bs->remove_fd =
+                        openat(bs->dirfd, BLOB_CLAIMS_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Set (type F_RDLCK/F_WRLCK) or clear (F_UNLCK) the byte of sha256 on fd;
+ * wait for a conflicting lock when wait is true.  No file: no-op. */
+static int claim_lock(int fd, const char *sha256, short type, bool wait)
+{
+        struct flock fl = {
+                .l_type = type, .l_whence = SEEK_SET, .l_start = claim_offset(sha256), .l_len = 1};
+
+        if (fd < 0)
+                return 0;
+        while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
+                if (errno == EINTR)
+                        continue;
+                return errno == EACCES ? -EAGAIN : -errno;
+        }
+        return 0;
+}
 
 static struct blob_claim **claim_find(struct blob_store *bs, const char *sha256)
 {
@@ -116,14 +182,35 @@ static struct blob_claim **claim_find(struct blob_store *bs, const char *sha256)
         return c;
 }
 
+/* Whether a claim on another hash shares sha256's lock byte. */
+static bool claim_prefix_shared(struct blob_store *bs, const char *sha256)
+{
+        for (struct blob_claim *c = bs->claims; c; c = c->next)
+                if (memcmp(c->sha256, sha256, 8) == 0 && strcmp(c->sha256, sha256) != 0)
+                        return true;
+        return false;
+}
+
+/* Take a claim.  The first one of a prefix waits for a removal of that
+ * byte in another process (a short database transaction and an unlink). */
 static int claim_take(struct blob_store *bs, const char *sha256)
 {
         struct blob_claim **c = claim_find(bs, sha256);
+        int r;
 
+        claims_open(bs);
         if (!*c) {
+                if (!claim_prefix_shared(bs, sha256)) {
+                        r = claim_lock(bs->claim_fd, sha256, F_RDLCK, true);
+                        if (r < 0)
+                                return r;
+                }
                 *c = calloc(1, sizeof(**c));
-                if (!*c)
+                if (!*c) {
+                        if (!claim_prefix_shared(bs, sha256))
+                                (void)claim_lock(bs->claim_fd, sha256, F_UNLCK, false);
                         return -ENOMEM;
+                }
                 memcpy((*c)->sha256, sha256, BLOB_HASH_HEX + 1);
         }
         (*c)->count++;
@@ -139,6 +226,8 @@ static void claim_drop(struct blob_store *bs, const char *sha256)
         gone = *c;
         *c = gone->next;
         free(gone);
+        if (!claim_prefix_shared(bs, sha256))
+                (void)claim_lock(bs->claim_fd, sha256, F_UNLCK, false);
 }
 
 /* Remove the file of sha256 if unused() agrees; lock held, no claim. */
@@ -151,12 +240,16 @@ static int remove_if_unused(struct blob_store *bs, const char *sha256, blob_unus
         r = blob_path(sha256, path);
         if (r < 0)
                 return r;
+        /* Claimed by an upload in another process: keep it. */
+        claims_open(bs);
+        r = claim_lock(bs->remove_fd, sha256, F_WRLCK, false);
+        if (r < 0)
+                return r == -EAGAIN ? 0 : r;
         r = unused(userdata, sha256);
-        if (r <= 0)
-                return r;
-        if (unlinkat(bs->dirfd, path, 0) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        return 1;
+        if (r > 0 && unlinkat(bs->dirfd, path, 0) < 0)
+                r = errno == ENOENT ? 0 : -errno;
+        (void)claim_lock(bs->remove_fd, sha256, F_UNLCK, false);
+        return r;
 }
 
 int blob_store_remove_unused(struct blob_store *bs, const char *sha256, blob_unused_fn unused,
@@ -172,6 +265,25 @@ int blob_store_remove_unused(struct blob_store *bs, const char *sha256, blob_unu
 }
 
 /* --- uploads ------------------------------------------------------------------ */
+
+/* A write lock (OFD, whole file, without waiting) on an upload's
+ * temporary file: held by the upload while it is open, tried by stale
+ * upload expiry, so that an upload in progress in another process is never
+ * removed whatever its modification time says.  0, or -1 with errno
+ * (EAGAIN when another holds it). */
+static int temp_lock(int fd)
+{
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+
+        while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EACCES)
+                        errno = EAGAIN;
+                return -1;
+        }
+        return 0;
+}
 
 int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload **ret)
 {
@@ -189,6 +301,15 @@ int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload
                        BLOB_FILE_MODE);
         if (u->fd < 0) {
                 int r = -errno;
+                free(u);
+                return r;
+        }
+        /* In use: another process expiring stale uploads leaves it alone
+         * for as long as the descriptor is open (see temp_lock()). */
+        if (temp_lock(u->fd) < 0) {
+                int r = -errno;
+                (void)close(u->fd);
+                (void)unlinkat(bs->dirfd, u->temp, 0);
                 free(u);
                 return r;
         }
@@ -284,13 +405,10 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
         r = upload_flush(u);
         if (r < 0)
                 return r;
+        /* The descriptor stays open, holding the temp file's lock, until
+         * blob_upload_free(). */
         if (fsync(u->fd) < 0)
                 return -errno;
-        if (close(u->fd) < 0) {
-                u->fd = -1;
-                return -errno;
-        }
-        u->fd = -1;
         free(u->buf);
         u->buf = NULL;
         sha256_digest(&u->hash, sizeof(digest), digest);
@@ -321,35 +439,58 @@ static int fsync_at(int dirfd, const char *name)
         return r;
 }
 
-/* Rename the temporary file to its content address and make that durable:
- * the prefix directories (fsynced into their parents when new), then the
- * directory holding the new name. */
-static int place(struct blob_upload *u)
+/* Create the prefix directories of sha256 under bs ("ab", "ab/cd");
+ * *ret_new_top / *ret_new_mid tell which were new. */
+static int make_prefix_dirs(struct blob_store *bs, const char *sha256, int *ret_new_top,
+                            int *ret_new_mid)
 {
-        struct blob_store *bs = u->bs;
-        char path[BLOB_HASH_HEX + 7], top[3], mid[6];
-        int new_top, new_mid, r;
+        char top[3], mid[6];
 
-        r = blob_path(u->sha256, path);
-        if (r < 0)
-                return r;
-        snprintf(top, sizeof(top), "%.2s", u->sha256);
-        snprintf(mid, sizeof(mid), "%.2s/%.2s", u->sha256, u->sha256 + 2);
-        new_top = make_dir(bs->dirfd, top);
-        if (new_top < 0)
-                return new_top;
-        new_mid = make_dir(bs->dirfd, mid);
-        if (new_mid < 0)
-                return new_mid;
-        if (renameat(bs->dirfd, u->temp, bs->dirfd, path) < 0)
-                return -errno;
-        u->temp_exists = false;
+        snprintf(top, sizeof(top), "%.2s", sha256);
+        snprintf(mid, sizeof(mid), "%.2s/%.2s", sha256, sha256 + 2);
+        *ret_new_top = make_dir(bs->dirfd, top);
+        if (*ret_new_top < 0)
+                return *ret_new_top;
+        *ret_new_mid = make_dir(bs->dirfd, mid);
+        return *ret_new_mid < 0 ? *ret_new_mid : 0;
+}
+
+/* Make a new name under sha256's prefix durable: its directory, then the
+ * new prefix directories in their parents. */
+static int sync_prefix_dirs(struct blob_store *bs, const char *sha256, int new_top, int new_mid)
+{
+        char top[3], mid[6];
+        int r;
+
+        snprintf(top, sizeof(top), "%.2s", sha256);
+        snprintf(mid, sizeof(mid), "%.2s/%.2s", sha256, sha256 + 2);
         r = fsync_at(bs->dirfd, mid);
         if (r >= 0 && new_mid)
                 r = fsync_at(bs->dirfd, top);
         if (r >= 0 && new_top && fsync(bs->dirfd) < 0)
                 r = -errno;
         return r;
+}
+
+/* Rename the temporary file to its content address and make that durable:
+ * the prefix directories (fsynced into their parents when new), then the
+ * directory holding the new name. */
+static int place(struct blob_upload *u)
+{
+        struct blob_store *bs = u->bs;
+        char path[BLOB_HASH_HEX + 7];
+        int new_top, new_mid, r;
+
+        r = blob_path(u->sha256, path);
+        if (r < 0)
+                return r;
+        r = make_prefix_dirs(bs, u->sha256, &new_top, &new_mid);
+        if (r < 0)
+                return r;
+        if (renameat(bs->dirfd, u->temp, bs->dirfd, path) < 0)
+                return -errno;
+        u->temp_exists = false;
+        return sync_prefix_dirs(bs, u->sha256, new_top, new_mid);
 }
 
 int blob_upload_commit(struct blob_upload *u)
@@ -565,11 +706,12 @@ int blob_store_count_temp(struct blob_store *bs, uint64_t *ret_files, uint64_t *
         return 0;
 }
 
-int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
+int blob_store_stale_temp(struct blob_store *bs, time_t cutoff, bool remove,
+                          struct blob_temp_tally *ret)
 {
         _cleanup_closedir_ DIR *root = open_subdir(bs->dirfd, ".");
+        struct blob_temp_tally tally = {0};
         struct dirent *de;
-        int removed = 0;
 
         if (!root)
                 return -errno;
@@ -587,11 +729,112 @@ int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
                 if (!S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
                         continue;
                 pthread_mutex_lock(&bs->lock);
-                if (!temp_in_use(bs, de->d_name))
-                        gone = unlinkat(bs->dirfd, de->d_name, 0) == 0 || errno == ENOENT;
+                if (!temp_in_use(bs, de->d_name)) {
+                        /* Not written by an upload of another process
+                         * either: it would hold the lock. */
+                        _cleanup_close_ int fd =
+                                openat(bs->dirfd, de->d_name,
+                                       O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+                        if (fd >= 0 && temp_lock(fd) == 0)
+                                gone = !remove || unlinkat(bs->dirfd, de->d_name, 0) == 0 ||
+                                       errno == ENOENT;
+                }
                 pthread_mutex_unlock(&bs->lock);
-                if (gone)
-                        removed++;
+                if (gone) {
+                        tally.files++;
+                        tally.bytes += (uint64_t)st.st_size;
+                }
         }
-        return errno ? -errno : removed;
+        if (errno)
+                return -errno;
+        if (ret)
+                *ret = tally;
+        return 0;
+}
+
+int blob_store_expire_temp(struct blob_store *bs, time_t cutoff)
+{
+        struct blob_temp_tally t = {0};
+        int r = blob_store_stale_temp(bs, cutoff, true, &t);
+
+        return r < 0 ? r : (int)(t.files > INT_MAX ? INT_MAX : t.files);
+}
+
+/* Copy the open file fd (size bytes) to a new temporary file of dst and
+ * fsync it; its name goes to temp. */
+static int copy_to_temp(struct blob_store *dst, int fd, uint64_t size, char *temp, size_t temp_size)
+{
+        _cleanup_free_ unsigned char *buf = NULL;
+        uint8_t rnd[BLOB_TEMP_RANDOM];
+        char hex[2 * BLOB_TEMP_RANDOM + 1];
+        _cleanup_close_ int out = -1;
+        uint64_t done = 0;
+        int r;
+
+        randombytes_buf(rnd, sizeof(rnd));
+        hex_encode(rnd, sizeof(rnd), hex);
+        snprintf(temp, temp_size, "%s%s", BLOB_TEMP_PREFIX, hex);
+        buf = malloc(BLOB_COPY_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+        out = openat(dst->dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                     BLOB_FILE_MODE);
+        if (out < 0)
+                return -errno;
+        while (done < size) {
+                ssize_t n = read(fd, buf, BLOB_COPY_CHUNK);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = n < 0 ? -errno : -EUCLEAN; /* shrank meanwhile */
+                        goto fail;
+                }
+                r = write_all(out, buf, (size_t)n);
+                if (r < 0)
+                        goto fail;
+                done += (uint64_t)n;
+        }
+        if (done != size || fsync(out) < 0) {
+                r = done != size ? -EUCLEAN : -errno;
+                goto fail;
+        }
+        return 0;
+fail:
+        (void)unlinkat(dst->dirfd, temp, 0);
+        return r;
+}
+
+int blob_store_copy_to(struct blob_store *src, const char *sha256, uint64_t size,
+                       struct blob_store *dst)
+{
+        char path[BLOB_HASH_HEX + 7], temp[sizeof(BLOB_TEMP_PREFIX) + 2 * BLOB_TEMP_RANDOM];
+        _cleanup_close_ int fd = -1;
+        int new_top, new_mid, linked = 1, r;
+
+        r = blob_store_open_blob(src, sha256, size, &fd);
+        if (r < 0)
+                return r;
+        r = blob_path(sha256, path);
+        if (r < 0)
+                return r;
+        r = make_prefix_dirs(dst, sha256, &new_top, &new_mid);
+        if (r < 0)
+                return r;
+        if (linkat(src->dirfd, path, dst->dirfd, path, 0) < 0) {
+                if (errno == EEXIST)
+                        return blob_store_exists(dst, sha256) == 1 ? 1 : -EEXIST;
+                if (errno != EXDEV && errno != EPERM)
+                        return -errno;
+                r = copy_to_temp(dst, fd, size, temp, sizeof(temp));
+                if (r < 0)
+                        return r;
+                if (renameat(dst->dirfd, temp, dst->dirfd, path) < 0) {
+                        r = -errno;
+                        (void)unlinkat(dst->dirfd, temp, 0);
+                        return r;
+                }
+                linked = 0;
+        }
+        r = sync_prefix_dirs(dst, sha256, new_top, new_mid);
+        return r < 0 ? r : linked;
 }

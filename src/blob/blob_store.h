@@ -38,6 +38,9 @@
 
 /* Length of a blob name: lower-case hex SHA-256. */
 #define BLOB_HASH_HEX 64
+/* The file whose byte-range locks carry claims between processes (see
+ * blob_store_remove_unused()); it stays empty. */
+#define BLOB_CLAIMS_FILE ".claims"
 /* Name prefix of upload temporary files in the blob directory. */
 #define BLOB_TEMP_PREFIX ".upload-"
 /* Uploads are written through a buffer of this size (fewer, larger writes
@@ -124,7 +127,10 @@ int blob_store_exists(struct blob_store *bs, const char *sha256);
 /*
  * Remove the file of sha256 when no upload claims it and unused() agrees
  * (see blob_unused_fn).  Returns 1 when removed, 0 when kept (claimed,
- * still needed, or already absent), or a negative errno.
+ * still needed, or already absent), or a negative errno.  Claims are seen
+ * across processes: an upload committing the same hash in another process
+ * (the daemon, while an operator runs `gc`) holds a lock on it in
+ * BLOB_CLAIMS_FILE, and the file is then kept.
  */
 int blob_store_remove_unused(struct blob_store *bs, const char *sha256, blob_unused_fn unused,
                              void *userdata);
@@ -151,3 +157,24 @@ int blob_store_scan(struct blob_store *bs, blob_scan_fn fn, void *userdata);
 int blob_store_count_temp(struct blob_store *bs, uint64_t *ret_files, uint64_t *ret_bytes);
 
 int blob_store_expire_temp(struct blob_store *bs, time_t cutoff);
+
+struct blob_temp_tally {
+        uint64_t files;
+        uint64_t bytes;
+};
+
+/* The same, counting files and bytes into *ret (may be NULL); with remove
+ * false nothing is removed, only counted.  Returns 0 or a negative errno. */
+int blob_store_stale_temp(struct blob_store *bs, time_t cutoff, bool remove,
+                          struct blob_temp_tally *ret);
+
+/*
+ * Put the blob sha256 of src, which must be size bytes, into dst at the
+ * same address: a hard link when both are on one filesystem, otherwise a
+ * copy through a temporary file, fsynced, then renamed; the directories
+ * are fsynced either way.  Returns 1 when linked (or already present in
+ * dst), 0 when copied, -ENOENT when src has no such file, -EUCLEAN when
+ * its size differs, other negative errno on failure.
+ */
+int blob_store_copy_to(struct blob_store *src, const char *sha256, uint64_t size,
+                       struct blob_store *dst);

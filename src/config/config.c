@@ -37,6 +37,7 @@ enum key_type {
         KEY_SYNCHRONOUS,
         KEY_LEGACY_PORT,    /* the existing server's top-level "port" */
         KEY_LEGACY_IGNORED, /* a key of the existing server that means nothing here */
+        KEY_METRICS_LISTEN,
 };
 
 struct config_key {
@@ -96,6 +97,9 @@ static const struct config_key config_keys[] = {
 
         {"database", KEY_SECTION, 0, 0, 0},
         {"database.synchronous", KEY_SYNCHRONOUS, OFF(database.synchronous_full), 0, 0},
+
+        {"metrics", KEY_SECTION, 0, 0, 0},
+        {"metrics.listen", KEY_METRICS_LISTEN, 0, 0, 0},
 
         {"smtp", KEY_SECTION, 0, 0, 0},
         {"smtp.host", KEY_STRING, OFF(smtp.host), 0, 0},
@@ -178,6 +182,7 @@ void config_done(struct config *c)
         free(c->smtp.from);
         free(c->smtp.outbox_dir);
         free(c->smtp.socket_path);
+        free(c->metrics.listen);
         for (size_t i = 0; i < c->n_admins; i++) {
                 free(c->admins[i].username);
                 free(c->admins[i].password_hash);
@@ -186,16 +191,22 @@ void config_done(struct config *c)
         *c = (struct config){0};
 }
 
-int config_set_listen(struct config *c, const char *value, char *err, size_t err_size)
+/* Store value in *slot when it is a listening address (key names it). */
+static int set_address(char **slot, const char *key, const char *value, char *err, size_t err_size)
 {
         struct sockaddr_storage ss;
         socklen_t len;
 
         if (listen_address_parse(value, &ss, &len) < 0)
-                return fail(err, err_size, "listen",
+                return fail(err, err_size, key,
                             "expected HOST:PORT with a literal IPv4 address, [IPv6]:PORT or "
                             "unix:/path");
-        return replace_string(&c->listen, value) < 0 ? -ENOMEM : 0;
+        return replace_string(slot, value) < 0 ? -ENOMEM : 0;
+}
+
+int config_set_listen(struct config *c, const char *value, char *err, size_t err_size)
+{
+        return set_address(&c->listen, "listen", value, err, err_size);
 }
 
 int config_set_public_url(struct config *c, const char *value, char *err, size_t err_size)
@@ -446,6 +457,8 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 return 0;
         case KEY_LISTEN:
                 return config_set_listen(c, v, err, err_size);
+        case KEY_METRICS_LISTEN:
+                return set_address(&c->metrics.listen, k->path, v, err, err_size);
         case KEY_PUBLIC_URL:
                 return config_set_public_url(c, v, err, err_size);
         case KEY_LOCALE:

@@ -82,6 +82,12 @@ struct config {
         } database;
 
         struct {
+                /* Address of the Prometheus metrics listener; NULL: none
+                 * (unless systemd passes a socket named "metrics"). */
+                char *listen;
+        } metrics;
+
+        struct {
                 char *host; /* NULL: write messages to the outbox instead */
                 uint16_t port;
                 /* Default starttls; starttls-required when a username is set

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -50,29 +51,63 @@ static int bind_address(const char *address)
 
 int listen_acquire(const char *address, int fds[LISTEN_MAX_FDS], int *ret_activated)
 {
-        int n = sd_listen_fds(1);
+        int metrics_fd, n;
 
+        n = listen_acquire_with_metrics(address, NULL, fds, ret_activated, &metrics_fd);
+        if (metrics_fd >= 0)
+                (void)close(metrics_fd);
+        return n;
+}
+
+static void free_names(char ***names)
+{
+        if (!*names)
+                return;
+        for (char **p = *names; *p; p++)
+                free(*p);
+        free(*names);
+}
+
+int listen_acquire_with_metrics(const char *address, const char *metrics_address,
+                                int fds[LISTEN_MAX_FDS], int *ret_activated, int *ret_metrics_fd)
+{
+        __attribute__((cleanup(free_names))) char **names = NULL;
+        int n = sd_listen_fds_with_names(1, &names), k = 0, metrics_fd = -1;
+
+        *ret_metrics_fd = -1;
         if (n < 0)
                 return n;
-        if (n > 0) {
-                if (n > LISTEN_MAX_FDS)
-                        return -E2BIG;
-                for (int i = 0; i < n; i++) {
-                        int fd = SD_LISTEN_FDS_START + i;
-                        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                                return -ENOTSOCK;
-                        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-                        fds[i] = fd;
-                }
-                *ret_activated = 1;
-                return n;
+        if (n > LISTEN_MAX_FDS)
+                return -E2BIG;
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i;
+                if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+                        return -ENOTSOCK;
+                (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+                if (names && names[i] && strcmp(names[i], LISTEN_METRICS_NAME) == 0)
+                        metrics_fd = fd;
+                else
+                        fds[k++] = fd;
         }
-        int fd = bind_address(address);
-        if (fd < 0)
-                return fd;
-        fds[0] = fd;
-        *ret_activated = 0;
-        return 1;
+        if (n > 0 && k == 0)
+                return -ENOENT; /* only a metrics socket: nothing to serve the API on */
+        if (n == 0) {
+                int fd = bind_address(address);
+                if (fd < 0)
+                        return fd;
+                fds[k++] = fd;
+        }
+        if (metrics_fd < 0 && metrics_address) {
+                metrics_fd = bind_address(metrics_address);
+                if (metrics_fd < 0) {
+                        if (n == 0)
+                                (void)close(fds[0]);
+                        return metrics_fd;
+                }
+        }
+        *ret_activated = n > 0;
+        *ret_metrics_fd = metrics_fd;
+        return k;
 }
 
 int listen_describe(int fd, char *out, size_t size)
@@ -81,6 +116,7 @@ int listen_describe(int fd, char *out, size_t size)
         socklen_t len = sizeof(ss);
         char ip[INET6_ADDRSTRLEN];
 
+        memset(&ss, 0, sizeof(ss)); /* getsockname() fills only len bytes */
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return -errno;
         if (ss.ss_family == AF_UNIX) {

@@ -99,21 +99,25 @@ static int chown_entry(int dirfd, const char *name, const struct stat *st, uid_t
 
 static int chown_dir(int fd, uid_t uid, gid_t gid, unsigned depth, const char *keep)
 {
-        _cleanup_close_ int dfd = -1;
         DIR *d;
         struct dirent *de;
         int changed = 0, r = 0;
 
         if (depth > PRIVDROP_CHOWN_DEPTH)
                 return -ELOOP;
-        /* fdopendir takes ownership, so give it a duplicate. */
-        dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        /* fdopendir takes ownership, so give it a descriptor of its own:
+         * a new open file description, not a dup() that would share (and
+         * move) the caller's directory offset, so a second walk over the
+         * same fd starts at the beginning too. */
+        int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
         d = fdopendir(dfd);
-        if (!d)
-                return -errno;
-        dfd = -1;
+        if (!d) {
+                r = -errno;
+                close(dfd);
+                return r;
+        }
         while (r >= 0 && (errno = 0, de = readdir(d))) {
                 struct stat st;
 

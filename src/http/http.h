@@ -108,6 +108,7 @@ struct http_request {
         /* Internal flags. */
         bool too_large;
         bool body_done;
+        bool received; /* head and body are in: the normal timeout applies */
         bool aborted;
         bool stream_failed;
         bool begun;                /* begin_request() ran */
@@ -117,6 +118,14 @@ struct http_request {
 /* --- server lifecycle ---------------------------------------------------- */
 
 struct http_server;
+
+/*
+ * Told once about every request that ends, however it ends: its route
+ * (NULL when none matched), the status sent (0 when none) and how long it
+ * took.  Called on a server thread; must be quick and thread-safe.
+ */
+typedef void (*http_request_done_fn)(void *userdata, const struct route *route, unsigned status,
+                                     uint64_t duration_usec);
 
 /* What the server serves and within which limits.  The arrays are
  * borrowed and must outlive the server. */
@@ -133,6 +142,9 @@ struct http_params {
          * every slot of HTTP_CONNECTION_LIMIT. */
         unsigned max_connections_per_client;
         void *userdata; /* handed to every handler as req->userdata */
+        /* Optional: told about every request that ends (metrics). */
+        http_request_done_fn request_done;
+        void *request_done_userdata;
 };
 
 /* Start serving on the already listening sockets fds[0..n).  The fds are

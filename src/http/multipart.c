@@ -254,10 +254,8 @@ static int scan(struct multipart_parser *p, const char *data, size_t len, size_t
         while (i < len) {
                 if (p->matched == 0) {
                         const char *cr = memchr(data + i, '\r', len - i);
-                        if (!cr) {
-                                i = len;
-                                break;
-                        }
+                        if (!cr)
+                                break; /* data[run..len) is emitted below */
                         i = (size_t)(cr - data);
                         r = emit(p, data + run, i - run);
                         if (r < 0)

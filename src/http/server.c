@@ -35,12 +35,13 @@
 #define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
-/* A new connection must send a complete request head without pausing
- * this long.  libmicrohttpd 0.9.75 misses the FIN of a client that sends
- * part of a request and closes its side at once while the connection
- * waits to be accepted (the socket then sits in CLOSE_WAIT until the
- * timeout); this bounds such connections, and idle ones that never send
- * a request, to seconds instead of HTTP_CONNECTION_TIMEOUT. */
+/* A request must keep arriving: a connection that goes this long without
+ * a byte before its request (head and body) is complete is closed.
+ * libmicrohttpd 0.9.75 can miss the FIN of a client that sends part of a
+ * request and closes its side (the socket then sits in CLOSE_WAIT until the
+ * timeout, e.g. a client that gives up in the middle of an upload); this
+ * bounds such connections, idle ones that never send a request and stalled
+ * bodies to seconds instead of HTTP_CONNECTION_TIMEOUT. */
 #define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
@@ -66,6 +67,10 @@
 struct http_server {
         struct http_params params;
         struct MHD_Daemon **daemons;
+        /* Listening sockets taken back by http_server_quiesce(): worker
+         * threads may still use them until MHD_stop_daemon(), so they are
+         * closed only after it. */
+        MHD_socket *quiesced;
         size_t n_daemons;
         atomic_uint active;
         atomic_uint connections; /* open, over every listening socket */
@@ -446,10 +451,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (!req->begun) {
                 req->begun = true;
-                /* The head is complete: the body and the answer get the
-                 * normal timeout. */
-                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+                /* The body, if any, is still held to HTTP_HEAD_TIMEOUT:
+                 * see below. */
                 (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
@@ -478,6 +481,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 return buffer_body(req, srv->params.max_json_body, upload_data, n);
         }
 
+        if (!req->received) {
+                /* Head and body are in: the answer, and the idle time
+                 * before the next request, get the normal timeout. */
+                req->received = true;
+                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
+        }
         if (req->responded || req->suspended || req->body_done)
                 return MHD_YES;
         req->body_done = true;
@@ -526,8 +536,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 req->aborted = true;
-        if (req->method)
+        if (req->method) {
                 log_access(req, toe);
+                if (srv->params.request_done)
+                        srv->params.request_done(srv->params.request_done_userdata, req->route,
+                                                 req->status, clock_now_usec() - req->start_usec);
+        }
         if (req->route && req->route->cleanup)
                 req->route->cleanup(req);
         free(req->body);
@@ -537,8 +551,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
-/* A new connection gets HTTP_HEAD_TIMEOUT until its first request head is
- * complete. */
+/* A new connection gets HTTP_HEAD_TIMEOUT until its first request is
+ * received whole. */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -588,10 +602,15 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 return -ENOMEM;
         srv->params = *params;
         srv->daemons = calloc(n, sizeof(*srv->daemons));
-        if (!srv->daemons) {
+        srv->quiesced = calloc(n, sizeof(*srv->quiesced));
+        if (!srv->daemons || !srv->quiesced) {
+                free(srv->daemons);
+                free(srv->quiesced);
                 free(srv);
                 return -ENOMEM;
         }
+        for (size_t i = 0; i < n; i++)
+                srv->quiesced[i] = MHD_INVALID_SOCKET;
         for (size_t i = 0; i < n; i++) {
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -621,11 +640,9 @@ void http_server_quiesce(struct http_server *srv)
 {
         if (!srv)
                 return;
-        for (size_t i = 0; i < srv->n_daemons; i++) {
-                MHD_socket fd = MHD_quiesce_daemon(srv->daemons[i]);
-                if (fd != MHD_INVALID_SOCKET)
-                        (void)close(fd);
-        }
+        for (size_t i = 0; i < srv->n_daemons; i++)
+                if (srv->quiesced[i] == MHD_INVALID_SOCKET)
+                        srv->quiesced[i] = MHD_quiesce_daemon(srv->daemons[i]);
 }
 
 unsigned http_server_active(struct http_server *srv)
@@ -646,9 +663,13 @@ void http_server_stop(struct http_server *srv, unsigned timeout_sec)
         for (unsigned waited = 0; atomic_load(&srv->active) > 0 && waited < timeout_sec * 20;
              waited++)
                 usleep(50 * 1000);
-        for (size_t i = 0; i < srv->n_daemons; i++)
+        for (size_t i = 0; i < srv->n_daemons; i++) {
                 MHD_stop_daemon(srv->daemons[i]);
+                if (srv->quiesced[i] != MHD_INVALID_SOCKET)
+                        (void)close(srv->quiesced[i]);
+        }
         free(srv->daemons);
+        free(srv->quiesced);
         free(srv);
 }
 

@@ -13,6 +13,7 @@
 #include "api/health.h"
 #include "api/longpoll.h"
 #include "api/upload_slots.h"
+#include "api/metrics.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
@@ -149,6 +150,7 @@ void app_free(struct app *app)
         longpoll_free(app->longpoll);
         upload_slots_free(app->uploads);
         ratelimit_free(app->ratelimit);
+        api_metrics_free(app->metrics);
         store_close(app->store);
         blob_store_free(app->blobs);
         if (app->data_dir_fd >= 0)

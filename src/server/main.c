@@ -35,6 +35,7 @@
 
 #include "api/app.h"
 #include "api/longpoll.h"
+#include "api/metrics.h"
 #include "api/routes.h"
 #include "auth/password.h"
 #include "auth/token.h"
@@ -44,8 +45,11 @@
 #include "daemon/privdrop.h"
 #include "daemon/seccomp.h"
 #include "http/http.h"
+#include "http/text_server.h"
 #include "mailer/mail_client.h"
+#include "server/admin_password.h"
 #include "server/app.h"
+#include "server/cmd.h"
 #include "server/options.h"
 #include "server/retention.h"
 #include "server/smtp_legacy.h"
@@ -62,9 +66,6 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2
 
-/* An administrator password read from a file or stdin is at most this long. */
-#define ADMIN_PASSWORD_MAX 1024
-
 /* How often STATUS= is refreshed, in microseconds. */
 #define STATUS_INTERVAL_USEC (10 * 1000000ull)
 
@@ -73,40 +74,6 @@
 #define MAILER_BINARY  "verstak-sync-mailer"
 #define MAILER_ENV_BIN "VERSTAK_MAILER_BIN"
 
-/* The administrator password from --admin-pass, --admin-pass-file or
- * standard input, in secret memory (util/secret.h). */
-static int read_admin_password(const struct options *o, char **ret)
-{
-        _cleanup_secret_ char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        if (o->admin_pass) {
-                buf = secret_strdup(o->admin_pass);
-                if (!buf)
-                        return -ENOMEM;
-                len = secret_chomp(buf);
-        } else if (o->admin_pass_file) {
-                r = secret_read_file(o->admin_pass_file, ADMIN_PASSWORD_MAX, &buf, &len);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read --admin-pass-file: %m");
-        } else {
-                r = secret_read_fd(STDIN_FILENO, ADMIN_PASSWORD_MAX, true, &buf, &len);
-                if (r == -ENODATA)
-                        return log_error_errno(EINVAL, "No password on standard input");
-                if (r < 0 && r != -EFBIG)
-                        return log_error_errno(r, "Cannot read standard input: %m");
-                if (r == -EFBIG)
-                        len = SIZE_MAX;
-        }
-        if (len == 0 || len > 256)
-                return log_error_errno(EINVAL, "The administrator password must be 1-256 bytes");
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-/* Create or update the administrator of --admin-user.  The password copy
- * in o is released either way (o's only secret). */
 static int bootstrap_admin(struct app *app, struct options *o)
 {
         char hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
@@ -116,10 +83,12 @@ static int bootstrap_admin(struct app *app, struct options *o)
         if (o->admin_pass)
                 log_warning("--admin-pass exposes the password to other local users; prefer "
                             "--admin-pass-file or --admin-pass-stdin");
-        r = read_admin_password(o, &password);
+        r = admin_password_read(o->admin_pass, o->admin_pass_file, &password);
         options_forget_password(o);
         if (r < 0)
                 return r;
+        if (!password) /* never: for the static analysers, which cannot see fs_read_file() */
+                return -EIO;
         if (strlen(password) < 8)
                 log_warning("The administrator password is shorter than 8 characters");
         r = password_hash(password, hash);
@@ -590,9 +559,28 @@ static unsigned connections_per_client(const struct config *cfg)
 /* Serve on fds[0..n) (handed to the HTTP server, or closed when it cannot
  * start) until SIGTERM/SIGINT, then stop accepting, answer the held long
  * polls and let the rest finish. */
-static int serve(struct app *app, const struct options *o, int *fds, int n, bool activated,
-                 unsigned threads, const sigset_t *mask)
+/* The metrics listener on fd (taken over), when there is one. */
+static int serve_metrics(struct app *app, int fd, struct http_text_server **ret)
 {
+        char where[160] = "";
+        int r;
+
+        *ret = NULL;
+        if (fd < 0)
+                return 0;
+        (void)listen_describe(fd, where, sizeof(where));
+        r = http_text_server_start(fd, "/metrics", API_METRICS_CONTENT_TYPE, api_metrics_render,
+                                   app, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot serve metrics on %s: %m", where);
+        log_info("Metrics on %s (GET /metrics)", where);
+        return 0;
+}
+
+static int serve(struct app *app, const struct options *o, int *fds, int n, bool activated,
+                 int metrics_fd, unsigned threads, const sigset_t *mask)
+{
+        struct http_text_server *metrics = NULL;
         const struct config *cfg = app->config;
         struct http_params params = {
                 .routes = api_routes,
@@ -603,6 +591,8 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
                 .threads = threads,
                 .max_connections_per_client = connections_per_client(cfg),
                 .userdata = app,
+                .request_done = app->metrics ? api_metrics_request_done : NULL,
+                .request_done_userdata = app->metrics,
         };
         struct http_server *http;
         int r;
@@ -611,6 +601,13 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
         if (r < 0) {
                 for (int i = 0; i < n; i++)
                         close(fds[i]);
+                if (metrics_fd >= 0)
+                        close(metrics_fd);
+                return r;
+        }
+        r = serve_metrics(app, metrics_fd, &metrics);
+        if (r < 0) {
+                http_server_stop(http, 0);
                 return r;
         }
         log_started(fds, n, activated);
@@ -623,6 +620,7 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
         http_server_quiesce(http);
         longpoll_shutdown(app->longpoll);
         http_server_stop(http, HTTP_SHUTDOWN_SECS);
+        http_text_server_stop(metrics);
         return r;
 }
 
@@ -634,7 +632,7 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
 {
         struct app *app = NULL;
         struct smtp_legacy_state smtp_legacy = {0};
-        int fds[LISTEN_MAX_FDS], n_fds, activated = 0;
+        int fds[LISTEN_MAX_FDS], n_fds, activated = 0, metrics_fd = -1;
         unsigned threads = http_threads(cfg);
         sigset_t mask;
         int r;
@@ -651,9 +649,19 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
                 goto out;
         app->smtp_sources = smtp_legacy.sources;
 
-        n_fds = listen_acquire(cfg->listen, fds, &activated);
+        n_fds = listen_acquire_with_metrics(cfg->listen, cfg->metrics.listen, fds, &activated,
+                                            &metrics_fd);
         if (n_fds < 0) {
-                r = log_error_errno(n_fds, "Cannot listen on %s: %m", cfg->listen);
+                r = log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg->listen,
+                                    cfg->metrics.listen ? " and " : "",
+                                    cfg->metrics.listen ? cfg->metrics.listen : "");
+                goto out;
+        }
+        if (metrics_fd >= 0 && api_metrics_new(&app->metrics) < 0) {
+                r = log_oom();
+                for (int i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                close(metrics_fd);
                 goto out;
         }
         start_mailer(app, o, smtp_legacy.settings_path);
@@ -672,9 +680,11 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
         if (r < 0) {
                 for (int i = 0; i < n_fds; i++)
                         close(fds[i]);
+                if (metrics_fd >= 0)
+                        close(metrics_fd);
                 goto out;
         }
-        r = serve(app, o, fds, n_fds, activated, threads, &mask);
+        r = serve(app, o, fds, n_fds, activated, metrics_fd, threads, &mask);
 out:
         app_free(app);
         smtp_legacy_state_done(&smtp_legacy);
@@ -689,6 +699,10 @@ int main(int argc, char **argv)
         const char *data_dir;
         char err[512] = "";
         int r, drop, exit_code = EXIT_USAGE;
+
+        /* Operator subcommands (backup, restore, check, gc, …) never serve. */
+        if (argc > 1 && cmd_is_subcommand(argv[1]))
+                return cmd_main(argc, argv);
 
         log_open("verstak-sync-server");
         r = options_parse(argc, argv, &opts, err, sizeof(err));

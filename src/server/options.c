@@ -48,7 +48,8 @@ static const struct option long_options[] = {
 
 void options_print_help(const char *argv0)
 {
-        printf("Usage: %s [OPTIONS]\n\n"
+        printf("Usage: %s [OPTIONS]\n"
+               "       %s COMMAND [OPTIONS]   (backup, restore, check, gc, admin)\n\n"
                "Sync server for Verstak desktop clients.\n\n"
                "  --listen ADDR           listen on ADDR (127.0.0.1:47732, [::1]:47732,\n"
                "                          unix:/path); ignored under socket activation\n"
@@ -68,7 +69,7 @@ void options_print_help(const char *argv0)
                "  --version               print the version and exit\n"
                "  --help                  print this help and exit\n\n"
                "See verstak-sync-server(8) and verstak-sync-server.yml(5).\n",
-               argv0);
+               argv0, argv0);
 }
 
 int options_parse(int argc, char **argv, struct options *o, char *err, size_t err_size)

@@ -27,6 +27,9 @@ struct store;
 struct store_options {
         bool synchronous_full; /* synchronous=FULL instead of NORMAL */
         unsigned readers;      /* reader connections in the pool (>= 1) */
+        /* Operator commands: never migrate; an older schema is refused
+         * with -ESTALE (the daemon migrates it at its next start). */
+        bool no_migrate;
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
@@ -35,7 +38,7 @@ struct store_options {
 /*
  * Open (creating if needed) the database at path and migrate it forward to
  * STORE_SCHEMA_VERSION, one transaction per migration.  A database newer
- * than this build is refused with -EPROTONOSUPPORT.  *ret_migrated tells how
+ * than this build is refused with -EPROTONOSUPPORT (see also no_migrate).  *ret_migrated tells how
  * many migrations ran (may be NULL).
  */
 int store_open(const char *path, const struct store_options *opts, struct store **ret,

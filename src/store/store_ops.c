@@ -255,7 +255,7 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
                                struct store_push_result *res)
 {
         size_t conflicts_cap = 0;
-        int64_t seq;
+        int64_t seq = 0;
         char now[21];
         int r;
 
@@ -390,12 +390,15 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
 {
         struct store_push_job job = {.push = p};
 
+        /* The queue holds this stack frame's job only until it is done:
+         * the leader unlinks each batch before it runs it, and this
+         * function does not return before job.done. */
         pthread_mutex_lock(&s->push_lock);
         if (s->push_queue_tail)
                 s->push_queue_tail->next = &job;
         else
-                s->push_queue = &job;
-        s->push_queue_tail = &job;
+                s->push_queue = &job; /* cppcheck-suppress autoVariables */
+        s->push_queue_tail = &job;    /* cppcheck-suppress autoVariables */
 
         while (!job.done && s->push_leader_active)
                 pthread_cond_wait(&s->push_done, &s->push_lock);

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         socklen_t len = 0;
         char ip[INET6_ADDRSTRLEN];
 
-        if (netmask_parse(s, &m) == 0) {
+        /* "unix" (a peer on a unix socket) is a mask of its own family. */
+        if (netmask_parse(s, &m) == 0 && m.family != AF_UNIX) {
                 struct sockaddr_storage peer = {0};
                 if (m.family == AF_INET) {
                         struct sockaddr_in *in = (struct sockaddr_in *)&peer;

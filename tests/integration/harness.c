@@ -83,6 +83,52 @@ int harness_system_user(const char *name, uid_t *ret_uid, gid_t *ret_gid)
         return 0;
 }
 
+/* --- waiting for a condition ----------------------------------------------- */
+
+uint64_t harness_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+struct harness_deadline harness_deadline_in(int timeout_ms)
+{
+        return (struct harness_deadline){harness_now_ms() +
+                                         (uint64_t)(timeout_ms > 0 ? timeout_ms : 0)};
+}
+
+bool harness_pause(const struct harness_deadline *dl)
+{
+        uint64_t now = harness_now_ms();
+
+        if (now >= dl->end_ms)
+                return false;
+        uint64_t ms = dl->end_ms - now < 10 ? dl->end_ms - now : 10;
+        struct timespec ts = {0, (long)ms * 1000000L};
+        /* The one pause of every poll loop of the suites. */
+        (void)nanosleep(&ts, NULL);
+        return true;
+}
+
+void harness_join(pthread_t t, int timeout_ms)
+{
+        struct timespec ts;
+
+        /* pthread_timedjoin_np() measures on CLOCK_REALTIME. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        int r = pthread_timedjoin_np(t, NULL, &ts);
+        if (r != 0)
+                fail_msg("thread did not end within %d ms (%s)", timeout_ms, strerror(r));
+}
+
 /* Daemons started and not yet reaped.  A failed assertion leaves its test
  * early, before harness_destroy(); these are killed when the suite exits
  * so that no daemon outlives its test run. */
@@ -132,6 +178,7 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
 
         memset(d, 0, sizeof(*d));
         d->pid = -1;
+        d->notify_fd = -1;
         snprintf(tmpl, sizeof(tmpl), "%s/verstak-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(tmpl))
                 return -errno;
@@ -189,7 +236,7 @@ static int bind_ephemeral(int *ret_port)
 
 int harness_free_port(void)
 {
-        int port, fd = bind_ephemeral(&port);
+        int port = 0, fd = bind_ephemeral(&port);
 
         if (fd < 0)
                 return fd;
@@ -217,9 +264,105 @@ static int bind_unix(const char *path)
         return fd;
 }
 
+/* The daemon's NOTIFY_SOCKET, <root>/notify.sock, bound here. */
+static int notify_open(struct daemon *d)
+{
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+        if (snprintf(d->notify_path, sizeof(d->notify_path), "%.4000s/notify.sock", d->root) < 0 ||
+            strlen(d->notify_path) >= sizeof(sun.sun_path))
+                return -ENAMETOOLONG;
+        strcpy(sun.sun_path, d->notify_path);
+        d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (d->notify_fd < 0)
+                return -errno;
+        if (bind(d->notify_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+                int r = -errno;
+                close(d->notify_fd);
+                d->notify_fd = -1;
+                return r;
+        }
+        return 0;
+}
+
+int harness_notify_read(const struct daemon *d, int timeout_ms, const char *until,
+                        const char *count_line, int min_count, char *log, size_t log_size)
+{
+        struct harness_deadline dl = harness_deadline_in(timeout_ms);
+        int count = 0;
+
+        assert_true(d->notify_fd >= 0);
+        for (;;) {
+                uint64_t now = harness_now_ms();
+                if (now >= dl.end_ms)
+                        return count;
+                struct pollfd p = {.fd = d->notify_fd, .events = POLLIN};
+                if (poll(&p, 1, (int)(dl.end_ms - now)) <= 0)
+                        continue;
+                char buf[4096];
+                ssize_t len = recv(d->notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+                if (len <= 0)
+                        continue;
+                buf[len] = '\0';
+                bool stop = false;
+                for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+                     line = strtok_r(NULL, "\n", &save)) {
+                        if (log) {
+                                size_t used = strlen(log);
+                                snprintf(log + used, log_size - used, "%s\n", line);
+                        }
+                        if (count_line && strcmp(line, count_line) == 0)
+                                count++;
+                        if (until && strncmp(line, until, strlen(until)) == 0)
+                                stop = true;
+                }
+                if (stop || (min_count > 0 && count >= min_count))
+                        return count;
+        }
+}
+
+/* "STATUS=Serving: …, 3 waiting pulls…" -> 3; -1 for any other line. */
+static long status_pulls(const char *line)
+{
+        const char *tail = strstr(line, " waiting pulls");
+        const char *p = tail;
+
+        if (strncmp(line, "STATUS=Serving: ", 16) != 0 || !tail)
+                return -1;
+        while (p > line && p[-1] >= '0' && p[-1] <= '9')
+                p--;
+        return p < tail ? strtol(p, NULL, 10) : -1;
+}
+
+long harness_wait_pulls(const struct daemon *d, unsigned n, int timeout_ms)
+{
+        struct harness_deadline dl = harness_deadline_in(timeout_ms);
+
+        do {
+                /* SIGHUP makes the daemon report its status at once. */
+                static char log[16384];
+                long pulls = -1;
+                char stale[4096];
+                log[0] = '\0';
+                while (recv(d->notify_fd, stale, sizeof(stale), MSG_DONTWAIT) > 0)
+                        ; /* an older status says nothing of now */
+                assert_int_equal(kill(d->pid, SIGHUP), 0);
+                (void)harness_notify_read(d, 5000, "STATUS=Serving: ", NULL, 0, log, sizeof(log));
+                for (char *save = NULL, *line = strtok_r(log, "\n", &save); line;
+                     line = strtok_r(NULL, "\n", &save))
+                        if (status_pulls(line) >= 0)
+                                pulls = status_pulls(line);
+                if (pulls >= (long)n)
+                        return pulls;
+        } while (harness_pause(&dl));
+        return -1;
+}
+
 static int wait_ready(struct daemon *d)
 {
-        for (int i = 0; i < 400; i++) {
+        struct harness_deadline dl = harness_deadline_in(20000);
+
+        do {
                 struct http_result res;
                 int status;
 
@@ -234,8 +377,7 @@ static int wait_ready(struct daemon *d)
                         if (st == 200)
                                 return 0;
                 }
-                usleep(25 * 1000);
-        }
+        } while (harness_pause(&dl));
         return -ETIMEDOUT;
 }
 
@@ -296,6 +438,11 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 argv[n++] = o->extra_args[i];
         argv[n] = NULL;
 
+        if (o->notify && d->notify_fd < 0) {
+                r = notify_open(d);
+                if (r < 0)
+                        return r;
+        }
         if (o->stdin_text && pipe(stdin_pipe) < 0)
                 return -errno;
 
@@ -322,6 +469,8 @@ int harness_start(struct daemon *d, const struct daemon_options *o)
                 unsetenv("NOTIFY_SOCKET");
                 unsetenv("WATCHDOG_USEC");
                 unsetenv("JOURNAL_STREAM");
+                if (o->notify)
+                        setenv("NOTIFY_SOCKET", d->notify_path, 1);
                 if (sock >= 0) {
                         char pid[32];
                         /* Move the second socket out of the way of fd 3
@@ -369,7 +518,8 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
 
         if (d->pid <= 0)
                 return -ECHILD;
-        for (int i = 0; i < timeout_s * 100; i++) {
+        struct harness_deadline dl = harness_deadline_in(timeout_s * 1000);
+        do {
                 pid_t p = waitpid(d->pid, &status, WNOHANG);
                 if (p == d->pid) {
                         live_remove(p);
@@ -378,8 +528,7 @@ int harness_wait(struct daemon *d, int timeout_s, int *ret_status)
                                 *ret_status = status;
                         return 0;
                 }
-                usleep(10 * 1000);
-        }
+        } while (harness_pause(&dl));
         return -ETIMEDOUT;
 }
 
@@ -459,6 +608,9 @@ void harness_destroy(struct daemon *d)
                 const char *argv[] = {"rm", "-rf", d->root, NULL};
                 (void)harness_run(argv);
         }
+        if (d->prepared == HARNESS_PREPARED && d->notify_fd >= 0)
+                close(d->notify_fd);
+        d->notify_fd = -1;
         d->root[0] = '\0';
         d->prepared = 0;
 }
@@ -507,13 +659,12 @@ bool harness_log_contains(const struct daemon *d, const char *needle)
 
 bool harness_wait_log(const struct daemon *d, const char *needle, int timeout_ms)
 {
-        for (int waited = 0;; waited += 10) {
-                if (harness_log_contains(d, needle))
-                        return true;
-                if (waited >= timeout_ms)
-                        return false;
-                usleep(10 * 1000);
-        }
+        struct harness_deadline dl = harness_deadline_in(timeout_ms);
+
+        while (!harness_log_contains(d, needle))
+                if (!harness_pause(&dl))
+                        return harness_log_contains(d, needle);
+        return true;
 }
 
 /* --- HTTP ----------------------------------------------------------------- */
@@ -755,6 +906,86 @@ static int db_open(const struct daemon *d, sqlite3 **ret)
         return 0;
 }
 
+/* Open the database and build the statement text from fmt. */
+static sqlite3 *sql_open(const struct daemon *d, char **ret_sql, const char *fmt, va_list ap)
+{
+        sqlite3 *h = NULL;
+
+        if (db_open(d, &h) < 0)
+                fail_msg("cannot open %s/server.db", d->data_dir);
+        *ret_sql = sqlite3_vmprintf(fmt, ap);
+        assert_non_null(*ret_sql);
+        return h;
+}
+
+void harness_sql(const struct daemon *d, const char *fmt, ...)
+{
+        char *sql, *err = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        sqlite3 *h = sql_open(d, &sql, fmt, ap);
+        va_end(ap);
+        if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
+                fail_msg("SQL failed: %s\n%s", err, sql);
+        sqlite3_free(sql);
+        sqlite3_close(h);
+}
+
+/* Step the query's first row; NULL when there is none (h and st stay
+ * for the caller to read and release). */
+static sqlite3_stmt *sql_first_row(sqlite3 *h, const char *sql)
+{
+        sqlite3_stmt *st = NULL;
+
+        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                fail_msg("SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
+        if (rc == SQLITE_ROW)
+                return st;
+        sqlite3_finalize(st);
+        return NULL;
+}
+
+char *harness_sql_text(const struct daemon *d, const char *fmt, ...)
+{
+        char *sql, *out = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        sqlite3 *h = sql_open(d, &sql, fmt, ap);
+        va_end(ap);
+        sqlite3_stmt *st = sql_first_row(h, sql);
+        if (st && sqlite3_column_text(st, 0)) {
+                out = strdup((const char *)sqlite3_column_text(st, 0));
+                assert_non_null(out);
+        }
+        sqlite3_finalize(st);
+        sqlite3_free(sql);
+        sqlite3_close(h);
+        return out;
+}
+
+long long harness_sql_int(const struct daemon *d, const char *fmt, ...)
+{
+        long long out = -1;
+        char *sql;
+        va_list ap;
+
+        va_start(ap, fmt);
+        sqlite3 *h = sql_open(d, &sql, fmt, ap);
+        va_end(ap);
+        sqlite3_stmt *st = sql_first_row(h, sql);
+        if (st)
+                out = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_free(sql);
+        sqlite3_close(h);
+        return out;
+}
+
 int harness_db_exec(const struct daemon *d, const char *sql)
 {
         sqlite3 *h;
@@ -936,6 +1167,35 @@ long harness_pair(const struct daemon *d, const char *login, const char *passwor
 /* --- cookies and the outbox ------------------------------------------------ */
 
 /* The whole Set-Cookie line for cookie name ("name=value; …"), or NULL. */
+void harness_pair_ok(const struct daemon *d, const char *login, const char *password,
+                     const char *vault_id, char *token, char *device_id)
+{
+        struct http_result r;
+        json_t *body =
+                json_pack("{s:s,s:s,s:s,s:s,s:s}", "login", login, "password", password, "vault_id",
+                          vault_id, "device_name", "test device", "client_version", "harness/1");
+        char *text = json_dumps(body, JSON_COMPACT);
+
+        assert_non_null(text);
+        json_decref(body);
+        http_call(d, "POST", "/api/client/pair", harness_fresh_ip(), "application/json", text, NULL,
+                  &r);
+        free(text);
+        if (r.status != 200)
+                fail_msg("pair %s in %s: %ld %s", login, vault_id, r.status, r.body ? r.body : "");
+        const char *t = http_result_string(&r, "device_token");
+        const char *id = http_result_string(&r, "device_id");
+        assert_non_null(t);
+        assert_non_null(id);
+        assert_int_equal(strlen(t), 64);
+        harness_note_secret(t);
+        if (token)
+                snprintf(token, 65, "%s", t);
+        if (device_id)
+                snprintf(device_id, 29, "%s", id);
+        http_result_free(&r);
+}
+
 char *http_result_set_cookie(const struct http_result *r, const char *name)
 {
         size_t nlen = strlen(name);
@@ -971,7 +1231,8 @@ char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
 
         snprintf(dir, sizeof(dir), "%s/outbox", d->data_dir);
         snprintf(want, sizeof(want), "\nTo: %s\r\n", to);
-        for (int waited = 0;; waited += 20) {
+        struct harness_deadline dl = harness_deadline_in(wait_ms);
+        for (;;) {
                 struct dirent **names = NULL;
                 char *found = NULL;
                 int n = scandir(dir, &names, NULL, alphasort);
@@ -1005,9 +1266,8 @@ char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
                         free(names[i]);
                 }
                 free(names);
-                if (found || waited >= wait_ms)
+                if (found || !harness_pause(&dl))
                         return found;
-                usleep(20 * 1000);
         }
 }
 
@@ -1100,11 +1360,10 @@ int harness_sink_next(struct harness_sink *s, int wait_ms, char **ret_eml, char 
 
         *ret_eml = *ret_json = NULL;
         snprintf(path, sizeof(path), "%s/%d.eml", s->dir, s->count + 1);
-        for (int waited = 0; access(path, F_OK) < 0; waited += 50) {
-                if (waited >= wait_ms)
+        struct harness_deadline dl = harness_deadline_in(wait_ms);
+        while (access(path, F_OK) < 0)
+                if (!harness_pause(&dl) && access(path, F_OK) < 0)
                         return -ENOENT;
-                usleep(50 * 1000);
-        }
         s->count++;
         *ret_eml = harness_read_file(path);
         snprintf(path, sizeof(path), "%s/%d.json", s->dir, s->count);

@@ -19,7 +19,9 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct daemon {
@@ -34,6 +36,10 @@ struct daemon {
          * (the URL's host part is then only the Host header). */
         char http_unix_socket[PATH_MAX];
         char second_socket[PATH_MAX]; /* <root>/second.sock with second_listener */
+        /* With notify: the datagram socket <root>/notify.sock the daemon
+         * gets as NOTIFY_SOCKET, owned and read by the harness (else -1). */
+        int notify_fd;
+        char notify_path[PATH_MAX];
 };
 
 struct daemon_options {
@@ -57,7 +63,39 @@ struct daemon_options {
          * nothing and keeps d->base_url as the test set it after
          * harness_prepare(). */
         bool external_listener;
+        /* Give the daemon a NOTIFY_SOCKET the harness reads (d->notify_fd):
+         * harness_notify_read(), harness_wait_pulls(). */
+        bool notify;
 };
+
+/* --- waiting for a condition ----------------------------------------------- */
+
+/*
+ * Tests never sleep in the hope that something happened: they wait for a
+ * condition (a log record, a notification, a file, a database row) in a
+ * loop bounded by a deadline on the monotonic clock:
+ *
+ *         struct harness_deadline dl = harness_deadline_in(15000);
+ *         while (!condition() && harness_pause(&dl))
+ *                 ;
+ *         assert_true(condition());
+ */
+struct harness_deadline {
+        uint64_t end_ms;
+};
+
+/* Milliseconds on the monotonic clock. */
+uint64_t harness_now_ms(void);
+
+/* The deadline timeout_ms from now. */
+struct harness_deadline harness_deadline_in(int timeout_ms);
+
+/* Pause between two checks of a condition (10 ms, less when the deadline is
+ * nearer) and return true; false, without pausing, once the deadline passed. */
+bool harness_pause(const struct harness_deadline *dl);
+
+/* Join thread t, failing the test when it has not ended within timeout_ms. */
+void harness_join(pthread_t t, int timeout_ms);
 
 /* Run a command (argv[0] looked up in PATH, stdout discarded) and wait.
  * Returns 0 when it exited 0, -EIO otherwise, negative errno on failure. */
@@ -110,6 +148,24 @@ int harness_free_port(void);
 /* The value of "key:" in /proc/<pid>/status, whitespace-trimmed (e.g.
  * "Seccomp" -> "2").  Returns 0 or negative errno. */
 int harness_proc_status(const struct daemon *d, const char *key, char *out, size_t size);
+
+/* --- sd_notify -------------------------------------------------------------- */
+
+/*
+ * Read the daemon's notifications (daemon_options.notify) for up to
+ * timeout_ms.  Each datagram's lines are appended to log (one per line,
+ * log may be NULL).  Stops early once a line starting with until arrives
+ * (until may be NULL) or once min_count lines equal to count_line arrived
+ * (min_count 0: no such stop).  Returns how many lines equal to count_line
+ * arrived (count_line may be NULL).
+ */
+int harness_notify_read(const struct daemon *d, int timeout_ms, const char *until,
+                        const char *count_line, int min_count, char *log, size_t log_size);
+
+/* Wait until the daemon holds at least n suspended pulls (long polls), as
+ * its STATUS= notification reports after a SIGHUP; needs notify.  Returns
+ * the number last reported (n or more), or -1 at the timeout. */
+long harness_wait_pulls(const struct daemon *d, unsigned n, int timeout_ms);
 
 /* Whether the daemon's log contains needle. */
 bool harness_log_contains(const struct daemon *d, const char *needle);
@@ -204,6 +260,17 @@ void http_assert_error(const struct http_result *r, long status, const char *cod
 
 /* --- data set-up ------------------------------------------------------------ */
 
+/* SQL built with sqlite3_mprintf() ("%q" and "%Q" quote strings) on the
+ * daemon's database, which may be running; the test fails on an SQL error. */
+void harness_sql(const struct daemon *d, const char *fmt, ...);
+
+/* The first column of the first row as text (malloc'd), NULL when there is
+ * no row or it is NULL; the query is built as harness_sql() builds it. */
+char *harness_sql_text(const struct daemon *d, const char *fmt, ...);
+
+/* The first column of the first row as an integer, -1 when there is no row. */
+long long harness_sql_int(const struct daemon *d, const char *fmt, ...);
+
 /* Run SQL on the daemon's database (it may be running: WAL and a busy
  * timeout make this safe).  Returns 0 or -EIO. */
 int harness_db_exec(const struct daemon *d, const char *sql);
@@ -240,6 +307,12 @@ int harness_add_user(const struct daemon *d, const char *username, const char *e
  * device_id (29 bytes) when not NULL.  Returns the HTTP status. */
 long harness_pair(const struct daemon *d, const char *login, const char *password,
                   const char *vault_id, char *token, char *device_id);
+
+/* Pair a device as harness_pair() does, from a fresh client address
+ * (harness_fresh_ip()); the test fails unless the answer is 200.  token
+ * (65 bytes) and device_id (29 bytes) may be NULL. */
+void harness_pair_ok(const struct daemon *d, const char *login, const char *password,
+                     const char *vault_id, char *token, char *device_id);
 
 /* --- the SMTP sink ------------------------------------------------------------ */
 

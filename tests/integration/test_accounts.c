@@ -68,63 +68,6 @@ static bool has_attr(const char *line, const char *attr)
         return false;
 }
 
-/* --- the database, as an operator's sqlite3 shell would touch it --------- */
-
-static sqlite3 *db_open(struct daemon *d)
-{
-        char path[PATH_MAX + 16];
-        sqlite3 *h = NULL;
-
-        snprintf(path, sizeof(path), "%s/server.db", d->data_dir);
-        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-        sqlite3_busy_timeout(h, 5000);
-        return h;
-}
-
-/* Run SQL built with sqlite3_mprintf() (%q quotes). */
-static void db_exec(struct daemon *d, const char *fmt, ...)
-{
-        sqlite3 *h = db_open(d);
-        va_list ap;
-        char *sql;
-
-        va_start(ap, fmt);
-        sql = sqlite3_vmprintf(fmt, ap);
-        va_end(ap);
-        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_free(sql);
-        sqlite3_close(h);
-}
-
-/* The first column of the first row as text (malloc'd; NULL when none). */
-static char *db_text(struct daemon *d, const char *fmt, ...)
-{
-        sqlite3 *h = db_open(d);
-        sqlite3_stmt *st;
-        char *out = NULL;
-        va_list ap;
-        char *sql;
-
-        va_start(ap, fmt);
-        sql = sqlite3_vmprintf(fmt, ap);
-        va_end(ap);
-        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-                out = strdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-        sqlite3_free(sql);
-        sqlite3_close(h);
-        return out;
-}
-
-static long db_count(struct daemon *d, const char *what, const char *arg)
-{
-        char *v = db_text(d, what, arg);
-        long n = v ? strtol(v, NULL, 10) : -1;
-        free(v);
-        return n;
-}
-
 /* Assert that the row `from_where` selects (a FROM/WHERE clause with one
  * %Q for arg) lives `hours` hours from its creation. */
 static void assert_lifetime(struct daemon *d, const char *from_where, const char *arg, double hours)
@@ -132,7 +75,7 @@ static void assert_lifetime(struct daemon *d, const char *from_where, const char
         char sql[512];
         snprintf(sql, sizeof(sql), "SELECT (julianday(expires_at) - julianday(created_at)) * 24 %s",
                  from_where);
-        char *v = db_text(d, sql, arg);
+        char *v = harness_sql_text(d, sql, arg);
         assert_non_null(v);
         assert_true(atof(v) > hours - 0.01 && atof(v) < hours + 0.01);
         free(v);
@@ -187,7 +130,7 @@ static void register_as(struct daemon *d, const char *ip, const char *user, cons
 static void make_user(struct daemon *d, const char *user, const char *email)
 {
         register_as(d, harness_fresh_ip(), user, email, PASSWORD, NULL);
-        db_exec(d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", user);
+        harness_sql(d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", user);
         free(harness_outbox_take(d, email, 2000)); /* not needed here */
 }
 
@@ -346,8 +289,10 @@ static void test_register_validation(void **state)
         post_json(&dA, "/api/v1/auth/register", harness_fresh_ip(), body, NULL, &r);
         http_assert_error(&r, 400, "invalid_request", "PASSWORD_TOO_LONG");
         http_result_free(&r);
-        assert_int_equal(
-                db_count(&dA, "SELECT count(*) FROM server_users WHERE username = %Q", "reg1"), 0);
+        assert_int_equal(harness_sql_int(&dA,
+                                         "SELECT count(*) FROM server_users WHERE username = %Q",
+                                         "reg1"),
+                         0);
 
         /* Exactly 8 and 256 bytes are fine. */
         pw[256] = '\0';
@@ -364,20 +309,23 @@ static void test_register_normalises_and_conflicts(void **state)
 
         register_as(&dA, harness_fresh_ip(), "  norma  ", "  Norma.Jean@Example.TEST ", PASSWORD,
                     NULL);
-        char *email = db_text(&dA, "SELECT email FROM server_users WHERE username = %Q", "norma");
+        char *email = harness_sql_text(&dA, "SELECT email FROM server_users WHERE username = %Q",
+                                       "norma");
         assert_non_null(email);
         assert_string_equal(email, "norma.jean@example.test");
         free(email);
-        char *id = db_text(&dA, "SELECT id FROM server_users WHERE username = %Q", "norma");
+        char *id =
+                harness_sql_text(&dA, "SELECT id FROM server_users WHERE username = %Q", "norma");
         assert_non_null(id);
         assert_int_equal(strlen(id), 24);
         assert_int_equal(strspn(id, "0123456789abcdef"), 24);
         free(id);
         /* The confirmation token is stored only as a SHA-256 hash, 48 h. */
-        char *hash = db_text(&dA,
-                             "SELECT token_hash FROM server_email_tokens t JOIN server_users u"
-                             " ON u.id = t.user_id WHERE u.username = %Q AND purpose = 'confirm'",
-                             "norma");
+        char *hash = harness_sql_text(
+                &dA,
+                "SELECT token_hash FROM server_email_tokens t JOIN server_users u"
+                " ON u.id = t.user_id WHERE u.username = %Q AND purpose = 'confirm'",
+                "norma");
         assert_non_null(hash);
         assert_int_equal(strlen(hash), 64);
         char *mail = harness_outbox_take(&dA, "norma.jean@example.test", 5000);
@@ -578,10 +526,10 @@ static void test_confirm_json_errors(void **state)
         assert_non_null(mail);
         mail_token(mail, "/api/v1/auth/confirm?token=", token);
         free(mail);
-        db_exec(&dA,
-                "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'"
-                " WHERE user_id = (SELECT id FROM server_users WHERE username = %Q)",
-                "late");
+        harness_sql(&dA,
+                    "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'"
+                    " WHERE user_id = (SELECT id FROM server_users WHERE username = %Q)",
+                    "late");
         snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
         post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
         http_assert_error(&r, 400, "invalid_request", "token expired");
@@ -601,10 +549,10 @@ static void test_confirm_json_errors(void **state)
         assert_int_equal(r.status, 200);
         assert_string_equal(http_result_string(&r, "status"), "confirmed");
         http_result_free(&r);
-        assert_int_equal(db_count(&dA,
-                                  "SELECT count(*) FROM server_email_tokens WHERE user_id ="
-                                  " (SELECT id FROM server_users WHERE username = %Q)",
-                                  "prompt"),
+        assert_int_equal(harness_sql_int(&dA,
+                                         "SELECT count(*) FROM server_email_tokens WHERE user_id ="
+                                         " (SELECT id FROM server_users WHERE username = %Q)",
+                                         "prompt"),
                          0);
         post_json(&dA, "/api/v1/auth/confirm", harness_fresh_ip(), body, NULL, &r);
         http_assert_error(&r, 400, "invalid_request", "invalid or expired token");
@@ -703,7 +651,7 @@ static void test_login_rules(void **state)
         http_assert_error(&r, 401, "unauthorized", "invalid credentials");
         http_result_free(&r);
         make_user(&dA, "blocky", "blocky@example.test");
-        db_exec(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "blocky");
+        harness_sql(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "blocky");
         login_with(&dA, harness_fresh_ip(), "blocky", PASSWORD, NULL, &r);
         http_assert_error(&r, 403, "forbidden", "account blocked");
         http_result_free(&r);
@@ -724,7 +672,8 @@ static void test_login_rules(void **state)
         free(cc);
         /* Stored as hashes only, valid 24 h. */
         assert_int_equal(
-                db_count(&dA, "SELECT count(*) FROM server_sessions WHERE token_hash = %Q", token),
+                harness_sql_int(&dA, "SELECT count(*) FROM server_sessions WHERE token_hash = %Q",
+                                token),
                 0);
         assert_lifetime(&dA, "FROM server_sessions WHERE subject_id = %Q AND scope = 'user'",
                         http_result_string(&r, "user_id"), 24);
@@ -884,7 +833,7 @@ static void test_session_auth(void **state)
         assert_int_equal(devices_status(&dA, devauth), 401);
 
         /* A blocked owner's session no longer works. */
-        db_exec(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "bear");
+        harness_sql(&dA, "UPDATE server_users SET blocked = 1 WHERE username = %Q", "bear");
         http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
         http_assert_error(&r, 403, "forbidden", "account blocked");
         http_result_free(&r);
@@ -900,16 +849,17 @@ static void test_session_expiry(void **state)
         login_ok(&dA, "expy", PASSWORD, &s);
         const char *bearer[] = {s.bearer_header, NULL};
         assert_int_equal(devices_status(&dA, bearer), 200);
-        db_exec(&dA,
-                "UPDATE server_sessions SET expires_at = '2001-01-01T00:00:00Z'"
-                " WHERE scope = 'user' AND subject_id = %Q",
-                s.user_id);
+        harness_sql(&dA,
+                    "UPDATE server_sessions SET expires_at = '2001-01-01T00:00:00Z'"
+                    " WHERE scope = 'user' AND subject_id = %Q",
+                    s.user_id);
         http_call(&dA, "GET", "/api/v1/user/devices", harness_fresh_ip(), NULL, NULL, bearer, &r);
         http_assert_error(&r, 401, "unauthorized", "session expired");
         http_result_free(&r);
-        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_sessions WHERE subject_id = %Q",
-                                  s.user_id),
-                         0);
+        assert_int_equal(
+                harness_sql_int(&dA, "SELECT count(*) FROM server_sessions WHERE subject_id = %Q",
+                                s.user_id),
+                0);
         const char *cookie[] = {s.cookie_header, NULL};
         assert_int_equal(devices_status(&dA, cookie), 401);
 }
@@ -970,10 +920,10 @@ static void test_devices_revoke(void **state)
         http_assert_error(&r, 401, "unauthorized", "device revoked");
         http_result_free(&r);
         /* The stranger's device is untouched. */
-        assert_null(db_text(&dA,
-                            "SELECT revoked_at FROM server_devices WHERE id = %Q"
-                            " AND revoked_at IS NOT NULL AND revoked_at <> ''",
-                            other_dev));
+        assert_null(harness_sql_text(&dA,
+                                     "SELECT revoked_at FROM server_devices WHERE id = %Q"
+                                     " AND revoked_at IS NOT NULL AND revoked_at <> ''",
+                                     other_dev));
 }
 
 static void test_csrf(void **state)
@@ -1032,7 +982,8 @@ static void test_csrf(void **state)
         revoke_device(&dA, dev, JSON, pw, lookalike, &r);
         http_assert_error(&r, 403, "csrf_invalid", NULL);
         http_result_free(&r);
-        assert_null(db_text(&dA, "SELECT revoked_at FROM server_devices WHERE id = %Q", dev));
+        assert_null(
+                harness_sql_text(&dA, "SELECT revoked_at FROM server_devices WHERE id = %Q", dev));
 
         /* Accepted: public_url's origin, the request's own, or none. */
         const char *pub[] = {s.cookie_header, s.csrf_header, "Origin: " PUBLIC_URL, NULL};
@@ -1097,9 +1048,10 @@ static void test_logout(void **state)
         free(cc);
         http_result_free(&r);
         assert_int_equal(devices_status(&dA, cookie), 401);
-        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_sessions WHERE subject_id = %Q",
-                                  s.user_id),
-                         0);
+        assert_int_equal(
+                harness_sql_int(&dA, "SELECT count(*) FROM server_sessions WHERE subject_id = %Q",
+                                s.user_id),
+                0);
 
         /* Bearer logout, and logout without a session. */
         login_ok(&dA, "bye", PASSWORD, &b);
@@ -1170,10 +1122,11 @@ static void test_forgot_same_answer(void **state)
                         "FROM server_email_tokens WHERE purpose = 'reset' AND user_id ="
                         " (SELECT id FROM server_users WHERE username = %Q)",
                         "forget", 1);
-        assert_int_equal(db_count(&dA,
-                                  "SELECT count(*) FROM server_email_tokens WHERE token_hash = %Q",
-                                  token),
-                         0);
+        assert_int_equal(
+                harness_sql_int(&dA,
+                                "SELECT count(*) FROM server_email_tokens WHERE token_hash = %Q",
+                                token),
+                0);
 }
 
 static void test_forgot_reset_flow(void **state)
@@ -1265,11 +1218,11 @@ static void test_reset_expired(void **state)
         assert_non_null(mail);
         mail_token(mail, "/reset?token=", token);
         free(mail);
-        db_exec(&dA,
-                "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'"
-                " WHERE purpose = 'reset' AND user_id ="
-                " (SELECT id FROM server_users WHERE username = %Q)",
-                "slow");
+        harness_sql(&dA,
+                    "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'"
+                    " WHERE purpose = 'reset' AND user_id ="
+                    " (SELECT id FROM server_users WHERE username = %Q)",
+                    "slow");
         reset_with(&dA, token, "new password 1", &r);
         http_assert_error(&r, 400, "invalid_request", "token expired");
         http_result_free(&r);
@@ -1318,7 +1271,8 @@ static void test_mail_languages(void **state)
         /* Accept-Language at registration; stored for later mail. */
         const char *ru[] = {"Accept-Language: ru-RU, ru;q=0.9, en;q=0.5", NULL};
         register_as(&dA, harness_fresh_ip(), "ivan", "ivan@example.test", PASSWORD, ru);
-        char *locale = db_text(&dA, "SELECT locale FROM server_users WHERE username = %Q", "ivan");
+        char *locale = harness_sql_text(&dA, "SELECT locale FROM server_users WHERE username = %Q",
+                                        "ivan");
         assert_string_equal(locale, "ru");
         free(locale);
         char *mail = harness_outbox_take(&dA, "ivan@example.test", 5000);
@@ -1327,7 +1281,7 @@ static void test_mail_languages(void **state)
         assert_non_null(strstr(mail, "48 часов"));
         assert_non_null(strstr(mail, "charset=UTF-8"));
         free(mail);
-        db_exec(&dA, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", "ivan");
+        harness_sql(&dA, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", "ivan");
 
         /* Forgot without any language hint: the account's language. */
         forgot(&dA, "ivan@example.test", NULL, &r);
@@ -1389,8 +1343,10 @@ static void test_links_restart_retention(void **state)
                 assert_non_null(strstr(http_result_error(&r), "public_url"));
                 http_result_free(&r);
         }
-        assert_int_equal(
-                db_count(&d, "SELECT count(*) FROM server_users WHERE username = %Q", "victim"), 0);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_users WHERE username = %Q",
+                                         "victim"),
+                         0);
         assert_true(harness_log_contains(&d, "public_url is not set"));
 
         /* Links follow a loopback request's own origin, scheme from the
@@ -1414,9 +1370,10 @@ static void test_links_restart_retention(void **state)
         forgot(&d, "nobody-here@example.test", evil, &r);
         http_assert_error(&r, 503, "public_url_required", NULL);
         http_result_free(&r);
-        assert_int_equal(db_count(&d, "SELECT count(*) FROM server_email_tokens WHERE purpose = %Q",
-                                  "reset"),
-                         0);
+        assert_int_equal(
+                harness_sql_int(&d, "SELECT count(*) FROM server_email_tokens WHERE purpose = %Q",
+                                "reset"),
+                0);
         forgot(&d, "rest@example.test", NULL, &r);
         http_result_free(&r);
         mail = harness_outbox_take(&d, "rest@example.test", 5000);
@@ -1432,16 +1389,16 @@ static void test_links_restart_retention(void **state)
         assert_int_equal(harness_stop(&d, SIGTERM, 20, NULL), 0);
 
         /* While it is down, one session and the reset token expire. */
-        db_exec(&d, "UPDATE server_sessions SET expires_at = '2001-01-01T00:00:00Z'"
-                    " WHERE token_hash <> (SELECT token_hash FROM server_sessions"
-                    " ORDER BY created_at LIMIT 1)");
-        db_exec(&d, "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'");
-        assert_int_equal(db_count(&d, "SELECT count(*) FROM server_sessions", NULL), 2);
+        harness_sql(&d, "UPDATE server_sessions SET expires_at = '2001-01-01T00:00:00Z'"
+                        " WHERE token_hash <> (SELECT token_hash FROM server_sessions"
+                        " ORDER BY created_at LIMIT 1)");
+        harness_sql(&d, "UPDATE server_email_tokens SET expires_at = '2001-01-01T00:00:00Z'");
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_sessions"), 2);
 
         assert_int_equal(harness_start(&d, &o), 0);
         /* Retention at start removed the expired ones… */
-        assert_int_equal(db_count(&d, "SELECT count(*) FROM server_sessions", NULL), 1);
-        assert_int_equal(db_count(&d, "SELECT count(*) FROM server_email_tokens", NULL), 0);
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_sessions"), 1);
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_email_tokens"), 0);
         /* …and a live session survived the restart. */
         const char *kb[] = {keep.bearer_header, NULL}, *sb[] = {stale.bearer_header, NULL};
         long a = devices_status(&d, kb), b = devices_status(&d, sb);
@@ -1488,19 +1445,17 @@ static void test_mail_failure_hidden(void **state)
         assert_int_equal(harness_start(&d, &o), 0);
 
         register_as(&d, harness_fresh_ip(), "lost", "lost@example.test", PASSWORD, NULL);
-        db_exec(&d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", "lost");
+        harness_sql(&d, "UPDATE server_users SET confirmed = 1 WHERE username = %Q", "lost");
         forgot(&d, "lost@example.test", NULL, &r);
         assert_int_equal(r.status, 200);
         assert_string_equal(http_result_string(&r, "status"), "if email exists, reset link sent");
         http_result_free(&r);
 
         /* Both failures reach the log, with the user but not the link. */
-        char *id = db_text(&d, "SELECT id FROM server_users WHERE username = %Q", "lost");
+        char *id = harness_sql_text(&d, "SELECT id FROM server_users WHERE username = %Q", "lost");
         char needle[128];
         snprintf(needle, sizeof(needle), "password reset e-mail for user %s", id);
-        for (int i = 0; i < 250 && !harness_log_contains(&d, needle); i++)
-                usleep(20 * 1000);
-        assert_true(harness_log_contains(&d, needle));
+        assert_true(harness_wait_log(&d, needle, 15000));
         snprintf(needle, sizeof(needle), "confirmation e-mail for user %s", id);
         assert_true(harness_log_contains(&d, needle));
         assert_false(harness_log_contains(&d, "token="));

@@ -848,6 +848,16 @@ static long long db_count(const struct daemon *d, const char *fmt, const char *a
         return n;
 }
 
+/* Date every administrator session's login back past
+ * ADMIN_FRESH_LOGIN_SECONDS, so actions need admin_password again. */
+static void age_admin_sessions(void)
+{
+        assert_int_equal(harness_db_exec(&dA, "UPDATE server_sessions SET created_at ="
+                                              " strftime('%Y-%m-%dT%H:%M:%SZ', 'now',"
+                                              " '-10 minutes') WHERE scope = 'admin'"),
+                         0);
+}
+
 static json_int_t member_int(const json_t *o, const char *key)
 {
         json_t *v = json_object_get(o, key);
@@ -1102,6 +1112,7 @@ static void test_console_users(void **state)
         http_result_free(&r);
         assert_int_equal(user_login("pending", USER_PASSWORD, NULL), 403);
         snprintf(path, sizeof(path), "/admin/api/users/%s/confirm", pending);
+        age_admin_sessions();
         console("POST", path, "{}", &r);
         http_assert_error(&r, 400, "invalid_request", "admin_password required");
         http_result_free(&r);
@@ -1316,6 +1327,63 @@ static void test_console_delete_user(void **state)
         http_result_free(&r);
 }
 
+/* Scripts written for the earlier server log in and act without
+ * admin_password: a fresh login counts as confirmation, an old one does
+ * not, and a wrong password is refused either way. */
+static void test_console_fresh_login_scripts(void **state)
+{
+        struct admin_session s;
+        struct http_result r;
+        char id[25], path[128];
+        (void)state;
+
+        console_user("scripted", "scripted@example.test", id);
+        admin_login_ok(&dA, ADMIN_USER, ADMIN_PASSWORD, &s);
+        const char *h[] = {s.cookie, s.csrf_header, NULL};
+
+        snprintf(path, sizeof(path), "/admin/api/users/%s/block", id);
+        http_call(&dA, "POST", path, NULL, JSON, "{\"admin_password\":\"wrong\"}", h, &r);
+        http_assert_error(&r, 403, "password_confirmation_failed", NULL);
+        http_result_free(&r);
+        http_call(&dA, "POST", path, NULL, JSON, "{\"blocked\":true}", h, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(member_int(r.json, "blocked"), 1);
+        http_result_free(&r);
+        assert_int_equal(user_login("scripted", USER_PASSWORD, NULL), 403);
+
+        snprintf(path, sizeof(path), "/admin/api/users/%s/reset-password", id);
+        http_call(&dA, "POST", path, NULL, JSON, "{}", h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(http_result_string(&r, "status"), "ok");
+        assert_true(strlen(http_result_string(&r, "new_password")) > 0);
+        http_result_free(&r);
+
+        snprintf(path, sizeof(path), "/admin/api/users/%s", id);
+        http_call(&dA, "DELETE", path, NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(http_result_string(&r, "status"), "deleted");
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_users WHERE id = '%s'", id), 0);
+
+        /* The same script on a session whose login is old. */
+        console_user("scripted2", "scripted2@example.test", id);
+        age_admin_sessions();
+        snprintf(path, sizeof(path), "/admin/api/users/%s/block", id);
+        http_call(&dA, "POST", path, NULL, JSON, "{\"blocked\":true}", h, &r);
+        http_assert_error(&r, 400, "invalid_request", "admin_password required");
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/users/%s/reset-password", id);
+        http_call(&dA, "POST", path, NULL, JSON, "{}", h, &r);
+        http_assert_error(&r, 400, "invalid_request", "admin_password required");
+        http_result_free(&r);
+        snprintf(path, sizeof(path), "/admin/api/users/%s", id);
+        http_call(&dA, "DELETE", path, NULL, NULL, NULL, h, &r);
+        http_assert_error(&r, 400, "invalid_request", "admin_password required");
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, "SELECT count(*) FROM server_users WHERE id = '%s'", id), 1);
+        assert_int_equal(user_login("scripted2", USER_PASSWORD, NULL), 200);
+}
+
 static void test_console_devices(void **state)
 {
         struct http_result r;
@@ -1467,6 +1535,7 @@ static void test_console_storage(void **state)
         assert_true(member_int(r.json, "orphan_files") >= 1);
         http_result_free(&r);
         assert_true(blob_file_exists(&dA, orphan));
+        age_admin_sessions();
         console("POST", "/admin/api/storage/gc", "{\"dry_run\":false}", &r);
         http_assert_error(&r, 400, "invalid_request", "admin_password required");
         http_result_free(&r);
@@ -1547,9 +1616,9 @@ static void test_console_audit(void **state)
         snprintf(path, sizeof(path), "/admin/api/audit?user_id=%s", uid);
         /* Audit entries are written in the background: wait (bounded). */
         console_ok("GET", path, NULL, &r);
-        for (int i = 0; i < 250 && member_int(r.json, "total") < 1; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        while (member_int(r.json, "total") < 1 && harness_pause(&dl)) {
                 http_result_free(&r);
-                usleep(20 * 1000);
                 console_ok("GET", path, NULL, &r);
         }
         assert_int_equal(member_int(r.json, "total"), 1);
@@ -1902,6 +1971,7 @@ int main(void)
                 cmocka_unit_test(test_console_users),
                 cmocka_unit_test(test_console_reset_password),
                 cmocka_unit_test(test_console_delete_user),
+                cmocka_unit_test(test_console_fresh_login_scripts),
                 cmocka_unit_test(test_console_devices),
                 cmocka_unit_test(test_console_vaults),
                 cmocka_unit_test(test_console_storage),

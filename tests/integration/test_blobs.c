@@ -56,75 +56,6 @@ static char tok_alice_a[65], tok_alice_b[65], tok_bob[65], tok_carol[65], tok_do
 
 /* --- helpers ---------------------------------------------------------------- */
 
-static void db_exec(const struct daemon *d, const char *sql)
-{
-        char path[PATH_MAX + 32];
-        sqlite3 *h;
-        char *err = NULL;
-
-        snprintf(path, sizeof(path), "%s/server.db", d->data_dir);
-        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-        sqlite3_busy_timeout(h, 10000);
-        if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-                fail_msg("sql failed: %s", err);
-        sqlite3_close(h);
-}
-
-static int64_t db_int(const struct daemon *d, const char *sql)
-{
-        char path[PATH_MAX + 32];
-        sqlite3 *h;
-        sqlite3_stmt *st;
-        int64_t v = -1;
-
-        snprintf(path, sizeof(path), "%s/server.db", d->data_dir);
-        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-        sqlite3_busy_timeout(h, 10000);
-        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                v = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(h);
-        return v;
-}
-
-/* A confirmed user with an Argon2id password hash. */
-static void add_user(const struct daemon *d, const char *id, const char *name, const char *pass)
-{
-        char hash[crypto_pwhash_STRBYTES], sql[1024];
-
-        assert_int_equal(crypto_pwhash_str(hash, pass, strlen(pass), 2, 19u * 1024 * 1024), 0);
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO server_users (id, username, email, password_hash, confirmed, blocked,"
-                 " created_at) VALUES ('%s', '%s', '%s@example.com', '%s', 1, 0,"
-                 " '2026-01-01T00:00:00Z')",
-                 id, name, name, hash);
-        db_exec(d, sql);
-}
-
-/* Pair a device in vault for login, from a distinct forwarded address. */
-static void pair(const struct daemon *d, const char *login, const char *pass, const char *vault,
-                 char token[65])
-{
-        static int n;
-        char body[512], xff[64];
-        const char *headers[] = {"Content-Type: application/json", xff, NULL};
-        struct http_result r;
-
-        snprintf(xff, sizeof(xff), "X-Forwarded-For: 192.0.2.%d", ++n);
-        snprintf(body, sizeof(body),
-                 "{\"login\":\"%s\",\"password\":\"%s\",\"vault_id\":\"%s\","
-                 "\"device_name\":\"test\"}",
-                 login, pass, vault);
-        assert_int_equal(http_do(d, "POST", "/api/client/pair", headers, body, strlen(body), &r),
-                         0);
-        if (r.status != 200)
-                fail_msg("pair %s/%s: %ld %s", login, vault, r.status, r.body);
-        snprintf(token, 65, "%s", json_string_value(json_object_get(r.json, "device_token")));
-        assert_int_equal(strlen(token), 64);
-        http_result_free(&r);
-}
-
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
         unsigned char d[crypto_hash_sha256_BYTES];
@@ -308,12 +239,14 @@ static int count_temp_files(const struct daemon *d)
         return temp;
 }
 
-/* Wait (up to 15 s: the machine may be loaded) until no upload temp file
- * is left. */
+/* Wait until no upload temp file is left: up to 30 s, since a client that
+ * vanished mid-body may only be noticed when its request times out
+ * (HTTP_HEAD_TIMEOUT, 10 s) on a loaded machine. */
 static void wait_no_temp(const struct daemon *d)
 {
-        for (int i = 0; i < 750 && count_temp_files(d) > 0; i++)
-                usleep(20 * 1000);
+        struct harness_deadline dl = harness_deadline_in(30000);
+        while (count_temp_files(d) > 0 && harness_pause(&dl))
+                ;
         assert_int_equal(count_temp_files(d), 0);
 }
 
@@ -373,9 +306,14 @@ static long raw_answer(int fd, char *body, size_t size)
 
 /* --- setup ------------------------------------------------------------------- */
 
+/* The upload caps have their own test (test_concurrent_upload_caps): here
+ * they are raised, since racing clients may start their next upload
+ * before the slot of the one just answered is given back. */
 static const char shared_config[] = "trusted_proxies: [\"127.0.0.1\"]\n"
                                     "limits:\n"
-                                    "  max_blob_bytes: 65536\n";
+                                    "  max_blob_bytes: 65536\n"
+                                    "  max_uploads_per_user: 64\n"
+                                    "  max_uploads_per_client: 64\n";
 
 static int start_shared(void **state)
 {
@@ -384,14 +322,20 @@ static int start_shared(void **state)
 
         if (harness_start(&shared, &o) < 0)
                 return -1;
-        add_user(&shared, "a1a1a1a1a1a1a1a1a1a1a1a1", "alice", "alice-password-1");
-        add_user(&shared, "b2b2b2b2b2b2b2b2b2b2b2b2", "bob", "bob-password-22");
-        add_user(&shared, "c3c3c3c3c3c3c3c3c3c3c3c3", "carol", "carol-password-333");
-        pair(&shared, "alice", "alice-password-1", "vault-a", tok_alice_a);
-        pair(&shared, "alice", "alice-password-1", "vault-b", tok_alice_b);
-        pair(&shared, "bob", "bob-password-22", "vault-a", tok_bob);
-        pair(&shared, "carol", "carol-password-333", "vault-c", tok_carol);
-        pair(&shared, "alice", "alice-password-1", "vault-a", tok_doomed);
+        assert_int_equal(harness_add_user(&shared, "alice", "alice@example.com", "alice-password-1",
+                                          true, false, NULL),
+                         0);
+        assert_int_equal(harness_add_user(&shared, "bob", "bob@example.com", "bob-password-22",
+                                          true, false, NULL),
+                         0);
+        assert_int_equal(harness_add_user(&shared, "carol", "carol@example.com",
+                                          "carol-password-333", true, false, NULL),
+                         0);
+        harness_pair_ok(&shared, "alice", "alice-password-1", "vault-a", tok_alice_a, NULL);
+        harness_pair_ok(&shared, "alice", "alice-password-1", "vault-b", tok_alice_b, NULL);
+        harness_pair_ok(&shared, "bob", "bob-password-22", "vault-a", tok_bob, NULL);
+        harness_pair_ok(&shared, "carol", "carol-password-333", "vault-c", tok_carol, NULL);
+        harness_pair_ok(&shared, "alice", "alice-password-1", "vault-a", tok_doomed, NULL);
         return 0;
 }
 
@@ -654,7 +598,7 @@ static void test_ranges(void **state)
 static void test_scoped_dedup(void **state)
 {
         unsigned char *data = random_bytes(20000);
-        char sha[65], sql[256];
+        char sha[65];
         int files_before, files_after;
         (void)state;
 
@@ -674,11 +618,14 @@ static void test_scoped_dedup(void **state)
 
         count_blob_files(&shared, &files_after, NULL);
         assert_int_equal(files_after, files_before + 1);
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM server_blob_refs WHERE sha256 = '%s'",
-                 sha);
-        assert_int_equal(db_int(&shared, sql), 3);
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM server_blobs WHERE sha256 = '%s'", sha);
-        assert_int_equal(db_int(&shared, sql), 1);
+        assert_int_equal(harness_sql_int(&shared,
+                                         "SELECT count(*) FROM server_blob_refs WHERE sha256 = %Q",
+                                         sha),
+                         3);
+        assert_int_equal(harness_sql_int(&shared,
+                                         "SELECT count(*) FROM server_blobs WHERE sha256 = %Q",
+                                         sha),
+                         1);
         free(data);
 }
 
@@ -754,8 +701,9 @@ static void abort_upload(bool chunked)
                               tok_alice_a, blen);
         raw_send(fd, head, (size_t)hn);
         raw_send(fd, body, blen / 2);
-        for (int i = 0; i < 250 && count_temp_files(&shared) == 0; i++)
-                usleep(20 * 1000);
+        struct harness_deadline dl = harness_deadline_in(15000);
+        while (count_temp_files(&shared) == 0 && harness_pause(&dl))
+                ;
         assert_int_equal(count_temp_files(&shared), 1);
         close(fd);
         wait_no_temp(&shared);
@@ -967,21 +915,23 @@ static void test_concurrent_same_content(void **state)
 static void test_last_accessed(void **state)
 {
         unsigned char *data = random_bytes(100);
-        char sha[65], sql[256];
+        char sha[65];
         (void)state;
 
         upload_ok(&shared, tok_alice_a, data, 100, sha);
-        snprintf(sql, sizeof(sql),
-                 "UPDATE server_blob_refs SET last_accessed = '2020-01-01T00:00:00Z'"
-                 " WHERE sha256 = '%s'",
-                 sha);
-        db_exec(&shared, sql);
+        /* A day ago (relative to now: the suite also runs with the clock
+         * a year ahead); the download moves it to now. */
+        harness_sql(&shared,
+                    "UPDATE server_blob_refs SET last_accessed ="
+                    " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-1 day') WHERE sha256 = %Q",
+                    sha);
         download_ok(&shared, tok_alice_a, sha, data, 100);
-        snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM server_blob_refs WHERE sha256 = '%s'"
-                 " AND last_accessed > '2026-'",
-                 sha);
-        assert_int_equal(db_int(&shared, sql), 1);
+        assert_int_equal(harness_sql_int(&shared,
+                                         "SELECT count(*) FROM server_blob_refs WHERE sha256 = %Q"
+                                         " AND last_accessed > strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',"
+                                         " 'now', '-1 hour')",
+                                         sha),
+                         1);
         free(data);
 }
 
@@ -1017,7 +967,7 @@ static void test_blocked_user(void **state)
         (void)state;
 
         upload_ok(&shared, tok_carol, data, 100, sha);
-        db_exec(&shared, "UPDATE server_users SET blocked = 1 WHERE username = 'carol'");
+        harness_sql(&shared, "UPDATE server_users SET blocked = 1 WHERE username = 'carol'");
         assert_int_equal(download(&shared, tok_carol, sha, NULL, &r), 0);
         assert_http_error(&r, 403, "forbidden");
         assert_string_equal(http_result_error(&r), "user blocked");
@@ -1025,7 +975,7 @@ static void test_blocked_user(void **state)
         assert_int_equal(upload_ex(&shared, tok_carol, data, 100, true, &r), 403);
         assert_string_equal(http_result_error(&r), "user blocked");
         http_result_free(&r);
-        db_exec(&shared, "UPDATE server_users SET blocked = 0 WHERE username = 'carol'");
+        harness_sql(&shared, "UPDATE server_users SET blocked = 0 WHERE username = 'carol'");
         download_ok(&shared, tok_carol, sha, data, 100);
         free(data);
 }
@@ -1047,11 +997,15 @@ static void test_quotas(void **state)
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
-        add_user(&d, "d4d4d4d4d4d4d4d4d4d4d4d4", "dan", "dan-password-4");
-        add_user(&d, "e5e5e5e5e5e5e5e5e5e5e5e5", "erin", "erin-password-5");
-        pair(&d, "dan", "dan-password-4", "a", dan_a);
-        pair(&d, "dan", "dan-password-4", "b", dan_b);
-        pair(&d, "erin", "erin-password-5", "a", erin);
+        assert_int_equal(
+                harness_add_user(&d, "dan", "dan@example.com", "dan-password-4", true, false, NULL),
+                0);
+        assert_int_equal(harness_add_user(&d, "erin", "erin@example.com", "erin-password-5", true,
+                                          false, NULL),
+                         0);
+        harness_pair_ok(&d, "dan", "dan-password-4", "a", dan_a, NULL);
+        harness_pair_ok(&d, "dan", "dan-password-4", "b", dan_b, NULL);
+        harness_pair_ok(&d, "erin", "erin-password-5", "a", erin, NULL);
 
         unsigned char *b60 = random_bytes(60000), *b40 = random_bytes(40000),
                       *b50 = random_bytes(50000), *b30 = random_bytes(30000);
@@ -1133,8 +1087,10 @@ static void test_storage_reserve(void **state)
 
         memset(data, 'r', sizeof(data));
         assert_int_equal(harness_start(&d, &o), 0);
-        add_user(&d, "f6f6f6f6f6f6f6f6f6f6f6f6", "fay", "fay-password-6");
-        pair(&d, "fay", "fay-password-6", "v", tok);
+        assert_int_equal(
+                harness_add_user(&d, "fay", "fay@example.com", "fay-password-6", true, false, NULL),
+                0);
+        harness_pair_ok(&d, "fay", "fay-password-6", "v", tok, NULL);
         upload_ok(&d, tok, data, sizeof(data), sha);
         assert_int_equal(push_on(&d, tok, "reserve-1"), 200);
         assert_int_equal(harness_stop(&d, SIGTERM, 20, NULL), 0);
@@ -1226,12 +1182,18 @@ static void test_concurrent_upload_caps(void **state)
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
-        add_user(&d, "a7a7a7a7a7a7a7a7a7a7a7a7", "gus", "gus-password-7");
-        add_user(&d, "b8b8b8b8b8b8b8b8b8b8b8b8", "hal", "hal-password-8");
-        add_user(&d, "c9c9c9c9c9c9c9c9c9c9c9c9", "ida", "ida-password-9");
-        pair(&d, "gus", "gus-password-7", "v", gus);
-        pair(&d, "hal", "hal-password-8", "v", hal);
-        pair(&d, "ida", "ida-password-9", "v", ida);
+        assert_int_equal(
+                harness_add_user(&d, "gus", "gus@example.com", "gus-password-7", true, false, NULL),
+                0);
+        assert_int_equal(
+                harness_add_user(&d, "hal", "hal@example.com", "hal-password-8", true, false, NULL),
+                0);
+        assert_int_equal(
+                harness_add_user(&d, "ida", "ida@example.com", "ida-password-9", true, false, NULL),
+                0);
+        harness_pair_ok(&d, "gus", "gus-password-7", "v", gus, NULL);
+        harness_pair_ok(&d, "hal", "hal-password-8", "v", hal, NULL);
+        harness_pair_ok(&d, "ida", "ida-password-9", "v", ida, NULL);
 
         int held_gus = hold_upload(&d, gus); /* from 127.0.0.1 */
         /* gus has his one upload running, from whatever address. */
@@ -1243,12 +1205,13 @@ static void test_concurrent_upload_caps(void **state)
 
         /* Once the held upload is gone, gus may upload again. */
         close(held_gus);
-        for (int i = 0; i < 500 && status != 200; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        while (status != 200) {
                 status = upload_from(&d, gus, "198.51.100.1", 4);
                 if (status != 200) {
                         assert_int_equal(status, 429);
-                        struct timespec ts = {0, 10 * 1000 * 1000};
-                        nanosleep(&ts, NULL);
+                        if (!harness_pause(&dl))
+                                break;
                 }
         }
         assert_int_equal(status, 200);
@@ -1292,7 +1255,7 @@ static void test_gc_on_data_dir(void **state)
 {
         struct daemon_options o = {.config_yaml = shared_config};
         struct store_options so = {.synchronous_full = true, .readers = 2};
-        char tok[65], sha[65], orphan[65], path[PATH_MAX + 128], sql[512];
+        char tok[65], sha[65], orphan[65], path[PATH_MAX + 128];
         struct store *s;
         struct blob_store *bs;
         struct blob_orphans orphans;
@@ -1301,8 +1264,10 @@ static void test_gc_on_data_dir(void **state)
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
-        add_user(&d, "f6f6f6f6f6f6f6f6f6f6f6f6", "fay", "fay-password-6");
-        pair(&d, "fay", "fay-password-6", "v", tok);
+        assert_int_equal(
+                harness_add_user(&d, "fay", "fay@example.com", "fay-password-6", true, false, NULL),
+                0);
+        harness_pair_ok(&d, "fay", "fay-password-6", "v", tok, NULL);
         unsigned char *data = random_bytes(5000), *junk = random_bytes(300);
         upload_ok(&d, tok, data, 5000, sha);
         assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
@@ -1318,11 +1283,10 @@ static void test_gc_on_data_dir(void **state)
         FILE *f = fopen(path, "w");
         fwrite(junk, 1, 300, f);
         fclose(f);
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO server_blobs (sha256, size, created_at)"
-                 " VALUES ('%s', 300, '2026-01-01T00:00:00Z')",
-                 orphan);
-        db_exec(&d, sql);
+        harness_sql(&d,
+                    "INSERT INTO server_blobs (sha256, size, created_at)"
+                    " VALUES (%Q, 300, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now', '-2 days'))",
+                    orphan);
 
         snprintf(path, sizeof(path), "%s/server.db", d.data_dir);
         assert_int_equal(store_open(path, &so, &s, NULL), 0);

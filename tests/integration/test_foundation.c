@@ -213,14 +213,7 @@ static void test_shutdown_clean(void **state)
                 assert_int_equal(ftell(f), 0);
                 fclose(f);
         }
-        sqlite3 *h;
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-        assert_int_equal(sqlite3_column_int(st, 0), 5);
-        sqlite3_finalize(st);
-        sqlite3_close(h);
+        assert_int_equal(harness_sql_int(&d, "PRAGMA user_version"), 5);
 
         /* SIGINT too. */
         assert_int_equal(harness_start(&d, NULL), 0);
@@ -300,24 +293,8 @@ static void test_bad_flags(void **state)
 
 static char *admin_hash(const struct daemon *d, const char *user)
 {
-        char db[PATH_MAX + 32];
-        sqlite3 *h;
-        sqlite3_stmt *st;
-        char *out = NULL;
-
-        snprintf(db, sizeof(db), "%s/server.db", d->data_dir);
-        assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(h,
-                                            "SELECT password_hash FROM server_admins WHERE "
-                                            "username = ?",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
-        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                out = strdup((const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-        sqlite3_close(h);
-        return out;
+        return harness_sql_text(d, "SELECT password_hash FROM server_admins WHERE username = %Q",
+                                user);
 }
 
 static void test_admin_bootstrap(void **state)
@@ -423,13 +400,13 @@ static void test_bind_itself(void **state)
 static void wait_health(const struct daemon *d, const char *path, long status,
                         struct http_result *r)
 {
-        for (int i = 0; i < 250; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do {
                 assert_int_equal(http_get(d, path, NULL, r), 0);
                 if (r->status == status)
                         return;
                 http_result_free(r);
-                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-        }
+        } while (harness_pause(&dl));
         assert_int_equal(http_get(d, path, NULL, r), 0);
         assert_int_equal(r->status, status);
 }

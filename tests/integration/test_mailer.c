@@ -111,12 +111,6 @@ static void write_text(const char *path, const char *text, mode_t mode)
         close(fd);
 }
 
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
 /* out = a "/" b; fails the test when it does not fit. */
 static void path_join(char *out, size_t size, const char *a, const char *b)
 {
@@ -177,11 +171,12 @@ static int list_eml(const char *dir, char names[][128], int max, int *ret_hidden
 /* Whether pid is gone (not even a zombie of someone else's). */
 static bool wait_gone(pid_t pid, int timeout_ms)
 {
-        for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        struct harness_deadline dl = harness_deadline_in(timeout_ms);
+
+        do {
                 if (kill(pid, 0) < 0 && errno == ESRCH)
                         return true;
-                sleep_ms(10);
-        }
+        } while (harness_pause(&dl));
         return false;
 }
 
@@ -271,12 +266,13 @@ static void sink_next(struct harness_sink *s, char **ret_eml, char **ret_json)
                 fail_msg("the SMTP server has no message %d", s->count + 1);
 }
 
-/* That nothing more arrived (give a stray delivery a moment). */
+/* That nothing more arrived.  Called after the mail helper answered: the
+ * sink stores a message before it accepts it (250), so a delivery the
+ * helper made is on disk by then. */
 static void sink_assert_nothing_new(const struct harness_sink *s)
 {
         char path[PATH_MAX + 32];
 
-        sleep_ms(200);
         snprintf(path, sizeof(path), "%s/%d.eml", s->dir, s->count + 1);
         assert_int_equal(access(path, F_OK), -1);
 }
@@ -575,13 +571,11 @@ static void test_invalid_config_reported(void **state)
 {
         struct setup s;
         struct mail_client *c = NULL;
-        time_t start = time(NULL);
         (void)state;
 
         setup_make(&s, "badconfig", "  security: sometimes\n");
         assert_int_equal(mail_client_new_spawn(mailer_bin(), s.config, s.data, &c), -ECHILD);
         assert_null(c);
-        assert_true(time(NULL) - start < 5);
         assert_int_equal(
                 mail_client_new_spawn("/nonexistent/verstak-sync-mailer", s.config, s.data, &c),
                 -ECHILD);
@@ -1148,13 +1142,11 @@ static void test_socket_activation_systemd(void **state)
         track(pid);
         /* The socket file appears at bind(); connections are refused until
          * the tool's listen() a moment later. */
-        int r = -ENOENT;
-        for (int i = 0; i < 500; i++) {
+        int r;
+        struct harness_deadline dl = harness_deadline_in(10000);
+        do
                 r = mail_client_new_connect(sock, &c);
-                if (r != -ENOENT && r != -ECONNREFUSED)
-                        break;
-                sleep_ms(10);
-        }
+        while ((r == -ENOENT || r == -ECONNREFUSED) && harness_pause(&dl));
         assert_int_equal(r, 0);
         assert_int_equal(
                 mail_client_send(c, "alice@example.org", subject_ru, body_ru, err, sizeof(err)), 0);

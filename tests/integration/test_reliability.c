@@ -132,11 +132,10 @@ static void test_write_lock_held_elsewhere(void **state)
 
         /* Readiness recovers on its own (the background probe) ... */
         long status = 0;
-        for (int i = 0; i < 500 && status != 200; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do
                 status = get_status(&d, "/readyz", NULL);
-                if (status != 200)
-                        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-        }
+        while (status != 200 && harness_pause(&dl));
         assert_int_equal(status, 200);
         /* ... and writes work again. */
         push_one(&d, token, "after-lock", &r);
@@ -541,11 +540,10 @@ static void test_half_closed_connections(void **state)
         for (size_t i = 0; i < 300; i++)
                 close(fds[i]);
         /* Wait (bounded, well under the old 90 s) until none is left. */
+        struct harness_deadline dl = harness_deadline_in(40000);
         int left = close_wait_count(&d);
-        for (int i = 0; i < 400 && left > 0; i++) {
-                nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+        while (left > 0 && harness_pause(&dl))
                 left = close_wait_count(&d);
-        }
         assert_int_equal(left, 0);
         char *got = raw_exchange(&d, "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         assert_int_equal(strncmp(got, "HTTP/1.1 200 ", 13), 0);
@@ -576,13 +574,13 @@ static void upload(const struct daemon *d, const char *token, size_t len, char c
 /* Poll health until its status is want (bounded); leaves the answer. */
 static void wait_health_status(const struct daemon *d, const char *want, struct http_result *r)
 {
-        for (int i = 0; i < 250; i++) {
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do {
                 assert_int_equal(http_get(d, "/api/v1/health", NULL, r), 0);
                 if (r->json && strcmp(http_result_string(r, "status"), want) == 0)
                         return;
                 http_result_free(r);
-                nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-        }
+        } while (harness_pause(&dl));
         fail_msg("health never became %s", want);
 }
 
@@ -722,10 +720,11 @@ static void test_refused_at_cap(void **state)
         for (unsigned i = 0; i < 100; i++)
                 close(fds[--open_fds]);
         int served = 0;
-        for (int i = 0; i < 200 && !served; i++) {
-                served = request_from(&d, 2101 + (unsigned)i, &fd);
-                if (!served)
-                        nanosleep(&(struct timespec){.tv_nsec = 50 * 1000 * 1000}, NULL);
+        struct harness_deadline dl = harness_deadline_in(15000);
+        for (unsigned i = 0; !served; i++) {
+                served = request_from(&d, 2101 + i, &fd);
+                if (!served && !harness_pause(&dl))
+                        break;
         }
         assert_true(served);
         close(fd);

@@ -46,16 +46,10 @@ static void new_user(const char *name, char *ret_password)
 
 #define ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int setup_shared(void **state)
 {
-        struct daemon_options o = {.config_yaml = shared_config};
+        /* notify: the long-poll tests read how many pulls are held. */
+        struct daemon_options o = {.config_yaml = shared_config, .notify = true};
         (void)state;
 
         static const char *const passwords[] = {"alice-password-1", "bob-password-22",
@@ -889,7 +883,8 @@ static void test_paging_during_pushes(void **state)
         /* Page with small pages while the pushes run: every op is seen
          * once, in increasing order, and nothing is skipped. */
         long long since = 0, seen = 0, last = 0;
-        for (int rounds = 0; rounds < 20000; rounds++) {
+        struct harness_deadline dl = harness_deadline_in(120000);
+        for (;;) {
                 bool pushers_done = __atomic_load_n(&p1.finished, __ATOMIC_SEQ_CST) &&
                                     __atomic_load_n(&p2.finished, __ATOMIC_SEQ_CST);
                 json_t *p = pull(&D, tok3, since, 5);
@@ -907,8 +902,8 @@ static void test_paging_during_pushes(void **state)
                 json_decref(p);
                 if (!more && pushers_done)
                         break; /* read after the last push finished: complete */
-                if (!more)
-                        usleep(2000);
+                if (!more && !harness_pause(&dl))
+                        fail_msg("pushes did not finish");
         }
         pthread_join(t1, NULL);
         pthread_join(t2, NULL);
@@ -922,6 +917,13 @@ static void test_paging_during_pushes(void **state)
 
 /* --- long poll -------------------------------------------------------------- */
 
+/*
+ * A long poll runs in its own thread.  Tests wait until the daemon holds it
+ * (harness_wait_pulls) before they act, and tell what ended it from its
+ * answer: the pushed op is in it, or the status says the device is gone.
+ * None asserts how long anything took, except that a poll is not answered
+ * before its own deadline.
+ */
 struct waiter {
         const struct daemon *d;
         const char *token;
@@ -929,6 +931,7 @@ struct waiter {
         int wait;
         long status;
         size_t n_ops;
+        char first_op[64]; /* op_id of the first op answered */
         uint64_t took_ms;
 };
 
@@ -937,16 +940,20 @@ static void *waiter_main(void *arg)
         struct waiter *w = arg;
         char body[128];
         struct http_result r;
-        uint64_t t0 = now_ms();
+        uint64_t t0 = harness_now_ms();
 
         snprintf(body, sizeof(body), "{\"since_sequence\":%lld,\"wait_seconds\":%d}", w->since,
                  w->wait);
         if (http_post_json(w->d, "/api/v1/sync/pull", w->token, body, &r) == 0) {
+                json_t *ops = json_object_get(r.json, "ops");
                 w->status = r.status;
-                w->n_ops = json_array_size(json_object_get(r.json, "ops"));
+                w->n_ops = json_array_size(ops);
+                const char *id =
+                        json_string_value(json_object_get(json_array_get(ops, 0), "op_id"));
+                snprintf(w->first_op, sizeof(w->first_op), "%s", id ? id : "");
                 http_result_free(&r);
         }
-        w->took_ms = now_ms() - t0;
+        w->took_ms = harness_now_ms() - t0;
         return NULL;
 }
 
@@ -958,46 +965,52 @@ static long long scope_seq(const char *token)
         return s;
 }
 
+/* Start w in t and wait until the daemon holds n polls. */
+static void start_waiter(const struct daemon *d, struct waiter *w, pthread_t *t, unsigned n)
+{
+        assert_int_equal(pthread_create(t, NULL, waiter_main, w), 0);
+        if (harness_wait_pulls(d, n, 30000) < 0)
+                fail_msg("the daemon does not hold %u long polls", n);
+}
+
 static void test_longpoll_timeout(void **state)
 {
         (void)state;
-        struct waiter w = {&D, tok_a1, scope_seq(tok_a1), 1, 0, 0, 0};
+        struct waiter w = {&D, tok_a1, scope_seq(tok_a1), 1, 0, 0, "", 0};
         waiter_main(&w);
         assert_int_equal(w.status, 200);
         assert_int_equal(w.n_ops, 0);
-        assert_true(w.took_ms >= 900);
-        assert_true(w.took_ms < 5000);
+        /* Held until its deadline, never answered early. */
+        assert_true(w.took_ms >= 990); /* whole milliseconds on both ends */
 }
 
 static void test_longpoll_wakeup(void **state)
 {
         (void)state;
-        struct waiter w = {&D, tok_a2, scope_seq(tok_a2), 30, 0, 0, 0};
+        struct waiter w = {&D, tok_a2, scope_seq(tok_a2), 60, 0, 0, "", 0};
         pthread_t t;
-        pthread_create(&t, NULL, waiter_main, &w);
-        usleep(300 * 1000);
-        uint64_t t0 = now_ms();
+        start_waiter(&D, &w, &t, 1);
         json_decref(push_one(&D, tok_a1, "lp-wake", "lp/1", "create", 0));
-        pthread_join(t, NULL);
+        /* Woken by the push (its op is the answer), not by the deadline. */
+        harness_join(t, 50000);
         assert_int_equal(w.status, 200);
         assert_int_equal(w.n_ops, 1);
-        /* Woken by the push, far before its 30 s deadline. */
-        assert_true(now_ms() - t0 < 2000);
+        assert_string_equal(w.first_op, "lp-wake");
 }
 
 static void test_longpoll_no_cross_scope(void **state)
 {
         (void)state;
-        struct waiter w = {&D, tok_av, scope_seq(tok_av), 2, 0, 0, 0};
+        struct waiter w = {&D, tok_av, scope_seq(tok_av), 3, 0, 0, "", 0};
         pthread_t t;
-        pthread_create(&t, NULL, waiter_main, &w);
-        usleep(200 * 1000);
+        start_waiter(&D, &w, &t, 1);
         json_decref(push_one(&D, tok_a1, "lp-other", "lp/2", "create", 0));
         json_decref(push_one(&D, tok_dave, "lp-other", "lp/2", "create", 0));
-        pthread_join(t, NULL);
+        harness_join(t, 60000);
         assert_int_equal(w.status, 200);
         assert_int_equal(w.n_ops, 0);
-        assert_true(w.took_ms >= 1900);
+        /* Pushes to other vaults and users did not answer it early. */
+        assert_true(w.took_ms >= 2990);
 }
 
 static void test_longpoll_many_waiters(void **state)
@@ -1009,25 +1022,26 @@ static void test_longpoll_many_waiters(void **state)
         long long since = scope_seq(tok_a2);
 
         for (int i = 0; i < N; i++) {
-                w[i] = (struct waiter){&D, tok_a2, since, 30, 0, 0, 0};
-                pthread_create(&t[i], NULL, waiter_main, &w[i]);
+                w[i] = (struct waiter){&D, tok_a2, since, 60, 0, 0, "", 0};
+                assert_int_equal(pthread_create(&t[i], NULL, waiter_main, &w[i]), 0);
         }
-        usleep(800 * 1000);
-        /* Held polls occupy no worker: other requests are served at once. */
-        uint64_t t0 = now_ms();
+        assert_true(harness_wait_pulls(&D, N, 60000) >= N);
+        /* Held polls occupy no worker: other requests are served while all
+         * of them are still held. */
         struct http_result r;
         assert_int_equal(http_get(&D, "/livez", NULL, &r), 0);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
         json_t *p = pull(&D, tok_a1, 0, 1);
         json_decref(p);
-        assert_true(now_ms() - t0 < 2000);
+        assert_true(harness_wait_pulls(&D, N, 0) >= N);
 
         json_decref(push_one(&D, tok_a1, "lp-many", "lp/3", "create", 0));
         for (int i = 0; i < N; i++) {
-                pthread_join(t[i], NULL);
+                harness_join(t[i], 50000);
                 assert_int_equal(w[i].status, 200);
                 assert_int_equal(w[i].n_ops, 1);
+                assert_string_equal(w[i].first_op, "lp-many");
         }
         free(w);
         free(t);
@@ -1042,17 +1056,16 @@ static void test_longpoll_revoked_device(void **state)
         harness_note_secret(tok_other);
         assert_int_equal(harness_pair(&D, "lara", pw, "vault-lpr", tok, dev), 200);
         harness_note_secret(tok);
-        struct waiter w = {&D, tok, 0, 30, 0, 0, 0};
+        struct waiter w = {&D, tok, 0, 60, 0, 0, "", 0};
         pthread_t t;
-        pthread_create(&t, NULL, waiter_main, &w);
-        usleep(300 * 1000);
+        start_waiter(&D, &w, &t, 1);
         snprintf(body, sizeof(body), "{\"device_id\":\"%s\",\"password\":\"%s\"}", dev, pw);
         struct http_result r = post(&D, "/api/client/revoke-device", tok_other, body);
         assert_int_equal(r.status, 200);
         http_result_free(&r);
-        pthread_join(t, NULL);
+        /* Woken by the revocation, long before its deadline. */
+        harness_join(t, 50000);
         assert_int_equal(w.status, 401);
-        assert_true(w.took_ms < 5000);
 }
 
 /* --- rate limits ------------------------------------------------------------ */
@@ -1177,8 +1190,10 @@ static void *crash_pusher_main(void *arg)
                 struct http_result r;
                 if (http_post_json(p->d, "/api/v1/sync/push", p->token, body, &r) < 0)
                         break;
-                if (r.status == 200 && json_array_size(json_object_get(r.json, "accepted")) == 1)
-                        memcpy(p->acked[p->n_acked++], id, sizeof(id));
+                if (r.status == 200 && json_array_size(json_object_get(r.json, "accepted")) == 1) {
+                        memcpy(p->acked[p->n_acked], id, sizeof(id));
+                        __atomic_store_n(&p->n_acked, p->n_acked + 1, __ATOMIC_RELEASE);
+                }
                 http_result_free(&r);
         }
         return NULL;
@@ -1202,8 +1217,10 @@ static void test_crash_during_pushes(void **state)
         p.d = &d;
         p.token = tok;
         pthread_create(&t, NULL, crash_pusher_main, &p);
-        while (p.n_acked < 40)
-                usleep(5000);
+        struct harness_deadline dl = harness_deadline_in(60000);
+        while (__atomic_load_n(&p.n_acked, __ATOMIC_ACQUIRE) < 40)
+                if (!harness_pause(&dl))
+                        fail_msg("only %d pushes acknowledged", p.n_acked);
         kill(d.pid, SIGKILL);
         pthread_join(t, NULL);
         assert_int_equal(harness_wait(&d, 10, &status), 0);
@@ -1252,22 +1269,23 @@ static void test_shutdown_releases_longpoll(void **state)
         int status = 0;
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
+        struct daemon_options o = {.notify = true};
+        assert_int_equal(harness_start(&d, &o), 0);
         assert_int_equal(
                 harness_add_user(&d, "sd", "sd@example.com", "sd-password-1", true, false, NULL),
                 0);
         assert_int_equal(harness_pair(&d, "sd", "sd-password-1", "v", tok, NULL), 200);
-        struct waiter w = {&d, tok, 0, 60, 0, 0, 0};
+        struct waiter w = {&d, tok, 0, 60, 0, 0, "", 0};
         pthread_t t;
-        pthread_create(&t, NULL, waiter_main, &w);
-        usleep(300 * 1000);
-        uint64_t t0 = now_ms();
+        start_waiter(&d, &w, &t, 1);
+        /* Shutdown answers the held poll (long before its deadline) and
+         * the daemon exits cleanly. */
         assert_int_equal(harness_stop(&d, SIGTERM, 25, &status), 0);
-        pthread_join(t, NULL);
+        harness_join(t, 50000);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
         assert_int_equal(w.status, 200);
-        assert_true(now_ms() - t0 < 5000);
+        assert_int_equal(w.n_ops, 0);
         harness_destroy(&d);
 }
 

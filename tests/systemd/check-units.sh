@@ -42,10 +42,16 @@ trap 'rm -rf "$tmp"' EXIT
 # --- 1. verify -----------------------------------------------------------
 # verify NAME INSTALLED_PATH BUILT_BINARY
 verify() {
+        extra=
+        if [ -e "$units/$1-metrics.socket" ]; then
+                extra="$tmp/$1-metrics.socket"
+                cp "$units/$1-metrics.socket" "$extra"
+        fi
         for u in "$1.service" "$1.socket"; do
                 sed "s|$2|$3|" "$units/$u" >"$tmp/$u"
         done
-        if ! systemd-analyze verify --man=no "$tmp/$1.service" "$tmp/$1.socket" \
+        # shellcheck disable=SC2086
+        if ! systemd-analyze verify --man=no "$tmp/$1.service" "$tmp/$1.socket" $extra \
                 >"$tmp/verify.out" 2>&1; then
                 echo "FAIL: systemd-analyze verify $1:"
                 cat "$tmp/verify.out"

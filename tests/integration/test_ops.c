@@ -1,0 +1,916 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration: the operator subcommands of the real binary (backup,
+ * restore, check, gc) on data directories the real daemon wrote — help
+ * and flag errors, refusals (root on another user's directory, a newer
+ * or older schema, a non-empty restore target), check on damaged copies
+ * (missing, truncated and altered blobs, a corrupted database page,
+ * orphans and stale uploads), gc racing uploads of the same content in
+ * the running daemon, and a backup taken while two clients push and
+ * upload, restored and served again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define BOUNDARY   "----verstak-ops-boundary-4c1e0f9b7d4b52a1"
+#define BLOBS_PATH "/api/v1/blobs/"
+
+static const char config[] = "trusted_proxies: [\"127.0.0.1\"]\n";
+
+extern char **environ;
+
+/* --- helpers ---------------------------------------------------------------- */
+
+/* snprintf for paths: the test fails when one does not fit. */
+static void pathf(char *out, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void pathf(char *out, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        int n = vsnprintf(out, size, fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0 && (size_t)n < size);
+}
+
+struct run {
+        int status; /* exit code, or 128 + signal */
+        char *out;  /* stdout and stderr together */
+};
+
+/* Run the server binary with args (NULL-terminated) and stdin from
+ * stdin_text (may be NULL: /dev/null); output is collected in a file under
+ * dir. */
+static void run_cmd(const char *dir, const char *stdin_text, struct run *ret,
+                    const char *const *args)
+{
+        char out_path[PATH_MAX], in_path[PATH_MAX];
+        const char *argv[32];
+        posix_spawn_file_actions_t fa;
+        size_t n = 0;
+        pid_t pid;
+        int st;
+
+        argv[n++] = harness_server_bin();
+        for (size_t i = 0; args[i]; i++) {
+                assert_true(n < 31);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        snprintf(out_path, sizeof(out_path), "%s/cmd-output.txt", dir);
+        snprintf(in_path, sizeof(in_path), "%s/cmd-input.txt", dir);
+        if (stdin_text) {
+                FILE *f = fopen(in_path, "w");
+                assert_non_null(f);
+                fputs(stdin_text, f);
+                fclose(f);
+        }
+        assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+        posix_spawn_file_actions_addopen(&fa, 0, stdin_text ? in_path : "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        ret->out = harness_read_file(out_path);
+        assert_non_null(ret->out);
+}
+
+#define RUN(dir, res, ...) run_cmd(dir, NULL, res, (const char *const[]){__VA_ARGS__, NULL})
+
+static void run_free(struct run *r)
+{
+        free(r->out);
+        r->out = NULL;
+}
+
+/* Expect exit code status and needle in the output. */
+static void expect_run(const struct run *r, int status, const char *needle)
+{
+        if (r->status != status || (needle && !strstr(r->out, needle)))
+                fail_msg("expected exit %d with \"%s\", got %d:\n%s", status, needle ? needle : "",
+                         r->status, r->out);
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+        unsigned char d[crypto_hash_sha256_BYTES];
+
+        crypto_hash_sha256(d, data, len);
+        sodium_bin2hex(out, 65, d, sizeof(d));
+}
+
+/* Upload data as a multipart file part; returns the HTTP status.  No
+ * cmocka assertion: also called from other threads. */
+static long upload(const struct daemon *d, const char *token, const void *data, size_t len)
+{
+        static const char head[] =
+                "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"file\"; "
+                "filename=\"b.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+        static const char tail[] = "\r\n--" BOUNDARY "--\r\n";
+        char auth[128];
+        const char *headers[] = {auth, "Content-Type: multipart/form-data; boundary=" BOUNDARY,
+                                 NULL};
+        size_t blen = sizeof(head) - 1 + len + sizeof(tail) - 1;
+        char *body = malloc(blen);
+        struct http_result r;
+        long status = -1;
+
+        if (!body)
+                return -1;
+        memcpy(body, head, sizeof(head) - 1);
+        memcpy(body + sizeof(head) - 1, data, len);
+        memcpy(body + sizeof(head) - 1 + len, tail, sizeof(tail) - 1);
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        if (http_do(d, "POST", BLOBS_PATH, headers, body, blen, &r) == 0) {
+                status = r.status;
+                http_result_free(&r);
+        }
+        free(body);
+        return status;
+}
+
+/* Push one op; returns the HTTP status (no cmocka assertion). */
+static long push_op(const struct daemon *d, const char *token, const char *op_id,
+                    const char *payload)
+{
+        json_t *body =
+                json_pack("{s:[{s:s,s:s,s:s,s:s,s:s}]}", "ops", "op_id", op_id, "entity_type",
+                          "note", "entity_id", op_id, "op_type", "create", "payload_json", payload);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct http_result r;
+        long status = -1;
+
+        json_decref(body);
+        if (text && http_post_json(d, "/api/v1/sync/push", token, text, &r) == 0) {
+                status = r.status;
+                http_result_free(&r);
+        }
+        free(text);
+        return status;
+}
+
+/* GET a blob and compare it with data. */
+static void expect_blob(const struct daemon *d, const char *token, const char *sha,
+                        const void *data, size_t len)
+{
+        char path[128];
+        struct http_result r;
+
+        pathf(path, sizeof(path), "%s%s", BLOBS_PATH, sha);
+        assert_int_equal(http_get(d, path, token, &r), 0);
+        if (r.status != 200)
+                fail_msg("GET blob %s: %ld %s", sha, r.status, r.body);
+        assert_int_equal(r.body_len, len);
+        assert_memory_equal(r.body, data, len);
+        http_result_free(&r);
+}
+
+static void blob_path(const struct daemon *d, const char *data_dir, const char *sha, char *out,
+                      size_t size)
+{
+        (void)d;
+        pathf(out, size, "%s/blobs/%.2s/%.2s/%s", data_dir, sha, sha + 2, sha);
+}
+
+/* A user with a paired device in vault "v"; token gets 65 bytes. */
+static void user_with_device(const struct daemon *d, const char *name, char token[65])
+{
+        char pass[64], email[96];
+
+        snprintf(pass, sizeof(pass), "%s-password-1", name);
+        snprintf(email, sizeof(email), "%s@example.com", name);
+        assert_int_equal(harness_add_user(d, name, email, pass, true, false, NULL), 0);
+        assert_int_equal(harness_pair(d, name, pass, "v", token, NULL), 200);
+        harness_note_secret(token);
+}
+
+/* Copy a data directory (cp -a) to a new one under d->root. */
+static void copy_dir(const char *from, const char *to)
+{
+        const char *argv[] = {"cp", "-a", from, to, NULL};
+        assert_int_equal(harness_run(argv), 0);
+}
+
+/* --- help and refusals ---------------------------------------------------- */
+
+static void test_help_and_flags(void **state)
+{
+        static const char *const cmds[] = {"backup", "restore", "check", "gc"};
+        char dir[] = "/tmp/verstak-ops-XXXXXX";
+        struct run r;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+                char usage[64];
+                snprintf(usage, sizeof(usage), "Usage: verstak-sync-server %s", cmds[i]);
+                RUN(dir, &r, cmds[i], "--help");
+                expect_run(&r, 0, usage);
+                run_free(&r);
+                RUN(dir, &r, cmds[i], "--no-such-flag");
+                expect_run(&r, 2, "unknown flag");
+                run_free(&r);
+        }
+        RUN(dir, &r, "backup", "--data", dir);
+        expect_run(&r, 2, "--output PATH is required");
+        run_free(&r);
+        RUN(dir, &r, "check", "--data", "/nonexistent/verstak");
+        expect_run(&r, 2, "cannot open the data directory");
+        run_free(&r);
+        RUN(dir, &r, "check", "--data", dir);
+        expect_run(&r, 2, "no database");
+        run_free(&r);
+        RUN(dir, &r, "--help");
+        expect_run(&r, 0, "COMMAND [OPTIONS]");
+        run_free(&r);
+        const char *rm[] = {"rm", "-rf", dir, NULL};
+        harness_run(rm);
+}
+
+static void test_refusals(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        char path[PATH_MAX * 2], other[PATH_MAX * 2];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+
+        /* Root on a directory another user owns. */
+        pathf(other, sizeof(other), "%s/other", d.root);
+        copy_dir(d.data_dir, other);
+        const char *chown_argv[] = {"chown", "-R", "65534:65534", other, NULL};
+        assert_int_equal(harness_run(chown_argv), 0);
+        assert_int_equal(chmod(d.root, 0711), 0); /* the owner must reach it */
+        RUN(d.root, &r, "check", "--data", other);
+        expect_run(&r, 2, "refusing to work as root");
+        run_free(&r);
+        /* With --allow-root it acts as that user: files it makes are theirs. */
+        RUN(d.root, &r, "gc", "--data", other, "--allow-root");
+        expect_run(&r, 0, "Removed 0 blob files");
+        run_free(&r);
+        struct stat st;
+        pathf(path, sizeof(path), "%s/blobs/.claims", other);
+        if (stat(path, &st) == 0)
+                assert_int_equal(st.st_uid, 65534);
+        RUN(d.root, &r, "check", "--data", other, "--allow-root");
+        expect_run(&r, 0, "OK:");
+        run_free(&r);
+
+        /* A newer schema. */
+        assert_int_equal(harness_db_exec(&d, "PRAGMA user_version=99"), 0);
+        RUN(d.root, &r, "check", "--data", d.data_dir);
+        expect_run(&r, 2, "newer");
+        run_free(&r);
+        RUN(d.root, &r, "gc", "--data", d.data_dir);
+        expect_run(&r, 2, "newer");
+        run_free(&r);
+        /* An older one (the daemon migrates it; the commands do not). */
+        assert_int_equal(harness_db_exec(&d, "PRAGMA user_version=2"), 0);
+        RUN(d.root, &r, "check", "--data", d.data_dir);
+        expect_run(&r, 2, "start the daemon once");
+        run_free(&r);
+        harness_destroy(&d);
+}
+
+/* --- check and gc on damaged copies ---------------------------------------- */
+
+#define N_BLOBS 4
+static struct daemon damaged;
+static char damaged_sha[N_BLOBS][65];
+static char damaged_token[65];
+
+static int start_damaged(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        (void)state;
+
+        harness_set_unique_client_ips(true);
+        if (harness_start(&damaged, &o) < 0)
+                return -1;
+        user_with_device(&damaged, "dora", damaged_token);
+        for (int i = 0; i < N_BLOBS; i++) {
+                unsigned char data[3000];
+                char op[32], payload[512];
+                randombytes_buf(data, sizeof(data));
+                sha256_hex(data, sizeof(data), damaged_sha[i]);
+                if (upload(&damaged, damaged_token, data, sizeof(data)) != 200)
+                        return -1;
+                snprintf(op, sizeof(op), "op-%d", i);
+                snprintf(payload, sizeof(payload), "{\"blob\":{\"sha256\":\"%s\",\"size\":3000}}",
+                         damaged_sha[i]);
+                if (push_op(&damaged, damaged_token, op, payload) != 200)
+                        return -1;
+        }
+        return harness_stop(&damaged, SIGTERM, 25, NULL);
+}
+
+static int stop_damaged(void **state)
+{
+        (void)state;
+        harness_destroy(&damaged);
+        return 0;
+}
+
+/* A fresh copy of the healthy directory under name. */
+static void damaged_copy(const char *name, char *out, size_t size)
+{
+        pathf(out, size, "%s/%s", damaged.root, name);
+        copy_dir(damaged.data_dir, out);
+}
+
+static void test_check_healthy(void **state)
+{
+        struct run r;
+        (void)state;
+
+        RUN(damaged.root, &r, "check", "--data", damaged.data_dir, "--verify-blobs");
+        expect_run(&r, 0, "OK: 1 users, 4 operations (last sequence 4), 4 referenced blobs");
+        assert_non_null(strstr(r.out, "contents verified"));
+        run_free(&r);
+}
+
+static void test_check_missing_blob(void **state)
+{
+        char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
+        struct run r;
+        (void)state;
+
+        damaged_copy("missing", dir, sizeof(dir));
+        blob_path(&damaged, dir, damaged_sha[0], path, sizeof(path));
+        assert_int_equal(unlink(path), 0);
+        RUN(damaged.root, &r, "check", "--data", dir);
+        snprintf(line, sizeof(line), "blob %s: missing", damaged_sha[0]);
+        expect_run(&r, 1, line);
+        assert_non_null(strstr(r.out, "1 problems found"));
+        run_free(&r);
+}
+
+static void test_check_truncated_blob(void **state)
+{
+        char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
+        struct run r;
+        (void)state;
+
+        damaged_copy("truncated", dir, sizeof(dir));
+        blob_path(&damaged, dir, damaged_sha[1], path, sizeof(path));
+        assert_int_equal(truncate(path, 1000), 0);
+        RUN(damaged.root, &r, "check", "--data", dir);
+        snprintf(line, sizeof(line), "blob %s: size differs", damaged_sha[1]);
+        expect_run(&r, 1, line);
+        run_free(&r);
+}
+
+static void test_check_wrong_content(void **state)
+{
+        char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
+        struct run r;
+        (void)state;
+
+        damaged_copy("altered", dir, sizeof(dir));
+        blob_path(&damaged, dir, damaged_sha[2], path, sizeof(path));
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "XYZ", 3, 1500), 3);
+        close(fd);
+        /* Same size: only --verify-blobs reads the content. */
+        RUN(damaged.root, &r, "check", "--data", dir);
+        expect_run(&r, 0, "OK:");
+        run_free(&r);
+        RUN(damaged.root, &r, "check", "--data", dir, "--verify-blobs");
+        snprintf(line, sizeof(line), "blob %s: content does not match its SHA-256", damaged_sha[2]);
+        expect_run(&r, 1, line);
+        run_free(&r);
+}
+
+static void test_check_corrupted_page(void **state)
+{
+        char dir[PATH_MAX * 2], path[PATH_MAX * 2];
+        unsigned char junk[4096];
+        struct stat st;
+        struct run r;
+        (void)state;
+
+        damaged_copy("corrupt", dir, sizeof(dir));
+        pathf(path, sizeof(path), "%s/server.db", dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size >= 8 * 4096);
+        /* Garbage over every page after the schema's first ones (not the
+         * header page: the file must still look like a database). */
+        memset(junk, 0x5a, sizeof(junk));
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        for (off_t off = 4 * 4096; off + 4096 <= st.st_size; off += 3 * 4096)
+                assert_int_equal(pwrite(fd, junk, sizeof(junk), off), sizeof(junk));
+        close(fd);
+        RUN(damaged.root, &r, "check", "--data", dir);
+        expect_run(&r, 1, "database");
+        run_free(&r);
+}
+
+static void test_orphans_and_stale_uploads(void **state)
+{
+        char dir[PATH_MAX * 2], path[PATH_MAX * 2], sha[65];
+        unsigned char junk[777];
+        struct run r;
+        (void)state;
+
+        damaged_copy("orphans", dir, sizeof(dir));
+        /* An orphan blob file and an upload temp file two days old. */
+        randombytes_buf(junk, sizeof(junk));
+        sha256_hex(junk, sizeof(junk), sha);
+        pathf(path, sizeof(path), "%s/blobs/%.2s", dir, sha);
+        mkdir(path, 0750);
+        pathf(path, sizeof(path), "%s/blobs/%.2s/%.2s", dir, sha, sha + 2);
+        mkdir(path, 0750);
+        blob_path(&damaged, dir, sha, path, sizeof(path));
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fwrite(junk, 1, sizeof(junk), f);
+        fclose(f);
+        pathf(path, sizeof(path), "%s/blobs/.upload-0123456789abcdef", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fwrite(junk, 1, 100, f);
+        fclose(f);
+        struct timespec old[2] = {{.tv_sec = time(NULL) - 48 * 3600},
+                                  {.tv_sec = time(NULL) - 48 * 3600}};
+        assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+        /* And a fresh one, which an upload may still be writing (its
+         * time set from the clock the commands read). */
+        pathf(path, sizeof(path), "%s/blobs/.upload-fedcba9876543210", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fclose(f);
+        struct timespec fresh[2] = {{.tv_sec = time(NULL)}, {.tv_sec = time(NULL)}};
+        assert_int_equal(utimensat(AT_FDCWD, path, fresh, 0), 0);
+
+        /* An old one an upload of another process still writes: it holds
+         * the file's lock, as the daemon's uploads do. */
+        char busy[PATH_MAX * 2];
+        pathf(busy, sizeof(busy), "%s/blobs/.upload-00112233445566778899", dir);
+        int busy_fd = open(busy, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+        assert_true(busy_fd >= 0);
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        assert_int_equal(fcntl(busy_fd, F_OFD_SETLK, &fl), 0);
+        assert_int_equal(futimens(busy_fd, old), 0);
+
+        RUN(damaged.root, &r, "check", "--data", dir);
+        expect_run(&r, 0, "1 orphan blob files (777 B), 1 stale uploads (100 B)");
+        run_free(&r);
+        RUN(damaged.root, &r, "gc", "--data", dir, "--dry-run");
+        expect_run(&r, 0, "Would remove 1 blob files (777 B), 0 blob records and 1 stale uploads");
+        run_free(&r);
+        blob_path(&damaged, dir, sha, path, sizeof(path));
+        assert_int_equal(access(path, F_OK), 0);
+        RUN(damaged.root, &r, "gc", "--data", dir);
+        expect_run(&r, 0,
+                   "Removed 1 blob files (777 B), 0 blob records and 1 stale uploads (100 B)");
+        run_free(&r);
+        assert_int_equal(access(path, F_OK), -1);
+        pathf(path, sizeof(path), "%s/blobs/.upload-fedcba9876543210", dir);
+        assert_int_equal(access(path, F_OK), 0);
+        assert_int_equal(access(busy, F_OK), 0);
+        close(busy_fd); /* that upload ended: now it is stale */
+        RUN(damaged.root, &r, "gc", "--data", dir);
+        expect_run(&r, 0, "Removed 0 blob files (0 B), 0 blob records and 1 stale uploads (0 B)");
+        run_free(&r);
+        assert_int_equal(access(busy, F_OK), -1);
+        RUN(damaged.root, &r, "check", "--data", dir, "--verify-blobs");
+        expect_run(&r, 0, "0 orphan blob files (0 B), 0 stale uploads (0 B)");
+        assert_non_null(strstr(r.out, "4 referenced blobs"));
+        run_free(&r);
+}
+
+/* --- gc while the daemon uploads the same content ---------------------------- */
+
+struct uploader {
+        const struct daemon *d;
+        const char *token;
+        const unsigned char *data;
+        size_t len;
+        long status;
+};
+
+static void *upload_thread(void *arg)
+{
+        struct uploader *u = arg;
+        u->status = upload(u->d, u->token, u->data, u->len);
+        return NULL;
+}
+
+static void test_gc_races_upload(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        unsigned char data[20000];
+        char token[65], sha[65], sql[256], path[PATH_MAX * 2];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        harness_set_unique_client_ips(true);
+        assert_int_equal(harness_start(&d, &o), 0);
+        user_with_device(&d, "gale", token);
+        randombytes_buf(data, sizeof(data));
+        sha256_hex(data, sizeof(data), sha);
+        blob_path(&d, d.data_dir, sha, path, sizeof(path));
+
+        for (int round = 0; round < 12; round++) {
+                /* The file is there but nothing references it: garbage. */
+                assert_int_equal(upload(&d, token, data, sizeof(data)), 200);
+                snprintf(sql, sizeof(sql),
+                         "DELETE FROM server_blob_refs WHERE sha256 = '%s';"
+                         "DELETE FROM server_blobs WHERE sha256 = '%s'",
+                         sha, sha);
+                assert_int_equal(harness_db_exec(&d, sql), 0);
+
+                /* An upload of the same content and gc, at the same time. */
+                struct uploader u = {.d = &d, .token = token, .data = data, .len = sizeof(data)};
+                pthread_t t;
+                assert_int_equal(pthread_create(&t, NULL, upload_thread, &u), 0);
+                RUN(d.root, &r, "gc", "--data", d.data_dir);
+                expect_run(&r, 0, "Removed");
+                run_free(&r);
+                pthread_join(t, NULL);
+                assert_int_equal(u.status, 200);
+
+                /* Acknowledged means there: the reference and the file. */
+                expect_blob(&d, token, sha, data, sizeof(data));
+                assert_int_equal(access(path, F_OK), 0);
+        }
+        RUN(d.root, &r, "check", "--data", d.data_dir, "--verify-blobs");
+        expect_run(&r, 0, "OK:");
+        run_free(&r);
+        harness_destroy(&d);
+}
+
+/* --- backup under load, restore, serve ------------------------------------------ */
+
+#define MAX_ACKED 4096
+
+struct client {
+        const struct daemon *d;
+        char token[65];
+        const char *name;
+        atomic_bool *stop;
+        atomic_bool *backup_started;
+        /* What was acknowledged before the backup began. */
+        char (*ops)[40];
+        size_t n_ops;
+        atomic_size_t acked; /* n_ops, for the main thread to watch */
+        char (*blobs)[65];
+        unsigned char **blob_data;
+        size_t n_blobs;
+        int errors;
+};
+
+static void *client_thread(void *arg)
+{
+        struct client *c = arg;
+
+        for (int i = 0; !atomic_load(c->stop) && i < MAX_ACKED; i++) {
+                char op[40], sha[65], payload[512];
+                unsigned char *data = malloc(2048);
+                if (!data) {
+                        c->errors++;
+                        break;
+                }
+                randombytes_buf(data, 2048);
+                sha256_hex(data, 2048, sha);
+                long st = upload(c->d, c->token, data, 2048);
+                snprintf(op, sizeof(op), "%s-op-%d", c->name, i);
+                snprintf(payload, sizeof(payload), "{\"blob\":{\"sha256\":\"%s\",\"size\":2048}}",
+                         sha);
+                long sp = st == 200 ? push_op(c->d, c->token, op, payload) : -1;
+                if (st != 200 || sp != 200) {
+                        c->errors++;
+                        free(data);
+                        continue;
+                }
+                /* Acknowledged while the flag was still clear, i.e.
+                 * before the backup command was started. */
+                if (!atomic_load(c->backup_started)) {
+                        memcpy(c->ops[c->n_ops++], op, sizeof(op));
+                        memcpy(c->blobs[c->n_blobs], sha, 65);
+                        c->blob_data[c->n_blobs++] = data;
+                        atomic_store(&c->acked, c->n_ops);
+                } else
+                        free(data);
+        }
+        return NULL;
+}
+
+/* Every op id of the scope, by paging a pull from 0. */
+static json_t *pull_all(const struct daemon *d, const char *token)
+{
+        json_t *ids = json_object();
+        long long since = 0;
+
+        for (;;) {
+                char body[96];
+                struct http_result r;
+                snprintf(body, sizeof(body), "{\"since_sequence\":%lld,\"page_limit\":100}", since);
+                assert_int_equal(http_post_json(d, "/api/v1/sync/pull", token, body, &r), 0);
+                assert_int_equal(r.status, 200);
+                size_t i;
+                json_t *op;
+                json_array_foreach(json_object_get(r.json, "ops"), i, op) json_object_set_new(
+                        ids, json_string_value(json_object_get(op, "op_id")), json_true());
+                since = json_integer_value(json_object_get(r.json, "page_last_sequence"));
+                bool more = json_is_true(json_object_get(r.json, "has_more"));
+                http_result_free(&r);
+                if (!more)
+                        break;
+        }
+        return ids;
+}
+
+static void test_backup_restore_under_load(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        struct daemon d, restored;
+        atomic_bool stop = false, started = false;
+        struct client c[2] = {{.name = "ann"}, {.name = "ben"}};
+        pthread_t t[2];
+        char out[PATH_MAX * 2];
+        struct run r;
+        (void)state;
+
+        harness_set_unique_client_ips(true);
+        assert_int_equal(harness_start(&d, &o), 0);
+        for (int i = 0; i < 2; i++) {
+                c[i].d = &d;
+                c[i].stop = &stop;
+                c[i].backup_started = &started;
+                c[i].ops = calloc(MAX_ACKED, sizeof(*c[i].ops));
+                c[i].blobs = calloc(MAX_ACKED, sizeof(*c[i].blobs));
+                c[i].blob_data = calloc(MAX_ACKED, sizeof(*c[i].blob_data));
+                assert_non_null(c[i].ops);
+                assert_non_null(c[i].blobs);
+                assert_non_null(c[i].blob_data);
+                user_with_device(&d, c[i].name, c[i].token);
+                assert_int_equal(pthread_create(&t[i], NULL, client_thread, &c[i]), 0);
+        }
+        /* Let both clients get some work acknowledged first. */
+        for (int i = 0; i < 2; i++) {
+                for (int tries = 0; tries < 3000 && atomic_load(&c[i].acked) < 5; tries++)
+                        usleep(10000);
+                assert_true(atomic_load(&c[i].acked) >= 5);
+        }
+
+        atomic_store(&started, true);
+        pathf(out, sizeof(out), "%s/backup", d.root);
+        RUN(d.root, &r, "backup", "--data", d.data_dir, "--output", out);
+        expect_run(&r, 0, "Backup written to");
+        run_free(&r);
+        atomic_store(&stop, true);
+        for (int i = 0; i < 2; i++) {
+                pthread_join(t[i], NULL);
+                assert_int_equal(c[i].errors, 0);
+                assert_true(c[i].n_ops >= 5);
+        }
+        /* Clients kept working during the backup. */
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+
+        /* Restore into a fresh directory and serve it. */
+        assert_int_equal(harness_prepare(&restored, &(struct daemon_options){0}), 0);
+        RUN(d.root, &r, "restore", "--from", out, "--data", restored.data_dir);
+        expect_run(&r, 0, "Restored into");
+        run_free(&r);
+        RUN(d.root, &r, "restore", "--from", out, "--data", restored.data_dir);
+        expect_run(&r, 2, "is not empty");
+        run_free(&r);
+        assert_int_equal(harness_start(&restored, &o), 0);
+        for (int i = 0; i < 2; i++) {
+                json_t *ids = pull_all(&restored, c[i].token);
+                for (size_t k = 0; k < c[i].n_ops; k++)
+                        if (!json_object_get(ids, c[i].ops[k]))
+                                fail_msg("op %s acknowledged before the backup is missing",
+                                         c[i].ops[k]);
+                json_decref(ids);
+                for (size_t k = 0; k < c[i].n_blobs; k++) {
+                        expect_blob(&restored, c[i].token, c[i].blobs[k], c[i].blob_data[k], 2048);
+                        free(c[i].blob_data[k]);
+                }
+                free(c[i].ops);
+                free(c[i].blobs);
+                free(c[i].blob_data);
+        }
+        RUN(d.root, &r, "check", "--data", restored.data_dir, "--verify-blobs");
+        expect_run(&r, 0, "OK:");
+        run_free(&r);
+        harness_destroy(&restored);
+        harness_destroy(&d);
+}
+
+static void test_restore_refuses_damage(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        char dir[] = "/tmp/verstak-ops-XXXXXX";
+        char out[PATH_MAX * 2], target[PATH_MAX * 2], path[PATH_MAX * 2];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(harness_start(&d, &o), 0);
+        pathf(out, sizeof(out), "%s/backup", dir);
+        RUN(dir, &r, "backup", "--data", d.data_dir, "--output", out);
+        expect_run(&r, 0, "Backup written to");
+        run_free(&r);
+        RUN(dir, &r, "backup", "--data", d.data_dir, "--output", out);
+        expect_run(&r, 2, "is not empty");
+        run_free(&r);
+        harness_destroy(&d);
+
+        /* A damaged database file is refused before anything is written. */
+        pathf(path, sizeof(path), "%s/server.db", out);
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "x", 1, 5000), 1);
+        close(fd);
+        pathf(target, sizeof(target), "%s/target", dir);
+        RUN(dir, &r, "restore", "--from", out, "--data", target);
+        expect_run(&r, 2, "does not match its manifest");
+        run_free(&r);
+        assert_int_equal(access(target, F_OK), -1);
+
+        /* A backup from a newer schema. */
+        pathf(path, sizeof(path), "%s/manifest.json", out);
+        char *m = harness_read_file(path);
+        assert_non_null(m);
+        char *p = strstr(m, "\"schema_version\": ");
+        assert_non_null(p);
+        p += strlen("\"schema_version\": ");
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "%.*s999%s", (int)(p - m), m, p + strspn(p, "0123456789"));
+        fclose(f);
+        free(m);
+        RUN(dir, &r, "restore", "--from", out, "--data", target);
+        expect_run(&r, 2, "newer than this program");
+        run_free(&r);
+        const char *rm[] = {"rm", "-rf", dir, NULL};
+        harness_run(rm);
+}
+
+/* --- admin ----------------------------------------------------------------------- */
+
+static long admin_login(const struct daemon *d, const char *name, const char *password)
+{
+        json_t *body = json_pack("{s:s,s:s}", "username", name, "password", password);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct http_result r;
+
+        json_decref(body);
+        http_call(d, "POST", "/admin/api/login", harness_fresh_ip(), "application/json", text, NULL,
+                  &r);
+        free(text);
+        long st = r.status;
+        http_result_free(&r);
+        return st;
+}
+
+static void test_admin_commands(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        char pw_file[PATH_MAX * 2], token[65], token2[65], device[29];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        harness_note_secret("first-admin-password");
+        harness_note_secret("second-admin-password");
+
+        /* create-admin from standard input; the daemon lets it in. */
+        run_cmd(d.root, "first-admin-password\n", &r,
+                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 0, "Administrator 'ops' created");
+        run_free(&r);
+        assert_int_equal(admin_login(&d, "ops", "first-admin-password"), 200);
+        run_cmd(d.root, "another\n", &r,
+                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 1, "exists; use reset-admin");
+        run_free(&r);
+
+        /* reset-admin from a file, with --json. */
+        pathf(pw_file, sizeof(pw_file), "%s/pw", d.root);
+        FILE *f = fopen(pw_file, "w");
+        assert_non_null(f);
+        fputs("second-admin-password\n", f);
+        fclose(f);
+        RUN(d.root, &r, "admin", "reset-admin", "ops", "--password-file", pw_file, "--data",
+            d.data_dir, "--json");
+        expect_run(&r, 0, "{\"created\":false,\"username\":\"ops\"}");
+        run_free(&r);
+        assert_int_equal(admin_login(&d, "ops", "second-admin-password"), 200);
+        assert_int_equal(admin_login(&d, "ops", "first-admin-password"), 401);
+        RUN(d.root, &r, "admin", "reset-admin", "nobody", "--password-file", pw_file, "--data",
+            d.data_dir);
+        expect_run(&r, 1, "no administrator 'nobody'");
+        run_free(&r);
+
+        /* Never a password on the command line, never two sources. */
+        RUN(d.root, &r, "admin", "create-admin", "x", "--password", "secret", "--data", d.data_dir);
+        expect_run(&r, 2, "unknown flag");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "create-admin", "x", "--data", d.data_dir);
+        expect_run(&r, 2, "exactly one of --password-file FILE and --password-stdin");
+        run_free(&r);
+        run_cmd(d.root, "\n", &r,
+                (const char *const[]){"admin", "create-admin", "x", "--password-stdin", "--data",
+                                      d.data_dir, NULL});
+        expect_run(&r, 2, "must be 1-256 bytes");
+        run_free(&r);
+
+        /* revoke-device: the token stops working at once. */
+        harness_set_unique_client_ips(true);
+        user_with_device(&d, "rita", token);
+        assert_int_equal(harness_pair(&d, "rita", "rita-password-1", "v2", token2, device), 200);
+        harness_note_secret(token2);
+        assert_int_equal(push_op(&d, token2, "before-revoke", "{}"), 200);
+        RUN(d.root, &r, "admin", "revoke-device", device, "--data", d.data_dir);
+        expect_run(&r, 0, "revoked");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "revoke-device", device, "--data", d.data_dir, "--json");
+        expect_run(&r, 0, "\"already_revoked\":true");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "revoke-device", "dev_unknown", "--data", d.data_dir);
+        expect_run(&r, 1, "no device");
+        run_free(&r);
+        long long revoked = 0;
+        char sql[160];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM server_devices WHERE id = '%s' AND revoked_at IS NOT NULL"
+                 " AND revoked_at <> ''",
+                 device);
+        assert_int_equal(harness_db_int(&d, sql, &revoked), 0);
+        assert_int_equal(revoked, 1);
+        assert_int_equal(push_op(&d, token2, "after-revoke", "{}"), 401);
+        assert_int_equal(push_op(&d, token, "still-works", "{}"), 200);
+
+        RUN(d.root, &r, "admin", "--help");
+        expect_run(&r, 0, "Usage: verstak-sync-server admin");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "frobnicate", "--data", d.data_dir);
+        expect_run(&r, 2, "unknown command");
+        run_free(&r);
+        harness_destroy(&d);
+}
+
+int main(void)
+{
+        const struct CMUnitTest alone[] = {
+                cmocka_unit_test(test_help_and_flags),
+                cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_gc_races_upload),
+                cmocka_unit_test(test_backup_restore_under_load),
+                cmocka_unit_test(test_restore_refuses_damage),
+                cmocka_unit_test(test_admin_commands),
+        };
+        const struct CMUnitTest on_damaged[] = {
+                cmocka_unit_test(test_check_healthy),
+                cmocka_unit_test(test_check_missing_blob),
+                cmocka_unit_test(test_check_truncated_blob),
+                cmocka_unit_test(test_check_wrong_content),
+                cmocka_unit_test(test_check_corrupted_page),
+                cmocka_unit_test(test_orphans_and_stale_uploads),
+        };
+        int failed;
+
+        if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+                return 1;
+        failed = cmocka_run_group_tests_name("ops", alone, NULL, NULL);
+        failed += cmocka_run_group_tests_name("ops-check", on_damaged, start_damaged, stop_damaged);
+        curl_global_cleanup();
+        return failed;
+}
