@@ -5,24 +5,20 @@
  * smtp_from and server_url in its server_smtp_config table.  They are
  * used only when config.yml sets none of smtp.host, port, security,
  * username, password_file or from; server_url stands in for an unset
- * public_url.  Everything here runs once, before the daemon serves.
+ * public_url.  Everything here runs once, as the daemon's own account,
+ * before it serves.
  */
 #include "server/smtp_legacy.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mailer/mail_client.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/email.h"
-#include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -87,8 +83,8 @@ static int legacy_values(struct store_legacy_smtp *m, unsigned *ret_port, const 
 
 /* Show what the mail helper uses in the daemon's own configuration (for
  * the console only; the daemon never delivers). */
-static int show_settings(struct config *cfg, struct store_legacy_smtp *m, unsigned port,
-                         const char *security, struct smtp_sources *src)
+static void show_settings(struct config *cfg, struct store_legacy_smtp *m, unsigned port,
+                          const char *security, struct smtp_sources *src)
 {
         free(cfg->smtp.host);
         free(cfg->smtp.username);
@@ -101,7 +97,6 @@ static int show_settings(struct config *cfg, struct store_legacy_smtp *m, unsign
                              : strcmp(security, "tls") == 0 ? SMTP_SECURITY_TLS
                                                             : SMTP_SECURITY_STARTTLS;
         src->delivery = SMTP_SOURCE_EARLIER_SERVER;
-        return 0;
 }
 
 static void use_server_url(struct config *cfg, const struct store_legacy_smtp *m,
@@ -133,7 +128,9 @@ static int already_carried(struct app *app, struct config *cfg, struct store_leg
         unsigned port = 0;
         int r;
 
-        src->password = SMTP_SOURCE_EARLIER_SERVER;
+        /* The earlier server kept a password with a login. */
+        if (m->user)
+                src->password = SMTP_SOURCE_EARLIER_SERVER;
         if (m->pass) {
                 r = store_legacy_smtp_wipe_password(app->store, m->carried_to);
                 if (r < 0)
@@ -145,7 +142,7 @@ static int already_carried(struct app *app, struct config *cfg, struct store_leg
         log_info("The earlier server's SMTP settings were carried over to the mail helper (%s)",
                  plain_value(m->carried_to) ? m->carried_to : "?");
         if (legacy_values(m, &port, &security) == 0)
-                (void)show_settings(cfg, m, port, security, src);
+                show_settings(cfg, m, port, security, src);
         return 0;
 }
 
@@ -220,5 +217,6 @@ int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_sour
                    m.pass ? "; the password was moved out of the database" : "");
         if (m.pass)
                 ret->password = SMTP_SOURCE_EARLIER_SERVER;
-        return show_settings(cfg, &m, port, security, ret);
+        show_settings(cfg, &m, port, security, ret);
+        return 0;
 }

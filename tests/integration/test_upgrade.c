@@ -468,6 +468,14 @@ static void expect_second_start(struct daemon *d, const struct daemon_options *o
                                                     "over"),
                          1);
         admin_login(d, &a);
+        const char *h[] = {a.cookie, NULL};
+        struct http_result r;
+        http_call(d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(source_of(&r, "host"), "earlier_server");
+        assert_string_equal(source_of(&r, "password"), "earlier_server");
+        assert_true(json_is_true(json_object_get(r.json, "password_configured")));
+        http_result_free(&r);
         char *meta = send_test_mail(d, sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
