@@ -143,7 +143,7 @@ json_t *admin_rows_json(const struct store_rows *rows)
 }
 
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
-                     int64_t total, const struct store_page *page)
+                     const struct store_total *total, const struct store_page *page)
 {
         json_t *list = admin_rows_json(rows);
 
@@ -151,7 +151,7 @@ int admin_reply_list(struct http_request *req, const char *key, const struct sto
                 return api_reply_internal(req, -ENOMEM);
         return http_reply_json(req, 200,
                                json_pack("{s:o,s:I,s:b,s:I,s:I}", key, list, "total",
-                                         (json_int_t)total, "total_capped", total > STORE_COUNT_CAP,
+                                         (json_int_t)total->n, "total_capped", total->capped,
                                          "page", (json_int_t)page->page, "per_page",
                                          (json_int_t)page->per_page),
                                HTTP_REPLY_NO_STORE);

@@ -56,10 +56,11 @@ json_t *admin_rows_json(const struct store_rows *rows);
 json_t *admin_row_json(const struct store_rows *rows, size_t row);
 
 /* Answer 200 {"<key>": [rows], "total", "total_capped", "page",
- * "per_page"} (no-store); total_capped when total says "more than
- * STORE_COUNT_CAP" (store/store_console.h). */
+ * "per_page"} (no-store); total_capped when the total is the count's cap
+ * ("more than STORE_COUNT_CAP", store/store_console.h), not when an exact
+ * counter exceeds it. */
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
-                     int64_t total, const struct store_page *page);
+                     const struct store_total *total, const struct store_page *page);
 
 /* Log an administrator's action to the journal (never secrets). */
 void admin_log(int priority, const char *event, const char *username, const char *what);

@@ -174,7 +174,7 @@ int api_admin_invitations(struct http_request *req)
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_page page;
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -184,7 +184,7 @@ int api_admin_invitations(struct http_request *req)
         r = store_invitations(api_app(req)->store, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "invitations", &rows, total, &page);
+        r = admin_reply_list(req, "invitations", &rows, &total, &page);
         store_rows_done(&rows);
         return r;
 }

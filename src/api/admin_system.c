@@ -120,7 +120,7 @@ int api_admin_overview(struct http_request *req)
         struct store_audit_query q = {.page = {1, ADMIN_OVERVIEW_AUDIT}};
         struct store_rows rows = {0};
         struct figures f;
-        int64_t total;
+        struct store_total total;
         int r = admin_begin(req, false, &a);
 
         if (r != 0)
@@ -320,7 +320,7 @@ int api_admin_audit(struct http_request *req)
         char from_s[TIME_RFC3339_SIZE], to_s[TIME_RFC3339_SIZE];
         struct store_audit_query q = {0};
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -362,7 +362,7 @@ int api_admin_audit(struct http_request *req)
         r = store_console_audit(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "entries", &rows, total, &q.page);
+        r = admin_reply_list(req, "entries", &rows, &total, &q.page);
         store_rows_done(&rows);
         return r;
 }

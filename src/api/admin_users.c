@@ -61,7 +61,7 @@ int api_admin_users(struct http_request *req)
         struct store_user_query q = {.sort = STORE_USER_SORT_CREATED};
         struct store_rows rows = {0};
         const char *search = NULL, *status = NULL, *sort = NULL, *order = NULL;
-        int64_t total = 0;
+        struct store_total total = {0};
         int r;
 
         r = admin_begin(req, false, &a);
@@ -94,7 +94,7 @@ int api_admin_users(struct http_request *req)
         r = store_console_users(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "users", &rows, total, &q.page);
+        r = admin_reply_list(req, "users", &rows, &total, &q.page);
         store_rows_done(&rows);
         return r;
 }
@@ -412,7 +412,7 @@ static int device_list(struct http_request *req, bool keys_only)
         struct store_device_query q = {0};
         struct store_rows rows = {0};
         char total_s[24];
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -443,7 +443,7 @@ static int device_list(struct http_request *req, bool keys_only)
         struct MHD_Response *resp = http_response_from_json(list);
         if (!resp)
                 return api_reply_internal(req, -ENOMEM);
-        snprintf(total_s, sizeof(total_s), "%lld", (long long)total);
+        snprintf(total_s, sizeof(total_s), "%lld", (long long)total.n);
         MHD_add_response_header(resp, "X-Total-Count", total_s);
         return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
 }
@@ -508,7 +508,7 @@ int api_admin_vaults(struct http_request *req)
         struct store_page page;
         struct store_rows rows = {0};
         const char *user = NULL;
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -520,7 +520,7 @@ int api_admin_vaults(struct http_request *req)
         r = store_console_vaults(api_app(req)->store, user, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "vaults", &rows, total, &page);
+        r = admin_reply_list(req, "vaults", &rows, &total, &page);
         store_rows_done(&rows);
         return r;
 }

@@ -203,7 +203,7 @@ static int query_int(struct store_conn *c, const char *sql, const struct console
 static int paged_list(struct store *s, const char *select, const char *from, const char *where,
                       const char *key, const char *order, struct console_args *a,
                       const struct store_page *p, const char *total_sql, struct store_rows *ret,
-                      int64_t *ret_total)
+                      struct store_total *ret_total)
 {
         char sql[CONSOLE_SQL_MAX] = "";
         struct store_conn *c;
@@ -213,13 +213,15 @@ static int paged_list(struct store *s, const char *select, const char *from, con
         if (r < 0)
                 return r;
         /* A counter when one answers; else count, but never past the cap. */
+        *ret_total = (struct store_total){0};
         if (total_sql)
-                r = query_int(c, total_sql, NULL, ret_total);
+                r = query_int(c, total_sql, NULL, &ret_total->n);
         else {
                 r = sql_add(sql, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)", from, where,
                             STORE_COUNT_CAP + 1);
                 if (r >= 0)
-                        r = query_int(c, sql, a, ret_total);
+                        r = query_int(c, sql, a, &ret_total->n);
+                ret_total->capped = ret_total->n > STORE_COUNT_CAP;
         }
         if (r >= 0) {
                 sql[0] = '\0';
@@ -407,7 +409,7 @@ static size_t utf8_chars(const char *s)
 }
 
 int store_console_users(struct store *s, const struct store_user_query *q, struct store_rows *ret,
-                        int64_t *ret_total)
+                        struct store_total *ret_total)
 {
         static const char *const sorts[] = {
                 [STORE_USER_SORT_CREATED] = "u.created_at",
@@ -706,7 +708,7 @@ int store_console_user_delete(struct store *s, const char *id, char (**ret_shas)
 #define DEVICE_FROM "server_devices d LEFT JOIN server_users u ON u.id = d.user_id"
 
 int store_console_devices(struct store *s, const struct store_device_query *q,
-                          struct store_rows *ret, int64_t *ret_total)
+                          struct store_rows *ret, struct store_total *ret_total)
 {
         /* Filtered by status only, the totals are counters. */
         static const char *const device_totals[] = {
@@ -832,7 +834,7 @@ static const char sql_vault_total_user[] =
  * order of the (user_id, vault_id) index) before any figure is computed,
  * and the total is the trigger-kept counter (or one user's few). */
 int store_console_vaults(struct store *s, const char *user_id, const struct store_page *page,
-                         struct store_rows *ret, int64_t *ret_total)
+                         struct store_rows *ret, struct store_total *ret_total)
 {
         struct console_args a = {0};
         char sql[CONSOLE_SQL_MAX] = "";
@@ -845,7 +847,8 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, ret_total);
+        *ret_total = (struct store_total){0};
+        r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, &ret_total->n);
         if (r >= 0)
                 r = sql_add(sql, "%s FROM " VAULT_PAGE_FROM " ORDER BY v.user_id, v.vault_id",
                             VAULT_COLUMNS, one ? " AND user_id = ?1" : "");
@@ -899,7 +902,7 @@ int store_console_vault(struct store *s, const char *user_id, const char *vault_
 /* --- audit log ----------------------------------------------------------------------- */
 
 int store_console_audit(struct store *s, const struct store_audit_query *q, struct store_rows *ret,
-                        int64_t *ret_total)
+                        struct store_total *ret_total)
 {
         struct console_args a = {0};
         char where[1024] = "", cond[512];
@@ -1044,7 +1047,7 @@ int store_invitation_create(struct store *s, const char *id, const char *token_h
 }
 
 int store_invitations(struct store *s, const struct store_page *page, struct store_rows *ret,
-                      int64_t *ret_total)
+                      struct store_total *ret_total)
 {
         struct console_args a = {0};
 
