@@ -182,9 +182,8 @@ int api_admin_retention(struct http_request *req)
                 return api_error(req, API_ERR_UNAVAILABLE, "retention is not available");
         app->run_retention(app, now);
         time_format_rfc3339(now, when);
-        req->log_event = "admin_retention_run";
-        api_audit(req, "admin_retention_run", NULL, NULL, "retention run by an administrator");
-        admin_log(LOG_NOTICE, "admin_retention_run", a.username, "ran retention");
+        admin_record(req, &a, "admin_retention_run", NULL, NULL,
+                     "retention run by an administrator", "ran retention");
         return http_reply_json(req, 200,
                                json_pack("{s:s,s:s}", "status", "ok", "last_cleanup_at", when),
                                HTTP_REPLY_NO_STORE);
@@ -229,9 +228,7 @@ int api_admin_gc(struct http_request *req)
         char what[128];
         snprintf(what, sizeof(what), "blob garbage collection: %llu files, %llu bytes freed",
                  (unsigned long long)g.files_removed, (unsigned long long)g.bytes_freed);
-        req->log_event = "admin_blob_gc";
-        api_audit(req, "admin_blob_gc", NULL, NULL, what);
-        admin_log(LOG_NOTICE, "admin_blob_gc", a.username, what);
+        admin_record(req, &a, "admin_blob_gc", NULL, NULL, what, what);
         return http_reply_json(req, 200,
                                json_pack("{s:b,s:I,s:I,s:I,s:I}", "dry_run", 0, "files_removed",
                                          (json_int_t)g.files_removed, "bytes_freed",
