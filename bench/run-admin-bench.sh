@@ -4,9 +4,9 @@
 # time every console API answer (bench/admin_bench.py): p50 and p95
 # wall-clock, and the server's CPU time per answer.  The seeded data
 # directory is kept in build-release/admin-bench-data for reruns (delete
-# it to seed again).  Seeding takes about 5 minutes on a quiet 2-core
-# machine; a rerun on the seeded data about a minute.  ROUNDS (default
-# 40) answers per row.
+# it to seed again).  Seeding took about 10 minutes on a 2-core machine
+# shared with other builds (it prints how long); a rerun on the seeded
+# data takes well under a minute.  ROUNDS (default 40) answers per row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d build-release ] || meson setup build-release -Dbuildtype=release
