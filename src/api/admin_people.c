@@ -57,19 +57,14 @@ int api_admin_admin_add(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        const char *username = NULL, *password = NULL, *confirm = NULL;
-        const struct body_field fields[] = {
+        const char *username = NULL, *password = NULL;
+        const struct body_field extra[] = {
                 {"username", BODY_STRING, &username, NULL},
                 {"password", BODY_STRING, &password, NULL},
-                {"admin_password", BODY_STRING, &confirm, NULL},
         };
         char name[ADMIN_NAME_MAX + 1], hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        int r = admin_begin(req, true, &a);
+        int r = admin_begin_confirmed(req, &a, extra, ELEMENTSOF(extra), &root);
 
-        if (r == 0)
-                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
-        if (r == 0)
-                r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         if (str_is_blank(username) || !password || !password[0])
@@ -89,9 +84,8 @@ int api_admin_admin_add(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT, "administrator already exists");
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_added";
-        api_audit(req, "admin_added", NULL, NULL, "administrator added");
-        admin_log(LOG_NOTICE, "admin_added", a.username, "added an administrator");
+        admin_record(req, &a, "admin_added", NULL, NULL, "administrator added",
+                     "added an administrator");
         return http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "id", id), 0);
 }
 
@@ -99,16 +93,8 @@ int api_admin_admin_remove(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        const char *confirm = NULL;
-        const struct body_field fields[] = {
-                {"admin_password", BODY_STRING, &confirm, NULL},
-        };
-        int r = admin_begin(req, true, &a);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
-        if (r == 0)
-                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
-        if (r == 0)
-                r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         r = store_console_admin_delete(api_app(req)->store, req->params[0], a.session.subject_id);
@@ -120,9 +106,8 @@ int api_admin_admin_remove(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT, "the last administrator cannot be removed");
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_removed";
-        api_audit(req, "admin_removed", NULL, NULL, "administrator removed");
-        admin_log(LOG_NOTICE, "admin_removed", a.username, "removed an administrator");
+        admin_record(req, &a, "admin_removed", NULL, NULL, "administrator removed",
+                     "removed an administrator");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
 }
 
@@ -159,9 +144,8 @@ int api_admin_password(struct http_request *req)
         sodium_memzero(hash, sizeof(hash));
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_password_changed";
-        api_audit(req, "admin_password_changed", NULL, NULL, "administrator changed its password");
-        admin_log(LOG_NOTICE, "admin_password_changed", a.username, "changed its password");
+        admin_record(req, &a, "admin_password_changed", NULL, NULL,
+                     "administrator changed its password", "changed its password");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), 0);
 }
 
@@ -172,7 +156,7 @@ int api_admin_invitations(struct http_request *req)
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_page page;
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -182,7 +166,7 @@ int api_admin_invitations(struct http_request *req)
         r = store_invitations(api_app(req)->store, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "invitations", &rows, total, &page);
+        r = admin_reply_list(req, "invitations", &rows, &total, &page);
         store_rows_done(&rows);
         return r;
 }
@@ -220,9 +204,8 @@ int api_admin_invitation_create(struct http_request *req)
                              a.session.subject_id, &inv);
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_invitation_created";
-        api_audit(req, "admin_invitation_created", NULL, NULL, "invitation created");
-        admin_log(LOG_NOTICE, "admin_invitation_created", a.username, "created an invitation");
+        admin_record(req, &a, "admin_invitation_created", NULL, NULL, "invitation created",
+                     "created an invitation");
         json_t *body =
                 json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", inv.id, "token", inv.token, "expires_at",
                           inv.expires_at, "email", bound ? json_string(email) : json_null(), "url",
@@ -243,7 +226,7 @@ int api_admin_invitation_delete(struct http_request *req)
                 return api_error(req, API_ERR_NOT_FOUND, "invitation not found or already used");
         if (r < 0)
                 return api_reply_internal(req, r);
-        api_audit(req, "admin_invitation_withdrawn", NULL, NULL, "invitation withdrawn");
-        admin_log(LOG_NOTICE, "admin_invitation_withdrawn", a.username, "withdrew an invitation");
+        admin_record(req, &a, "admin_invitation_withdrawn", NULL, NULL, "invitation withdrawn",
+                     "withdrew an invitation");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
 }

@@ -372,8 +372,10 @@ static void print_table(const char *const *header, size_t n_cols, const char *co
 
 #define USER_COLS 7
 
-static int users_table(const struct store_rows *rows, int64_t total, const struct store_page *page)
+static int users_table(const struct store_rows *rows, const struct store_total *t,
+                       const struct store_page *page)
 {
+        int64_t total = t->n;
         static const char *const header[USER_COLS] = {
                 "ID", "USERNAME", "EMAIL", "STATUS", "DEVICES", "LAST SEEN", "CREATED",
         };
@@ -400,7 +402,7 @@ static int users_table(const struct store_rows *rows, int64_t total, const struc
         if (rows->n_rows > 0)
                 print_table(header, USER_COLS, cells, rows->n_rows);
         int64_t pages = total > 0 ? (total + page->per_page - 1) / page->per_page : 1;
-        if (total > STORE_COUNT_CAP)
+        if (t->capped)
                 printf("Page %lld; more than %d users match\n", (long long)page->page,
                        STORE_COUNT_CAP);
         else if (total == 0)
@@ -417,7 +419,7 @@ static int list_users(struct cmd_data *data, const struct cmd_common *c, const s
 {
         struct store_user_query q = a->query;
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r;
 
         (void)arg;
@@ -431,13 +433,12 @@ static int list_users(struct cmd_data *data, const struct cmd_common *c, const s
         if (c->json) {
                 json_t *list = admin_rows_json(&rows);
                 r = list ? print_json(json_pack("{s:o,s:I,s:b,s:I,s:I}", "users", list, "total",
-                                                (json_int_t)total, "total_capped",
-                                                total > STORE_COUNT_CAP, "page",
-                                                (json_int_t)q.page.page, "per_page",
+                                                (json_int_t)total.n, "total_capped", total.capped,
+                                                "page", (json_int_t)q.page.page, "per_page",
                                                 (json_int_t)q.page.per_page))
                          : cmd_fail(CMD_EXIT_FAILURE, cmd, "out of memory");
         } else {
-                r = users_table(&rows, total, &q.page);
+                r = users_table(&rows, &total, &q.page);
         }
         store_rows_done(&rows);
         return r;
