@@ -45,11 +45,14 @@ struct store {
         atomic_bool write_stalled;
 
         /* Group commit of pushes (store_ops.c): pushes queue here; one of
-         * them leads, running the queued pushes in one transaction (each
-         * inside its own savepoint) so a single fsync covers them all. */
+         * them leads, running the queued pushes in one transaction so a
+         * single fsync covers them all.  The leader waits briefly on
+         * push_arrived (CLOCK_MONOTONIC) for announced pushes not yet
+         * queued. */
         pthread_mutex_t push_lock;
-        pthread_cond_t push_done;
+        pthread_cond_t push_done, push_arrived;
         struct store_push_job *push_queue, *push_queue_tail;
+        unsigned push_queued, push_announced;
         bool push_leader_active;
 
         struct store_conn *readers;
@@ -81,6 +84,11 @@ int store_errno(struct store_conn *c, int rc, const char *what);
 
 /* Run plain SQL (no results) on conn; negative errno on failure. */
 int store_exec(struct store_conn *c, const char *sql);
+
+/* store_exec() for one statement run on every request (BEGIN, COMMIT,
+ * SAVEPOINT …): prepared once through the statement cache, so sql must
+ * be a string with static storage, like every cached statement's. */
+int store_exec_cached(struct store_conn *c, const char *sql);
 
 /* Bind helpers: NULL strings bind NULL.  0, or -EIO when SQLite refuses
  * (a wrong index, out of memory): callers check every result. */

@@ -69,6 +69,18 @@ int store_exec(struct store_conn *c, const char *sql)
         return rc == SQLITE_OK ? 0 : store_errno(c, rc, "exec");
 }
 
+int store_exec_cached(struct store_conn *c, const char *sql)
+{
+        sqlite3_stmt *st = store_stmt(c, sql);
+        int rc;
+
+        if (!st)
+                return -EIO;
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, "exec");
+}
+
 sqlite3_stmt *store_stmt(struct store_conn *c, const char *sql)
 {
         size_t h = ((uintptr_t)sql >> 3) % STORE_STMT_CACHE;
@@ -216,6 +228,13 @@ static void conn_close(struct store_conn *c)
         memset(c, 0, sizeof(*c));
 }
 
+/* Page cache per connection, in KiB (SQLite's default is 2 000 KiB each).
+ * The cache is anonymous memory that stays once filled; the kernel's page
+ * cache holds the file anyway, so readers keep a small one and the writer,
+ * which re-reads the indexes it updates, a larger one. */
+#define STORE_WRITER_CACHE_KIB 2048
+#define STORE_READER_CACHE_KIB 512
+
 static int conn_open(struct store_conn *c, const char *path, bool writer, bool sync_full)
 {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
@@ -234,8 +253,11 @@ static int conn_open(struct store_conn *c, const char *path, bool writer, bool s
         sqlite3_extended_result_codes(c->db, 1);
         sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
         snprintf(pragmas, sizeof(pragmas),
-                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
-                 sync_full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=1;");
+                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
+                 " PRAGMA cache_size=-%d;%s",
+                 sync_full ? "FULL" : "NORMAL",
+                 writer ? STORE_WRITER_CACHE_KIB : STORE_READER_CACHE_KIB,
+                 writer ? "" : " PRAGMA query_only=1;");
         rc = sqlite3_exec(c->db, pragmas, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 int r = store_errno(c, rc, "configure connection");
@@ -276,6 +298,11 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         pthread_mutex_init(&s->writer_lock, NULL);
         pthread_mutex_init(&s->push_lock, NULL);
         pthread_cond_init(&s->push_done, NULL);
+        pthread_condattr_t monotonic;
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->push_arrived, &monotonic);
+        pthread_condattr_destroy(&monotonic);
         pthread_mutex_init(&s->readers_lock, NULL);
         pthread_cond_init(&s->readers_cond, NULL);
         s->path = strdup(path);
@@ -356,11 +383,16 @@ void store_close(struct store *s)
         pthread_mutex_destroy(&s->writer_lock);
         pthread_mutex_destroy(&s->push_lock);
         pthread_cond_destroy(&s->push_done);
+        pthread_cond_destroy(&s->push_arrived);
         pthread_mutex_destroy(&s->readers_lock);
         pthread_cond_destroy(&s->readers_cond);
         free(s);
 }
 
+/* Transaction control run on every request, through the statement cache. */
+static const char sql_begin[] = "BEGIN";
+static const char sql_begin_immediate[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
 /* ThreadSanitizer (the CI's race pass) does not intercept
  * pthread_mutex_clocklock(): without these annotations it would miss the
  * acquisition and report the unlock as one of a lock never taken. */
@@ -402,7 +434,7 @@ static int write_lock(struct store *s, unsigned wait_ms)
         uint64_t deadline_usec = clock_now_usec() + (uint64_t)wait_ms * 1000u;
         struct timespec deadline = clock_after_usec((uint64_t)wait_ms * 1000u);
         uint64_t now;
-        int r, rc;
+        int r;
 
         tsan_pre_trylock(&s->writer_lock);
         r = pthread_mutex_clocklock(&s->writer_lock, CLOCK_MONOTONIC, &deadline);
@@ -412,11 +444,10 @@ static int write_lock(struct store *s, unsigned wait_ms)
         now = clock_now_usec();
         sqlite3_busy_timeout(s->writer->db,
                              now < deadline_usec ? (int)((deadline_usec - now) / 1000u) : 0);
-        rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
+        r = store_exec_cached(s->writer, sql_begin_immediate);
+        if (r < 0) {
                 if (!sqlite3_get_autocommit(s->writer->db))
                         (void)sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
-                r = store_errno(s->writer, rc, "begin a write");
                 if (r == -EBUSY)
                         atomic_store(&s->write_stalled, true);
                 pthread_mutex_unlock(&s->writer_lock);
@@ -439,7 +470,7 @@ int store_write_begin(struct store *s, struct store_conn **ret)
 int store_write_end(struct store *s, struct store_conn *c, int r, bool commit)
 {
         if (r >= 0 && commit) {
-                int q = store_exec(c, "COMMIT");
+                int q = store_exec_cached(c, sql_commit);
                 if (q < 0) {
                         (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
                         r = q;
@@ -462,7 +493,7 @@ int store_read_begin(struct store *s, struct store_conn **ret)
         s->free_readers = c->next_free;
         pthread_mutex_unlock(&s->readers_lock);
 
-        r = store_exec(c, "BEGIN");
+        r = store_exec_cached(c, sql_begin);
         if (r < 0) {
                 store_read_end(s, c);
                 return r;
@@ -474,7 +505,7 @@ int store_read_begin(struct store *s, struct store_conn **ret)
 void store_read_end(struct store *s, struct store_conn *c)
 {
         if (!sqlite3_get_autocommit(c->db))
-                (void)sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+                (void)store_exec_cached(c, sql_commit);
         pthread_mutex_lock(&s->readers_lock);
         c->next_free = s->free_readers;
         s->free_readers = c;
