@@ -17,6 +17,7 @@
 
 #include "api/admin_common.h"
 #include "api/handlers.h"
+#include "api/invitation.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "api/app.h"
@@ -29,9 +30,6 @@
 
 /* Administrator names: as usernames; passwords: as users' (api.md §6). */
 #define ADMIN_NAME_MAX ACCOUNT_USERNAME_MAX
-/* Invitation lifetime: default and longest, in hours. */
-#define INVITATION_HOURS_DEFAULT 72
-#define INVITATION_HOURS_MAX     720
 
 /* --- administrators ------------------------------------------------------------ */
 
@@ -200,9 +198,8 @@ int api_admin_invitation_create(struct http_request *req)
                 {"email", BODY_STRING, &email_in, NULL},
                 {"hours", BODY_INT, &hours, NULL},
         };
-        char email[EMAIL_MAX + 1], id[TOKEN_USER_ID_HEX + 1];
-        char token[TOKEN_SECRET_HEX + 1], hash[TOKEN_SHA256_HEX + 1];
-        char expires[TIME_RFC3339_SIZE], url[1024];
+        char email[EMAIL_MAX + 1];
+        struct invitation_issued inv;
         bool bound = false;
         int r = admin_begin(req, true, &a);
 
@@ -217,32 +214,20 @@ int api_admin_invitation_create(struct http_request *req)
                         return api_error(req, API_ERR_INVALID_REQUEST, "invalid email");
                 bound = true;
         }
-        token_random_hex(id, TOKEN_USER_ID_HEX);
-        token_random_hex(token, TOKEN_SECRET_HEX);
-        token_sha256_hex(token, strlen(token), hash);
-        time_format_rfc3339(time(NULL) + (time_t)hours * 3600, expires);
-        r = store_invitation_create(app->store, id, hash, bound ? email : NULL,
-                                    a.session.subject_id, expires);
-        if (r < 0) {
-                sodium_memzero(token, sizeof(token));
+        /* A link only on public_url: never on the request's Host header.
+         * Without it the console builds the link from its own address. */
+        r = invitation_issue(app->store, app->config->public_url, bound ? email : NULL, hours,
+                             a.session.subject_id, &inv);
+        if (r < 0)
                 return api_reply_internal(req, r);
-        }
         req->log_event = "admin_invitation_created";
         api_audit(req, "admin_invitation_created", NULL, NULL, "invitation created");
         admin_log(LOG_NOTICE, "admin_invitation_created", a.username, "created an invitation");
-        /* A link only on public_url: never on the request's Host header.
-         * Without it the console builds the link from its own address. */
-        json_t *link = json_null();
-        if (app->config->public_url) {
-                snprintf(url, sizeof(url), "%s/register?invitation=%s", app->config->public_url,
-                         token);
-                link = json_string(url);
-        }
         json_t *body =
-                json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", id, "token", token, "expires_at", expires,
-                          "email", bound ? json_string(email) : json_null(), "url", link);
-        sodium_memzero(token, sizeof(token));
-        sodium_memzero(url, sizeof(url));
+                json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", inv.id, "token", inv.token, "expires_at",
+                          inv.expires_at, "email", bound ? json_string(email) : json_null(), "url",
+                          inv.url[0] ? json_string(inv.url) : json_null());
+        invitation_issued_wipe(&inv);
         return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
 }
 
