@@ -118,8 +118,7 @@ int mailer_carry_load(int dfd, const char *dir_path, struct mailer_carried *ret,
                          dir_path, MAILER_CARRY_PASSWORD);
                 return pfd;
         }
-        *ret = c;
-        c = (struct mailer_carried){0};
+        *ret = TAKE_STRUCT(c);
         return 1;
 }
 

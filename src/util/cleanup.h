@@ -49,6 +49,17 @@ static inline void fclosep(FILE **f)
                 _tp_;                                                                              \
         })
 
+/* The same for a struct whose cleanup releases its members: the caller
+ * gets the value, the variable is left zeroed (written through a pointer
+ * so that analysers see the cleanup's read). */
+#define TAKE_STRUCT(s)                                                                             \
+        ({                                                                                         \
+                __typeof__(s) *_sp_ = &(s);                                                        \
+                __typeof__(s) _sv_ = *_sp_;                                                        \
+                *_sp_ = (__typeof__(s)){0};                                                        \
+                _sv_;                                                                              \
+        })
+
 #define TAKE_FD(fd)                                                                                \
         ({                                                                                         \
                 int _tf_ = (fd);                                                                   \
