@@ -7,6 +7,8 @@
  */
 #include "store/store_internal.h"
 
+#include "store/pg/pg.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +107,7 @@ int store_read_one(struct store *s, const struct db_sql *q, const char *what, st
 
 static const struct store_backend *backend_for(const char *target)
 {
-        (void)target;
-        return &store_backend_sqlite;
+        return pg_is_url(target) ? &store_backend_pg : &store_backend_sqlite;
 }
 
 int store_open(const char *target, const struct store_options *opts, struct store **ret,

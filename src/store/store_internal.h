@@ -55,6 +55,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_pg;
 
 struct store {
         const struct store_backend *be;

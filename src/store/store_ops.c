@@ -19,6 +19,13 @@ static const struct db_sql sql_idem_put = {
         " created_at) VALUES (?1, ?2, ?3, ?4, ?5)"};
 static const struct db_sql sql_last_seq_get = {
         "SELECT value FROM server_meta WHERE key = 'last_sequence'"};
+/* The same in a push: on PostgreSQL the row stays locked until the push
+ * commits, so pushes through every daemon take sequences one transaction
+ * after the other (see store_ops.h).  SQLite's writer holds the database's
+ * only write lock already. */
+static const struct db_sql sql_last_seq_lock = {
+        "SELECT value FROM server_meta WHERE key = 'last_sequence'",
+        .pg = "SELECT value FROM server_meta WHERE key = 'last_sequence' FOR UPDATE"};
 static const struct db_sql sql_last_seq_put = {
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'"};
 /* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
@@ -204,10 +211,10 @@ static int idempotency_record(const struct store_push *p, const struct store_pus
         return store_push_result_json(p->ops, &slim, ret_json);
 }
 
-static int get_last_sequence(struct db_conn *c, int64_t *ret)
+static int get_last_sequence(struct db_conn *c, bool lock, int64_t *ret)
 {
-        int r = store_query_one(c, &sql_last_seq_get, "read last sequence", store_row_int64, ret,
-                                NULL, 0);
+        int r = store_query_one(c, lock ? &sql_last_seq_lock : &sql_last_seq_get,
+                                "read last sequence", store_row_int64, ret, NULL, 0);
         return r == -ENOENT ? -EIO : r; /* the row is created with the schema */
 }
 
@@ -260,6 +267,12 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
         char now[21];
         int r;
 
+        /* The high-water mark first: from here on this push is the only
+         * one writing ops, so the replay lookup below sees every push that
+         * committed before it. */
+        r = get_last_sequence(c, true, &seq);
+        if (r < 0)
+                return r;
         if (has_key(p)) {
                 r = find_replay(c, p, &res->json);
                 if (r != 0) {
@@ -268,9 +281,6 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
                 }
         }
 
-        r = get_last_sequence(c, &seq);
-        if (r < 0)
-                return r;
         store_now(now);
         res->accepted = calloc(p->n_ops ? p->n_ops : 1, sizeof(*res->accepted));
         if (!res->accepted)
@@ -480,7 +490,7 @@ static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, 
                             &info->scope_sequence, scope->user_id, scope->vault_id);
         if (r < 0)
                 return r;
-        return get_last_sequence(c, &info->global_sequence);
+        return get_last_sequence(c, false, &info->global_sequence);
 }
 
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
