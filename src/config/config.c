@@ -93,6 +93,8 @@ static const struct config_key config_keys[] = {
         {"server.group", KEY_STRING, OFF(server.group), 0, 0},
         {"server.log_level", KEY_LOG_LEVEL, OFF(server.log_level), 0, 0},
         {"server.threads", KEY_UINT, OFF(server.threads), 0, 256},
+        {"server.password_hashes", KEY_UINT, OFF(server.password_hashes), 1, 64},
+        {"server.password_wait_ms", KEY_UINT, OFF(server.password_wait_ms), 0, 60000},
 
         {"database", KEY_SECTION, 0, 0, 0},
         {"database.synchronous", KEY_SYNCHRONOUS, OFF(database.synchronous_full), 0, 0},
@@ -152,6 +154,8 @@ int config_init_defaults(struct config *c)
         c->retention.temp_upload_hours = 24;
         c->web.allow_registration = true;
         c->server.log_level = LOG_INFO;
+        c->server.password_hashes = 2;
+        c->server.password_wait_ms = 2000;
         c->database.synchronous_full = true;
         c->smtp.port = 25;
         c->smtp.security = SMTP_SECURITY_STARTTLS;

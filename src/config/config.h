@@ -69,10 +69,12 @@ struct config {
         } web;
 
         struct {
-                char *user;       /* account to drop to when started as root */
-                char *group;      /* NULL: the user's primary group */
-                int log_level;    /* syslog level */
-                unsigned threads; /* HTTP worker threads, 0 = twice the CPUs, at least 4 */
+                char *user;                /* account to drop to when started as root */
+                char *group;               /* NULL: the user's primary group */
+                int log_level;             /* syslog level */
+                unsigned threads;          /* HTTP worker threads, 0 = twice the CPUs, at least 4 */
+                uint64_t password_hashes;  /* password hashes run at once */
+                uint64_t password_wait_ms; /* wait for a hash slot, then 503 */
         } server;
 
         struct {
