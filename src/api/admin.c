@@ -58,9 +58,11 @@ static int admin_auth(struct http_request *req, struct session *s, char **ret_us
 
 /* --- login, logout, me --------------------------------------------------- */
 
-/* Whether username/password name an administrator; its id goes to
- * ret_id.  Unknown names cost the time of a real check; a bcrypt hash is
- * rehashed to Argon2id.  1, 0, or a negative errno. */
+/* Whether username/password name an administrator.  The id of the
+ * administrator the name belongs to goes to ret_id whether or not the
+ * password matches (for the audit log; never for the answer), NULL for an
+ * unknown name.  Unknown names cost the time of a real check; a bcrypt
+ * hash is rehashed to Argon2id.  1, 0, or a negative errno. */
 static int admin_check(struct http_request *req, const char *username, const char *password,
                        char **ret_id)
 {
@@ -82,6 +84,7 @@ static int admin_check(struct http_request *req, const char *username, const cha
                 log_warning("Administrator %s has a password hash of an unknown format", id);
         if (r <= 0) {
                 r = password_fail_equalise(password, hash, api_app(req)->legacy_bcrypt_cost);
+                *ret_id = TAKE_PTR(id);
                 return r < 0 ? r : 0;
         }
         if (rehash) {
@@ -111,7 +114,10 @@ int api_admin_login(struct http_request *req)
                 return api_reply_internal(req, r);
         if (r == 0) {
                 req->log_event = "admin_login_failed";
-                api_audit(req, "admin_login_failed", NULL, NULL, "invalid credentials");
+                /* The administrator the name belongs to, so that the failed
+                 * attempts on one account can be found; the answer stays
+                 * the same for unknown names. */
+                api_audit(req, "admin_login_failed", id, NULL, "invalid credentials");
                 return api_error(req, API_ERR_UNAUTHORIZED, "invalid credentials");
         }
 

@@ -373,33 +373,56 @@ static bool helper_gone(int r)
         return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN || r == -ECHILD;
 }
 
-/* One request/answer on the current channel (caller holds the lock). */
-static int exchange(struct mail_client *c, const uint8_t *frame, size_t len, uint32_t id, char *err,
-                    size_t err_size)
+/* Write a request on the current channel and read the answer, which must
+ * carry the request's id (caller holds the lock). */
+static int roundtrip(struct mail_client *c, const uint8_t *frame, size_t len, uint32_t id,
+                     struct mail_frame *ret)
 {
-        struct mail_frame f = {0};
-        struct mail_result res;
         int r;
 
         r = mail_channel_write(c->channel_fd, frame, len, SEND_TIMEOUT_MS);
         if (r < 0)
                 return r;
-        r = mail_channel_read(c->channel_fd, MAIL_CLIENT_REPLY_TIMEOUT_MS, &f);
+        r = mail_channel_read(c->channel_fd, MAIL_CLIENT_REPLY_TIMEOUT_MS, ret);
         if (r == 0)
                 return -ECONNRESET;
         if (r < 0)
                 return r;
-        if (f.hdr.type != MAIL_MSG_RESULT || f.hdr.id != id)
-                r = -EPROTO;
-        else
-                r = mail_proto_decode_result(f.payload, f.hdr.payload_len, &res);
-        mail_frame_done(&f);
+        if (ret->hdr.id != id) {
+                mail_frame_done(ret);
+                return -EPROTO;
+        }
+        return 0;
+}
+
+/* A RESULT frame: 0 for ok, -EIO with the helper's reason in err. */
+static int result_of(const struct mail_frame *f, char *err, size_t err_size)
+{
+        struct mail_result res;
+        int r;
+
+        r = mail_proto_decode_result(f->payload, f->hdr.payload_len, &res);
         if (r < 0)
                 return r == -EBADMSG ? -EPROTO : r;
         if (!res.ok)
                 set_err(err, err_size, "%s", res.error);
         r = res.ok ? 0 : -EIO;
         mail_result_done(&res);
+        return r;
+}
+
+/* One request/answer on the current channel (caller holds the lock). */
+static int exchange(struct mail_client *c, const uint8_t *frame, size_t len, uint32_t id, char *err,
+                    size_t err_size)
+{
+        struct mail_frame f = {0};
+        int r;
+
+        r = roundtrip(c, frame, len, id, &f);
+        if (r < 0)
+                return r;
+        r = f.hdr.type == MAIL_MSG_RESULT ? result_of(&f, err, err_size) : -EPROTO;
+        mail_frame_done(&f);
         return r;
 }
 
@@ -467,6 +490,50 @@ out:
         pthread_mutex_unlock(&c->lock);
         if (frame) {
                 /* The frame holds the body: confirmation and reset links. */
+                sodium_memzero(frame, len);
+                free(frame);
+        }
+        return r;
+}
+
+int mail_client_carry_smtp(struct mail_client *c, const struct mail_smtp_carry *s, char **ret_path,
+                           char *err, size_t err_size)
+{
+        struct mail_frame f = {0};
+        uint8_t *frame = NULL;
+        size_t len = 0;
+        int r;
+
+        set_err(err, err_size, "%s", "");
+        if (!c || !s || !ret_path)
+                return -EINVAL;
+        pthread_mutex_lock(&c->lock);
+        uint32_t id = next_id(c);
+        r = mail_proto_encode_smtp_carry(id, s, &frame, &len);
+        if (r >= 0 && c->channel_fd < 0)
+                r = channel_open(c);
+        if (r >= 0)
+                r = roundtrip(c, frame, len, id, &f);
+        if (r >= 0) {
+                if (f.hdr.type == MAIL_MSG_SMTP_STORED) {
+                        r = mail_proto_decode_smtp_stored(f.payload, f.hdr.payload_len, ret_path);
+                        if (r == -EBADMSG)
+                                r = -EPROTO;
+                } else if (f.hdr.type == MAIL_MSG_RESULT) {
+                        r = result_of(&f, err, err_size);
+                        if (r == 0)
+                                r = -EPROTO; /* a verdict without where */
+                } else
+                        r = -EPROTO;
+                mail_frame_done(&f);
+        }
+        if (r < 0 && r != -EIO) {
+                channel_close(c);
+                set_err(err, err_size, "%s", failure_reason(r));
+        }
+        pthread_mutex_unlock(&c->lock);
+        if (frame) {
+                /* The frame holds the password. */
                 sodium_memzero(frame, len);
                 free(frame);
         }

@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "mailer/mail_proto.h"
+
 /* How long mail_client_send() waits for the helper's verdict.  Longer than
  * the default smtp.timeout_seconds (30), which bounds an SMTP delivery. */
 #define MAIL_CLIENT_REPLY_TIMEOUT_MS 60000
@@ -66,6 +68,16 @@ int mail_client_new_connect(const char *socket_path, struct mail_client **ret);
  */
 int mail_client_send(struct mail_client *c, const char *to, const char *subject, const char *body,
                      char *err, size_t err_size);
+
+/*
+ * Hand the earlier server's SMTP settings to the helper (SMTP_CARRY) and
+ * wait for its verdict.  0 when it keeps them, with where it keeps them
+ * (malloc'd) in *ret_path; -EIO when it refused them, with its reason in
+ * err; another negative errno when it could not be asked (no retry: the
+ * caller tries again at its next start).  Serialised with sends.
+ */
+int mail_client_carry_smtp(struct mail_client *c, const struct mail_smtp_carry *s, char **ret_path,
+                           char *err, size_t err_size);
 
 /* pid of the spawned helper (for tests/diagnostics), or -1 (none yet, or
  * connected to a socket). */

@@ -22,6 +22,7 @@ enum field_kind {
         FIELD_STRING,
         FIELD_BOOL,
         FIELD_PID,
+        FIELD_PORT,
 };
 
 struct field_spec {
@@ -42,6 +43,19 @@ static const struct field_spec result_fields[] = {
         {"error", FIELD_STRING, false, MAIL_PROTO_ERROR_MAX},
 };
 
+static const struct field_spec smtp_carry_fields[] = {
+        {"host", FIELD_STRING, true, MAIL_PROTO_HOST_MAX},
+        {"port", FIELD_PORT, true, 0},
+        {"security", FIELD_STRING, true, MAIL_PROTO_SECURITY_MAX},
+        {"username", FIELD_STRING, false, MAIL_PROTO_LOGIN_MAX},
+        {"password", FIELD_STRING, false, MAIL_PROTO_SECRET_MAX},
+        {"from", FIELD_STRING, false, MAIL_PROTO_TO_MAX},
+};
+
+static const struct field_spec stored_fields[] = {
+        {"path", FIELD_STRING, true, MAIL_PROTO_PATH_MAX},
+};
+
 static const struct field_spec pid_fields[] = {
         {"pid", FIELD_PID, true, 0},
 };
@@ -59,13 +73,17 @@ const char *mail_msg_type_to_string(uint8_t type)
                 return "SPAWN";
         case MAIL_MSG_CHANNEL:
                 return "CHANNEL";
+        case MAIL_MSG_SMTP_CARRY:
+                return "SMTP_CARRY";
+        case MAIL_MSG_SMTP_STORED:
+                return "SMTP_STORED";
         }
         return "unknown";
 }
 
 static bool type_known(uint8_t type)
 {
-        return type >= MAIL_MSG_SEND && type <= MAIL_MSG_CHANNEL;
+        return type >= MAIL_MSG_SEND && type <= MAIL_MSG_SMTP_STORED;
 }
 
 /* --- encoding ------------------------------------------------------------ */
@@ -191,6 +209,47 @@ int mail_proto_encode_spawn(uint32_t id, uint8_t **ret, size_t *ret_len)
         return frame_from_json(MAIL_MSG_SPAWN, id, obj, ret, ret_len);
 }
 
+int mail_proto_encode_smtp_carry(uint32_t id, const struct mail_smtp_carry *s, uint8_t **ret,
+                                 size_t *ret_len)
+{
+        _cleanup_json_ json_t *obj = json_object();
+        int r;
+
+        if (!obj)
+                return -ENOMEM;
+        if (s->port == 0 || s->port > 65535)
+                return -EINVAL;
+        if ((r = set_string(obj, "host", s->host, MAIL_PROTO_HOST_MAX)) < 0 ||
+            (r = set_string(obj, "security", s->security, MAIL_PROTO_SECURITY_MAX)) < 0 ||
+            (s->username &&
+             (r = set_string(obj, "username", s->username, MAIL_PROTO_LOGIN_MAX)) < 0) ||
+            (s->password &&
+             (r = set_string(obj, "password", s->password, MAIL_PROTO_SECRET_MAX)) < 0) ||
+            (s->from && (r = set_string(obj, "from", s->from, MAIL_PROTO_TO_MAX)) < 0))
+                return r;
+        if (json_object_set_new(obj, "port", json_integer(s->port)) < 0)
+                return -ENOMEM;
+        r = frame_from_json(MAIL_MSG_SMTP_CARRY, id, obj, ret, ret_len);
+        /* jansson's copy of the password goes with obj. */
+        json_t *pw = json_object_get(obj, "password");
+        if (pw)
+                sodium_memzero((char *)json_string_value(pw), json_string_length(pw));
+        return r;
+}
+
+int mail_proto_encode_smtp_stored(uint32_t id, const char *path, uint8_t **ret, size_t *ret_len)
+{
+        _cleanup_json_ json_t *obj = json_object();
+        int r;
+
+        if (!obj)
+                return -ENOMEM;
+        r = set_string(obj, "path", path, MAIL_PROTO_PATH_MAX);
+        if (r < 0)
+                return r;
+        return frame_from_json(MAIL_MSG_SMTP_STORED, id, obj, ret, ret_len);
+}
+
 /* --- decoding ------------------------------------------------------------ */
 
 int mail_proto_decode_header(const uint8_t *buf, size_t len, struct mail_header *ret)
@@ -251,6 +310,9 @@ static bool field_valid(const struct field_spec *f, json_t *v)
         case FIELD_PID:
                 return json_is_integer(v) && json_integer_value(v) > 0 &&
                        json_integer_value(v) <= INT32_MAX;
+        case FIELD_PORT:
+                return json_is_integer(v) && json_integer_value(v) > 0 &&
+                       json_integer_value(v) <= 65535;
         }
         return false;
 }
@@ -355,6 +417,62 @@ int mail_proto_decode_empty(const uint8_t *payload, size_t len)
         _cleanup_json_ json_t *obj = NULL;
 
         return payload_parse(payload, len, NULL, 0, &obj);
+}
+
+int mail_proto_decode_smtp_carry(const uint8_t *payload, size_t len, struct mail_smtp_carry *ret)
+{
+        _cleanup_json_ json_t *obj = NULL;
+        struct mail_smtp_carry s = {0};
+        int r;
+
+        r = payload_parse(payload, len, smtp_carry_fields, ELEMENTSOF(smtp_carry_fields), &obj);
+        if (r < 0)
+                return r;
+        s.port = (unsigned)json_integer_value(json_object_get(obj, "port"));
+        r = dup_member(obj, "host", &s.host);
+        if (r >= 0)
+                r = dup_member(obj, "security", &s.security);
+        if (r >= 0)
+                r = dup_member(obj, "username", &s.username);
+        if (r >= 0)
+                r = dup_member(obj, "password", &s.password);
+        if (r >= 0)
+                r = dup_member(obj, "from", &s.from);
+        json_t *pw = json_object_get(obj, "password");
+        if (pw)
+                sodium_memzero((char *)json_string_value(pw), json_string_length(pw));
+        if (r < 0) {
+                mail_smtp_carry_done(&s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+int mail_proto_decode_smtp_stored(const uint8_t *payload, size_t len, char **ret)
+{
+        _cleanup_json_ json_t *obj = NULL;
+        int r;
+
+        r = payload_parse(payload, len, stored_fields, ELEMENTSOF(stored_fields), &obj);
+        if (r < 0)
+                return r;
+        return dup_member(obj, "path", ret);
+}
+
+void mail_smtp_carry_done(struct mail_smtp_carry *s)
+{
+        if (!s)
+                return;
+        free(s->host);
+        free(s->security);
+        free(s->username);
+        if (s->password) {
+                sodium_memzero(s->password, strlen(s->password));
+                free(s->password);
+        }
+        free(s->from);
+        *s = (struct mail_smtp_carry){0};
 }
 
 void mail_send_done(struct mail_send *s)

@@ -36,6 +36,7 @@
 static const char *const group_memory[] = {
     "brk", "munmap", "mremap", "madvise",
     "munlock", /* sodium_free() of the password */
+    "mlock",   /* sodium_malloc() of carried-over settings' password */
     NULL,
 };
 
@@ -43,6 +44,7 @@ static const char *const group_process[] = {
     "exit", "exit_group", "rt_sigreturn", "rt_sigaction", "rt_sigprocmask", "restart_syscall",
     "getpid", "gettid", "tgkill", /* abort() */
     "sched_yield", "uname",
+    "geteuid", /* owner checks of the carried-over SMTP settings */
     NULL,
 };
 

@@ -113,6 +113,49 @@ static int handle_send(const struct mailer_context *m, int fd, const struct mail
         return 0;
 }
 
+static int send_stored(int fd, uint32_t id, const char *path)
+{
+        _cleanup_free_ uint8_t *frame = NULL;
+        size_t len;
+        int r;
+
+        r = mail_proto_encode_smtp_stored(id, path, &frame, &len);
+        if (r < 0)
+                return r;
+        return mail_channel_write(fd, frame, len, MAILER_REPLY_TIMEOUT_MS);
+}
+
+/* Answer one SMTP_CARRY: decoded strictly, then judged by m->carry.  A
+ * refusal keeps the channel; a malformed request ends it. */
+static int handle_carry(const struct mailer_context *m, int fd, const struct mail_frame *f)
+{
+        struct mail_smtp_carry s;
+        char err[MAIL_PROTO_ERROR_MAX] = "", path[MAIL_PROTO_PATH_MAX + 1] = "";
+        int r;
+
+        r = mail_proto_decode_smtp_carry(f->payload, f->hdr.payload_len, &s);
+        if (r < 0) {
+                (void)reply(fd, f->hdr.id, false, "malformed request");
+                return log_error_errno(r, "Malformed SMTP_CARRY request, closing the channel");
+        }
+        if (m->carry)
+                r = m->carry(m->carry_userdata, &s, path, sizeof(path), err, sizeof(err));
+        else {
+                snprintf(err, sizeof(err), "this mail helper takes no SMTP settings");
+                r = -EOPNOTSUPP;
+        }
+        mail_smtp_carry_done(&s);
+        if (r < 0) {
+                struct log_field lf[] = {{"EVENT", "smtp_carry_refused"}};
+                log_struct(LOG_WARNING, lf, "Refused the earlier server's SMTP settings: %s", err);
+                r = reply(fd, f->hdr.id, false, err);
+        } else
+                r = send_stored(fd, f->hdr.id, path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot answer on the channel: %m");
+        return 0;
+}
+
 int mailer_serve_channel(const struct mailer_context *m, int fd)
 {
         int r;
@@ -128,13 +171,16 @@ int mailer_serve_channel(const struct mailer_context *m, int fd)
                         return 0;
                 if (r < 0)
                         return log_error_errno(r, "Dropping the channel: %m");
-                if (f.hdr.type != MAIL_MSG_SEND) {
+                if (f.hdr.type != MAIL_MSG_SEND && f.hdr.type != MAIL_MSG_SMTP_CARRY) {
                         log_error("Unexpected %s frame on the channel, closing it",
                                   mail_msg_type_to_string(f.hdr.type));
                         mail_frame_done(&f);
                         return -EPROTO;
                 }
-                r = handle_send(m, fd, &f);
+                if (f.hdr.type == MAIL_MSG_SEND)
+                        r = handle_send(m, fd, &f);
+                else
+                        r = handle_carry(m, fd, &f);
                 mail_frame_done(&f);
                 if (r < 0)
                         return r;

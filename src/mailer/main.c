@@ -10,7 +10,11 @@
  *
  * Everything a helper needs is read exactly once, in mailer_prepare(),
  * before root is given up: a root-started mailer never reads anything the
- * daemon's account could have written since.  Modes: --fd N (one channel),
+ * daemon's account could have written since.  The one exception is read
+ * after root is given up: the earlier server's SMTP settings, which the
+ * daemon hands over once on the channel (SMTP_CARRY) and the mailer keeps
+ * in its own files (mailer_carry.h); a helper forked by the supervisor
+ * reads them when the supervisor has not.  Modes: --fd N (one channel),
  * socket activation (sd_listen_fds), and --supervise, where helpers are
  * forked from the prepared (unprivileged) supervisor instead of being
  * executed afresh, so they inherit the configuration, the password and the
@@ -36,6 +40,7 @@
 #include "config-version.h"
 #include "config/config.h"
 #include "mailer/mail_message.h"
+#include "mailer/mailer_carry.h"
 #include "mailer/mailer_seccomp.h"
 #include "mailer/mailer_serve.h"
 #include "mailer/mailer_setup.h"
@@ -43,6 +48,7 @@
 #include "mailer/outbox.h"
 #include "mailer/smtp.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/text.h"
 #include "version.h"
@@ -62,8 +68,7 @@ struct mailer_options {
         const char *config_path;
         const char *data_dir;
         const char *user;
-        const char *smtp_carried_over; /* the earlier server's settings */
-        int fd;                        /* -1: not given */
+        int fd; /* -1: not given */
         bool supervise;
         bool no_seccomp;
         bool allow_root;
@@ -81,7 +86,6 @@ enum {
         OPT_ALLOW_ROOT,
         OPT_VERSION,
         OPT_HELP,
-        OPT_SMTP_CARRIED_OVER,
 };
 
 static const struct option long_options[] = {
@@ -94,7 +98,6 @@ static const struct option long_options[] = {
         {"allow-root", no_argument, NULL, OPT_ALLOW_ROOT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
-        {"smtp-carried-over", required_argument, NULL, OPT_SMTP_CARRIED_OVER},
         {NULL, 0, NULL, 0},
 };
 
@@ -106,9 +109,6 @@ static void print_help(const char *argv0)
                "  --data DIR      data directory, for the default outbox DIR/outbox\n"
                "                  (default ./server-data)\n"
                "  --fd N          serve the one channel already open on descriptor N\n"
-               "  --smtp-carried-over FILE\n"
-               "                  the earlier server's SMTP settings (written by the daemon),\n"
-               "                  used when the configuration sets no smtp.* delivery key\n"
                "  --supervise     with --fd: start helpers on request (used by the daemon)\n"
                "  --user NAME     account to become when started as root\n"
                "                  (default " MAILER_DEFAULT_USER ")\n"
@@ -135,9 +135,6 @@ static int options_parse(int argc, char **argv, struct mailer_options *o)
                         break;
                 case OPT_DATA:
                         o->data_dir = optarg;
-                        break;
-                case OPT_SMTP_CARRIED_OVER:
-                        o->smtp_carried_over = optarg;
                         break;
                 case OPT_FD:
                         if (parse_u64(optarg, &fd) < 0 || fd > INT_MAX) {
@@ -190,27 +187,6 @@ static bool fd_is_socket(int fd, int type)
         return getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) == 0 && t == type;
 }
 
-/* The earlier server's settings, carried over by the daemon: only from a
- * file and directory of this (still privileged) user that nobody else can
- * write, so the daemon's own account can never redirect the password. */
-static int load_carried_over(struct config *cfg, const char *path, char *err, size_t err_size)
-{
-        _cleanup_free_ char *dir = path[0] == '/' ? strdup(path) : NULL;
-        struct stat st, dst;
-
-        if (dir)
-                *strrchr(dir, '/') = '\0';
-        if (!dir || lstat(path, &st) < 0 || lstat(dir[0] ? dir : "/", &dst) < 0 ||
-            !S_ISREG(st.st_mode) || !S_ISDIR(dst.st_mode) || st.st_uid != geteuid() ||
-            dst.st_uid != geteuid() || (st.st_mode & 022) || (dst.st_mode & 022)) {
-                snprintf(err, err_size,
-                         "--smtp-carried-over: %s is not a file of this user closed to others",
-                         path);
-                return -EPERM;
-        }
-        return config_load_file(cfg, path, false, err, err_size);
-}
-
 static int load_config(struct config *cfg, const struct mailer_options *o, const char *data_dir)
 {
         _cleanup_free_ char *default_path = NULL;
@@ -229,8 +205,6 @@ static int load_config(struct config *cfg, const struct mailer_options *o, const
                 r = config_load_file(cfg, o->config_path, false, err, sizeof(err));
         else
                 r = config_load_file(cfg, default_path, true, err, sizeof(err));
-        if (r >= 0 && o->smtp_carried_over && !cfg->smtp.delivery_set)
-                r = load_carried_over(cfg, o->smtp_carried_over, err, sizeof(err));
         if (r >= 0)
                 r = config_validate(cfg, err, sizeof(err));
         if (r >= 0 && cfg->smtp.host && smtp_host_check(cfg->smtp.host) < 0) {
@@ -253,14 +227,32 @@ struct mailer {
         int outbox_fd;
         struct smtp_target smtp;
         struct mailer_context ctx;
+        int carry_fd;     /* DATA/smtp-carried-over, -1 when none */
+        char *carry_path; /* its path, for messages */
+        bool carried;     /* delivering with the earlier server's settings */
 };
 
 static void mailer_done(struct mailer *m)
 {
+        if (m->carry_fd >= 0)
+                (void)close(m->carry_fd);
+        free(m->carry_path);
         mailer_password_free(m->password);
         if (m->outbox_fd >= 0)
                 (void)close(m->outbox_fd);
         config_done(&m->cfg);
+}
+
+static void smtp_target_fill(struct mailer *m)
+{
+        m->smtp = (struct smtp_target){
+                .host = m->cfg.smtp.host,
+                .port = m->cfg.smtp.port,
+                .security = m->cfg.smtp.security,
+                .username = m->password ? m->cfg.smtp.username : NULL,
+                .password = m->password,
+                .timeout_seconds = (unsigned)m->cfg.smtp.timeout_seconds,
+        };
 }
 
 static int setup_smtp(struct mailer *m)
@@ -284,14 +276,7 @@ static int setup_smtp(struct mailer *m)
                             "starttls-required");
         if (!m->cfg.smtp.from)
                 log_warning("smtp.from is not set; sending as %s", MAILER_DEFAULT_FROM);
-        m->smtp = (struct smtp_target){
-                .host = m->cfg.smtp.host,
-                .port = m->cfg.smtp.port,
-                .security = m->cfg.smtp.security,
-                .username = m->password ? m->cfg.smtp.username : NULL,
-                .password = m->password,
-                .timeout_seconds = (unsigned)m->cfg.smtp.timeout_seconds,
-        };
+        smtp_target_fill(m);
         return 0;
 }
 
@@ -320,7 +305,8 @@ static int setup_outbox(struct mailer *m, const char *data_dir, bool *created)
 
 /* Root gives way to the mailer's own account (never the daemon's, never
  * root); an outbox created just now is handed to it, nothing else. */
-static int setup_identity(struct mailer *m, const struct mailer_options *o, bool outbox_created)
+static int setup_identity(struct mailer *m, const struct mailer_options *o, bool outbox_created,
+                          bool carry_created)
 {
         struct mailer_account acct;
         int r;
@@ -345,6 +331,8 @@ static int setup_identity(struct mailer *m, const struct mailer_options *o, bool
                 return log_error_errno(r, "Cannot look up the user '%s': %m", o->user);
         if (m->outbox_fd >= 0 && outbox_created && fchown(m->outbox_fd, acct.uid, acct.gid) < 0)
                 return log_error_errno(errno, "Cannot hand the outbox to %s: %m", acct.name);
+        if (m->carry_fd >= 0 && carry_created && fchown(m->carry_fd, acct.uid, acct.gid) < 0)
+                return log_error_errno(errno, "Cannot hand %s to %s: %m", m->carry_path, acct.name);
         r = mailer_privileges_drop(&acct);
         if (r < 0)
                 return log_error_errno(r, "Cannot become %s: %m", acct.name);
@@ -405,6 +393,139 @@ static void preload_resolver(const char *host)
                 freeaddrinfo(res);
 }
 
+/* --- the earlier server's SMTP settings -------------------------------- */
+
+/* Deliver with the carried-over settings c from now on (taking what it
+ * owns).  A password of the smtp-password credential stays in use. */
+static void use_carried(struct mailer *m, struct mailer_carried *c)
+{
+        free(m->cfg.smtp.host);
+        free(m->cfg.smtp.username);
+        free(m->cfg.smtp.from);
+        m->cfg.smtp.host = TAKE_PTR(c->cfg.smtp.host);
+        m->cfg.smtp.username = TAKE_PTR(c->cfg.smtp.username);
+        m->cfg.smtp.from = TAKE_PTR(c->cfg.smtp.from);
+        m->cfg.smtp.port = c->cfg.smtp.port;
+        m->cfg.smtp.security = c->cfg.smtp.security;
+        if (!m->password)
+                m->password = TAKE_PTR(c->password);
+        if (m->outbox_fd >= 0)
+                (void)close(m->outbox_fd);
+        m->outbox_fd = -1;
+        smtp_target_fill(m);
+        m->ctx.from = m->cfg.smtp.from ? m->cfg.smtp.from : MAILER_DEFAULT_FROM;
+        m->ctx.outbox_fd = -1;
+        m->ctx.smtp = &m->smtp;
+        m->carried = true;
+}
+
+/* The directory the earlier server's settings are kept in (mailer_carry.h),
+ * created now when missing: by root for the account it becomes. */
+static void open_carry_dir(struct mailer *m, const char *data_dir, bool *created)
+{
+        if (asprintf(&m->carry_path, "%s/%s", data_dir, MAILER_CARRY_DIR) < 0) {
+                m->carry_path = NULL;
+                log_oom();
+                return;
+        }
+        m->carry_fd = fs_open_dir_nofollow(m->carry_path, 0700, created);
+        if (m->carry_fd < 0) {
+                log_warning_errno(m->carry_fd,
+                                  "Cannot open %s: %m; the earlier server's SMTP settings "
+                                  "cannot be taken over",
+                                  m->carry_path);
+                m->carry_fd = -1;
+        }
+}
+
+/* Once root is given up: the directory must be this account's alone. */
+static void check_carry_dir(struct mailer *m)
+{
+        struct stat st;
+
+        if (m->carry_fd < 0)
+                return;
+        if (fstat(m->carry_fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+                log_warning("%s is not a directory of this account closed to others; the "
+                            "earlier server's SMTP settings are not taken over or used",
+                            m->carry_path);
+                (void)close(m->carry_fd);
+                m->carry_fd = -1;
+        }
+}
+
+/* Settings carried over by an earlier handover, when the configuration
+ * sets no smtp.*: read as the mailer's own account, never as root. */
+static void load_carried(struct mailer *m)
+{
+        _cleanup_(mailer_carried_done) struct mailer_carried c = {0};
+        char err[512] = "";
+        int r;
+
+        if (m->carried || m->carry_fd < 0)
+                return;
+        r = mailer_carry_load(m->carry_fd, m->carry_path, &c, err, sizeof(err));
+        if (r < 0) {
+                log_warning_errno(r, "Not using the earlier server's SMTP settings: %s", err);
+                return;
+        }
+        if (r == 0)
+                return;
+        use_carried(m, &c);
+        log_info("Delivering through the earlier server's SMTP settings in %s: %s:%u (%s)", c.path,
+                 m->cfg.smtp.host, (unsigned)m->cfg.smtp.port,
+                 smtp_security_to_string(m->cfg.smtp.security));
+}
+
+/* SMTP_CARRY (mailer_serve.h): taken only by a mailer whose configuration
+ * sets no smtp.* and which holds no carried-over settings yet. */
+static int carry_over(void *userdata, const struct mail_smtp_carry *s, char *path, size_t path_size,
+                      char *err, size_t err_size)
+{
+        _cleanup_(mailer_carried_done) struct mailer_carried c = {0};
+        struct mailer *m = userdata;
+        int r;
+
+        if (m->cfg.smtp.delivery_set) {
+                snprintf(err, err_size, "the mail helper's configuration sets smtp.*");
+                return -EPERM;
+        }
+        if (m->carried) {
+                snprintf(err, err_size, "the mail helper already holds carried-over settings");
+                return -EEXIST;
+        }
+        if (m->carry_fd < 0) {
+                snprintf(err, err_size,
+                         "the mail helper has no directory of its own to keep them in");
+                return -ENOENT;
+        }
+        r = mailer_carry_store(m->carry_fd, s, err, err_size);
+        if (r == -EEXIST)
+                snprintf(err, err_size, "the mail helper already holds carried-over settings");
+        else if (r < 0 && r != -EINVAL)
+                snprintf(err, err_size, "the mail helper cannot write its data directory: %s",
+                         strerror(-r));
+        if (r < 0)
+                return r;
+        /* Read back just as a later start reads them. */
+        r = mailer_carry_load(m->carry_fd, m->carry_path, &c, err, err_size);
+        if (r == 0)
+                r = -ENOENT;
+        if (r < 0)
+                return r;
+        use_carried(m, &c);
+        snprintf(path, path_size, "%s", m->carry_path);
+        struct log_field f[] = {{"EVENT", "smtp_carried_over"}};
+        log_struct(LOG_NOTICE, f,
+                   "Took over the earlier server's SMTP settings from the daemon: %s:%u (%s)%s; "
+                   "kept in %s%s; used from now on",
+                   m->cfg.smtp.host, (unsigned)m->cfg.smtp.port,
+                   smtp_security_to_string(m->cfg.smtp.security),
+                   m->cfg.smtp.username ? ", with a login" : "", m->carry_path,
+                   s->password ? " (the password in its own file)" : "");
+        return 0;
+}
+
 /*
  * The one place where the mailer reads its settings: the configuration,
  * the SMTP password and the outbox, then (root) the change of identity.
@@ -413,7 +534,7 @@ static void preload_resolver(const char *host)
 static int mailer_prepare(struct mailer *m, const struct mailer_options *o)
 {
         const char *data_dir = o->data_dir ? o->data_dir : "./server-data";
-        bool created = false;
+        bool created = false, carry_created = false;
 
         if (load_config(&m->cfg, o, data_dir) < 0)
                 return -EINVAL;
@@ -422,15 +543,22 @@ static int mailer_prepare(struct mailer *m, const struct mailer_options *o)
                 return -EIO;
         if (!m->cfg.smtp.host && setup_outbox(m, data_dir, &created) < 0)
                 return -EIO;
-        if (setup_identity(m, o, created) < 0)
+        if (!m->cfg.smtp.delivery_set)
+                open_carry_dir(m, data_dir, &carry_created);
+        if (setup_identity(m, o, created, carry_created) < 0)
                 return -EIO;
+        check_carry_dir(m);
         m->ctx = (struct mailer_context){
                 .from = m->cfg.smtp.from ? m->cfg.smtp.from : MAILER_DEFAULT_FROM,
                 .outbox_fd = m->outbox_fd,
                 .smtp = &m->smtp,
+                .carry = carry_over,
+                .carry_userdata = m,
         };
-        if (m->cfg.smtp.host)
-                preload_resolver(m->cfg.smtp.host);
+        load_carried(m);
+        /* Settings handed over later may name a host: have the name
+         * service ready before the filter forbids loading its modules. */
+        preload_resolver(m->cfg.smtp.host ? m->cfg.smtp.host : "localhost");
         if (m->cfg.smtp.host)
                 log_debug("Delivering through %s:%u (%s)", m->cfg.smtp.host,
                           (unsigned)m->cfg.smtp.port,
@@ -453,6 +581,9 @@ static int serve(int fd, void *userdata)
         const struct serve_args *a = userdata;
         int r = -EIO;
 
+        /* A helper forked after another one took the earlier server's
+         * settings: the supervisor did not see them. */
+        load_carried(a->m);
         if (!a->curl_ready && smtp_global_init() < 0) {
                 log_error("Cannot initialise libcurl");
                 return r;
@@ -494,7 +625,7 @@ static int lock_down_supervisor(const struct mailer_options *o)
 
 static int run(const struct mailer_options *o)
 {
-        struct mailer m = {.outbox_fd = -1};
+        struct mailer m = {.outbox_fd = -1, .carry_fd = -1};
         struct serve_args a = {.m = &m, .o = o};
         int fd = -1, r;
 

@@ -4,22 +4,28 @@
  * then a main loop that waits for signals and runs periodic work, then an
  * orderly shutdown.  Serving itself happens on libmicrohttpd's threads.
  *
- *   flags + config (+ target user resolved) -> data directory + database
- *   (migrations) -> admins -> the earlier server's SMTP settings -> listeners
- *   -> (mailer helper) -> privilege drop
- *   when root -> PR_SET_NO_NEW_PRIVS -> seccomp -> HTTP server -> READY=1
- *   -> main loop (signals, watchdog, STATUS=) -> STOPPING=1 -> drain -> exit 0
+ *   flags + config (+ target user resolved) -> data directory (created,
+ *   not read) -> listeners -> (mailer helper) -> privilege drop when root
+ *   -> database (migrations) -> admins -> the earlier server's SMTP
+ *   settings (handed to the mailer) -> PR_SET_NO_NEW_PRIVS -> seccomp ->
+ *   HTTP server -> READY=1 -> main loop (signals, watchdog, STATUS=) ->
+ *   STOPPING=1 -> drain -> exit 0
+ *
+ * Nothing in the data directory is opened as root: the database and
+ * everything else the daemon's account can write are read only once root
+ * is given up (docs/security.md).
  *
  * main() handles the flags and the configuration (exit 2 when either is
  * bad); run() is the rest, one step per call: prepare_process(),
- * app_new() (data directory, blob store, database; server/app.h),
- * prepare_data(), listen_acquire(), start_mailer(), drop_privileges(),
- * lock_down(), serve(), app_free().
+ * open_data_dir(), listen_acquire(), start_mailer(), drop_privileges(),
+ * app_new() (blob store, database; server/app.h), prepare_data(),
+ * smtp_legacy_carry_over(), lock_down(), serve(), app_free().
  *
  * The seccomp filter goes in before libmicrohttpd starts its threads, so
  * every thread inherits it (it is also thread-synchronised).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -213,17 +219,17 @@ static int mailer_path(char **ret)
  * fork+exec.  Without it the daemon still serves; account e-mails then
  * fail, are logged and counted.
  */
-static void start_mailer(struct app *app, const struct options *o, const char *smtp_carried_over)
+static void start_mailer(const struct config *cfg, const struct options *o, const char *data_dir,
+                         struct mail_client **ret)
 {
-        const struct config *cfg = app->config;
         _cleanup_free_ char *path = NULL, *default_config = NULL;
         const char *config_path = o->config_path;
-        const char *extra[5] = {NULL};
+        const char *extra[3] = {NULL};
         size_t n = 0;
         int r;
 
         if (cfg->smtp.socket_path) {
-                r = mail_client_new_connect(cfg->smtp.socket_path, &app->mail);
+                r = mail_client_new_connect(cfg->smtp.socket_path, ret);
                 if (r < 0)
                         log_error_errno(r, "Cannot reach the mail helper at %s: %m",
                                         cfg->smtp.socket_path);
@@ -231,7 +237,7 @@ static void start_mailer(struct app *app, const struct options *o, const char *s
         }
         r = mailer_path(&path);
         if (r >= 0 && !config_path) {
-                if (asprintf(&default_config, "%s/config.yml", app->data_dir) < 0) {
+                if (asprintf(&default_config, "%s/config.yml", data_dir) < 0) {
                         default_config = NULL;
                         r = -ENOMEM;
                 } else if (access(default_config, F_OK) == 0)
@@ -246,11 +252,7 @@ static void start_mailer(struct app *app, const struct options *o, const char *s
                 extra[n++] = "--allow-root";
         if (o->no_seccomp)
                 extra[n++] = "--no-seccomp";
-        if (smtp_carried_over) {
-                extra[n++] = "--smtp-carried-over";
-                extra[n++] = smtp_carried_over;
-        }
-        r = mail_client_new_spawn_argv(path, config_path, app->data_dir, extra, &app->mail);
+        r = mail_client_new_spawn_argv(path, config_path, data_dir, extra, ret);
         if (r < 0)
                 log_error_errno(r,
                                 "Cannot start the mail helper %s: %m; account e-mails will "
@@ -419,19 +421,20 @@ static int plan_identity(const struct config *cfg, const struct options *o,
         return 1;
 }
 
-/* Hand the data directory to the target user and become that user. */
-static int drop_privileges(struct app *app, const struct config *cfg,
+/* Hand the data directory to the target user and become that user.  The
+ * mail helper's own entries (its outbox, its smtp-carried-over directory)
+ * stay its own (privdrop_chown_tree()). */
+static int drop_privileges(int data_dir_fd, const char *data_dir, const struct config *cfg,
                            const struct privdrop_target *t)
 {
         int r;
 
-        /* The carried-over SMTP password stays root's (server/smtp_legacy.h). */
-        r = privdrop_chown_tree(app->data_dir_fd, t->uid, t->gid, SMTP_LEGACY_DIR);
+        r = privdrop_chown_tree(data_dir_fd, t->uid, t->gid, NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot hand %s over to user '%s': %m", app->data_dir,
+                return log_error_errno(r, "Cannot hand %s over to user '%s': %m", data_dir,
                                        cfg->server.user);
         if (r > 0)
-                log_info("Changed the owner of %d entries under %s to %u:%u", r, app->data_dir,
+                log_info("Changed the owner of %d entries under %s to %u:%u", r, data_dir,
                          (unsigned)t->uid, (unsigned)t->gid);
         r = privdrop_apply(t);
         if (r < 0)
@@ -626,48 +629,69 @@ static int serve(struct app *app, const struct options *o, int *fds, int n, bool
         return r;
 }
 
+/* Create the data directory when missing and open it, without reading
+ * anything in it: this runs as root when started so.  *ret_path gets its
+ * absolute path. */
+static int open_data_root(const char *data_dir, char **ret_path, int *ret_fd)
+{
+        char real[PATH_MAX];
+        int r;
+
+        r = fs_mkdir_p(data_dir, 0750);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create data directory %s: %m", data_dir);
+        if (!realpath(data_dir, real))
+                return log_error_errno(errno, "Cannot resolve data directory %s: %m", data_dir);
+        *ret_path = strdup(real);
+        if (!*ret_path)
+                return log_oom();
+        *ret_fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (*ret_fd < 0)
+                return log_error_errno(errno, "Cannot open data directory %s: %m", real);
+        return 0;
+}
+
 /* Everything from the data directory to the orderly stop, in the order of
  * the comment at the top.  0 after a clean stop, else a negative errno
  * (already logged). */
 static int run(struct config *cfg, struct options *o, const char *data_dir,
                const struct privdrop_target *drop_to)
 {
+        _cleanup_free_ char *data_path = NULL;
+        _cleanup_close_ int data_fd = -1;
+        struct mail_client *mail = NULL;
         struct app *app = NULL;
-        struct smtp_legacy_state smtp_legacy = {0};
-        int fds[LISTEN_MAX_FDS], n_fds, activated = 0, metrics_fd = -1;
+        int fds[LISTEN_MAX_FDS], n_fds = 0, activated = 0, metrics_fd = -1;
         unsigned threads = http_threads(cfg);
         sigset_t mask;
         int r;
 
         prepare_process(cfg, &mask);
-        r = app_new(cfg, data_dir, &app);
+        r = open_data_root(data_dir, &data_path, &data_fd);
+        if (r < 0)
+                return r;
+        n_fds = listen_acquire_with_metrics(cfg->listen, cfg->metrics.listen, fds, &activated,
+                                            &metrics_fd);
+        if (n_fds < 0)
+                return log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg->listen,
+                                       cfg->metrics.listen ? " and " : "",
+                                       cfg->metrics.listen ? cfg->metrics.listen : "");
+        start_mailer(cfg, o, data_path, &mail);
+        if (drop_to)
+                r = drop_privileges(data_fd, data_path, cfg, drop_to);
+        /* From here on, as the daemon's own account. */
+        if (r >= 0)
+                r = app_new(cfg, data_path, &app);
         if (r >= 0) {
+                app->mail = TAKE_PTR(mail);
                 app->run_retention = retention_run;
                 r = prepare_data(app, o);
         }
         if (r >= 0)
-                r = smtp_legacy_carry_over(app, cfg, &smtp_legacy);
-        if (r < 0)
-                goto out;
-        app->smtp_sources = smtp_legacy.sources;
-
-        n_fds = listen_acquire_with_metrics(cfg->listen, cfg->metrics.listen, fds, &activated,
-                                            &metrics_fd);
-        if (n_fds < 0) {
-                r = log_error_errno(n_fds, "Cannot listen on %s%s%s: %m", cfg->listen,
-                                    cfg->metrics.listen ? " and " : "",
-                                    cfg->metrics.listen ? cfg->metrics.listen : "");
-                goto out;
-        }
-        if (metrics_fd >= 0 && api_metrics_new(&app->metrics) < 0) {
+                r = smtp_legacy_carry_over(app, cfg, &app->smtp_sources);
+        if (r >= 0 && metrics_fd >= 0 && api_metrics_new(&app->metrics) < 0)
                 r = log_oom();
-                for (int i = 0; i < n_fds; i++)
-                        close(fds[i]);
-                close(metrics_fd);
-                goto out;
-        }
-        start_mailer(app, o, smtp_legacy.settings_path);
-        if (!cfg->public_url) {
+        if (r >= 0 && !cfg->public_url) {
                 struct log_field f[] = {{"MESSAGE_ID", LOG_MID_SECURITY},
                                         {"EVENT", "public_url_unset"}};
                 log_struct(LOG_WARNING, f,
@@ -675,8 +699,6 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
                            "reset) are sent only for requests made to a loopback host; set "
                            "public_url to the address clients use");
         }
-        if (drop_to)
-                r = drop_privileges(app, cfg, drop_to);
         if (r >= 0)
                 r = lock_down(o, mail_client_supervisor_pid(app->mail), cfg->smtp.socket_path);
         if (r < 0) {
@@ -688,8 +710,8 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
         }
         r = serve(app, o, fds, n_fds, activated, metrics_fd, threads, &mask);
 out:
+        mail_client_free(mail);
         app_free(app);
-        smtp_legacy_state_done(&smtp_legacy);
         return r;
 }
 

@@ -2,37 +2,28 @@
 /*
  * Carrying the earlier server's SMTP settings (saved from its console in
  * the database, password included) over to the mail helper, once, at
- * start and before privileges are dropped.  The settings go to
- * DIR/legacy-smtp/smtp.yml and the password to DIR/legacy-smtp/password,
- * a directory owned by the user that starts the mail helper (root on a
- * server) and closed to everyone else; the password is then wiped from
- * the database.  The mail helper loads them (--smtp-carried-over) while it
- * still runs as that user; the daemon reads smtp.yml back once, at start,
- * only to show it.  Once carried over, the table is never read for
- * delivery again (the daemon's own account can write it).
+ * start.  The daemon reads them as its own unprivileged account (the
+ * database is never opened as root) and hands them to the mail helper on
+ * the mail channel (MAIL_MSG_SMTP_CARRY), the same way whether the helper
+ * was started here or is its own systemd service.  The helper takes them
+ * only when its own configuration sets no smtp.* and it holds none yet,
+ * keeps them in its own data directory and acknowledges with where; only
+ * then is the password wiped from the database, and the table records
+ * where the settings went, so later starts do not hand them over again.
+ * Nothing the daemon's account can write is ever read by a more
+ * privileged process: the helper checks the message like any other input
+ * and reads its files back as its own account (docs/security.md).
  */
 #pragma once
 
 #include "api/app.h"
 
-/* The directory under the data directory, and its two files. */
-#define SMTP_LEGACY_DIR      "legacy-smtp"
-#define SMTP_LEGACY_SETTINGS "smtp.yml"
-#define SMTP_LEGACY_PASSWORD "password"
-
-/* What the carry-over decided. */
-struct smtp_legacy_state {
-        struct smtp_sources sources; /* for the console */
-        char *settings_path;         /* for the mail helper, NULL when none */
-};
-
 /*
  * Look at the earlier server's settings and act (see the top of this
- * file): fill st, and cfg's smtp.* and public_url for display when they
- * come from that server.  Logs what it did, once.  Returns 0, or a
- * negative errno when the database cannot be read or written (start-up
+ * file): fill *ret, and cfg's smtp.* and public_url for display when they
+ * come from that server.  Logs what it did, once.  Call after app->mail is
+ * set (it may be NULL: then nothing is handed over this time).  Returns 0,
+ * or a negative errno when the database cannot be read or written (start
  * then stops: a password must not stay behind silently).
  */
-int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_legacy_state *st);
-
-void smtp_legacy_state_done(struct smtp_legacy_state *st);
+int smtp_legacy_carry_over(struct app *app, struct config *cfg, struct smtp_sources *ret);

@@ -110,6 +110,9 @@ int store_get_counts(struct store *s, struct store_counts *ret);
  * by its console); NULL for each one absent or saved empty. */
 struct store_legacy_smtp {
         char *host, *port, *user, *pass, *security, *from, *server_url;
+        /* Ours: where the mail helper said it keeps them, once it took
+         * them (key carried_over_to). */
+        char *carried_to;
 };
 
 /* Read them (every field NULL when the table is empty).  Returns 0 or a
@@ -118,8 +121,9 @@ struct store_legacy_smtp {
 int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret);
 void store_legacy_smtp_done(struct store_legacy_smtp *m);
 
-/* Delete the password from the table and rewrite the file (VACUUM, WAL
- * truncated) so that no copy of it is left in the database.  Returns 1
- * when a password was removed, 0 when there was none, or a negative errno.
- * Costs a full copy of the file: call at start only. */
-int store_legacy_smtp_wipe_password(struct store *s);
+/* Delete the password from the table, record carried_to (where the
+ * settings went) in the same transaction, and rewrite the file (VACUUM,
+ * WAL truncated) so that no copy of the password is left in the database.
+ * Returns 1 when a password was removed, 0 when there was none, or a
+ * negative errno.  Costs a full copy of the file: call at start only. */
+int store_legacy_smtp_wipe_password(struct store *s, const char *carried_to);

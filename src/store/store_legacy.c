@@ -16,6 +16,10 @@
 static const struct db_sql sql_smtp_all = {"SELECT key, value FROM server_smtp_config"};
 static const struct db_sql sql_smtp_wipe = {
         "DELETE FROM server_smtp_config WHERE key = 'smtp_pass'"};
+static const struct db_sql sql_smtp_carried = {
+        "INSERT OR REPLACE INTO server_smtp_config (key, value) VALUES ('carried_over_to', ?1)",
+        .pg = "INSERT INTO server_smtp_config (key, value) VALUES ('carried_over_to', ?1)"
+              " ON CONFLICT (key) DO UPDATE SET value = excluded.value"};
 
 static void wipe_free(char *s)
 {
@@ -34,6 +38,7 @@ void store_legacy_smtp_done(struct store_legacy_smtp *m)
         free(m->security);
         free(m->from);
         free(m->server_url);
+        free(m->carried_to);
         *m = (struct store_legacy_smtp){0};
 }
 
@@ -51,6 +56,7 @@ static char **field_for(struct store_legacy_smtp *m, const char *key)
                 {"smtp_security", offsetof(struct store_legacy_smtp, security)},
                 {"smtp_from", offsetof(struct store_legacy_smtp, from)},
                 {"server_url", offsetof(struct store_legacy_smtp, server_url)},
+                {"carried_over_to", offsetof(struct store_legacy_smtp, carried_to)},
         };
 
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
@@ -94,19 +100,25 @@ int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret)
         return 0;
 }
 
-int store_legacy_smtp_wipe_password(struct store *s)
+int store_legacy_smtp_wipe_password(struct store *s, const char *carried_to)
 {
+        const char *args[] = {carried_to};
         struct db_conn *c;
-        int r;
+        int r, q;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
         r = store_run(c, &sql_smtp_wipe, "wipe SMTP password", NULL, 0);
+        if (r >= 0 && carried_to) {
+                q = store_run(c, &sql_smtp_carried, "record the SMTP carry-over", args, 1);
+                if (q < 0)
+                        r = q;
+        }
         r = store_write_end(s, c, r, true);
         if (r <= 0)
                 return r;
         /* The row is gone; now its bytes, from free space and the WAL. */
-        int q = store_scrub(s);
+        q = store_scrub(s);
         return q < 0 ? q : r;
 }

@@ -288,7 +288,24 @@ static void test_login(void **state)
                                              " WHERE event_type = 'admin_login_failed'",
                                              3, 5000, &n),
                          0);
-        assert_true(n >= 3);
+        assert_int_equal(n, 3);
+        /* The wrong password names the administrator; the unknown name and
+         * the sync user's name name nobody. */
+        assert_int_equal(harness_db_int(&dA,
+                                        "SELECT count(*) FROM server_audit_log a"
+                                        " JOIN server_admins ad ON ad.id = a.user_id"
+                                        " WHERE a.event_type = 'admin_login_failed'"
+                                        " AND ad.username = '" ADMIN_USER "'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 1);
+        assert_int_equal(harness_db_int(&dA,
+                                        "SELECT count(*) FROM server_audit_log"
+                                        " WHERE event_type = 'admin_login_failed'"
+                                        " AND user_id IS NULL",
+                                        &n),
+                         0);
+        assert_int_equal(n, 2);
         assert_true(harness_wait_log(&dA, "Administrator 'boss': signed in", 2000));
 }
 
@@ -319,6 +336,15 @@ static void test_legacy_bcrypt_admin(void **state)
         admin_login(&dA, LEGACY_USER, "fixture-admin-pas", NULL, &r);
         assert_int_equal(r.status, 401);
         http_result_free(&r);
+        /* Audited under that administrator's id. */
+        assert_int_equal(harness_db_wait_int(&dA,
+                                             "SELECT count(*) FROM server_audit_log a"
+                                             " JOIN server_admins ad ON ad.id = a.user_id"
+                                             " WHERE a.event_type = 'admin_login_failed'"
+                                             " AND ad.username = '" LEGACY_USER "'",
+                                             1, 5000, &n),
+                         0);
+        assert_int_equal(n, 1);
 }
 
 /* --- sessions ------------------------------------------------------------- */

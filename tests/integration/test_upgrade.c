@@ -4,8 +4,11 @@
  * (keys this daemon does not use), devices that still authenticate with a
  * plaintext API key, SMTP settings saved from its console, and failed
  * logins audited with the account they named.  Each starts the real
- * daemon on a copy of tests/fixtures/legacy-data; the last test does the
- * whole upgrade at once and delivers through a real SMTP server.
+ * daemon on a copy of tests/fixtures/legacy-data; the SMTP settings are
+ * carried over both to a helper the daemon starts and to one running as
+ * its own socket-activated service, as under the packaged units; the last
+ * test does the whole upgrade at once and delivers through a real SMTP
+ * server.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,17 +16,23 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "mailer/mail_channel.h"
+#include "mailer/mail_proto.h"
 
 #define JSON "application/json"
 
@@ -362,6 +371,119 @@ static const struct passwd *test_user(void)
         return pw;
 }
 
+/* How often needle occurs in the file at path. */
+static int count_in_file(const char *path, const char *needle)
+{
+        char *text = harness_read_file(path);
+        int n = 0;
+
+        for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        free(text);
+        return n;
+}
+
+static void expect_carried_dir(const char *dir, uid_t owner)
+{
+        char path[PATH_MAX + 64];
+        struct stat st;
+
+        assert_int_equal(lstat(dir, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        assert_int_equal(st.st_mode & 0777, 0700);
+        assert_int_equal(st.st_uid, owner);
+        snprintf(path, sizeof(path), "%s/password", dir);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_uid, owner);
+        assert_true(file_has(path, SMTP_PASSWORD));
+        snprintf(path, sizeof(path), "%s/smtp.yml", dir);
+        assert_int_equal(lstat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(st.st_uid, owner);
+        assert_false(file_has(path, SMTP_PASSWORD));
+}
+
+/* The password left the table (and the file, WAL included) and the table
+ * records where the settings went. */
+static void expect_table_carried(const struct daemon *d, const char *where)
+{
+        char sql[PATH_MAX + 128];
+        long long n = -1;
+
+        assert_int_equal(harness_db_int(d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'smtp_pass'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 0);
+        assert_false(db_files_have(d, SMTP_PASSWORD));
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM server_smtp_config WHERE key = 'carried_over_to' AND "
+                 "value = '%s'",
+                 where);
+        assert_int_equal(harness_db_int(d, sql, &n), 0);
+        assert_int_equal(n, 1);
+}
+
+/* The password stays in the table when the helper did not take it. */
+static void expect_table_kept(const struct daemon *d)
+{
+        long long n = -1;
+
+        assert_int_equal(harness_db_int(d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'smtp_pass'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 1);
+        assert_int_equal(harness_db_int(d,
+                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
+                                        "'carried_over_to'",
+                                        &n),
+                         0);
+        assert_int_equal(n, 0);
+}
+
+/* A later start: no second handover; a password put back into the table
+ * (which the daemon's account can write) is only deleted, and a host
+ * changed there changes nothing: the helper delivers with what it keeps. */
+static void expect_second_start(struct daemon *d, const struct daemon_options *o,
+                                struct harness_sink *sk, const char *where)
+{
+        struct admin a;
+        int status = 0;
+
+        assert_int_equal(harness_stop(d, SIGTERM, 30, &status), 0);
+        assert_int_equal(harness_db_exec(d, "UPDATE server_smtp_config SET value = "
+                                            "'192.0.2.1' WHERE key = 'smtp_host';"
+                                            "INSERT INTO server_smtp_config (key, value) "
+                                            "VALUES ('smtp_pass', 'Planted-Password-77')"),
+                         0);
+        harness_note_secret("Planted-Password-77");
+        assert_int_equal(harness_start(d, o), 0);
+        assert_true(
+                harness_wait_log(d, "SMTP password was put back into server_smtp_config", 5000));
+        assert_int_equal(count_in_file(d->log_path, "Carried the earlier server's SMTP settings "
+                                                    "over"),
+                         1);
+        admin_login(d, &a);
+        const char *h[] = {a.cookie, NULL};
+        struct http_result r;
+        http_call(d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(source_of(&r, "host"), "earlier_server");
+        assert_string_equal(source_of(&r, "password"), "earlier_server");
+        assert_true(json_is_true(json_object_get(r.json, "password_configured")));
+        http_result_free(&r);
+        char *meta = send_test_mail(d, sk, &a);
+        assert_non_null(strstr(meta, SMTP_USER));
+        free(meta);
+        expect_table_carried(d, where);
+        assert_false(db_files_have(d, "Planted-Password-77"));
+}
+
+/* The daemon starts the helper itself (hand-run). */
 static void smtp_carried_over(bool drop_root)
 {
         struct daemon d;
@@ -369,10 +491,9 @@ static void smtp_carried_over(bool drop_root)
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct admin a;
         struct http_result r;
-        struct stat st;
-        char path[PATH_MAX + 64];
-        long long n = -1;
+        char where[PATH_MAX + 64];
         uid_t owner = geteuid();
+        gid_t gid;
 
         harness_note_secret(SMTP_PASSWORD);
         char config[sizeof(go_config) + 64];
@@ -380,34 +501,23 @@ static void smtp_carried_over(bool drop_root)
         snprintf(config, sizeof(config), "%sserver:\n  user: " TEST_USER "\n", go_config);
         prepare(&d, &o, drop_root ? config : NULL);
         if (drop_root) {
-                const struct passwd *pw = test_user();
+                uid_t daemon_uid = test_user()->pw_uid;
                 o.drop_root = true;
                 assert_int_equal(chmod(d.root, 0755), 0);
-                /* The dropped daemon must not be able to read the password. */
-                assert_int_not_equal(pw->pw_uid, owner);
+                /* The helper becomes its own account, not the daemon's. */
+                assert_int_equal(harness_system_user("verstak-mail", &owner, &gid), 0);
+                assert_int_not_equal(daemon_uid, owner);
         }
         start_sink(&d, &sk);
         plant_smtp_settings(&d, sk.port);
         assert_int_equal(harness_start(&d, &o), 0);
         assert_true(harness_wait_log(&d, "Carried the earlier server's SMTP settings over", 5000));
-        assert_true(harness_log_contains(&d, "legacy-smtp/password"));
+        assert_true(harness_log_contains(&d, "Took over the earlier server's SMTP settings"));
+        snprintf(where, sizeof(where), "%s/smtp-carried-over", d.data_dir);
+        assert_true(harness_log_contains(&d, where));
 
-        /* The password left the database for a file closed to others. */
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 0);
-        assert_false(db_files_have(&d, SMTP_PASSWORD));
-        snprintf(path, sizeof(path), "%s/legacy-smtp/password", d.data_dir);
-        assert_int_equal(lstat(path, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0600);
-        assert_int_equal(st.st_uid, owner);
-        snprintf(path, sizeof(path), "%s/legacy-smtp", d.data_dir);
-        assert_int_equal(lstat(path, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0700);
-        assert_int_equal(st.st_uid, owner);
+        expect_table_carried(&d, where);
+        expect_carried_dir(where, owner);
 
         admin_login(&d, &a);
         const char *h[] = {a.cookie, NULL};
@@ -428,34 +538,341 @@ static void smtp_carried_over(bool drop_root)
         assert_non_null(strstr(meta, SMTP_USER)); /* authenticated with the old password */
         free(meta);
 
-        /* Later starts keep using the carried-over settings: the table,
-         * which the daemon's account can write, is not read for delivery
-         * again, and a password put back into it is only deleted. */
-        int status = 0;
-        assert_int_equal(harness_stop(&d, SIGTERM, 30, &status), 0);
-        assert_int_equal(harness_db_exec(&d, "UPDATE server_smtp_config SET value = "
-                                             "'192.0.2.1' WHERE key = 'smtp_host';"
-                                             "INSERT INTO server_smtp_config (key, value) "
-                                             "VALUES ('smtp_pass', 'Planted-Password-77')"),
-                         0);
+        expect_second_start(&d, &o, &sk, where);
+        harness_sink_stop(&sk);
+        assert_false(harness_log_contains(&d, SMTP_PASSWORD));
+        harness_destroy(&d);
+}
+
+/* --- the mailer as its own service ----------------------------------------------- */
+
+/* A mail helper as systemd runs it: socket-activated on sock, its own
+ * configuration (root's file) and data directory, started as root and
+ * becoming verstak-mail, its log in log_path. */
+struct mailer_unit {
+        pid_t pid;
+        char dir[PATH_MAX];
+        char sock[PATH_MAX + 32];
+        char data[PATH_MAX + 32];
+        char log[PATH_MAX + 32];
+};
+
+static const char socket_activate[] = "/usr/bin/systemd-socket-activate";
+
+static void mailer_bin(char *out, size_t size)
+{
+        const char *env = getenv("VERSTAK_MAILER_BIN");
+        char server[PATH_MAX];
+
+        if (env && *env) {
+                snprintf(out, size, "%s", env);
+                return;
+        }
+        snprintf(server, sizeof(server), "%s", harness_server_bin());
+        char *slash = strrchr(server, '/');
+        assert_non_null(slash);
+        *slash = '\0';
+        assert_true((size_t)snprintf(out, size, "%.4000s/verstak-sync-mailer", server) < size);
+}
+
+static void mailer_unit_start(struct mailer_unit *u, const struct daemon *d,
+                              const char *config_yaml)
+{
+        char config[PATH_MAX + 32], bin[PATH_MAX];
+        FILE *f;
+
+        mailer_bin(bin, sizeof(bin));
+        assert_true((size_t)snprintf(u->dir, sizeof(u->dir), "%.4000s/mailer", d->root) <
+                    sizeof(u->dir));
+        snprintf(u->sock, sizeof(u->sock), "%s/mailer.sock", u->dir);
+        snprintf(u->data, sizeof(u->data), "%s/state", u->dir);
+        snprintf(u->log, sizeof(u->log), "%s/mailer.log", u->dir);
+        snprintf(config, sizeof(config), "%s/config.yml", u->dir);
+        (void)mkdir(u->dir, 0755);
+        (void)mkdir(u->data, 0750);
+        f = fopen(config, "w");
+        assert_non_null(f);
+        fputs(config_yaml, f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(config, 0600), 0);
+        (void)unlink(u->sock);
+        u->pid = fork();
+        assert_true(u->pid >= 0);
+        if (u->pid == 0) {
+                int fd = open(u->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+                        _exit(127);
+                execl(socket_activate, socket_activate, "-l", u->sock, bin, "--config", config,
+                      "--data", u->data, (char *)NULL);
+                _exit(127);
+        }
+        /* The socket answers once the tool listens: the first connection
+         * starts the helper, which greets and serves the next one. */
+        struct harness_deadline dl = harness_deadline_in(10000);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        assert_true(strlen(u->sock) < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, u->sock, strlen(u->sock) + 1);
+        for (;;) {
+                int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                assert_true(fd >= 0);
+                int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+                close(fd);
+                if (r == 0)
+                        break;
+                assert_true(harness_pause(&dl));
+        }
+}
+
+static void mailer_unit_stop(struct mailer_unit *u)
+{
+        if (u->pid <= 0)
+                return;
+        (void)kill(u->pid, SIGTERM);
+        (void)waitpid(u->pid, NULL, 0);
+        u->pid = 0;
+}
+
+/* The daemon's environment that points it at the unit's socket. */
+static void daemon_env_for(const struct mailer_unit *u, char *buf, size_t size, const char *env[2])
+{
+        snprintf(buf, size, "VERSTAK_MAILER_SOCKET=%s", u->sock);
+        env[0] = buf;
+        env[1] = NULL;
+}
+
+/* As under the packaged units: the daemon reads the table as itself and
+ * hands the settings over the mailer's socket; the mailer, a process of
+ * its own with its own configuration and state directory, keeps them and
+ * delivers with them, also after it restarts. */
+static void test_smtp_carried_over_units(void **state)
+{
+        struct daemon d;
+        struct daemon_options o;
+        struct harness_sink sk = HARNESS_SINK_INIT;
+        struct mailer_unit u = {0};
+        struct admin a;
+        char envbuf[PATH_MAX + 64], where[PATH_MAX + 64];
+        const char *env[2];
+        uid_t mail_uid;
+        gid_t mail_gid;
+        (void)state;
+
+        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
+                skip();
+        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
+        harness_note_secret(SMTP_PASSWORD);
+        prepare(&d, &o, go_config);
+        start_sink(&d, &sk);
+        plant_smtp_settings(&d, sk.port);
+        mailer_unit_start(&u, &d, "# the mailer's own: no smtp.*\n");
+        daemon_env_for(&u, envbuf, sizeof(envbuf), env);
+        o.extra_env = env;
         assert_int_equal(harness_start(&d, &o), 0);
+
+        snprintf(where, sizeof(where), "%s/smtp-carried-over", u.data);
+        assert_true(harness_wait_log(&d, "Carried the earlier server's SMTP settings over", 5000));
+        assert_true(harness_log_contains(&d, where));
+        assert_int_equal(count_in_file(u.log, "Took over the earlier server's SMTP settings"), 1);
+        expect_table_carried(&d, where);
+        expect_carried_dir(where, mail_uid);
+
         admin_login(&d, &a);
-        http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
-        assert_int_equal(r.status, 200);
-        assert_string_equal(http_result_string(&r, "host"), "127.0.0.1");
-        http_result_free(&r);
+        char *meta = send_test_mail(&d, &sk, &a);
+        assert_non_null(strstr(meta, SMTP_USER));
+        free(meta);
+
+        expect_second_start(&d, &o, &sk, where);
+        assert_int_equal(count_in_file(u.log, "Took over the earlier server's SMTP settings"), 1);
+
+        /* The service restarts: it reads what it keeps, as its own account. */
+        mailer_unit_stop(&u);
+        mailer_unit_start(&u, &d, "# the mailer's own: no smtp.*\n");
         meta = send_test_mail(&d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 0);
 
+        mailer_unit_stop(&u);
         harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SMTP_PASSWORD));
+        assert_int_equal(count_in_file(u.log, SMTP_PASSWORD), 0);
+        harness_destroy(&d);
+}
+
+/* A mailer whose own configuration sets smtp.* refuses the settings: they
+ * stay in the table, password included, and nothing is kept. */
+static void test_smtp_carry_refused_by_mailer_config(void **state)
+{
+        struct daemon d;
+        struct daemon_options o;
+        struct mailer_unit u = {0};
+        char envbuf[PATH_MAX + 64], path[PATH_MAX + 64];
+        const char *env[2];
+        uid_t mail_uid;
+        gid_t mail_gid;
+        (void)state;
+
+        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
+                skip();
+        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
+        harness_note_secret(SMTP_PASSWORD);
+        prepare(&d, &o, go_config);
+        plant_smtp_settings(&d, 25);
+        mailer_unit_start(&u, &d, "smtp:\n  from: ops@new.example.test\n");
+        daemon_env_for(&u, envbuf, sizeof(envbuf), env);
+        o.extra_env = env;
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_true(harness_wait_log(&d, "did not take the earlier server's SMTP settings", 5000));
+        assert_true(harness_log_contains(&d, "the mail helper's configuration sets smtp.*"));
+        assert_false(harness_log_contains(&d, "Carried the earlier server's SMTP settings over"));
+        expect_table_kept(&d);
+        assert_int_equal(count_in_file(u.log, "Refused the earlier server's SMTP settings"), 1);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+        assert_int_not_equal(access(path, F_OK), 0);
+        mailer_unit_stop(&u);
+        harness_destroy(&d);
+}
+
+/* --- the handover message itself --------------------------------------------------- */
+
+/* One frame with a payload written by hand (the encoder would refuse the
+ * malformed ones). */
+static void write_frame(int fd, uint8_t type, uint32_t id, const char *json)
+{
+        size_t len = strlen(json);
+        uint8_t *buf = malloc(MAIL_PROTO_HEADER_SIZE + len);
+        uint32_t be;
+
+        assert_non_null(buf);
+        memcpy(buf, MAIL_PROTO_MAGIC, 4);
+        buf[4] = MAIL_PROTO_VERSION;
+        buf[5] = type;
+        buf[6] = buf[7] = 0;
+        be = htonl(id);
+        memcpy(buf + 8, &be, 4);
+        be = htonl((uint32_t)len);
+        memcpy(buf + 12, &be, 4);
+        memcpy(buf + MAIL_PROTO_HEADER_SIZE, json, len);
+        assert_int_equal(mail_channel_write(fd, buf, MAIL_PROTO_HEADER_SIZE + len, 5000), 0);
+        free(buf);
+}
+
+/* A channel to the unit, past its READY. */
+static int unit_channel(const struct mailer_unit *u)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        struct mail_frame f = {0};
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_true(strlen(u->sock) < sizeof(sa.sun_path));
+        memcpy(sa.sun_path, u->sock, strlen(u->sock) + 1);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(mail_channel_read(fd, 10000, &f), 1);
+        assert_int_equal(f.hdr.type, MAIL_MSG_READY);
+        mail_frame_done(&f);
+        return fd;
+}
+
+/* Expect a failed RESULT for id; returns its reason (malloc'd). */
+static char *expect_refusal(int fd, uint32_t id)
+{
+        struct mail_frame f = {0};
+        struct mail_result res = {0};
+
+        assert_int_equal(mail_channel_read(fd, 10000, &f), 1);
+        assert_int_equal(f.hdr.type, MAIL_MSG_RESULT);
+        assert_int_equal(f.hdr.id, id);
+        assert_int_equal(mail_proto_decode_result(f.payload, f.hdr.payload_len, &res), 0);
+        mail_frame_done(&f);
+        assert_false(res.ok);
+        return res.error;
+}
+
+/* Malformed handovers end the channel; well-formed ones with values the
+ * helper refuses keep it; nothing is kept until a valid one arrives, and
+ * only once. */
+static void test_smtp_carry_message_checked(void **state)
+{
+        struct daemon d;
+        struct daemon_options o;
+        struct mailer_unit u = {0};
+        struct mail_frame f = {0};
+        char path[PATH_MAX + 64], *reason, *stored = NULL;
+        uid_t mail_uid;
+        gid_t mail_gid;
+        int fd;
+        (void)state;
+
+        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
+                skip();
+        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
+        prepare(&d, &o, NULL);
+        mailer_unit_start(&u, &d, "# no smtp.*\n");
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+
+        static const char *const malformed[] = {
+                "{\"host\":\"127.0.0.1\",\"port\":0,\"security\":\"none\"}",
+                "{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\",\"shell\":\"x\"}",
+                "{\"host\":\"127.0.0.1\",\"security\":\"none\"}",
+                "{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\"} ",
+        };
+        for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+                fd = unit_channel(&u);
+                write_frame(fd, MAIL_MSG_SMTP_CARRY, 7, malformed[i]);
+                reason = expect_refusal(fd, 7);
+                assert_string_equal(reason, "malformed request");
+                free(reason);
+                /* and the channel is closed */
+                assert_int_equal(mail_channel_read(fd, 10000, &f), 0);
+                close(fd);
+        }
+
+        fd = unit_channel(&u);
+        static const struct {
+                const char *json, *reason;
+        } refused[] = {
+                {"{\"host\":\"bad host\",\"port\":25,\"security\":\"none\"}", "host:"},
+                {"{\"host\":\"mail.example.org/x?y\",\"port\":25,\"security\":\"none\"}", "host:"},
+                {"{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"plain\"}", "security:"},
+                {"{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\","
+                 "\"from\":\"not an address\"}",
+                 "from:"},
+                {"{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\","
+                 "\"username\":\"a\\\"b\"}",
+                 "username:"},
+                {"{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\","
+                 "\"password\":\"a\\nb\"}",
+                 "password:"},
+        };
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                write_frame(fd, MAIL_MSG_SMTP_CARRY, (uint32_t)(10 + i), refused[i].json);
+                reason = expect_refusal(fd, (uint32_t)(10 + i));
+                assert_non_null(strstr(reason, refused[i].reason));
+                free(reason);
+        }
+        assert_int_not_equal(access(path, F_OK), 0);
+
+        /* A valid one is kept, and says where; a second one is refused. */
+        write_frame(fd, MAIL_MSG_SMTP_CARRY, 30,
+                    "{\"host\":\"127.0.0.1\",\"port\":2525,\"security\":\"none\"}");
+        assert_int_equal(mail_channel_read(fd, 10000, &f), 1);
+        assert_int_equal(f.hdr.type, MAIL_MSG_SMTP_STORED);
+        assert_int_equal(f.hdr.id, 30);
+        assert_int_equal(mail_proto_decode_smtp_stored(f.payload, f.hdr.payload_len, &stored), 0);
+        mail_frame_done(&f);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over", u.data);
+        assert_string_equal(stored, path);
+        free(stored);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+        assert_int_equal(access(path, F_OK), 0);
+        write_frame(fd, MAIL_MSG_SMTP_CARRY, 31,
+                    "{\"host\":\"192.0.2.1\",\"port\":25,\"security\":\"none\"}");
+        reason = expect_refusal(fd, 31);
+        assert_non_null(strstr(reason, "already holds"));
+        free(reason);
+        assert_false(file_has(path, "192.0.2.1"));
+        close(fd);
+        mailer_unit_stop(&u);
         harness_destroy(&d);
 }
 
@@ -465,8 +882,8 @@ static void test_smtp_carried_over(void **state)
         smtp_carried_over(false);
 }
 
-/* Started as root, the daemon drops to its user: the carried-over
- * settings stay root's, and the helper still reads them. */
+/* Started as root, the daemon drops to its user before it opens the
+ * database; the helper keeps the settings as its own account. */
 static void test_smtp_carried_over_root(void **state)
 {
         (void)state;
@@ -510,14 +927,13 @@ static void test_smtp_config_wins(void **state)
 }
 
 /* Settings that cannot be carried over stay where they are, with a reason
- * in the log: malformed ones, and any when the mail helper is its own
- * service (it reads only root's files, never the daemon's). */
+ * in the log: malformed ones, and any while the mail helper cannot be
+ * reached (they are handed over at a later start). */
 static void test_smtp_not_carried_over(void **state)
 {
         struct daemon d;
         struct daemon_options o;
         char path[PATH_MAX + 64];
-        long long n = -1;
         (void)state;
 
         harness_note_secret(SMTP_PASSWORD);
@@ -528,13 +944,8 @@ static void test_smtp_not_carried_over(void **state)
                          0);
         assert_int_equal(harness_start(&d, &o), 0);
         assert_true(harness_wait_log(&d, "incomplete or malformed; not carried over", 5000));
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 1);
-        snprintf(path, sizeof(path), "%s/legacy-smtp", d.data_dir);
+        expect_table_kept(&d);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", d.data_dir);
         assert_int_not_equal(access(path, F_OK), 0);
         harness_destroy(&d);
 
@@ -543,15 +954,8 @@ static void test_smtp_not_carried_over(void **state)
         o.extra_env = env;
         plant_smtp_settings(&d, 25);
         assert_int_equal(harness_start(&d, &o), 0);
-        assert_true(harness_wait_log(&d, "the mail helper runs as its own service", 5000));
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 1);
-        snprintf(path, sizeof(path), "%s/legacy-smtp", d.data_dir);
-        assert_int_not_equal(access(path, F_OK), 0);
+        assert_true(harness_wait_log(&d, "the mail helper is not reachable", 5000));
+        expect_table_kept(&d);
         harness_destroy(&d);
 }
 
@@ -619,6 +1023,9 @@ int main(void)
                 cmocka_unit_test(test_smtp_carried_over_root),
                 cmocka_unit_test(test_smtp_config_wins),
                 cmocka_unit_test(test_smtp_not_carried_over),
+                cmocka_unit_test(test_smtp_carried_over_units),
+                cmocka_unit_test(test_smtp_carry_refused_by_mailer_config),
+                cmocka_unit_test(test_smtp_carry_message_checked),
                 cmocka_unit_test(test_whole_upgrade),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -190,7 +190,7 @@ static void test_decode_header_unknown_type(void **state)
         frame = raw_frame(MAIL_PROTO_VERSION, 0, 1, "{}", 2, &len);
         assert_int_equal(mail_proto_decode_header(frame, len, &h), -EPROTO);
         free(frame);
-        frame = raw_frame(MAIL_PROTO_VERSION, 6, 1, "{}", 2, &len);
+        frame = raw_frame(MAIL_PROTO_VERSION, MAIL_MSG_SMTP_STORED + 1, 1, "{}", 2, &len);
         assert_int_equal(mail_proto_decode_header(frame, len, &h), -EPROTO);
         free(frame);
         frame = raw_frame(MAIL_PROTO_VERSION, 0xff, 1, "{}", 2, &len);
@@ -324,6 +324,85 @@ static void test_decode_members(void **state)
         assert_int_equal(decode_result_text("{\"error\":\"x\"}", &res), -EBADMSG);
 }
 
+static int decode_carry_text(const char *json, struct mail_smtp_carry *ret)
+{
+        return mail_proto_decode_smtp_carry((const uint8_t *)json, strlen(json), ret);
+}
+
+/* The earlier server's SMTP settings: a round trip, then every kind of
+ * malformed payload refused. */
+static void test_smtp_carry(void **state)
+{
+        const struct mail_smtp_carry in = {.host = "smtp.example.org",
+                                           .port = 587,
+                                           .security = "starttls",
+                                           .username = "user",
+                                           .password = "pass word",
+                                           .from = "sync@example.org"};
+        struct mail_smtp_carry out = {0};
+        struct mail_header h;
+        const uint8_t *payload;
+        uint8_t *frame;
+        size_t len;
+        char *path = NULL;
+        (void)state;
+
+        assert_int_equal(mail_proto_encode_smtp_carry(9, &in, &frame, &len), 0);
+        assert_int_equal(mail_proto_decode_frame(frame, len, &h, &payload), 0);
+        assert_int_equal(h.type, MAIL_MSG_SMTP_CARRY);
+        assert_int_equal(h.id, 9);
+        assert_string_equal(mail_msg_type_to_string(h.type), "SMTP_CARRY");
+        assert_int_equal(mail_proto_decode_smtp_carry(payload, h.payload_len, &out), 0);
+        assert_string_equal(out.host, in.host);
+        assert_int_equal(out.port, 587);
+        assert_string_equal(out.security, in.security);
+        assert_string_equal(out.username, in.username);
+        assert_string_equal(out.password, in.password);
+        assert_string_equal(out.from, in.from);
+        mail_smtp_carry_done(&out);
+        free(frame);
+
+        /* Optional members may be missing. */
+        assert_int_equal(
+                decode_carry_text("{\"host\":\"h\",\"port\":25,\"security\":\"none\"}", &out), 0);
+        assert_null(out.password);
+        assert_null(out.username);
+        mail_smtp_carry_done(&out);
+
+        /* Ports out of range or mistyped, missing or unknown members. */
+        static const char *const bad[] = {
+                "{\"host\":\"h\",\"port\":0,\"security\":\"none\"}",
+                "{\"host\":\"h\",\"port\":65536,\"security\":\"none\"}",
+                "{\"host\":\"h\",\"port\":\"25\",\"security\":\"none\"}",
+                "{\"host\":\"h\",\"port\":25.5,\"security\":\"none\"}",
+                "{\"port\":25,\"security\":\"none\"}",
+                "{\"host\":\"h\",\"port\":25}",
+                "{\"host\":\"h\",\"port\":25,\"security\":\"none\",\"shell\":\"x\"}",
+                "{\"host\":\"h\",\"port\":25,\"security\":\"none\",\"password\":7}",
+                "{\"host\":\"h\",\"host\":\"i\",\"port\":25,\"security\":\"none\"}",
+                "{\"host\":\"h\\u0000x\",\"port\":25,\"security\":\"none\"}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(decode_carry_text(bad[i], &out), -EBADMSG);
+        char host[MAIL_PROTO_HOST_MAX + 2], json[512];
+        memset(host, 'a', sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(json, sizeof(json), "{\"host\":\"%s\",\"port\":25,\"security\":\"none\"}", host);
+        assert_int_equal(decode_carry_text(json, &out), -EBADMSG);
+        const struct mail_smtp_carry no_port = {.host = "h", .port = 0, .security = "none"};
+        assert_int_equal(mail_proto_encode_smtp_carry(1, &no_port, &frame, &len), -EINVAL);
+
+        assert_int_equal(
+                mail_proto_encode_smtp_stored(9, "/var/lib/x/smtp-carried-over", &frame, &len), 0);
+        assert_int_equal(mail_proto_decode_frame(frame, len, &h, &payload), 0);
+        assert_int_equal(h.type, MAIL_MSG_SMTP_STORED);
+        assert_int_equal(mail_proto_decode_smtp_stored(payload, h.payload_len, &path), 0);
+        assert_string_equal(path, "/var/lib/x/smtp-carried-over");
+        free(path);
+        free(frame);
+        assert_int_equal(mail_proto_decode_smtp_stored((const uint8_t *)"{}", 2, &path), -EBADMSG);
+}
+
 static void test_decode_send_limits(void **state)
 {
         char to[MAIL_PROTO_TO_MAX + 2], json[1024];
@@ -380,6 +459,7 @@ int main(void)
                 cmocka_unit_test(test_decode_members),
                 cmocka_unit_test(test_decode_send_limits),
                 cmocka_unit_test(test_encode_send_refuses),
+                cmocka_unit_test(test_smtp_carry),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
