@@ -1,67 +1,102 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # Memory under clients that send a pull and never read the answer
-# (docs/hostile-inputs.md).  Loopback only, bounded: pairs a device on the
-# given server, pushes OPS ops of PAYLOAD KiB of backslashes (they double
-# when escaped), opens CLIENTS connections that each send one pull and
-# never read, and prints the server's RSS before, while they wait, and
-# after they are closed.  Prints figures; asserts nothing.
+# (docs/hostile-inputs.md).  Starts the daemon BIN on a scratch data
+# directory (loopback only), pairs a device, pushes OPS ops of PAYLOAD KiB
+# of backslashes (they double when escaped), then opens CLIENTS
+# connections that each send one pull and never read, and prints the
+# daemon's RSS before, while they wait, and after they are closed; then,
+# for comparison, the same number of connections that send nothing.  Each
+# client connects from its own loopback address (127.3.x.y), as clients
+# on many machines would, so the per-address connection limit does not
+# stop them.  Prints figures; asserts nothing.
 #
-#   bench/hostile-pull.py URL PID LOGIN PASSWORD [CLIENTS] [OPS] [PAYLOAD_KIB]
-import json, socket, sys, time, urllib.request
-from urllib.parse import urlparse
+#   bench/hostile-pull.py BIN [CLIENTS] [OPS] [PAYLOAD_KIB]
+import os
+import resource
+import socket
+import sys
+import tempfile
+import time
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return -1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
-def post(url, path, body, token=None):
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.load(r)
+PORT = int(os.environ.get("PORT", "47991"))
 
-def main():
-    url, pid, login, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    clients = int(sys.argv[5]) if len(sys.argv) > 5 else 1000
-    ops = int(sys.argv[6]) if len(sys.argv) > 6 else 20
-    payload_kib = int(sys.argv[7]) if len(sys.argv) > 7 else 200
-    u = urlparse(url)
-    if u.hostname not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit("loopback only")
-    tok = post(url, "/api/client/pair", {"login": login, "password": password,
-                                         "vault_id": "bench-hostile"})["device_token"]
-    payload = json.dumps("\\" * (payload_kib * 1024 // 2))
-    for i in range(ops):
-        post(url, "/api/v1/sync/push", {"ops": [{
-            "op_id": f"hp-{time.time_ns()}-{i}", "entity_type": "note", "entity_id": f"e{i}",
-            "op_type": "update", "payload_json": payload, "client_sequence": 1,
-            "last_seen_server_seq": 0, "created_at": "2026-07-01T10:00:00Z"}]}, tok)
-    print(f"rss before: {rss_kib(pid)} KiB")
-    body = b'{"since_sequence":0}'
-    head = (f"POST /api/v1/sync/pull HTTP/1.1\r\nHost: {u.hostname}\r\n"
-            f"Authorization: Bearer {tok}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
-    socks = []
-    for _ in range(clients):
-        s = socket.create_connection((u.hostname, u.port))
+
+def open_clients(n, payload):
+    socks, refused = [], 0
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(head + body)
+        s.bind((f"127.3.{i // 250}.{i % 250 + 1}", 0))
+        try:
+            s.connect(("127.0.0.1", PORT))
+            if payload:
+                s.sendall(payload)
+        except OSError:  # refused at the connection cap
+            refused += 1
         socks.append(s)
+    return socks, refused
+
+
+def hold(pid, what, connect):
+    base_rss, base_fds = benchlib.rss_kib(pid), benchlib.open_fds(pid)
+    socks, refused = connect()
     peak = 0
     for _ in range(10):
         time.sleep(0.5)
-        peak = max(peak, rss_kib(pid))
-    print(f"clients: {clients}, page ops: {ops} x {payload_kib} KiB escaped twice")
-    print(f"rss while they wait: {rss_kib(pid)} KiB (peak {peak} KiB)")
+        peak = max(peak, benchlib.rss_kib(pid))
+    print(f"{what}: {len(socks)} clients ({refused} refused), rss {benchlib.rss_kib(pid)} KiB "
+          f"(peak {peak} KiB), threads {benchlib.proc_status(pid, 'Threads')}, "
+          f"open fds {benchlib.open_fds(pid)}")
+    held = benchlib.open_fds(pid) - base_fds
+    if held > 0:
+        print(f"  {(benchlib.rss_kib(pid) - base_rss) / held:.1f} KiB per held connection "
+              f"({held} held)")
     for s in socks:
         s.close()
-    time.sleep(2)
-    print(f"rss after: {rss_kib(pid)} KiB")
+    for _ in range(300):  # until the daemon has closed them all (bounded)
+        if benchlib.open_fds(pid) <= base_fds:
+            break
+        time.sleep(0.1)
+    print(f"  after they closed: rss {benchlib.rss_kib(pid)} KiB")
+
+
+def main():
+    binary = sys.argv[1]
+    clients = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    ops = int(sys.argv[3]) if len(sys.argv) > 3 else 102
+    payload_kib = int(sys.argv[4]) if len(sys.argv) > 4 else 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, clients + 256)), hard))
+    url = f"http://127.0.0.1:{PORT}"
+    with tempfile.TemporaryDirectory(prefix="hostile-pull-") as data:
+        proc = benchlib.start_daemon(binary, data, PORT,
+                                      "limits:\n  max_payload_json: 1048576\n")
+        try:
+            benchlib.create_users(url, ["hp"], "hostile-pull-pass-1")
+            tok = benchlib.post(url, "/api/client/pair", {
+                "login": "hp", "password": "hostile-pull-pass-1",
+                "vault_id": "bench-hostile"})["device_token"]
+            payload = '"' + "\\\\" * (payload_kib * 1024 // 2) + '"'
+            for i in range(ops):
+                benchlib.post(url, "/api/v1/sync/push", {"ops": [{
+                    "op_id": f"hp-{i}", "entity_type": "note", "entity_id": f"e{i}",
+                    "op_type": "update", "payload_json": payload, "client_sequence": 1,
+                    "last_seen_server_seq": 0, "created_at": "2026-07-01T10:00:00Z"}]}, tok)
+            print(f"page: {ops} ops x {payload_kib} KiB of backslashes (twice that escaped)")
+            print(f"rss before: {benchlib.rss_kib(proc.pid)} KiB, "
+                  f"threads {benchlib.proc_status(proc.pid, 'Threads')}")
+            body = b'{"since_sequence":0}'
+            req = (f"POST /api/v1/sync/pull HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   f"Authorization: Bearer {tok}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            hold(proc.pid, "pulls never read", lambda: open_clients(clients, req))
+            hold(proc.pid, "idle connections", lambda: open_clients(clients, None))
+        finally:
+            benchlib.stop_daemon(proc)
+
 
 main()

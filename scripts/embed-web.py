@@ -10,11 +10,25 @@ URLs: NAME.html is served at /NAME, DIR/index.html at /DIR/, other files at
 /PATH (PATH relative to WEB_ROOT).  The top-level index.html, 404.html and
 unavailable.html get no URL of their own: handlers answer with them (/,
 unknown paths, a degraded server).
-Deterministic: the same input gives the same bytes (gzip mtime 0)."""
+Deterministic: the same input gives the same bytes (gzip mtime 0).
+
+The pages share their head (doctype, <head>, skip link and site header):
+an HTML file whose first line is
+  <!--#head data-title="KEY" title="TEXT" script="NAME" [root="/"] [home="/"]-->
+gets that line replaced by WEB_ROOT/head.inc with {data-title}, {title},
+{script}, {root} (default "", the prefix of asset URLs) and {home}
+(default "./") filled in."""
 import gzip
 import hashlib
+import html
 import os
+import re
 import sys
+
+HEAD_DIRECTIVE = re.compile(r'<!--#head((?:\s+[a-z-]+="[^"]*")*)\s*-->\n')
+HEAD_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+HEAD_DEFAULTS = {'root': '', 'home': './'}
+HEAD_REQUIRED = {'data-title', 'title', 'script'}
 
 TYPES = {
     '.html': 'text/html; charset=utf-8',
@@ -49,9 +63,30 @@ def c_bytes(data):
     return '\n        '.join(out)
 
 
+def expand_head(name, data, template):
+    """data with a leading head directive replaced by the filled template."""
+    text = data.decode('utf-8')
+    m = HEAD_DIRECTIVE.match(text)
+    if not m:
+        if text.lstrip().startswith('<!--#'):
+            sys.exit('embed-web.py: %s: malformed directive' % name)
+        return data
+    values = dict(HEAD_DEFAULTS)
+    values.update(HEAD_ATTRIBUTE.findall(m.group(1)))
+    unknown = set(values) - HEAD_REQUIRED - set(HEAD_DEFAULTS)
+    missing = HEAD_REQUIRED - set(values)
+    if unknown or missing:
+        sys.exit('embed-web.py: %s: head attributes unknown %s, missing %s'
+                 % (name, sorted(unknown), sorted(missing)))
+    head = re.sub(r'\{([a-z-]+)\}', lambda v: html.escape(values[v.group(1)]), template)
+    return (head + text[m.end():]).encode('utf-8')
+
+
 def main():
     output, root, files = sys.argv[1], sys.argv[2], sys.argv[3:]
     entries = []
+    with open(os.path.join(root, 'head.inc'), encoding='utf-8') as f:
+        template = f.read()
     for path in sorted(files, key=lambda p: os.path.relpath(p, root)):
         name = os.path.relpath(path, root).replace(os.sep, '/')
         ext = os.path.splitext(name)[1]
@@ -59,6 +94,8 @@ def main():
             sys.exit('embed-web.py: no Content-Type known for %s' % name)
         with open(path, 'rb') as f:
             data = f.read()
+        if ext == '.html':
+            data = expand_head(name, data, template)
         if name in UNROUTED:
             url = None
         elif name.endswith('/index.html'):

@@ -143,7 +143,7 @@ json_t *admin_rows_json(const struct store_rows *rows)
 }
 
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
-                     int64_t total, const struct store_page *page)
+                     const struct store_total *total, const struct store_page *page)
 {
         json_t *list = admin_rows_json(rows);
 
@@ -151,10 +151,40 @@ int admin_reply_list(struct http_request *req, const char *key, const struct sto
                 return api_reply_internal(req, -ENOMEM);
         return http_reply_json(req, 200,
                                json_pack("{s:o,s:I,s:b,s:I,s:I}", key, list, "total",
-                                         (json_int_t)total, "total_capped", total > STORE_COUNT_CAP,
+                                         (json_int_t)total->n, "total_capped", total->capped,
                                          "page", (json_int_t)page->page, "per_page",
                                          (json_int_t)page->per_page),
                                HTTP_REPLY_NO_STORE);
+}
+
+int admin_begin_confirmed(struct http_request *req, struct admin_ctx *a,
+                          const struct body_field *extra, size_t n_extra, json_t **ret_root)
+{
+        const char *password = NULL;
+        struct body_field fields[ADMIN_EXTRA_FIELDS_MAX + 1] = {
+                {"admin_password", BODY_STRING, &password, NULL},
+        };
+        int r;
+
+        if (n_extra > ADMIN_EXTRA_FIELDS_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n_extra; i++)
+                fields[i + 1] = extra[i];
+        r = admin_begin(req, true, a);
+        if (r == 0)
+                r = admin_body(req, fields, n_extra + 1, ret_root);
+        if (r == 0)
+                r = admin_reauth(req, a, password);
+        return r;
+}
+
+void admin_record(struct http_request *req, const struct admin_ctx *a, const char *event,
+                  const char *user_id, const char *device_id, const char *audit_what,
+                  const char *journal_what)
+{
+        req->log_event = event;
+        api_audit(req, event, user_id, device_id, audit_what);
+        admin_log(LOG_NOTICE, event, a->username, journal_what);
 }
 
 void admin_log(int priority, const char *event, const char *username, const char *what)

@@ -44,6 +44,21 @@ int admin_begin(struct http_request *req, bool mutate, struct admin_ctx *ret);
  * only, per client address and per administrator). */
 int admin_reauth(struct http_request *req, const struct admin_ctx *a, const char *password);
 
+/* The start of a security-relevant action: admin_begin() with the CSRF
+ * check, the body (admin_password plus the n_extra fields of extra, at
+ * most ADMIN_EXTRA_FIELDS_MAX; see admin_body()) and admin_reauth().  0, or
+ * BODY_ANSWERED, or a negative errno (-EINVAL for too many fields). */
+#define ADMIN_EXTRA_FIELDS_MAX 3
+int admin_begin_confirmed(struct http_request *req, struct admin_ctx *a,
+                          const struct body_field *extra, size_t n_extra, json_t **ret_root);
+
+/* Record an action that was done: the access log's event, an audit entry
+ * (event, user_id and device_id, both may be NULL, and audit_what) and a
+ * journal record naming the administrator (journal_what). */
+void admin_record(struct http_request *req, const struct admin_ctx *a, const char *event,
+                  const char *user_id, const char *device_id, const char *audit_what,
+                  const char *journal_what);
+
 /* "page" and "per_page" from the query string (defaults 1 and
  * ADMIN_PAGE_DEFAULT; per_page above ADMIN_PAGE_MAX is capped).  0, or
  * BODY_ANSWERED after 400 for a value that is not a positive integer. */
@@ -56,10 +71,11 @@ json_t *admin_rows_json(const struct store_rows *rows);
 json_t *admin_row_json(const struct store_rows *rows, size_t row);
 
 /* Answer 200 {"<key>": [rows], "total", "total_capped", "page",
- * "per_page"} (no-store); total_capped when total says "more than
- * STORE_COUNT_CAP" (store/store_console.h). */
+ * "per_page"} (no-store); total_capped when the total is the count's cap
+ * ("more than STORE_COUNT_CAP", store/store_console.h), not when an exact
+ * counter exceeds it. */
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
-                     int64_t total, const struct store_page *page);
+                     const struct store_total *total, const struct store_page *page);
 
 /* Log an administrator's action to the journal (never secrets). */
 void admin_log(int priority, const char *event, const char *username, const char *what);

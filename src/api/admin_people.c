@@ -17,6 +17,7 @@
 
 #include "api/admin_common.h"
 #include "api/handlers.h"
+#include "api/invitation.h"
 #include "auth/password.h"
 #include "auth/token.h"
 #include "api/app.h"
@@ -29,9 +30,6 @@
 
 /* Administrator names: as usernames; passwords: as users' (api.md §6). */
 #define ADMIN_NAME_MAX ACCOUNT_USERNAME_MAX
-/* Invitation lifetime: default and longest, in hours. */
-#define INVITATION_HOURS_DEFAULT 72
-#define INVITATION_HOURS_MAX     720
 
 /* --- administrators ------------------------------------------------------------ */
 
@@ -59,19 +57,14 @@ int api_admin_admin_add(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        const char *username = NULL, *password = NULL, *confirm = NULL;
-        const struct body_field fields[] = {
+        const char *username = NULL, *password = NULL;
+        const struct body_field extra[] = {
                 {"username", BODY_STRING, &username, NULL},
                 {"password", BODY_STRING, &password, NULL},
-                {"admin_password", BODY_STRING, &confirm, NULL},
         };
         char name[ADMIN_NAME_MAX + 1], hash[PASSWORD_HASH_MAX], id[TOKEN_USER_ID_HEX + 1];
-        int r = admin_begin(req, true, &a);
+        int r = admin_begin_confirmed(req, &a, extra, ELEMENTSOF(extra), &root);
 
-        if (r == 0)
-                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
-        if (r == 0)
-                r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         if (str_is_blank(username) || !password || !password[0])
@@ -91,9 +84,8 @@ int api_admin_admin_add(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT, "administrator already exists");
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_added";
-        api_audit(req, "admin_added", NULL, NULL, "administrator added");
-        admin_log(LOG_NOTICE, "admin_added", a.username, "added an administrator");
+        admin_record(req, &a, "admin_added", NULL, NULL, "administrator added",
+                     "added an administrator");
         return http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "id", id), 0);
 }
 
@@ -101,16 +93,8 @@ int api_admin_admin_remove(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        const char *confirm = NULL;
-        const struct body_field fields[] = {
-                {"admin_password", BODY_STRING, &confirm, NULL},
-        };
-        int r = admin_begin(req, true, &a);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
-        if (r == 0)
-                r = admin_body(req, fields, ELEMENTSOF(fields), &root);
-        if (r == 0)
-                r = admin_reauth(req, &a, confirm);
         if (r != 0)
                 return admin_answered(r);
         r = store_console_admin_delete(api_app(req)->store, req->params[0], a.session.subject_id);
@@ -122,9 +106,8 @@ int api_admin_admin_remove(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT, "the last administrator cannot be removed");
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_removed";
-        api_audit(req, "admin_removed", NULL, NULL, "administrator removed");
-        admin_log(LOG_NOTICE, "admin_removed", a.username, "removed an administrator");
+        admin_record(req, &a, "admin_removed", NULL, NULL, "administrator removed",
+                     "removed an administrator");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
 }
 
@@ -161,9 +144,8 @@ int api_admin_password(struct http_request *req)
         sodium_memzero(hash, sizeof(hash));
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_password_changed";
-        api_audit(req, "admin_password_changed", NULL, NULL, "administrator changed its password");
-        admin_log(LOG_NOTICE, "admin_password_changed", a.username, "changed its password");
+        admin_record(req, &a, "admin_password_changed", NULL, NULL,
+                     "administrator changed its password", "changed its password");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), 0);
 }
 
@@ -174,7 +156,7 @@ int api_admin_invitations(struct http_request *req)
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_page page;
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -184,7 +166,7 @@ int api_admin_invitations(struct http_request *req)
         r = store_invitations(api_app(req)->store, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "invitations", &rows, total, &page);
+        r = admin_reply_list(req, "invitations", &rows, &total, &page);
         store_rows_done(&rows);
         return r;
 }
@@ -200,9 +182,8 @@ int api_admin_invitation_create(struct http_request *req)
                 {"email", BODY_STRING, &email_in, NULL},
                 {"hours", BODY_INT, &hours, NULL},
         };
-        char email[EMAIL_MAX + 1], id[TOKEN_USER_ID_HEX + 1];
-        char token[TOKEN_SECRET_HEX + 1], hash[TOKEN_SHA256_HEX + 1];
-        char expires[TIME_RFC3339_SIZE], url[1024];
+        char email[EMAIL_MAX + 1];
+        struct invitation_issued inv;
         bool bound = false;
         int r = admin_begin(req, true, &a);
 
@@ -217,32 +198,19 @@ int api_admin_invitation_create(struct http_request *req)
                         return api_error(req, API_ERR_INVALID_REQUEST, "invalid email");
                 bound = true;
         }
-        token_random_hex(id, TOKEN_USER_ID_HEX);
-        token_random_hex(token, TOKEN_SECRET_HEX);
-        token_sha256_hex(token, strlen(token), hash);
-        time_format_rfc3339(time(NULL) + (time_t)hours * 3600, expires);
-        r = store_invitation_create(app->store, id, hash, bound ? email : NULL,
-                                    a.session.subject_id, expires);
-        if (r < 0) {
-                sodium_memzero(token, sizeof(token));
-                return api_reply_internal(req, r);
-        }
-        req->log_event = "admin_invitation_created";
-        api_audit(req, "admin_invitation_created", NULL, NULL, "invitation created");
-        admin_log(LOG_NOTICE, "admin_invitation_created", a.username, "created an invitation");
         /* A link only on public_url: never on the request's Host header.
          * Without it the console builds the link from its own address. */
-        json_t *link = json_null();
-        if (app->config->public_url) {
-                snprintf(url, sizeof(url), "%s/register?invitation=%s", app->config->public_url,
-                         token);
-                link = json_string(url);
-        }
+        r = invitation_issue(app->store, app->config->public_url, bound ? email : NULL, hours,
+                             a.session.subject_id, &inv);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        admin_record(req, &a, "admin_invitation_created", NULL, NULL, "invitation created",
+                     "created an invitation");
         json_t *body =
-                json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", id, "token", token, "expires_at", expires,
-                          "email", bound ? json_string(email) : json_null(), "url", link);
-        sodium_memzero(token, sizeof(token));
-        sodium_memzero(url, sizeof(url));
+                json_pack("{s:s,s:s,s:s,s:o,s:o}", "id", inv.id, "token", inv.token, "expires_at",
+                          inv.expires_at, "email", bound ? json_string(email) : json_null(), "url",
+                          inv.url[0] ? json_string(inv.url) : json_null());
+        invitation_issued_wipe(&inv);
         return http_reply_json(req, 200, body, HTTP_REPLY_NO_STORE);
 }
 
@@ -258,7 +226,7 @@ int api_admin_invitation_delete(struct http_request *req)
                 return api_error(req, API_ERR_NOT_FOUND, "invitation not found or already used");
         if (r < 0)
                 return api_reply_internal(req, r);
-        api_audit(req, "admin_invitation_withdrawn", NULL, NULL, "invitation withdrawn");
-        admin_log(LOG_NOTICE, "admin_invitation_withdrawn", a.username, "withdrew an invitation");
+        admin_record(req, &a, "admin_invitation_withdrawn", NULL, NULL, "invitation withdrawn",
+                     "withdrew an invitation");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
 }

@@ -120,7 +120,7 @@ int api_admin_overview(struct http_request *req)
         struct store_audit_query q = {.page = {1, ADMIN_OVERVIEW_AUDIT}};
         struct store_rows rows = {0};
         struct figures f;
-        int64_t total;
+        struct store_total total;
         int r = admin_begin(req, false, &a);
 
         if (r != 0)
@@ -182,9 +182,8 @@ int api_admin_retention(struct http_request *req)
                 return api_error(req, API_ERR_UNAVAILABLE, "retention is not available");
         app->run_retention(app, now);
         time_format_rfc3339(now, when);
-        req->log_event = "admin_retention_run";
-        api_audit(req, "admin_retention_run", NULL, NULL, "retention run by an administrator");
-        admin_log(LOG_NOTICE, "admin_retention_run", a.username, "ran retention");
+        admin_record(req, &a, "admin_retention_run", NULL, NULL,
+                     "retention run by an administrator", "ran retention");
         return http_reply_json(req, 200,
                                json_pack("{s:s,s:s}", "status", "ok", "last_cleanup_at", when),
                                HTTP_REPLY_NO_STORE);
@@ -229,9 +228,7 @@ int api_admin_gc(struct http_request *req)
         char what[128];
         snprintf(what, sizeof(what), "blob garbage collection: %llu files, %llu bytes freed",
                  (unsigned long long)g.files_removed, (unsigned long long)g.bytes_freed);
-        req->log_event = "admin_blob_gc";
-        api_audit(req, "admin_blob_gc", NULL, NULL, what);
-        admin_log(LOG_NOTICE, "admin_blob_gc", a.username, what);
+        admin_record(req, &a, "admin_blob_gc", NULL, NULL, what, what);
         return http_reply_json(req, 200,
                                json_pack("{s:b,s:I,s:I,s:I,s:I}", "dry_run", 0, "files_removed",
                                          (json_int_t)g.files_removed, "bytes_freed",
@@ -320,7 +317,7 @@ int api_admin_audit(struct http_request *req)
         char from_s[TIME_RFC3339_SIZE], to_s[TIME_RFC3339_SIZE];
         struct store_audit_query q = {0};
         struct store_rows rows = {0};
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -362,7 +359,7 @@ int api_admin_audit(struct http_request *req)
         r = store_console_audit(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "entries", &rows, total, &q.page);
+        r = admin_reply_list(req, "entries", &rows, &total, &q.page);
         store_rows_done(&rows);
         return r;
 }

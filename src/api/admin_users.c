@@ -61,7 +61,7 @@ int api_admin_users(struct http_request *req)
         struct store_user_query q = {.sort = STORE_USER_SORT_CREATED};
         struct store_rows rows = {0};
         const char *search = NULL, *status = NULL, *sort = NULL, *order = NULL;
-        int64_t total = 0;
+        struct store_total total = {0};
         int r;
 
         r = admin_begin(req, false, &a);
@@ -94,7 +94,7 @@ int api_admin_users(struct http_request *req)
         r = store_console_users(api_app(req)->store, &q, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "users", &rows, total, &q.page);
+        r = admin_reply_list(req, "users", &rows, &total, &q.page);
         store_rows_done(&rows);
         return r;
 }
@@ -175,9 +175,8 @@ int api_admin_user_create(struct http_request *req)
                 return reply_taken(req, email_taken);
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_user_created";
-        api_audit(req, "admin_user_created", id, NULL, "account created by an administrator");
-        admin_log(LOG_NOTICE, "admin_user_created", a.username, "created a user");
+        admin_record(req, &a, "admin_user_created", id, NULL, "account created by an administrator",
+                     "created a user");
         return http_reply_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "user_id", id), 0);
 }
 
@@ -212,33 +211,9 @@ int api_admin_user_edit(struct http_request *req)
                 return api_error(req, API_ERR_NOT_FOUND, "user not found");
         if (r < 0)
                 return api_reply_internal(req, r);
-        api_audit(req, "admin_user_edited", id, NULL, "name or e-mail changed by an administrator");
-        admin_log(LOG_NOTICE, "admin_user_edited", a.username, "edited a user");
+        admin_record(req, &a, "admin_user_edited", id, NULL,
+                     "name or e-mail changed by an administrator", "edited a user");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), 0);
-}
-
-/*
- * The start of every security-relevant action on one target: session,
- * CSRF, body (admin_password plus extra fields) and the password
- * re-confirmation.  0, or BODY_ANSWERED / negative errno.
- */
-static int begin_confirmed(struct http_request *req, struct admin_ctx *a, json_t **root,
-                           struct body_field *extra, size_t n_extra)
-{
-        const char *password = NULL;
-        struct body_field fields[4] = {{"admin_password", BODY_STRING, &password, NULL}};
-        int r;
-
-        if (n_extra > ELEMENTSOF(fields) - 1)
-                return -EINVAL;
-        for (size_t i = 0; i < n_extra; i++)
-                fields[i + 1] = extra[i];
-        r = admin_begin(req, true, a);
-        if (r == 0)
-                r = admin_body(req, fields, n_extra + 1, root);
-        if (r == 0)
-                r = admin_reauth(req, a, password);
-        return r;
 }
 
 /* Answer a user action's store result: 404 for an unknown user. */
@@ -253,9 +228,7 @@ static int user_action_done(struct http_request *req, const struct admin_ctx *a,
                 json_decref(body);
                 return api_reply_internal(req, r);
         }
-        req->log_event = event;
-        api_audit(req, event, req->params[0], NULL, what);
-        admin_log(LOG_NOTICE, event, a->username, what);
+        admin_record(req, a, event, req->params[0], NULL, what, what);
         return http_reply_json(req, 200, body, 0);
 }
 
@@ -263,7 +236,7 @@ int api_admin_user_confirm(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        int r = begin_confirmed(req, &a, &root, NULL, 0);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -280,7 +253,7 @@ int api_admin_user_block(struct http_request *req)
         bool blocked = false, given = false;
         struct body_field extra[] = {{"blocked", BODY_BOOL, &blocked, &given}};
         struct store_user u = {0};
-        int r = begin_confirmed(req, &a, &root, extra, ELEMENTSOF(extra));
+        int r = admin_begin_confirmed(req, &a, extra, ELEMENTSOF(extra), &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -314,7 +287,7 @@ int api_admin_user_reset_password(struct http_request *req)
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         char password[ADMIN_GENERATED_PASSWORD_LEN + 1], hash[PASSWORD_HASH_MAX];
-        int r = begin_confirmed(req, &a, &root, NULL, 0);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -330,10 +303,8 @@ int api_admin_user_reset_password(struct http_request *req)
                 sodium_memzero(password, sizeof(password));
                 return user_action_done(req, &a, r, NULL, NULL, NULL);
         }
-        req->log_event = "admin_password_reset";
-        api_audit(req, "admin_password_reset", req->params[0], NULL,
-                  "password reset by an administrator");
-        admin_log(LOG_NOTICE, "admin_password_reset", a.username, "reset a user's password");
+        admin_record(req, &a, "admin_password_reset", req->params[0], NULL,
+                     "password reset by an administrator", "reset a user's password");
         /* Shown once: the answer is never cached and the password is kept
          * nowhere but in its hash. */
         json_t *body = json_pack("{s:s,s:s}", "status", "ok", "new_password", password);
@@ -349,7 +320,7 @@ int api_admin_user_delete(struct http_request *req)
         _cleanup_free_ char(*shas)[65] = NULL;
         size_t n = 0;
         unsigned removed = 0;
-        int r = begin_confirmed(req, &a, &root, NULL, 0);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -368,9 +339,7 @@ int api_admin_user_delete(struct http_request *req)
         char what[96];
         snprintf(what, sizeof(what), "user deleted with everything they owned (%u blob files)",
                  removed);
-        req->log_event = "admin_user_deleted";
-        api_audit(req, "admin_user_deleted", NULL, NULL, what);
-        admin_log(LOG_NOTICE, "admin_user_deleted", a.username, what);
+        admin_record(req, &a, "admin_user_deleted", NULL, NULL, what, what);
         return http_reply_json(
                 req, 200,
                 json_pack("{s:s,s:i}", "status", "deleted", "blobs_removed", (int)removed), 0);
@@ -412,7 +381,7 @@ static int device_list(struct http_request *req, bool keys_only)
         struct store_device_query q = {0};
         struct store_rows rows = {0};
         char total_s[24];
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -443,7 +412,7 @@ static int device_list(struct http_request *req, bool keys_only)
         struct MHD_Response *resp = http_response_from_json(list);
         if (!resp)
                 return api_reply_internal(req, -ENOMEM);
-        snprintf(total_s, sizeof(total_s), "%lld", (long long)total);
+        snprintf(total_s, sizeof(total_s), "%lld", (long long)total.n);
         MHD_add_response_header(resp, "X-Total-Count", total_s);
         return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
 }
@@ -462,7 +431,7 @@ int api_admin_device_revoke(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        int r = begin_confirmed(req, &a, &root, NULL, 0);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -482,7 +451,7 @@ int api_admin_device_delete(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
-        int r = begin_confirmed(req, &a, &root, NULL, 0);
+        int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
         if (r != 0)
                 return admin_answered(r);
@@ -493,10 +462,8 @@ int api_admin_device_delete(struct http_request *req)
                 return api_error(req, API_ERR_CONFLICT, "revoke the device first");
         if (r < 0)
                 return api_reply_internal(req, r);
-        req->log_event = "admin_device_deleted";
-        api_audit(req, "admin_device_deleted", NULL, req->params[0],
-                  "revoked device deleted by an administrator");
-        admin_log(LOG_NOTICE, "admin_device_deleted", a.username, "deleted a revoked device");
+        admin_record(req, &a, "admin_device_deleted", NULL, req->params[0],
+                     "revoked device deleted by an administrator", "deleted a revoked device");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
 }
 
@@ -508,7 +475,7 @@ int api_admin_vaults(struct http_request *req)
         struct store_page page;
         struct store_rows rows = {0};
         const char *user = NULL;
-        int64_t total = 0;
+        struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
         if (r == 0)
@@ -520,7 +487,7 @@ int api_admin_vaults(struct http_request *req)
         r = store_console_vaults(api_app(req)->store, user, &page, &rows, &total);
         if (r < 0)
                 return api_reply_internal(req, r);
-        r = admin_reply_list(req, "vaults", &rows, total, &page);
+        r = admin_reply_list(req, "vaults", &rows, &total, &page);
         store_rows_done(&rows);
         return r;
 }

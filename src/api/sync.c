@@ -244,8 +244,10 @@ struct pull_args {
 /* A page ends early, with has_more, once its ops would take more than
  * this many bytes of JSON (it always holds at least one op). */
 #define PULL_PAGE_MAX_BYTES (1024u * 1024)
-/* The size of the pieces the answer is streamed in. */
-#define PULL_STREAM_BLOCK (16u * 1024)
+/* The size of the pieces the answer is streamed in: libmicrohttpd holds
+ * one per connection, resident until the client reads it, so it is kept
+ * small (2 000 clients that never read must fit in 64 MB). */
+#define PULL_STREAM_BLOCK (4u * 1024)
 
 /* The text of one op before and after its payload_json value:
  * {"op_id":…,"op_type":"…","payload_json":"  and  ","created_at":"…"}. */

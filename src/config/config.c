@@ -73,6 +73,9 @@ static const struct config_key config_keys[] = {
          UINT64_MAX / 2},
         {"limits.max_connections_per_client", KEY_UINT, OFF(limits.max_connections_per_client), 0,
          100000},
+        {"limits.request_head_seconds", KEY_UINT, OFF(limits.request_head_seconds), 1, 3600},
+        {"limits.min_body_rate", KEY_UINT, OFF(limits.min_body_rate), 0, 1ull << 30},
+        {"limits.body_rate_seconds", KEY_UINT, OFF(limits.body_rate_seconds), 1, 3600},
         {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
         {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
         {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
@@ -145,6 +148,9 @@ int config_init_defaults(struct config *c)
         c->limits.max_vault_blob_bytes = 4294967296ull;
         c->limits.max_user_blob_bytes = 8589934592ull;
         c->limits.max_connections_per_client = 64;
+        c->limits.request_head_seconds = 20;
+        c->limits.min_body_rate = 1024;
+        c->limits.body_rate_seconds = 10;
         c->limits.max_uploads_per_user = 4;
         c->limits.max_uploads_per_client = 8;
         c->limits.disk_reserve_bytes = 1073741824ull;

@@ -47,6 +47,14 @@ struct config {
                 /* Open connections one client address may hold (0: no
                  * limit; not applied when a trusted proxy is an IP peer). */
                 uint64_t max_connections_per_client;
+                /* A request head must be complete this long after the
+                 * connection opened (or, on a kept-alive connection, after its
+                 * request line began); a request body must bring
+                 * min_body_rate bytes a second (0: no minimum) over every
+                 * body_rate_seconds.  Offenders are disconnected. */
+                uint64_t request_head_seconds;
+                uint64_t min_body_rate;
+                uint64_t body_rate_seconds;
                 /* Concurrent blob uploads per user and per client address. */
                 uint64_t max_uploads_per_user;
                 uint64_t max_uploads_per_client;

@@ -141,6 +141,13 @@ struct http_params {
          * it, idle keep-alives and long polls of one address cannot take
          * every slot of HTTP_CONNECTION_LIMIT. */
         unsigned max_connections_per_client;
+        /* A request head must be in this long after the connection was
+         * accepted (or its request line began, on a kept-alive connection),
+         * > 0.  A request body must bring min_body_rate bytes a second over
+         * every body_grace_seconds (min_body_rate 0: no minimum). */
+        unsigned head_seconds;
+        uint64_t min_body_rate;
+        unsigned body_grace_seconds;
         void *userdata; /* handed to every handler as req->userdata */
         /* Optional: told about every request that ends (metrics). */
         http_request_done_fn request_done;

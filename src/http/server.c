@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "http/conn_watch.h"
 #include "http/router.h"
 #include "http/static.h"
 #include "util/cleanup.h"
@@ -30,9 +31,12 @@
 #include "util/netaddr.h"
 #include "util/random.h"
 
-/* Per-connection memory for headers and read buffer: bounds the request
- * header block to roughly half of it (16 KiB). */
-#define HTTP_CONNECTION_MEMORY (32 * 1024)
+/* Per-connection memory pool of libmicrohttpd (request line, headers,
+ * read and write buffers): bounds the request header block to about
+ * 11 KiB.  0.9.75 zeroes what it frees in it, so all of it is resident
+ * while the connection is open: it is most of what a connection that
+ * never reads its answer costs (bench/hostile-pull.py). */
+#define HTTP_CONNECTION_MEMORY (12 * 1024)
 /* Idle keep-alive connections are closed after this long. */
 #define HTTP_CONNECTION_TIMEOUT 90
 /* A request must keep arriving: a connection that goes this long without
@@ -75,7 +79,17 @@ struct http_server {
         atomic_uint active;
         atomic_uint connections; /* open, over every listening socket */
         atomic_uint_fast64_t requests;
+        /* The request-head deadline and the minimum body rate. */
+        struct conn_watch *watch;
 };
+
+/* The deadline tracking of a connection (NULL when it is not watched). */
+static struct conn_watch_entry *watch_of(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
 
 const char *http_header(struct http_request *req, const char *name)
 {
@@ -382,6 +396,11 @@ static enum MHD_Result buffer_body(struct http_request *req, uint64_t limit, con
                 return MHD_YES;
         if (req->body_len + len + 1 > req->body_cap) {
                 size_t cap = req->body_cap ? req->body_cap : HTTP_BODY_INITIAL;
+                /* A small body announced by its length gets just its size:
+                 * a request held open (an unread answer) keeps it. */
+                if (!req->body_cap && req->has_content_length &&
+                    req->content_length < HTTP_BODY_INITIAL)
+                        cap = (size_t)req->content_length + 1;
                 while (cap < req->body_len + len + 1)
                         cap *= 2;
                 if (cap > limit + 1)
@@ -425,6 +444,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
         if (!req)
                 return NULL;
+        conn_watch_request_line(watch_of(conn));
         if (strstr(uri, "%00"))
                 req->framing_error = "NUL character in the URL";
         for (const char *a = q; a; a = strchr(a + 1, '&'))
@@ -451,8 +471,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (!req->begun) {
                 req->begun = true;
-                /* The body, if any, is still held to HTTP_HEAD_TIMEOUT:
-                 * see below. */
+                /* The body, if any, is still held to HTTP_HEAD_TIMEOUT
+                 * (see below) and to the minimum body rate. */
+                conn_watch_head_done(watch_of(conn));
                 (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
         }
@@ -467,6 +488,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (*upload_data_size > 0) {
                 size_t n = *upload_data_size;
                 *upload_data_size = 0;
+                conn_watch_body(watch_of(conn), n);
                 if (req->responded || req->stream_failed)
                         return MHD_YES; /* answer already decided: discard */
                 if (req->route && req->route->body == HTTP_BODY_STREAM) {
@@ -485,6 +507,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 /* Head and body are in: the answer, and the idle time
                  * before the next request, get the normal timeout. */
                 req->received = true;
+                conn_watch_received(watch_of(conn));
                 (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                                                 (unsigned)HTTP_CONNECTION_TIMEOUT);
         }
@@ -530,8 +553,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
         struct http_server *srv = cls;
         struct http_request *req = *con_cls;
-        (void)conn;
 
+        conn_watch_request_done(watch_of(conn));
         if (!req)
                 return;
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
@@ -552,19 +575,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* A new connection gets HTTP_HEAD_TIMEOUT until its first request is
- * received whole. */
+ * received whole, and is watched for the head deadline and body rate
+ * until libmicrohttpd closes its socket (it tells us before). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
         struct http_server *srv = cls;
-        (void)socket_context;
 
         if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                const union MHD_ConnectionInfo *fd =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                const union MHD_ConnectionInfo *peer =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                struct conn_watch_entry *e = NULL;
+
                 atomic_fetch_add(&srv->connections, 1);
                 (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                                                 (unsigned)HTTP_HEAD_TIMEOUT);
-        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+                int r = fd ? conn_watch_add(srv->watch, fd->connect_fd,
+                                            peer ? peer->client_addr : NULL, &e)
+                           : -EBADF;
+                if (r < 0)
+                        log_warning_errno(r, "http: connection not watched for deadlines: %m");
+                *socket_context = e;
+        } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                conn_watch_remove(srv->watch, *socket_context);
+                *socket_context = NULL;
                 atomic_fetch_sub(&srv->connections, 1);
+        }
 }
 
 /* Accept policy: at the cap, close a new connection at once (the client
@@ -611,6 +649,19 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
         }
         for (size_t i = 0; i < n; i++)
                 srv->quiesced[i] = MHD_INVALID_SOCKET;
+        struct conn_watch_limits limits = {
+                .head_seconds = params->head_seconds,
+                .keepalive_seconds = HTTP_CONNECTION_TIMEOUT,
+                .min_body_rate = params->min_body_rate,
+                .body_grace_seconds = params->body_grace_seconds,
+        };
+        int r = conn_watch_new(&limits, &srv->watch);
+        if (r < 0) {
+                free(srv->daemons);
+                free(srv->quiesced);
+                free(srv);
+                return r;
+        }
         for (size_t i = 0; i < n; i++) {
                 srv->daemons[i] = MHD_start_daemon(
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -668,6 +719,7 @@ void http_server_stop(struct http_server *srv, unsigned timeout_sec)
                 if (srv->quiesced[i] != MHD_INVALID_SOCKET)
                         (void)close(srv->quiesced[i]);
         }
+        conn_watch_free(srv->watch);
         free(srv->daemons);
         free(srv->quiesced);
         free(srv);

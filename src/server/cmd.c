@@ -28,6 +28,12 @@ struct subcommand {
         int (*run)(int argc, char **argv);
 };
 
+/* The last failure's message and the invoking user's name. */
+static char last_failure[1024];
+static char invoker[256];
+
+static void user_name(uid_t uid, char *out, size_t size);
+
 static const struct subcommand subcommands[] = {
         {"backup", cmd_backup}, {"restore", cmd_restore}, {"check", cmd_check},
         {"gc", cmd_gc},         {"admin", cmd_admin},
@@ -46,6 +52,7 @@ bool cmd_is_subcommand(const char *arg)
 int cmd_main(int argc, char **argv)
 {
         log_open("verstak-sync-server");
+        user_name(getuid(), invoker, sizeof(invoker));
         umask(0027);
         if (sodium_init() < 0)
                 return cmd_fail(CMD_EXIT_FAILURE, argv[1], "cannot initialise libsodium");
@@ -59,11 +66,59 @@ int cmd_fail(int code, const char *name, const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "verstak-sync-server %s: ", name);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(last_failure, sizeof(last_failure), fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        fprintf(stderr, "verstak-sync-server %s: %s\n", name, last_failure);
+        return code;
+}
+
+const char *cmd_last_failure(void)
+{
+        return last_failure;
+}
+
+const char *cmd_invoker(void)
+{
+        return invoker;
+}
+
+void cmd_event(int level, const char *message_id, const char *event, const char *fmt, ...)
+{
+        char message[1536];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        struct log_field f[] = {
+                {"MESSAGE_ID", message_id},
+                {"EVENT", event},
+                {"OPERATOR", invoker},
+        };
+        /* Without journald the command's own output is the record. */
+        (void)log_journal(level, f, ELEMENTSOF(f), "%s", message);
+}
+
+void cmd_event_started(const struct cmd_events *e, const char *what)
+{
+        char event[64];
+
+        snprintf(event, sizeof(event), "%s_started", e->name);
+        cmd_event(LOG_INFO, e->started_id, event, "%s started (by '%s')", what, invoker);
+}
+
+int cmd_event_ended(const struct cmd_events *e, const char *what, int code)
+{
+        char event[64];
+
+        snprintf(event, sizeof(event), "%s_%s", e->name, code == 0 ? "finished" : "failed");
+        if (code == 0)
+                cmd_event(LOG_NOTICE, e->finished_id, event, "%s finished (by '%s')", what,
+                          invoker);
+        else
+                cmd_event(LOG_ERR, e->failed_id, event, "%s failed (by '%s', exit status %d): %s",
+                          what, invoker, code, last_failure[0] ? last_failure : "see its output");
         return code;
 }
 

@@ -74,9 +74,40 @@ struct cmd_data {
         struct blob_store *blobs;
 };
 
-/* Print "verstak-sync-server NAME: message" on stderr; returns code. */
+/* Print "verstak-sync-server NAME: message" on stderr; returns code.  The
+ * message is kept for cmd_last_failure(). */
 int cmd_fail(int code, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* The message of the last cmd_fail() ("" when none). */
+const char *cmd_last_failure(void);
+
+/* The name of the user who ran the command (the real user at start,
+ * before any change of identity), for the audit log and the journal. */
+const char *cmd_invoker(void);
+
+/*
+ * Report an event of an operator command to the journal (log_journal():
+ * whenever journald runs, also from a terminal; nothing without it) with
+ * MESSAGE_ID=message_id (one of LOG_MID_*, each with an entry in
+ * systemd/verstak-sync-server.catalog), EVENT=event and OPERATOR= the
+ * invoking user.  Never pass a password, token or link.
+ */
+void cmd_event(int level, const char *message_id, const char *event, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/* The started/finished/failed events of one command. */
+struct cmd_events {
+        const char *started_id, *finished_id, *failed_id;
+        const char *name; /* "backup": events backup_started, … */
+};
+
+/* Report started (before the work) ... */
+void cmd_event_started(const struct cmd_events *e, const char *what);
+
+/* ... and how it ended: exit code 0 finished, else failed with
+ * cmd_last_failure() as the reason.  Returns code. */
+int cmd_event_ended(const struct cmd_events *e, const char *what, int code);
 
 /*
  * Who may work on the data directory dir: its owner.  Root working on a

@@ -31,6 +31,7 @@
 #include "store/store.h"
 #include "store/store_maint.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/fs.h"
 #include "util/text.h"
 #include "version.h"
@@ -243,6 +244,13 @@ static int backup_finish(struct cmd_data *data, const char *out)
         return CMD_EXIT_OK;
 }
 
+static const struct cmd_events backup_events = {
+        LOG_MID_BACKUP_STARTED,
+        LOG_MID_BACKUP_FINISHED,
+        LOG_MID_BACKUP_FAILED,
+        "backup",
+};
+
 int cmd_backup(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -250,7 +258,7 @@ int cmd_backup(int argc, char **argv)
                 {"output", required_argument, NULL, OPT_OUTPUT},
                 {NULL, 0, NULL, 0},
         };
-        _cleanup_free_ char *db = NULL;
+        _cleanup_free_ char *db = NULL, *what = NULL;
         struct cmd_common common;
         struct cmd_data data;
         const char *out = NULL;
@@ -261,6 +269,9 @@ int cmd_backup(int argc, char **argv)
                 return r == 1 ? CMD_EXIT_OK : r;
         if (!out)
                 return cmd_fail(CMD_EXIT_USAGE, "backup", "--output PATH is required");
+        if (asprintf(&what, "Backup of %s to %s", common.data_dir, out) < 0)
+                return cmd_fail(CMD_EXIT_FAILURE, "backup", "out of memory");
+        cmd_event_started(&backup_events, what);
         r = cmd_data_open("backup", &common, &data);
         if (r == 0)
                 r = make_empty_dir("backup", out);
@@ -275,7 +286,7 @@ int cmd_backup(int argc, char **argv)
         if (r == 0)
                 r = backup_finish(&data, out);
         cmd_data_close(&data);
-        return r;
+        return cmd_event_ended(&backup_events, what, r);
 }
 
 /* --- restore --------------------------------------------------------------------- */
@@ -410,6 +421,13 @@ static int restore_blobs(const char *from, const char *data_dir, const struct ma
         return CMD_EXIT_OK;
 }
 
+static const struct cmd_events restore_events = {
+        LOG_MID_RESTORE_STARTED,
+        LOG_MID_RESTORE_FINISHED,
+        LOG_MID_RESTORE_FAILED,
+        "restore",
+};
+
 int cmd_restore(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -417,7 +435,7 @@ int cmd_restore(int argc, char **argv)
                 {"from", required_argument, NULL, OPT_FROM},
                 {NULL, 0, NULL, 0},
         };
-        _cleanup_free_ char *db = NULL;
+        _cleanup_free_ char *db = NULL, *what = NULL;
         struct cmd_common common;
         struct manifest m = {0};
         const char *from = NULL;
@@ -430,6 +448,9 @@ int cmd_restore(int argc, char **argv)
                 return r == 1 ? CMD_EXIT_OK : r;
         if (!from)
                 return cmd_fail(CMD_EXIT_USAGE, "restore", "--from PATH is required");
+        if (asprintf(&what, "Restore of %s into %s", from, common.data_dir) < 0)
+                return cmd_fail(CMD_EXIT_FAILURE, "restore", "out of memory");
+        cmd_event_started(&restore_events, what);
         r = manifest_read(from, &m);
         if (r == 0 && asprintf(&db, "%s/%s", from, BACKUP_DB_FILE) < 0)
                 r = cmd_fail(CMD_EXIT_FAILURE, "restore", "out of memory");
@@ -460,5 +481,5 @@ int cmd_restore(int argc, char **argv)
         if (r == 0)
                 r = restore_blobs(from, common.data_dir, &m);
         json_decref(m.root);
-        return r;
+        return cmd_event_ended(&restore_events, what, r);
 }

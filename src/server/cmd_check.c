@@ -8,6 +8,7 @@
  * not.  Reads only: safe while the daemon serves.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "store/store.h"
 #include "store/store_maint.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
 static const char check_help[] =
         "Usage: verstak-sync-server check [--data DIR] [--verify-blobs]\n\n"
@@ -104,6 +106,15 @@ static int own_option(int opt, const char *arg, void *userdata)
         return 0;
 }
 
+/* An exit status 2 (could not run) is reported as problems too, with
+ * the reason. */
+static const struct cmd_events check_events = {
+        LOG_MID_CHECK_STARTED,
+        LOG_MID_CHECK_HEALTHY,
+        LOG_MID_CHECK_PROBLEMS,
+        "check",
+};
+
 int cmd_check(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -117,16 +128,19 @@ int cmd_check(int argc, char **argv)
         struct store_counts counts = {0};
         struct blob_orphans orphans = {0};
         struct blob_temp_tally temps = {0};
-        char size[32], osize[32], tsize[32];
+        char size[32], osize[32], tsize[32], what[PATH_MAX + 64];
         int r;
 
         r = cmd_parse(argc, argv, opts, check_help, &common, own_option, &c.verify, NULL);
         if (r != 0)
                 return r == 1 ? CMD_EXIT_OK : r;
+        snprintf(what, sizeof(what), "Check of %s%s", common.data_dir,
+                 c.verify ? " (blob contents verified)" : "");
+        cmd_event_started(&check_events, what);
         r = cmd_data_open("check", &common, &data);
         if (r != 0) {
                 cmd_data_close(&data);
-                return r;
+                return cmd_event_ended(&check_events, what, r);
         }
 
         r = store_check(data.store, problem, &c);
@@ -160,8 +174,14 @@ int cmd_check(int argc, char **argv)
                (long long)counts.last_sequence, (unsigned long long)c.blobs, size,
                c.verify ? ", contents verified" : "", (unsigned long long)orphans.files, osize,
                (unsigned long long)temps.files, tsize);
-        if (c.problems)
+        if (c.problems) {
                 printf("%u problems found\n", c.problems);
+                cmd_event(LOG_ERR, LOG_MID_CHECK_PROBLEMS, "check_problems",
+                          "%s found %u problems (by '%s')", what, c.problems, cmd_invoker());
+        } else {
+                cmd_event(LOG_NOTICE, LOG_MID_CHECK_HEALTHY, "check_healthy",
+                          "%s: healthy (by '%s')", what, cmd_invoker());
+        }
         cmd_data_close(&data);
         return c.problems ? CMD_EXIT_FAILURE : CMD_EXIT_OK;
 }

@@ -8,6 +8,7 @@
  * and kept (blob/blob_store.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "blob/blob_store.h"
 #include "server/cmd.h"
 #include "store/store_blobs.h"
+#include "util/log.h"
 
 static const char gc_help[] =
         "Usage: verstak-sync-server gc [--data DIR] [--dry-run]\n\n"
@@ -92,6 +94,25 @@ static int collect(struct cmd_data *data)
         return CMD_EXIT_OK;
 }
 
+static const struct cmd_events gc_events = {
+        LOG_MID_GC_STARTED,
+        LOG_MID_GC_FINISHED,
+        LOG_MID_GC_FAILED,
+        "gc",
+};
+
+/* A dry run changes nothing: no events. */
+static int gc_dry_run(const struct cmd_common *common)
+{
+        struct cmd_data data;
+        int r = cmd_data_open("gc", common, &data);
+
+        if (r == 0)
+                r = dry_run(&data);
+        cmd_data_close(&data);
+        return r;
+}
+
 int cmd_gc(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -107,9 +128,14 @@ int cmd_gc(int argc, char **argv)
         r = cmd_parse(argc, argv, opts, gc_help, &common, own_option, &dry, NULL);
         if (r != 0)
                 return r == 1 ? CMD_EXIT_OK : r;
+        if (dry)
+                return gc_dry_run(&common);
+        char what[PATH_MAX + 64];
+        snprintf(what, sizeof(what), "Garbage collection in %s", common.data_dir);
+        cmd_event_started(&gc_events, what);
         r = cmd_data_open("gc", &common, &data);
         if (r == 0)
-                r = dry ? dry_run(&data) : collect(&data);
+                r = collect(&data);
         cmd_data_close(&data);
-        return r;
+        return cmd_event_ended(&gc_events, what, r);
 }

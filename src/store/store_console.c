@@ -184,9 +184,9 @@ static int query_int(struct db_conn *c, const char *sql, const struct console_ar
 }
 
 /*
- * The common shape of a paged list: the total (total_sql, a counter, or
- * counting the matches up to STORE_COUNT_CAP + 1), then the page on the
- * same snapshot.  The page is chosen
+ * The common shape of a paged list: the total (known when the caller has
+ * it already, else total_sql, a counter, else counting the matches up to
+ * STORE_COUNT_CAP + 1), then the page on the same snapshot.  The page is chosen
  * by key (a rowid) alone, "SELECT <key> ... ORDER BY <order> LIMIT ?
  * OFFSET ?", which an index on the sort column covers (its entries end in
  * the rowid, so order breaks ties by the rowid in the same direction);
@@ -194,8 +194,8 @@ static int query_int(struct db_conn *c, const char *sql, const struct console_ar
  */
 static int paged_list(struct store *s, const char *select, const char *from, const char *where,
                       const char *key, const char *order, struct console_args *a,
-                      const struct store_page *p, const char *total_sql, struct store_rows *ret,
-                      int64_t *ret_total)
+                      const struct store_page *p, const struct store_total *known,
+                      const char *total_sql, struct store_rows *ret, struct store_total *ret_total)
 {
         char sql[CONSOLE_SQL_MAX] = "";
         struct db_conn *c;
@@ -205,13 +205,17 @@ static int paged_list(struct store *s, const char *select, const char *from, con
         if (r < 0)
                 return r;
         /* A counter when one answers; else count, but never past the cap. */
-        if (total_sql)
-                r = query_int(c, total_sql, NULL, ret_total);
+        *ret_total = known ? *known : (struct store_total){0};
+        if (known)
+                r = 0;
+        else if (total_sql)
+                r = query_int(c, total_sql, NULL, &ret_total->n);
         else {
                 r = sql_add(sql, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS matches",
                             from, where, STORE_COUNT_CAP + 1);
                 if (r >= 0)
-                        r = query_int(c, sql, a, ret_total);
+                        r = query_int(c, sql, a, &ret_total->n);
+                ret_total->capped = ret_total->n > STORE_COUNT_CAP;
         }
         if (r >= 0) {
                 sql[0] = '\0';
@@ -404,8 +408,29 @@ static size_t utf8_chars(const char *s)
         return n;
 }
 
+/* Users whose name or e-mail contains the FTS5 phrase, counted up to
+ * STORE_COUNT_CAP + 1 in the trigram index. */
+static int search_count(struct store *s, const char *phrase, int64_t *ret)
+{
+        struct console_args a = {0};
+        struct db_conn *c;
+        int r;
+
+        if (args_text(&a, phrase) < 0 || args_int(&a, STORE_COUNT_CAP + 1) < 0)
+                return -E2BIG;
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        r = query_int(c,
+                      "SELECT count(*) FROM (SELECT 1 FROM server_users_search"
+                      " WHERE server_users_search MATCH ?1 LIMIT ?2) AS matches",
+                      &a, ret);
+        store_read_end(s, c);
+        return r < 0 ? r : 0;
+}
+
 int store_console_users(struct store *s, const struct store_user_query *q, struct store_rows *ret,
-                        int64_t *ret_total)
+                        struct store_total *ret_total)
 {
         static const char *const sorts[] = {
                 [STORE_USER_SORT_CREATED] = "u.created_at",
@@ -433,6 +458,8 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
         };
         struct console_args a = {0};
         char where[256] = "", order[96], pattern[600], phrase[600];
+        struct store_total known = {0};
+        bool have_known = false, broad = false;
         int r = 0;
 
         if ((size_t)q->sort >= ELEMENTSOF(sorts) || (size_t)q->status >= ELEMENTSOF(statuses))
@@ -449,14 +476,30 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 }
                 phrase[j++] = '"';
                 phrase[j] = '\0';
-                r = where_add(where, sizeof(where),
-                              "u.id IN (SELECT id FROM server_users_search"
-                              " WHERE server_users_search MATCH ?1)");
-                if (r >= 0)
-                        r = args_text(&a, phrase);
-        } else if (q->search && q->search[0]) {
-                /* Too short for trigrams: LIKE, '\' escaping its pattern
-                 * characters (a scan, for one or two characters only). */
+                /* The matches, counted in the index itself (one entry per
+                 * user) up to the cap: without a status that is the total. */
+                r = search_count(s, phrase, &known.n);
+                if (r < 0)
+                        return r;
+                broad = known.n > STORE_COUNT_CAP;
+                known.capped = broad;
+                have_known = !statuses[q->status];
+                /* Up to the cap the page is cut from the matches; more are
+                 * not worth gathering and sorting for one page: the sort
+                 * order's index is walked instead, each row tested (below),
+                 * and with matches that dense a page comes soon. */
+                if (!broad) {
+                        r = where_add(where, sizeof(where),
+                                      "u.id IN (SELECT id FROM server_users_search"
+                                      " WHERE server_users_search MATCH ?1)");
+                        if (r >= 0)
+                                r = args_text(&a, phrase);
+                }
+        }
+        if (q->search && q->search[0] && a.n == 0) {
+                /* Too short for trigrams, or too many matches: LIKE, '\'
+                 * escaping its pattern characters (a scan, stopped by the
+                 * page's LIMIT). */
                 size_t j = 0;
                 pattern[j++] = '%';
                 for (const char *p = q->search; *p && j < sizeof(pattern) - 3; p++) {
@@ -488,7 +531,7 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 " u.confirmed AS confirmed, u.blocked AS blocked,"
                 " coalesce(u.last_seen, '') AS last_seen, u.created_at AS created_at,"
                 " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id) AS devices",
-                "server_users u", where, "u.rowid", order, &a, &q->page,
+                "server_users u", where, "u.rowid", order, &a, &q->page, have_known ? &known : NULL,
                 q->search && q->search[0] ? NULL : user_totals[q->status], ret, ret_total);
 }
 
@@ -713,7 +756,7 @@ int store_console_user_delete(struct store *s, const char *id, char (**ret_shas)
 #define DEVICE_FROM "server_devices d LEFT JOIN server_users u ON u.id = d.user_id"
 
 int store_console_devices(struct store *s, const struct store_device_query *q,
-                          struct store_rows *ret, int64_t *ret_total)
+                          struct store_rows *ret, struct store_total *ret_total)
 {
         /* Filtered by status only, the totals are counters. */
         static const char *const device_totals[] = {
@@ -756,7 +799,7 @@ int store_console_devices(struct store *s, const struct store_device_query *q,
         if (r < 0)
                 return r;
         return paged_list(s, DEVICE_COLUMNS, DEVICE_FROM, where, "d.rowid",
-                          "d.created_at DESC, d.rowid DESC", &a, &q->page,
+                          "d.created_at DESC, d.rowid DESC", &a, &q->page, NULL,
                           a.n ? NULL : device_totals[q->status], ret, ret_total);
 }
 
@@ -839,7 +882,7 @@ static const struct db_sql sql_vault_total_user = {
  * order of the (user_id, vault_id) index) before any figure is computed,
  * and the total is the trigger-kept counter (or one user's few). */
 int store_console_vaults(struct store *s, const char *user_id, const struct store_page *page,
-                         struct store_rows *ret, int64_t *ret_total)
+                         struct store_rows *ret, struct store_total *ret_total)
 {
         struct console_args a = {0};
         char sql[CONSOLE_SQL_MAX] = "";
@@ -852,8 +895,9 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
+        *ret_total = (struct store_total){0};
         r = query_int(c, db_sql_text(c, one ? &sql_vault_total_user : &sql_vault_total), &a,
-                      ret_total);
+                      &ret_total->n);
         if (r >= 0)
                 r = sql_add(sql, "%s FROM " VAULT_PAGE_FROM " ORDER BY v.user_id, v.vault_id",
                             VAULT_COLUMNS, one ? " AND user_id = ?1" : "");
@@ -907,7 +951,7 @@ int store_console_vault(struct store *s, const char *user_id, const char *vault_
 /* --- audit log ----------------------------------------------------------------------- */
 
 int store_console_audit(struct store *s, const struct store_audit_query *q, struct store_rows *ret,
-                        int64_t *ret_total)
+                        struct store_total *ret_total)
 {
         struct console_args a = {0};
         char where[1024] = "", cond[512];
@@ -953,7 +997,7 @@ int store_console_audit(struct store *s, const struct store_audit_query *q, stru
                 " (SELECT username FROM server_users u WHERE u.id = a.user_id) AS username,"
                 " a.device_id AS device_id, a.ip AS ip, a.message AS message,"
                 " a.created_at AS created_at",
-                "server_audit_log a", where, "a.id", "a.id DESC", &a, &q->page,
+                "server_audit_log a", where, "a.id", "a.id DESC", &a, &q->page, NULL,
                 a.n ? NULL : "SELECT value FROM server_meta WHERE key = 'audit_entries'", ret,
                 ret_total);
 }
@@ -1054,7 +1098,7 @@ int store_invitation_create(struct store *s, const char *id, const char *token_h
 }
 
 int store_invitations(struct store *s, const struct store_page *page, struct store_rows *ret,
-                      int64_t *ret_total)
+                      struct store_total *ret_total)
 {
         struct console_args a = {0};
 
@@ -1066,7 +1110,7 @@ int store_invitations(struct store *s, const struct store_page *page, struct sto
                 " i.used_at AS used_at,"
                 " (SELECT username FROM server_users u WHERE u.id = i.used_by) AS used_by",
                 "server_invitations i", "", "i.rowid", "i.created_at DESC, i.rowid DESC", &a, page,
-                NULL, ret, ret_total);
+                NULL, NULL, ret, ret_total);
 }
 
 int store_invitation_delete(struct store *s, const char *id)

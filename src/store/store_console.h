@@ -48,6 +48,14 @@ void store_rows_done(struct store_rows *r);
  * cap, and a total of STORE_COUNT_CAP + 1 means "more than the cap". */
 #define STORE_COUNT_CAP 10000
 
+/* The total of a list: n, and whether n is that cap plus one ("more than
+ * STORE_COUNT_CAP") rather than an exact count (a counter may exceed the
+ * cap and still be exact). */
+struct store_total {
+        int64_t n;
+        bool capped;
+};
+
 /* A list request: page >= 1, per_page >= 1 (the API caps it). */
 struct store_page {
         int64_t page;
@@ -98,7 +106,7 @@ struct store_user_query {
 /* Users: id, username, email, confirmed, blocked, last_seen, created_at,
  * devices; *ret_total counts every match. */
 int store_console_users(struct store *s, const struct store_user_query *q, struct store_rows *ret,
-                        int64_t *ret_total);
+                        struct store_total *ret_total);
 
 /* Create a confirmed user.  -EEXIST with *ret_email_taken telling which
  * name was taken. */
@@ -148,7 +156,7 @@ struct store_device_query {
  * client_version, last_ip, last_seen, revoked_at, created_at,
  * token_hint ("prefix…suffix"). */
 int store_console_devices(struct store *s, const struct store_device_query *q,
-                          struct store_rows *ret, int64_t *ret_total);
+                          struct store_rows *ret, struct store_total *ret_total);
 
 /* Delete a revoked device for good (its ops stay: they are the vault's
  * history).  -ENOENT, -EPERM when it is not revoked. */
@@ -160,7 +168,7 @@ int store_console_device_delete(struct store *s, const char *id);
  * vault_id, devices, active_devices, ops, highest_sequence, blobs,
  * blob_bytes, last_activity.  user_id may be NULL (all users). */
 int store_console_vaults(struct store *s, const char *user_id, const struct store_page *page,
-                         struct store_rows *ret, int64_t *ret_total);
+                         struct store_rows *ret, struct store_total *ret_total);
 
 /* The same row for one vault (-ENOENT), and its devices. */
 int store_console_vault(struct store *s, const char *user_id, const char *vault_id,
@@ -179,7 +187,7 @@ struct store_audit_query {
 /* Audit entries, newest first: id, event, user_id, username, device_id,
  * ip, message, created_at. */
 int store_console_audit(struct store *s, const struct store_audit_query *q, struct store_rows *ret,
-                        int64_t *ret_total);
+                        struct store_total *ret_total);
 
 /* --- administrators ---------------------------------------------------------------- */
 
@@ -207,7 +215,7 @@ int store_invitation_create(struct store *s, const char *id, const char *token_h
 /* Invitations, newest first: id, email, created_by (administrator name),
  * created_at, expires_at, used_at, used_by (username). */
 int store_invitations(struct store *s, const struct store_page *page, struct store_rows *ret,
-                      int64_t *ret_total);
+                      struct store_total *ret_total);
 
 /* Withdraw an unused invitation; -ENOENT. */
 int store_invitation_delete(struct store *s, const char *id);

@@ -269,6 +269,19 @@ static void emit_stderr(int level, const struct log_field *fields, size_t n_fiel
         fprintf(stderr, "%s\n", line);
 }
 
+int log_journal(int level, const struct log_field *fields, size_t n_fields, const char *fmt, ...)
+{
+        char message[LOG_MESSAGE_MAX];
+        va_list ap;
+
+        if (access(LOG_JOURNAL_SOCKET, F_OK) < 0)
+                return -ENOTCONN;
+        va_start(ap, fmt);
+        vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        return emit_journal(level, 0, fields, n_fields, message);
+}
+
 int log_emit(int level, int err, const struct log_field *fields, size_t n_fields, const char *fmt,
              ...)
 {

@@ -34,6 +34,27 @@ struct log_field {
 #define LOG_MID_MAIL_FAILED    "3a4c1e0f9b7d4b52a1c6e2d8f0a7b917"
 #define LOG_MID_SECURITY       "3a4c1e0f9b7d4b52a1c6e2d8f0a7b918"
 
+/* The operator commands (`verstak-sync-server backup|restore|check|gc|admin`). */
+#define LOG_MID_BACKUP_STARTED    "5e8f2a914c7b4d06b1e3a7c9d2f00101"
+#define LOG_MID_BACKUP_FINISHED   "5e8f2a914c7b4d06b1e3a7c9d2f00102"
+#define LOG_MID_BACKUP_FAILED     "5e8f2a914c7b4d06b1e3a7c9d2f00103"
+#define LOG_MID_RESTORE_STARTED   "5e8f2a914c7b4d06b1e3a7c9d2f00111"
+#define LOG_MID_RESTORE_FINISHED  "5e8f2a914c7b4d06b1e3a7c9d2f00112"
+#define LOG_MID_RESTORE_FAILED    "5e8f2a914c7b4d06b1e3a7c9d2f00113"
+#define LOG_MID_CHECK_STARTED     "5e8f2a914c7b4d06b1e3a7c9d2f00121"
+#define LOG_MID_CHECK_HEALTHY     "5e8f2a914c7b4d06b1e3a7c9d2f00122"
+#define LOG_MID_CHECK_PROBLEMS    "5e8f2a914c7b4d06b1e3a7c9d2f00123"
+#define LOG_MID_GC_STARTED        "5e8f2a914c7b4d06b1e3a7c9d2f00131"
+#define LOG_MID_GC_FINISHED       "5e8f2a914c7b4d06b1e3a7c9d2f00132"
+#define LOG_MID_GC_FAILED         "5e8f2a914c7b4d06b1e3a7c9d2f00133"
+#define LOG_MID_HOST_ADMIN_SET    "5e8f2a914c7b4d06b1e3a7c9d2f00141"
+#define LOG_MID_HOST_USER_CONFIRM "5e8f2a914c7b4d06b1e3a7c9d2f00142"
+#define LOG_MID_HOST_USER_BLOCK   "5e8f2a914c7b4d06b1e3a7c9d2f00143"
+#define LOG_MID_HOST_USER_UNBLOCK "5e8f2a914c7b4d06b1e3a7c9d2f00144"
+#define LOG_MID_HOST_INVITATION   "5e8f2a914c7b4d06b1e3a7c9d2f00145"
+#define LOG_MID_HOST_DEVICE       "5e8f2a914c7b4d06b1e3a7c9d2f00146"
+#define LOG_MID_HOST_FAILED       "5e8f2a914c7b4d06b1e3a7c9d2f00147"
+
 /* Set the identifier (SYSLOG_IDENTIFIER) and detect the journal. */
 void log_open(const char *identifier);
 
@@ -64,6 +85,17 @@ int log_emit(int level, int err, const struct log_field *fields, size_t n_fields
 #define log_error(...)                  log_emit(LOG_ERR, 0, NULL, 0, __VA_ARGS__)
 #define log_warning_errno(err, ...)     log_emit(LOG_WARNING, err, NULL, 0, __VA_ARGS__)
 #define log_error_errno(err, ...)       log_emit(LOG_ERR, err, NULL, 0, __VA_ARGS__)
+
+/*
+ * Send one record straight to the journal whenever journald's socket
+ * exists, whatever stderr is: an operator command run from a terminal or
+ * from cron reports its events to the system's log, while its own output
+ * stays on stdout and stderr.  Returns 0 when the journal took it,
+ * -ENOTCONN without journald (nothing is written then), or the journal's
+ * error.
+ */
+int log_journal(int level, const struct log_field *fields, size_t n_fields, const char *fmt, ...)
+        _printf_(4, 5);
 
 /* Structured record with explicit fields: log_struct(LOG_INFO, fields, "fmt", …). */
 #define log_struct(level, fields, ...) log_emit(level, 0, fields, ELEMENTSOF(fields), __VA_ARGS__)

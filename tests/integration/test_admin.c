@@ -1740,7 +1740,7 @@ static void test_console_overview_settings(void **state)
         assert_non_null(cd);
         assert_non_null(strstr(cd, "attachment"));
         free(cd);
-        assert_int_equal(member_int(r.json, "schema_version"), 5);
+        assert_int_equal(member_int(r.json, "schema_version"), 6);
         assert_non_null(json_object_get(r.json, "counts"));
         /* Nothing sensitive: no paths, addresses, tokens or hashes. */
         assert_null(strstr(r.body, dA.data_dir));
@@ -1979,6 +1979,91 @@ static void test_console_invitations(void **state)
         harness_destroy(&dB);
 }
 
+/* More matches than STORE_COUNT_CAP (10 000): the total stops at the cap
+ * plus one and says it is capped, and pages past the cap still come. */
+static void test_console_capped_totals(void **state)
+{
+        struct http_result r;
+        (void)state;
+
+        /* 10 050 users and audit entries, written directly in one
+         * transaction (the console would take minutes). */
+        harness_sql(&dA, "BEGIN;"
+                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+                         " WHERE i < 10049)"
+                         " INSERT INTO server_users (id, username, email, password_hash,"
+                         " confirmed, blocked, created_at)"
+                         " SELECT printf('cap%%05d', i), printf('capped%%05d', i),"
+                         " printf('capped%%05d@example.test', i), 'x', 1, i %% 2,"
+                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
+                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
+                         " WHERE i < 10049)"
+                         " INSERT INTO server_audit_log (event_type, user_id, ip, message,"
+                         " created_at)"
+                         " SELECT 'login', 'cap-audit', '10.0.0.1', printf('n%%05d', i),"
+                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
+                         " COMMIT;");
+
+        /* A search (the trigram index), and a search with a status. */
+        console_ok("GET", "/admin/api/users?q=capped", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 10001);
+        assert_true(json_is_true(json_object_get(r.json, "total_capped")));
+        assert_int_equal(json_array_size(json_object_get(r.json, "users")), 20);
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?q=capped&status=blocked", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 5025);
+        assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        http_result_free(&r);
+        /* Past the cap: rows 10 040..10 049 by name, then nothing (a search
+         * this broad is answered by walking the sort order, in any case). */
+        console_ok("GET", "/admin/api/users?q=CAPPED&sort=username&order=asc&page=503", NULL, &r);
+        assert_int_equal(member_int(r.json, "page"), 503);
+        assert_true(json_is_true(json_object_get(r.json, "total_capped")));
+        json_t *list = json_object_get(r.json, "users");
+        assert_int_equal(json_array_size(list), 10);
+        assert_string_equal(member_str(json_array_get(list, 0), "username"), "capped10040");
+        assert_string_equal(member_str(json_array_get(list, 9), "username"), "capped10049");
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?q=capped&page=504", NULL, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "users")), 0);
+        http_result_free(&r);
+        /* A narrower search is cut from its matches. */
+        console_ok("GET", "/admin/api/users?q=Capped0004&sort=username&order=desc", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 10);
+        assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        list = json_object_get(r.json, "users");
+        assert_int_equal(json_array_size(list), 10);
+        assert_string_equal(member_str(json_array_get(list, 0), "username"), "capped00049");
+        http_result_free(&r);
+        /* Without a filter the total is the exact counter. */
+        console_ok("GET", "/admin/api/users", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"),
+                         db_count(&dA, "SELECT count(*) FROM server_users%s", ""));
+        assert_true(member_int(r.json, "total") > 10050);
+        assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        http_result_free(&r);
+
+        /* The audit log by user: capped, newest first, the oldest page last. */
+        console_ok("GET", "/admin/api/audit?user_id=cap-audit&per_page=100", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 10001);
+        assert_true(json_is_true(json_object_get(r.json, "total_capped")));
+        list = json_object_get(r.json, "entries");
+        assert_int_equal(json_array_size(list), 100);
+        assert_string_equal(member_str(json_array_get(list, 0), "message"), "n10049");
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/audit?user_id=cap-audit&per_page=100&page=101", NULL, &r);
+        list = json_object_get(r.json, "entries");
+        assert_int_equal(json_array_size(list), 50);
+        assert_string_equal(member_str(json_array_get(list, 0), "message"), "n00049");
+        assert_string_equal(member_str(json_array_get(list, 49), "message"), "n00000");
+        http_result_free(&r);
+        /* The whole log's total is its counter: exact, past the cap. */
+        console_ok("GET", "/admin/api/audit", NULL, &r);
+        assert_true(member_int(r.json, "total") > 10050);
+        assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        http_result_free(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -2005,6 +2090,7 @@ int main(void)
                 cmocka_unit_test(test_console_overview_settings),
                 cmocka_unit_test(test_console_admins),
                 cmocka_unit_test(test_console_invitations),
+                cmocka_unit_test(test_console_capped_totals),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -6,8 +6,11 @@
  * or older schema, a non-empty restore target), check on damaged copies
  * (missing, truncated and altered blobs, a corrupted database page,
  * orphans and stale uploads), gc racing uploads of the same content in
- * the running daemon, and a backup taken while two clients push and
- * upload, restored and served again.
+ * the running daemon, a backup taken while two clients push and
+ * upload, restored and served again, the `admin` commands against the
+ * running daemon (users listed, confirmed, blocked and unblocked,
+ * invitations used through the register endpoint), and the journal
+ * records every command sends (to a stand-in journald).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,25 +63,16 @@ struct run {
         char *out;  /* stdout and stderr together */
 };
 
-/* Run the server binary with args (NULL-terminated) and stdin from
- * stdin_text (may be NULL: /dev/null); output is collected in a file under
- * dir. */
-static void run_cmd(const char *dir, const char *stdin_text, struct run *ret,
-                    const char *const *args)
+/* Run argv (argv[0] a path, NULL-terminated) with stdin from stdin_text
+ * (may be NULL: /dev/null); output is collected in a file under dir. */
+static void run_argv(const char *dir, const char *stdin_text, struct run *ret,
+                     const char *const *argv)
 {
         char out_path[PATH_MAX], in_path[PATH_MAX];
-        const char *argv[32];
         posix_spawn_file_actions_t fa;
-        size_t n = 0;
         pid_t pid;
         int st;
 
-        argv[n++] = harness_server_bin();
-        for (size_t i = 0; args[i]; i++) {
-                assert_true(n < 31);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
         snprintf(out_path, sizeof(out_path), "%s/cmd-output.txt", dir);
         snprintf(in_path, sizeof(in_path), "%s/cmd-input.txt", dir);
         if (stdin_text) {
@@ -97,6 +91,22 @@ static void run_cmd(const char *dir, const char *stdin_text, struct run *ret,
         ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         ret->out = harness_read_file(out_path);
         assert_non_null(ret->out);
+}
+
+/* Run the server binary with args (NULL-terminated), as run_argv(). */
+static void run_cmd(const char *dir, const char *stdin_text, struct run *ret,
+                    const char *const *args)
+{
+        const char *argv[32];
+        size_t n = 0;
+
+        argv[n++] = harness_server_bin();
+        for (size_t i = 0; args[i]; i++) {
+                assert_true(n < 31);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        run_argv(dir, stdin_text, ret, argv);
 }
 
 #define RUN(dir, res, ...) run_cmd(dir, NULL, res, (const char *const[]){__VA_ARGS__, NULL})
@@ -888,6 +898,558 @@ static void test_admin_commands(void **state)
         harness_destroy(&d);
 }
 
+/* --- admin: users and invitations ---------------------------------------------- */
+
+static const char *const admin_subs[] = {
+        "create-admin", "reset-admin",  "list-users",        "confirm-user",
+        "block-user",   "unblock-user", "create-invitation", "revoke-device",
+};
+
+/* Run an admin command that prints JSON and parse it (exit 0 expected). */
+static json_t *run_json(const struct daemon *d, const char *const *args)
+{
+        json_error_t err;
+        struct run r;
+
+        run_cmd(d->root, NULL, &r, args);
+        expect_run(&r, 0, NULL);
+        json_t *j = json_loads(r.out, 0, &err);
+        if (!j)
+                fail_msg("not one JSON document (%s):\n%s", err.text, r.out);
+        run_free(&r);
+        return j;
+}
+
+static const char *member(const json_t *o, const char *key)
+{
+        const char *s = json_string_value(json_object_get(o, key));
+        if (!s)
+                fail_msg("no string \"%s\" in the answer", key);
+        return s;
+}
+
+/* POST /api/v1/auth/login; the status. */
+static long user_login(const struct daemon *d, const char *name, const char *password)
+{
+        json_t *body = json_pack("{s:s,s:s}", "username", name, "password", password);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct http_result r;
+
+        json_decref(body);
+        http_call(d, "POST", "/api/v1/auth/login", harness_fresh_ip(), "application/json", text,
+                  NULL, &r);
+        free(text);
+        long st = r.status;
+        http_result_free(&r);
+        return st;
+}
+
+static void test_admin_flags(void **state)
+{
+        static const char *const bad[][6] = {
+                {"list-users", "--status", "bogus"},
+                {"list-users", "--per-page", "0"},
+                {"list-users", "--per-page", "101"},
+                {"list-users", "--page", "-1"},
+                {"list-users", "--page", "x"},
+                {"list-users", "--sort", "password_hash"},
+                {"list-users", "--order", "up"},
+                {"list-users", "extra"},
+                {"block-user"},
+                {"block-user", "a", "b"},
+                {"block-user", "a", "--hours", "3"},
+                {"confirm-user", "a", "--search", "x"},
+                {"unblock-user", "a", "--password-stdin"},
+                {"create-invitation", "--hours", "0"},
+                {"create-invitation", "--hours", "721"},
+                {"create-invitation", "x"},
+                {"list-users", "--email", "a@b.c"},
+        };
+        char dir[] = "/tmp/verstak-ops-XXXXXX";
+        struct run r;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < sizeof(admin_subs) / sizeof(admin_subs[0]); i++) {
+                char usage[96];
+                snprintf(usage, sizeof(usage), "Usage: verstak-sync-server admin %s",
+                         admin_subs[i]);
+                RUN(dir, &r, "admin", admin_subs[i], "--help");
+                expect_run(&r, 0, usage);
+                expect_run(&r, 0, "--data DIR");
+                run_free(&r);
+        }
+        /* Flags are checked before the data directory is opened. */
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                const char *args[12] = {"admin"};
+                size_t n = 1;
+                for (size_t k = 0; k < 6 && bad[i][k]; k++)
+                        args[n++] = bad[i][k];
+                args[n++] = "--data";
+                args[n++] = "/nonexistent/verstak";
+                run_cmd(dir, NULL, &r, args);
+                if (r.status != 2 || strstr(r.out, "cannot open the data directory"))
+                        fail_msg("admin %s %s: expected a flag error, got %d:\n%s", bad[i][0],
+                                 bad[i][1] ? bad[i][1] : "", r.status, r.out);
+                run_free(&r);
+        }
+        const char *rm[] = {"rm", "-rf", dir, NULL};
+        harness_run(rm);
+}
+
+/* The offset of needle in the line of text that contains key, or -1. */
+static long column_of(const char *text, const char *key, const char *needle)
+{
+        const char *line = strstr(text, key);
+        if (!line)
+                return -1;
+        while (line > text && line[-1] != '\n')
+                line--;
+        const char *end = strchr(line, '\n');
+        const char *at = strstr(line, needle);
+        return at && (!end || at < end) ? (long)(at - line) : -1;
+}
+
+static void test_admin_users(void **state)
+{
+        struct daemon_options o = {.config_yaml = config};
+        char ann[32], bob[32], cyd[32], token[65], other[PATH_MAX * 2];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        harness_set_unique_client_ips(true);
+        harness_note_secret("ann-password-1");
+        harness_note_secret("bob-password-1");
+        assert_int_equal(
+                harness_add_user(&d, "ann", "ann@example.com", "ann-password-1", true, false, ann),
+                0);
+        assert_int_equal(
+                harness_add_user(&d, "bob", "bob@example.com", "bob-password-1", false, false, bob),
+                0);
+        assert_int_equal(
+                harness_add_user(&d, "cyd", "cyd@example.com", "cyd-password-1", true, true, cyd),
+                0);
+        assert_int_equal(harness_pair(&d, "ann", "ann-password-1", "v", token, NULL), 200);
+        harness_note_secret(token);
+
+        /* list-users --json: the console's shape, the database's rows. */
+        json_t *j = run_json(&d, (const char *const[]){"admin", "list-users", "--json", "--data",
+                                                       d.data_dir, NULL});
+        assert_int_equal(json_integer_value(json_object_get(j, "total")),
+                         harness_sql_int(&d, "SELECT count(*) FROM server_users"));
+        assert_int_equal(json_integer_value(json_object_get(j, "page")), 1);
+        assert_int_equal(json_integer_value(json_object_get(j, "per_page")), 20);
+        assert_true(json_is_false(json_object_get(j, "total_capped")));
+        size_t i;
+        json_t *u;
+        json_array_foreach(json_object_get(j, "users"), i, u)
+        {
+                const char *id = member(u, "id");
+                assert_int_equal(
+                        harness_sql_int(
+                                &d,
+                                "SELECT count(*) FROM server_users WHERE id = %Q"
+                                " AND username = %Q AND email = %Q AND"
+                                " confirmed = %lld AND blocked = %lld",
+                                id, member(u, "username"), member(u, "email"),
+                                (long long)json_integer_value(json_object_get(u, "confirmed")),
+                                (long long)json_integer_value(json_object_get(u, "blocked"))),
+                        1);
+                long long devices = json_integer_value(json_object_get(u, "devices"));
+                assert_int_equal(devices, harness_sql_int(&d,
+                                                          "SELECT count(*) FROM server_devices"
+                                                          " WHERE user_id = %Q",
+                                                          id));
+        }
+        assert_int_equal(json_array_size(json_object_get(j, "users")), 3);
+        json_decref(j);
+        /* Paging, sorting and filters, as the console's. */
+        j = run_json(&d, (const char *const[]){"admin", "list-users", "--json", "--sort",
+                                               "username", "--order", "asc", "--per-page", "2",
+                                               "--page", "2", "--data", d.data_dir, NULL});
+        char *third = harness_sql_text(&d, "SELECT username FROM server_users ORDER BY username"
+                                           " LIMIT 1 OFFSET 2");
+        assert_int_equal(json_array_size(json_object_get(j, "users")), 1);
+        assert_string_equal(member(json_array_get(json_object_get(j, "users"), 0), "username"),
+                            third);
+        free(third);
+        json_decref(j);
+        j = run_json(&d, (const char *const[]){"admin", "list-users", "--json", "--status",
+                                               "blocked", "--data", d.data_dir, NULL});
+        assert_int_equal(json_array_size(json_object_get(j, "users")), 1);
+        assert_string_equal(member(json_array_get(json_object_get(j, "users"), 0), "id"), cyd);
+        json_decref(j);
+        j = run_json(&d, (const char *const[]){"admin", "list-users", "--json", "--search", "BO",
+                                               "--data", d.data_dir, NULL});
+        assert_int_equal(json_array_size(json_object_get(j, "users")), 1);
+        assert_string_equal(member(json_array_get(json_object_get(j, "users"), 0), "id"), bob);
+        json_decref(j);
+
+        /* The table: a header, aligned columns, a footer. */
+        RUN(d.root, &r, "admin", "list-users", "--sort", "username", "--order", "asc", "--data",
+            d.data_dir);
+        expect_run(&r, 0, "Page 1 of 1; 3 users match");
+        long email_col = column_of(r.out, "USERNAME", "EMAIL");
+        assert_true(email_col > 0);
+        assert_int_equal(column_of(r.out, "ann@example.com", "ann@example.com"), email_col);
+        assert_int_equal(column_of(r.out, "cyd@example.com", "cyd@example.com"), email_col);
+        long status_col = column_of(r.out, "USERNAME", "STATUS");
+        assert_int_equal(column_of(r.out, "bob@example.com", "unconfirmed"), status_col);
+        assert_int_equal(column_of(r.out, "cyd@example.com", "blocked"), status_col);
+        assert_null(strstr(r.out, "\033["));
+        run_free(&r);
+        RUN(d.root, &r, "admin", "list-users", "--search", "nobody-at-all", "--data", d.data_dir);
+        expect_run(&r, 0, "No users match");
+        run_free(&r);
+
+        /* confirm-user lets an unconfirmed user in. */
+        assert_int_equal(user_login(&d, "bob", "bob-password-1"), 403);
+        assert_int_equal(harness_pair(&d, "bob", "bob-password-1", "v", NULL, NULL), 403);
+        j = run_json(&d, (const char *const[]){"admin", "confirm-user", "bob", "--json", "--data",
+                                               d.data_dir, NULL});
+        assert_string_equal(member(j, "user_id"), bob);
+        assert_true(json_is_true(json_object_get(j, "confirmed")));
+        assert_true(json_is_true(json_object_get(j, "changed")));
+        json_decref(j);
+        assert_int_equal(
+                harness_sql_int(&d, "SELECT confirmed FROM server_users WHERE id = %Q", bob), 1);
+        assert_int_equal(user_login(&d, "bob", "bob-password-1"), 200);
+        assert_int_equal(harness_pair(&d, "bob", "bob-password-1", "v", NULL, NULL), 200);
+        RUN(d.root, &r, "admin", "confirm-user", bob, "--data", d.data_dir);
+        expect_run(&r, 0, "already confirmed");
+        run_free(&r);
+
+        /* block-user (by e-mail address): sessions end, the running daemon
+         * refuses the device; unblock-user lets it in again. */
+        assert_int_equal(user_login(&d, "ann", "ann-password-1"), 200);
+        assert_true(harness_sql_int(&d,
+                                    "SELECT count(*) FROM server_sessions WHERE scope ="
+                                    " 'user' AND subject_id = %Q",
+                                    ann) > 0);
+        assert_int_equal(push_op(&d, token, "before-block", "{}"), 200);
+        RUN(d.root, &r, "admin", "block-user", "ANN@example.com", "--data", d.data_dir);
+        expect_run(&r, 0, "User 'ann'");
+        expect_run(&r, 0, "blocked");
+        run_free(&r);
+        assert_int_equal(harness_sql_int(&d, "SELECT blocked FROM server_users WHERE id = %Q", ann),
+                         1);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_sessions WHERE scope ="
+                                         " 'user' AND subject_id = %Q",
+                                         ann),
+                         0);
+        assert_int_equal(push_op(&d, token, "while-blocked", "{}"), 403);
+        assert_int_equal(harness_pair(&d, "ann", "ann-password-1", "v", NULL, NULL), 403);
+        j = run_json(&d, (const char *const[]){"admin", "block-user", ann, "--json", "--data",
+                                               d.data_dir, NULL});
+        assert_true(json_is_true(json_object_get(j, "blocked")));
+        assert_true(json_is_false(json_object_get(j, "changed")));
+        json_decref(j);
+        j = run_json(&d, (const char *const[]){"admin", "unblock-user", "ann", "--json", "--data",
+                                               d.data_dir, NULL});
+        assert_string_equal(member(j, "user_id"), ann);
+        assert_true(json_is_false(json_object_get(j, "blocked")));
+        assert_true(json_is_true(json_object_get(j, "changed")));
+        json_decref(j);
+        assert_int_equal(harness_sql_int(&d, "SELECT blocked FROM server_users WHERE id = %Q", ann),
+                         0);
+        assert_int_equal(push_op(&d, token, "after-unblock", "{}"), 200);
+
+        /* Each change is in the audit log, as the console's, from the host. */
+        assert_int_equal(
+                harness_sql_int(&d, "SELECT count(*) FROM server_audit_log WHERE"
+                                    " event_type IN ('admin_user_confirmed',"
+                                    " 'admin_user_blocked', 'admin_user_unblocked') AND"
+                                    " message LIKE '%%from the host command line by ''root'''"),
+                3);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_audit_log WHERE"
+                                         " event_type = 'admin_user_blocked' AND user_id = %Q",
+                                         ann),
+                         1);
+
+        /* Unknown users. */
+        static const char *const acts[] = {"confirm-user", "block-user", "unblock-user"};
+        for (size_t k = 0; k < 3; k++) {
+                RUN(d.root, &r, "admin", acts[k], "nobody", "--data", d.data_dir);
+                expect_run(&r, 1, "no user 'nobody'");
+                run_free(&r);
+        }
+
+        /* The wrong user is refused, and so is a newer schema. */
+        pathf(other, sizeof(other), "%s/other", d.root);
+        copy_dir(d.data_dir, other);
+        const char *chown_argv[] = {"chown", "-R", "65534:65534", other, NULL};
+        assert_int_equal(harness_run(chown_argv), 0);
+        assert_int_equal(chmod(d.root, 0711), 0);
+        for (size_t k = 0; k < 3; k++) {
+                RUN(d.root, &r, "admin", acts[k], "ann", "--data", other);
+                expect_run(&r, 2, "refusing to work as root");
+                run_free(&r);
+        }
+        RUN(d.root, &r, "admin", "list-users", "--data", other);
+        expect_run(&r, 2, "refusing to work as root");
+        run_free(&r);
+        assert_int_equal(harness_db_exec(&d, "PRAGMA user_version=99"), 0);
+        RUN(d.root, &r, "admin", "block-user", "ann", "--data", d.data_dir);
+        expect_run(&r, 2, "newer");
+        run_free(&r);
+        RUN(d.root, &r, "admin", "list-users", "--data", d.data_dir);
+        expect_run(&r, 2, "newer");
+        run_free(&r);
+        harness_set_unique_client_ips(false);
+        harness_destroy(&d);
+}
+
+/* POST /api/v1/auth/register with an invitation; the answer's status and
+ * code ("" on success). */
+static long register_invited(const struct daemon *d, const char *name, const char *email,
+                             const char *invitation, char *code, size_t code_size)
+{
+        json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "username", name, "email", email, "password",
+                                 "invited-password-1", "invitation", invitation);
+        char *text = json_dumps(body, JSON_COMPACT);
+        struct http_result r;
+
+        json_decref(body);
+        http_call(d, "POST", "/api/v1/auth/register", harness_fresh_ip(), "application/json", text,
+                  NULL, &r);
+        free(text);
+        snprintf(code, code_size, "%s", http_result_code(&r));
+        long st = r.status;
+        http_result_free(&r);
+        return st;
+}
+
+/* The token of an invitation link, after "?invitation=". */
+static const char *link_token(const char *url)
+{
+        static const char base[] = "https://sync.example.test/register?invitation=";
+        if (strncmp(url, base, sizeof(base) - 1) != 0)
+                fail_msg("not a link on public_url: %s", url);
+        return url + sizeof(base) - 1;
+}
+
+static void test_admin_invitations(void **state)
+{
+        static const char closed[] = "trusted_proxies: [\"127.0.0.1\"]\n"
+                                     "public_url: https://sync.example.test\n"
+                                     "web:\n  allow_registration: false\n";
+        struct daemon_options o = {.config_yaml = closed};
+        char no_url[PATH_MAX * 2], token[80], code[64], hash[65];
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        harness_note_secret("invited-password-1");
+
+        /* Bound to an address, with --json: checked against the database. */
+        json_t *j = run_json(&d, (const char *const[]){"admin", "create-invitation", "--email",
+                                                       "Mia@Example.test", "--hours", "2", "--json",
+                                                       "--data", d.data_dir, NULL});
+        snprintf(token, sizeof(token), "%s", link_token(member(j, "url")));
+        harness_note_secret(token);
+        assert_string_equal(member(j, "token"), token);
+        assert_string_equal(member(j, "email"), "mia@example.test");
+        sha256_hex(token, strlen(token), hash);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_invitations WHERE id = %Q"
+                                         " AND token_hash = %Q AND email = 'mia@example.test'"
+                                         " AND expires_at = %Q AND used_at IS NULL",
+                                         member(j, "id"), hash, member(j, "expires_at")),
+                         1);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_invitations WHERE"
+                                         " token_hash = %Q",
+                                         token),
+                         0);
+        json_decref(j);
+        /* It works once, through the running daemon, for that address only. */
+        assert_int_equal(register_invited(&d, "eve", "eve@example.test", token, code, sizeof(code)),
+                         403);
+        assert_string_equal(code, "invitation_email_mismatch");
+        assert_int_equal(register_invited(&d, "mia", "mia@example.test", token, code, sizeof(code)),
+                         200);
+        assert_int_equal(
+                register_invited(&d, "mia2", "mia@example.test", token, code, sizeof(code)), 403);
+        assert_string_equal(code, "invitation_invalid");
+
+        /* An open one, as text: the link is the last line. */
+        RUN(d.root, &r, "admin", "create-invitation", "--data", d.data_dir);
+        expect_run(&r, 0, "single use, expires ");
+        const char *url = strstr(r.out, "https://sync.example.test/register?invitation=");
+        assert_non_null(url);
+        snprintf(token, sizeof(token), "%.*s", (int)strcspn(link_token(url), "\n"),
+                 link_token(url));
+        harness_note_secret(token);
+        run_free(&r);
+        assert_int_equal(register_invited(&d, "noa", "noa@example.test", token, code, sizeof(code)),
+                         200);
+        assert_int_equal(register_invited(&d, "ola", "ola@example.test", token, code, sizeof(code)),
+                         403);
+        assert_int_equal(harness_sql_int(&d,
+                                         "SELECT count(*) FROM server_audit_log WHERE event_type ="
+                                         " 'admin_invitation_created' AND message LIKE"
+                                         " '%%from the host command line by ''root'''"),
+                         2);
+
+        /* Refusals write nothing: a bad address, and no public_url. */
+        RUN(d.root, &r, "admin", "create-invitation", "--email", "nope", "--data", d.data_dir);
+        expect_run(&r, 2, "invalid e-mail address");
+        run_free(&r);
+        pathf(no_url, sizeof(no_url), "%s/no-url.yml", d.root);
+        FILE *f = fopen(no_url, "w");
+        assert_non_null(f);
+        fputs("web:\n  allow_registration: false\n", f);
+        fclose(f);
+        RUN(d.root, &r, "admin", "create-invitation", "--config", no_url, "--data", d.data_dir);
+        expect_run(&r, 2, "public_url is not set");
+        run_free(&r);
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_invitations"), 2);
+        harness_destroy(&d);
+}
+
+/* --- MESSAGE_IDs of the operator commands ---------------------------------------- */
+
+/* Run the server binary with args under a stand-in journald (a private
+ * mount namespace with its own /run, tests/integration/journal_sink.py);
+ * the records it sent are appended to *journal (malloc'd text). */
+static void run_journaled(const struct daemon *d, struct run *r, char **journal,
+                          const char *const *args)
+{
+        const char *py = getenv("VERSTAK_TEST_PYTHON");
+        char script[PATH_MAX], out[PATH_MAX * 2];
+        const char *argv[40] = {
+                "/usr/bin/unshare",
+                "-m",
+                "/bin/sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run && exec \"$0\" \"$@\"",
+                py ? py : "/usr/bin/python3",
+                script,
+                out,
+                harness_server_bin(),
+        };
+        size_t n = 9;
+
+        pathf(script, sizeof(script), "%s/tests/integration/journal_sink.py",
+              harness_source_root());
+        pathf(out, sizeof(out), "%s/journal.txt", d->root);
+        for (size_t i = 0; args[i]; i++) {
+                assert_true(n < 39);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        run_argv(d->root, NULL, r, argv);
+        char *text = harness_read_file(out);
+        assert_non_null(text);
+        size_t old = *journal ? strlen(*journal) : 0;
+        char *all = realloc(*journal, old + strlen(text) + 1);
+        assert_non_null(all);
+        memcpy(all + old, text, strlen(text) + 1);
+        *journal = all;
+        free(text);
+}
+
+/* The record in journal with MESSAGE_ID=id must exist and carry field. */
+static void expect_record(const char *journal, const char *id, const char *field)
+{
+        char key[64];
+
+        snprintf(key, sizeof(key), "MESSAGE_ID=%s\n", id);
+        const char *rec = strstr(journal, key);
+        if (!rec)
+                fail_msg("no record with %s in:\n%s", key, journal);
+        while (rec > journal && !(rec[-1] == '\n' && rec - 1 > journal && rec[-2] == '\n'))
+                rec--;
+        const char *end = strstr(rec, "\n\n");
+        const char *at = strstr(rec, field);
+        if (!at || (end && at > end))
+                fail_msg("record %s has no %s:\n%s", id, field, journal);
+}
+
+static void test_command_journal(void **state)
+{
+        const char *const probe[] = {"unshare", "-m", "true", NULL};
+        struct daemon_options o = {.config_yaml = config};
+        char backup[PATH_MAX * 2], restored[PATH_MAX * 2], id[32];
+        char *journal = NULL;
+        struct daemon d;
+        struct run r;
+        (void)state;
+
+        if (harness_run(probe) != 0)
+                skip(); /* no mount namespaces here */
+        assert_int_equal(harness_start(&d, &o), 0);
+        assert_int_equal(
+                harness_add_user(&d, "pia", "pia@example.com", "pia-password-1", true, false, id),
+                0);
+        pathf(backup, sizeof(backup), "%s/backup", d.root);
+        pathf(restored, sizeof(restored), "%s/restored", d.root);
+
+        /* Without journald the commands write no records to their output. */
+        RUN(d.root, &r, "admin", "block-user", "pia", "--data", d.data_dir);
+        expect_run(&r, 0, "blocked");
+        assert_null(strstr(r.out, "admin_user_blocked"));
+        run_free(&r);
+
+        run_journaled(
+                &d, &r, &journal,
+                (const char *const[]){"admin", "unblock-user", "pia", "--data", d.data_dir, NULL});
+        expect_run(&r, 0, "unblocked");
+        run_free(&r);
+        run_journaled(
+                &d, &r, &journal,
+                (const char *const[]){"admin", "block-user", "pia", "--data", d.data_dir, NULL});
+        run_free(&r);
+        run_journaled(&d, &r, &journal,
+                      (const char *const[]){"admin", "confirm-user", "nobody", "--data", d.data_dir,
+                                            NULL});
+        expect_run(&r, 1, "no user");
+        run_free(&r);
+        run_journaled(&d, &r, &journal, (const char *const[]){"gc", "--data", d.data_dir, NULL});
+        expect_run(&r, 0, "Removed");
+        run_free(&r);
+        run_journaled(
+                &d, &r, &journal,
+                (const char *const[]){"backup", "--data", d.data_dir, "--output", backup, NULL});
+        expect_run(&r, 0, "Backup written");
+        run_free(&r);
+        run_journaled(&d, &r, &journal,
+                      (const char *const[]){"restore", "--from", backup, "--data", restored, NULL});
+        expect_run(&r, 0, "Restored into");
+        run_free(&r);
+        run_journaled(&d, &r, &journal,
+                      (const char *const[]){"restore", "--from", backup, "--data", restored, NULL});
+        expect_run(&r, 2, "is not empty");
+        run_free(&r);
+        run_journaled(&d, &r, &journal, (const char *const[]){"check", "--data", restored, NULL});
+        expect_run(&r, 0, "OK:");
+        run_free(&r);
+
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00144", "EVENT=admin_user_unblocked");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00143", "OPERATOR=root");
+        char user_field[64];
+        snprintf(user_field, sizeof(user_field), "USER_ID=%s", id);
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00143", user_field);
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00147", "EVENT=admin_failed");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00131", "EVENT=gc_started");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00132", "EVENT=gc_finished");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00101", "EVENT=backup_started");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00102", "EVENT=backup_finished");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00111", "EVENT=restore_started");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00112", "EVENT=restore_finished");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00113", "is not empty");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00121", "EVENT=check_started");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00122", "EVENT=check_healthy");
+        expect_record(journal, "5e8f2a914c7b4d06b1e3a7c9d2f00122", "PRIORITY=5");
+        free(journal);
+        harness_destroy(&d);
+}
+
 int main(void)
 {
         const struct CMUnitTest alone[] = {
@@ -897,6 +1459,10 @@ int main(void)
                 cmocka_unit_test(test_backup_restore_under_load),
                 cmocka_unit_test(test_restore_refuses_damage),
                 cmocka_unit_test(test_admin_commands),
+                cmocka_unit_test(test_admin_flags),
+                cmocka_unit_test(test_admin_users),
+                cmocka_unit_test(test_admin_invitations),
+                cmocka_unit_test(test_command_journal),
         };
         const struct CMUnitTest on_damaged[] = {
                 cmocka_unit_test(test_check_healthy),

@@ -14,6 +14,8 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -571,6 +573,95 @@ static void upload(const struct daemon *d, const char *token, size_t len, char c
         free(body);
 }
 
+/* Send n bytes of fill on fd, one burst every 200 ms, until the daemon
+ * ends the connection (true) or 30 s have passed (false).  The pace is
+ * the attack: each burst comes well inside the 10 s idle timeout. */
+static bool trickle_until_closed(int fd, const char *fill, size_t n)
+{
+        struct harness_deadline dl = harness_deadline_in(30000);
+
+        while (harness_now_ms() < dl.end_ms) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (send(fd, fill, n, MSG_NOSIGNAL) < 0)
+                        return true; /* EPIPE, ECONNRESET: closed */
+                if (poll(&p, 1, 200) == 1) {
+                        char buf[4096];
+                        ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                        if (got == 0 || (got < 0 && errno != EAGAIN))
+                                return true;
+                        if (got > 0)
+                                fail_msg("unexpected answer to a slow request: %.*s", (int)got,
+                                         buf);
+                }
+        }
+        return false;
+}
+
+struct slow_client {
+        const struct daemon *daemon;
+        const char *head; /* sent at once */
+        const char *fill; /* then trickled */
+        bool closed;
+};
+
+static void *slow_client_run(void *userdata)
+{
+        struct slow_client *c = userdata;
+        int fd = raw_connect(c->daemon);
+
+        raw_send(fd, c->head, strlen(c->head));
+        c->closed = trickle_until_closed(fd, c->fill, strlen(c->fill));
+        close(fd);
+        return NULL;
+}
+
+/* A request head trickled a header byte at a time, and a body trickled
+ * far below the minimum rate, are cut off (libmicrohttpd's idle timeout,
+ * which every byte restarts, never would); meanwhile normal clients are
+ * served, and an upload at normal speed is not cut. */
+static void test_slow_head_and_body(void **state)
+{
+        struct daemon d;
+        struct daemon_options o = {
+                .config_yaml = "limits:\n  request_head_seconds: 2\n  min_body_rate: 1024\n"
+                               "  body_rate_seconds: 2\n  max_blob_bytes: 16777216\n"};
+        struct http_result r;
+        char token[65];
+        pthread_t head_thread, body_thread;
+        (void)state;
+
+        start_paired(&d, &o, token);
+        struct slow_client head = {
+                .daemon = &d,
+                .head = "GET /livez HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+                .fill = "a",
+        };
+        struct slow_client body = {
+                .daemon = &d,
+                .head = "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+                        "{\"since_sequence\":0,\"pad\":\"",
+                .fill = "bbbbbbbbbb",
+        };
+        assert_int_equal(pthread_create(&head_thread, NULL, slow_client_run, &head), 0);
+        assert_int_equal(pthread_create(&body_thread, NULL, slow_client_run, &body), 0);
+
+        /* Served while both trickle. */
+        assert_int_equal(get_status(&d, "/livez", NULL), 200);
+        upload(&d, token, 8 * 1024 * 1024, 'n', &r);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+
+        harness_join(head_thread, 60000);
+        harness_join(body_thread, 60000);
+        assert_true(head.closed);
+        assert_true(body.closed);
+        assert_true(harness_wait_log(&d, "slow_request_head", 10000));
+        assert_true(harness_wait_log(&d, "slow_request_body", 10000));
+        assert_int_equal(get_status(&d, "/livez", NULL), 200);
+        harness_destroy(&d);
+}
+
 /* Poll health until its status is want (bounded); leaves the answer. */
 static void wait_health_status(const struct daemon *d, const char *want, struct http_result *r)
 {
@@ -744,6 +835,7 @@ int main(void)
                 cmocka_unit_test(test_half_closed_connections),
                 cmocka_unit_test(test_disk_full),
                 cmocka_unit_test(test_refused_at_cap),
+                cmocka_unit_test(test_slow_head_and_body),
         };
         return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }

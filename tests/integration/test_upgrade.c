@@ -1006,7 +1006,7 @@ static void test_whole_upgrade(void **state)
         assert_false(db_files_have(&d, LEGACY_KEY));
         assert_false(db_files_have(&d, SMTP_PASSWORD));
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 5);
+        assert_int_equal(n, 6);
         harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SMTP_PASSWORD));
         assert_false(harness_log_contains(&d, LEGACY_KEY));

@@ -5,7 +5,8 @@
 # the source: every MESSAGE_ID the daemon or the mail helper logs (each
 # LOG_MID_* of src/util/log.h used in a log_field, and any literal 32-hex
 # value given as MESSAGE_ID) has an entry with a Subject, and every entry is
-# a MESSAGE_ID the source defines.  Then journalctl itself indexes the file
+# a MESSAGE_ID the source defines; every LOG_MID_* defined has an entry and
+# is used.  Then journalctl itself indexes the file
 # in a scratch root (--root= --update-catalog) and lists every entry back,
 # which is what the package's trigger does on a real system.
 #
@@ -48,6 +49,15 @@ for name in $used_names; do
 done
 for id in $used_literals; do
   has_entry "$id" || { echo "MESSAGE_ID $id has no entry in $catalog" >&2; fail=1; }
+done
+# Every defined id has an entry and is used somewhere (commands pass theirs
+# to a helper, so a use is any mention outside src/util/log.h).
+for pair in $(printf '%s\n' "$defs" | tr ' ' ':'); do
+  name=${pair%%:*}
+  id=${pair#*:}
+  has_entry "$id" || { echo "$name ($id) has no entry in $catalog" >&2; fail=1; }
+  grep -rqw --exclude=log.h "$name" "$src/src" ||
+    { echo "$name is defined but never used" >&2; fail=1; }
 done
 # No stale entries: each one is a defined id.
 for id in $entries; do

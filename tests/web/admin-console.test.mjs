@@ -2,8 +2,9 @@
 // The administrator's console (/admin) in real headless Chromium against
 // the real daemon: sign in -> create a user -> block/unblock -> reset the
 // password (the shown password works) -> delete; blob garbage collection
-// from the storage page; the audit filter; an invitation with
-// registration closed, used once.  Every console page is checked for
+// from the storage page; the audit filter; a vault's own page; an
+// invitation with registration closed, used once.  Every console page
+// (the vault page too) is checked for
 // script errors, CSP violations and serious axe findings, and
 // photographed (harness.mjs).
 
@@ -159,6 +160,28 @@ describe('the console with registration open', () => {
     login = await apiCall(server, 'POST', '/api/v1/auth/login', { username: 'olga', password: fresh });
     assert.equal(login.status, 401);
     await checkPage(page, 'after delete');
+    await ctx.close();
+  });
+
+  test("a vault's page, from the vaults list", async () => {
+    const ctx = await newContext(browser);
+    const page = await newPage(ctx);
+    await signIn(page, server);
+    await openSection(page, 'users', '#create-user');
+    await page.fill('#new-username', 'vera');
+    await page.fill('#new-email', 'vera@example.test');
+    await page.fill('#new-password', USER_PASSWORD);
+    await page.click('#create-user button[type="submit"]');
+    await page.waitForSelector('#admin-view tbody tr:has-text("vera")');
+    await pairDevice(server, 'vera', USER_PASSWORD, { name: 'vera desktop', vault: 'journal' });
+    await openSection(page, 'vaults', 'form.filters');
+    await page.click('#admin-view a[href^="#vault/"]:has-text("journal")');
+    await page.waitForSelector('html[data-view="vault"] #admin-view:not([aria-busy]) a[href="#vaults"]');
+    const text = await page.textContent('#admin-view');
+    assert.ok(text.includes('vera desktop'));
+    assert.ok(text.includes('journal'));
+    await checkPage(page, 'vault');
+    await screenshot(page, 'admin-vault');
     await ctx.close();
   });
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The PostgreSQL schema and its migrations.  verstak_schema holds the
- * version; version 5 here means what SQLite schema version 5 means: the
+ * version, numbered as SQLite's: version N here means what SQLite schema
+ * version N means (a new database starts at 5, then migrates on): the
  * same tables, columns, keys and indexes, the same counters in
  * server_meta kept by triggers, so the store's SQL reads the same on both.
  * Differences, all invisible on the wire:
@@ -209,6 +210,10 @@ static const char pg_schema_5[] =
         "CREATE TRIGGER server_blob_refs_count AFTER INSERT OR DELETE ON server_blob_refs"
         "  FOR EACH ROW EXECUTE FUNCTION verstak_count_blob_refs();";
 
+/* Version 6, as SQLite's: users by state in the default order. */
+static const char pg_migration_6[] = "CREATE INDEX idx_server_users_status_created"
+                                     "  ON server_users(blocked, confirmed, created_at);";
+
 struct pg_migration {
         unsigned version;
         const char *sql;
@@ -217,6 +222,7 @@ struct pg_migration {
 /* A new database starts at version 5 (the first PostgreSQL schema). */
 static const struct pg_migration pg_migrations[] = {
         {5, pg_schema_5},
+        {6, pg_migration_6},
 };
 
 static const struct db_sql sql_version = {"SELECT version FROM verstak_schema"};

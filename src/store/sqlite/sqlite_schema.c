@@ -348,6 +348,14 @@ static const char migration_5[] =
         "    ELSE NOT EXISTS (SELECT 1 FROM server_blob_refs WHERE sha256 = OLD.sha256) END"
         "  WHERE key IN ('blob_refs', 'blobs_referenced'); END;";
 
+/*
+ * Ours, version 6: the console's users by state in the default order
+ * (newest first), so that a deep page of active or unconfirmed users is
+ * cut from one index without reading each row for its state.
+ */
+static const char migration_6[] = "CREATE INDEX idx_server_users_status_created"
+                                  "  ON server_users(blocked, confirmed, created_at);";
+
 struct migration {
         unsigned version;
         const char *sql;
@@ -362,6 +370,7 @@ static const struct migration migrations[] = {
         {3, migration_3, NULL},
         {4, NULL, migration_4_step},
         {5, migration_5, NULL},
+        {6, migration_6, NULL},
 };
 
 static int query_int(struct db_conn *c, const char *sql, int64_t *ret)
