@@ -169,6 +169,8 @@ static int load_config(struct config *cfg, const struct options *o, const char *
         }
         if (r >= 0)
                 r = config_validate(cfg, err, sizeof(err));
+        if (r >= 0)
+                r = config_read_database_url(cfg, err, sizeof(err));
         if (r < 0) {
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;

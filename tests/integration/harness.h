@@ -40,7 +40,24 @@ struct daemon {
          * gets as NOTIFY_SOCKET, owned and read by the harness (else -1). */
         int notify_fd;
         char notify_path[PATH_MAX];
+        /* On PostgreSQL (VERSTAK_TEST_PG_URL set): the URL of this
+         * daemon's own database, created by harness_prepare() and dropped
+         * by harness_destroy(); "" on SQLite. */
+        char pg_url[1024];
+        char pg_db[64];
 };
+
+/* Write yaml as d's config.yml (with the database URL of d when on
+ * PostgreSQL); 0 or a negative errno. */
+struct daemon;
+int harness_write_config(const struct daemon *d, const char *yaml);
+
+/* RFC 3339 UTC time seconds ago (the format of every *_at column), for
+ * test data relative to now on either back end. */
+void harness_time_ago(char out[32], long seconds);
+
+/* Whether the suite runs on PostgreSQL (VERSTAK_TEST_PG_URL). */
+bool harness_on_pg(void);
 
 struct daemon_options {
         const char *config_yaml;       /* written to <data>/config.yml */

@@ -359,7 +359,7 @@ static void test_push_fails_alone_in_batch(void **state)
 {
         char path[PATH_MAX + 32];
         struct store *s;
-        struct store_conn *c;
+        struct db_conn *c;
         struct pusher a, b, d;
         sqlite3 *h;
         (void)state;
