@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libsqlite3-dev libjansson-dev libsodium-dev libsystemd-dev
-  libseccomp-dev libyaml-dev libcrypt-dev libcurl4-openssl-dev
+  libseccomp-dev libyaml-dev libcrypt-dev libcurl4-openssl-dev libpq-dev
 )
 test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
