@@ -1022,14 +1022,13 @@ int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
 int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
                         long long *ret)
 {
-        const struct timespec step = {.tv_nsec = 20 * 1000 * 1000};
+        struct harness_deadline dl = harness_deadline_in(timeout_ms);
         int r;
 
-        for (int waited = 0;; waited += 20) {
+        for (;;) {
                 r = harness_db_int(d, sql, ret);
-                if (r < 0 || *ret >= min || waited >= timeout_ms)
+                if (r < 0 || *ret >= min || !harness_pause(&dl))
                         return r;
-                nanosleep(&step, NULL);
         }
 }
 

@@ -679,8 +679,9 @@ static void test_backup_restore_under_load(void **state)
         }
         /* Let both clients get some work acknowledged first. */
         for (int i = 0; i < 2; i++) {
-                for (int tries = 0; tries < 3000 && atomic_load(&c[i].acked) < 5; tries++)
-                        usleep(10000);
+                struct harness_deadline dl = harness_deadline_in(30000);
+                while (atomic_load(&c[i].acked) < 5 && harness_pause(&dl))
+                        ;
                 assert_true(atomic_load(&c[i].acked) >= 5);
         }
 
