@@ -11,7 +11,7 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
-  strace procps passwd openssl util-linux faketime
+  strace procps passwd openssl util-linux faketime postgresql-15
   clang libclang-rt-14-dev
   clang-tools cppcheck
   debhelper dpkg-dev fakeroot
