@@ -6,7 +6,10 @@
  * with its scope and sequence, a rolled-back one reaches none, odd ids
  * survive the payload, a listener whose server process is terminated comes
  * back and reports what it missed, and a listener that cannot connect at
- * all still reports pushes through the high-water check.
+ * all still reports pushes through the high-water check.  Then the whole
+ * path of a long poll on one daemon woken by a push through another: the
+ * long-poll table fed by api/longpoll_remote, with the HTTP layer's
+ * suspend/resume replaced at link time (-Wl,--wrap) to record the wake-up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,13 +19,45 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "api/longpoll.h"
+#include "api/longpoll_remote.h"
 #include "harness.h"
 #include "store/pg/pg_changes.h"
+#include "util/clock.h"
+
+/* A suspended request and whether it was resumed. */
+struct test_req {
+        struct http_request req;
+        atomic_int resumed;
+};
+
+int __wrap_http_request_suspend(struct http_request *req, http_handler_fn resume_handler);
+void __wrap_http_request_resume(struct http_request *req);
+
+int __wrap_http_request_suspend(struct http_request *req, http_handler_fn resume_handler)
+{
+        (void)req;
+        (void)resume_handler;
+        return 0;
+}
+
+void __wrap_http_request_resume(struct http_request *req)
+{
+        struct test_req *t = (struct test_req *)((char *)req - offsetof(struct test_req, req));
+        atomic_fetch_add(&t->resumed, 1);
+}
+
+static int resume_handler(struct http_request *req)
+{
+        (void)req;
+        return 0;
+}
 
 static const char *url;
 static PGconn *db;     /* the "pushing daemon" and the high-water reader */
@@ -265,6 +300,68 @@ static void test_fallback_while_disconnected(void **state)
         pg_changes_free(a);
 }
 
+static bool resumed(struct test_req *t)
+{
+        return atomic_load(&t->resumed) > 0;
+}
+
+/* Daemon B waits in scope (u-6, shared) with the snapshot it read; daemon
+ * A commits a push there: B's waiter wakes, one in another scope does
+ * not.  Then B's notifications break and a push commits unheard: the
+ * reconnect's high-water check wakes every waiter. */
+static void test_longpoll_woken_across_daemons(void **state)
+{
+        struct pg_changes *c = NULL;
+        struct longpoll *lp = NULL;
+        struct longpoll_remote *remote = NULL;
+        struct test_req mine = {0}, other = {0}, later = {0};
+        uint64_t far = clock_now_usec() + 3600ull * 1000000u;
+        int64_t snapshot;
+        char sql[128];
+        int pid;
+        (void)state;
+
+        assert_int_equal(pg_changes_new(url, read_hwm, NULL, &c), 0);
+        assert_int_equal(longpoll_new(&lp), 0);
+        assert_int_equal(longpoll_remote_start(lp, c, &remote), 0);
+        assert_int_equal(read_hwm(NULL, &snapshot), 0);
+        assert_int_equal(longpoll_wait(lp, &mine.req, "u-6", "shared", "dev-b", snapshot, far,
+                                       resume_handler),
+                         1);
+        assert_int_equal(longpoll_wait(lp, &other.req, "u-7", "shared", "dev-c", snapshot, far,
+                                       resume_handler),
+                         1);
+        push("u-6", "shared", snapshot + 1, true);
+        struct harness_deadline dl = harness_deadline_in(20000);
+        while (!resumed(&mine) && harness_pause(&dl))
+                ;
+        assert_true(resumed(&mine));
+        assert_false(resumed(&other));
+
+        /* Unheard push: the listener's server process is gone first. */
+        assert_int_equal(read_hwm(NULL, &snapshot), 0);
+        assert_int_equal(longpoll_wait(lp, &later.req, "u-8", "elsewhere", "dev-d", snapshot, far,
+                                       resume_handler),
+                         1);
+        pid = pg_changes_backend_pid(c);
+        assert_true(pid > 0);
+        snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
+        exec_ok(sql);
+        dl = harness_deadline_in(15000);
+        while (!backend_gone(pid) && harness_pause(&dl))
+                ;
+        push("u-9", "unheard", snapshot + 1, true);
+        dl = harness_deadline_in(20000);
+        while (!(resumed(&other) && resumed(&later)) && harness_pause(&dl))
+                ;
+        assert_true(resumed(&other));
+        assert_true(resumed(&later));
+
+        longpoll_remote_stop(remote);
+        longpoll_free(lp);
+        pg_changes_free(c);
+}
+
 static void test_bad_conninfo(void **state)
 {
         struct pg_changes *a = NULL;
@@ -282,6 +379,7 @@ int main(void)
                 cmocka_unit_test(test_odd_ids_survive),
                 cmocka_unit_test(test_reconnect_reports_missed),
                 cmocka_unit_test(test_fallback_while_disconnected),
+                cmocka_unit_test(test_longpoll_woken_across_daemons),
                 cmocka_unit_test(test_bad_conninfo),
         };
         if (!getenv("VERSTAK_TEST_PG_URL")) {

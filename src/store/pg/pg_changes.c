@@ -125,6 +125,7 @@ static void check_hwm(struct pg_changes *c, struct pg_changes_batch *out)
         if (hwm > c->seen) {
                 out->all = true;
                 c->seen = hwm;
+                out->all_seq = hwm;
         }
 }
 
@@ -215,6 +216,8 @@ static int drain(struct pg_changes *c, struct pg_changes_batch *out)
                 if (r < 0 || out->n == PG_CHANGES_BATCH) {
                         /* Unreadable or one too many: wake everyone. */
                         out->all = true;
+                        if (r == 0 && ch.seq > c->seen)
+                                c->seen = ch.seq;
                         if (r == 0) {
                                 free(ch.user_id);
                                 free(ch.vault_id);
@@ -298,6 +301,8 @@ int pg_changes_wait(struct pg_changes *c, unsigned timeout_ms, struct pg_changes
                         continue;
                 }
                 uint64_t now = clock_now_usec();
+                if (out->all && out->all_seq < c->seen)
+                        out->all_seq = c->seen;
                 if (out->n > 0 || out->all || now >= deadline)
                         return 0;
                 struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};

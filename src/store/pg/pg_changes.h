@@ -52,6 +52,7 @@ struct pg_changes_batch {
         /* Changes happened whose scopes are unknown (while disconnected, or
          * more than PG_CHANGES_BATCH at once): wake every waiter. */
         bool all;
+        int64_t all_seq; /* with all: the highest sequence known committed */
         /* The listening connection went down / came back during this wait. */
         bool lost, restored;
 };
