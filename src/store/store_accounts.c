@@ -15,64 +15,72 @@
 #include "util/text.h"
 
 /* store_account_create */
-static const char sql_taken[] = "SELECT EXISTS (SELECT 1 FROM server_users WHERE username = ?1),"
-                                " EXISTS (SELECT 1 FROM server_users WHERE email = ?2)";
-static const char sql_user_insert[] =
+static const struct db_sql sql_taken = {
+        "SELECT EXISTS (SELECT 1 FROM server_users WHERE username = ?1),"
+        " EXISTS (SELECT 1 FROM server_users WHERE email = ?2)"};
+static const struct db_sql sql_user_insert = {
         "INSERT INTO server_users (id, username, email, password_hash, confirmed, blocked,"
-        " created_at, locale) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)";
+        " created_at, locale) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5, ?6)"};
 /* store_account_create, store_email_token_add */
-static const char sql_token_insert[] =
+static const struct db_sql sql_token_insert = {
         "INSERT INTO server_email_tokens (token_hash, user_id, purpose, expires_at, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)";
+        " VALUES (?1, ?2, ?3, ?4, ?5)"};
 /* consume_token */
-static const char sql_token_get[] = "SELECT user_id, expires_at FROM server_email_tokens WHERE "
-                                    "token_hash = ?1 AND purpose = ?2";
-static const char sql_token_delete[] = "DELETE FROM server_email_tokens WHERE token_hash = ?1";
+static const struct db_sql sql_token_get = {
+        "SELECT user_id, expires_at FROM server_email_tokens WHERE "
+        "token_hash = ?1 AND purpose = ?2"};
+static const struct db_sql sql_token_delete = {
+        "DELETE FROM server_email_tokens WHERE token_hash = ?1"};
 /* store_account_confirm, store_account_reset_password */
-static const char sql_tokens_delete_user[] =
-        "DELETE FROM server_email_tokens WHERE user_id = ?1 AND purpose = ?2";
+static const struct db_sql sql_tokens_delete_user = {
+        "DELETE FROM server_email_tokens WHERE user_id = ?1 AND purpose = ?2"};
 /* store_account_confirm */
-static const char sql_user_confirm[] = "UPDATE server_users SET confirmed = 1 WHERE id = ?1";
+static const struct db_sql sql_user_confirm = {
+        "UPDATE server_users SET confirmed = 1 WHERE id = ?1"};
 /* store_account_reset_password */
-static const char sql_user_password[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
+static const struct db_sql sql_user_password = {
+        "UPDATE server_users SET password_hash = ?2 WHERE id = ?1"};
 /* store_account_create */
-static const char sql_invitation_use[] =
+static const struct db_sql sql_invitation_use = {
         "UPDATE server_invitations SET used_at = ?2, used_by = ?3 WHERE token_hash = ?1"
-        " AND used_at IS NULL AND expires_at > ?2";
+        " AND used_at IS NULL AND expires_at > ?2"};
 /* store_email_tokens_expire */
-static const char sql_tokens_expire[] = "DELETE FROM server_email_tokens WHERE expires_at < ?1";
+static const struct db_sql sql_tokens_expire = {
+        "DELETE FROM server_email_tokens WHERE expires_at < ?1"};
 
 /* store_session_create */
-static const char sql_session_insert[] =
+static const struct db_sql sql_session_insert = {
         "INSERT INTO server_sessions (token_hash, csrf_hash, scope, subject_id, expires_at,"
-        " created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+        " created_at, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"};
 /* store_session_get */
-static const char sql_session_get[] =
+static const struct db_sql sql_session_get = {
         "SELECT token_hash, csrf_hash, scope, subject_id, expires_at, created_at, last_seen"
-        " FROM server_sessions WHERE token_hash = ?1";
+        " FROM server_sessions WHERE token_hash = ?1"};
 /* store_session_touch */
-static const char sql_session_touch[] =
-        "UPDATE server_sessions SET last_seen = ?2 WHERE token_hash = ?1";
+static const struct db_sql sql_session_touch = {
+        "UPDATE server_sessions SET last_seen = ?2 WHERE token_hash = ?1"};
 /* store_session_delete */
-static const char sql_session_delete[] = "DELETE FROM server_sessions WHERE token_hash = ?1";
+static const struct db_sql sql_session_delete = {
+        "DELETE FROM server_sessions WHERE token_hash = ?1"};
 /* store_sessions_delete_subject, store_account_reset_password */
-static const char sql_sessions_delete_subject[] =
-        "DELETE FROM server_sessions WHERE scope = ?1 AND subject_id = ?2";
+static const struct db_sql sql_sessions_delete_subject = {
+        "DELETE FROM server_sessions WHERE scope = ?1 AND subject_id = ?2"};
 /* store_sessions_expire */
-static const char sql_sessions_expire[] = "DELETE FROM server_sessions WHERE expires_at < ?1";
+static const struct db_sql sql_sessions_expire = {
+        "DELETE FROM server_sessions WHERE expires_at < ?1"};
 
-static int read_taken(sqlite3_stmt *st, void *ret)
+static int read_taken(struct db_stmt *st, void *ret)
 {
-        *(enum store_account_taken *)ret = sqlite3_column_int(st, 0)   ? STORE_TAKEN_USERNAME
-                                           : sqlite3_column_int(st, 1) ? STORE_TAKEN_EMAIL
-                                                                       : STORE_TAKEN_NONE;
+        *(enum store_account_taken *)ret = (int)db_column_int64(st, 0)   ? STORE_TAKEN_USERNAME
+                                           : (int)db_column_int64(st, 1) ? STORE_TAKEN_EMAIL
+                                                                         : STORE_TAKEN_NONE;
         return 0;
 }
 
-static int check_taken(struct store_conn *c, const char *username, const char *email,
+static int check_taken(struct db_conn *c, const char *username, const char *email,
                        enum store_account_taken *ret)
 {
-        return STORE_QUERY_ONE(c, sql_taken, "check account names", read_taken, ret, username,
+        return STORE_QUERY_ONE(c, &sql_taken, "check account names", read_taken, ret, username,
                                email);
 }
 
@@ -80,7 +88,7 @@ int store_account_create(struct store *s, const struct store_account_new *a,
                          enum store_account_taken *ret_taken)
 {
         enum store_account_taken taken = STORE_TAKEN_NONE;
-        struct store_conn *c;
+        struct db_conn *c;
         char now[21];
         int r;
 
@@ -92,13 +100,13 @@ int store_account_create(struct store *s, const struct store_account_new *a,
         if (r >= 0 && taken != STORE_TAKEN_NONE)
                 r = -EEXIST;
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_insert, "insert user", a->id, a->username, a->email,
+                r = STORE_RUN(c, &sql_user_insert, "insert user", a->id, a->username, a->email,
                               a->password_hash, now, a->locale);
         if (r >= 0)
-                r = STORE_RUN(c, sql_token_insert, "insert e-mail token", a->confirm_token_hash,
+                r = STORE_RUN(c, &sql_token_insert, "insert e-mail token", a->confirm_token_hash,
                               a->id, STORE_TOKEN_CONFIRM, a->confirm_expires_at, now);
         if (r >= 0 && a->invitation_hash) {
-                r = STORE_RUN(c, sql_invitation_use, "use invitation", a->invitation_hash, now,
+                r = STORE_RUN(c, &sql_invitation_use, "use invitation", a->invitation_hash, now,
                               a->id);
                 if (r == 0)
                         r = -ESTALE; /* used or expired meanwhile: roll back */
@@ -116,12 +124,12 @@ int store_email_token_add(struct store *s, const char *user_id, const char *purp
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_token_insert, "insert e-mail token", token_hash, user_id,
+        r = STORE_WRITE_ONE(s, &sql_token_insert, "insert e-mail token", token_hash, user_id,
                             purpose, expires_at, now);
         return r < 0 ? r : 0;
 }
 
-/* A row of sql_token_get. */
+/* A row of &sql_token_get. */
 struct token_row {
         char *user_id;
         time_t expires;
@@ -133,14 +141,14 @@ static void token_row_done(struct token_row *t)
         free(t->user_id);
 }
 
-static int read_token(sqlite3_stmt *st, void *ret)
+static int read_token(struct db_stmt *st, void *ret)
 {
         struct token_row *t = ret;
 
-        t->user_id = store_column_strdup(st, 0);
+        t->user_id = db_column_strdup(st, 0);
         if (!t->user_id)
                 return -ENOMEM;
-        t->dated = time_parse_rfc3339(store_column_text(st, 1), &t->expires) == 0;
+        t->dated = time_parse_rfc3339(db_column_text(st, 1), &t->expires) == 0;
         return 0;
 }
 
@@ -149,17 +157,17 @@ static int read_token(sqlite3_stmt *st, void *ret)
  * *ret_user_id when valid at now; -ETIME after deleting an expired (or
  * unreadable) one; -ENOENT when there is none.
  */
-static int consume_token(struct store_conn *c, const char *token_hash, const char *purpose,
-                         time_t now, char **ret_user_id)
+static int consume_token(struct db_conn *c, const char *token_hash, const char *purpose, time_t now,
+                         char **ret_user_id)
 {
         _cleanup_(token_row_done) struct token_row t = {0};
         int r;
 
-        r = STORE_QUERY_ONE(c, sql_token_get, "get e-mail token", read_token, &t, token_hash,
+        r = STORE_QUERY_ONE(c, &sql_token_get, "get e-mail token", read_token, &t, token_hash,
                             purpose);
         if (r < 0)
                 return r;
-        r = STORE_RUN(c, sql_token_delete, "delete e-mail token", token_hash);
+        r = STORE_RUN(c, &sql_token_delete, "delete e-mail token", token_hash);
         if (r < 0)
                 return r;
         if (!t.dated || t.expires <= now)
@@ -175,10 +183,10 @@ static int consume_token(struct store_conn *c, const char *token_hash, const cha
  * expired token's deletion is committed too and reported as -ETIME.
  */
 static int consume_and_update(struct store *s, const char *token_hash, const char *purpose,
-                              time_t now, const char *sql_user, const char *value,
+                              time_t now, const struct db_sql *sql_user, const char *value,
                               bool end_sessions, char **ret_user_id)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         _cleanup_free_ char *user_id = NULL;
         int r;
 
@@ -196,9 +204,9 @@ static int consume_and_update(struct store *s, const char *token_hash, const cha
         if (r == 0)
                 r = -ENOENT; /* the user was deleted meanwhile */
         if (r > 0)
-                r = STORE_RUN(c, sql_tokens_delete_user, "delete e-mail tokens", user_id, purpose);
+                r = STORE_RUN(c, &sql_tokens_delete_user, "delete e-mail tokens", user_id, purpose);
         if (r >= 0 && end_sessions)
-                r = STORE_RUN(c, sql_sessions_delete_subject, "end sessions", STORE_SESSION_USER,
+                r = STORE_RUN(c, &sql_sessions_delete_subject, "end sessions", STORE_SESSION_USER,
                               user_id);
         r = store_write_end(s, c, r, true);
         if (r < 0)
@@ -210,20 +218,20 @@ static int consume_and_update(struct store *s, const char *token_hash, const cha
 
 int store_account_confirm(struct store *s, const char *token_hash, time_t now, char **ret_user_id)
 {
-        return consume_and_update(s, token_hash, STORE_TOKEN_CONFIRM, now, sql_user_confirm, NULL,
+        return consume_and_update(s, token_hash, STORE_TOKEN_CONFIRM, now, &sql_user_confirm, NULL,
                                   false, ret_user_id);
 }
 
 int store_account_reset_password(struct store *s, const char *token_hash, time_t now,
                                  const char *password_hash, char **ret_user_id)
 {
-        return consume_and_update(s, token_hash, STORE_TOKEN_RESET, now, sql_user_password,
+        return consume_and_update(s, token_hash, STORE_TOKEN_RESET, now, &sql_user_password,
                                   password_hash, true, ret_user_id);
 }
 
 int store_email_tokens_expire(struct store *s, const char *now)
 {
-        return STORE_WRITE_ONE(s, sql_tokens_expire, "expire e-mail tokens", now);
+        return STORE_WRITE_ONE(s, &sql_tokens_expire, "expire e-mail tokens", now);
 }
 
 /* --- sessions ------------------------------------------------------------ */
@@ -249,21 +257,21 @@ int store_session_create(struct store *s, const char *token_hash, const char *cs
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_session_insert, "insert session", token_hash, csrf_hash, scope,
+        r = STORE_WRITE_ONE(s, &sql_session_insert, "insert session", token_hash, csrf_hash, scope,
                             subject_id, expires_at, now);
         return r < 0 ? r : 0;
 }
 
-static int read_session(sqlite3_stmt *st, void *ret)
+static int read_session(struct db_stmt *st, void *ret)
 {
         struct store_session ss = {
-                .token_hash = store_column_strdup(st, 0),
-                .csrf_hash = store_column_strdup(st, 1),
-                .scope = store_column_strdup(st, 2),
-                .subject_id = store_column_strdup(st, 3),
-                .expires_at = store_column_strdup(st, 4),
-                .created_at = store_column_strdup(st, 5),
-                .last_seen = store_column_strdup(st, 6),
+                .token_hash = db_column_strdup(st, 0),
+                .csrf_hash = db_column_strdup(st, 1),
+                .scope = db_column_strdup(st, 2),
+                .subject_id = db_column_strdup(st, 3),
+                .expires_at = db_column_strdup(st, 4),
+                .created_at = db_column_strdup(st, 5),
+                .last_seen = db_column_strdup(st, 6),
         };
         if (!ss.token_hash || !ss.csrf_hash || !ss.scope || !ss.subject_id || !ss.expires_at ||
             !ss.created_at || !ss.last_seen) {
@@ -276,7 +284,7 @@ static int read_session(sqlite3_stmt *st, void *ret)
 
 int store_session_get(struct store *s, const char *token_hash, struct store_session *ret)
 {
-        return STORE_READ_ONE(s, sql_session_get, "get session", read_session, ret, token_hash);
+        return STORE_READ_ONE(s, &sql_session_get, "get session", read_session, ret, token_hash);
 }
 
 int store_session_touch(struct store *s, const char *token_hash)
@@ -285,22 +293,22 @@ int store_session_touch(struct store *s, const char *token_hash)
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_session_touch, "touch session", token_hash, now);
+        r = STORE_WRITE_ONE(s, &sql_session_touch, "touch session", token_hash, now);
         return r < 0 ? r : 0;
 }
 
 int store_session_delete(struct store *s, const char *token_hash)
 {
-        int r = STORE_WRITE_ONE(s, sql_session_delete, "delete session", token_hash);
+        int r = STORE_WRITE_ONE(s, &sql_session_delete, "delete session", token_hash);
         return r < 0 ? r : r > 0;
 }
 
 int store_sessions_delete_subject(struct store *s, const char *scope, const char *subject_id)
 {
-        return STORE_WRITE_ONE(s, sql_sessions_delete_subject, "end sessions", scope, subject_id);
+        return STORE_WRITE_ONE(s, &sql_sessions_delete_subject, "end sessions", scope, subject_id);
 }
 
 int store_sessions_expire(struct store *s, const char *now)
 {
-        return STORE_WRITE_ONE(s, sql_sessions_expire, "expire sessions", now);
+        return STORE_WRITE_ONE(s, &sql_sessions_expire, "expire sessions", now);
 }

@@ -10,34 +10,34 @@
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 
-static const char sql_admin_insert[] =
+static const struct db_sql sql_admin_insert = {
         "INSERT INTO server_admins (id, username, password_hash, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(username) DO NOTHING";
-static const char sql_admin_update[] =
-        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE username = ?1";
-static const char sql_admin_get[] =
-        "SELECT id, password_hash FROM server_admins WHERE username = ?1";
-static const char sql_admin_username[] = "SELECT username FROM server_admins WHERE id = ?1";
-static const char sql_admin_set_hash[] =
-        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1";
+        " VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(username) DO NOTHING"};
+static const struct db_sql sql_admin_update = {
+        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE username = ?1"};
+static const struct db_sql sql_admin_get = {
+        "SELECT id, password_hash FROM server_admins WHERE username = ?1"};
+static const struct db_sql sql_admin_username = {
+        "SELECT username FROM server_admins WHERE id = ?1"};
+static const struct db_sql sql_admin_set_hash = {
+        "UPDATE server_admins SET password_hash = ?2, updated_at = ?3 WHERE id = ?1"};
 
 /* In a writer transaction: add the administrator unless the name is
  * taken.  1 when added, 0 when taken, or a negative errno. */
-static int admin_insert(struct store_conn *c, const char *id, const char *username,
-                        const char *hash)
+static int admin_insert(struct db_conn *c, const char *id, const char *username, const char *hash)
 {
         char now[21];
         int r;
 
         store_now(now);
-        r = STORE_RUN(c, sql_admin_insert, "insert admin", id, username, hash, now);
+        r = STORE_RUN(c, &sql_admin_insert, "insert admin", id, username, hash, now);
         return r < 0 ? r : r > 0;
 }
 
 int store_admin_upsert(struct store *s, const char *new_id, const char *username,
                        const char *password_hash)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         char now[21];
         int r;
 
@@ -47,7 +47,7 @@ int store_admin_upsert(struct store *s, const char *new_id, const char *username
         r = admin_insert(c, new_id, username, password_hash);
         if (r == 0) {
                 store_now(now);
-                r = STORE_RUN(c, sql_admin_update, "update admin", username, password_hash, now);
+                r = STORE_RUN(c, &sql_admin_update, "update admin", username, password_hash, now);
                 if (r > 0)
                         r = 0;
         }
@@ -57,7 +57,7 @@ int store_admin_upsert(struct store *s, const char *new_id, const char *username
 int store_admin_import(struct store *s, const char *new_id, const char *username,
                        const char *password_hash)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
@@ -72,12 +72,12 @@ struct admin_row {
         char *hash;
 };
 
-static int read_admin(sqlite3_stmt *st, void *ret)
+static int read_admin(struct db_stmt *st, void *ret)
 {
         struct admin_row *a = ret;
 
-        a->id = store_column_strdup(st, 0);
-        a->hash = store_column_strdup(st, 1);
+        a->id = db_column_strdup(st, 0);
+        a->hash = db_column_strdup(st, 1);
         if (!a->id || !a->hash) {
                 free(a->id);
                 free(a->hash);
@@ -90,7 +90,7 @@ static int read_admin(sqlite3_stmt *st, void *ret)
 int store_admin_get(struct store *s, const char *username, char **ret_id, char **ret_hash)
 {
         struct admin_row a = {0};
-        int r = STORE_READ_ONE(s, sql_admin_get, "get admin", read_admin, &a, username);
+        int r = STORE_READ_ONE(s, &sql_admin_get, "get admin", read_admin, &a, username);
 
         if (r < 0)
                 return r;
@@ -105,7 +105,7 @@ int store_admin_get(struct store *s, const char *username, char **ret_id, char *
 
 int store_admin_username(struct store *s, const char *id, char **ret_username)
 {
-        return STORE_READ_ONE(s, sql_admin_username, "get admin name", store_row_string,
+        return STORE_READ_ONE(s, &sql_admin_username, "get admin name", store_row_string,
                               ret_username, id);
 }
 
@@ -115,28 +115,28 @@ int store_admin_set_password_hash(struct store *s, const char *id, const char *p
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_admin_set_hash, "set admin hash", id, password_hash, now);
+        r = STORE_WRITE_ONE(s, &sql_admin_set_hash, "set admin hash", id, password_hash, now);
         return r == 0 ? -ENOENT : r < 0 ? r : 0;
 }
 
-static const char sql_counts[] =
+static const struct db_sql sql_counts = {
         "SELECT (SELECT count(*) FROM server_users),"
         " (SELECT count(*) FROM server_devices WHERE revoked_at IS NULL OR revoked_at = ''),"
         " (SELECT count(*) FROM server_ops),"
-        " (SELECT value FROM server_meta WHERE key = 'last_sequence')";
+        " (SELECT value FROM server_meta WHERE key = 'last_sequence')"};
 
-static int read_counts(sqlite3_stmt *st, void *ret)
+static int read_counts(struct db_stmt *st, void *ret)
 {
         struct store_counts *c = ret;
 
-        c->users = sqlite3_column_int64(st, 0);
-        c->devices = sqlite3_column_int64(st, 1);
-        c->ops = sqlite3_column_int64(st, 2);
-        c->last_sequence = sqlite3_column_int64(st, 3);
+        c->users = db_column_int64(st, 0);
+        c->devices = db_column_int64(st, 1);
+        c->ops = db_column_int64(st, 2);
+        c->last_sequence = db_column_int64(st, 3);
         return 0;
 }
 
 int store_get_counts(struct store *s, struct store_counts *ret)
 {
-        return store_read_one(s, sql_counts, "counts", read_counts, ret, NULL, 0);
+        return store_read_one(s, &sql_counts, "counts", read_counts, ret, NULL, 0);
 }

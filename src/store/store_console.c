@@ -8,6 +8,7 @@
 #include "store/store_console.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,21 +80,19 @@ static int sql_add(char *sql, const char *fmt, ...)
         return n < 0 || (size_t)n >= CONSOLE_SQL_MAX - len ? -E2BIG : 0;
 }
 
-static int prepare(struct store_conn *c, const char *sql, const struct console_args *a,
-                   sqlite3_stmt **ret)
+static int prepare(struct db_conn *c, const char *sql, const struct console_args *a,
+                   struct db_stmt **ret)
 {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+        struct db_stmt *st = NULL;
+        int r = db_prepare(c, sql, &st);
 
-        if (rc != SQLITE_OK)
-                return store_errno(c, rc, "prepare console query");
+        if (r < 0)
+                return r;
         for (size_t i = 0; a && i < a->n; i++) {
-                rc = a->v[i].is_int ? sqlite3_bind_int64(st, (int)i + 1, a->v[i].i)
-                                    : (a->v[i].s ? sqlite3_bind_text(st, (int)i + 1, a->v[i].s, -1,
-                                                                     SQLITE_TRANSIENT)
-                                                 : sqlite3_bind_null(st, (int)i + 1));
-                if (rc != SQLITE_OK) {
-                        sqlite3_finalize(st);
+                r = a->v[i].is_int ? db_bind_int64(st, (int)i + 1, a->v[i].i)
+                                   : db_bind_text(st, (int)i + 1, a->v[i].s);
+                if (r < 0) {
+                        db_stmt_free(st);
                         return -EIO;
                 }
         }
@@ -101,16 +100,10 @@ static int prepare(struct store_conn *c, const char *sql, const struct console_a
         return 0;
 }
 
-static void finalizep(sqlite3_stmt **st)
-{
-        sqlite3_finalize(*st);
-}
-#define _cleanup_finalize_ __attribute__((cleanup(finalizep)))
-
 /* Read every row of st into ret. */
-static int rows_read(struct store_conn *c, sqlite3_stmt *st, struct store_rows *ret)
+static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *ret)
 {
-        struct store_rows r = {.n_cols = (size_t)sqlite3_column_count(st)};
+        struct store_rows r = {.n_cols = (size_t)db_column_count(st)};
         size_t cap = 0;
         int rc;
 
@@ -118,13 +111,13 @@ static int rows_read(struct store_conn *c, sqlite3_stmt *st, struct store_rows *
         if (!r.names)
                 return -ENOMEM;
         for (size_t i = 0; i < r.n_cols; i++) {
-                r.names[i] = strdup(sqlite3_column_name(st, (int)i));
+                r.names[i] = strdup(db_column_name(st, (int)i));
                 if (!r.names[i]) {
                         store_rows_done(&r);
                         return -ENOMEM;
                 }
         }
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 if (r.n_rows == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
                         struct store_cell *nc = reallocarray(r.cells, ncap * r.n_cols, sizeof(*nc));
@@ -139,17 +132,17 @@ static int rows_read(struct store_conn *c, sqlite3_stmt *st, struct store_rows *
                 struct store_cell *row = r.cells + r.n_rows * r.n_cols;
                 r.n_rows++;
                 for (size_t i = 0; i < r.n_cols; i++) {
-                        switch (sqlite3_column_type(st, (int)i)) {
-                        case SQLITE_NULL:
+                        switch (db_column_type(st, (int)i)) {
+                        case DB_NULL:
                                 row[i].type = STORE_CELL_NULL;
                                 break;
-                        case SQLITE_INTEGER:
+                        case DB_INT:
                                 row[i].type = STORE_CELL_INT;
-                                row[i].i = sqlite3_column_int64(st, (int)i);
+                                row[i].i = db_column_int64(st, (int)i);
                                 break;
                         default:
                                 row[i].type = STORE_CELL_TEXT;
-                                row[i].s = store_column_strdup(st, (int)i);
+                                row[i].s = db_column_strdup(st, (int)i);
                                 if (!row[i].s) {
                                         store_rows_done(&r);
                                         return -ENOMEM;
@@ -157,37 +150,36 @@ static int rows_read(struct store_conn *c, sqlite3_stmt *st, struct store_rows *
                         }
                 }
         }
-        if (rc != SQLITE_DONE) {
+        if (rc != DB_DONE) {
                 store_rows_done(&r);
-                return store_errno(c, rc, "console list");
+                return db_fail(c, rc, "console list");
         }
         *ret = r;
         return 0;
 }
 
 /* Run an assembled query on c into ret. */
-static int query_rows(struct store_conn *c, const char *sql, const struct console_args *a,
+static int query_rows(struct db_conn *c, const char *sql, const struct console_args *a,
                       struct store_rows *ret)
 {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_free_ struct db_stmt *st = NULL;
         int r = prepare(c, sql, a, &st);
 
         return r < 0 ? r : rows_read(c, st, ret);
 }
 
 /* Run an assembled query that yields one integer. */
-static int query_int(struct store_conn *c, const char *sql, const struct console_args *a,
-                     int64_t *ret)
+static int query_int(struct db_conn *c, const char *sql, const struct console_args *a, int64_t *ret)
 {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_free_ struct db_stmt *st = NULL;
         int r = prepare(c, sql, a, &st), rc;
 
         if (r < 0)
                 return r;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "console count");
-        *ret = sqlite3_column_int64(st, 0);
+        rc = db_step(st);
+        if (rc != DB_ROW)
+                return db_fail(c, rc, "console count");
+        *ret = db_column_int64(st, 0);
         return 0;
 }
 
@@ -206,7 +198,7 @@ static int paged_list(struct store *s, const char *select, const char *from, con
                       int64_t *ret_total)
 {
         char sql[CONSOLE_SQL_MAX] = "";
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_read_begin(s, &c);
@@ -250,22 +242,22 @@ static int where_add(char *where, size_t size, const char *cond)
 /* --- figures -------------------------------------------------------------------- */
 
 /* The counters the schema's triggers keep (migration 4). */
-static const char sql_counters[] = "SELECT key, value FROM server_meta";
+static const struct db_sql sql_counters = {"SELECT key, value FROM server_meta"};
 /* What is cheap to ask directly: indexed ranges, min/max, small tables. */
-static const char sql_stats[] =
+static const struct db_sql sql_stats = {
         "SELECT (SELECT count(*) FROM server_sessions WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_email_tokens WHERE expires_at < ?1),"
         " (SELECT count(*) FROM server_idempotency_keys),"
         " (SELECT value FROM server_meta WHERE key = 'audit_entries'),"
         " coalesce((SELECT max(last_seen) FROM server_devices), ''),"
-        " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())";
+        " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())"};
 /* The first sequence at or after ?1 (binary search for the 24-hour count). */
-static const char sql_op_at[] =
+static const struct db_sql sql_op_at = {
         "SELECT server_sequence, pushed_at FROM server_ops WHERE server_sequence >= ?1"
-        " ORDER BY server_sequence LIMIT 1";
-static const char sql_seq_bounds[] =
+        " ORDER BY server_sequence LIMIT 1"};
+static const struct db_sql sql_seq_bounds = {
         "SELECT coalesce((SELECT min(server_sequence) FROM server_ops), 0),"
-        " coalesce((SELECT max(server_sequence) FROM server_ops), 0)";
+        " coalesce((SELECT max(server_sequence) FROM server_ops), 0)"};
 
 /*
  * Operations pushed since cutoff.  Sequences are assigned in push order,
@@ -275,37 +267,37 @@ static const char sql_seq_bounds[] =
  * from there to the newest, instead of reading every recent row.  (An
  * operation deleted since, with its user, still counts as pushed.)
  */
-static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
+static int ops_since(struct db_conn *c, const char *cutoff, int64_t *ret)
 {
         int64_t lo, hi, last;
         int rc;
 
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_seq_bounds);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_seq_bounds);
                 if (!st)
                         return -EIO;
-                rc = sqlite3_step(st);
-                if (rc != SQLITE_ROW)
-                        return store_errno(c, rc, "sequence bounds");
-                lo = sqlite3_column_int64(st, 0);
-                last = sqlite3_column_int64(st, 1);
+                rc = db_step(st);
+                if (rc != DB_ROW)
+                        return db_fail(c, rc, "sequence bounds");
+                lo = db_column_int64(st, 0);
+                last = db_column_int64(st, 1);
                 hi = last + 1; /* past the end: nothing recent */
         }
         while (lo < hi) {
                 int64_t mid = lo + (hi - lo) / 2, seq;
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_op_at);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_op_at);
                 if (!st)
                         return -EIO;
-                store_bind_int64(st, 1, mid);
-                rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE) {
+                db_bind_int64(st, 1, mid);
+                rc = db_step(st);
+                if (rc == DB_DONE) {
                         hi = mid;
                         continue;
                 }
-                if (rc != SQLITE_ROW)
-                        return store_errno(c, rc, "find sequence");
-                seq = sqlite3_column_int64(st, 0);
-                if (strcmp(store_column_text(st, 1), cutoff) >= 0)
+                if (rc != DB_ROW)
+                        return db_fail(c, rc, "find sequence");
+                seq = db_column_int64(st, 0);
+                if (strcmp(db_column_text(st, 1), cutoff) >= 0)
                         hi = mid;
                 else
                         lo = seq + 1;
@@ -315,9 +307,9 @@ static int ops_since(struct store_conn *c, const char *cutoff, int64_t *ret)
 }
 
 /* Fill v from the trigger-kept counters. */
-static int read_counters(struct store_conn *c, struct store_console_stats *v)
+static int read_counters(struct db_conn *c, struct store_console_stats *v)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_counters);
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_counters);
         int64_t blocked = 0, unconfirmed = 0, revoked = 0, referenced = 0;
         const struct {
                 const char *key;
@@ -339,12 +331,12 @@ static int read_counters(struct store_conn *c, struct store_console_stats *v)
 
         if (!st)
                 return -EIO;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        while ((rc = db_step(st)) == DB_ROW)
                 for (size_t i = 0; i < ELEMENTSOF(map); i++)
-                        if (strcmp(store_column_text(st, 0), map[i].key) == 0)
-                                *map[i].value = sqlite3_column_int64(st, 1);
-        if (rc != SQLITE_DONE)
-                return store_errno(c, rc, "console counters");
+                        if (strcmp(db_column_text(st, 0), map[i].key) == 0)
+                                *map[i].value = db_column_int64(st, 1);
+        if (rc != DB_DONE)
+                return db_fail(c, rc, "console counters");
         v->blocked_users = blocked;
         v->unconfirmed_users = unconfirmed;
         v->active_users = v->users - blocked - unconfirmed;
@@ -358,7 +350,7 @@ int store_console_stats(struct store *s, time_t now, struct store_console_stats 
 {
         char now_s[TIME_RFC3339_SIZE], cutoff[TIME_RFC3339_SIZE];
         struct store_console_stats v = {0};
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         time_format_rfc3339(now, now_s);
@@ -368,22 +360,22 @@ int store_console_stats(struct store *s, time_t now, struct store_console_stats 
                 return r;
         r = read_counters(c, &v);
         if (r >= 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_stats);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_stats);
                 if (!st)
                         r = -EIO;
                 else {
-                        store_bind_text(st, 1, now_s);
-                        int rc = sqlite3_step(st);
-                        if (rc == SQLITE_ROW) {
-                                v.expired_sessions = sqlite3_column_int64(st, 0);
-                                v.expired_email_tokens = sqlite3_column_int64(st, 1);
-                                v.idempotency_records = sqlite3_column_int64(st, 2);
-                                v.audit_events = sqlite3_column_int64(st, 3);
+                        db_bind_text(st, 1, now_s);
+                        int rc = db_step(st);
+                        if (rc == DB_ROW) {
+                                v.expired_sessions = db_column_int64(st, 0);
+                                v.expired_email_tokens = db_column_int64(st, 1);
+                                v.idempotency_records = db_column_int64(st, 2);
+                                v.audit_events = db_column_int64(st, 3);
                                 snprintf(v.last_sync, sizeof(v.last_sync), "%s",
-                                         store_column_text(st, 4));
-                                v.database_bytes = sqlite3_column_int64(st, 5);
+                                         db_column_text(st, 4));
+                                v.database_bytes = db_column_int64(st, 5);
                         } else
-                                r = store_errno(c, rc, "console stats");
+                                r = db_fail(c, rc, "console stats");
                 }
         }
         if (r >= 0)
@@ -488,48 +480,50 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 q->search && q->search[0] ? NULL : user_totals[q->status], ret, ret_total);
 }
 
-static const char sql_taken_other[] =
+static const struct db_sql sql_taken_other = {
         "SELECT EXISTS (SELECT 1 FROM server_users WHERE username = ?1 AND id <> ?3),"
-        " EXISTS (SELECT 1 FROM server_users WHERE email = ?2 AND id <> ?3)";
-static const char sql_user_insert_confirmed[] =
+        " EXISTS (SELECT 1 FROM server_users WHERE email = ?2 AND id <> ?3)"};
+static const struct db_sql sql_user_insert_confirmed = {
         "INSERT INTO server_users (id, username, email, password_hash, confirmed, blocked,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)";
-static const char sql_user_edit[] =
-        "UPDATE server_users SET username = ?2, email = ?3 WHERE id = ?1";
-static const char sql_user_confirm[] = "UPDATE server_users SET confirmed = 1 WHERE id = ?1";
-static const char sql_user_block[] = "UPDATE server_users SET blocked = ?2 WHERE id = ?1";
-static const char sql_user_password[] = "UPDATE server_users SET password_hash = ?2 WHERE id = ?1";
-static const char sql_user_tokens_delete[] =
-        "DELETE FROM server_email_tokens WHERE user_id = ?1 AND purpose = ?2";
-static const char sql_user_sessions_delete[] =
-        "DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_USER "' AND subject_id = ?1";
+        " created_at) VALUES (?1, ?2, ?3, ?4, 1, 0, ?5)"};
+static const struct db_sql sql_user_edit = {
+        "UPDATE server_users SET username = ?2, email = ?3 WHERE id = ?1"};
+static const struct db_sql sql_user_confirm = {
+        "UPDATE server_users SET confirmed = 1 WHERE id = ?1"};
+static const struct db_sql sql_user_block = {"UPDATE server_users SET blocked = ?2 WHERE id = ?1"};
+static const struct db_sql sql_user_password = {
+        "UPDATE server_users SET password_hash = ?2 WHERE id = ?1"};
+static const struct db_sql sql_user_tokens_delete = {
+        "DELETE FROM server_email_tokens WHERE user_id = ?1 AND purpose = ?2"};
+static const struct db_sql sql_user_sessions_delete = {
+        "DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_USER "' AND subject_id = ?1"};
 
 /* -EEXIST (and which) when another user has username or email. */
-static int check_taken_other(struct store_conn *c, const char *id, const char *username,
+static int check_taken_other(struct db_conn *c, const char *id, const char *username,
                              const char *email, bool *ret_email_taken)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_taken_other);
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_taken_other);
         int rc;
 
         if (!st)
                 return -EIO;
-        store_bind_text(st, 1, username);
-        store_bind_text(st, 2, email);
-        store_bind_text(st, 3, id);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_errno(c, rc, "check account names");
-        if (!sqlite3_column_int(st, 0) && !sqlite3_column_int(st, 1))
+        db_bind_text(st, 1, username);
+        db_bind_text(st, 2, email);
+        db_bind_text(st, 3, id);
+        rc = db_step(st);
+        if (rc != DB_ROW)
+                return db_fail(c, rc, "check account names");
+        if (!(int)db_column_int64(st, 0) && !(int)db_column_int64(st, 1))
                 return 0;
         if (ret_email_taken)
-                *ret_email_taken = !sqlite3_column_int(st, 0);
+                *ret_email_taken = !(int)db_column_int64(st, 0);
         return -EEXIST;
 }
 
 int store_console_user_create(struct store *s, const char *id, const char *username,
                               const char *email, const char *password_hash, bool *ret_email_taken)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         char now[21];
         int r;
 
@@ -539,14 +533,14 @@ int store_console_user_create(struct store *s, const char *id, const char *usern
         store_now(now);
         r = check_taken_other(c, id, username, email, ret_email_taken);
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_insert_confirmed, "create user", id, username, email,
+                r = STORE_RUN(c, &sql_user_insert_confirmed, "create user", id, username, email,
                               password_hash, now);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
 /* Run one UPDATE of a user alone; -ENOENT when no row changed. */
-static int user_update(struct store_conn *c, const char *sql, const char *what, const char *id,
-                       const char *value)
+static int user_update(struct db_conn *c, const struct db_sql *sql, const char *what,
+                       const char *id, const char *value)
 {
         int r = STORE_RUN(c, sql, what, id, value);
         return r == 0 ? -ENOENT : r;
@@ -555,7 +549,7 @@ static int user_update(struct store_conn *c, const char *sql, const char *what, 
 int store_console_user_edit(struct store *s, const char *id, const char *username,
                             const char *email, bool *ret_email_taken)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
@@ -563,7 +557,7 @@ int store_console_user_edit(struct store *s, const char *id, const char *usernam
                 return r;
         r = check_taken_other(c, id, username, email, ret_email_taken);
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_edit, "edit user", id, username, email);
+                r = STORE_RUN(c, &sql_user_edit, "edit user", id, username, email);
         if (r == 0)
                 r = -ENOENT;
         return store_write_end(s, c, r < 0 ? r : 0, true);
@@ -571,81 +565,82 @@ int store_console_user_edit(struct store *s, const char *id, const char *usernam
 
 int store_console_user_confirm(struct store *s, const char *id)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = STORE_RUN(c, sql_user_confirm, "confirm user", id);
+        r = STORE_RUN(c, &sql_user_confirm, "confirm user", id);
         if (r == 0)
                 r = -ENOENT;
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_tokens_delete, "drop confirmation links", id,
+                r = STORE_RUN(c, &sql_user_tokens_delete, "drop confirmation links", id,
                               STORE_TOKEN_CONFIRM);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
 int store_console_user_block(struct store *s, const char *id, bool blocked)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = user_update(c, sql_user_block, "block user", id, blocked ? "1" : "0");
+        r = user_update(c, &sql_user_block, "block user", id, blocked ? "1" : "0");
         if (r >= 0 && blocked)
-                r = STORE_RUN(c, sql_user_sessions_delete, "end user sessions", id);
+                r = STORE_RUN(c, &sql_user_sessions_delete, "end user sessions", id);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
 int store_console_user_password(struct store *s, const char *id, const char *password_hash)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = user_update(c, sql_user_password, "set user password", id, password_hash);
+        r = user_update(c, &sql_user_password, "set user password", id, password_hash);
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_sessions_delete, "end user sessions", id);
+                r = STORE_RUN(c, &sql_user_sessions_delete, "end user sessions", id);
         if (r >= 0)
-                r = STORE_RUN(c, sql_user_tokens_delete, "drop reset links", id, STORE_TOKEN_RESET);
+                r = STORE_RUN(c, &sql_user_tokens_delete, "drop reset links", id,
+                              STORE_TOKEN_RESET);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
-static const char sql_user_shas[] =
-        "SELECT DISTINCT sha256 FROM server_blob_refs WHERE user_id = ?1";
+static const struct db_sql sql_user_shas = {
+        "SELECT DISTINCT sha256 FROM server_blob_refs WHERE user_id = ?1"};
 /* Everything a user owns, children first, the user row last. */
-static const char *const sql_user_delete[] = {
-        "DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_USER "' AND subject_id = ?1",
-        "DELETE FROM server_email_tokens WHERE user_id = ?1",
-        "DELETE FROM server_blob_refs WHERE user_id = ?1",
-        "DELETE FROM server_idempotency_keys WHERE user_id = ?1",
-        "DELETE FROM server_tombstones WHERE user_id = ?1",
-        "DELETE FROM server_revisions WHERE device_id IN"
-        " (SELECT id FROM server_devices WHERE user_id = ?1)",
-        "DELETE FROM server_ops WHERE user_id = ?1",
-        "DELETE FROM server_user_devices WHERE user_id = ?1",
-        "DELETE FROM server_devices WHERE user_id = ?1",
-        "DELETE FROM server_audit_log WHERE user_id = ?1",
-        "UPDATE server_invitations SET used_by = NULL WHERE used_by = ?1",
-        "DELETE FROM server_users WHERE id = ?1",
+static const struct db_sql sql_user_delete[] = {
+        {"DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_USER "' AND subject_id = ?1"},
+        {"DELETE FROM server_email_tokens WHERE user_id = ?1"},
+        {"DELETE FROM server_blob_refs WHERE user_id = ?1"},
+        {"DELETE FROM server_idempotency_keys WHERE user_id = ?1"},
+        {"DELETE FROM server_tombstones WHERE user_id = ?1"},
+        {"DELETE FROM server_revisions WHERE device_id IN (SELECT id FROM server_devices WHERE "
+         "user_id = ?1)"},
+        {"DELETE FROM server_ops WHERE user_id = ?1"},
+        {"DELETE FROM server_user_devices WHERE user_id = ?1"},
+        {"DELETE FROM server_devices WHERE user_id = ?1"},
+        {"DELETE FROM server_audit_log WHERE user_id = ?1"},
+        {"UPDATE server_invitations SET used_by = NULL WHERE used_by = ?1"},
+        {"DELETE FROM server_users WHERE id = ?1"},
 };
 
-static int user_shas(struct store_conn *c, const char *id, char (**ret)[65], size_t *ret_n)
+static int user_shas(struct db_conn *c, const char *id, char (**ret)[65], size_t *ret_n)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_user_shas);
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_user_shas);
         char(*list)[65] = NULL;
         size_t n = 0, cap = 0;
         int rc;
 
         if (!st)
                 return -EIO;
-        store_bind_text(st, 1, id);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        db_bind_text(st, 1, id);
+        while ((rc = db_step(st)) == DB_ROW) {
                 if (n == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
                         char(*nl)[65] = reallocarray(list, ncap, sizeof(*nl));
@@ -656,11 +651,11 @@ static int user_shas(struct store_conn *c, const char *id, char (**ret)[65], siz
                         list = nl;
                         cap = ncap;
                 }
-                snprintf(list[n++], 65, "%s", store_column_text(st, 0));
+                snprintf(list[n++], 65, "%s", db_column_text(st, 0));
         }
-        if (rc != SQLITE_DONE) {
+        if (rc != DB_DONE) {
                 free(list);
-                return store_errno(c, rc, "list user blobs");
+                return db_fail(c, rc, "list user blobs");
         }
         *ret = list;
         *ret_n = n;
@@ -670,7 +665,7 @@ static int user_shas(struct store_conn *c, const char *id, char (**ret)[65], siz
 int store_console_user_delete(struct store *s, const char *id, char (**ret_shas)[65], size_t *ret_n)
 {
         char(*shas)[65] = NULL;
-        struct store_conn *c;
+        struct db_conn *c;
         size_t n = 0;
         int r;
 
@@ -679,8 +674,8 @@ int store_console_user_delete(struct store *s, const char *id, char (**ret_shas)
                 return r;
         r = user_shas(c, id, &shas, &n);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(sql_user_delete); i++) {
-                /* Each statement text is static: the cache keys on it. */
-                r = STORE_RUN(c, sql_user_delete[i], "delete user", id);
+                /* Each query is static: the cache keys on it. */
+                r = STORE_RUN(c, &sql_user_delete[i], "delete user", id);
                 if (r == 0 && i == ELEMENTSOF(sql_user_delete) - 1)
                         r = -ENOENT;
         }
@@ -753,37 +748,37 @@ int store_console_devices(struct store *s, const struct store_device_query *q,
                           a.n ? NULL : device_totals[q->status], ret, ret_total);
 }
 
-static const char sql_device_revoked[] =
-        "SELECT coalesce(revoked_at, '') <> '' FROM server_devices WHERE id = ?1";
-static const char sql_device_delete_links[] =
-        "DELETE FROM server_user_devices WHERE device_id = ?1";
-static const char sql_device_delete[] = "DELETE FROM server_devices WHERE id = ?1";
+static const struct db_sql sql_device_revoked = {
+        "SELECT coalesce(revoked_at, '') <> '' FROM server_devices WHERE id = ?1"};
+static const struct db_sql sql_device_delete_links = {
+        "DELETE FROM server_user_devices WHERE device_id = ?1"};
+static const struct db_sql sql_device_delete = {"DELETE FROM server_devices WHERE id = ?1"};
 
 int store_console_device_delete(struct store *s, const char *id)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_device_revoked);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_device_revoked);
                 if (!st)
                         r = -EIO;
                 else {
-                        store_bind_text(st, 1, id);
-                        int rc = sqlite3_step(st);
-                        r = rc == SQLITE_DONE           ? -ENOENT
-                            : rc != SQLITE_ROW          ? store_errno(c, rc, "find device")
-                            : sqlite3_column_int(st, 0) ? 0
-                                                        : -EPERM;
+                        db_bind_text(st, 1, id);
+                        int rc = db_step(st);
+                        r = rc == DB_DONE                 ? -ENOENT
+                            : rc != DB_ROW                ? db_fail(c, rc, "find device")
+                            : (int)db_column_int64(st, 0) ? 0
+                                                          : -EPERM;
                 }
         }
         if (r >= 0)
-                r = STORE_RUN(c, sql_device_delete_links, "delete device links", id);
+                r = STORE_RUN(c, &sql_device_delete_links, "delete device links", id);
         if (r >= 0)
-                r = STORE_RUN(c, sql_device_delete, "delete device", id);
+                r = STORE_RUN(c, &sql_device_delete, "delete device", id);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
@@ -823,10 +818,10 @@ int store_console_device_delete(struct store *s, const char *id)
         "   JOIN server_devices d ON d.user_id = k.user_id AND d.vault_id = k.vault_id"            \
         "   GROUP BY d.user_id, d.vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
 
-static const char sql_vault_total[] = "SELECT value FROM server_meta WHERE key = 'vaults'";
-static const char sql_vault_total_user[] =
+static const struct db_sql sql_vault_total = {"SELECT value FROM server_meta WHERE key = 'vaults'"};
+static const struct db_sql sql_vault_total_user = {
         "SELECT count(*) FROM (SELECT DISTINCT vault_id FROM server_devices"
-        " WHERE user_id = ?1 AND vault_id IS NOT NULL)";
+        " WHERE user_id = ?1 AND vault_id IS NOT NULL)"};
 
 /* Vaults are groups of devices: the page is cut from the grouping (in the
  * order of the (user_id, vault_id) index) before any figure is computed,
@@ -837,7 +832,7 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         struct console_args a = {0};
         char sql[CONSOLE_SQL_MAX] = "";
         bool one = user_id && user_id[0];
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         if (one && args_text(&a, user_id) < 0)
@@ -845,7 +840,8 @@ int store_console_vaults(struct store *s, const char *user_id, const struct stor
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        r = query_int(c, one ? sql_vault_total_user : sql_vault_total, &a, ret_total);
+        r = query_int(c, db_sql_text(c, one ? &sql_vault_total_user : &sql_vault_total), &a,
+                      ret_total);
         if (r >= 0)
                 r = sql_add(sql, "%s FROM " VAULT_PAGE_FROM " ORDER BY v.user_id, v.vault_id",
                             VAULT_COLUMNS, one ? " AND user_id = ?1" : "");
@@ -865,7 +861,7 @@ int store_console_vault(struct store *s, const char *user_id, const char *vault_
         struct console_args a = {0};
         char sql[CONSOLE_SQL_MAX] = "";
         struct store_rows v = {0};
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         if (args_text(&a, user_id) < 0 || args_text(&a, vault_id) < 0)
@@ -952,26 +948,27 @@ int store_console_audit(struct store *s, const struct store_audit_query *q, stru
 
 /* --- administrators ----------------------------------------------------------------- */
 
-static const char sql_admins[] =
-        "SELECT id, username, created_at, last_login FROM server_admins ORDER BY username";
-static const char sql_admin_insert_new[] =
+static const struct db_sql sql_admins = {
+        "SELECT id, username, created_at, last_login FROM server_admins ORDER BY username"};
+static const struct db_sql sql_admin_insert_new = {
         "INSERT INTO server_admins (id, username, password_hash, created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?4)";
-static const char sql_admin_count[] = "SELECT count(*) FROM server_admins";
-static const char sql_admin_delete[] = "DELETE FROM server_admins WHERE id = ?1";
-static const char sql_admin_sessions_delete[] =
-        "DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_ADMIN "' AND subject_id = ?1";
-static const char sql_admin_login[] = "UPDATE server_admins SET last_login = ?2 WHERE id = ?1";
+        " VALUES (?1, ?2, ?3, ?4, ?4)"};
+static const struct db_sql sql_admin_count = {"SELECT count(*) FROM server_admins"};
+static const struct db_sql sql_admin_delete = {"DELETE FROM server_admins WHERE id = ?1"};
+static const struct db_sql sql_admin_sessions_delete = {
+        "DELETE FROM server_sessions WHERE scope = '" STORE_SESSION_ADMIN "' AND subject_id = ?1"};
+static const struct db_sql sql_admin_login = {
+        "UPDATE server_admins SET last_login = ?2 WHERE id = ?1"};
 
 int store_console_admins(struct store *s, struct store_rows *ret)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
-        r = query_rows(c, sql_admins, NULL, ret);
+        r = query_rows(c, db_sql_text(c, &sql_admins), NULL, ret);
         store_read_end(s, c);
         return r;
 }
@@ -983,22 +980,23 @@ int store_console_admin_create(struct store *s, const char *id, const char *user
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_admin_insert_new, "add admin", id, username, password_hash, now);
+        r = STORE_WRITE_ONE(s, &sql_admin_insert_new, "add admin", id, username, password_hash,
+                            now);
         return r < 0 ? r : 0;
 }
 
 int store_console_admin_delete(struct store *s, const char *id, const char *self_id)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int64_t n = 0;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = query_int(c, sql_admin_count, NULL, &n);
+        r = query_int(c, db_sql_text(c, &sql_admin_count), NULL, &n);
         if (r >= 0)
-                r = STORE_RUN(c, sql_admin_delete, "remove admin", id);
+                r = STORE_RUN(c, &sql_admin_delete, "remove admin", id);
         if (r == 0)
                 r = -ENOENT;
         else if (r > 0 && n <= 1)
@@ -1006,7 +1004,7 @@ int store_console_admin_delete(struct store *s, const char *id, const char *self
         else if (r > 0 && strcmp(id, self_id) == 0)
                 r = -ECANCELED; /* rolled back: another administrator must do it */
         if (r >= 0)
-                r = STORE_RUN(c, sql_admin_sessions_delete, "end admin sessions", id);
+                r = STORE_RUN(c, &sql_admin_sessions_delete, "end admin sessions", id);
         return store_write_end(s, c, r < 0 ? r : 0, true);
 }
 
@@ -1016,20 +1014,20 @@ int store_console_admin_login(struct store *s, const char *id)
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_admin_login, "record admin login", id, now);
+        r = STORE_WRITE_ONE(s, &sql_admin_login, "record admin login", id, now);
         return r < 0 ? r : 0;
 }
 
 /* --- invitations ------------------------------------------------------------------- */
 
-static const char sql_invitation_insert[] =
+static const struct db_sql sql_invitation_insert = {
         "INSERT INTO server_invitations (id, token_hash, email, created_by, created_at,"
-        " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-static const char sql_invitation_delete[] =
-        "DELETE FROM server_invitations WHERE id = ?1 AND used_at IS NULL";
-static const char sql_invitation_get[] =
+        " expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"};
+static const struct db_sql sql_invitation_delete = {
+        "DELETE FROM server_invitations WHERE id = ?1 AND used_at IS NULL"};
+static const struct db_sql sql_invitation_get = {
         "SELECT email, expires_at FROM server_invitations WHERE token_hash = ?1"
-        " AND used_at IS NULL";
+        " AND used_at IS NULL"};
 
 int store_invitation_create(struct store *s, const char *id, const char *token_hash,
                             const char *email, const char *created_by, const char *expires_at)
@@ -1038,7 +1036,7 @@ int store_invitation_create(struct store *s, const char *id, const char *token_h
         int r;
 
         store_now(now);
-        r = STORE_WRITE_ONE(s, sql_invitation_insert, "create invitation", id, token_hash, email,
+        r = STORE_WRITE_ONE(s, &sql_invitation_insert, "create invitation", id, token_hash, email,
                             created_by, now, expires_at);
         return r < 0 ? r : 0;
 }
@@ -1061,7 +1059,7 @@ int store_invitations(struct store *s, const struct store_page *page, struct sto
 
 int store_invitation_delete(struct store *s, const char *id)
 {
-        int r = STORE_WRITE_ONE(s, sql_invitation_delete, "withdraw invitation", id);
+        int r = STORE_WRITE_ONE(s, &sql_invitation_delete, "withdraw invitation", id);
         return r == 0 ? -ENOENT : r < 0 ? r : 0;
 }
 
@@ -1070,16 +1068,16 @@ struct invitation_row {
         time_t expires;
 };
 
-static int invitation_read(sqlite3_stmt *st, void *ret)
+static int invitation_read(struct db_stmt *st, void *ret)
 {
         struct invitation_row *row = ret;
 
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
-                row->email = store_column_strdup(st, 0);
+        if (db_column_type(st, 0) != DB_NULL) {
+                row->email = db_column_strdup(st, 0);
                 if (!row->email)
                         return -ENOMEM;
         }
-        if (time_parse_rfc3339(store_column_text(st, 1), &row->expires) < 0)
+        if (time_parse_rfc3339(db_column_text(st, 1), &row->expires) < 0)
                 row->expires = 0;
         return 0;
 }
@@ -1087,7 +1085,7 @@ static int invitation_read(sqlite3_stmt *st, void *ret)
 int store_invitation_check(struct store *s, const char *token_hash, time_t now, char **ret_email)
 {
         struct invitation_row row = {0};
-        int r = STORE_READ_ONE(s, sql_invitation_get, "get invitation", invitation_read, &row,
+        int r = STORE_READ_ONE(s, &sql_invitation_get, "get invitation", invitation_read, &row,
                                token_hash);
 
         if (r < 0)

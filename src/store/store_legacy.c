@@ -13,8 +13,9 @@
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 
-static const char sql_smtp_all[] = "SELECT key, value FROM server_smtp_config";
-static const char sql_smtp_wipe[] = "DELETE FROM server_smtp_config WHERE key = 'smtp_pass'";
+static const struct db_sql sql_smtp_all = {"SELECT key, value FROM server_smtp_config"};
+static const struct db_sql sql_smtp_wipe = {
+        "DELETE FROM server_smtp_config WHERE key = 'smtp_pass'"};
 
 static void wipe_free(char *s)
 {
@@ -61,19 +62,19 @@ static char **field_for(struct store_legacy_smtp *m, const char *key)
 int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret)
 {
         struct store_legacy_smtp m = {0};
-        struct store_conn *c;
+        struct db_conn *c;
         int rc, r;
 
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_smtp_all);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_smtp_all);
                 if (!st)
                         r = -EIO;
-                while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                        char **slot = field_for(&m, store_column_text(st, 0));
-                        const char *value = store_column_text(st, 1);
+                while (r >= 0 && (rc = db_step(st)) == DB_ROW) {
+                        char **slot = field_for(&m, db_column_text(st, 0));
+                        const char *value = db_column_text(st, 1);
                         if (!slot || !*value)
                                 continue; /* unknown key, or saved empty */
                         wipe_free(*slot);
@@ -81,8 +82,8 @@ int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret)
                         if (!*slot)
                                 r = -ENOMEM;
                 }
-                if (r >= 0 && rc != SQLITE_DONE)
-                        r = store_errno(c, rc, "read SMTP settings");
+                if (r >= 0 && rc != DB_DONE)
+                        r = db_fail(c, rc, "read SMTP settings");
         }
         store_read_end(s, c);
         if (r < 0) {
@@ -95,19 +96,17 @@ int store_legacy_smtp_get(struct store *s, struct store_legacy_smtp *ret)
 
 int store_legacy_smtp_wipe_password(struct store *s)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
         if (r < 0)
                 return r;
-        r = store_run(c, sql_smtp_wipe, "wipe SMTP password", NULL, 0);
+        r = store_run(c, &sql_smtp_wipe, "wipe SMTP password", NULL, 0);
         r = store_write_end(s, c, r, true);
         if (r <= 0)
                 return r;
         /* The row is gone; now its bytes, from free space and the WAL. */
-        pthread_mutex_lock(&s->writer_lock);
-        int q = store_scrub(s->writer);
-        pthread_mutex_unlock(&s->writer_lock);
+        int q = store_scrub(s);
         return q < 0 ? q : r;
 }

@@ -11,48 +11,52 @@
 #include "util/cleanup.h"
 
 /* Callers: store_push_ops. */
-static const char sql_idem_get[] = "SELECT response_json FROM server_idempotency_keys"
-                                   " WHERE user_id = ?1 AND vault_id = ?2 AND idempotency_key = ?3";
-static const char sql_idem_put[] =
+static const struct db_sql sql_idem_get = {
+        "SELECT response_json FROM server_idempotency_keys"
+        " WHERE user_id = ?1 AND vault_id = ?2 AND idempotency_key = ?3"};
+static const struct db_sql sql_idem_put = {
         "INSERT INTO server_idempotency_keys (user_id, vault_id, idempotency_key, response_json,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-static const char sql_last_seq_get[] = "SELECT value FROM server_meta WHERE key = 'last_sequence'";
-static const char sql_last_seq_put[] =
-        "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'";
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?5)"};
+static const struct db_sql sql_last_seq_get = {
+        "SELECT value FROM server_meta WHERE key = 'last_sequence'"};
+static const struct db_sql sql_last_seq_put = {
+        "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'"};
 /* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
  * read backwards, so the cost does not grow with the entity's history). */
-static const char sql_conflicts[] =
+static const struct db_sql sql_conflicts = {
         "SELECT op_id, device_id, op_type, server_sequence, entity_type, entity_id FROM server_ops"
         " WHERE user_id = ?1 AND vault_id = ?2 AND entity_type = ?3 AND entity_id = ?4"
         " AND server_sequence > ?5 AND device_id <> ?6 AND op_type <> 'delete'"
-        " ORDER BY server_sequence DESC LIMIT ?7";
-static const char sql_op_insert[] =
+        " ORDER BY server_sequence DESC LIMIT ?7"};
+static const struct db_sql sql_op_insert = {
         "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
         " entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
         " last_seen_server_seq, created_at, pushed_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-        " ON CONFLICT (user_id, vault_id, op_id) DO NOTHING";
-static const char sql_tombstone_put[] =
+        " ON CONFLICT (user_id, vault_id, op_id) DO NOTHING"};
+static const struct db_sql sql_tombstone_put = {
         "INSERT INTO server_tombstones (user_id, vault_id, entity_type, entity_id, op_id,"
         " deleted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         " ON CONFLICT (user_id, vault_id, entity_type, entity_id)"
-        " DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at";
-static const char sql_device_seen[] =
-        "UPDATE server_devices SET last_seen = ?2, last_ip = ?3 WHERE id = ?1";
+        " DO UPDATE SET op_id = excluded.op_id, deleted_at = excluded.deleted_at"};
+static const struct db_sql sql_device_seen = {
+        "UPDATE server_devices SET last_seen = ?2, last_ip = ?3 WHERE id = ?1"};
 /* Callers: store_pull_page. */
-static const char sql_pull[] =
+static const struct db_sql sql_pull = {
         "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
-        " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4";
+        " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4"};
 /* Callers: store_pull_range. */
-static const char sql_pull_range[] =
+static const struct db_sql sql_pull_range = {
         "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
-        " AND server_sequence > ?3 AND server_sequence <= ?4 ORDER BY server_sequence";
-static const char sql_scope_max[] = "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
-                                    " WHERE user_id = ?1 AND vault_id = ?2";
+        " AND server_sequence > ?3 AND server_sequence <= ?4 ORDER BY server_sequence"};
+static const struct db_sql sql_scope_max = {
+        "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
+        " WHERE user_id = ?1 AND vault_id = ?2"};
 /* Callers: store_idempotency_expire. */
-static const char sql_idem_expire[] = "DELETE FROM server_idempotency_keys WHERE created_at < ?1";
+static const struct db_sql sql_idem_expire = {
+        "DELETE FROM server_idempotency_keys WHERE created_at < ?1"};
 
 static void conflict_free(struct store_conflict *c)
 {
@@ -111,42 +115,42 @@ int store_push_result_json(const struct store_op_in *ops, const struct store_pus
         return *ret_json ? 0 : -ENOMEM;
 }
 
-static int step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
+static int step_done(struct db_conn *c, struct db_stmt *st, const char *what)
 {
-        int rc = sqlite3_step(st);
-        return rc == SQLITE_DONE ? 0 : store_errno(c, rc, what);
+        int rc = db_step(st);
+        return rc == DB_DONE ? 0 : db_fail(c, rc, what);
 }
 
 /* The stored answer of an earlier push with this key: 1 with *ret, 0 when
  * there is none. */
-static int find_replay(struct store_conn *c, const struct store_push *p, char **ret)
+static int find_replay(struct db_conn *c, const struct store_push *p, char **ret)
 {
-        int r = STORE_QUERY_ONE(c, sql_idem_get, "idempotency lookup", store_row_string, ret,
+        int r = STORE_QUERY_ONE(c, &sql_idem_get, "idempotency lookup", store_row_string, ret,
                                 p->scope.user_id, p->scope.vault_id, p->idempotency_key);
         return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
 /* Append the newest STORE_CONFLICTS_PER_OP conflicts of op to res, in
  * ascending order, and note when there were more. */
-static int collect_conflicts(struct store_conn *c, const struct store_push *p,
+static int collect_conflicts(struct db_conn *c, const struct store_push *p,
                              const struct store_op_in *op, struct store_push_result *res,
                              size_t *cap)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_conflicts);
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_conflicts);
         size_t first = res->n_conflicts;
         int rc;
 
         if (!st ||
-            store_bind_texts(st, STORE_ARGS(p->scope.user_id, p->scope.vault_id, op->entity_type,
-                                            op->entity_id)) < 0 ||
-            store_bind_int64(st, 5, op->last_seen_server_seq) < 0 ||
-            store_bind_text(st, 6, p->device_id) < 0 ||
-            store_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1) < 0)
+            db_bind_texts(st, STORE_ARGS(p->scope.user_id, p->scope.vault_id, op->entity_type,
+                                         op->entity_id)) < 0 ||
+            db_bind_int64(st, 5, op->last_seen_server_seq) < 0 ||
+            db_bind_text(st, 6, p->device_id) < 0 ||
+            db_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1) < 0)
                 return -EIO;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
                 if (res->n_conflicts - first == STORE_CONFLICTS_PER_OP) {
                         res->conflicts_truncated = true;
-                        rc = SQLITE_DONE;
+                        rc = DB_DONE;
                         break;
                 }
                 if (res->n_conflicts == *cap) {
@@ -159,20 +163,20 @@ static int collect_conflicts(struct store_conn *c, const struct store_push *p,
                 }
                 struct store_conflict *cf = &res->conflicts[res->n_conflicts];
                 *cf = (struct store_conflict){
-                        .op_id = store_column_strdup(st, 0),
-                        .device_id = store_column_strdup(st, 1),
-                        .op_type = store_column_strdup(st, 2),
-                        .server_sequence = sqlite3_column_int64(st, 3),
-                        .entity_type = store_column_strdup(st, 4),
-                        .entity_id = store_column_strdup(st, 5),
+                        .op_id = db_column_strdup(st, 0),
+                        .device_id = db_column_strdup(st, 1),
+                        .op_type = db_column_strdup(st, 2),
+                        .server_sequence = db_column_int64(st, 3),
+                        .entity_type = db_column_strdup(st, 4),
+                        .entity_id = db_column_strdup(st, 5),
                 };
                 res->n_conflicts++;
                 if (!cf->op_id || !cf->device_id || !cf->op_type || !cf->entity_type ||
                     !cf->entity_id)
                         return -ENOMEM;
         }
-        if (rc != SQLITE_DONE)
-                return store_errno(c, rc, "conflict lookup");
+        if (rc != DB_DONE)
+                return db_fail(c, rc, "conflict lookup");
         /* Read newest first: report them ascending, as before. */
         for (size_t i = first, j = res->n_conflicts; j > 0 && i < j - 1; i++, j--) {
                 struct store_conflict t = res->conflicts[i];
@@ -200,46 +204,45 @@ static int idempotency_record(const struct store_push *p, const struct store_pus
         return store_push_result_json(p->ops, &slim, ret_json);
 }
 
-static int get_last_sequence(struct store_conn *c, int64_t *ret)
+static int get_last_sequence(struct db_conn *c, int64_t *ret)
 {
-        int r = store_query_one(c, sql_last_seq_get, "read last sequence", store_row_int64, ret,
+        int r = store_query_one(c, &sql_last_seq_get, "read last sequence", store_row_int64, ret,
                                 NULL, 0);
         return r == -ENOENT ? -EIO : r; /* the row is created with the schema */
 }
 
 /* Insert one op with sequence seq; returns 1 when stored, 0 when its
  * op_id already exists in the scope. */
-static int insert_op(struct store_conn *c, const struct store_push *p, const struct store_op_in *op,
+static int insert_op(struct db_conn *c, const struct store_push *p, const struct store_op_in *op,
                      int64_t seq, const char *now)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_op_insert);
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_op_insert);
         int r;
 
-        if (!st || store_bind_int64(st, 1, seq) < 0 || store_bind_text(st, 2, op->op_id) < 0 ||
-            store_bind_text(st, 3, p->scope.user_id) < 0 ||
-            store_bind_text(st, 4, p->scope.vault_id) < 0 ||
-            store_bind_text(st, 5, p->device_id) < 0 ||
-            store_bind_text(st, 6, op->entity_type) < 0 ||
-            store_bind_text(st, 7, op->entity_id) < 0 || store_bind_text(st, 8, op->op_type) < 0 ||
-            store_bind_text(st, 9, op->payload_json ? op->payload_json : "") < 0 ||
-            store_bind_text(st, 10,
-                            p->idempotency_key && *p->idempotency_key ? p->idempotency_key : NULL) <
+        if (!st || db_bind_int64(st, 1, seq) < 0 || db_bind_text(st, 2, op->op_id) < 0 ||
+            db_bind_text(st, 3, p->scope.user_id) < 0 ||
+            db_bind_text(st, 4, p->scope.vault_id) < 0 || db_bind_text(st, 5, p->device_id) < 0 ||
+            db_bind_text(st, 6, op->entity_type) < 0 || db_bind_text(st, 7, op->entity_id) < 0 ||
+            db_bind_text(st, 8, op->op_type) < 0 ||
+            db_bind_text(st, 9, op->payload_json ? op->payload_json : "") < 0 ||
+            db_bind_text(st, 10,
+                         p->idempotency_key && *p->idempotency_key ? p->idempotency_key : NULL) <
                     0 ||
-            store_bind_int64(st, 11, op->client_sequence) < 0 ||
-            store_bind_int64(st, 12, op->last_seen_server_seq) < 0 ||
-            store_bind_text(st, 13, op->created_at ? op->created_at : "") < 0 ||
-            store_bind_text(st, 14, now) < 0)
+            db_bind_int64(st, 11, op->client_sequence) < 0 ||
+            db_bind_int64(st, 12, op->last_seen_server_seq) < 0 ||
+            db_bind_text(st, 13, op->created_at ? op->created_at : "") < 0 ||
+            db_bind_text(st, 14, now) < 0)
                 return -EIO;
         r = step_done(c, st, "insert op");
         if (r < 0)
                 return r;
-        return sqlite3_changes(c->db) > 0 ? 1 : 0;
+        return db_changes(st) > 0 ? 1 : 0;
 }
 
-static int put_tombstone(struct store_conn *c, const struct store_push *p,
+static int put_tombstone(struct db_conn *c, const struct store_push *p,
                          const struct store_op_in *op, const char *now)
 {
-        int r = STORE_RUN(c, sql_tombstone_put, "record tombstone", p->scope.user_id,
+        int r = STORE_RUN(c, &sql_tombstone_put, "record tombstone", p->scope.user_id,
                           p->scope.vault_id, op->entity_type, op->entity_id, op->op_id, now);
         return r < 0 ? r : 0;
 }
@@ -249,7 +252,7 @@ static bool has_key(const struct store_push *p)
         return p->idempotency_key && *p->idempotency_key;
 }
 
-static int push_in_transaction(struct store_conn *c, const struct store_push *p,
+static int push_in_transaction(struct db_conn *c, const struct store_push *p,
                                struct store_push_result *res)
 {
         size_t conflicts_cap = 0;
@@ -297,14 +300,14 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
         }
 
         if (res->n_accepted > 0) {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_last_seq_put);
-                if (!st || store_bind_int64(st, 1, seq) < 0)
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_last_seq_put);
+                if (!st || db_bind_int64(st, 1, seq) < 0)
                         return -EIO;
                 r = step_done(c, st, "update last sequence");
                 if (r < 0)
                         return r;
         }
-        r = STORE_RUN(c, sql_device_seen, "update device last_seen", p->device_id, now,
+        r = STORE_RUN(c, &sql_device_seen, "update device last_seen", p->device_id, now,
                       p->device_ip);
         if (r < 0)
                 return r;
@@ -317,7 +320,7 @@ static int push_in_transaction(struct store_conn *c, const struct store_push *p,
                         r = idempotency_record(p, res, &record);
                 if (r < 0)
                         return r;
-                r = STORE_RUN(c, sql_idem_put, "store idempotency record", p->scope.user_id,
+                r = STORE_RUN(c, &sql_idem_put, "store idempotency record", p->scope.user_id,
                               p->scope.vault_id, p->idempotency_key, record, now);
                 if (r < 0)
                         return r;
@@ -347,15 +350,15 @@ struct store_push_job {
 /* The maximum number of pushes one transaction may carry. */
 #define STORE_PUSH_BATCH_MAX 64
 
-static void run_push_job(struct store_conn *c, struct store_push_job *job)
+static void run_push_job(struct db_conn *c, struct store_push_job *job)
 {
-        int r = store_exec(c, "SAVEPOINT push");
+        int r = db_exec(c, "SAVEPOINT push");
 
         if (r >= 0) {
                 r = push_in_transaction(c, job->push, &job->res);
                 if (r < 0 || job->res.replayed)
-                        (void)store_exec(c, "ROLLBACK TO push");
-                int q = store_exec(c, "RELEASE push");
+                        (void)db_exec(c, "ROLLBACK TO push");
+                int q = db_exec(c, "RELEASE push");
                 if (r >= 0 && q < 0)
                         r = q;
         }
@@ -364,7 +367,7 @@ static void run_push_job(struct store_conn *c, struct store_push_job *job)
 
 static void write_push_batch(struct store *s, struct store_push_job *batch)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
@@ -433,32 +436,31 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
         return 0;
 }
 
-static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scope, int64_t since,
+static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, int64_t since,
                             size_t limit, store_pull_row_fn row, void *userdata,
                             struct store_pull_info *info)
 {
         int rc, r;
 
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull);
-                if (!st || store_bind_texts(st, STORE_ARGS(scope->user_id, scope->vault_id)) < 0 ||
-                    store_bind_int64(st, 3, since) < 0 ||
-                    store_bind_int64(st, 4, (int64_t)limit + 1) < 0)
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_pull);
+                if (!st || db_bind_texts(st, STORE_ARGS(scope->user_id, scope->vault_id)) < 0 ||
+                    db_bind_int64(st, 3, since) < 0 || db_bind_int64(st, 4, (int64_t)limit + 1) < 0)
                         return -EIO;
-                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                while ((rc = db_step(st)) == DB_ROW) {
                         if (info->n_ops == limit) {
                                 info->has_more = true;
                                 break;
                         }
                         struct store_op_view op = {
-                                .op_id = store_column_text(st, 0),
-                                .device_id = store_column_text(st, 1),
-                                .entity_type = store_column_text(st, 2),
-                                .entity_id = store_column_text(st, 3),
-                                .op_type = store_column_text(st, 4),
-                                .payload_json = store_column_text(st, 5),
-                                .created_at = store_column_text(st, 6),
-                                .server_sequence = sqlite3_column_int64(st, 7),
+                                .op_id = db_column_text(st, 0),
+                                .device_id = db_column_text(st, 1),
+                                .entity_type = db_column_text(st, 2),
+                                .entity_id = db_column_text(st, 3),
+                                .op_type = db_column_text(st, 4),
+                                .payload_json = db_column_text(st, 5),
+                                .created_at = db_column_text(st, 6),
+                                .server_sequence = db_column_int64(st, 7),
                         };
                         r = row(&op, userdata);
                         if (r < 0)
@@ -471,10 +473,10 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
                         info->n_ops++;
                         info->last_sequence = op.server_sequence;
                 }
-                if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                        return store_errno(c, rc, "pull");
+                if (rc != DB_ROW && rc != DB_DONE)
+                        return db_fail(c, rc, "pull");
         }
-        r = STORE_QUERY_ONE(c, sql_scope_max, "scope sequence", store_row_int64,
+        r = STORE_QUERY_ONE(c, &sql_scope_max, "scope sequence", store_row_int64,
                             &info->scope_sequence, scope->user_id, scope->vault_id);
         if (r < 0)
                 return r;
@@ -484,7 +486,7 @@ static int pull_in_snapshot(struct store_conn *c, const struct store_scope *scop
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
                     store_pull_row_fn row, void *userdata, struct store_pull_info *ret)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r;
 
         *ret = (struct store_pull_info){0};
@@ -499,38 +501,38 @@ int store_pull_page(struct store *s, const struct store_scope *scope, int64_t si
 int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
                      store_pull_row_fn row, void *userdata)
 {
-        struct store_conn *c;
+        struct db_conn *c;
         int r = 0, rc;
 
         r = store_read_begin(s, &c);
         if (r < 0)
                 return r;
         {
-                _cleanup_stmt_ sqlite3_stmt *st = store_stmt(c, sql_pull_range);
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_pull_range);
                 if (!st)
                         r = -EIO;
                 else {
-                        store_bind_text(st, 1, scope->user_id);
-                        store_bind_text(st, 2, scope->vault_id);
-                        store_bind_int64(st, 3, after);
-                        store_bind_int64(st, 4, upto);
-                        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        db_bind_text(st, 1, scope->user_id);
+                        db_bind_text(st, 2, scope->vault_id);
+                        db_bind_int64(st, 3, after);
+                        db_bind_int64(st, 4, upto);
+                        while ((rc = db_step(st)) == DB_ROW) {
                                 struct store_op_view op = {
-                                        .op_id = store_column_text(st, 0),
-                                        .device_id = store_column_text(st, 1),
-                                        .entity_type = store_column_text(st, 2),
-                                        .entity_id = store_column_text(st, 3),
-                                        .op_type = store_column_text(st, 4),
-                                        .payload_json = store_column_text(st, 5),
-                                        .created_at = store_column_text(st, 6),
-                                        .server_sequence = sqlite3_column_int64(st, 7),
+                                        .op_id = db_column_text(st, 0),
+                                        .device_id = db_column_text(st, 1),
+                                        .entity_type = db_column_text(st, 2),
+                                        .entity_id = db_column_text(st, 3),
+                                        .op_type = db_column_text(st, 4),
+                                        .payload_json = db_column_text(st, 5),
+                                        .created_at = db_column_text(st, 6),
+                                        .server_sequence = db_column_int64(st, 7),
                                 };
                                 r = row(&op, userdata);
                                 if (r != 0)
                                         break;
                         }
-                        if (r == 0 && rc != SQLITE_DONE)
-                                r = store_errno(c, rc, "pull range");
+                        if (r == 0 && rc != DB_DONE)
+                                r = db_fail(c, rc, "pull range");
                         if (r > 0)
                                 r = 0;
                 }
@@ -541,5 +543,5 @@ int store_pull_range(struct store *s, const struct store_scope *scope, int64_t a
 
 int store_idempotency_expire(struct store *s, const char *cutoff)
 {
-        return STORE_WRITE_ONE(s, sql_idem_expire, "expire idempotency records", cutoff);
+        return STORE_WRITE_ONE(s, &sql_idem_expire, "expire idempotency records", cutoff);
 }

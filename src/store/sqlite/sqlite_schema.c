@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_internal.h"
+#include "store/sqlite/sqlite.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -150,9 +150,16 @@ static const char migration_3[] =
  * and suffix hints, and api_key the "disabled:<id>" placeholder.
  * legacy_api_key stays 1 so an administrator can still see which devices
  * should pair again.  *ret_wiped counts the keys removed; the caller then
- * scrubs the file (store_migrate()).
+ * scrubs the file (sqlite_migrate()).
  */
-static int migration_4_step(struct store_conn *c, unsigned *ret_wiped)
+static int bind_text(sqlite3_stmt *st, int idx, const char *v)
+{
+        int rc = v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(st, idx);
+        return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+static int migration_4_step(struct db_conn *c, unsigned *ret_wiped)
 {
         static const char sql_select[] =
                 "SELECT id, api_key FROM server_devices"
@@ -165,11 +172,11 @@ static int migration_4_step(struct store_conn *c, unsigned *ret_wiped)
         unsigned wiped = 0;
         int rc, r = 0;
 
-        rc = sqlite3_prepare_v2(c->db, sql_select, -1, &sel, NULL);
+        rc = sqlite3_prepare_v2(sqlite_db(c), sql_select, -1, &sel, NULL);
         if (rc == SQLITE_OK)
-                rc = sqlite3_prepare_v2(c->db, sql_update, -1, &upd, NULL);
+                rc = sqlite3_prepare_v2(sqlite_db(c), sql_update, -1, &upd, NULL);
         if (rc != SQLITE_OK) {
-                r = store_errno(c, rc, "migration 4");
+                r = db_fail(c, sqlite_fail(rc), "migration 4");
                 goto out;
         }
         while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
@@ -188,22 +195,22 @@ static int migration_4_step(struct store_conn *c, unsigned *ret_wiped)
                 }
                 sqlite3_reset(upd);
                 if (sqlite3_bind_value(upd, 1, sqlite3_column_value(sel, 0)) != SQLITE_OK ||
-                    store_bind_text(upd, 2, hex) < 0 ||
-                    store_bind_text(upd, 3, prefix[0] ? prefix : NULL) < 0 ||
-                    store_bind_text(upd, 4, suffix[0] ? suffix : NULL) < 0) {
+                    bind_text(upd, 2, hex) < 0 ||
+                    bind_text(upd, 3, prefix[0] ? prefix : NULL) < 0 ||
+                    bind_text(upd, 4, suffix[0] ? suffix : NULL) < 0) {
                         r = -ENOMEM;
                         goto out;
                 }
                 rc = sqlite3_step(upd);
                 sodium_memzero(hex, sizeof(hex));
                 if (rc != SQLITE_DONE) {
-                        r = store_errno(c, rc, "migration 4");
+                        r = db_fail(c, sqlite_fail(rc), "migration 4");
                         goto out;
                 }
                 wiped++;
         }
         if (rc != SQLITE_DONE)
-                r = store_errno(c, rc, "migration 4");
+                r = db_fail(c, sqlite_fail(rc), "migration 4");
 out:
         sqlite3_finalize(sel);
         sqlite3_finalize(upd);
@@ -346,7 +353,7 @@ struct migration {
         const char *sql;
         /* Run after sql, in the same transaction; counts the secrets it
          * removed from the database into *ret_wiped. */
-        int (*step)(struct store_conn *c, unsigned *ret_wiped);
+        int (*step)(struct db_conn *c, unsigned *ret_wiped);
 };
 
 static const struct migration migrations[] = {
@@ -357,27 +364,27 @@ static const struct migration migrations[] = {
         {5, migration_5, NULL},
 };
 
-static int query_int(struct store_conn *c, const char *sql, int64_t *ret)
+static int query_int(struct db_conn *c, const char *sql, int64_t *ret)
 {
         sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(sqlite_db(c), sql, -1, &st, NULL);
 
         if (rc != SQLITE_OK)
-                return store_errno(c, rc, "migration query");
+                return db_fail(c, sqlite_fail(rc), "migration query");
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 *ret = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        return rc == SQLITE_ROW ? 0 : store_errno(c, rc, "migration query");
+        return rc == SQLITE_ROW ? 0 : db_fail(c, sqlite_fail(rc), "migration query");
 }
 
-static int run_migration(struct store_conn *c, const struct migration *m, unsigned *ret_wiped)
+static int run_migration(struct db_conn *c, const struct migration *m, unsigned *ret_wiped)
 {
         char bump[64];
         int64_t ops_before = 0, ops_after = 0;
         int r;
 
-        r = store_exec(c, "BEGIN IMMEDIATE");
+        r = db_exec(c, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
         if (m->version == 3) {
@@ -386,7 +393,7 @@ static int run_migration(struct store_conn *c, const struct migration *m, unsign
                         goto rollback;
         }
         if (m->sql) {
-                r = store_exec(c, m->sql);
+                r = db_exec(c, m->sql);
                 if (r < 0)
                         goto rollback;
         }
@@ -409,30 +416,19 @@ static int run_migration(struct store_conn *c, const struct migration *m, unsign
                 }
         }
         snprintf(bump, sizeof(bump), "PRAGMA user_version=%u", m->version);
-        r = store_exec(c, bump);
+        r = db_exec(c, bump);
         if (r < 0)
                 goto rollback;
-        r = store_exec(c, "COMMIT");
+        r = db_exec(c, "COMMIT");
         if (r < 0)
                 goto rollback;
         return 0;
 rollback:
-        (void)sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        (void)sqlite3_exec(sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
         return r;
 }
 
-int store_scrub(struct store_conn *c)
-{
-        int rc, r;
-
-        r = store_exec(c, "VACUUM");
-        if (r < 0)
-                return r;
-        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : store_errno(c, rc, "checkpoint after VACUUM");
-}
-
-int store_migrate(struct store_conn *c, unsigned *ret_migrated)
+int sqlite_migrate(struct db_conn *c, unsigned *ret_migrated)
 {
         int64_t version = 0;
         unsigned n = 0, wiped = 0;
@@ -460,7 +456,7 @@ int store_migrate(struct store_conn *c, unsigned *ret_migrated)
         if (wiped > 0) {
                 /* Rewrite the file so that no copy of a removed secret is
                  * left in free space, free pages or the WAL. */
-                r = store_scrub(c);
+                r = sqlite_scrub(c);
                 if (r < 0) {
                         log_error("database: cannot rewrite the file after removing %u "
                                   "plaintext keys",

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite driver of db.h and the SQLite back end of store_internal.h:
+ * connections opened with the pragmas the design requires (WAL,
+ * synchronous, busy timeout, foreign keys, read-only readers), statements,
+ * the one mapping from SQLite's result codes to errno, transactions
+ * (BEGIN IMMEDIATE for the writer), WAL checkpoints and VACUUM.
+ */
+#include "store/sqlite/sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+/* How long a reader waits for a lock held by another process (in WAL mode
+ * readers wait only in rare recovery cases) before giving up with -EBUSY. */
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+static sqlite3_stmt *raw(struct db_stmt *st)
+{
+        return ((struct sqlite_stmt *)st)->st;
+}
+
+int sqlite_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_AUTH:
+                return -EACCES;
+        default:
+                return -EIO;
+        }
+}
+
+int sqlite_fail(int rc)
+{
+        int r = sqlite_errno(rc);
+        return r < 0 ? r : -EIO;
+}
+
+static int drv_prepare(struct db_conn *c, const char *sql, bool cached, struct db_stmt **ret)
+{
+        struct sqlite_stmt *st = calloc(1, sizeof(*st));
+        int rc;
+
+        if (!st)
+                return -ENOMEM;
+        rc = sqlite3_prepare_v3(sqlite_db(c), sql, -1, cached ? SQLITE_PREPARE_PERSISTENT : 0,
+                                &st->st, NULL);
+        if (rc != SQLITE_OK) {
+                free(st);
+                return sqlite_fail(rc);
+        }
+        st->base.conn = c;
+        *ret = &st->base;
+        return 0;
+}
+
+static void drv_reset(struct db_stmt *st)
+{
+        sqlite3_reset(raw(st));
+        sqlite3_clear_bindings(raw(st));
+}
+
+static void drv_free(struct db_stmt *st)
+{
+        sqlite3_finalize(raw(st));
+        free(st);
+}
+
+static int drv_bind_text(struct db_stmt *st, int idx, const char *v)
+{
+        int rc = v ? sqlite3_bind_text(raw(st), idx, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(raw(st), idx);
+        return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+static int drv_bind_int64(struct db_stmt *st, int idx, int64_t v)
+{
+        return sqlite3_bind_int64(raw(st), idx, v) == SQLITE_OK ? 0 : -EIO;
+}
+
+static int drv_step(struct db_stmt *st)
+{
+        int rc = sqlite3_step(raw(st));
+
+        if (rc == SQLITE_ROW)
+                return DB_ROW;
+        if (rc == SQLITE_DONE)
+                return DB_DONE;
+        return sqlite_fail(rc);
+}
+
+static int64_t drv_changes(struct db_stmt *st)
+{
+        return sqlite3_changes(sqlite_db(st->conn));
+}
+
+static int drv_column_count(struct db_stmt *st)
+{
+        return sqlite3_column_count(raw(st));
+}
+
+static const char *drv_column_name(struct db_stmt *st, int col)
+{
+        return sqlite3_column_name(raw(st), col);
+}
+
+static enum db_type drv_column_type(struct db_stmt *st, int col)
+{
+        switch (sqlite3_column_type(raw(st), col)) {
+        case SQLITE_NULL:
+                return DB_NULL;
+        case SQLITE_INTEGER:
+                return DB_INT;
+        default:
+                return DB_TEXT;
+        }
+}
+
+static const char *drv_column_text(struct db_stmt *st, int col)
+{
+        return (const char *)sqlite3_column_text(raw(st), col);
+}
+
+static int64_t drv_column_int64(struct db_stmt *st, int col)
+{
+        return sqlite3_column_int64(raw(st), col);
+}
+
+static int drv_exec(struct db_conn *c, const char *sql)
+{
+        int rc = sqlite3_exec(sqlite_db(c), sql, NULL, NULL, NULL);
+        return rc == SQLITE_OK ? 0 : sqlite_fail(rc);
+}
+
+static bool drv_in_transaction(struct db_conn *c)
+{
+        return !sqlite3_get_autocommit(sqlite_db(c));
+}
+
+static void drv_rollback(struct db_conn *c)
+{
+        if (drv_in_transaction(c))
+                (void)sqlite3_exec(sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int drv_begin(struct db_conn *c, enum db_txn txn, unsigned wait_ms)
+{
+        int r;
+
+        if (txn == DB_TXN_READ)
+                return drv_exec(c, "BEGIN");
+        /* The writer waits for SQLite's write lock (another process may
+         * hold it) only as long as the caller still may. */
+        sqlite3_busy_timeout(sqlite_db(c), (int)wait_ms);
+        r = drv_exec(c, "BEGIN IMMEDIATE");
+        if (r < 0)
+                drv_rollback(c);
+        return r;
+}
+
+static int drv_commit(struct db_conn *c)
+{
+        return drv_exec(c, "COMMIT");
+}
+
+static const char *drv_errmsg(struct db_conn *c)
+{
+        return sqlite3_errmsg(sqlite_db(c));
+}
+
+static void drv_close(struct db_conn *c)
+{
+        struct sqlite_conn *sc = (struct sqlite_conn *)c;
+
+        if (sc->db)
+                sqlite3_close_v2(sc->db);
+        free(sc);
+}
+
+static const struct db_driver sqlite_driver = {
+        .kind = DB_SQLITE,
+        .name = "sqlite",
+        .prepare = drv_prepare,
+        .reset = drv_reset,
+        .free = drv_free,
+        .bind_text = drv_bind_text,
+        .bind_int64 = drv_bind_int64,
+        .step = drv_step,
+        .changes = drv_changes,
+        .column_count = drv_column_count,
+        .column_name = drv_column_name,
+        .column_type = drv_column_type,
+        .column_text = drv_column_text,
+        .column_int64 = drv_column_int64,
+        .exec = drv_exec,
+        .begin = drv_begin,
+        .commit = drv_commit,
+        .rollback = drv_rollback,
+        .in_transaction = drv_in_transaction,
+        .errmsg = drv_errmsg,
+        .close = drv_close,
+};
+
+static int be_connect(struct store *s, bool writer, bool sync_full, struct db_conn **ret)
+{
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
+        struct sqlite_conn *c;
+        char pragmas[256];
+        int rc, r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->base.drv = &sqlite_driver;
+        if (writer)
+                flags |= SQLITE_OPEN_CREATE;
+        rc = sqlite3_open_v2(s->target, &c->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                r = c->db ? db_fail(&c->base, sqlite_fail(rc), "open") : -ENOMEM;
+                drv_close(&c->base);
+                return r;
+        }
+        sqlite3_extended_result_codes(c->db, 1);
+        sqlite3_busy_timeout(c->db, SQLITE_BUSY_TIMEOUT_MS);
+        snprintf(pragmas, sizeof(pragmas),
+                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
+                 sync_full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=1;");
+        r = drv_exec(&c->base, pragmas);
+        if (r < 0) {
+                r = db_fail(&c->base, r, "configure connection");
+                drv_close(&c->base);
+                return r;
+        }
+        *ret = &c->base;
+        return 0;
+}
+
+static int user_version(struct db_conn *c)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, version = -1;
+
+        rc = sqlite3_prepare_v2(sqlite_db(c), "PRAGMA user_version", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (version < 0)
+                return db_fail(c, sqlite_fail(rc), "read the schema version");
+        return version;
+}
+
+static int be_setup(struct store *s, const struct store_options *opts, unsigned *ret_migrated)
+{
+        sqlite3_stmt *st = NULL;
+        char *mode = NULL;
+        int rc, version;
+
+        /* WAL must be on before any reader opens.  It is persistent. */
+        rc = sqlite3_prepare_v2(sqlite_db(s->writer), "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                mode = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (!mode || strcmp(mode, "wal") != 0) {
+                free(mode);
+                log_error("database: cannot switch to WAL journal mode");
+                return -EIO;
+        }
+        free(mode);
+
+        if (!opts->no_migrate)
+                return sqlite_migrate(s->writer, ret_migrated);
+        /* For no_migrate: the schema must be exactly this build's. */
+        version = user_version(s->writer);
+        if (version < 0)
+                return version;
+        if (version > STORE_SCHEMA_VERSION)
+                return -EPROTONOSUPPORT;
+        return version < STORE_SCHEMA_VERSION ? -ESTALE : 0;
+}
+
+static int be_checkpoint(struct db_conn *c)
+{
+        int rc = sqlite3_wal_checkpoint_v2(sqlite_db(c), NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+                                           NULL);
+        return rc == SQLITE_OK ? 0 : db_fail(c, sqlite_fail(rc), "checkpoint");
+}
+
+int sqlite_scrub(struct db_conn *c)
+{
+        int r = drv_exec(c, "VACUUM");
+
+        if (r < 0)
+                return db_fail(c, r, "VACUUM");
+        return be_checkpoint(c);
+}
+
+static const struct db_sql sql_probe = {"SELECT count(*) FROM sqlite_master"};
+
+const struct store_backend store_backend_sqlite = {
+        .kind = DB_SQLITE,
+        .connect = be_connect,
+        .setup = be_setup,
+        .schema_version = user_version,
+        .checkpoint = be_checkpoint,
+        .scrub = sqlite_scrub,
+        .backup = sqlite_backup,
+        .check = sqlite_check,
+        .probe = &sql_probe,
+};
