@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstat.h"
+
 #define MIB         (1024.0 * 1024.0)
 #define COPY_BUFFER (1024 * 1024)
 #define MAX_CLIENTS 256
@@ -142,7 +144,8 @@ static double copy_file(const char *src)
 
         if (!buf)
                 die("out of memory");
-        snprintf(dst, sizeof(dst), "%s.copy", src);
+        if (snprintf(dst, sizeof(dst), "%s.copy", src) >= (int)sizeof(dst))
+                die("path too long");
         in = open(src, O_RDONLY | O_CLOEXEC);
         out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (in < 0 || out < 0)
@@ -417,11 +420,13 @@ int main(int argc, char **argv)
                 die("cannot initialise libraries");
         create_device(o.data);
         printf("blob benchmark against %s (daemon pid %ld)\n\n", o.url, o.pid);
-        printf("%-8s %10s %10s %10s %10s %8s %8s\n", "size", "copy", "tcp", "upload", "download",
-               "dl/copy", "dl/tcp");
+        printf("%-8s %10s %10s %10s %10s %8s %8s %10s %10s\n", "size", "copy", "tcp", "upload",
+               "download", "dl/copy", "dl/tcp", "up ms/MB", "dl ms/MB");
         for (int i = 0; i < 2; i++) {
                 make_file(o.data, sizes[i], path[i], sizeof(path[i]), sha[i]);
+                double c0 = proc_cpu_s(o.pid);
                 double up = bench_upload(&o, path[i], sizes[i], rounds[i]);
+                double up_cpu = proc_cpu_s(o.pid) - c0;
                 double copy = 0;
                 for (int k = 0; k < 3; k++) {
                         double c = copy_file(path[i]);
@@ -432,19 +437,25 @@ int main(int argc, char **argv)
                         double r = loopback_tcp(path[i], sizes[i]);
                         tcp = r > tcp ? r : tcp;
                 }
+                c0 = proc_cpu_s(o.pid);
                 double down = bench_download_single(&o, sha[i], sizes[i], rounds[i] * 2);
-                printf("%-8s %10.0f %10.0f %10.0f %10.0f %8.2f %8.2f\n",
-                       i == 0 ? "1 MiB" : "64 MiB", copy, tcp, up, down, down / copy, down / tcp);
+                double down_cpu = proc_cpu_s(o.pid) - c0;
+                double mb = (double)sizes[i] / MIB;
+                printf("%-8s %10.0f %10.0f %10.0f %10.0f %8.2f %8.2f %10.2f %10.2f\n",
+                       i == 0 ? "1 MiB" : "64 MiB", copy, tcp, up, down, down / copy, down / tcp,
+                       up_cpu * 1e3 / (mb * rounds[i]), down_cpu * 1e3 / (mb * rounds[i] * 2));
         }
         printf("(MB/s.  copy: read+write of the file in the data directory, best of 3: the "
                "limit;\n tcp: the file by sendfile() over loopback TCP, no HTTP, best of 3: for "
                "reference;\n upload: one client, %d/%d rounds; download: one kept-alive client, "
                "%d/%d rounds)\n",
                rounds[0], rounds[1], rounds[0] * 2, rounds[1] * 2);
+        printf("(up/dl ms/MB: the daemon's CPU time, user + system, per MiB moved)\n");
         double agg = bench_download(&o, sha[1], sizes[1], o.clients, &hwm_kb);
         printf("\n%d clients downloading the 64 MiB blob at once: %.0f MB/s in total, "
                "daemon peak RSS (VmHWM) %.1f MiB\n",
                o.clients, agg, (double)hwm_kb / 1024.0);
+        proc_print_memory(o.pid, "after the blob runs");
         for (int i = 0; i < 2; i++)
                 unlink(path[i]);
         curl_global_cleanup();

@@ -1,14 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sync benchmark: starts the real daemon (through the test harness) and
- * measures, in one run,
+ * Sync benchmark: against the real daemon, measures in one run
  *   - push throughput with 10-op pushes from several devices, against a
  *     bare SQLite loop inserting the same rows with the same durability
  *     (WAL, synchronous=FULL, one transaction per 10 rows) as the limit;
  *   - pull requests/s for 100-op pages of a 10 000-op vault;
- *   - p50/p99 latency of both;
+ *   - health requests/s;
+ *   - a pairing burst (Argon2id checks) and the daemon's peak RSS in it;
+ *   - p50/p99 latency, and the daemon's CPU time per request or op
+ *     (utime + stime from /proc/PID/stat: the figure a busy machine
+ *     disturbs least), and its RSS, RssAnon and PSS after each scenario;
  *   - the daemon's resident memory with 500 idle long-poll waiters.
  * It prints figures; it asserts nothing.
+ *
+ *   sync-bench                                 start a daemon (test harness)
+ *   sync-bench --url URL --pid PID --data DIR  use a running one
+ *
+ * A running daemon must list 127.0.0.1 in trusted_proxies (each pairing
+ * comes from its own X-Forwarded-For address, under the rate limits); the
+ * users are created directly in DIR/server.db, with names unique to the
+ * run.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,6 +34,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "procstat.h"
 
 #define PUSH_CLIENTS      8
 #define PUSHES_PER_CLIENT 250
@@ -31,6 +43,10 @@
 #define PULLS_PER_CLIENT  500
 #define VAULT_OPS         10000
 #define IDLE_WAITERS      500
+#define HEALTH_CLIENTS    8
+#define HEALTH_PER_CLIENT 2000
+#define PAIR_USERS        16
+#define PAIRS_PER_USER    4 /* under the pair rule's 5 per account */
 
 static double now_s(void)
 {
@@ -54,17 +70,13 @@ static double percentile(double *v, size_t n, double p)
 
 static long rss_kib(pid_t pid, const char *field)
 {
-        char path[64], line[256];
-        long v = -1;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (strncmp(line, field, strlen(field)) == 0)
-                        v = atol(line + strlen(field) + 1);
-        fclose(f);
-        return v;
+        return proc_kib(pid, "status", field);
+}
+
+static void report_cpu(double cpu, long n, const char *unit)
+{
+        printf("  server CPU: %.1f us per %s (%.2f s for %ld)\n", cpu * 1e6 / (double)n, unit, cpu,
+               n);
 }
 
 struct worker {
@@ -133,6 +145,67 @@ static void *push_worker(void *arg)
         free(body);
         curl_slist_free_all(hl);
         curl_easy_cleanup(c);
+        return NULL;
+}
+
+static void *health_worker(void *arg)
+{
+        struct worker *w = arg;
+        CURL *c = curl_easy_init();
+        char url[128];
+
+        snprintf(url, sizeof(url), "%s/api/v1/health", w->d->base_url);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        for (int i = 0; i < w->n; i++) {
+                double t0 = now_s();
+                long status = 0;
+                if (curl_easy_perform(c) != CURLE_OK)
+                        w->errors++;
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+                if (status != 200)
+                        w->errors++;
+                w->lat[i] = now_s() - t0;
+        }
+        curl_easy_cleanup(c);
+        return NULL;
+}
+
+static char run_tag[32];
+static const char pair_pw[] = "bench-password-1";
+
+static void *pair_worker(void *arg)
+{
+        struct worker *w = arg;
+        char user[64], tok[65];
+
+        snprintf(user, sizeof(user), "pair%s-%d", run_tag, w->id);
+        for (int i = 0; i < w->n; i++) {
+                double t0 = now_s();
+                if (harness_pair(w->d, user, pair_pw, "vault-pair", tok, NULL) != 200)
+                        w->errors++;
+                w->lat[i] = now_s() - t0;
+        }
+        return NULL;
+}
+
+/* Peak VmRSS while a scenario runs, sampled every 2 ms. */
+struct rss_sampler {
+        pid_t pid;
+        volatile int stop;
+        long peak;
+};
+
+static void *sample_rss(void *arg)
+{
+        struct rss_sampler *s = arg;
+        while (!s->stop) {
+                long v = rss_kib(s->pid, "VmRSS:");
+                if (v > s->peak)
+                        s->peak = v;
+                usleep(2000);
+        }
         return NULL;
 }
 
@@ -227,46 +300,161 @@ static void report_latency(const char *what, struct worker *w, int n_workers, in
         free(all);
 }
 
-int main(void)
+static int run_workers(struct worker *w, int n, void *(*fn)(void *))
 {
-        struct daemon d;
+        pthread_t t[64];
+        for (int i = 0; i < n; i++)
+                pthread_create(&t[i], NULL, fn, &w[i]);
+        for (int i = 0; i < n; i++)
+                pthread_join(t[i], NULL);
+        return 0;
+}
+
+static void add_user(const struct daemon *d, const char *name, const char *pw)
+{
+        char email[96];
+        snprintf(email, sizeof(email), "%s@example.com", name);
+        if (harness_add_user(d, name, email, pw, true, false, NULL) < 0) {
+                fprintf(stderr, "cannot add user %s\n", name);
+                exit(1);
+        }
+}
+
+static void bench_health(const struct daemon *d)
+{
+        struct worker w[HEALTH_CLIENTS];
+        for (int i = 0; i < HEALTH_CLIENTS; i++)
+                w[i] = (struct worker){
+                        d, "", i, HEALTH_PER_CLIENT, calloc(HEALTH_PER_CLIENT, sizeof(double)), 0};
+        double c0 = proc_cpu_s(d->pid), t0 = now_s();
+        run_workers(w, HEALTH_CLIENTS, health_worker);
+        double dt = now_s() - t0, cpu = proc_cpu_s(d->pid) - c0;
+        long n = (long)HEALTH_CLIENTS * HEALTH_PER_CLIENT;
+        printf("health (%d clients):\n  %.0f requests/s\n", HEALTH_CLIENTS, (double)n / dt);
+        report_latency("health", w, HEALTH_CLIENTS, HEALTH_PER_CLIENT);
+        report_cpu(cpu, n, "request");
+        proc_print_memory(d->pid, "after");
+        for (int i = 0; i < HEALTH_CLIENTS; i++)
+                free(w[i].lat);
+}
+
+static void bench_pairing(const struct daemon *d)
+{
+        struct worker w[PAIR_USERS];
+        struct rss_sampler s = {.pid = d->pid};
+        pthread_t sampler;
+        char user[64];
+
+        for (int i = 0; i < PAIR_USERS; i++) {
+                snprintf(user, sizeof(user), "pair%s-%d", run_tag, i);
+                add_user(d, user, pair_pw);
+                w[i] = (struct worker){
+                        d, "", i, PAIRS_PER_USER, calloc(PAIRS_PER_USER, sizeof(double)), 0};
+        }
+        proc_print_memory(d->pid, "before the burst");
+        s.peak = rss_kib(d->pid, "VmRSS:");
+        pthread_create(&sampler, NULL, sample_rss, &s);
+        double c0 = proc_cpu_s(d->pid), t0 = now_s();
+        run_workers(w, PAIR_USERS, pair_worker);
+        double dt = now_s() - t0, cpu = proc_cpu_s(d->pid) - c0;
+        s.stop = 1;
+        pthread_join(sampler, NULL);
+        long n = (long)PAIR_USERS * PAIRS_PER_USER;
+        printf("pairing burst (%d clients, %ld pairings, Argon2id t=2 m=19 MiB):\n", PAIR_USERS, n);
+        printf("  %.1f pairings/s\n", (double)n / dt);
+        report_latency("pairing", w, PAIR_USERS, PAIRS_PER_USER);
+        report_cpu(cpu, n, "pairing");
+        printf("  peak RSS during the burst: %.1f MiB\n", (double)s.peak / 1024.0);
+        proc_print_memory(d->pid, "after the burst");
+        for (int i = 0; i < PAIR_USERS; i++)
+                free(w[i].lat);
+}
+
+int main(int argc, char **argv)
+{
+        struct daemon d = {0};
         char pw[] = "bench-password-1";
         struct worker pushers[PUSH_CLIENTS], pullers[PULL_CLIENTS];
         pthread_t t[PUSH_CLIENTS > PULL_CLIENTS ? PUSH_CLIENTS : PULL_CLIENTS];
+        const char *target = NULL, *data = NULL;
+        long pid = 0;
+        bool push_only = false;
+        char u1[64], u2[64];
+
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--push-only") == 0)
+                        push_only = true;
+                else if (i + 1 < argc && strcmp(argv[i], "--url") == 0)
+                        target = argv[++i];
+                else if (i + 1 < argc && strcmp(argv[i], "--pid") == 0)
+                        pid = atol(argv[++i]);
+                else if (i + 1 < argc && strcmp(argv[i], "--data") == 0)
+                        data = argv[++i];
+                else {
+                        fprintf(stderr, "sync-bench: unknown argument %s\n", argv[i]);
+                        return 2;
+                }
+        }
+        if ((target || data || pid) && !(target && data && pid > 0)) {
+                fprintf(stderr,
+                        "usage: sync-bench [--push-only] [--url URL --pid PID --data DIR]\n");
+                return 2;
+        }
+        snprintf(run_tag, sizeof(run_tag), "%lx",
+                 (unsigned long)time(NULL) ^ (unsigned long)getpid());
+        snprintf(u1, sizeof(u1), "bench%s-1", run_tag);
+        snprintf(u2, sizeof(u2), "bench%s-2", run_tag);
 
         curl_global_init(CURL_GLOBAL_ALL);
         harness_set_unique_client_ips(true);
-        struct daemon_options o = {.config_yaml = "trusted_proxies: [\"127.0.0.1\"]\n"};
-        if (harness_start(&d, &o) < 0) {
-                fprintf(stderr, "cannot start the daemon\n");
-                return 1;
+        if (target) {
+                d.pid = (pid_t)pid;
+                snprintf(d.base_url, sizeof(d.base_url), "%s", target);
+                snprintf(d.data_dir, sizeof(d.data_dir), "%s", data);
+                snprintf(d.root, sizeof(d.root), "%s", data);
+        } else {
+                struct daemon_options o = {.config_yaml = "trusted_proxies: [\"127.0.0.1\"]\n"};
+                if (harness_start(&d, &o) < 0) {
+                        fprintf(stderr, "cannot start the daemon\n");
+                        return 1;
+                }
         }
-        harness_add_user(&d, "bench", "bench@example.com", pw, true, false, NULL);
-        harness_add_user(&d, "bench2", "bench2@example.com", pw, true, false, NULL);
+        add_user(&d, u1, pw);
+        add_user(&d, u2, pw);
         long rss_start = rss_kib(d.pid, "VmRSS:");
+        printf("sync benchmark against %s (daemon pid %d)\n", d.base_url, (int)d.pid);
+        proc_print_memory(d.pid, "at start");
 
         /* 1. push */
         for (int i = 0; i < PUSH_CLIENTS; i++) {
                 pushers[i] = (struct worker){
                         &d, "", i, PUSHES_PER_CLIENT, calloc(PUSHES_PER_CLIENT, sizeof(double)), 0};
-                if (harness_pair(&d, i < 4 ? "bench" : "bench2", pw, "vault-push", pushers[i].token,
-                                 NULL) != 200) {
+                if (harness_pair(&d, i < 4 ? u1 : u2, pw, "vault-push", pushers[i].token, NULL) !=
+                    200) {
                         fprintf(stderr, "pairing failed\n");
                         return 1;
                 }
         }
-        double t0 = now_s();
+        double c0 = proc_cpu_s(d.pid), t0 = now_s();
         for (int i = 0; i < PUSH_CLIENTS; i++)
                 pthread_create(&t[i], NULL, push_worker, &pushers[i]);
         for (int i = 0; i < PUSH_CLIENTS; i++)
                 pthread_join(t[i], NULL);
-        double push_dt = now_s() - t0;
+        double push_dt = now_s() - t0, push_cpu = proc_cpu_s(d.pid) - c0;
         int total_pushes = PUSH_CLIENTS * PUSHES_PER_CLIENT;
         double push_ops = (double)total_pushes * OPS_PER_PUSH / push_dt;
 
         char dbpath[4200];
         snprintf(dbpath, sizeof(dbpath), "%s/server.db", d.data_dir);
-        double bare_ops = bare_sqlite_ops_per_s(d.root, dbpath, total_pushes);
+        /* The bare SQLite run writes next to the daemon's data only when
+         * the harness owns it; else into a directory of its own. */
+        char bare_dir[] = "/var/tmp/sync-bench-XXXXXX", cmd[64];
+        if (!mkdtemp(bare_dir))
+                return 1;
+        double bare_ops = bare_sqlite_ops_per_s(bare_dir, dbpath, total_pushes);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", bare_dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", bare_dir);
 
         printf("push (%d clients, %d pushes of %d ops, synchronous=FULL):\n", PUSH_CLIENTS,
                total_pushes, OPS_PER_PUSH);
@@ -274,11 +462,22 @@ int main(void)
         printf("  bare SQLite, same rows and durability: %.0f ops/s\n", bare_ops);
         printf("  ratio: %.2f of the SQLite limit\n", push_ops / bare_ops);
         report_latency("push", pushers, PUSH_CLIENTS, PUSHES_PER_CLIENT);
+        report_cpu(push_cpu, (long)total_pushes * OPS_PER_PUSH, "op");
+        proc_print_memory(d.pid, "after");
+        if (push_only) {
+                if (!target) {
+                        harness_stop(&d, SIGTERM, 30, NULL);
+                        harness_destroy(&d);
+                }
+                return 0;
+        }
 
         /* 2. pull: a vault of 10 000 ops, 100-op pages at random offsets. The
          * push phase filled vault-push with 20 000 ops; use a fresh vault. */
         char tok[65];
-        harness_pair(&d, "bench", pw, "vault-pull", tok, NULL);
+        char pull_vault[64];
+        snprintf(pull_vault, sizeof(pull_vault), "vault-pull-%s", run_tag);
+        harness_pair(&d, u1, pw, pull_vault, tok, NULL);
         {
                 struct worker fill = {&d,
                                       "",
@@ -295,17 +494,24 @@ int main(void)
                         &d, "", i, PULLS_PER_CLIENT, calloc(PULLS_PER_CLIENT, sizeof(double)), 0};
                 memcpy(pullers[i].token, tok, sizeof(tok));
         }
+        c0 = proc_cpu_s(d.pid);
         t0 = now_s();
         for (int i = 0; i < PULL_CLIENTS; i++)
                 pthread_create(&t[i], NULL, pull_worker, &pullers[i]);
         for (int i = 0; i < PULL_CLIENTS; i++)
                 pthread_join(t[i], NULL);
-        double pull_dt = now_s() - t0;
+        double pull_dt = now_s() - t0, pull_cpu = proc_cpu_s(d.pid) - c0;
         printf("pull (%d clients, 100-op pages of a %d-op vault):\n", PULL_CLIENTS, VAULT_OPS);
         printf("  %.0f requests/s\n", PULL_CLIENTS * PULLS_PER_CLIENT / pull_dt);
         report_latency("pull", pullers, PULL_CLIENTS, PULLS_PER_CLIENT);
+        report_cpu(pull_cpu, (long)PULL_CLIENTS * PULLS_PER_CLIENT, "request");
+        proc_print_memory(d.pid, "after");
 
-        /* 3. idle long-poll waiters */
+        /* 3. health, 4. a pairing burst */
+        bench_health(&d);
+        bench_pairing(&d);
+
+        /* 5. idle long-poll waiters */
         long rss_before = rss_kib(d.pid, "VmRSS:");
         CURLM *multi = curl_multi_init();
         CURL *easy[IDLE_WAITERS];
@@ -328,17 +534,20 @@ int main(void)
         long rss_waiting = rss_kib(d.pid, "VmRSS:");
         printf("long poll: %d idle waiters held (%d still open)\n", IDLE_WAITERS, running);
         printf("  daemon RSS: %.1f MiB at start, %.1f MiB before, %.1f MiB with the waiters\n",
-               rss_start / 1024.0, rss_before / 1024.0, rss_waiting / 1024.0);
+               (double)rss_start / 1024.0, (double)rss_before / 1024.0,
+               (double)rss_waiting / 1024.0);
         printf("  peak RSS (VmHWM) over the whole run: %.1f MiB\n",
-               rss_kib(d.pid, "VmHWM:") / 1024.0);
+               (double)rss_kib(d.pid, "VmHWM:") / 1024.0);
 
-        harness_stop(&d, SIGTERM, 30, NULL);
+        if (!target)
+                harness_stop(&d, SIGTERM, 30, NULL);
         for (int i = 0; i < IDLE_WAITERS; i++) {
                 curl_multi_remove_handle(multi, easy[i]);
                 curl_easy_cleanup(easy[i]);
                 curl_slist_free_all(hl[i]);
         }
         curl_multi_cleanup(multi);
-        harness_destroy(&d);
+        if (!target)
+                harness_destroy(&d);
         return 0;
 }

@@ -8,10 +8,12 @@ build_pkgs=(
   build-essential meson ninja-build pkg-config git
   libmicrohttpd-dev libsqlite3-dev libjansson-dev libsodium-dev libsystemd-dev
   libseccomp-dev libyaml-dev libcrypt-dev libcurl4-openssl-dev libpq-dev
+  nettle-dev
 )
 test_pkgs=(
   libcmocka-dev sqlite3 curl python3 python3-aiosmtpd systemd clang-format
-  strace procps passwd openssl util-linux faketime postgresql-15
+  postgresql-15 postgresql-contrib
+  strace procps passwd openssl util-linux faketime
   clang libclang-rt-14-dev
   clang-tools cppcheck
   debhelper dpkg-dev fakeroot

@@ -70,17 +70,19 @@ static int admin_check(struct http_request *req, const char *username, const cha
 
         r = store_admin_get(api_app(req)->store, username, &id, &hash);
         if (r == -ENOENT) {
-                password_fail_equalise(password, NULL, api_app(req)->legacy_bcrypt_cost);
-                return 0;
+                r = password_fail_equalise(password, NULL, api_app(req)->legacy_bcrypt_cost);
+                return r < 0 ? r : 0;
         }
         if (r < 0)
                 return r;
         r = password_verify(password, hash, &rehash);
+        if (r == -EAGAIN)
+                return r;
         if (r < 0)
                 log_warning("Administrator %s has a password hash of an unknown format", id);
         if (r <= 0) {
-                password_fail_equalise(password, hash, api_app(req)->legacy_bcrypt_cost);
-                return 0;
+                r = password_fail_equalise(password, hash, api_app(req)->legacy_bcrypt_cost);
+                return r < 0 ? r : 0;
         }
         if (rehash) {
                 char fresh[PASSWORD_HASH_MAX];

@@ -46,6 +46,10 @@ static inline int api_answered(int r)
  * than API_LAST_SEEN_GRANULARITY. */
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch);
 
+/* Whether dev's last_seen/last_ip need rewriting for this request: older
+ * than API_LAST_SEEN_GRANULARITY, unreadable, or another address. */
+bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev);
+
 /* Whether the server is healthy: the database answers and the blob
  * directory can be written, as the health monitor last found (never a
  * query or a file per call). */
@@ -119,12 +123,14 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
 
 /* Retry-After (seconds) of a 503 while the database cannot take a write. */
 #define API_BUSY_RETRY_AFTER 2
+/* Retry-After (seconds) of a 503 while every password hash slot is busy. */
+#define API_HASH_RETRY_AFTER 1
 
 /* Reply helper: answer r as the contract wants when a handler hits an
- * internal error: 503 unavailable with Retry-After when the write lock
- * could not be taken in time (-EBUSY), 507 insufficient_storage when the
- * data filesystem is full (-ENOSPC), else 500 internal_error (the cause is
- * logged, never sent). */
+ * internal error: 503 unavailable with Retry-After when every password
+ * hash slot stayed busy (-EAGAIN) or the write lock could not be taken in
+ * time (-EBUSY), 507 insufficient_storage when the data filesystem is full
+ * (-ENOSPC), else 500 internal_error (the cause is logged, never sent). */
 int api_reply_internal(struct http_request *req, int r);
 
 /*

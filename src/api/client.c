@@ -282,8 +282,14 @@ int api_client_revoke_device(struct http_request *req)
                 r = api_reply_internal(req, r);
                 goto out;
         }
-        if (api_too_long(password, PAIR_PASSWORD_MAX) ||
-            password_verify(password, owner.password_hash, NULL) != 1) {
+        r = api_too_long(password, PAIR_PASSWORD_MAX)
+                    ? 0
+                    : password_verify(password, owner.password_hash, NULL);
+        if (r == -EAGAIN) {
+                r = api_reply_internal(req, r);
+                goto out;
+        }
+        if (r != 1) {
                 r = api_error(req, API_ERR_FORBIDDEN, "wrong password");
                 goto out;
         }

@@ -70,6 +70,15 @@ int api_username_normalize(const char *in, char out[ACCOUNT_USERNAME_MAX + 1])
 
 int api_reply_internal(struct http_request *req, int r)
 {
+        if (r == -EAGAIN) {
+                /* Every password hash slot stayed busy (auth/password.h). */
+                req->log_event = "password_hash_busy";
+                return api_reply_retry_after(req, API_ERR_UNAVAILABLE,
+                                             "server busy, try again later",
+                                             API_HASH_RETRY_AFTER) < 0
+                               ? r
+                               : 0;
+        }
         if (r == -EBUSY) {
                 /* The write lock is held elsewhere beyond the wait: the
                  * client may retry; readiness turns degraded meanwhile. */
@@ -254,6 +263,15 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
         defer_write(api_app(req), true, event, user_id, device_id, req->client_ip, message);
 }
 
+bool api_device_seen_stale(const struct http_request *req, const struct store_device *dev)
+{
+        time_t seen = 0;
+
+        return time_parse_rfc3339(dev->last_seen, &seen) < 0 ||
+               time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
+               strcmp(dev->last_ip, req->client_ip) != 0;
+}
+
 int api_device_auth(struct http_request *req, struct store_device *ret, bool touch)
 {
         const char *h = http_header(req, "Authorization");
@@ -300,13 +318,8 @@ int api_device_auth(struct http_request *req, struct store_device *ret, bool tou
                 return api_error_answered(req, API_ERR_FORBIDDEN, "user blocked");
         }
 
-        if (touch) {
-                time_t seen = 0;
-                if (time_parse_rfc3339(dev.last_seen, &seen) < 0 ||
-                    time(NULL) - seen >= API_LAST_SEEN_GRANULARITY ||
-                    strcmp(dev.last_ip, req->client_ip) != 0)
-                        defer_write(api_app(req), false, NULL, NULL, dev.id, req->client_ip, NULL);
-        }
+        if (touch && api_device_seen_stale(req, &dev))
+                defer_write(api_app(req), false, NULL, NULL, dev.id, req->client_ip, NULL);
         *ret = dev;
         return 0;
 }
@@ -427,10 +440,9 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
         int r;
 
         r = store_user_find_by_login(api_app(req)->store, login, &u);
-        if (r == -ENOENT) {
-                password_fail_equalise(password, NULL, legacy);
-                return API_CREDENTIALS_INVALID;
-        }
+        if (r == -ENOENT)
+                return password_fail_equalise(password, NULL, legacy) < 0 ? -EAGAIN
+                                                                          : API_CREDENTIALS_INVALID;
         if (r < 0)
                 return r;
 
@@ -438,14 +450,18 @@ int api_check_credentials(struct http_request *req, const char *login, const cha
          * user (the answer stays the same as for an unknown login). */
         snprintf(req->log_user_id, sizeof(req->log_user_id), "%.39s", u.id);
         r = password_verify(password, u.password_hash, &rehash);
+        if (r == -EAGAIN) {
+                store_user_done(&u);
+                return r;
+        }
         if (r <= 0) {
                 if (r < 0)
                         log_warning("User %s has a password hash of an unknown format", u.id);
                 /* Every failure costs one Argon2id and one bcrypt check,
                  * whichever the account has (see app.h). */
-                password_fail_equalise(password, u.password_hash, legacy);
+                r = password_fail_equalise(password, u.password_hash, legacy);
                 store_user_done(&u);
-                return API_CREDENTIALS_INVALID;
+                return r < 0 ? -EAGAIN : API_CREDENTIALS_INVALID;
         }
         if (rehash) {
                 char hash[PASSWORD_HASH_MAX];

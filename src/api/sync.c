@@ -151,11 +151,16 @@ int api_sync_push(struct http_request *req)
                                         .too_long = "device_id or idempotency_key is too long",
                                         .too_long_error = API_ERR_FIELD_TOO_LONG};
         size_t n = 0;
+        bool announced;
         int r;
 
         r = api_device_auth(req, &dev, false);
         if (r != 0)
                 return api_answered(r);
+        /* Only now, authenticated: a push still being checked may hold up
+         * the next commit for a moment (store_push_announce()). */
+        store_push_announce(api_app(req)->store);
+        announced = true;
         r = api_storage_check(req, req->body_len);
         if (r != 0)
                 goto out;
@@ -190,11 +195,15 @@ int api_sync_push(struct http_request *req)
                 .scope = scope,
                 .device_id = dev.id,
                 .device_ip = req->client_ip,
+                /* At most once a minute: a page less to write per commit. */
+                .touch_device = api_device_seen_stale(req, &dev),
                 .idempotency_key = idem,
                 .ops = ops,
                 .n_ops = n,
+                .announced = true,
         };
         uint64_t started = clock_now_usec();
+        announced = false;
         r = store_push_ops(api_app(req)->store, &p, &res);
         if (r >= 0 && !res.replayed)
                 api_metrics_push(api_app(req)->metrics, n, clock_now_usec() - started);
@@ -215,6 +224,8 @@ int api_sync_push(struct http_request *req)
         }
         r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
 out:
+        if (announced)
+                store_push_withdraw(api_app(req)->store);
         store_push_result_done(&res);
         store_device_done(&dev);
         return api_answered(r);

@@ -125,8 +125,14 @@ int api_user_device_revoke(struct http_request *req)
         r = api_rate_limit(req, RL_AUTH_TEST, u.username);
         if (r != 0)
                 goto out;
-        if (api_too_long(password, USER_PASSWORD_MAX) ||
-            password_verify(password, u.password_hash, NULL) != 1) {
+        r = api_too_long(password, USER_PASSWORD_MAX)
+                    ? 0
+                    : password_verify(password, u.password_hash, NULL);
+        if (r == -EAGAIN) {
+                r = api_reply_internal(req, r);
+                goto out;
+        }
+        if (r != 1) {
                 api_audit(req, "device_revoke_failed", u.id, NULL, "wrong password");
                 r = api_error(req, API_ERR_FORBIDDEN, "wrong password");
                 goto out;

@@ -8,16 +8,87 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/text.h"
 
-int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
+/* The hash slots: a count under a mutex, and a condition on the
+ * monotonic clock (util/clock.h) to wait for one. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_free;
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+static unsigned slots_max = PASSWORD_CONCURRENCY_DEFAULT;
+static unsigned slots_taken;
+static unsigned slot_wait_ms = PASSWORD_WAIT_MS_DEFAULT;
+
+static void slots_init(void)
+{
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&slots_free, &attr);
+        pthread_condattr_destroy(&attr);
+}
+
+int password_limit(unsigned max_concurrent, unsigned wait_ms)
+{
+        if (max_concurrent == 0 || max_concurrent > PASSWORD_CONCURRENCY_MAX)
+                return -EINVAL;
+        pthread_mutex_lock(&slots_lock);
+        slots_max = max_concurrent;
+        slot_wait_ms = wait_ms;
+        pthread_mutex_unlock(&slots_lock);
+        return 0;
+}
+
+int password_slot_acquire(void)
+{
+        struct timespec deadline;
+        int r = 0;
+
+        pthread_once(&slots_once, slots_init);
+        pthread_mutex_lock(&slots_lock);
+        deadline = clock_after_usec((uint64_t)slot_wait_ms * 1000u);
+        while (slots_taken >= slots_max)
+                if (pthread_cond_timedwait(&slots_free, &slots_lock, &deadline) == ETIMEDOUT &&
+                    slots_taken >= slots_max) {
+                        r = -EAGAIN;
+                        break;
+                }
+        if (r == 0)
+                slots_taken++;
+        pthread_mutex_unlock(&slots_lock);
+        return r;
+}
+
+void password_slot_release(void)
+{
+        pthread_mutex_lock(&slots_lock);
+        slots_taken--;
+        pthread_cond_signal(&slots_free);
+        pthread_mutex_unlock(&slots_lock);
+}
+
+static int hash_unlimited(const char *password, char out[PASSWORD_HASH_MAX])
 {
         if (crypto_pwhash_str(out, password, strlen(password), PASSWORD_OPSLIMIT,
                               PASSWORD_MEMLIMIT) != 0)
                 return -ENOMEM;
         return 0;
+}
+
+int password_hash(const char *password, char out[PASSWORD_HASH_MAX])
+{
+        int r = password_slot_acquire();
+
+        if (r < 0)
+                return r;
+        r = hash_unlimited(password, out);
+        password_slot_release();
+        return r;
 }
 
 static bool is_bcrypt(const char *hash)
@@ -46,7 +117,7 @@ static int verify_bcrypt(const char *password, const char *hash)
         return ok;
 }
 
-int password_verify(const char *password, const char *hash, bool *ret_needs_rehash)
+static int verify_unlimited(const char *password, const char *hash, bool *ret_needs_rehash)
 {
         if (!password || !hash)
                 return -EINVAL;
@@ -67,6 +138,17 @@ int password_verify(const char *password, const char *hash, bool *ret_needs_reha
         return -EINVAL;
 }
 
+int password_verify(const char *password, const char *hash, bool *ret_needs_rehash)
+{
+        int r = password_slot_acquire();
+
+        if (r < 0)
+                return r;
+        r = verify_unlimited(password, hash, ret_needs_rehash);
+        password_slot_release();
+        return r;
+}
+
 static char dummy_hash[PASSWORD_HASH_MAX];
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 
@@ -79,15 +161,19 @@ static void dummy_init(void)
         for (int i = 0; i < 16; i++)
                 pw[i] = (char)('a' + ((unsigned char)pw[i] % 26));
         pw[16] = '\0';
-        if (password_hash(pw, dummy_hash) < 0)
+        if (hash_unlimited(pw, dummy_hash) < 0)
                 dummy_hash[0] = '\0';
 }
 
-void password_verify_dummy(const char *password)
+int password_verify_dummy(const char *password)
 {
+        int r;
+
         pthread_once(&dummy_once, dummy_init);
-        if (dummy_hash[0])
-                (void)password_verify(password ? password : "", dummy_hash, NULL);
+        if (!dummy_hash[0])
+                return 0;
+        r = password_verify(password ? password : "", dummy_hash, NULL);
+        return r == -EAGAIN ? r : 0;
 }
 
 unsigned password_bcrypt_cost(const char *hash)
@@ -105,27 +191,38 @@ unsigned password_bcrypt_cost(const char *hash)
         return (unsigned)cost;
 }
 
-void password_verify_dummy_bcrypt(const char *password, unsigned cost)
+int password_verify_dummy_bcrypt(const char *password, unsigned cost)
 {
         _cleanup_free_ struct crypt_data *data = NULL;
         char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+        int r;
 
         if (cost < PASSWORD_BCRYPT_COST_MIN || cost > PASSWORD_BCRYPT_COST_MAX)
-                return;
+                return 0;
         data = calloc(1, sizeof(*data));
         if (!data || !crypt_gensalt_rn("$2b$", cost, NULL, 0, setting, (int)sizeof(setting)))
-                return;
+                return 0;
         /* Hashing with a fresh setting costs what checking a hash of that
-         * cost does. */
+         * cost does; it takes a slot as a real check would. */
+        r = password_slot_acquire();
+        if (r < 0)
+                return r;
         (void)crypt_rn(password ? password : "", setting, data, (int)sizeof(*data));
+        password_slot_release();
+        return 0;
 }
 
-void password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost)
+int password_fail_equalise(const char *password, const char *hash, unsigned legacy_cost)
 {
         bool bcrypt = hash && password_bcrypt_cost(hash) > 0;
+        int r;
 
-        if (!hash || bcrypt)
-                password_verify_dummy(password);
+        if (!hash || bcrypt) {
+                r = password_verify_dummy(password);
+                if (r < 0)
+                        return r;
+        }
         if (!bcrypt)
-                password_verify_dummy_bcrypt(password, legacy_cost);
+                return password_verify_dummy_bcrypt(password, legacy_cost);
+        return 0;
 }

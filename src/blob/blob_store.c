@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <nettle/sha2.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -62,7 +63,7 @@ struct blob_upload {
         bool claimed;
         char sha256[BLOB_HASH_HEX + 1];
         uint64_t size, max_size;
-        crypto_hash_sha256_state hash;
+        struct sha256_ctx hash; /* nettle: SHA extensions when the CPU has them */
         unsigned char *buf;
         size_t buf_len;
 };
@@ -315,7 +316,7 @@ int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload
         u->bs = bs;
         u->temp_exists = true;
         u->max_size = max_size;
-        crypto_hash_sha256_init(&u->hash);
+        sha256_init(&u->hash);
 
         pthread_mutex_lock(&bs->lock);
         u->next = bs->uploads;
@@ -352,7 +353,7 @@ static int upload_flush(struct blob_upload *u)
         r = write_all(u->fd, u->buf, u->buf_len);
         if (r < 0)
                 return r;
-        crypto_hash_sha256_update(&u->hash, u->buf, u->buf_len);
+        sha256_update(&u->hash, u->buf_len, u->buf);
         u->buf_len = 0;
         return 0;
 }
@@ -396,7 +397,7 @@ uint64_t blob_upload_size(const struct blob_upload *u)
 
 int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
 {
-        unsigned char digest[crypto_hash_sha256_BYTES];
+        unsigned char digest[SHA256_DIGEST_SIZE];
         int r;
 
         if (u->finished || u->fd < 0)
@@ -410,7 +411,7 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
                 return -errno;
         free(u->buf);
         u->buf = NULL;
-        crypto_hash_sha256_final(&u->hash, digest);
+        sha256_digest(&u->hash, sizeof(digest), digest);
         hex_encode(digest, sizeof(digest), u->sha256);
         u->finished = true;
         memcpy(ret_sha256, u->sha256, BLOB_HASH_HEX + 1);

@@ -38,6 +38,7 @@ enum key_type {
         KEY_LEGACY_PORT,    /* the existing server's top-level "port" */
         KEY_LEGACY_IGNORED, /* a key of the existing server that means nothing here */
         KEY_METRICS_LISTEN,
+        KEY_DATABASE_URL,
 };
 
 struct config_key {
@@ -92,9 +93,13 @@ static const struct config_key config_keys[] = {
         {"server.group", KEY_STRING, OFF(server.group), 0, 0},
         {"server.log_level", KEY_LOG_LEVEL, OFF(server.log_level), 0, 0},
         {"server.threads", KEY_UINT, OFF(server.threads), 0, 256},
+        {"server.password_hashes", KEY_UINT, OFF(server.password_hashes), 1, 64},
+        {"server.password_wait_ms", KEY_UINT, OFF(server.password_wait_ms), 0, 60000},
 
         {"database", KEY_SECTION, 0, 0, 0},
         {"database.synchronous", KEY_SYNCHRONOUS, OFF(database.synchronous_full), 0, 0},
+        {"database.url", KEY_DATABASE_URL, OFF(database.url), 0, 0},
+        {"database.url_file", KEY_STRING, OFF(database.url_file), 0, 0},
 
         {"metrics", KEY_SECTION, 0, 0, 0},
         {"metrics.listen", KEY_METRICS_LISTEN, 0, 0, 0},
@@ -149,6 +154,8 @@ int config_init_defaults(struct config *c)
         c->retention.temp_upload_hours = 24;
         c->web.allow_registration = true;
         c->server.log_level = LOG_INFO;
+        c->server.password_hashes = 2;
+        c->server.password_wait_ms = 2000;
         c->database.synchronous_full = true;
         c->smtp.port = 25;
         c->smtp.security = SMTP_SECURITY_STARTTLS;
@@ -179,6 +186,8 @@ void config_done(struct config *c)
         free(c->smtp.outbox_dir);
         free(c->smtp.socket_path);
         free(c->metrics.listen);
+        free(c->database.url);
+        free(c->database.url_file);
         for (size_t i = 0; i < c->n_admins; i++) {
                 free(c->admins[i].username);
                 free(c->admins[i].password_hash);
@@ -188,6 +197,78 @@ void config_done(struct config *c)
 }
 
 /* Store value in *slot when it is a listening address (key names it). */
+static bool is_database_url(const char *v)
+{
+        return (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0) &&
+               !str_has_crlf(v);
+}
+
+/* Longest URL database.url_file may hold. */
+#define CONFIG_URL_MAX 4096
+
+int config_read_database_url(struct config *c, char *err, size_t err_size)
+{
+        char buf[CONFIG_URL_MAX + 2];
+        size_t n;
+        FILE *f;
+
+        if (!c->database.url_file)
+                return 0;
+        if (c->database.url)
+                return fail(err, err_size, "database.url_file",
+                            "give either database.url or database.url_file, not both");
+        f = fopen(c->database.url_file, "re");
+        if (!f) {
+                int r = -errno;
+                snprintf(err, err_size, "database.url_file: cannot read %s: %s",
+                         c->database.url_file, strerror(-r));
+                return r;
+        }
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+                buf[--n] = '\0';
+        if (n > CONFIG_URL_MAX || !is_database_url(buf)) {
+                explicit_bzero(buf, sizeof(buf));
+                return fail(err, err_size, "database.url_file",
+                            "the file must hold one postgresql:// URL");
+        }
+        c->database.url = strdup(buf);
+        explicit_bzero(buf, sizeof(buf));
+        return c->database.url ? 0 : -ENOMEM;
+}
+
+void config_url_masked(const char *url, char *buf, size_t size)
+{
+        const char *auth = strstr(url, "://");
+        size_t o = 0;
+
+        if (size == 0)
+                return;
+        auth = auth ? auth + 3 : url;
+        const char *at = strchr(auth, '@'), *slash = strchr(auth, '/');
+        const char *colon = strchr(auth, ':');
+        bool mask_auth = at && colon && colon < at && (!slash || at < slash);
+
+        for (const char *p = url; *p && o + 1 < size;) {
+                if (mask_auth && p == colon + 1) {
+                        o += (size_t)snprintf(buf + o, size - o, "***");
+                        p = at;
+                        continue;
+                }
+                if (strncmp(p, "password=", 9) == 0 && p > url && (p[-1] == '?' || p[-1] == '&')) {
+                        o += (size_t)snprintf(buf + o, size - o, "password=***");
+                        p += strcspn(p, "&");
+                        continue;
+                }
+                buf[o++] = *p++;
+        }
+        if (o >= size)
+                o = size - 1;
+        buf[o] = '\0';
+}
+
 static int set_address(char **slot, const char *key, const char *value, char *err, size_t err_size)
 {
         struct sockaddr_storage ss;
@@ -484,6 +565,11 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 c->smtp.security_set = true;
                 return 0;
         }
+        case KEY_DATABASE_URL:
+                if (!is_database_url(v))
+                        return fail(err, err_size, k->path,
+                                    "expected a postgresql:// URL (omit the key for SQLite)");
+                return replace_string((char **)(base + k->offset), v) < 0 ? -ENOMEM : 0;
         case KEY_SYNCHRONOUS:
                 if (strcasecmp(v, "full") == 0)
                         *(bool *)(base + k->offset) = true;

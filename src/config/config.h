@@ -69,14 +69,21 @@ struct config {
         } web;
 
         struct {
-                char *user;       /* account to drop to when started as root */
-                char *group;      /* NULL: the user's primary group */
-                int log_level;    /* syslog level */
-                unsigned threads; /* HTTP worker threads, 0 = twice the CPUs, at least 4 */
+                char *user;                /* account to drop to when started as root */
+                char *group;               /* NULL: the user's primary group */
+                int log_level;             /* syslog level */
+                unsigned threads;          /* HTTP worker threads, 0 = twice the CPUs, at least 4 */
+                uint64_t password_hashes;  /* password hashes run at once */
+                uint64_t password_wait_ms; /* wait for a hash slot, then 503 */
         } server;
 
         struct {
                 bool synchronous_full; /* synchronous=FULL (default) or NORMAL */
+                /* A PostgreSQL URL (postgresql://...); NULL: SQLite in the
+                 * data directory.  Given directly or read once from url_file
+                 * by config_read_database_url(); never logged unmasked. */
+                char *url;
+                char *url_file;
         } database;
 
         struct {
@@ -159,3 +166,13 @@ const char *smtp_security_to_string(enum smtp_security s);
  * of limits.disk_reserve_percent of it and limits.disk_reserve_bytes; 0
  * when either is 0 (no reserve). */
 uint64_t config_disk_reserve(const struct config *c, uint64_t total);
+
+/* When database.url_file is set, read the URL from it (once, at start;
+ * the file may hold a password) into database.url.  Refuses both keys
+ * together and anything but a postgresql:// or postgres:// URL.  0 or a
+ * negative errno with a reason in err. */
+int config_read_database_url(struct config *c, char *err, size_t err_size);
+
+/* url with any password replaced by "***" (user:***@host, password=***),
+ * for logs.  Always NUL-terminated. */
+void config_url_masked(const char *url, char *buf, size_t size);

@@ -45,6 +45,10 @@
 #define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
+/* Stack of each worker thread, instead of the 8 MiB default: handlers
+ * keep large buffers on the heap, and jansson's parser (depth-limited)
+ * and SQLite need far less, sanitizer builds included. */
+#define HTTP_THREAD_STACK (1024 * 1024)
 /* Connections of the whole server beyond which new ones are accepted and
  * closed at once.  It stays below HTTP_CONNECTION_LIMIT because
  * libmicrohttpd stops accepting at that limit, which leaves further
@@ -612,7 +616,8 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                                 MHD_USE_ERROR_LOG,
                         0, on_accept, srv, on_access, srv, MHD_OPTION_LISTEN_SOCKET, fds[i],
-                        MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                        MHD_OPTION_THREAD_POOL_SIZE, params->threads, MHD_OPTION_THREAD_STACK_SIZE,
+                        (size_t)HTTP_THREAD_STACK, MHD_OPTION_CONNECTION_TIMEOUT,
                         (unsigned)HTTP_CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                         (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
                         (unsigned)HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,

@@ -68,9 +68,16 @@ static int open_store(struct app *app)
         unsigned migrated = 0;
         int r;
 
-        if (asprintf(&db_path, "%s/server.db", app->data_dir) < 0)
-                return log_oom();
-        r = store_open(db_path, &so, &app->store, &migrated);
+        if (app->config->database.url) {
+                char masked[512];
+                config_url_masked(app->config->database.url, masked, sizeof(masked));
+                log_info("Database: PostgreSQL at %s", masked);
+                r = store_open(app->config->database.url, &so, &app->store, &migrated);
+        } else {
+                if (asprintf(&db_path, "%s/server.db", app->data_dir) < 0)
+                        return log_oom();
+                r = store_open(db_path, &so, &app->store, &migrated);
+        }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the database: %m");
         if (migrated > 0) {

@@ -177,6 +177,8 @@ static int load_config(const char *name, const struct cmd_common *c, const char 
                 r = config_load_file(cfg, path, true, err, sizeof(err));
         if (r >= 0)
                 r = config_validate(cfg, err, sizeof(err));
+        if (r >= 0)
+                r = config_read_database_url(cfg, err, sizeof(err));
         if (r < 0)
                 return cmd_fail(CMD_EXIT_USAGE, name, "invalid configuration: %s",
                                 err[0] ? err : strerror(-r));
@@ -205,11 +207,19 @@ int cmd_data_open(const char *name, const struct cmd_common *c, struct cmd_data 
         if (!ret->data_dir || asprintf(&ret->blob_dir, "%s/blobs", real) < 0 ||
             asprintf(&db_path, "%s/server.db", real) < 0)
                 return cmd_fail(CMD_EXIT_FAILURE, name, "out of memory");
-        if (stat(db_path, &st) < 0)
+        if (ret->config.database.url) {
+                /* The messages below name the database by its masked URL. */
+                config_url_masked(ret->config.database.url, real, sizeof(real));
+                free(db_path);
+                db_path = strdup(real);
+                if (!db_path)
+                        return cmd_fail(CMD_EXIT_FAILURE, name, "out of memory");
+        } else if (stat(db_path, &st) < 0)
                 return cmd_fail(CMD_EXIT_USAGE, name, "no database at %s: %s", db_path,
                                 strerror(errno));
         struct store_options so = {.synchronous_full = true, .readers = 2, .no_migrate = true};
-        r = store_open(db_path, &so, &ret->store, NULL);
+        r = store_open(ret->config.database.url ? ret->config.database.url : db_path, &so,
+                       &ret->store, NULL);
         if (r == -EPROTONOSUPPORT)
                 return cmd_fail(CMD_EXIT_USAGE, name,
                                 "%s was written by a newer verstak-sync-server (schema newer than "

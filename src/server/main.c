@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -163,6 +164,8 @@ static int load_config(struct config *cfg, const struct options *o, const char *
         }
         if (r >= 0)
                 r = config_validate(cfg, err, sizeof(err));
+        if (r >= 0)
+                r = config_read_database_url(cfg, err, sizeof(err));
         if (r < 0) {
                 log_error("Invalid configuration: %s", err[0] ? err : strerror(-r));
                 return r;
@@ -489,11 +492,33 @@ static unsigned http_threads(const struct config *cfg)
         return cpus >= 2 ? (unsigned)cpus * 2 : 4;
 }
 
-/* Process-wide settings made before any thread starts: the umask, the fd
- * limit, and the signals main_loop() waits for, blocked so that every
- * thread inherits the mask. */
-static void prepare_process(sigset_t *mask)
+/* Heap settings.  glibc raises its mmap threshold to the size of each
+ * large block freed, so after the first few password hashes (19 MiB each)
+ * and 64 MiB-class buffers such blocks would come from the heap and stay
+ * there after a burst.  A fixed threshold keeps every block of
+ * MALLOC_MMAP_THRESHOLD or more in its own mapping, returned on free(),
+ * and fixes the trim threshold too; two arenas keep the memory freed by
+ * one worker thread usable by the others. */
+#define MALLOC_MMAP_THRESHOLD (256 * 1024)
+#define MALLOC_ARENAS         2
+
+static void tune_malloc(void)
 {
+        if (mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) != 1 ||
+            mallopt(M_ARENA_MAX, MALLOC_ARENAS) != 1)
+                log_warning("Cannot tune the heap; memory may stay high after a burst");
+}
+
+/* Process-wide settings made before any thread starts: the heap, the
+ * password hash slots, the umask, the fd limit, and the signals
+ * main_loop() waits for, blocked so that every thread inherits the
+ * mask. */
+static void prepare_process(const struct config *cfg, sigset_t *mask)
+{
+        tune_malloc();
+        if (password_limit((unsigned)cfg->server.password_hashes,
+                           (unsigned)cfg->server.password_wait_ms) < 0)
+                log_warning("Cannot set the password hash slots; using the defaults");
         umask(0027);
         raise_fd_limit();
         sigemptyset(mask);
@@ -623,7 +648,7 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
         sigset_t mask;
         int r;
 
-        prepare_process(&mask);
+        prepare_process(cfg, &mask);
         r = app_new(cfg, data_dir, &app);
         if (r >= 0) {
                 app->run_retention = retention_run;

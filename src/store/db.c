@@ -135,6 +135,18 @@ int db_fail(struct db_conn *c, int r, const char *what)
         return r;
 }
 
+int db_exec_cached(struct db_conn *c, const struct db_sql *q)
+{
+        struct db_stmt *st = db_stmt(c, q);
+        int r;
+
+        if (!st)
+                return -EIO;
+        r = db_step(st);
+        db_stmt_done(st);
+        return db_fail(c, r, "exec");
+}
+
 const char *db_errmsg(struct db_conn *c)
 {
         return c->drv->errmsg(c);

@@ -150,6 +150,11 @@ char *db_column_strdup(struct db_stmt *st, int col);
  * logged as db_fail() does. */
 int db_exec(struct db_conn *c, const char *sql);
 
+/* db_exec() for one statement run on every request (BEGIN, COMMIT,
+ * SAVEPOINT ...): through the statement cache, so q is static like every
+ * cached query. */
+int db_exec_cached(struct db_conn *c, const struct db_sql *q);
+
 /* Log r (a result of the functions above) with the driver's message when
  * it is -EIO or -EACCES, naming what failed; returns r, or 0 for DB_ROW
  * and DB_DONE. */

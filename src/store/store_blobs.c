@@ -14,7 +14,10 @@
  * downloads). */
 static const struct db_sql sql_ref_get = {
         "SELECT size, coalesce(CAST(strftime('%s', last_accessed) AS INTEGER), 0)"
-        " FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3"};
+        " FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3",
+        .pg = "SELECT size, coalesce(CAST(extract(epoch FROM CAST(last_accessed AS timestamptz))"
+              " AS BIGINT), 0)"
+              " FROM server_blob_refs WHERE user_id = ?1 AND vault_id = ?2 AND sha256 = ?3"};
 /* Callers: store_blob_ref_touch. */
 static const struct db_sql sql_ref_touch = {
         "UPDATE server_blob_refs SET last_accessed = ?4"

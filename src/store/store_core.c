@@ -7,6 +7,8 @@
  */
 #include "store/store_internal.h"
 
+#include "store/pg/pg.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +107,7 @@ int store_read_one(struct store *s, const struct db_sql *q, const char *what, st
 
 static const struct store_backend *backend_for(const char *target)
 {
-        (void)target;
-        return &store_backend_sqlite;
+        return pg_is_url(target) ? &store_backend_pg : &store_backend_sqlite;
 }
 
 int store_open(const char *target, const struct store_options *opts, struct store **ret,
@@ -122,6 +123,11 @@ int store_open(const char *target, const struct store_options *opts, struct stor
         pthread_mutex_init(&s->writer_lock, NULL);
         pthread_mutex_init(&s->push_lock, NULL);
         pthread_cond_init(&s->push_done, NULL);
+        pthread_condattr_t monotonic;
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->push_arrived, &monotonic);
+        pthread_condattr_destroy(&monotonic);
         pthread_mutex_init(&s->readers_lock, NULL);
         pthread_cond_init(&s->readers_cond, NULL);
         s->be = backend_for(target);
@@ -205,6 +211,7 @@ void store_close(struct store *s)
         pthread_mutex_destroy(&s->writer_lock);
         pthread_mutex_destroy(&s->push_lock);
         pthread_cond_destroy(&s->push_done);
+        pthread_cond_destroy(&s->push_arrived);
         pthread_mutex_destroy(&s->readers_lock);
         pthread_cond_destroy(&s->readers_cond);
         free(s);

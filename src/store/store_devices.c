@@ -32,7 +32,9 @@ static const struct db_sql sql_device_insert = {
         " legacy_api_key, user_id, vault_id, client_version, last_ip, last_seen, created_at)"
         " VALUES (?1, ?2, 'disabled:' || ?1, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?10)"};
 static const struct db_sql sql_user_device_insert = {
-        "INSERT OR IGNORE INTO server_user_devices (user_id, device_id) VALUES (?1, ?2)"};
+        "INSERT OR IGNORE INTO server_user_devices (user_id, device_id) VALUES (?1, ?2)",
+        .pg = "INSERT INTO server_user_devices (user_id, device_id) VALUES (?1, ?2)"
+              " ON CONFLICT DO NOTHING"};
 static const struct db_sql sql_device_touch = {
         "UPDATE server_devices SET last_seen = ?2, last_ip = ?3 WHERE id = ?1"};
 static const struct db_sql sql_device_revoke = {

@@ -55,6 +55,7 @@ struct store_backend {
 };
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_pg;
 
 struct store {
         const struct store_backend *be;
@@ -66,11 +67,14 @@ struct store {
         atomic_bool write_stalled;
 
         /* Group commit of pushes (store_ops.c): pushes queue here; one of
-         * them leads, running the queued pushes in one transaction (each
-         * inside its own savepoint) so a single fsync covers them all. */
+         * them leads, running the queued pushes in one transaction so a
+         * single fsync covers them all.  The leader waits briefly on
+         * push_arrived (CLOCK_MONOTONIC) for announced pushes not yet
+         * queued. */
         pthread_mutex_t push_lock;
-        pthread_cond_t push_done;
+        pthread_cond_t push_done, push_arrived;
         struct store_push_job *push_queue, *push_queue_tail;
+        unsigned push_queued, push_announced;
         bool push_leader_active;
 
         struct db_conn **readers;

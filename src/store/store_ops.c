@@ -3,12 +3,13 @@
 #include "store/store_ops.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
+#include "util/json_writer.h"
 
 /* Callers: store_push_ops. */
 static const struct db_sql sql_idem_get = {
@@ -19,6 +20,13 @@ static const struct db_sql sql_idem_put = {
         " created_at) VALUES (?1, ?2, ?3, ?4, ?5)"};
 static const struct db_sql sql_last_seq_get = {
         "SELECT value FROM server_meta WHERE key = 'last_sequence'"};
+/* The same in a push: on PostgreSQL the row stays locked until the push
+ * commits, so pushes through every daemon take sequences one transaction
+ * after the other (see store_ops.h).  SQLite's writer holds the database's
+ * only write lock already. */
+static const struct db_sql sql_last_seq_lock = {
+        "SELECT value FROM server_meta WHERE key = 'last_sequence'",
+        .pg = "SELECT value FROM server_meta WHERE key = 'last_sequence' FOR UPDATE"};
 static const struct db_sql sql_last_seq_put = {
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'"};
 /* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
@@ -82,36 +90,38 @@ void store_push_result_done(struct store_push_result *r)
 int store_push_result_json(const struct store_op_in *ops, const struct store_push_result *res,
                            char **ret_json)
 {
-        json_t *accepted = json_array(), *conflicts = json_array();
-        json_t *body;
+        /* Written straight into one buffer (util/json_writer.h): no tree
+         * of allocations per op on every push. */
+        struct json_writer w;
 
-        if (!accepted || !conflicts) {
-                json_decref(accepted);
-                json_decref(conflicts);
-                return -ENOMEM;
-        }
+        json_writer_init(&w, 64 + res->n_accepted * 48 + res->n_conflicts * 192);
+        json_writer_begin_object(&w);
+        json_writer_key(&w, "accepted");
+        json_writer_begin_array(&w);
         for (size_t i = 0; i < res->n_accepted; i++)
-                json_array_append_new(accepted, json_string(ops[res->accepted[i]].op_id));
+                json_writer_string(&w, ops[res->accepted[i]].op_id);
+        json_writer_end_array(&w);
+        json_writer_key(&w, "conflicts");
+        json_writer_begin_array(&w);
         for (size_t i = 0; i < res->n_conflicts; i++) {
                 const struct store_conflict *c = &res->conflicts[i];
-                json_array_append_new(conflicts,
-                                      json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "op_id", c->op_id,
-                                                "device_id", c->device_id, "op_type", c->op_type,
-                                                "server_sequence", (json_int_t)c->server_sequence,
-                                                "entity_type", c->entity_type, "entity_id",
-                                                c->entity_id));
+                json_writer_begin_object(&w);
+                json_writer_member_string(&w, "op_id", c->op_id);
+                json_writer_member_string(&w, "device_id", c->device_id);
+                json_writer_member_string(&w, "op_type", c->op_type);
+                json_writer_member_int(&w, "server_sequence", c->server_sequence);
+                json_writer_member_string(&w, "entity_type", c->entity_type);
+                json_writer_member_string(&w, "entity_id", c->entity_id);
+                json_writer_end_object(&w);
         }
-        body = json_pack("{s:o,s:o,s:I}", "accepted", accepted, "conflicts", conflicts, "count",
-                         (json_int_t)res->n_accepted);
-        if (!body)
-                return -ENOMEM;
-        if (res->conflicts_truncated &&
-            json_object_set_new(body, "conflicts_truncated", json_true()) < 0) {
-                json_decref(body);
-                return -ENOMEM;
+        json_writer_end_array(&w);
+        json_writer_member_int(&w, "count", (int64_t)res->n_accepted);
+        if (res->conflicts_truncated) {
+                json_writer_key(&w, "conflicts_truncated");
+                json_writer_bool(&w, true);
         }
-        *ret_json = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
+        json_writer_end_object(&w);
+        *ret_json = json_writer_finish(&w, NULL);
         return *ret_json ? 0 : -ENOMEM;
 }
 
@@ -204,10 +214,10 @@ static int idempotency_record(const struct store_push *p, const struct store_pus
         return store_push_result_json(p->ops, &slim, ret_json);
 }
 
-static int get_last_sequence(struct db_conn *c, int64_t *ret)
+static int get_last_sequence(struct db_conn *c, bool lock, int64_t *ret)
 {
-        int r = store_query_one(c, &sql_last_seq_get, "read last sequence", store_row_int64, ret,
-                                NULL, 0);
+        int r = store_query_one(c, lock ? &sql_last_seq_lock : &sql_last_seq_get,
+                                "read last sequence", store_row_int64, ret, NULL, 0);
         return r == -ENOENT ? -EIO : r; /* the row is created with the schema */
 }
 
@@ -260,6 +270,12 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
         char now[21];
         int r;
 
+        /* The high-water mark first: from here on this push is the only
+         * one writing ops, so the replay lookup below sees every push that
+         * committed before it. */
+        r = get_last_sequence(c, true, &seq);
+        if (r < 0)
+                return r;
         if (has_key(p)) {
                 r = find_replay(c, p, &res->json);
                 if (r != 0) {
@@ -268,9 +284,6 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
                 }
         }
 
-        r = get_last_sequence(c, &seq);
-        if (r < 0)
-                return r;
         store_now(now);
         res->accepted = calloc(p->n_ops ? p->n_ops : 1, sizeof(*res->accepted));
         if (!res->accepted)
@@ -307,10 +320,12 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
                 if (r < 0)
                         return r;
         }
-        r = STORE_RUN(c, &sql_device_seen, "update device last_seen", p->device_id, now,
-                      p->device_ip);
-        if (r < 0)
-                return r;
+        if (p->touch_device) {
+                r = STORE_RUN(c, &sql_device_seen, "update device last_seen", p->device_id, now,
+                              p->device_ip);
+                if (r < 0)
+                        return r;
+        }
 
         if (has_key(p)) {
                 /* The record commits with the ops. */
@@ -332,12 +347,19 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
  * Group commit.  With synchronous=FULL every commit costs an fsync, which
  * dominates a push.  Pushes that arrive while another batch is being
  * written queue up; the first of them becomes the leader and writes the
- * whole queue in one transaction, each push inside its own savepoint, so
- * one fsync makes all of them durable.  A push still sees the effect of
- * the pushes before it (duplicates, conflicts, sequences), is still all or
- * nothing (ROLLBACK TO its savepoint), and is still answered only after
- * the commit that contains it.  If that commit fails, every push in the
- * batch fails and none is stored.
+ * whole queue in one transaction, so one fsync makes all of them durable.
+ * A push still sees the effect of the pushes before it (duplicates,
+ * conflicts, sequences), is still all or nothing, and is still answered
+ * only after the commit that contains it.  If that commit fails, every
+ * push in the batch fails and none is stored.
+ *
+ * All or nothing without a savepoint per push: in WAL mode SQLite copies
+ * every page a savepoint touches into its statement journal, which cost
+ * more CPU than the inserts themselves.  A batch first runs without them;
+ * a push fails only on an error of the database (I/O, a full disk, out of
+ * memory), and then the whole transaction is rolled back and the batch
+ * run again with each push in a savepoint of its own, so that the failed
+ * push is undone alone.
  */
 struct store_push_job {
         const struct store_push *push;
@@ -350,35 +372,99 @@ struct store_push_job {
 /* The maximum number of pushes one transaction may carry. */
 #define STORE_PUSH_BATCH_MAX 64
 
-static void run_push_job(struct db_conn *c, struct store_push_job *job)
+static const struct db_sql sql_savepoint = {"SAVEPOINT push"};
+static const struct db_sql sql_rollback_to = {"ROLLBACK TO push"};
+static const struct db_sql sql_release = {"RELEASE push"};
+
+static void run_push_job(struct db_conn *c, struct store_push_job *job, bool savepoint)
 {
-        int r = db_exec(c, "SAVEPOINT push");
+        int r = savepoint ? db_exec_cached(c, &sql_savepoint) : 0;
 
         if (r >= 0) {
                 r = push_in_transaction(c, job->push, &job->res);
-                if (r < 0 || job->res.replayed)
-                        (void)db_exec(c, "ROLLBACK TO push");
-                int q = db_exec(c, "RELEASE push");
-                if (r >= 0 && q < 0)
-                        r = q;
+                if (savepoint) {
+                        if (r < 0 || job->res.replayed)
+                                (void)db_exec_cached(c, &sql_rollback_to);
+                        int q = db_exec_cached(c, &sql_release);
+                        if (r >= 0 && q < 0)
+                                r = q;
+                }
         }
         job->r = r;
 }
 
-static void write_push_batch(struct store *s, struct store_push_job *batch)
+/* Run batch in one transaction and commit it: 0, 1 when a push failed
+ * without savepoints (the transaction is rolled back, the results cleared,
+ * nothing is stored), or the error of the transaction. */
+static int try_push_batch(struct store *s, struct store_push_job *batch, bool savepoints)
 {
         struct db_conn *c;
         int r;
 
         r = store_write_begin(s, &c);
-        if (r >= 0) {
-                for (struct store_push_job *j = batch; j; j = j->next)
-                        run_push_job(c, j);
-                r = store_write_end(s, c, 0, true);
+        if (r < 0)
+                return r;
+        for (struct store_push_job *j = batch; j; j = j->next) {
+                run_push_job(c, j, savepoints);
+                if (j->r < 0 && !savepoints) {
+                        (void)store_write_end(s, c, j->r, false);
+                        for (struct store_push_job *k = batch; k; k = k->next) {
+                                store_push_result_done(&k->res);
+                                k->r = 0;
+                        }
+                        return 1;
+                }
         }
+        return store_write_end(s, c, 0, true);
+}
+
+static void write_push_batch(struct store *s, struct store_push_job *batch)
+{
+        int r = try_push_batch(s, batch, false);
+
+        if (r > 0)
+                r = try_push_batch(s, batch, true);
         for (struct store_push_job *j = batch; j; j = j->next)
                 if (r < 0 && j->r >= 0)
                         j->r = r; /* the commit failed: nothing of the batch is stored */
+}
+
+void store_push_announce(struct store *s)
+{
+        pthread_mutex_lock(&s->push_lock);
+        s->push_announced++;
+        pthread_mutex_unlock(&s->push_lock);
+}
+
+/* With push_lock held. */
+static void push_arrived(struct store *s)
+{
+        if (s->push_announced > 0)
+                s->push_announced--;
+        pthread_cond_signal(&s->push_arrived);
+}
+
+void store_push_withdraw(struct store *s)
+{
+        pthread_mutex_lock(&s->push_lock);
+        push_arrived(s);
+        pthread_mutex_unlock(&s->push_lock);
+}
+
+/* With push_lock held, as the leader: wait up to STORE_PUSH_GATHER_USEC
+ * while announced pushes are still on their way and the batch has room,
+ * so that they share the next commit.  Without announced pushes (a single
+ * client) nothing waits. */
+static void gather_pushes(struct store *s)
+{
+        struct timespec deadline;
+
+        if (s->push_announced == 0 || s->push_queued >= STORE_PUSH_BATCH_MAX)
+                return;
+        deadline = clock_after_usec(STORE_PUSH_GATHER_USEC);
+        while (s->push_announced > 0 && s->push_queued < STORE_PUSH_BATCH_MAX)
+                if (pthread_cond_timedwait(&s->push_arrived, &s->push_lock, &deadline) == ETIMEDOUT)
+                        break;
 }
 
 int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret)
@@ -394,6 +480,9 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
         else
                 s->push_queue = &job; /* cppcheck-suppress autoVariables */
         s->push_queue_tail = &job;    /* cppcheck-suppress autoVariables */
+        s->push_queued++;
+        if (p->announced)
+                push_arrived(s);
 
         while (!job.done && s->push_leader_active)
                 pthread_cond_wait(&s->push_done, &s->push_lock);
@@ -401,9 +490,12 @@ int store_push_ops(struct store *s, const struct store_push *p, struct store_pus
                 /* Lead: write batches until the queue is empty. */
                 s->push_leader_active = true;
                 while (s->push_queue) {
+                        gather_pushes(s);
                         struct store_push_job *batch = s->push_queue, *last = batch;
-                        for (int n = 1; last->next && n < STORE_PUSH_BATCH_MAX; n++)
+                        unsigned len = 1;
+                        for (; last->next && len < STORE_PUSH_BATCH_MAX; len++)
                                 last = last->next;
+                        s->push_queued -= len;
                         s->push_queue = last->next;
                         if (!s->push_queue)
                                 s->push_queue_tail = NULL;
@@ -480,7 +572,7 @@ static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, 
                             &info->scope_sequence, scope->user_id, scope->vault_id);
         if (r < 0)
                 return r;
-        return get_last_sequence(c, &info->global_sequence);
+        return get_last_sequence(c, false, &info->global_sequence);
 }
 
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,

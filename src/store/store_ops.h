@@ -79,7 +79,20 @@ struct store_push {
         const char *idempotency_key; /* NULL or "" for none */
         const struct store_op_in *ops;
         size_t n_ops;
+        bool touch_device; /* also set the device's last_seen/last_ip */
+        bool announced;    /* store_push_announce() was called for it */
 };
+
+/*
+ * Announce a push on its way to store_push_ops() (its body is still being
+ * read and checked): a batch about to be written waits a little (at most
+ * STORE_PUSH_GATHER_USEC) for announced pushes, so that more of them
+ * share one commit and its fsync.  Every announcement is followed by
+ * store_push_ops() with .announced set, or by store_push_withdraw().
+ */
+#define STORE_PUSH_GATHER_USEC 2000
+void store_push_announce(struct store *s);
+void store_push_withdraw(struct store *s);
 
 /*
  * Push ops in one transaction (see the invariants above) and fill *ret.

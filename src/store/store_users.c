@@ -27,7 +27,7 @@ static const struct db_sql sql_user_set_hash = {
 static const struct db_sql sql_user_bcrypt_cost = {
         "SELECT max(CAST(substr(h, 5, 2) AS INTEGER)) FROM"
         " (SELECT password_hash AS h FROM server_users"
-        "  UNION ALL SELECT password_hash FROM server_admins)"
+        "  UNION ALL SELECT password_hash FROM server_admins) AS hashes"
         " WHERE substr(h, 1, 2) = ?1"};
 static const struct db_sql sql_user_touch = {
         "UPDATE server_users SET last_seen = ?2 WHERE id = ?1"};

@@ -171,6 +171,92 @@ bool harness_have_program(const char *name)
         return harness_run(argv) == 0;
 }
 
+/* --- PostgreSQL ---------------------------------------------------------------- */
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+/* A connection to url; fails the test when there is none. */
+static PGconn *pg_connect(const char *url)
+{
+        PGconn *c = PQconnectdb(url);
+
+        if (PQstatus(c) != CONNECTION_OK)
+                fail_msg("cannot connect to %s: %s", url, PQerrorMessage(c));
+        return c;
+}
+
+/* Run sql on url (no results); 0 or -EIO (the error on stderr). */
+static int pg_exec_url(const char *url, const char *sql)
+{
+        PGconn *c = pg_connect(url);
+        PGresult *res = PQexec(c, sql);
+        int r = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
+                        ? 0
+                        : -EIO;
+
+        if (r < 0)
+                fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), sql);
+        PQclear(res);
+        PQfinish(c);
+        return r;
+}
+
+/* The URL of database name on the cluster of base (which names its
+ * administrative database: postgresql://…/postgres?host=…). */
+static int pg_url_for(const char *base, const char *name, char *out, size_t size)
+{
+        const char *scheme = strstr(base, "://");
+        const char *path = scheme ? strchr(scheme + 3, '/') : NULL;
+        const char *query = path ? path + strcspn(path, "?") : NULL;
+        int n;
+
+        if (!path)
+                return -EINVAL;
+        n = snprintf(out, size, "%.*s/%s%s", (int)(path - base), base, name, query);
+        return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* With VERSTAK_TEST_PG_URL: a fresh database for d. */
+static int pg_create(struct daemon *d)
+{
+        const char *base = getenv("VERSTAK_TEST_PG_URL");
+        unsigned char rnd[8];
+        char sql[128];
+
+        d->pg_url[0] = d->pg_db[0] = '\0';
+        if (!base || !*base)
+                return 0;
+        randombytes_buf(rnd, sizeof(rnd));
+        snprintf(d->pg_db, sizeof(d->pg_db), "verstak_test_%02x%02x%02x%02x%02x%02x%02x%02x",
+                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", d->pg_db);
+        if (pg_exec_url(base, sql) < 0 ||
+            pg_url_for(base, d->pg_db, d->pg_url, sizeof(d->pg_url)) < 0) {
+                d->pg_db[0] = '\0';
+                return -EIO;
+        }
+        return 0;
+}
+
+static void pg_drop(struct daemon *d)
+{
+        const char *base = getenv("VERSTAK_TEST_PG_URL");
+        char sql[128];
+
+        if (!d->pg_db[0] || !base)
+                return;
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", d->pg_db);
+        (void)pg_exec_url(base, sql);
+        d->pg_db[0] = d->pg_url[0] = '\0';
+}
+
+bool harness_on_pg(void)
+{
+        const char *base = getenv("VERSTAK_TEST_PG_URL");
+        return base && *base;
+}
+
 int harness_prepare(struct daemon *d, const struct daemon_options *o)
 {
         const char *tmp = getenv("TMPDIR");
@@ -200,14 +286,30 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
         } else if (mkdir(d->data_dir, 0750) < 0)
                 return -errno;
 
-        if (o && o->config_yaml) {
+        if (!(o && o->copy_data_from)) {
+                int r = pg_create(d);
+                if (r < 0)
+                        return r;
+        }
+        if ((o && o->config_yaml) || d->pg_url[0]) {
                 char path[PATH_MAX + 16];
+                const char *yaml = o && o->config_yaml ? o->config_yaml : "";
+                const char *section = strstr(yaml, "database:");
                 FILE *f;
                 snprintf(path, sizeof(path), "%s/config.yml", d->data_dir);
                 f = fopen(path, "w");
                 if (!f)
                         return -errno;
-                fputs(o->config_yaml, f);
+                if (!d->pg_url[0])
+                        fputs(yaml, f);
+                else if (section && (section == yaml || section[-1] == '\n')) {
+                        /* The test's own database section gets the URL. */
+                        const char *eol = strchr(section, '\n');
+                        size_t head = eol ? (size_t)(eol - yaml) + 1 : strlen(yaml);
+                        fprintf(f, "%.*s%s  url: \"%s\"\n%s", (int)head, yaml, eol ? "" : "\n",
+                                d->pg_url, eol ? eol + 1 : "");
+                } else
+                        fprintf(f, "%s\ndatabase:\n  url: \"%s\"\n", yaml, d->pg_url);
                 fclose(f);
         }
         return 0;
@@ -608,6 +710,8 @@ void harness_destroy(struct daemon *d)
                 const char *argv[] = {"rm", "-rf", d->root, NULL};
                 (void)harness_run(argv);
         }
+        if (d->prepared == HARNESS_PREPARED)
+                pg_drop(d);
         if (d->prepared == HARNESS_PREPARED && d->notify_fd >= 0)
                 close(d->notify_fd);
         d->notify_fd = -1;
@@ -918,11 +1022,51 @@ static sqlite3 *sql_open(const struct daemon *d, char **ret_sql, const char *fmt
         return h;
 }
 
+/* The first column of the first row of sql on d's PostgreSQL database:
+ * a copy in *ret (NULL for no row or NULL).  Fails the test on an error. */
+static void pg_first(const struct daemon *d, const char *sql, char **ret)
+{
+        PGconn *c = pg_connect(d->pg_url);
+        PGresult *res = PQexec(c, sql);
+
+        *ret = NULL;
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+                fail_msg("SQL failed: %s\n%s", PQresultErrorMessage(res), sql);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+            !PQgetisnull(res, 0, 0)) {
+                const char *v = PQgetvalue(res, 0, 0);
+                /* Booleans read as SQLite's 0 and 1. */
+                if (PQftype(res, 0) == 16)
+                        v = v[0] == 't' ? "1" : "0";
+                *ret = strdup(v);
+                assert_non_null(*ret);
+        }
+        PQclear(res);
+        PQfinish(c);
+}
+
+static char *format_sql(const char *fmt, va_list ap)
+{
+        char *sql = sqlite3_vmprintf(fmt, ap);
+        assert_non_null(sql);
+        return sql;
+}
+
 void harness_sql(const struct daemon *d, const char *fmt, ...)
 {
         char *sql, *err = NULL;
         va_list ap;
 
+        if (d->pg_url[0]) {
+                char *ignored;
+                va_start(ap, fmt);
+                sql = format_sql(fmt, ap);
+                va_end(ap);
+                pg_first(d, sql, &ignored);
+                free(ignored);
+                sqlite3_free(sql);
+                return;
+        }
         va_start(ap, fmt);
         sqlite3 *h = sql_open(d, &sql, fmt, ap);
         va_end(ap);
@@ -954,6 +1098,15 @@ char *harness_sql_text(const struct daemon *d, const char *fmt, ...)
         char *sql, *out = NULL;
         va_list ap;
 
+        if (d->pg_url[0]) {
+                va_start(ap, fmt);
+                sql = format_sql(fmt, ap);
+                va_end(ap);
+                pg_first(d, sql, &out);
+                sqlite3_free(sql);
+                return out;
+        }
+
         va_start(ap, fmt);
         sqlite3 *h = sql_open(d, &sql, fmt, ap);
         va_end(ap);
@@ -974,6 +1127,18 @@ long long harness_sql_int(const struct daemon *d, const char *fmt, ...)
         char *sql;
         va_list ap;
 
+        if (d->pg_url[0]) {
+                char *v;
+                va_start(ap, fmt);
+                sql = format_sql(fmt, ap);
+                va_end(ap);
+                pg_first(d, sql, &v);
+                out = v ? strtoll(v, NULL, 10) : -1;
+                free(v);
+                sqlite3_free(sql);
+                return out;
+        }
+
         va_start(ap, fmt);
         sqlite3 *h = sql_open(d, &sql, fmt, ap);
         va_end(ap);
@@ -991,6 +1156,9 @@ int harness_db_exec(const struct daemon *d, const char *sql)
         sqlite3 *h;
         int rc;
 
+        if (d->pg_url[0])
+                return pg_exec_url(d->pg_url, sql);
+
         if (db_open(d, &h) < 0)
                 return -EIO;
         rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
@@ -1005,6 +1173,18 @@ int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
         sqlite3 *h;
         sqlite3_stmt *st;
         int r = -EIO;
+
+        if (d->pg_url[0]) {
+                PGconn *c = pg_connect(d->pg_url);
+                PGresult *res = PQexec(c, sql);
+                if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+                        *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+                        r = 0;
+                }
+                PQclear(res);
+                PQfinish(c);
+                return r;
+        }
 
         if (db_open(d, &h) < 0)
                 return -EIO;
@@ -1109,6 +1289,20 @@ int harness_add_user(const struct daemon *d, const char *username, const char *e
         randombytes_buf(rnd, sizeof(rnd));
         for (size_t i = 0; i < sizeof(rnd); i++)
                 snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+        if (d->pg_url[0]) {
+                char *sql = sqlite3_mprintf(
+                        "INSERT INTO server_users (id, username, email, password_hash, confirmed,"
+                        " blocked, created_at) VALUES ('%q', '%q', '%q', '%q', %d, %d,"
+                        " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+                        id, username, email, hash, confirmed, blocked);
+                int r = sql ? pg_exec_url(d->pg_url, sql) : -ENOMEM;
+                sqlite3_free(sql);
+                if (r < 0)
+                        return r;
+                if (ret_id)
+                        memcpy(ret_id, id, sizeof(id));
+                return 0;
+        }
         if (db_open(d, &h) < 0)
                 return -EIO;
         rc = sqlite3_prepare_v2(h,

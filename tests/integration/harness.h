@@ -40,7 +40,15 @@ struct daemon {
          * gets as NOTIFY_SOCKET, owned and read by the harness (else -1). */
         int notify_fd;
         char notify_path[PATH_MAX];
+        /* On PostgreSQL (VERSTAK_TEST_PG_URL set): the URL of this
+         * daemon's own database, created by harness_prepare() and dropped
+         * by harness_destroy(); "" on SQLite. */
+        char pg_url[1024];
+        char pg_db[64];
 };
+
+/* Whether the suite runs on PostgreSQL (VERSTAK_TEST_PG_URL). */
+bool harness_on_pg(void);
 
 struct daemon_options {
         const char *config_yaml;       /* written to <data>/config.yml */

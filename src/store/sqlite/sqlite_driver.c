@@ -19,6 +19,13 @@
  * readers wait only in rare recovery cases) before giving up with -EBUSY. */
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 
+/* Page cache per connection, in KiB (SQLite's default is 2 000 KiB each).
+ * The cache is anonymous memory that stays once filled; the kernel's page
+ * cache holds the file anyway, so readers keep a small one and the writer,
+ * which re-reads the indexes it updates, a larger one. */
+#define SQLITE_WRITER_CACHE_KIB 2048
+#define SQLITE_READER_CACHE_KIB 512
+
 static sqlite3_stmt *raw(struct db_stmt *st)
 {
         return ((struct sqlite_stmt *)st)->st;
@@ -162,16 +169,34 @@ static void drv_rollback(struct db_conn *c)
                 (void)sqlite3_exec(sqlite_db(c), "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Transaction control run on every request, through the statement cache. */
+static const struct db_sql sql_begin = {"BEGIN"};
+static const struct db_sql sql_begin_immediate = {"BEGIN IMMEDIATE"};
+static const struct db_sql sql_commit = {"COMMIT"};
+
+/* A cached statement without results, unlogged (the caller logs). */
+static int run_cached(struct db_conn *c, const struct db_sql *q)
+{
+        struct db_stmt *st = db_stmt(c, q);
+        int r;
+
+        if (!st)
+                return -EIO;
+        r = drv_step(st);
+        drv_reset(st);
+        return r < 0 ? r : 0;
+}
+
 static int drv_begin(struct db_conn *c, enum db_txn txn, unsigned wait_ms)
 {
         int r;
 
         if (txn == DB_TXN_READ)
-                return drv_exec(c, "BEGIN");
+                return run_cached(c, &sql_begin);
         /* The writer waits for SQLite's write lock (another process may
          * hold it) only as long as the caller still may. */
         sqlite3_busy_timeout(sqlite_db(c), (int)wait_ms);
-        r = drv_exec(c, "BEGIN IMMEDIATE");
+        r = run_cached(c, &sql_begin_immediate);
         if (r < 0)
                 drv_rollback(c);
         return r;
@@ -179,7 +204,7 @@ static int drv_begin(struct db_conn *c, enum db_txn txn, unsigned wait_ms)
 
 static int drv_commit(struct db_conn *c)
 {
-        return drv_exec(c, "COMMIT");
+        return run_cached(c, &sql_commit);
 }
 
 static const char *drv_errmsg(struct db_conn *c)
@@ -242,8 +267,11 @@ static int be_connect(struct store *s, bool writer, bool sync_full, struct db_co
         sqlite3_extended_result_codes(c->db, 1);
         sqlite3_busy_timeout(c->db, SQLITE_BUSY_TIMEOUT_MS);
         snprintf(pragmas, sizeof(pragmas),
-                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;%s",
-                 sync_full ? "FULL" : "NORMAL", writer ? "" : " PRAGMA query_only=1;");
+                 "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
+                 " PRAGMA cache_size=-%d;%s",
+                 sync_full ? "FULL" : "NORMAL",
+                 writer ? SQLITE_WRITER_CACHE_KIB : SQLITE_READER_CACHE_KIB,
+                 writer ? "" : " PRAGMA query_only=1;");
         r = drv_exec(&c->base, pragmas);
         if (r < 0) {
                 r = db_fail(&c->base, r, "configure connection");

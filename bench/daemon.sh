@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+#
+# Shared by the bench/run-*.sh scripts (sourced, not run): build the
+# daemon and the benchmarks in a release build, and start a daemon on a
+# free loopback port with a temporary data directory under $TMPDIR
+# (default /var/tmp, so that fsync hits a real disk).
+#
+#   bench_build TARGET...     build into $build (build-bench/ or $BENCH_BUILD_DIR)
+#   bench_start BIN           start BIN; sets $data, $port, $pid, $url
+#   bench_stop                stop it and remove $data (also on exit)
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BENCH_BUILD_DIR:-$root/build-bench}
+data=
+pid=
+
+bench_build() {
+        if [ -f "$build/build.ninja" ]; then
+                meson configure "$build" -Dbench=true >/dev/null
+        else
+                meson setup "$build" "$root" -Dbench=true -Dbuildtype=release >/dev/null
+        fi
+        ninja -C "$build" "$@" >/dev/null
+}
+
+bench_stop() {
+        if [ -n "$pid" ]; then
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+                pid=
+        fi
+        if [ -n "$data" ]; then
+                rm -rf "$data"
+                data=
+        fi
+}
+trap bench_stop EXIT INT TERM
+
+bench_start() {
+        local bin=$1 up
+        data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
+        cat >"$data/config.yml" <<YAML
+trusted_proxies: ["127.0.0.1"]
+limits:
+  max_blob_bytes: 134217728
+YAML
+        # A benchmark run from a root shell keeps root (a service drops
+        # privileges).
+        local root_args=()
+        [ "$(id -u)" -eq 0 ] && root_args=(--allow-root)
+        # Try ports until the daemon answers /livez.
+        for port in $(seq 47800 47830); do
+                "$bin" --data "$data" --port "$port" --log-level warning "${root_args[@]}" \
+                        2>>"$data/daemon.log" &
+                pid=$!
+                up=
+                for _ in $(seq 1 100); do
+                        if curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null; then
+                                up=1
+                                break
+                        fi
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.05
+                done
+                [ -n "$up" ] && break
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+                pid=
+        done
+        if [ -z "$pid" ]; then
+                echo "the daemon did not start; see $data/daemon.log" >&2
+                cat "$data/daemon.log" >&2
+                exit 1
+        fi
+        url=http://127.0.0.1:$port
+}
