@@ -688,7 +688,7 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
                 r = drop_privileges(app, cfg, drop_to);
         if (r >= 0)
                 r = lock_down(o, mail_client_supervisor_pid(app->mail), cfg->smtp.socket_path,
-                              NULL);
+                              cfg->database.url);
         if (r < 0) {
                 for (int i = 0; i < n_fds; i++)
                         close(fds[i]);

@@ -7,10 +7,16 @@
 # cluster is stopped and removed afterwards, whatever the test did.  As
 # root the server runs as an unprivileged account (postgres, else nobody),
 # since PostgreSQL refuses to run as root.  Without PostgreSQL's programs
-# the test is skipped (exit 77).
+# the test is skipped (exit 77).  When VERSTAK_TEST_PG_URL is already set
+# (a run of the suites on PostgreSQL, scripts/pg-cluster.sh), that cluster
+# is used as it is.
 #
 # Usage: with-postgresql.sh PROGRAM [ARGS...]
 set -eu
+
+if [ -n "${VERSTAK_TEST_PG_URL:-}" ]; then
+        exec "$@"
+fi
 
 bindir=${VERSTAK_PG_BINDIR:-}
 if [ -z "$bindir" ]; then
