@@ -8,6 +8,9 @@
 #                Chromium, with axe-core; screenshots in build/web-artefacts/)
 #                and lint (clang-format) suites
 #   clock-ahead  the same suites with the clock a year ahead (faketime)
+#   postgresql   the integration suites that pass on PostgreSQL, against a
+#                throwaway cluster (scripts/pg-cluster.sh), each daemon on a
+#                fresh database of its own
 #   analyze      GCC's analyzer on a -Dtests=false production build,
 #                scan-build and cppcheck (scripts/analyze.sh)
 #   tsan         unit and integration suites under ThreadSanitizer
@@ -18,7 +21,8 @@
 #
 # Skip a pass during development with VERSTAK_SKIP_CLOCK_AHEAD=1,
 # VERSTAK_SKIP_ANALYZE=1, VERSTAK_SKIP_TSAN=1, VERSTAK_SKIP_SANITIZERS=1
-# (ASan/UBSan), VERSTAK_SKIP_DEB=1 or VERSTAK_SKIP_FUZZ=1.
+# (ASan/UBSan), VERSTAK_SKIP_DEB=1, VERSTAK_SKIP_FUZZ=1 or
+# VERSTAK_SKIP_POSTGRESQL=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,6 +77,20 @@ clock_ahead() {
     --no-suite lint
 }
 
+# The store's second back end.  Suites not listed here still read SQLite
+# files directly or test SQLite-only behaviour (see docs/testing.md).
+pg_suites=(sync blobs)
+postgresql() {
+  local rc=0
+  scripts/pg-cluster.sh start
+  rm -rf build/test-daemon-logs
+  mkdir -p build/test-daemon-logs
+  VERSTAK_TEST_PG_URL=$(scripts/pg-cluster.sh url) \
+    meson test -C build --no-rebuild --print-errorlogs --num-processes 2 "${pg_suites[@]}" || rc=$?
+  scripts/pg-cluster.sh stop
+  return $rc
+}
+
 # ThreadSanitizer: group commit, long polls, the work queue and the mail
 # client run on several threads.  color=never keeps its runtime from
 # calling isatty() (ioctl), which the daemon's seccomp filter refuses, so a
@@ -99,6 +117,7 @@ asan() {
 
 pass plain plain
 skipped VERSTAK_SKIP_CLOCK_AHEAD || pass clock-ahead clock_ahead
+skipped VERSTAK_SKIP_POSTGRESQL || pass postgresql postgresql
 skipped VERSTAK_SKIP_ANALYZE || pass analyze scripts/analyze.sh
 skipped VERSTAK_SKIP_TSAN || pass tsan tsan
 skipped VERSTAK_SKIP_SANITIZERS || pass asan asan

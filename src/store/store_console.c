@@ -208,8 +208,8 @@ static int paged_list(struct store *s, const char *select, const char *from, con
         if (total_sql)
                 r = query_int(c, total_sql, NULL, ret_total);
         else {
-                r = sql_add(sql, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d)", from, where,
-                            STORE_COUNT_CAP + 1);
+                r = sql_add(sql, "SELECT count(*) FROM (SELECT 1 FROM %s%s LIMIT %d) AS matches",
+                            from, where, STORE_COUNT_CAP + 1);
                 if (r >= 0)
                         r = query_int(c, sql, a, ret_total);
         }
@@ -250,7 +250,13 @@ static const struct db_sql sql_stats = {
         " (SELECT count(*) FROM server_idempotency_keys),"
         " (SELECT value FROM server_meta WHERE key = 'audit_entries'),"
         " coalesce((SELECT max(last_seen) FROM server_devices), ''),"
-        " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())"};
+        " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())",
+        .pg = "SELECT (SELECT count(*) FROM server_sessions WHERE expires_at < ?1),"
+              " (SELECT count(*) FROM server_email_tokens WHERE expires_at < ?1),"
+              " (SELECT count(*) FROM server_idempotency_keys),"
+              " (SELECT value FROM server_meta WHERE key = 'audit_entries'),"
+              " coalesce((SELECT max(last_seen) FROM server_devices), ''),"
+              " pg_database_size(current_database())"};
 /* The first sequence at or after ?1 (binary search for the 24-hour count). */
 static const struct db_sql sql_op_at = {
         "SELECT server_sequence, pushed_at FROM server_ops WHERE server_sequence >= ?1"
@@ -431,7 +437,8 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
 
         if ((size_t)q->sort >= ELEMENTSOF(sorts) || (size_t)q->status >= ELEMENTSOF(statuses))
                 return -EINVAL;
-        if (q->search && utf8_chars(q->search) >= 3 && strlen(q->search) < sizeof(phrase) / 2 - 2) {
+        if (q->search && utf8_chars(q->search) >= 3 && strlen(q->search) < sizeof(phrase) / 2 - 2 &&
+            s->be->kind != DB_PG) {
                 /* The trigram index: the text as one FTS5 phrase. */
                 size_t j = 0;
                 phrase[j++] = '"';
@@ -459,8 +466,13 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 }
                 pattern[j++] = '%';
                 pattern[j] = '\0';
+                /* On PostgreSQL at any length: ILIKE, which the pg_trgm
+                 * indexes serve from three characters on. */
                 r = where_add(where, sizeof(where),
-                              "(u.username LIKE ?1 ESCAPE '\\' OR u.email LIKE ?1 ESCAPE '\\')");
+                              s->be->kind == DB_PG ? "(u.username ILIKE ?1 ESCAPE '\\'"
+                                                     " OR u.email ILIKE ?1 ESCAPE '\\')"
+                                                   : "(u.username LIKE ?1 ESCAPE '\\'"
+                                                     " OR u.email LIKE ?1 ESCAPE '\\')");
                 if (r >= 0)
                         r = args_text(&a, pattern);
         }
@@ -810,7 +822,7 @@ int store_console_device_delete(struct store *s, const char *id)
  * IN over a subquery with OFFSET.) */
 #define VAULT_PAGE_FROM                                                                            \
         "(SELECT d.user_id AS user_id, d.vault_id AS vault_id, count(*) AS devices,"               \
-        "   sum(coalesce(d.revoked_at, '') = '') AS active_devices,"                               \
+        "   sum(CASE WHEN coalesce(d.revoked_at, '') = '' THEN 1 ELSE 0 END) AS active_devices,"   \
         "   coalesce(max(d.last_seen), '') AS last_activity"                                       \
         "   FROM (SELECT DISTINCT user_id, vault_id FROM server_devices"                           \
         "     WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"                                \
@@ -821,7 +833,7 @@ int store_console_device_delete(struct store *s, const char *id)
 static const struct db_sql sql_vault_total = {"SELECT value FROM server_meta WHERE key = 'vaults'"};
 static const struct db_sql sql_vault_total_user = {
         "SELECT count(*) FROM (SELECT DISTINCT vault_id FROM server_devices"
-        " WHERE user_id = ?1 AND vault_id IS NOT NULL)"};
+        " WHERE user_id = ?1 AND vault_id IS NOT NULL) AS vaults"};
 
 /* Vaults are groups of devices: the page is cut from the grouping (in the
  * order of the (user_id, vault_id) index) before any figure is computed,

@@ -8,6 +8,13 @@
  *    the writer transaction, so they strictly increase, are never reused
  *    (even after deletions) and commit in order: a reader that has seen
  *    sequence N can never later see a new op with a sequence <= N.
+ *    This holds across daemons sharing one PostgreSQL database too: a push
+ *    begins by locking the last_sequence row (SELECT ... FOR UPDATE) and
+ *    holds it until it commits, so pushes through any daemon take their
+ *    sequences one transaction after the other and a push's ops become
+ *    visible only after every op with a smaller sequence.  A push waiting
+ *    for that lock longer than the store's bounded write wait fails with
+ *    -EBUSY and stores nothing.
  *  - a push is all or nothing: ops, tombstones, the device's last_seen and
  *    the idempotency record commit together.
  *  - op_id is unique per scope (user, vault); a repeated op_id is skipped.

@@ -251,6 +251,15 @@ static void pg_drop(struct daemon *d)
         d->pg_db[0] = d->pg_url[0] = '\0';
 }
 
+void harness_time_ago(char out[32], long seconds)
+{
+        time_t t = time(NULL) - seconds;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 bool harness_on_pg(void)
 {
         const char *base = getenv("VERSTAK_TEST_PG_URL");
@@ -291,9 +300,15 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
                 if (r < 0)
                         return r;
         }
-        if ((o && o->config_yaml) || d->pg_url[0]) {
+        if ((o && o->config_yaml) || d->pg_url[0])
+                return harness_write_config(d, o && o->config_yaml ? o->config_yaml : "");
+        return 0;
+}
+
+int harness_write_config(const struct daemon *d, const char *yaml)
+{
+        {
                 char path[PATH_MAX + 16];
-                const char *yaml = o && o->config_yaml ? o->config_yaml : "";
                 const char *section = strstr(yaml, "database:");
                 FILE *f;
                 snprintf(path, sizeof(path), "%s/config.yml", d->data_dir);

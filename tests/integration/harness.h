@@ -47,6 +47,15 @@ struct daemon {
         char pg_db[64];
 };
 
+/* Write yaml as d's config.yml (with the database URL of d when on
+ * PostgreSQL); 0 or a negative errno. */
+struct daemon;
+int harness_write_config(const struct daemon *d, const char *yaml);
+
+/* RFC 3339 UTC time seconds ago (the format of every *_at column), for
+ * test data relative to now on either back end. */
+void harness_time_ago(char out[32], long seconds);
+
 /* Whether the suite runs on PostgreSQL (VERSTAK_TEST_PG_URL). */
 bool harness_on_pg(void);
 

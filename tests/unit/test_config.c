@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "util/log.h"
@@ -269,6 +270,53 @@ static void test_config_env(void **state)
         config_done(&c);
 }
 
+/* database.url and database.url_file: only PostgreSQL URLs, not both, the
+ * file read once; the password never shown by config_url_masked(). */
+static void test_config_database_url(void **state)
+{
+        char dir[] = "/tmp/verstak-config-XXXXXX", path[64], yml[160], err[256] = "";
+        struct config c;
+        FILE *f;
+        (void)state;
+
+        expect_error("database:\n  url: /var/lib/db.sqlite\n", "database.url");
+        expect_error("database:\n  url: mysql://x/y\n", "database.url");
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/url", dir);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("postgresql://verstak:s3cret@db.example/verstak?sslmode=require\n", f);
+        fclose(f);
+
+        snprintf(yml, sizeof(yml), "database:\n  url_file: %s\n", path);
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, yml, strlen(yml), err, sizeof(err)), 0);
+        assert_int_equal(config_read_database_url(&c, err, sizeof(err)), 0);
+        assert_string_equal(c.database.url,
+                            "postgresql://verstak:s3cret@db.example/verstak?sslmode=require");
+        config_done(&c);
+
+        snprintf(yml, sizeof(yml), "database:\n  url: postgresql:///a\n  url_file: %s\n", path);
+        assert_int_equal(config_init_defaults(&c), 0);
+        assert_int_equal(config_load_string(&c, yml, strlen(yml), err, sizeof(err)), 0);
+        assert_true(config_read_database_url(&c, err, sizeof(err)) < 0);
+        assert_non_null(strstr(err, "database.url_file"));
+        config_done(&c);
+        unlink(path);
+        rmdir(dir);
+
+        char masked[128];
+        config_url_masked("postgresql://verstak:s3cret@db.example/verstak?sslmode=require", masked,
+                          sizeof(masked));
+        assert_string_equal(masked, "postgresql://verstak:***@db.example/verstak?sslmode=require");
+        config_url_masked("postgresql:///v?host=/run/pg&password=s3cret&user=u", masked,
+                          sizeof(masked));
+        assert_string_equal(masked, "postgresql:///v?host=/run/pg&password=***&user=u");
+        config_url_masked("postgresql://u@h/v", masked, sizeof(masked));
+        assert_string_equal(masked, "postgresql://u@h/v");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -279,6 +327,7 @@ int main(void)
                 cmocka_unit_test(test_config_errors),
                 cmocka_unit_test(test_config_smtp_security_default),
                 cmocka_unit_test(test_config_env),
+                cmocka_unit_test(test_config_database_url),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
