@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,11 @@ static int resume_handler(struct http_request *req)
 }
 
 static const char *url;
-static PGconn *db;     /* the "pushing daemon" and the high-water reader */
+static PGconn *db; /* the "pushing daemon" */
+/* The high-water reader's own connection: the long-poll thread calls it
+ * too, and a libpq connection serves one thread at a time. */
+static PGconn *hwm_db;
+static pthread_mutex_t hwm_lock = PTHREAD_MUTEX_INITIALIZER;
 static char table[64]; /* this run's stand-in for the operations table */
 
 static void exec_ok(const char *sql)
@@ -82,12 +87,14 @@ static int read_hwm(void *userdata, int64_t *ret)
         (void)userdata;
 
         snprintf(sql, sizeof(sql), "SELECT coalesce(max(seq), 0) FROM %s", table);
-        res = PQexec(db, sql);
+        pthread_mutex_lock(&hwm_lock);
+        res = PQexec(hwm_db, sql);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
                 *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
                 r = 0;
         }
         PQclear(res);
+        pthread_mutex_unlock(&hwm_lock);
         return r;
 }
 
@@ -138,7 +145,8 @@ static int group_setup(void **state)
         if (!url)
                 return -1;
         db = PQconnectdb(url);
-        if (PQstatus(db) != CONNECTION_OK) {
+        hwm_db = PQconnectdb(url);
+        if (PQstatus(db) != CONNECTION_OK || PQstatus(hwm_db) != CONNECTION_OK) {
                 fprintf(stderr, "%s: %s", url, PQerrorMessage(db));
                 return -1;
         }
@@ -156,6 +164,7 @@ static int group_teardown(void **state)
         snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", table);
         exec_ok(sql);
         PQfinish(db);
+        PQfinish(hwm_db);
         return 0;
 }
 
