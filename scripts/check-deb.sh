@@ -46,6 +46,7 @@ if [ -n "$out" ]; then
   exit 1
 fi
 test -f "$root/usr/share/doc/verstak-sync-server/examples/config.yml"
+test -f "$root/usr/share/doc/verstak-sync-server/examples/postgresql-tcp.conf"
 test -f "$root/usr/lib/systemd/catalog/verstak-sync-server.catalog" ||
   test -f "$root/lib/systemd/catalog/verstak-sync-server.catalog"
 echo "Package checks passed: $deb"

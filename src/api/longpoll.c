@@ -38,6 +38,7 @@ struct longpoll {
         struct waiter *head;
         unsigned n_waiting;
         int64_t slot_seq[LONGPOLL_SLOTS];
+        int64_t all_seq; /* longpoll_notify_all(): every scope */
 };
 
 static size_t scope_slot(const char *user_id, const char *vault_id)
@@ -154,6 +155,20 @@ void longpoll_notify(struct longpoll *lp, const char *user_id, const char *vault
         pthread_mutex_unlock(&lp->lock);
 }
 
+void longpoll_notify_all(struct longpoll *lp, int64_t seq)
+{
+        if (!lp)
+                return;
+        pthread_mutex_lock(&lp->lock);
+        if (seq > lp->all_seq)
+                lp->all_seq = seq;
+        for (struct waiter *w = lp->head, *n; w; w = n) {
+                n = w->next;
+                wake_locked(lp, w);
+        }
+        pthread_mutex_unlock(&lp->lock);
+}
+
 int longpoll_wait(struct longpoll *lp, struct http_request *req, const char *user_id,
                   const char *vault_id, const char *device_id, int64_t snapshot_seq,
                   uint64_t deadline_usec, http_handler_fn resume)
@@ -175,7 +190,7 @@ int longpoll_wait(struct longpoll *lp, struct http_request *req, const char *use
                 free(w);
                 return -ESHUTDOWN;
         }
-        if (lp->slot_seq[slot] > snapshot_seq) {
+        if (lp->slot_seq[slot] > snapshot_seq || lp->all_seq > snapshot_seq) {
                 /* A push landed after the caller's snapshot: re-read. */
                 pthread_mutex_unlock(&lp->lock);
                 free(w);

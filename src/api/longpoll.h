@@ -27,6 +27,11 @@ void longpoll_free(struct longpoll *lp); /* NULL ok; call after shutdown */
 /* A push in scope committed up to sequence seq. */
 void longpoll_notify(struct longpoll *lp, const char *user_id, const char *vault_id, int64_t seq);
 
+/* Pushes up to sequence seq committed in scopes not known (another daemon's,
+ * while its notifications were not heard): wake every waiter, and make a
+ * waiter whose snapshot is older than seq re-read instead of sleeping. */
+void longpoll_notify_all(struct longpoll *lp, int64_t seq);
+
 /*
  * Suspend req until woken or deadline (CLOCK_MONOTONIC µs).  snapshot_seq
  * is the global sequence of the snapshot the handler found empty.

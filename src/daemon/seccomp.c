@@ -8,6 +8,12 @@
  * loading, bpf, perf, kexec, reboot, raw I/O, socket() for anything but
  * AF_UNIX (so no outbound network connect), connect() unless the mail
  * helper is reached by path, PROT_EXEC mappings (the engine's rule).
+ *
+ * A daemon whose database is PostgreSQL over TCP loads a second profile,
+ * the same lists plus what libpq needs to reach the server: AF_INET and
+ * AF_INET6 sockets, connect, and what the resolver and TLS call (below).
+ * Nothing else changes, so SQLite and PostgreSQL through a unix socket keep
+ * the first one.
  */
 #include "daemon/seccomp.h"
 
@@ -119,3 +125,46 @@ const struct seccomp_profile seccomp_profile_server = {
         .family_errno = 0,
         .threads_only = true,
 };
+
+/* PostgreSQL over TCP: libpq connects a stream socket to the server (its
+ * options and SO_ERROR go through group_sockets).  getaddrinfo() reads the
+ * host name (uname) and asks the name servers of /etc/resolv.conf over
+ * UDP, the A and AAAA queries in one sendmmsg.  With TLS, OpenSSL sorts
+ * with the C library's qsort, which sizes its buffer with sysinfo. */
+const char *const seccomp_server_db_tcp[] = {"connect", "sendmmsg", "uname", "sysinfo", NULL};
+
+static const struct seccomp_group groups_server_db_tcp[] = {
+        {"io", group_io},
+        {"files", group_files},
+        {"memory", group_memory},
+        {"threads", group_threads},
+        {"signals", group_signals},
+        {"time", group_time},
+        {"sockets", group_sockets},
+        {"events", group_events},
+        {"identity", group_identity},
+        {"random", group_random},
+        {"journal", group_journal},
+        {"database", seccomp_server_db_tcp},
+        {NULL, NULL},
+};
+
+/* Unix sockets and IPv4/IPv6: the database server, and the resolver.  A
+ * netlink socket (getaddrinfo() sorting several addresses asks the kernel
+ * for the local ones) fails with EAFNOSUPPORT, as it does under the unit's
+ * RestrictAddressFamilies=; the C library then sorts without it. */
+static const int families_server_db_tcp[] = {AF_UNIX, AF_INET, AF_INET6, -1};
+
+const struct seccomp_profile seccomp_profile_server_db_tcp = {
+        .name = "server+database-tcp",
+        .groups = groups_server_db_tcp,
+        .arg_rules = arg_rules_server,
+        .families = families_server_db_tcp,
+        .family_errno = EAFNOSUPPORT,
+        .threads_only = true,
+};
+
+const struct seccomp_profile *seccomp_server_profile(bool database_tcp)
+{
+        return database_tcp ? &seccomp_profile_server_db_tcp : &seccomp_profile_server;
+}

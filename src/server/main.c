@@ -49,6 +49,7 @@
 #include "daemon/listen.h"
 #include "daemon/notify.h"
 #include "daemon/privdrop.h"
+#include "daemon/dbnet.h"
 #include "daemon/seccomp.h"
 #include "http/http.h"
 #include "http/text_server.h"
@@ -448,9 +449,14 @@ static int drop_privileges(int data_dir_fd, const char *data_dir, const struct c
         return 0;
 }
 
-/* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp. */
-static int lock_down(const struct options *o, pid_t child, const char *socket_path)
+/* PR_SET_NO_NEW_PRIVS, then the allow-list unless --no-seccomp: the
+ * wider one (daemon/seccomp.h) only when database_url (NULL: SQLite) is
+ * PostgreSQL over TCP. */
+static int lock_down(const struct options *o, pid_t child, const char *socket_path,
+                     const char *database_url)
 {
+        const struct seccomp_profile *profile;
+        bool database_tcp;
         int r;
 
         r = seccomp_no_new_privs();
@@ -464,12 +470,15 @@ static int lock_down(const struct options *o, pid_t child, const char *socket_pa
                            "only");
                 return 0;
         }
+        r = dbnet_url_needs_tcp(database_url, &database_tcp);
+        if (r < 0)
+                return log_error_errno(r, "database.url: cannot tell how it is reached: %m");
+        profile = seccomp_server_profile(database_tcp);
         /* connect() only for the mail helper's socket path (systemd). */
-        r = seccomp_profile_install(&seccomp_profile_server,
-                                    socket_path ? seccomp_server_connect : NULL, child);
+        r = seccomp_profile_install(profile, socket_path ? seccomp_server_connect : NULL, child);
         if (r < 0)
                 return log_error_errno(r, "Cannot install the seccomp filter: %m");
-        log_debug("seccomp filter installed (profile %s)", seccomp_profile_server.name);
+        log_debug("seccomp filter installed (profile %s)", profile->name);
         return 0;
 }
 
@@ -703,7 +712,8 @@ static int run(struct config *cfg, struct options *o, const char *data_dir,
                            "public_url to the address clients use");
         }
         if (r >= 0)
-                r = lock_down(o, mail_client_supervisor_pid(app->mail), cfg->smtp.socket_path);
+                r = lock_down(o, mail_client_supervisor_pid(app->mail), cfg->smtp.socket_path,
+                              cfg->database.url);
         if (r < 0) {
                 for (int i = 0; i < n_fds; i++)
                         close(fds[i]);

@@ -1481,40 +1481,39 @@ char *harness_outbox_take(const struct daemon *d, const char *to, int wait_ms)
 
 /* --- the SMTP sink ------------------------------------------------------------ */
 
-int harness_sink_start(struct harness_sink *s, const char *dir, const char *const *extra)
+/* Start tests/integration/<script> under VERSTAK_TEST_PYTHON with args
+ * (NULL-terminated), its stdin a pipe whose closing stops it, and read the
+ * "PORT <n>" line it prints once listening (within 15 s). */
+static int python_helper_start(const char *script, const char *const *args, pid_t *ret_pid,
+                               int *ret_stdin, int *ret_port)
 {
         const char *py = getenv("VERSTAK_TEST_PYTHON");
-        char script[PATH_MAX], line[64] = "";
+        char path[PATH_MAX], line[64] = "";
         const char *argv[16];
         int out[2], in[2];
         size_t n = 0, got = 0;
 
-        snprintf(script, sizeof(script), "%s/tests/integration/smtp_sink.py",
-                 harness_source_root());
-        snprintf(s->dir, sizeof(s->dir), "%s", dir);
-        s->count = 0;
+        snprintf(path, sizeof(path), "%s/tests/integration/%s", harness_source_root(), script);
         argv[n++] = py ? py : "/usr/bin/python3";
-        argv[n++] = script;
-        argv[n++] = dir;
-        for (size_t i = 0; extra && extra[i] && n < 15; i++)
-                argv[n++] = extra[i];
+        argv[n++] = path;
+        for (size_t i = 0; args && args[i] && n < 15; i++)
+                argv[n++] = args[i];
         argv[n] = NULL;
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0)
                 return -errno;
-        s->pid = fork();
-        if (s->pid < 0)
+        *ret_pid = fork();
+        if (*ret_pid < 0)
                 return -errno;
-        if (s->pid == 0) {
+        if (*ret_pid == 0) {
                 dup2(in[0], STDIN_FILENO);
                 dup2(out[1], STDOUT_FILENO);
                 execv(argv[0], (char *const *)argv);
                 _exit(127);
         }
-        live_add(s->pid);
+        live_add(*ret_pid);
         close(in[0]);
         close(out[1]);
-        s->stdin_fd = in[1];
-        /* "PORT <n>\n" within 15 s. */
+        *ret_stdin = in[1];
         while (got < sizeof(line) - 1 && !strchr(line, '\n')) {
                 struct pollfd p = {.fd = out[0], .events = POLLIN};
                 if (poll(&p, 1, 15000) <= 0)
@@ -1526,20 +1525,40 @@ int harness_sink_start(struct harness_sink *s, const char *dir, const char *cons
                 line[got] = '\0';
         }
         close(out[0]);
-        return sscanf(line, "PORT %d", &s->port) == 1 ? 0 : -EIO;
+        return sscanf(line, "PORT %d", ret_port) == 1 ? 0 : -EIO;
+}
+
+/* Close its stdin, stop and reap a helper of python_helper_start(). */
+static void python_helper_stop(pid_t *pid, int *stdin_fd)
+{
+        if (*stdin_fd >= 0)
+                close(*stdin_fd);
+        *stdin_fd = -1;
+        if (*pid > 0) {
+                kill(*pid, SIGTERM);
+                waitpid(*pid, NULL, 0);
+                live_remove(*pid);
+        }
+        *pid = -1;
+}
+
+int harness_sink_start(struct harness_sink *s, const char *dir, const char *const *extra)
+{
+        const char *args[14];
+        size_t n = 0;
+
+        snprintf(s->dir, sizeof(s->dir), "%s", dir);
+        s->count = 0;
+        args[n++] = dir;
+        for (size_t i = 0; extra && extra[i] && n < 13; i++)
+                args[n++] = extra[i];
+        args[n] = NULL;
+        return python_helper_start("smtp_sink.py", args, &s->pid, &s->stdin_fd, &s->port);
 }
 
 void harness_sink_stop(struct harness_sink *s)
 {
-        if (s->stdin_fd >= 0)
-                close(s->stdin_fd);
-        s->stdin_fd = -1;
-        if (s->pid > 0) {
-                kill(s->pid, SIGTERM);
-                waitpid(s->pid, NULL, 0);
-                live_remove(s->pid);
-        }
-        s->pid = -1;
+        python_helper_stop(&s->pid, &s->stdin_fd);
 }
 
 char *harness_read_file(const char *path)
@@ -1598,4 +1617,32 @@ void harness_assert_no_inline_script(const char *html)
                 assert_null(memchr(src, ':', (size_t)(end - src)));
                 assert_null(memchr(src, '<', (size_t)(end - src)));
         }
+}
+
+/* --- the round-robin load balancer ------------------------------------------- */
+
+int harness_rr_start(struct harness_rr *rr, struct daemon *const *daemons, size_t n)
+{
+        char ports[HARNESS_RR_MAX][16];
+        const char *args[HARNESS_RR_MAX + 1];
+        int r;
+
+        if (n == 0 || n > HARNESS_RR_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(ports[i], sizeof(ports[i]), "%d", daemons[i]->port);
+                args[i] = ports[i];
+        }
+        args[n] = NULL;
+        r = python_helper_start("roundrobin.py", args, &rr->pid, &rr->stdin_fd, &rr->front.port);
+        if (r < 0)
+                return r;
+        snprintf(rr->front.base_url, sizeof(rr->front.base_url), "http://127.0.0.1:%d",
+                 rr->front.port);
+        return 0;
+}
+
+void harness_rr_stop(struct harness_rr *rr)
+{
+        python_helper_stop(&rr->pid, &rr->stdin_fd);
 }

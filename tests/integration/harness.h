@@ -362,3 +362,27 @@ void harness_sink_stop(struct harness_sink *s);
  * raw text (N.eml) and envelope record (N.json), both malloc'd.  Returns 0,
  * or negative errno with both set to NULL when there is none. */
 int harness_sink_next(struct harness_sink *s, int wait_ms, char **ret_eml, char **ret_json);
+
+/* --- the round-robin load balancer ------------------------------------------- */
+
+/* tests/integration/roundrobin.py in front of up to HARNESS_RR_MAX
+ * daemons: each connection goes to the next daemon in turn, one that
+ * refuses connections is skipped.  front is a struct daemon describing
+ * only its address, for http_do() and the helpers built on it. */
+#define HARNESS_RR_MAX 8
+
+struct harness_rr {
+        pid_t pid;
+        int stdin_fd;
+        struct daemon front;
+};
+
+#define HARNESS_RR_INIT                                                                            \
+        {                                                                                          \
+                .pid = -1, .stdin_fd = -1                                                          \
+        }
+
+/* Start it before the given daemons (already running).  Returns 0 or
+ * negative errno; call harness_rr_stop() either way. */
+int harness_rr_start(struct harness_rr *rr, struct daemon *const *daemons, size_t n);
+void harness_rr_stop(struct harness_rr *rr);

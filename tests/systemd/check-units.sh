@@ -17,13 +17,16 @@
 #     root (--root=), creating the users and directories they promise.
 #
 # The mail helper's units get checks 1 and 2 too, with MAILER_MAX_EXPOSURE
-# (it keeps network access: it talks SMTP).
+# (it keeps network access: it talks SMTP).  So does the server with the
+# shipped drop-in for PostgreSQL over TCP (examples/systemd/), with
+# DB_TCP_MAX_EXPOSURE: it reaches one database address.
 #
 # Usage: check-units.sh SOURCE_ROOT SERVER_BINARY SECCOMP_LIST_PROGRAM MAILER_BINARY
 set -eu
 
 MAX_EXPOSURE=1.0
 MAILER_MAX_EXPOSURE=1.5
+DB_TCP_MAX_EXPOSURE=1.2
 
 src=$1
 bin=$2
@@ -67,10 +70,26 @@ verify() {
 verify verstak-sync-server /usr/sbin/verstak-sync-server "$bin"
 verify verstak-sync-mailer /usr/libexec/verstak-sync-mailer "$mailer_bin"
 
+# The server's units with the PostgreSQL-over-TCP drop-in beside them, where
+# systemd-analyze reads it (the unit's directory).
+dbtcp="$tmp/db-tcp"
+mkdir -p "$dbtcp/verstak-sync-server.service.d"
+cp "$tmp/verstak-sync-server.service" "$tmp/verstak-sync-server.socket" \
+        "$tmp/verstak-sync-server-metrics.socket" "$dbtcp/"
+cp "$src/examples/systemd/postgresql-tcp.conf" "$dbtcp/verstak-sync-server.service.d/"
+if ! (cd "$dbtcp" && systemd-analyze verify --man=no verstak-sync-server.service \
+        verstak-sync-server.socket verstak-sync-server-metrics.socket) >"$tmp/verify.out" 2>&1 ||
+        [ -s "$tmp/verify.out" ]; then
+        echo "FAIL: systemd-analyze verify with postgresql-tcp.conf:"
+        cat "$tmp/verify.out"
+        exit 1
+fi
+echo "ok: systemd-analyze verify verstak-sync-server with postgresql-tcp.conf"
+
 # --- 2. exposure score -----------------------------------------------------
-# exposure NAME MAX
+# exposure NAME MAX [UNIT_DIR]
 exposure() {
-        systemd-analyze security --offline=yes --no-pager "$units/$1.service" \
+        (cd "${3:-$units}" && systemd-analyze security --offline=yes --no-pager "$1.service") \
                 >"$tmp/security.out" 2>&1 || true
         score=$(sed -n "s/.*Overall exposure level for $1.service: \([0-9.]*\).*/\1/p" \
                 "$tmp/security.out")
@@ -88,6 +107,7 @@ exposure() {
 }
 exposure verstak-sync-server "$MAX_EXPOSURE"
 exposure verstak-sync-mailer "$MAILER_MAX_EXPOSURE"
+exposure verstak-sync-server "$DB_TCP_MAX_EXPOSURE" "$dbtcp"
 
 # --- 3. SystemCallFilter= covers the seccomp profile --------------------------
 # Expand a systemd syscall group (recursively) to plain names.

@@ -126,6 +126,33 @@ static void test_push_wakes_its_scope_only(void **state)
         assert_int_equal(atomic_load(&late.resumed), 0); /* cancelled: forgotten */
 }
 
+/* Pushes in unknown scopes (another daemon's, not heard): every waiter
+ * wakes, and one whose snapshot predates them re-reads instead of
+ * sleeping; a later snapshot sleeps as usual. */
+static void test_notify_all(void **state)
+{
+        struct longpoll *lp;
+        struct test_req a = {0}, b = {0}, late = {0};
+        (void)state;
+
+        assert_int_equal(longpoll_new(&lp), 0);
+        assert_int_equal(wait_on(lp, &a, "u1", "v1", "dev_a", 10, far()), 1);
+        assert_int_equal(wait_on(lp, &b, "u2", "v2", "dev_b", 10, far()), 1);
+        longpoll_notify_all(lp, 15);
+        assert_int_equal(atomic_load(&a.resumed), 1);
+        assert_int_equal(atomic_load(&b.resumed), 1);
+        assert_int_equal(longpoll_waiting(lp), 0);
+        assert_int_equal(wait_on(lp, &late, "u3", "v3", "dev_c", 14, far()), 0);
+        assert_int_equal(atomic_load(&late.suspended), 0);
+        assert_int_equal(wait_on(lp, &late, "u3", "v3", "dev_c", 15, far()), 1);
+        /* An older "all" does not lower the mark. */
+        longpoll_notify_all(lp, 12);
+        assert_int_equal(atomic_load(&late.resumed), 1);
+        struct test_req again = {0};
+        assert_int_equal(wait_on(lp, &again, "u3", "v3", "dev_c", 14, far()), 0);
+        longpoll_free(lp);
+}
+
 static void test_deadline(void **state)
 {
         struct longpoll *lp;
@@ -241,6 +268,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_push_wakes_its_scope_only),
+                cmocka_unit_test(test_notify_all),
                 cmocka_unit_test(test_deadline),
                 cmocka_unit_test(test_revoked_device_and_shutdown),
                 cmocka_unit_test(test_no_lost_wakeup),

@@ -5,6 +5,8 @@
  * argument rules keep socket() to AF_UNIX.  With --list it prints the
  * profile's system calls, one per line, for tests/systemd/check-units.sh
  * (which checks that the unit's SystemCallFilter= allows all of them).
+ * The profile chosen for a database URL is also loaded for real in a
+ * child process, which then tries what libpq needs over TCP.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,17 +15,27 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/dbnet.h"
 
 #include "daemon/seccomp.h"
 #include "mailer/mailer_seccomp.h"
 #include "util/cleanup.h"
 
 static const struct seccomp_profile *const profiles[] = {
-        &seccomp_profile_server, &mailer_seccomp_profile, &mailer_supervisor_seccomp_profile};
+        &seccomp_profile_server, &seccomp_profile_server_db_tcp, &mailer_seccomp_profile,
+        &mailer_supervisor_seccomp_profile};
 
 /* One rule for both programs: every name is known to libseccomp, and no
  * group lists a call the engine's argument rules own. */
@@ -165,6 +177,116 @@ static void test_seccomp_no_duplicate_in_group(void **state)
                                         assert_string_not_equal(g->syscalls[i], g->syscalls[j]);
 }
 
+/* The TCP profile is the server's plus the database's calls and families,
+ * nothing the design forbids, and still no bind or listen. */
+static void test_seccomp_db_tcp_profile(void **state)
+{
+        (void)state;
+        assert_ptr_equal(seccomp_server_profile(false), &seccomp_profile_server);
+        assert_ptr_equal(seccomp_server_profile(true), &seccomp_profile_server_db_tcp);
+        for (const struct seccomp_group *g = seccomp_profile_server.groups; g->name; g++)
+                for (size_t i = 0; g->syscalls[i]; i++)
+                        assert_true(seccomp_profile_allows(&seccomp_profile_server_db_tcp,
+                                                           g->syscalls[i]));
+        for (size_t i = 0; seccomp_server_db_tcp[i]; i++) {
+                assert_true(seccomp_profile_allows(&seccomp_profile_server_db_tcp,
+                                                   seccomp_server_db_tcp[i]));
+                assert_false(
+                        seccomp_profile_allows(&seccomp_profile_server, seccomp_server_db_tcp[i]));
+        }
+        assert_false(seccomp_profile_allows(&seccomp_profile_server_db_tcp, "bind"));
+        assert_false(seccomp_profile_allows(&seccomp_profile_server_db_tcp, "listen"));
+        assert_false(seccomp_profile_allows(&seccomp_profile_server_db_tcp, "execve"));
+        assert_false(seccomp_profile_allows(&seccomp_profile_server_db_tcp, "ioctl"));
+        assert_int_equal(seccomp_profile_server_db_tcp.family_errno, EAFNOSUPPORT);
+}
+
+/* In a child: load the profile chosen for url, then do what libpq does to
+ * reach a server on TCP port port of 127.0.0.1: resolve a name, open and
+ * connect a stream socket, read its error.  Exit codes name the step that
+ * failed; a filter that forbids a step kills the child with SIGSYS. */
+static int child_reaches_tcp(const char *url, uint16_t port)
+{
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        const struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *ai = NULL;
+        struct utsname un;
+        socklen_t len = sizeof(int);
+        bool db_tcp;
+        int fd, err = -1;
+
+        if (dbnet_url_needs_tcp(url, &db_tcp) < 0)
+                return 10;
+        if (seccomp_profile_install(seccomp_server_profile(db_tcp), NULL, 0) < 0)
+                return 11;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return 12;
+        if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+                return 13;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
+                return 14;
+        close(fd);
+        /* The resolver: the host name (uname), /etc/hosts. */
+        if (uname(&un) < 0)
+                return 15;
+        if (getaddrinfo("localhost", "5432", &hints, &ai) != 0)
+                return 16;
+        freeaddrinfo(ai);
+        /* Another family fails instead of killing (the resolver's netlink
+         * probe when it sorts several addresses). */
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd >= 0 || errno != EAFNOSUPPORT)
+                return 17;
+        return 0;
+}
+
+static int run_child(const char *url, uint16_t port)
+{
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(child_reaches_tcp(url, port));
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+/* The profile chosen for a TCP URL lets the child reach a TCP server; the
+ * one for SQLite or a unix socket kills it at its first AF_INET socket. */
+static void test_seccomp_db_tcp_live(void **state)
+{
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sin);
+        int lfd, status;
+        (void)state;
+
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(lfd >= 0);
+        assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        assert_int_equal(listen(lfd, 8), 0);
+        assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+
+        status = run_child("postgresql://verstak@127.0.0.1/verstak", ntohs(sin.sin_port));
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        status = run_child("host=localhost dbname=verstak", ntohs(sin.sin_port));
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+
+        static const char *const local[] = {NULL, "postgresql:///verstak",
+                                            "postgresql://%2Frun%2Fpostgresql/verstak"};
+        for (size_t i = 0; i < ELEMENTSOF(local); i++) {
+                status = run_child(local[i], ntohs(sin.sin_port));
+                assert_true(WIFSIGNALED(status));
+                assert_int_equal(WTERMSIG(status), SIGSYS);
+        }
+        close(lfd);
+}
+
 static void list_profile(const struct seccomp_profile *p)
 {
         for (const struct seccomp_group *g = p->groups; g->name; g++)
@@ -176,6 +298,9 @@ static void list_profile(const struct seccomp_profile *p)
         printf("mmap\nmprotect\nsocket\nsocketpair\nclone\nclone3\n");
         for (size_t i = 0; seccomp_server_connect[i]; i++)
                 printf("%s\n", seccomp_server_connect[i]);
+        /* PostgreSQL over TCP (the unit's drop-in keeps the same filter). */
+        for (size_t i = 0; seccomp_server_db_tcp[i]; i++)
+                printf("%s\n", seccomp_server_db_tcp[i]);
 }
 
 int main(int argc, char **argv)
@@ -191,6 +316,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_seccomp_server_no_connect),
                 cmocka_unit_test(test_seccomp_children_only_given_pid),
                 cmocka_unit_test(test_seccomp_no_duplicate_in_group),
+                cmocka_unit_test(test_seccomp_db_tcp_profile),
+                cmocka_unit_test(test_seccomp_db_tcp_live),
         };
         return cmocka_run_group_tests_name("seccomp", tests, NULL, NULL);
 }
