@@ -474,8 +474,13 @@ static int lock_down(const struct options *o, pid_t child, const char *socket_pa
         if (r < 0)
                 return log_error_errno(r, "database.url: cannot tell how it is reached: %m");
         profile = seccomp_server_profile(database_tcp);
-        /* connect() only for the mail helper's socket path (systemd). */
-        r = seccomp_profile_install(profile, socket_path ? seccomp_server_connect : NULL, child);
+        /* connect() only for the mail helper's socket path (systemd) and
+         * for PostgreSQL, whose connections are opened again after the
+         * server drops them; without a TCP URL the profile still allows
+         * only AF_UNIX sockets. */
+        bool database_pg = database_url && database_url[0];
+        r = seccomp_profile_install(
+                profile, socket_path || database_pg ? seccomp_server_connect : NULL, child);
         if (r < 0)
                 return log_error_errno(r, "Cannot install the seccomp filter: %m");
         log_debug("seccomp filter installed (profile %s)", profile->name);

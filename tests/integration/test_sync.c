@@ -1169,6 +1169,45 @@ static void test_restart_persistence(void **state)
         harness_destroy(&d);
 }
 
+/* PostgreSQL only: the database drops every connection of the daemon
+ * (a server restart, a failover, pg_terminate_backend); the daemon
+ * reconnects under its seccomp filter, through the unix socket, and
+ * serves on. */
+static void test_pg_reconnect(void **state)
+{
+        struct daemon d;
+        struct http_result r;
+        char tok[65];
+        long status = 0;
+        (void)state;
+
+        if (!harness_on_pg())
+                skip();
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(
+                harness_add_user(&d, "rc", "rc@example.com", "rc-password-1", true, false, NULL),
+                0);
+        assert_int_equal(harness_pair(&d, "rc", "rc-password-1", "v", tok, NULL), 200);
+        json_decref(push_one(&d, tok, "rc-1", "r/1", "create", 0));
+        assert_int_equal(harness_db_exec(&d, "SELECT pg_terminate_backend(pid) FROM "
+                                             "pg_stat_activity WHERE datname = current_database() "
+                                             "AND pid <> pg_backend_pid()"),
+                         0);
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do {
+                if (http_get(&d, "/readyz", NULL, &r) == 0) {
+                        status = r.status;
+                        http_result_free(&r);
+                }
+        } while (status != 200 && harness_pause(&dl));
+        assert_int_equal(status, 200);
+        json_decref(push_one(&d, tok, "rc-2", "r/1", "update", 0));
+        json_t *p = pull(&d, tok, 0, 0);
+        assert_int_equal(json_array_size(json_object_get(p, "ops")), 2);
+        json_decref(p);
+        harness_destroy(&d);
+}
+
 struct crash_pusher {
         const struct daemon *d;
         const char *token;
@@ -1420,6 +1459,7 @@ int main(void)
         const struct CMUnitTest own[] = {
                 cmocka_unit_test(test_rate_limit),
                 cmocka_unit_test(test_restart_persistence),
+                cmocka_unit_test(test_pg_reconnect),
                 cmocka_unit_test(test_crash_during_pushes),
                 cmocka_unit_test(test_shutdown_releases_longpoll),
                 cmocka_unit_test(test_legacy_data),

@@ -380,14 +380,11 @@ static int revive(struct pg_conn *c)
         return 0;
 }
 
-static int drv_begin(struct db_conn *dc, enum db_txn txn, unsigned wait_ms)
+static int begin_once(struct db_conn *dc, enum db_txn txn, unsigned wait_ms)
 {
-        struct pg_conn *c = conn_of(dc);
         char sql[96];
-        int r = revive(c);
+        int r;
 
-        if (r < 0)
-                return r;
         if (txn == DB_TXN_READ)
                 return drv_exec(dc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         /* lock_timeout 0 would mean no limit. */
@@ -395,6 +392,25 @@ static int drv_begin(struct db_conn *dc, enum db_txn txn, unsigned wait_ms)
         r = drv_exec(dc, sql);
         if (r < 0)
                 drv_rollback(dc);
+        return r;
+}
+
+static int drv_begin(struct db_conn *dc, enum db_txn txn, unsigned wait_ms)
+{
+        struct pg_conn *c = conn_of(dc);
+        int r = revive(c);
+
+        if (r < 0)
+                return r;
+        r = begin_once(dc, txn, wait_ms);
+        /* A connection the server dropped while it sat idle (a restart,
+         * a failover, pg_terminate_backend) is found broken only now, by
+         * BEGIN: nothing has run yet, so reconnect and begin once more. */
+        if (r < 0 && PQstatus(c->pg) == CONNECTION_BAD) {
+                r = revive(c);
+                if (r >= 0)
+                        r = begin_once(dc, txn, wait_ms);
+        }
         return r;
 }
 
