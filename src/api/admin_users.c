@@ -447,7 +447,12 @@ int api_admin_device_revoke(struct http_request *req)
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }
 
-int api_admin_device_delete(struct http_request *req)
+/* Delete a device.  The console's path (devices/{id}) takes only a revoked
+ * one, so that deleting is a second, deliberate step; the existing
+ * server's path (keys/{id}) deleted at once, which scripts rely on, so it
+ * revokes an active device first (and wakes its long polls) and then
+ * deletes it. */
+static int device_delete(struct http_request *req, bool revoke_first)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
@@ -455,6 +460,15 @@ int api_admin_device_delete(struct http_request *req)
 
         if (r != 0)
                 return admin_answered(r);
+        if (revoke_first) {
+                r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
+                                        "revoked by an administrator");
+                if (r == -ENOENT)
+                        return api_error(req, API_ERR_NOT_FOUND, "device not found");
+                if (r < 0)
+                        return api_reply_internal(req, r);
+                longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
+        }
         r = store_console_device_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
                 return api_error(req, API_ERR_NOT_FOUND, "device not found");
@@ -465,6 +479,16 @@ int api_admin_device_delete(struct http_request *req)
         admin_record(req, &a, "admin_device_deleted", NULL, req->params[0],
                      "revoked device deleted by an administrator", "deleted a revoked device");
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "deleted"), 0);
+}
+
+int api_admin_device_delete(struct http_request *req)
+{
+        return device_delete(req, false);
+}
+
+int api_admin_key_delete(struct http_request *req)
+{
+        return device_delete(req, true);
 }
 
 /* --- vaults --------------------------------------------------------------------------- */

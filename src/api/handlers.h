@@ -54,6 +54,7 @@ int api_admin_devices(struct http_request *req);
 int api_admin_keys(struct http_request *req);
 int api_admin_device_revoke(struct http_request *req);
 int api_admin_device_delete(struct http_request *req);
+int api_admin_key_delete(struct http_request *req);
 int api_admin_vaults(struct http_request *req);
 int api_admin_vault(struct http_request *req);
 

@@ -78,7 +78,7 @@ const struct route api_routes[] = {
         {"DELETE", "/admin/api/devices/{}", HTTP_BODY_BUFFERED, api_admin_device_delete, NULL, NULL,
          NULL},
         {"GET", "/admin/api/keys", HTTP_BODY_NONE, api_admin_keys, NULL, NULL, NULL},
-        {"DELETE", "/admin/api/keys/{}", HTTP_BODY_BUFFERED, api_admin_device_delete, NULL, NULL,
+        {"DELETE", "/admin/api/keys/{}", HTTP_BODY_BUFFERED, api_admin_key_delete, NULL, NULL,
          NULL},
         {"GET", "/admin/api/vaults", HTTP_BODY_NONE, api_admin_vaults, NULL, NULL, NULL},
         {"GET", "/admin/api/vaults/{}/{}", HTTP_BODY_NONE, api_admin_vault, NULL, NULL, NULL},

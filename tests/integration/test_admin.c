@@ -1489,6 +1489,25 @@ static void test_console_devices(void **state)
         console("DELETE", path, CONFIRMED, &r);
         http_assert_error(&r, 404, "not_found", NULL);
         http_result_free(&r);
+
+        /* That path deletes an active device at once (revoking it first),
+         * as the existing server did; the console's path keeps two steps. */
+        char token2[65], device2[29], bearer2[100];
+        harness_pair_ok(&dA, "heidi", USER_PASSWORD, "vault-h", token2, device2);
+        snprintf(bearer2, sizeof(bearer2), "Authorization: Bearer %s", token2);
+        const char *as_device2[] = {bearer2, NULL};
+        assert_int_equal(get_status(&dA, "/api/client/me", as_device2), 200);
+        snprintf(path, sizeof(path), "/admin/api/keys/%s", device2);
+        console("DELETE", path, "{}", &r);
+        assert_int_equal(r.status, 400);
+        http_result_free(&r);
+        assert_int_equal(get_status(&dA, "/api/client/me", as_device2), 200);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        assert_string_equal(http_result_string(&r, "status"), "deleted");
+        http_result_free(&r);
+        assert_int_equal(get_status(&dA, "/api/client/me", as_device2), 401);
+        assert_int_equal(
+                db_count(&dA, "SELECT count(*) FROM server_devices WHERE id = '%s'", device2), 0);
 }
 
 static void test_console_vaults(void **state)
