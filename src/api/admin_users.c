@@ -55,8 +55,8 @@ static int bad_request(struct http_request *req, const char *message)
 int api_admin_users(struct http_request *req)
 {
         static const char *const statuses[] = {"all", "active", "blocked", "unconfirmed", NULL};
-        static const char *const sorts[] = {"created_at", "username", "email", "last_seen",
-                                            "confirmed",  "blocked",  NULL};
+        static const char *const sorts[] = {"created_at", "username", "email",   "last_seen",
+                                            "confirmed",  "blocked",  "devices", NULL};
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_user_query q = {.sort = STORE_USER_SORT_CREATED};
         struct store_rows rows = {0};

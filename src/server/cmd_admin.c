@@ -89,8 +89,8 @@ enum {
 #define ADMIN_SEARCH_MAX 256
 
 static const char *const status_names[] = {"all", "active", "blocked", "unconfirmed", NULL};
-static const char *const sort_names[] = {"created_at", "username", "email", "last_seen",
-                                         "confirmed",  "blocked",  NULL};
+static const char *const sort_names[] = {"created_at", "username", "email",   "last_seen",
+                                         "confirmed",  "blocked",  "devices", NULL};
 
 struct admin_args {
         unsigned given; /* OPTBIT()s of the own options given */
@@ -625,7 +625,7 @@ static const struct admin_sub subs[] = {
          "  --search TEXT     part of the username or e-mail address\n"
          "  --status S        all (default), active, blocked, unconfirmed\n"
          "  --sort COL        created_at (default), username, email, last_seen,\n"
-         "                    confirmed, blocked\n"
+         "                    confirmed, blocked, devices\n"
          "  --order O         desc (default) or asc\n"
          "  --page N          page number (default 1)\n"
          "  --per-page N      users per page, 1-100 (default 20)\n"},

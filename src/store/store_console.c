@@ -439,6 +439,11 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 [STORE_USER_SORT_LAST_SEEN] = "u.last_seen",
                 [STORE_USER_SORT_CONFIRMED] = "u.confirmed",
                 [STORE_USER_SORT_BLOCKED] = "u.blocked",
+                /* The existing server's console sorted by it.  No index
+                 * serves it: every matching user's devices are counted
+                 * (through the index on server_devices.user_id). */
+                [STORE_USER_SORT_DEVICES] =
+                        "(SELECT count(*) FROM server_devices d WHERE d.user_id = u.id)",
         };
         static const char *const statuses[] = {
                 [STORE_USER_ANY] = NULL,
@@ -457,7 +462,7 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                         "SELECT value FROM server_meta WHERE key = 'users_unconfirmed'",
         };
         struct console_args a = {0};
-        char where[256] = "", order[96], pattern[600], phrase[600];
+        char where[256] = "", order[160], pattern[600], phrase[600];
         struct store_total known = {0};
         bool have_known = false, broad = false;
         int r = 0;

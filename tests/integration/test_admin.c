@@ -1086,6 +1086,25 @@ static void test_console_users(void **state)
                 assert_true(strcmp(member_str(json_array_get(list, i - 1), "username"),
                                    member_str(json_array_get(list, i), "username")) < 0);
         http_result_free(&r);
+        /* sort=devices, which the existing server's console offered. */
+        long long most = db_count(&dA,
+                                  "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM "
+                                  "server_devices GROUP BY user_id) AS per_user%s",
+                                  "");
+        console_ok("GET", "/admin/api/users?per_page=100&sort=devices&order=desc", NULL, &r);
+        list = json_object_get(r.json, "users");
+        assert_true(json_array_size(list) >= 1);
+        assert_int_equal(member_int(json_array_get(list, 0), "devices"), most);
+        for (size_t i = 1; i < json_array_size(list); i++)
+                assert_true(member_int(json_array_get(list, i - 1), "devices") >=
+                            member_int(json_array_get(list, i), "devices"));
+        http_result_free(&r);
+        console_ok("GET", "/admin/api/users?per_page=100&sort=devices&order=asc", NULL, &r);
+        list = json_object_get(r.json, "users");
+        for (size_t i = 1; i < json_array_size(list); i++)
+                assert_true(member_int(json_array_get(list, i - 1), "devices") <=
+                            member_int(json_array_get(list, i), "devices"));
+        http_result_free(&r);
         console_ok("GET", "/admin/api/users?per_page=1&page=2&sort=username&order=asc", NULL, &r);
         assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
         assert_int_equal(member_int(r.json, "page"), 2);
