@@ -2,8 +2,8 @@
 /*
  * Fuzz target for mailer/mail_proto.h: the input as one frame off the
  * channel, decoded by the decoder its type selects, and as a bare payload
- * for every payload decoder.  A decoded SEND or RESULT is encoded again
- * and must decode to the same values.
+ * for every payload decoder.  A decoded SEND, RESULT, SMTP_CARRY or
+ * SMTP_STORED is encoded again and must decode to the same values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,6 +67,57 @@ static void check_result(uint32_t id, const uint8_t *payload, size_t len)
         mail_result_done(&res);
 }
 
+static void check_smtp_carry(uint32_t id, const uint8_t *payload, size_t len)
+{
+        struct mail_smtp_carry c, again;
+        struct mail_header h;
+        const uint8_t *p;
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+
+        if (mail_proto_decode_smtp_carry(payload, len, &c) < 0)
+                return;
+        if (!c.host || c.port < 1 || c.port > 65535)
+                abort();
+        if (mail_proto_encode_smtp_carry(id, &c, &frame, &frame_len) == 0) {
+                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
+                    h.type != MAIL_MSG_SMTP_CARRY ||
+                    mail_proto_decode_smtp_carry(p, h.payload_len, &again) < 0)
+                        abort();
+                if (!str_eq(c.host, again.host) || c.port != again.port ||
+                    !str_eq(c.security, again.security) || !str_eq(c.username, again.username) ||
+                    !str_eq(c.password, again.password) || !str_eq(c.from, again.from))
+                        abort();
+                mail_smtp_carry_done(&again);
+                free(frame);
+        }
+        mail_smtp_carry_done(&c);
+}
+
+static void check_smtp_stored(uint32_t id, const uint8_t *payload, size_t len)
+{
+        char *path = NULL, *again = NULL;
+        struct mail_header h;
+        const uint8_t *p;
+        uint8_t *frame = NULL;
+        size_t frame_len = 0;
+
+        if (mail_proto_decode_smtp_stored(payload, len, &path) < 0)
+                return;
+        if (!path)
+                abort();
+        if (mail_proto_encode_smtp_stored(id, path, &frame, &frame_len) == 0) {
+                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
+                    h.type != MAIL_MSG_SMTP_STORED ||
+                    mail_proto_decode_smtp_stored(p, h.payload_len, &again) < 0 ||
+                    !str_eq(path, again))
+                        abort();
+                free(again);
+                free(frame);
+        }
+        free(path);
+}
+
 static void check_pid(const uint8_t *payload, size_t len)
 {
         pid_t pid;
@@ -110,6 +161,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 case MAIL_MSG_SPAWN:
                         (void)mail_proto_decode_empty(payload, h.payload_len);
                         break;
+                case MAIL_MSG_SMTP_CARRY:
+                        check_smtp_carry(h.id, payload, h.payload_len);
+                        break;
+                case MAIL_MSG_SMTP_STORED:
+                        check_smtp_stored(h.id, payload, h.payload_len);
+                        break;
                 default:
                         abort(); /* decode_frame refuses unknown types */
                 }
@@ -118,6 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_send(7, copy, size);
                 check_result(7, copy, size);
                 check_pid(copy, size);
+                check_smtp_carry(7, copy, size);
+                check_smtp_stored(7, copy, size);
                 (void)mail_proto_decode_empty(copy, size);
         }
         free(copy);
