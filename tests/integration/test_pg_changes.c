@@ -316,7 +316,7 @@ static bool resumed(struct test_req *t)
 
 /* Daemon B waits in scope (u-6, shared) with the snapshot it read; daemon
  * A commits a push there: B's waiter wakes, one in another scope does
- * not.  Then B's notifications break and a push commits unheard: the
+ * not.  Then a push commits unheard and B's notifications break: the
  * reconnect's high-water check wakes every waiter. */
 static void test_longpoll_woken_across_daemons(void **state)
 {
@@ -347,11 +347,17 @@ static void test_longpoll_woken_across_daemons(void **state)
         assert_true(resumed(&mine));
         assert_false(resumed(&other));
 
-        /* Unheard push: the listener's server process is gone first. */
+        /* An unheard push: it commits with no notification (as if it
+         * had been lost), and only then the listener's server process is
+         * ended, so however soon the listener reconnects, its high-water
+         * check after the reconnect finds the sequence it never heard. */
         assert_int_equal(read_hwm(NULL, &snapshot), 0);
         assert_int_equal(longpoll_wait(lp, &later.req, "u-8", "elsewhere", "dev-d", snapshot, far,
                                        resume_handler),
                          1);
+        snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (%lld)", table,
+                 (long long)(snapshot + 1));
+        exec_ok(sql);
         pid = pg_changes_backend_pid(c);
         assert_true(pid > 0);
         snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)", pid);
@@ -359,7 +365,6 @@ static void test_longpoll_woken_across_daemons(void **state)
         dl = harness_deadline_in(15000);
         while (!backend_gone(pid) && harness_pause(&dl))
                 ;
-        push("u-9", "unheard", snapshot + 1, true);
         dl = harness_deadline_in(20000);
         while (!(resumed(&other) && resumed(&later)) && harness_pause(&dl))
                 ;
