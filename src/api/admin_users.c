@@ -372,7 +372,8 @@ static int device_query(struct http_request *req, struct store_device_query *q)
 
 /*
  * The existing server answered both lists as a bare JSON array; so do we,
- * one page of it, with the total in X-Total-Count.  keys_only keeps the
+ * one page of it, with the total in the headers (X-Total-Count,
+ * X-Total-Capped) as every list answer has it.  keys_only keeps the
  * rows of GET keys to {id, name, token_hint}.
  */
 static int device_list(struct http_request *req, bool keys_only)
@@ -380,7 +381,6 @@ static int device_list(struct http_request *req, bool keys_only)
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_device_query q = {0};
         struct store_rows rows = {0};
-        char total_s[24];
         struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
@@ -409,12 +409,7 @@ static int device_list(struct http_request *req, bool keys_only)
                         }
                 }
         }
-        struct MHD_Response *resp = http_response_from_json(list);
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        snprintf(total_s, sizeof(total_s), "%lld", (long long)total.n);
-        MHD_add_response_header(resp, "X-Total-Count", total_s);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return admin_reply_total(req, list, &total);
 }
 
 int api_admin_devices(struct http_request *req)

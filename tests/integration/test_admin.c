@@ -2017,40 +2017,69 @@ static void test_console_invitations(void **state)
         harness_destroy(&dB);
 }
 
+/* The total headers every list answer carries. */
+static void expect_total_headers(const struct http_result *r, const char *count, bool capped)
+{
+        char *n = http_result_header(r, "X-Total-Count"),
+             *c = http_result_header(r, "X-Total-Capped");
+
+        assert_non_null(n);
+        assert_non_null(c);
+        assert_string_equal(n, count);
+        assert_string_equal(c, capped ? "true" : "false");
+        free(n);
+        free(c);
+}
+
+/* 10 050 rows, i = 0 .. 10 049, in SQL either back end runs: CAP_N is i
+ * five digits wide, CAP_AT "%s" a created_at that grows with i (the
+ * second of harness_time_ago() with i as its fraction). */
+#define CAP_ROWS "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 10049) "
+#define CAP_N    "substr(CAST(100000 + i AS TEXT), 2)"
+#define CAP_AT   "'%.19s.' || " CAP_N " || 'Z'"
+
 /* More matches than STORE_COUNT_CAP (10 000): the total stops at the cap
  * plus one and says it is capped, and pages past the cap still come. */
 static void test_console_capped_totals(void **state)
 {
         struct http_result r;
+        char owner[25], now[32], sql[2048];
         (void)state;
 
-        /* 10 050 users and audit entries, written directly in one
-         * transaction (the console would take minutes). */
-        harness_sql(&dA, "BEGIN;"
-                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
-                         " WHERE i < 10049)"
-                         " INSERT INTO server_users (id, username, email, password_hash,"
-                         " confirmed, blocked, created_at)"
-                         " SELECT printf('cap%%05d', i), printf('capped%%05d', i),"
-                         " printf('capped%%05d@example.test', i), 'x', 1, i %% 2,"
-                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
-                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
-                         " WHERE i < 10049)"
-                         " INSERT INTO server_audit_log (event_type, user_id, ip, message,"
-                         " created_at)"
-                         " SELECT 'login', 'cap-audit', '10.0.0.1', printf('n%%05d', i),"
-                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
-                         " COMMIT;");
+        /* 10 050 users, audit entries and devices (of one user), written
+         * directly (the console would take minutes). */
+        console_user("capper", "capper@example.test", owner);
+        harness_time_ago(now, 60);
+        snprintf(sql, sizeof(sql),
+                 CAP_ROWS
+                 "INSERT INTO server_users (id, username, email, password_hash,"
+                 " confirmed, blocked, created_at)"
+                 " SELECT 'cap' || " CAP_N ", 'capped' || " CAP_N ", 'capped' || " CAP_N
+                 " || '@example.test', 'x', 1, i %% 2, " CAP_AT " FROM n;" CAP_ROWS
+                 "INSERT INTO server_audit_log (event_type, user_id, ip, message,"
+                 " created_at)"
+                 " SELECT 'login', 'cap-audit', '10.0.0.1', 'n' || " CAP_N ", " CAP_AT
+                 " FROM n;" CAP_ROWS
+                 "INSERT INTO server_devices (id, name, api_key, user_id, vault_id,"
+                 " client_version, created_at)"
+                 " SELECT 'capdev' || " CAP_N ", 'laptop ' || " CAP_N ", 'capkey' || " CAP_N
+                 ", '%s',"
+                 " CASE WHEN i < 10 THEN 'vault-few' ELSE 'vault-many' END, 'capped/1', " CAP_AT
+                 " FROM n;",
+                 now, now, owner, now);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
 
         /* A search (the trigram index), and a search with a status. */
         console_ok("GET", "/admin/api/users?q=capped", NULL, &r);
         assert_int_equal(member_int(r.json, "total"), 10001);
         assert_true(json_is_true(json_object_get(r.json, "total_capped")));
         assert_int_equal(json_array_size(json_object_get(r.json, "users")), 20);
+        expect_total_headers(&r, "10001", true);
         http_result_free(&r);
         console_ok("GET", "/admin/api/users?q=capped&status=blocked", NULL, &r);
         assert_int_equal(member_int(r.json, "total"), 5025);
         assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        expect_total_headers(&r, "5025", false);
         http_result_free(&r);
         /* Past the cap: rows 10 040..10 049 by name, then nothing (a search
          * this broad is answered by walking the sort order, in any case). */
@@ -2099,6 +2128,57 @@ static void test_console_capped_totals(void **state)
         console_ok("GET", "/admin/api/audit", NULL, &r);
         assert_true(member_int(r.json, "total") > 10050);
         assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        http_result_free(&r);
+
+        /* Devices and keys (bare arrays): the same in the headers. */
+        static const char *const lists[] = {"devices", "keys"};
+        char path[160], count[24];
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                snprintf(path, sizeof(path), "/admin/api/%s?user=capper", lists[i]);
+                console_ok("GET", path, NULL, &r);
+                expect_total_headers(&r, "10001", true);
+                assert_int_equal(json_array_size(r.json), 20);
+                assert_string_equal(member_str(json_array_get(r.json, 0), "id"), "capdev10049");
+                http_result_free(&r);
+                /* Past the cap, newest first: the oldest 50, then nothing. */
+                snprintf(path, sizeof(path), "/admin/api/%s?user=%s&per_page=100&page=101",
+                         lists[i], owner);
+                console_ok("GET", path, NULL, &r);
+                expect_total_headers(&r, "10001", true);
+                assert_int_equal(json_array_size(r.json), 50);
+                assert_string_equal(member_str(json_array_get(r.json, 0), "id"), "capdev00049");
+                assert_string_equal(member_str(json_array_get(r.json, 49), "id"), "capdev00000");
+                http_result_free(&r);
+                snprintf(path, sizeof(path), "/admin/api/%s?user=capper&per_page=100&page=102",
+                         lists[i]);
+                console_ok("GET", path, NULL, &r);
+                expect_total_headers(&r, "10001", true);
+                assert_int_equal(json_array_size(r.json), 0);
+                http_result_free(&r);
+        }
+        /* Below the cap a filtered total is exact. */
+        console_ok("GET", "/admin/api/devices?vault_id=vault-few&client_version=capped%2F1", NULL,
+                   &r);
+        expect_total_headers(&r, "10", false);
+        assert_int_equal(json_array_size(r.json), 10);
+        http_result_free(&r);
+        /* Unfiltered or by status: the counters, exact past the cap. */
+        static const char *const counted[] = {"", "?status=active"};
+        for (size_t i = 0; i < ELEMENTSOF(counted); i++) {
+                snprintf(path, sizeof(path), "/admin/api/devices%s", counted[i]);
+                console_ok("GET", path, NULL, &r);
+                snprintf(count, sizeof(count), "%lld",
+                         db_count(&dA, "SELECT count(*) FROM server_devices%s",
+                                  i == 0 ? "" : " WHERE coalesce(revoked_at, '') = ''"));
+                assert_true(strtoll(count, NULL, 10) > 10050);
+                expect_total_headers(&r, count, false);
+                http_result_free(&r);
+        }
+        /* A vault's own list is never capped. */
+        snprintf(path, sizeof(path), "/admin/api/vaults?user_id=%s", owner);
+        console_ok("GET", path, NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 2);
+        expect_total_headers(&r, "2", false);
         http_result_free(&r);
 }
 
