@@ -100,13 +100,17 @@ static int prepare(struct db_conn *c, const char *sql, const struct console_args
         return 0;
 }
 
-/* Read every row of st into ret. */
+/* Read every row of st into ret.  The column names are read after the
+ * first step: PostgreSQL knows a result's columns only once it has run
+ * (before, it reports none, and every row would come out empty). */
 static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *ret)
 {
-        struct store_rows r = {.n_cols = (size_t)db_column_count(st)};
+        struct store_rows r = {0};
         size_t cap = 0;
-        int rc;
+        int rc = db_step(st);
 
+        if (rc == DB_ROW || rc == DB_DONE)
+                r.n_cols = (size_t)db_column_count(st);
         r.names = calloc(r.n_cols ? r.n_cols : 1, sizeof(char *));
         if (!r.names)
                 return -ENOMEM;
@@ -117,7 +121,7 @@ static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *r
                         return -ENOMEM;
                 }
         }
-        while ((rc = db_step(st)) == DB_ROW) {
+        for (; rc == DB_ROW; rc = db_step(st)) {
                 if (r.n_rows == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
                         struct store_cell *nc = reallocarray(r.cells, ncap * r.n_cols, sizeof(*nc));
