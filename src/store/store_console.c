@@ -443,11 +443,9 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 [STORE_USER_SORT_LAST_SEEN] = "u.last_seen",
                 [STORE_USER_SORT_CONFIRMED] = "u.confirmed",
                 [STORE_USER_SORT_BLOCKED] = "u.blocked",
-                /* The existing server's console sorted by it.  No index
-                 * serves it: every matching user's devices are counted
-                 * (through the index on server_devices.user_id). */
-                [STORE_USER_SORT_DEVICES] =
-                        "(SELECT count(*) FROM server_devices d WHERE d.user_id = u.id)",
+                /* The existing server's console sorted by it: a
+                 * trigger-kept count with an index (schema version 7). */
+                [STORE_USER_SORT_DEVICES] = "u.devices",
         };
         static const char *const statuses[] = {
                 [STORE_USER_ANY] = NULL,
@@ -539,7 +537,7 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 "SELECT u.id AS id, u.username AS username, u.email AS email,"
                 " u.confirmed AS confirmed, u.blocked AS blocked,"
                 " coalesce(u.last_seen, '') AS last_seen, u.created_at AS created_at,"
-                " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id) AS devices",
+                " u.devices AS devices",
                 "server_users u", where, "u.rowid", order, &a, &q->page, have_known ? &known : NULL,
                 q->search && q->search[0] ? NULL : user_totals[q->status], ret, ret_total);
 }

@@ -995,7 +995,19 @@ static void test_whole_upgrade(void **state)
         assert_false(db_files_have(&d, LEGACY_KEY));
         assert_false(db_files_have(&d, SMTP_PASSWORD));
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 6);
+        assert_int_equal(n, 7);
+        /* Each user's number of devices, counted when the column came. */
+        assert_int_equal(
+                harness_db_int(&d, "SELECT devices FROM server_users WHERE id = " ALICE_ID_SQL, &n),
+                0);
+        assert_true(n >= 2); /* the fixture's and the planted one */
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_users u WHERE devices <>"
+                                        " (SELECT count(*) FROM server_devices dv"
+                                        " WHERE dv.user_id = u.id)",
+                                        &n),
+                         0);
+        assert_int_equal(n, 0);
         harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SMTP_PASSWORD));
         assert_false(harness_log_contains(&d, LEGACY_KEY));
