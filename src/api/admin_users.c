@@ -422,23 +422,33 @@ int api_admin_keys(struct http_request *req)
         return device_list(req, true);
 }
 
+/* Revoke the device of the path and end its long polls at once.  0, or
+ * BODY_ANSWERED after 404, or a negative errno. */
+static int device_revoke(struct http_request *req)
+{
+        int r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
+                                    "revoked by an administrator");
+
+        if (r == -ENOENT)
+                return api_error_answered(req, API_ERR_NOT_FOUND, "device not found");
+        if (r < 0)
+                return r;
+        longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
+        return 0;
+}
+
 int api_admin_device_revoke(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
+        if (r == 0)
+                r = device_revoke(req);
         if (r != 0)
                 return admin_answered(r);
-        r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
-                                "revoked by an administrator");
-        if (r == -ENOENT)
-                return api_error(req, API_ERR_NOT_FOUND, "device not found");
-        if (r < 0)
-                return api_reply_internal(req, r);
         req->log_event = "device_revoked";
         admin_log(LOG_NOTICE, "device_revoked", a.username, "revoked a device");
-        longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }
 
@@ -453,17 +463,10 @@ static int device_delete(struct http_request *req, bool revoke_first)
         _cleanup_json_ json_t *root = NULL;
         int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
+        if (r == 0 && revoke_first)
+                r = device_revoke(req);
         if (r != 0)
                 return admin_answered(r);
-        if (revoke_first) {
-                r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
-                                        "revoked by an administrator");
-                if (r == -ENOENT)
-                        return api_error(req, API_ERR_NOT_FOUND, "device not found");
-                if (r < 0)
-                        return api_reply_internal(req, r);
-                longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
-        }
         r = store_console_device_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
                 return api_error(req, API_ERR_NOT_FOUND, "device not found");
