@@ -861,7 +861,7 @@ int store_console_device_delete(struct store *s, const char *id)
         " v.last_activity AS last_activity"
 #define VAULT_FROM                                                                                 \
         "(SELECT user_id, vault_id, count(*) AS devices,"                                          \
-        "   sum(coalesce(revoked_at, '') = '') AS active_devices,"                                 \
+        "   sum(CASE WHEN coalesce(revoked_at, '') = '' THEN 1 ELSE 0 END) AS active_devices,"     \
         "   coalesce(max(last_seen), '') AS last_activity"                                         \
         "   FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"              \
         "   GROUP BY user_id, vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
