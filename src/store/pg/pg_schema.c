@@ -217,8 +217,21 @@ static const char pg_migration_6[] = "CREATE INDEX idx_server_users_status_creat
 /* Version 7, as SQLite's: each user's number of devices, kept by
  * triggers, for the console's users sorted by it.  Incremented, not
  * recounted, so that concurrent pairings of one user both count; a user
- * row starts from the devices it already has (a copy, table by table). */
+ * row starts from the devices it already has (a copy, table by table).
+ * Also: the indexes behind the users' sort orders end in rowid, the
+ * order's tie-break, as SQLite's entries do by themselves, so that a deep
+ * page is skipped in the index alone (an index-only scan) instead of
+ * reading and sorting every user before it. */
 static const char pg_migration_7[] =
+        "DROP INDEX idx_server_users_created;"
+        "DROP INDEX idx_server_users_last_seen;"
+        "DROP INDEX idx_server_users_status_created;"
+        "CREATE INDEX idx_server_users_created ON server_users(created_at, rowid);"
+        "CREATE INDEX idx_server_users_last_seen ON server_users(last_seen, rowid);"
+        "CREATE INDEX idx_server_users_status_created"
+        "  ON server_users(blocked, confirmed, created_at, rowid);"
+        "CREATE INDEX idx_server_users_username_order ON server_users(username, rowid);"
+        "CREATE INDEX idx_server_users_email_order ON server_users(email, rowid);"
         "ALTER TABLE server_users ADD COLUMN devices BIGINT NOT NULL DEFAULT 0;"
         "UPDATE server_users u SET devices ="
         "  (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id);"
