@@ -7,12 +7,27 @@
 # it to seed again).  Seeding took about 10 minutes on a 2-core machine
 # shared with other builds (it prints how long); a rerun on the seeded
 # data takes well under a minute.  ROUNDS (default 40) answers per row.
+# With VERSTAK_BENCH_PG_URL, a PostgreSQL database the benchmark may fill
+# (its role a superuser, scripts/pg-cluster.sh url), the same on
+# PostgreSQL: seeded by bench/admin_seed_pg.sql, data directory
+# build-release/admin-bench-pg (delete the database's rows to seed again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d build-release ] || meson setup build-release -Dbuildtype=release
 ninja -C build-release verstak-sync-server
 bin=$PWD/build-release/verstak-sync-server
+pg=${VERSTAK_BENCH_PG_URL:-}
 data=$PWD/build-release/admin-bench-data
+if [ -n "$pg" ]; then
+        data=$PWD/build-release/admin-bench-pg
+        mkdir -p "$data"
+        printf 'database:\n  url: "%s"\n' "$pg" > "$data/config.yml"
+        chmod 600 "$data/config.yml"
+        seeded() { [ "$(psql -At "$pg" -c 'SELECT count(*) FROM server_users' 2>/dev/null)" \
+                     -gt 0 ] 2>/dev/null; }
+else
+        seeded() { [ -e "$data/server.db" ]; }
+fi
 pass=$PWD/build-release/admin-bench-pass
 port=${PORT:-47990}
 printf 'bench-Admin-pass\n' > "$pass"
@@ -28,12 +43,16 @@ start() {
         exit 1
 }
 stop() { kill "$pid"; wait "$pid" || true; }
-if [ ! -e "$data/server.db" ]; then
+if ! seeded; then
         start
         stop
-        echo "seeding $data (a few minutes)..."
+        echo "seeding ${pg:+the PostgreSQL database of }$data (a few minutes)..."
         seed_start=$(date +%s)
-        python3 bench/admin_seed.py "$data/server.db"
+        if [ -n "$pg" ]; then
+                psql -q -v ON_ERROR_STOP=1 -f bench/admin_seed_pg.sql "$pg"
+        else
+                python3 bench/admin_seed.py "$data/server.db"
+        fi
         echo "seeded in $(($(date +%s) - seed_start)) s"
 fi
 start

@@ -3,6 +3,7 @@
 #include "api/admin_common.h"
 
 #include <errno.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,19 +143,41 @@ json_t *admin_rows_json(const struct store_rows *rows)
         return a;
 }
 
+json_t *admin_list_json(const char *key, json_t *list, const struct store_total *total,
+                        const struct store_page *page)
+{
+        if (!list)
+                return NULL;
+        return json_pack("{s:o,s:I,s:b,s:I,s:I}", key, list, "total", (json_int_t)total->n,
+                         "total_capped", total->capped, "page", (json_int_t)page->page, "per_page",
+                         (json_int_t)page->per_page);
+}
+
+int admin_reply_total(struct http_request *req, json_t *body, const struct store_total *total)
+{
+        char count[24];
+        struct MHD_Response *resp;
+
+        if (!body)
+                return api_reply_internal(req, -ENOMEM);
+        resp = http_response_from_json(body);
+        if (!resp)
+                return api_reply_internal(req, -ENOMEM);
+        snprintf(count, sizeof(count), "%lld", (long long)total->n);
+        if (MHD_add_response_header(resp, "X-Total-Count", count) != MHD_YES ||
+            MHD_add_response_header(resp, "X-Total-Capped", total->capped ? "true" : "false") !=
+                    MHD_YES) {
+                MHD_destroy_response(resp);
+                return api_reply_internal(req, -ENOMEM);
+        }
+        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+}
+
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
                      const struct store_total *total, const struct store_page *page)
 {
-        json_t *list = admin_rows_json(rows);
-
-        if (!list)
-                return api_reply_internal(req, -ENOMEM);
-        return http_reply_json(req, 200,
-                               json_pack("{s:o,s:I,s:b,s:I,s:I}", key, list, "total",
-                                         (json_int_t)total->n, "total_capped", total->capped,
-                                         "page", (json_int_t)page->page, "per_page",
-                                         (json_int_t)page->per_page),
-                               HTTP_REPLY_NO_STORE);
+        return admin_reply_total(req, admin_list_json(key, admin_rows_json(rows), total, page),
+                                 total);
 }
 
 int admin_begin_confirmed(struct http_request *req, struct admin_ctx *a,

@@ -70,10 +70,21 @@ json_t *admin_rows_json(const struct store_rows *rows);
 /* The first row of rows as one object (NULL when there is none). */
 json_t *admin_row_json(const struct store_rows *rows, size_t row);
 
-/* Answer 200 {"<key>": [rows], "total", "total_capped", "page",
- * "per_page"} (no-store); total_capped when the total is the count's cap
- * ("more than STORE_COUNT_CAP", store/store_console.h), not when an exact
- * counter exceeds it. */
+/* A paged list as the admin API answers it: {"<key>": list (stolen),
+ * "total", "total_capped", "page", "per_page"}; total_capped when the
+ * total is the count's cap ("more than STORE_COUNT_CAP",
+ * store/store_console.h), not when an exact counter exceeds it.  NULL when
+ * out of memory (list released). */
+json_t *admin_list_json(const char *key, json_t *list, const struct store_total *total,
+                        const struct store_page *page);
+
+/* Answer 200 with body (stolen; NULL answers 500), no-store, and the
+ * headers every list answer carries, whatever its body's shape:
+ * X-Total-Count (total->n) and X-Total-Capped ("true" when the total is
+ * the count's cap, as total_capped above, else "false"). */
+int admin_reply_total(struct http_request *req, json_t *body, const struct store_total *total);
+
+/* Answer 200 with admin_list_json() of rows, through admin_reply_total(). */
 int admin_reply_list(struct http_request *req, const char *key, const struct store_rows *rows,
                      const struct store_total *total, const struct store_page *page);
 

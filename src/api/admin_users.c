@@ -372,7 +372,8 @@ static int device_query(struct http_request *req, struct store_device_query *q)
 
 /*
  * The existing server answered both lists as a bare JSON array; so do we,
- * one page of it, with the total in X-Total-Count.  keys_only keeps the
+ * one page of it, with the total in the headers (X-Total-Count,
+ * X-Total-Capped) as every list answer has it.  keys_only keeps the
  * rows of GET keys to {id, name, token_hint}.
  */
 static int device_list(struct http_request *req, bool keys_only)
@@ -380,7 +381,6 @@ static int device_list(struct http_request *req, bool keys_only)
         _cleanup_admin_ struct admin_ctx a = {0};
         struct store_device_query q = {0};
         struct store_rows rows = {0};
-        char total_s[24];
         struct store_total total = {0};
         int r = admin_begin(req, false, &a);
 
@@ -409,12 +409,7 @@ static int device_list(struct http_request *req, bool keys_only)
                         }
                 }
         }
-        struct MHD_Response *resp = http_response_from_json(list);
-        if (!resp)
-                return api_reply_internal(req, -ENOMEM);
-        snprintf(total_s, sizeof(total_s), "%lld", (long long)total.n);
-        MHD_add_response_header(resp, "X-Total-Count", total_s);
-        return http_reply_response(req, 200, resp, HTTP_REPLY_NO_STORE);
+        return admin_reply_total(req, list, &total);
 }
 
 int api_admin_devices(struct http_request *req)
@@ -427,23 +422,33 @@ int api_admin_keys(struct http_request *req)
         return device_list(req, true);
 }
 
+/* Revoke the device of the path and end its long polls at once.  0, or
+ * BODY_ANSWERED after 404, or a negative errno. */
+static int device_revoke(struct http_request *req)
+{
+        int r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
+                                    "revoked by an administrator");
+
+        if (r == -ENOENT)
+                return api_error_answered(req, API_ERR_NOT_FOUND, "device not found");
+        if (r < 0)
+                return r;
+        longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
+        return 0;
+}
+
 int api_admin_device_revoke(struct http_request *req)
 {
         _cleanup_admin_ struct admin_ctx a = {0};
         _cleanup_json_ json_t *root = NULL;
         int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
+        if (r == 0)
+                r = device_revoke(req);
         if (r != 0)
                 return admin_answered(r);
-        r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
-                                "revoked by an administrator");
-        if (r == -ENOENT)
-                return api_error(req, API_ERR_NOT_FOUND, "device not found");
-        if (r < 0)
-                return api_reply_internal(req, r);
         req->log_event = "device_revoked";
         admin_log(LOG_NOTICE, "device_revoked", a.username, "revoked a device");
-        longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
         return http_reply_json(req, 200, json_pack("{s:s}", "status", "revoked"), 0);
 }
 
@@ -458,17 +463,10 @@ static int device_delete(struct http_request *req, bool revoke_first)
         _cleanup_json_ json_t *root = NULL;
         int r = admin_begin_confirmed(req, &a, NULL, 0, &root);
 
+        if (r == 0 && revoke_first)
+                r = device_revoke(req);
         if (r != 0)
                 return admin_answered(r);
-        if (revoke_first) {
-                r = store_device_revoke(api_app(req)->store, req->params[0], req->client_ip,
-                                        "revoked by an administrator");
-                if (r == -ENOENT)
-                        return api_error(req, API_ERR_NOT_FOUND, "device not found");
-                if (r < 0)
-                        return api_reply_internal(req, r);
-                longpoll_wake_device(api_app(req)->longpoll, req->params[0]);
-        }
         r = store_console_device_delete(api_app(req)->store, req->params[0]);
         if (r == -ENOENT)
                 return api_error(req, API_ERR_NOT_FOUND, "device not found");

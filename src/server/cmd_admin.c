@@ -431,12 +431,8 @@ static int list_users(struct cmd_data *data, const struct cmd_common *c, const s
         if (r < 0)
                 return cmd_fail(CMD_EXIT_FAILURE, cmd, "cannot list the users: %s", strerror(-r));
         if (c->json) {
-                json_t *list = admin_rows_json(&rows);
-                r = list ? print_json(json_pack("{s:o,s:I,s:b,s:I,s:I}", "users", list, "total",
-                                                (json_int_t)total.n, "total_capped", total.capped,
-                                                "page", (json_int_t)q.page.page, "per_page",
-                                                (json_int_t)q.page.per_page))
-                         : cmd_fail(CMD_EXIT_FAILURE, cmd, "out of memory");
+                json_t *list = admin_list_json("users", admin_rows_json(&rows), &total, &q.page);
+                r = list ? print_json(list) : cmd_fail(CMD_EXIT_FAILURE, cmd, "out of memory");
         } else {
                 r = users_table(&rows, &total, &q.page);
         }

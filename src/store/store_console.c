@@ -100,13 +100,17 @@ static int prepare(struct db_conn *c, const char *sql, const struct console_args
         return 0;
 }
 
-/* Read every row of st into ret. */
+/* Read every row of st into ret.  The column names are read after the
+ * first step: PostgreSQL knows a result's columns only once it has run
+ * (before, it reports none, and every row would come out empty). */
 static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *ret)
 {
-        struct store_rows r = {.n_cols = (size_t)db_column_count(st)};
+        struct store_rows r = {0};
         size_t cap = 0;
-        int rc;
+        int rc = db_step(st);
 
+        if (rc == DB_ROW || rc == DB_DONE)
+                r.n_cols = (size_t)db_column_count(st);
         r.names = calloc(r.n_cols ? r.n_cols : 1, sizeof(char *));
         if (!r.names)
                 return -ENOMEM;
@@ -117,7 +121,7 @@ static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *r
                         return -ENOMEM;
                 }
         }
-        while ((rc = db_step(st)) == DB_ROW) {
+        for (; rc == DB_ROW; rc = db_step(st)) {
                 if (r.n_rows == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
                         struct store_cell *nc = reallocarray(r.cells, ncap * r.n_cols, sizeof(*nc));
@@ -439,11 +443,9 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 [STORE_USER_SORT_LAST_SEEN] = "u.last_seen",
                 [STORE_USER_SORT_CONFIRMED] = "u.confirmed",
                 [STORE_USER_SORT_BLOCKED] = "u.blocked",
-                /* The existing server's console sorted by it.  No index
-                 * serves it: every matching user's devices are counted
-                 * (through the index on server_devices.user_id). */
-                [STORE_USER_SORT_DEVICES] =
-                        "(SELECT count(*) FROM server_devices d WHERE d.user_id = u.id)",
+                /* The existing server's console sorted by it: a
+                 * trigger-kept count with an index (schema version 7). */
+                [STORE_USER_SORT_DEVICES] = "u.devices",
         };
         static const char *const statuses[] = {
                 [STORE_USER_ANY] = NULL,
@@ -535,7 +537,7 @@ int store_console_users(struct store *s, const struct store_user_query *q, struc
                 "SELECT u.id AS id, u.username AS username, u.email AS email,"
                 " u.confirmed AS confirmed, u.blocked AS blocked,"
                 " coalesce(u.last_seen, '') AS last_seen, u.created_at AS created_at,"
-                " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id) AS devices",
+                " u.devices AS devices",
                 "server_users u", where, "u.rowid", order, &a, &q->page, have_known ? &known : NULL,
                 q->search && q->search[0] ? NULL : user_totals[q->status], ret, ret_total);
 }
@@ -859,7 +861,7 @@ int store_console_device_delete(struct store *s, const char *id)
         " v.last_activity AS last_activity"
 #define VAULT_FROM                                                                                 \
         "(SELECT user_id, vault_id, count(*) AS devices,"                                          \
-        "   sum(coalesce(revoked_at, '') = '') AS active_devices,"                                 \
+        "   sum(CASE WHEN coalesce(revoked_at, '') = '' THEN 1 ELSE 0 END) AS active_devices,"     \
         "   coalesce(max(last_seen), '') AS last_activity"                                         \
         "   FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"              \
         "   GROUP BY user_id, vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"

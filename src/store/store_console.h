@@ -93,7 +93,7 @@ enum store_user_sort {
         STORE_USER_SORT_LAST_SEEN,
         STORE_USER_SORT_CONFIRMED,
         STORE_USER_SORT_BLOCKED,
-        STORE_USER_SORT_DEVICES, /* the number of devices: counted per user, no index */
+        STORE_USER_SORT_DEVICES, /* the number of devices (revoked ones too) */
 };
 
 struct store_user_query {

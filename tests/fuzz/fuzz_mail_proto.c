@@ -18,20 +18,31 @@ static int str_eq(const char *a, const char *b)
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* The payload of a frame an encoder just wrote: it must decode as one
+ * whole frame of the given type and id. */
+static void reencoded_payload(const uint8_t *frame, size_t frame_len, uint8_t type, uint32_t id,
+                              const uint8_t **ret_payload, size_t *ret_len)
+{
+        struct mail_header h;
+
+        if (mail_proto_decode_frame(frame, frame_len, &h, ret_payload) < 0 || h.type != type ||
+            h.id != id)
+                abort();
+        *ret_len = h.payload_len;
+}
+
 static void check_send(uint32_t id, const uint8_t *payload, size_t len)
 {
         struct mail_send s, again;
-        struct mail_header h;
         const uint8_t *p;
         uint8_t *frame = NULL;
-        size_t frame_len = 0;
+        size_t frame_len = 0, p_len;
 
         if (mail_proto_decode_send(payload, len, &s) < 0)
                 return;
         if (mail_proto_encode_send(id, s.to, s.subject, s.body, &frame, &frame_len) == 0) {
-                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
-                    h.type != MAIL_MSG_SEND || h.id != id ||
-                    mail_proto_decode_send(p, h.payload_len, &again) < 0)
+                reencoded_payload(frame, frame_len, MAIL_MSG_SEND, id, &p, &p_len);
+                if (mail_proto_decode_send(p, p_len, &again) < 0)
                         abort();
                 if (!str_eq(s.to, again.to) || !str_eq(s.subject, again.subject) ||
                     !str_eq(s.body, again.body))
@@ -45,19 +56,17 @@ static void check_send(uint32_t id, const uint8_t *payload, size_t len)
 static void check_result(uint32_t id, const uint8_t *payload, size_t len)
 {
         struct mail_result res, again;
-        struct mail_header h;
         const uint8_t *p;
         uint8_t *frame = NULL;
-        size_t frame_len = 0;
+        size_t frame_len = 0, p_len;
 
         if (mail_proto_decode_result(payload, len, &res) < 0)
                 return;
         if (res.ok == (res.error != NULL))
                 abort();
         if (mail_proto_encode_result(id, res.ok, res.error, &frame, &frame_len) == 0) {
-                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
-                    h.type != MAIL_MSG_RESULT ||
-                    mail_proto_decode_result(p, h.payload_len, &again) < 0)
+                reencoded_payload(frame, frame_len, MAIL_MSG_RESULT, id, &p, &p_len);
+                if (mail_proto_decode_result(p, p_len, &again) < 0)
                         abort();
                 if (again.ok != res.ok || !str_eq(again.error, res.error))
                         abort();
@@ -70,19 +79,17 @@ static void check_result(uint32_t id, const uint8_t *payload, size_t len)
 static void check_smtp_carry(uint32_t id, const uint8_t *payload, size_t len)
 {
         struct mail_smtp_carry c, again;
-        struct mail_header h;
         const uint8_t *p;
         uint8_t *frame = NULL;
-        size_t frame_len = 0;
+        size_t frame_len = 0, p_len;
 
         if (mail_proto_decode_smtp_carry(payload, len, &c) < 0)
                 return;
         if (!c.host || c.port < 1 || c.port > 65535)
                 abort();
         if (mail_proto_encode_smtp_carry(id, &c, &frame, &frame_len) == 0) {
-                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
-                    h.type != MAIL_MSG_SMTP_CARRY ||
-                    mail_proto_decode_smtp_carry(p, h.payload_len, &again) < 0)
+                reencoded_payload(frame, frame_len, MAIL_MSG_SMTP_CARRY, id, &p, &p_len);
+                if (mail_proto_decode_smtp_carry(p, p_len, &again) < 0)
                         abort();
                 if (!str_eq(c.host, again.host) || c.port != again.port ||
                     !str_eq(c.security, again.security) || !str_eq(c.username, again.username) ||
@@ -97,20 +104,17 @@ static void check_smtp_carry(uint32_t id, const uint8_t *payload, size_t len)
 static void check_smtp_stored(uint32_t id, const uint8_t *payload, size_t len)
 {
         char *path = NULL, *again = NULL;
-        struct mail_header h;
         const uint8_t *p;
         uint8_t *frame = NULL;
-        size_t frame_len = 0;
+        size_t frame_len = 0, p_len;
 
         if (mail_proto_decode_smtp_stored(payload, len, &path) < 0)
                 return;
         if (!path)
                 abort();
         if (mail_proto_encode_smtp_stored(id, path, &frame, &frame_len) == 0) {
-                if (mail_proto_decode_frame(frame, frame_len, &h, &p) < 0 ||
-                    h.type != MAIL_MSG_SMTP_STORED ||
-                    mail_proto_decode_smtp_stored(p, h.payload_len, &again) < 0 ||
-                    !str_eq(path, again))
+                reencoded_payload(frame, frame_len, MAIL_MSG_SMTP_STORED, id, &p, &p_len);
+                if (mail_proto_decode_smtp_stored(p, p_len, &again) < 0 || !str_eq(path, again))
                         abort();
                 free(again);
                 free(frame);

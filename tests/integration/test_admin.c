@@ -1529,6 +1529,78 @@ static void test_console_devices(void **state)
                 db_count(&dA, "SELECT count(*) FROM server_devices WHERE id = '%s'", device2), 0);
 }
 
+/* The number of devices of the one user the search q finds. */
+static json_int_t listed_devices(const char *q)
+{
+        struct http_result r;
+        char path[160];
+
+        snprintf(path, sizeof(path), "/admin/api/users?q=%s", q);
+        console_ok("GET", path, NULL, &r);
+        json_t *list = json_object_get(r.json, "users");
+        assert_int_equal(json_array_size(list), 1);
+        json_int_t n = member_int(json_array_get(list, 0), "devices");
+        http_result_free(&r);
+        return n;
+}
+
+/* Users whose kept number of devices is not the count of their devices. */
+#define DEVICE_COUNT_DRIFT                                                                         \
+        "SELECT count(*) FROM server_users u WHERE devices <>"                                     \
+        " (SELECT count(*) FROM server_devices d WHERE d.user_id = u.id)%s"
+
+/* A user's number of devices (what sort=devices orders by) is kept as
+ * devices are paired, revoked, deleted and moved, and a user written after
+ * devices of it starts from their count. */
+static void test_console_device_counts(void **state)
+{
+        struct http_result r;
+        char id[25], other[25], device[29], path[160], sql[512];
+        (void)state;
+
+        console_user("dora", "dora@example.test", id);
+        console_user("doris", "doris@example.test", other);
+        assert_int_equal(listed_devices("dora%40"), 0);
+        harness_pair_ok(&dA, "dora", USER_PASSWORD, "vault-d", NULL, device);
+        harness_pair_ok(&dA, "dora", USER_PASSWORD, "vault-e", NULL, NULL);
+        assert_int_equal(listed_devices("dora%40"), 2);
+        /* Revoked devices still count; deleted ones do not. */
+        snprintf(path, sizeof(path), "/admin/api/devices/%s/revoke", device);
+        console_ok("POST", path, CONFIRMED, &r);
+        http_result_free(&r);
+        assert_int_equal(listed_devices("dora%40"), 2);
+        snprintf(path, sizeof(path), "/admin/api/devices/%s", device);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        http_result_free(&r);
+        assert_int_equal(listed_devices("dora%40"), 1);
+        /* Moved to another user. */
+        snprintf(sql, sizeof(sql), "UPDATE server_devices SET user_id = '%s' WHERE user_id = '%s'",
+                 other, id);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
+        assert_int_equal(listed_devices("dora%40"), 0);
+        assert_int_equal(listed_devices("doris%40"), 1);
+        /* A device row first, its user after (as a copy of a database
+         * writes them, table by table). */
+        assert_int_equal(harness_db_exec(&dA,
+                                         "INSERT INTO server_devices (id, name, api_key,"
+                                         " user_id, vault_id, created_at) VALUES"
+                                         " ('dev-early', 'early', 'early-key', 'late-user',"
+                                         " 'v', '2026-01-01T00:00:00Z');"
+                                         "INSERT INTO server_users (id, username, email,"
+                                         " password_hash, confirmed, created_at) VALUES"
+                                         " ('late-user', 'latecomer', 'latecomer@example.test',"
+                                         " 'x', 1, '2026-01-01T00:00:00Z')"),
+                         0);
+        assert_int_equal(listed_devices("latecomer"), 1);
+        /* The user with the most devices comes first. */
+        console_ok("GET", "/admin/api/users?per_page=1&sort=devices&q=dor", NULL, &r);
+        assert_string_equal(
+                member_str(json_array_get(json_object_get(r.json, "users"), 0), "username"),
+                "doris");
+        http_result_free(&r);
+        assert_int_equal(db_count(&dA, DEVICE_COUNT_DRIFT, ""), 0);
+}
+
 static void test_console_vaults(void **state)
 {
         struct http_result r;
@@ -1778,7 +1850,7 @@ static void test_console_overview_settings(void **state)
         assert_non_null(cd);
         assert_non_null(strstr(cd, "attachment"));
         free(cd);
-        assert_int_equal(member_int(r.json, "schema_version"), 6);
+        assert_int_equal(member_int(r.json, "schema_version"), 7);
         assert_non_null(json_object_get(r.json, "counts"));
         /* Nothing sensitive: no paths, addresses, tokens or hashes. */
         assert_null(strstr(r.body, dA.data_dir));
@@ -2017,40 +2089,68 @@ static void test_console_invitations(void **state)
         harness_destroy(&dB);
 }
 
+/* The total headers every list answer carries. */
+static void expect_total_headers(const struct http_result *r, const char *count, bool capped)
+{
+        char *n = http_result_header(r, "X-Total-Count"),
+             *c = http_result_header(r, "X-Total-Capped");
+
+        assert_non_null(n);
+        assert_non_null(c);
+        assert_string_equal(n, count);
+        assert_string_equal(c, capped ? "true" : "false");
+        free(n);
+        free(c);
+}
+
+/* 10 050 rows, i = 0 .. 10 049, in SQL either back end runs: CAP_N is i
+ * five digits wide, CAP_AT "%s" a created_at that grows with i (the
+ * second of harness_time_ago() with i as its fraction). */
+#define CAP_ROWS "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 10049) "
+#define CAP_N    "substr(CAST(100000 + i AS TEXT), 2)"
+#define CAP_AT   "'%.19s.' || " CAP_N " || 'Z'"
+
 /* More matches than STORE_COUNT_CAP (10 000): the total stops at the cap
  * plus one and says it is capped, and pages past the cap still come. */
 static void test_console_capped_totals(void **state)
 {
         struct http_result r;
+        char now[32], sql[2048];
         (void)state;
 
-        /* 10 050 users and audit entries, written directly in one
-         * transaction (the console would take minutes). */
-        harness_sql(&dA, "BEGIN;"
-                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
-                         " WHERE i < 10049)"
-                         " INSERT INTO server_users (id, username, email, password_hash,"
-                         " confirmed, blocked, created_at)"
-                         " SELECT printf('cap%%05d', i), printf('capped%%05d', i),"
-                         " printf('capped%%05d@example.test', i), 'x', 1, i %% 2,"
-                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
-                         " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n"
-                         " WHERE i < 10049)"
-                         " INSERT INTO server_audit_log (event_type, user_id, ip, message,"
-                         " created_at)"
-                         " SELECT 'login', 'cap-audit', '10.0.0.1', printf('n%%05d', i),"
-                         " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now') FROM n;"
-                         " COMMIT;");
+        /* 10 050 users, audit entries and devices (one for each of those
+         * users), written directly (the console would take minutes). */
+        harness_time_ago(now, 60);
+        snprintf(sql, sizeof(sql),
+                 CAP_ROWS
+                 "INSERT INTO server_users (id, username, email, password_hash,"
+                 " confirmed, blocked, created_at)"
+                 " SELECT 'cap' || " CAP_N ", 'capped' || " CAP_N ", 'capped' || " CAP_N
+                 " || '@example.test', 'x', 1, i %% 2, " CAP_AT " FROM n;" CAP_ROWS
+                 "INSERT INTO server_audit_log (event_type, user_id, ip, message,"
+                 " created_at)"
+                 " SELECT 'login', 'cap-audit', '10.0.0.1', 'n' || " CAP_N ", " CAP_AT
+                 " FROM n;" CAP_ROWS
+                 "INSERT INTO server_devices (id, name, api_key, user_id, vault_id,"
+                 " client_version, created_at)"
+                 " SELECT 'capdev' || " CAP_N ", 'laptop ' || " CAP_N ", 'capkey' || " CAP_N
+                 ", 'cap' || " CAP_N ","
+                 " CASE WHEN i < 10 THEN 'vault-few' ELSE 'vault-many' END, 'capped/1', " CAP_AT
+                 " FROM n;",
+                 now, now, now);
+        assert_int_equal(harness_db_exec(&dA, sql), 0);
 
         /* A search (the trigram index), and a search with a status. */
         console_ok("GET", "/admin/api/users?q=capped", NULL, &r);
         assert_int_equal(member_int(r.json, "total"), 10001);
         assert_true(json_is_true(json_object_get(r.json, "total_capped")));
         assert_int_equal(json_array_size(json_object_get(r.json, "users")), 20);
+        expect_total_headers(&r, "10001", true);
         http_result_free(&r);
         console_ok("GET", "/admin/api/users?q=capped&status=blocked", NULL, &r);
         assert_int_equal(member_int(r.json, "total"), 5025);
         assert_true(json_is_false(json_object_get(r.json, "total_capped")));
+        expect_total_headers(&r, "5025", false);
         http_result_free(&r);
         /* Past the cap: rows 10 040..10 049 by name, then nothing (a search
          * this broad is answered by walking the sort order, in any case). */
@@ -2100,6 +2200,65 @@ static void test_console_capped_totals(void **state)
         assert_true(member_int(r.json, "total") > 10050);
         assert_true(json_is_false(json_object_get(r.json, "total_capped")));
         http_result_free(&r);
+
+        /* Devices and keys (bare arrays): the same in the headers; past
+         * the cap, newest first, the oldest 50, then nothing. */
+        static const char *const lists[] = {"devices", "keys"};
+        static const struct {
+                const char *query;
+                size_t n;
+                const char *first, *last;
+        } pages[] = {
+                {"", 20, "capdev10049", "capdev10030"},
+                {"&per_page=100&page=101", 50, "capdev00049", "capdev00000"},
+                {"&per_page=100&page=102", 0, NULL, NULL},
+        };
+        char path[160], count[24];
+        for (size_t i = 0; i < ELEMENTSOF(lists) * ELEMENTSOF(pages); i++) {
+                size_t p = i % ELEMENTSOF(pages);
+                snprintf(path, sizeof(path), "/admin/api/%s?client_version=capped%%2F1%s",
+                         lists[i / ELEMENTSOF(pages)], pages[p].query);
+                console_ok("GET", path, NULL, &r);
+                expect_total_headers(&r, "10001", true);
+                assert_int_equal(json_array_size(r.json), pages[p].n);
+                if (pages[p].n > 0) {
+                        assert_string_equal(member_str(json_array_get(r.json, 0), "id"),
+                                            pages[p].first);
+                        assert_string_equal(
+                                member_str(json_array_get(r.json, pages[p].n - 1), "id"),
+                                pages[p].last);
+                }
+                http_result_free(&r);
+        }
+        /* Below the cap a filtered total is exact. */
+        console_ok("GET", "/admin/api/devices?vault_id=vault-few&client_version=capped%2F1", NULL,
+                   &r);
+        expect_total_headers(&r, "10", false);
+        assert_int_equal(json_array_size(r.json), 10);
+        http_result_free(&r);
+        /* Unfiltered or by status: the counters, exact past the cap. */
+        static const char *const counted[] = {"", "?status=active"};
+        for (size_t i = 0; i < ELEMENTSOF(counted); i++) {
+                snprintf(path, sizeof(path), "/admin/api/devices%s", counted[i]);
+                console_ok("GET", path, NULL, &r);
+                snprintf(count, sizeof(count), "%lld",
+                         db_count(&dA, "SELECT count(*) FROM server_devices%s",
+                                  i == 0 ? "" : " WHERE coalesce(revoked_at, '') = ''"));
+                assert_true(strtoll(count, NULL, 10) > 10050);
+                expect_total_headers(&r, count, false);
+                http_result_free(&r);
+        }
+        /* Every user's number of devices was kept as the rows came. */
+        assert_int_equal(db_count(&dA, DEVICE_COUNT_DRIFT, ""), 0);
+        console_ok("GET", "/admin/api/users?q=capped00001&sort=devices", NULL, &r);
+        assert_int_equal(member_int(json_array_get(json_object_get(r.json, "users"), 0), "devices"),
+                         1);
+        http_result_free(&r);
+        /* A user's vaults are counted exactly. */
+        console_ok("GET", "/admin/api/vaults?user_id=cap00000", NULL, &r);
+        assert_int_equal(member_int(r.json, "total"), 1);
+        expect_total_headers(&r, "1", false);
+        http_result_free(&r);
 }
 
 int main(void)
@@ -2122,6 +2281,7 @@ int main(void)
                 cmocka_unit_test(test_console_delete_user),
                 cmocka_unit_test(test_console_fresh_login_scripts),
                 cmocka_unit_test(test_console_devices),
+                cmocka_unit_test(test_console_device_counts),
                 cmocka_unit_test(test_console_vaults),
                 cmocka_unit_test(test_console_storage),
                 cmocka_unit_test(test_console_audit),

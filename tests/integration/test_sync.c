@@ -1427,7 +1427,7 @@ static void test_legacy_data(void **state)
         assert_int_equal(harness_db_int(&d, "SELECT count(*) FROM server_ops", &n), 0);
         assert_int_equal(n, 9);
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 6);
+        assert_int_equal(n, 7);
         json_decref(manifest);
         harness_destroy(&d);
 }

@@ -404,45 +404,36 @@ static void expect_carried_dir(const char *dir, uid_t owner)
         assert_false(file_has(path, SMTP_PASSWORD));
 }
 
-/* The password left the table (and the file, WAL included) and the table
- * records where the settings went. */
-static void expect_table_carried(const struct daemon *d, const char *where)
+/* The rows of server_smtp_config whose key is key (and, when value is
+ * not NULL, whose value is value). */
+static long long smtp_rows(const struct daemon *d, const char *key, const char *value)
 {
         char sql[PATH_MAX + 128];
         long long n = -1;
 
-        assert_int_equal(harness_db_int(d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 0);
-        assert_false(db_files_have(d, SMTP_PASSWORD));
-        snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM server_smtp_config WHERE key = 'carried_over_to' AND "
-                 "value = '%s'",
-                 where);
+        assert_true(
+                (size_t)snprintf(sql, sizeof(sql),
+                                 "SELECT count(*) FROM server_smtp_config WHERE key = '%s'%s%s%s",
+                                 key, value ? " AND value = '" : "", value ? value : "",
+                                 value ? "'" : "") < sizeof(sql));
         assert_int_equal(harness_db_int(d, sql, &n), 0);
-        assert_int_equal(n, 1);
+        return n;
+}
+
+/* The password left the table (and the file, WAL included) and the table
+ * records where the settings went. */
+static void expect_table_carried(const struct daemon *d, const char *where)
+{
+        assert_int_equal(smtp_rows(d, "smtp_pass", NULL), 0);
+        assert_false(db_files_have(d, SMTP_PASSWORD));
+        assert_int_equal(smtp_rows(d, "carried_over_to", where), 1);
 }
 
 /* The password stays in the table when the helper did not take it. */
 static void expect_table_kept(const struct daemon *d)
 {
-        long long n = -1;
-
-        assert_int_equal(harness_db_int(d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 1);
-        assert_int_equal(harness_db_int(d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'carried_over_to'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 0);
+        assert_int_equal(smtp_rows(d, "smtp_pass", NULL), 1);
+        assert_int_equal(smtp_rows(d, "carried_over_to", NULL), 0);
 }
 
 /* A later start: no second handover; a password put back into the table
@@ -632,12 +623,45 @@ static void mailer_unit_stop(struct mailer_unit *u)
         u->pid = 0;
 }
 
-/* The daemon's environment that points it at the unit's socket. */
-static void daemon_env_for(const struct mailer_unit *u, char *buf, size_t size, const char *env[2])
+/* The mail helper's own configuration when it is to take the settings. */
+#define MAILER_OWN_CONFIG "# the mailer's own: no smtp.*\n"
+
+/* A test of the mail helper as its own unit: the daemon, prepared on the
+ * fixture, and the helper beside it, running as its own account. */
+struct unit_test {
+        struct daemon d;
+        struct daemon_options o;
+        struct mailer_unit u;
+        uid_t mail_uid;
+        char env_buf[PATH_MAX + 64];
+        const char *env[2];
+};
+
+/* Prepare t->d on the fixture with config_yaml (not started) and the
+ * helper's account; skip the test unless it runs as root with
+ * systemd-socket-activate at hand. */
+static void unit_test_prepare(struct unit_test *t, const char *config_yaml)
 {
-        snprintf(buf, size, "VERSTAK_MAILER_SOCKET=%s", u->sock);
-        env[0] = buf;
-        env[1] = NULL;
+        gid_t mail_gid;
+
+        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
+                skip();
+        *t = (struct unit_test){0};
+        assert_int_equal(harness_system_user("verstak-mail", &t->mail_uid, &mail_gid), 0);
+        harness_note_secret(SMTP_PASSWORD);
+        prepare(&t->d, &t->o, config_yaml);
+}
+
+/* Start the helper with mailer_yaml as its configuration, then the daemon
+ * with its environment pointing at the helper's socket. */
+static void unit_test_start(struct unit_test *t, const char *mailer_yaml)
+{
+        mailer_unit_start(&t->u, &t->d, mailer_yaml);
+        snprintf(t->env_buf, sizeof(t->env_buf), "VERSTAK_MAILER_SOCKET=%s", t->u.sock);
+        t->env[0] = t->env_buf;
+        t->env[1] = NULL;
+        t->o.extra_env = t->env;
+        assert_int_equal(harness_start(&t->d, &t->o), 0);
 }
 
 /* As under the packaged units: the daemon reads the table as itself and
@@ -646,90 +670,68 @@ static void daemon_env_for(const struct mailer_unit *u, char *buf, size_t size, 
  * delivers with them, also after it restarts. */
 static void test_smtp_carried_over_units(void **state)
 {
-        struct daemon d;
-        struct daemon_options o;
+        struct unit_test t;
         struct harness_sink sk = HARNESS_SINK_INIT;
-        struct mailer_unit u = {0};
         struct admin a;
-        char envbuf[PATH_MAX + 64], where[PATH_MAX + 64];
-        const char *env[2];
-        uid_t mail_uid;
-        gid_t mail_gid;
+        char where[PATH_MAX + 64];
         (void)state;
 
-        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
-                skip();
-        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
-        harness_note_secret(SMTP_PASSWORD);
-        prepare(&d, &o, go_config);
-        start_sink(&d, &sk);
-        plant_smtp_settings(&d, sk.port);
-        mailer_unit_start(&u, &d, "# the mailer's own: no smtp.*\n");
-        daemon_env_for(&u, envbuf, sizeof(envbuf), env);
-        o.extra_env = env;
-        assert_int_equal(harness_start(&d, &o), 0);
+        unit_test_prepare(&t, go_config);
+        start_sink(&t.d, &sk);
+        plant_smtp_settings(&t.d, sk.port);
+        unit_test_start(&t, MAILER_OWN_CONFIG);
 
-        snprintf(where, sizeof(where), "%s/smtp-carried-over", u.data);
-        assert_true(harness_wait_log(&d, "Carried the earlier server's SMTP settings over", 5000));
-        assert_true(harness_log_contains(&d, where));
-        assert_int_equal(count_in_file(u.log, "Took over the earlier server's SMTP settings"), 1);
-        expect_table_carried(&d, where);
-        expect_carried_dir(where, mail_uid);
+        snprintf(where, sizeof(where), "%s/smtp-carried-over", t.u.data);
+        assert_true(
+                harness_wait_log(&t.d, "Carried the earlier server's SMTP settings over", 5000));
+        assert_true(harness_log_contains(&t.d, where));
+        assert_int_equal(count_in_file(t.u.log, "Took over the earlier server's SMTP settings"), 1);
+        expect_table_carried(&t.d, where);
+        expect_carried_dir(where, t.mail_uid);
 
-        admin_login(&d, &a);
-        char *meta = send_test_mail(&d, &sk, &a);
+        admin_login(&t.d, &a);
+        char *meta = send_test_mail(&t.d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
 
-        expect_second_start(&d, &o, &sk, where);
-        assert_int_equal(count_in_file(u.log, "Took over the earlier server's SMTP settings"), 1);
+        expect_second_start(&t.d, &t.o, &sk, where);
+        assert_int_equal(count_in_file(t.u.log, "Took over the earlier server's SMTP settings"), 1);
 
         /* The service restarts: it reads what it keeps, as its own account. */
-        mailer_unit_stop(&u);
-        mailer_unit_start(&u, &d, "# the mailer's own: no smtp.*\n");
-        meta = send_test_mail(&d, &sk, &a);
+        mailer_unit_stop(&t.u);
+        mailer_unit_start(&t.u, &t.d, MAILER_OWN_CONFIG);
+        meta = send_test_mail(&t.d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
 
-        mailer_unit_stop(&u);
+        mailer_unit_stop(&t.u);
         harness_sink_stop(&sk);
-        assert_false(harness_log_contains(&d, SMTP_PASSWORD));
-        assert_int_equal(count_in_file(u.log, SMTP_PASSWORD), 0);
-        harness_destroy(&d);
+        assert_false(harness_log_contains(&t.d, SMTP_PASSWORD));
+        assert_int_equal(count_in_file(t.u.log, SMTP_PASSWORD), 0);
+        harness_destroy(&t.d);
 }
 
 /* A mailer whose own configuration sets smtp.* refuses the settings: they
  * stay in the table, password included, and nothing is kept. */
 static void test_smtp_carry_refused_by_mailer_config(void **state)
 {
-        struct daemon d;
-        struct daemon_options o;
-        struct mailer_unit u = {0};
-        char envbuf[PATH_MAX + 64], path[PATH_MAX + 64];
-        const char *env[2];
-        uid_t mail_uid;
-        gid_t mail_gid;
+        struct unit_test t;
+        char path[PATH_MAX + 64];
         (void)state;
 
-        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
-                skip();
-        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
-        harness_note_secret(SMTP_PASSWORD);
-        prepare(&d, &o, go_config);
-        plant_smtp_settings(&d, 25);
-        mailer_unit_start(&u, &d, "smtp:\n  from: ops@new.example.test\n");
-        daemon_env_for(&u, envbuf, sizeof(envbuf), env);
-        o.extra_env = env;
-        assert_int_equal(harness_start(&d, &o), 0);
-        assert_true(harness_wait_log(&d, "did not take the earlier server's SMTP settings", 5000));
-        assert_true(harness_log_contains(&d, "the mail helper's configuration sets smtp.*"));
-        assert_false(harness_log_contains(&d, "Carried the earlier server's SMTP settings over"));
-        expect_table_kept(&d);
-        assert_int_equal(count_in_file(u.log, "Refused the earlier server's SMTP settings"), 1);
-        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+        unit_test_prepare(&t, go_config);
+        plant_smtp_settings(&t.d, 25);
+        unit_test_start(&t, "smtp:\n  from: ops@new.example.test\n");
+        assert_true(
+                harness_wait_log(&t.d, "did not take the earlier server's SMTP settings", 5000));
+        assert_true(harness_log_contains(&t.d, "the mail helper's configuration sets smtp.*"));
+        assert_false(harness_log_contains(&t.d, "Carried the earlier server's SMTP settings over"));
+        expect_table_kept(&t.d);
+        assert_int_equal(count_in_file(t.u.log, "Refused the earlier server's SMTP settings"), 1);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", t.u.data);
         assert_int_not_equal(access(path, F_OK), 0);
-        mailer_unit_stop(&u);
-        harness_destroy(&d);
+        mailer_unit_stop(&t.u);
+        harness_destroy(&t.d);
 }
 
 /* --- the handover message itself --------------------------------------------------- */
@@ -793,22 +795,15 @@ static char *expect_refusal(int fd, uint32_t id)
  * only once. */
 static void test_smtp_carry_message_checked(void **state)
 {
-        struct daemon d;
-        struct daemon_options o;
-        struct mailer_unit u = {0};
+        struct unit_test t;
         struct mail_frame f = {0};
         char path[PATH_MAX + 64], *reason, *stored = NULL;
-        uid_t mail_uid;
-        gid_t mail_gid;
         int fd;
         (void)state;
 
-        if (geteuid() != 0 || access(socket_activate, X_OK) < 0)
-                skip();
-        assert_int_equal(harness_system_user("verstak-mail", &mail_uid, &mail_gid), 0);
-        prepare(&d, &o, NULL);
-        mailer_unit_start(&u, &d, "# no smtp.*\n");
-        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+        unit_test_prepare(&t, NULL);
+        mailer_unit_start(&t.u, &t.d, MAILER_OWN_CONFIG);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", t.u.data);
 
         static const char *const malformed[] = {
                 "{\"host\":\"127.0.0.1\",\"port\":0,\"security\":\"none\"}",
@@ -817,7 +812,7 @@ static void test_smtp_carry_message_checked(void **state)
                 "{\"host\":\"127.0.0.1\",\"port\":25,\"security\":\"none\"} ",
         };
         for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
-                fd = unit_channel(&u);
+                fd = unit_channel(&t.u);
                 write_frame(fd, MAIL_MSG_SMTP_CARRY, 7, malformed[i]);
                 reason = expect_refusal(fd, 7);
                 assert_string_equal(reason, "malformed request");
@@ -827,7 +822,7 @@ static void test_smtp_carry_message_checked(void **state)
                 close(fd);
         }
 
-        fd = unit_channel(&u);
+        fd = unit_channel(&t.u);
         static const struct {
                 const char *json, *reason;
         } refused[] = {
@@ -860,10 +855,10 @@ static void test_smtp_carry_message_checked(void **state)
         assert_int_equal(f.hdr.id, 30);
         assert_int_equal(mail_proto_decode_smtp_stored(f.payload, f.hdr.payload_len, &stored), 0);
         mail_frame_done(&f);
-        snprintf(path, sizeof(path), "%s/smtp-carried-over", u.data);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over", t.u.data);
         assert_string_equal(stored, path);
         free(stored);
-        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", u.data);
+        snprintf(path, sizeof(path), "%s/smtp-carried-over/smtp.yml", t.u.data);
         assert_int_equal(access(path, F_OK), 0);
         write_frame(fd, MAIL_MSG_SMTP_CARRY, 31,
                     "{\"host\":\"192.0.2.1\",\"port\":25,\"security\":\"none\"}");
@@ -872,8 +867,8 @@ static void test_smtp_carry_message_checked(void **state)
         free(reason);
         assert_false(file_has(path, "192.0.2.1"));
         close(fd);
-        mailer_unit_stop(&u);
-        harness_destroy(&d);
+        mailer_unit_stop(&t.u);
+        harness_destroy(&t.d);
 }
 
 static void test_smtp_carried_over(void **state)
@@ -900,7 +895,6 @@ static void test_smtp_config_wins(void **state)
         struct admin a;
         struct http_result r;
         char config[sizeof(go_config) + 128];
-        long long n = -1;
         (void)state;
 
         snprintf(config, sizeof(config), "%ssmtp:\n  from: ops@new.example.test\n", go_config);
@@ -908,12 +902,7 @@ static void test_smtp_config_wins(void **state)
         plant_smtp_settings(&d, 25);
         assert_int_equal(harness_start(&d, &o), 0);
         assert_true(harness_wait_log(&d, "config.yml sets smtp.*", 5000));
-        assert_int_equal(harness_db_int(&d,
-                                        "SELECT count(*) FROM server_smtp_config WHERE key = "
-                                        "'smtp_pass'",
-                                        &n),
-                         0);
-        assert_int_equal(n, 1);
+        assert_int_equal(smtp_rows(&d, "smtp_pass", NULL), 1);
         admin_login(&d, &a);
         const char *h[] = {a.cookie, NULL};
         http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
@@ -1006,7 +995,19 @@ static void test_whole_upgrade(void **state)
         assert_false(db_files_have(&d, LEGACY_KEY));
         assert_false(db_files_have(&d, SMTP_PASSWORD));
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 6);
+        assert_int_equal(n, 7);
+        /* Each user's number of devices, counted when the column came. */
+        assert_int_equal(
+                harness_db_int(&d, "SELECT devices FROM server_users WHERE id = " ALICE_ID_SQL, &n),
+                0);
+        assert_true(n >= 2); /* the fixture's and the planted one */
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT count(*) FROM server_users u WHERE devices <>"
+                                        " (SELECT count(*) FROM server_devices dv"
+                                        " WHERE dv.user_id = u.id)",
+                                        &n),
+                         0);
+        assert_int_equal(n, 0);
         harness_sink_stop(&sk);
         assert_false(harness_log_contains(&d, SMTP_PASSWORD));
         assert_false(harness_log_contains(&d, LEGACY_KEY));

@@ -2,14 +2,16 @@
 // The administrator's console (/admin) in real headless Chromium against
 // the real daemon: sign in -> create a user -> block/unblock -> reset the
 // password (the shown password works) -> delete; blob garbage collection
-// from the storage page; the audit filter; a vault's own page; an
-// invitation with registration closed, used once.  Every console page
+// from the storage page; the audit filter; a vault's own page; a list
+// whose total is capped; an invitation with registration closed, used
+// once.  Every console page
 // (the vault page too) is checked for
 // script errors, CSP violations and serious axe findings, and
 // photographed (harness.mjs).
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -56,6 +58,17 @@ async function confirmWithPassword(page, password = ADMIN.password) {
   await page.waitForSelector('dialog[open]', { state: 'detached' });
 }
 
+// Create a confirmed user (name@example.test, USER_PASSWORD) from the
+// users page and wait for its row.
+async function createUser(page, name) {
+  await openSection(page, 'users', '#create-user');
+  await page.fill('#new-username', name);
+  await page.fill('#new-email', `${name}@example.test`);
+  await page.fill('#new-password', USER_PASSWORD);
+  await page.click('#create-user button[type="submit"]');
+  await page.waitForSelector(`#admin-view tbody tr:has-text("${name}")`);
+}
+
 async function userRow(page, name) {
   return page.locator('#admin-view tbody tr', { hasText: name });
 }
@@ -100,12 +113,7 @@ describe('the console with registration open', () => {
     const ctx = await newContext(browser);
     const page = await newPage(ctx);
     await signIn(page, server);
-    await openSection(page, 'users', '#create-user');
-    await page.fill('#new-username', 'olga');
-    await page.fill('#new-email', 'olga@example.test');
-    await page.fill('#new-password', USER_PASSWORD);
-    await page.click('#create-user button[type="submit"]');
-    await page.waitForSelector('#admin-view tbody tr:has-text("olga")');
+    await createUser(page, 'olga');
     assert.equal(await page.textContent('#admin-message'), en['admin.user_created'].replace('{name}', 'olga'));
     let login = await apiCall(server, 'POST', '/api/v1/auth/login', { username: 'olga', password: USER_PASSWORD });
     assert.equal(login.status, 200);
@@ -167,12 +175,7 @@ describe('the console with registration open', () => {
     const ctx = await newContext(browser);
     const page = await newPage(ctx);
     await signIn(page, server);
-    await openSection(page, 'users', '#create-user');
-    await page.fill('#new-username', 'vera');
-    await page.fill('#new-email', 'vera@example.test');
-    await page.fill('#new-password', USER_PASSWORD);
-    await page.click('#create-user button[type="submit"]');
-    await page.waitForSelector('#admin-view tbody tr:has-text("vera")');
+    await createUser(page, 'vera');
     await pairDevice(server, 'vera', USER_PASSWORD, { name: 'vera desktop', vault: 'journal' });
     await openSection(page, 'vaults', 'form.filters');
     await page.click('#admin-view a[href^="#vault/"]:has-text("journal")');
@@ -224,6 +227,32 @@ describe('the console with registration open', () => {
     await waitFor('no sign-in is critical', async () => (await page.locator('#admin-view tbody tr').count()) === 0);
     await checkPage(page, 'audit filtered');
     await screenshot(page, 'admin-audit-filtered');
+    await ctx.close();
+  });
+
+  test('a capped total reads "10,000+" and leaves the next page open', async () => {
+    const ctx = await newContext(browser);
+    const page = await newPage(ctx);
+    await signIn(page, server);
+    await createUser(page, 'mira');
+    // 10 050 devices of hers, written straight into the running daemon's
+    // database (pairing them would take minutes).
+    execFileSync('sqlite3', ['-cmd', '.timeout 10000', path.join(server.dataDir, 'server.db'),
+      "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 10049)"
+      + " INSERT INTO server_devices (id, name, api_key, user_id, vault_id, created_at)"
+      + " SELECT 'many' || i, 'tablet ' || i, 'many-key' || i,"
+      + " (SELECT id FROM server_users WHERE username = 'mira'), 'shelf', '2026-01-01T00:00:00Z' FROM n"]);
+    await openSection(page, 'devices', 'form.filters');
+    await page.fill('#dev-user', 'mira');
+    await page.click('form.filters button[type="submit"]');
+    const pageText = (n) => en['admin.page_of_many'].replace('{page}', n).replace('{total}', '10,000');
+    await waitFor('the capped total', async () => (await page.textContent('.pager [role="status"]')) === pageText('1'));
+    assert.equal(await page.locator('#admin-view tbody tr').count(), 20);
+    await checkPage(page, 'devices with a capped total');
+    await screenshot(page, 'admin-devices-capped');
+    await page.click(`.pager button:has-text("${en['admin.next']}")`);
+    await waitFor('the second page', async () => (await page.textContent('.pager [role="status"]')) === pageText('2'));
+    assert.ok(await page.isEnabled(`.pager button:has-text("${en['admin.next']}")`));
     await ctx.close();
   });
 });

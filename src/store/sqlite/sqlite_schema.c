@@ -356,6 +356,33 @@ static const char migration_5[] =
 static const char migration_6[] = "CREATE INDEX idx_server_users_status_created"
                                   "  ON server_users(blocked, confirmed, created_at);";
 
+/*
+ * Ours, version 7: each user's number of devices (revoked ones included)
+ * kept in server_users.devices by triggers, with an index, so that the
+ * console's users sorted by it are a walk of that index instead of a
+ * count for every user.  A user row written while devices of it already
+ * exist (a copy of a database, table by table) starts from their count.
+ */
+static const char migration_7[] =
+        "ALTER TABLE server_users ADD COLUMN devices INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE server_users SET devices ="
+        "  (SELECT count(*) FROM server_devices d WHERE d.user_id = server_users.id);"
+        "CREATE INDEX idx_server_users_devices ON server_users(devices);"
+        "CREATE TRIGGER server_users_devices_new AFTER INSERT ON server_users BEGIN"
+        "  UPDATE server_users SET devices ="
+        "    (SELECT count(*) FROM server_devices d WHERE d.user_id = NEW.id)"
+        "  WHERE id = NEW.id; END;"
+        "CREATE TRIGGER server_devices_user_insert AFTER INSERT ON server_devices"
+        "  WHEN NEW.user_id IS NOT NULL BEGIN"
+        "  UPDATE server_users SET devices = devices + 1 WHERE id = NEW.user_id; END;"
+        "CREATE TRIGGER server_devices_user_delete AFTER DELETE ON server_devices"
+        "  WHEN OLD.user_id IS NOT NULL BEGIN"
+        "  UPDATE server_users SET devices = devices - 1 WHERE id = OLD.user_id; END;"
+        "CREATE TRIGGER server_devices_user_move AFTER UPDATE OF user_id ON server_devices"
+        "  WHEN OLD.user_id IS NOT NEW.user_id BEGIN"
+        "  UPDATE server_users SET devices = devices + CASE id WHEN NEW.user_id THEN 1 ELSE -1 END"
+        "  WHERE id IN (OLD.user_id, NEW.user_id); END;";
+
 struct migration {
         unsigned version;
         const char *sql;
@@ -371,6 +398,7 @@ static const struct migration migrations[] = {
         {4, NULL, migration_4_step},
         {5, migration_5, NULL},
         {6, migration_6, NULL},
+        {7, migration_7, NULL},
 };
 
 static int query_int(struct db_conn *c, const char *sql, int64_t *ret)

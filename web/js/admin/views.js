@@ -53,7 +53,7 @@ function table(captionKey, columns, rows, cells) {
 }
 
 // "Page 2 of 7" with previous/next, for an answer {total, page, per_page};
-// a capped total ("more than 10 000") leaves the last page open.
+// a capped total (10 001, "10 000+") leaves the last page open.
 function pager(total, page, perPage, go, capped = false) {
   const pages = capped ? Infinity : Math.max(1, Math.ceil(total / perPage));
   const text = capped
@@ -314,19 +314,24 @@ async function devices(view) {
       table('admin.devices', ['admin.col_name', 'admin.user', 'admin.vault', 'admin.client_version', 'admin.col_created', 'admin.col_last_seen', 'admin.status', 'admin.token', 'admin.actions'],
         data.rows, (d) => [d.name, d.user, el('code', {}, d.vault_id || ''), d.client_version || '—', formatDate(d.created_at), formatDate(d.last_seen),
           d.revoked_at ? badge('off', 'admin.state_revoked') : badge('ok', 'admin.state_active'), el('code', {}, d.token_hint), act(d)]),
-      pager(data.total, data.page, PER_PAGE, go),
+      pager(data.total, data.page, PER_PAGE, go, data.total_capped),
     ],
   });
   await draw();
 }
 
-// devices and keys answer a bare array with the total in X-Total-Count.
+// devices and keys answer a bare array; every list carries its total in
+// the headers X-Total-Count and X-Total-Capped.
 async function fetchWithTotal(path) {
   const res = await fetch(new URL(`admin/api/${path}`, root), {
     headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store',
   });
   if (!res.ok) return call(path); // the same request through api(), for its error
-  return { rows: await res.json(), total: Number(res.headers.get('X-Total-Count')) || 0 };
+  return {
+    rows: await res.json(),
+    total: Number(res.headers.get('X-Total-Count')) || 0,
+    total_capped: res.headers.get('X-Total-Capped') === 'true',
+  };
 }
 
 // --- vaults ----------------------------------------------------------------------
