@@ -103,10 +103,15 @@ static int prepare(struct db_conn *c, const char *sql, const struct console_args
 /* Read every row of st into ret. */
 static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *ret)
 {
-        struct store_rows r = {.n_cols = (size_t)db_column_count(st)};
+        struct store_rows r = {0};
         size_t cap = 0;
-        int rc;
+        /* The columns are known once the statement ran: PostgreSQL runs
+         * it at the first step. */
+        int rc = db_step(st);
 
+        if (rc != DB_ROW && rc != DB_DONE)
+                return db_fail(c, rc, "console list");
+        r.n_cols = (size_t)db_column_count(st);
         r.names = calloc(r.n_cols ? r.n_cols : 1, sizeof(char *));
         if (!r.names)
                 return -ENOMEM;
@@ -117,7 +122,7 @@ static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *r
                         return -ENOMEM;
                 }
         }
-        while ((rc = db_step(st)) == DB_ROW) {
+        for (; rc == DB_ROW; rc = db_step(st)) {
                 if (r.n_rows == cap) {
                         size_t ncap = cap ? cap * 2 : 16;
                         struct store_cell *nc = reallocarray(r.cells, ncap * r.n_cols, sizeof(*nc));
@@ -859,7 +864,7 @@ int store_console_device_delete(struct store *s, const char *id)
         " v.last_activity AS last_activity"
 #define VAULT_FROM                                                                                 \
         "(SELECT user_id, vault_id, count(*) AS devices,"                                          \
-        "   sum(coalesce(revoked_at, '') = '') AS active_devices,"                                 \
+        "   sum(CASE WHEN coalesce(revoked_at, '') = '' THEN 1 ELSE 0 END) AS active_devices,"     \
         "   coalesce(max(last_seen), '') AS last_activity"                                         \
         "   FROM server_devices WHERE user_id IS NOT NULL AND vault_id IS NOT NULL%s"              \
         "   GROUP BY user_id, vault_id) v LEFT JOIN server_users u ON u.id = v.user_id"
