@@ -154,7 +154,7 @@ static void expect_me(const struct daemon *d, const char *token, const char *dev
 
 static void test_earlier_config_keys(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         int status = 0;
         (void)state;
@@ -182,7 +182,7 @@ static void test_earlier_config_keys(void **state)
 
 static void test_legacy_api_key(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         long long n = -1;
         (void)state;
@@ -215,7 +215,7 @@ static void test_legacy_api_key(void **state)
 
 static void test_failed_login_audits_user(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct http_result known, unknown;
         long long n = -1;
@@ -486,7 +486,7 @@ static void expect_second_start(struct daemon *d, const struct daemon_options *o
 /* The daemon starts the helper itself (hand-run). */
 static void smtp_carried_over(bool drop_root)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct admin a;
@@ -646,7 +646,7 @@ static void daemon_env_for(const struct mailer_unit *u, char *buf, size_t size, 
  * delivers with them, also after it restarts. */
 static void test_smtp_carried_over_units(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct mailer_unit u = {0};
@@ -702,7 +702,7 @@ static void test_smtp_carried_over_units(void **state)
  * stay in the table, password included, and nothing is kept. */
 static void test_smtp_carry_refused_by_mailer_config(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct mailer_unit u = {0};
         char envbuf[PATH_MAX + 64], path[PATH_MAX + 64];
@@ -793,7 +793,7 @@ static char *expect_refusal(int fd, uint32_t id)
  * only once. */
 static void test_smtp_carry_message_checked(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct mailer_unit u = {0};
         struct mail_frame f = {0};
@@ -895,7 +895,7 @@ static void test_smtp_carried_over_root(void **state)
 /* smtp.* in config.yml wins: the table is left alone and not used. */
 static void test_smtp_config_wins(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct admin a;
         struct http_result r;
@@ -931,7 +931,7 @@ static void test_smtp_config_wins(void **state)
  * reached (they are handed over at a later start). */
 static void test_smtp_not_carried_over(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         char path[PATH_MAX + 64];
         (void)state;
@@ -963,7 +963,7 @@ static void test_smtp_not_carried_over(void **state)
 
 static void test_whole_upgrade(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct admin a;
