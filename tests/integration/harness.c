@@ -1359,6 +1359,78 @@ int harness_db_lock_release(struct harness_db_lock *l)
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+/* Run sql on c; 0, or -EIO with the error on stderr. */
+static int pg_exec_on(PGconn *c, const char *sql)
+{
+        PGresult *res = PQexec(c, sql);
+        int r = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
+                        ? 0
+                        : -EIO;
+
+        if (r < 0)
+                fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), sql);
+        PQclear(res);
+        return r;
+}
+
+/* What session pid, sent query, is doing: 1 waiting for a lock, -1 done
+ * with it (idle after it), 0 otherwise (not started yet, or running). */
+static int pg_session_state(PGconn *watch, int pid, const char *query)
+{
+        char sql[192];
+        int state = 0;
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT coalesce(wait_event_type, ''), state, query FROM pg_stat_activity"
+                 " WHERE pid = %d",
+                 pid);
+        PGresult *res = PQexec(watch, sql);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+                if (strcmp(PQgetvalue(res, 0, 0), "Lock") == 0)
+                        state = 1;
+                else if (strncmp(PQgetvalue(res, 0, 1), "idle", 4) == 0 &&
+                         strcmp(PQgetvalue(res, 0, 2), query) == 0)
+                        state = -1;
+        }
+        PQclear(res);
+        return state;
+}
+
+int harness_pg_race(const struct daemon *d, const char *sql_a, const char *sql_b)
+{
+        PGconn *a = pg_connect(d->pg_url), *b = pg_connect(d->pg_url),
+               *watch = pg_connect(d->pg_url);
+        char *text_b = NULL;
+        int r = -EIO, waited = 0;
+
+        if (pg_exec_on(a, "BEGIN") < 0 || pg_exec_on(a, sql_a) < 0 ||
+            asprintf(&text_b, "BEGIN; %s; COMMIT", sql_b) < 0 || !PQsendQuery(b, text_b))
+                goto out;
+        struct harness_deadline dl = harness_deadline_in(15000);
+        int state;
+        while ((state = pg_session_state(watch, PQbackendPID(b), text_b)) == 0 &&
+               harness_pause(&dl))
+                ;
+        waited = state == 1;
+        if (pg_exec_on(a, "COMMIT") < 0)
+                goto out;
+        r = 0;
+        for (PGresult *res; (res = PQgetResult(b));) {
+                if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+                    PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), text_b);
+                        r = -EIO;
+                }
+                PQclear(res);
+        }
+out:
+        free(text_b);
+        PQfinish(watch);
+        PQfinish(b);
+        PQfinish(a);
+        return r < 0 ? r : waited;
+}
+
 int harness_add_user(const struct daemon *d, const char *username, const char *email,
                      const char *password, bool confirmed, bool blocked, char *ret_id)
 {

@@ -335,6 +335,14 @@ int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret);
 /* Make the holder release the lock and wait for it to exit.  0 or -EIO. */
 int harness_db_lock_release(struct harness_db_lock *l);
 
+/* Two sessions of d's PostgreSQL database writing at once: session A
+ * runs "BEGIN; sql_a" and keeps its transaction open; session B sends
+ * "BEGIN; sql_b; COMMIT" and the harness waits (pg_stat_activity) until B
+ * waits for a lock or is done; then A commits and B finishes.  Returns 1
+ * when B waited for a lock A held, 0 when it did not have to, -EIO on an
+ * SQL error (on stderr).  PostgreSQL only. */
+int harness_pg_race(const struct daemon *d, const char *sql_a, const char *sql_b);
+
 /* Create a user directly in the database with an Argon2id hash of
  * password.  ret_id (25 bytes) receives the new id when not NULL. */
 int harness_add_user(const struct daemon *d, const char *username, const char *email,

@@ -1697,32 +1697,11 @@ static void test_console_audit(void **state)
         http_result_free(&r);
 }
 
-static void test_console_overview_settings(void **state)
+/* Every trigger-kept counter of /admin/api/stats against counting. */
+static void expect_counters_exact(void)
 {
         struct http_result r;
-        (void)state;
 
-        console_ok("GET", "/admin/api/overview", NULL, &r);
-        json_t *stats = json_object_get(r.json, "stats");
-        long long users = db_count(&dA, "SELECT count(*) FROM server_users%s", "");
-        assert_int_equal(member_int(stats, "users"), users);
-        assert_int_equal(member_int(stats, "active_users") + member_int(stats, "blocked_users") +
-                                 member_int(stats, "unconfirmed_users"),
-                         users);
-        /* public_url is set, SMTP is not. */
-        json_t *w = json_object_get(r.json, "warnings");
-        bool smtp = false;
-        for (size_t i = 0; i < json_array_size(w); i++) {
-                const char *s = json_string_value(json_array_get(w, i));
-                assert_string_not_equal(s, "public_url_unset");
-                smtp = smtp || strcmp(s, "smtp_not_configured") == 0;
-        }
-        assert_true(smtp);
-        assert_true(json_array_size(json_object_get(r.json, "audit")) >= 1);
-        http_result_free(&r);
-
-        /* The trigger-kept counters agree with counting, after every
-         * create, block, confirm, revoke and delete of the tests above. */
         static const struct {
                 const char *key, *sql;
         } truth[] = {
@@ -1752,6 +1731,92 @@ static void test_console_overview_settings(void **state)
                 assert_int_equal(member_int(r.json, truth[i].key), want);
         }
         http_result_free(&r);
+}
+
+/* Counters of distinct things (vaults: scopes with a device; referenced
+ * blobs) stay exact when one statement touches a scope twice (deleting a
+ * user with two devices in one vault and a blob in two of its vaults) and,
+ * on PostgreSQL, when two sessions (two daemons) add or remove the first
+ * or last member of one scope at the same time. */
+static void test_console_counters_exact(void **state)
+{
+        struct http_result r;
+        char id[25], path[128], now[32];
+        static const char sha[] =
+                "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+        (void)state;
+
+        harness_time_ago(now, 0);
+        console_user("quinn", "quinn@example.test", id);
+        harness_pair_ok(&dA, "quinn", USER_PASSWORD, "vault-q", NULL, NULL);
+        harness_pair_ok(&dA, "quinn", USER_PASSWORD, "vault-q", NULL, NULL);
+        harness_sql(&dA,
+                    "INSERT INTO server_blobs VALUES (%Q, 5, %Q);"
+                    "INSERT INTO server_blob_refs VALUES (%Q, 'vault-q', %Q, 5, %Q, %Q),"
+                    " (%Q, 'vault-r', %Q, 5, %Q, %Q)",
+                    sha, now, id, sha, now, now, id, sha, now, now);
+        expect_counters_exact();
+        snprintf(path, sizeof(path), "/admin/api/users/%s", id);
+        console_ok("DELETE", path, CONFIRMED, &r);
+        http_result_free(&r);
+        expect_counters_exact();
+
+        if (!harness_on_pg())
+                return; /* one writer at a time: nothing races */
+        static const char device[] = "INSERT INTO server_devices (id, name, api_key, user_id,"
+                                     " vault_id, created_at) VALUES ('%s', 'racer', '%s',"
+                                     " 'race-user', 'race-vault', '2026-01-01T00:00:00Z')";
+        static const char ref[] = "INSERT INTO server_blob_refs VALUES ('%s', 'race-vault',"
+                                  " '%s', 5, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')";
+        char sql_a[512], sql_b[512];
+        snprintf(sql_a, sizeof(sql_a), device, "race-a", "race-key-a");
+        snprintf(sql_b, sizeof(sql_b), device, "race-b", "race-key-b");
+        assert_int_equal(harness_pg_race(&dA, sql_a, sql_b), 1);
+        expect_counters_exact();
+        assert_int_equal(harness_pg_race(&dA, "DELETE FROM server_devices WHERE id = 'race-a'",
+                                         "DELETE FROM server_devices WHERE id = 'race-b'"),
+                         1);
+        expect_counters_exact();
+        harness_sql(&dA, "INSERT INTO server_blobs VALUES (%Q, 5, %Q)", sha, now);
+        snprintf(sql_a, sizeof(sql_a), ref, "race-user-a", sha);
+        snprintf(sql_b, sizeof(sql_b), ref, "race-user-b", sha);
+        assert_int_equal(harness_pg_race(&dA, sql_a, sql_b), 1);
+        expect_counters_exact();
+        assert_int_equal(
+                harness_pg_race(&dA, "DELETE FROM server_blob_refs WHERE user_id = 'race-user-a'",
+                                "DELETE FROM server_blob_refs WHERE user_id = 'race-user-b'"),
+                1);
+        harness_sql(&dA, "DELETE FROM server_blobs WHERE sha256 = %Q", sha);
+        expect_counters_exact();
+}
+
+static void test_console_overview_settings(void **state)
+{
+        struct http_result r;
+        (void)state;
+
+        console_ok("GET", "/admin/api/overview", NULL, &r);
+        json_t *stats = json_object_get(r.json, "stats");
+        long long users = db_count(&dA, "SELECT count(*) FROM server_users%s", "");
+        assert_int_equal(member_int(stats, "users"), users);
+        assert_int_equal(member_int(stats, "active_users") + member_int(stats, "blocked_users") +
+                                 member_int(stats, "unconfirmed_users"),
+                         users);
+        /* public_url is set, SMTP is not. */
+        json_t *w = json_object_get(r.json, "warnings");
+        bool smtp = false;
+        for (size_t i = 0; i < json_array_size(w); i++) {
+                const char *s = json_string_value(json_array_get(w, i));
+                assert_string_not_equal(s, "public_url_unset");
+                smtp = smtp || strcmp(s, "smtp_not_configured") == 0;
+        }
+        assert_true(smtp);
+        assert_true(json_array_size(json_object_get(r.json, "audit")) >= 1);
+        http_result_free(&r);
+
+        /* The trigger-kept counters agree with counting, after every
+         * create, block, confirm, revoke and delete of the tests above. */
+        expect_counters_exact();
 
         console_ok("GET", "/admin/api/settings", NULL, &r);
         assert_string_equal(http_result_string(&r, "public_url"), PUBLIC_URL);
@@ -2126,6 +2191,7 @@ int main(void)
                 cmocka_unit_test(test_console_vaults),
                 cmocka_unit_test(test_console_storage),
                 cmocka_unit_test(test_console_audit),
+                cmocka_unit_test(test_console_counters_exact),
                 cmocka_unit_test(test_console_overview_settings),
                 cmocka_unit_test(test_console_admins),
                 cmocka_unit_test(test_console_invitations),
