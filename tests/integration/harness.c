@@ -186,10 +186,9 @@ static PGconn *pg_connect(const char *url)
         return c;
 }
 
-/* Run sql on url (no results); 0 or -EIO (the error on stderr). */
-static int pg_exec_url(const char *url, const char *sql)
+/* Run sql on c; 0, or -EIO with the error on stderr. */
+static int pg_exec_on(PGconn *c, const char *sql)
 {
-        PGconn *c = pg_connect(url);
         PGresult *res = PQexec(c, sql);
         int r = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
                         ? 0
@@ -198,6 +197,15 @@ static int pg_exec_url(const char *url, const char *sql)
         if (r < 0)
                 fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), sql);
         PQclear(res);
+        return r;
+}
+
+/* Run sql on url (no results); 0 or -EIO (the error on stderr). */
+static int pg_exec_url(const char *url, const char *sql)
+{
+        PGconn *c = pg_connect(url);
+        int r = pg_exec_on(c, sql);
+
         PQfinish(c);
         return r;
 }
@@ -1234,12 +1242,12 @@ int harness_db_exec(const struct daemon *d, const char *sql)
         char errmsg[512], *ignored;
         bool row;
 
-        if (first_row(d, sql, &ignored, 1, &row, errmsg, sizeof(errmsg)) < 0) {
-                fprintf(stderr, "harness_db_exec: %s\n%s\n", errmsg, sql);
-                return -EIO;
-        }
+        int r = first_row(d, sql, &ignored, 1, &row, errmsg, sizeof(errmsg));
+
         free(ignored);
-        return 0;
+        if (r < 0)
+                fprintf(stderr, "harness_db_exec: %s\n%s\n", errmsg, sql);
+        return r;
 }
 
 int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
@@ -1275,20 +1283,18 @@ int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, 
 static int pg_hold_lock(const char *url, int locked_fd, int release_fd)
 {
         PGconn *c = PQconnectdb(url);
-        PGresult *res = PQexec(
-                c, "BEGIN; DO $$ DECLARE t text; BEGIN"
-                   " FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-                   " LOOP EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', t); END LOOP; END $$");
         char ch;
 
-        if (PQresultStatus(res) != PGRES_COMMAND_OK || write(locked_fd, "L", 1) != 1)
+        if (pg_exec_on(c, "BEGIN; DO $$ DECLARE t text; BEGIN"
+                          " FOR t IN SELECT tablename FROM pg_tables"
+                          " WHERE schemaname = current_schema()"
+                          " LOOP EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', t);"
+                          " END LOOP; END $$") < 0 ||
+            write(locked_fd, "L", 1) != 1)
                 return 1;
-        PQclear(res);
         while (read(release_fd, &ch, 1) > 0)
                 ;
-        res = PQexec(c, "COMMIT");
-        int failed = PQresultStatus(res) != PGRES_COMMAND_OK;
-        PQclear(res);
+        int failed = pg_exec_on(c, "COMMIT") < 0;
         PQfinish(c);
         return failed;
 }
@@ -1357,20 +1363,6 @@ int harness_db_lock_release(struct harness_db_lock *l)
         live_remove(l->pid);
         l->pid = 0;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* Run sql on c; 0, or -EIO with the error on stderr. */
-static int pg_exec_on(PGconn *c, const char *sql)
-{
-        PGresult *res = PQexec(c, sql);
-        int r = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
-                        ? 0
-                        : -EIO;
-
-        if (r < 0)
-                fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), sql);
-        PQclear(res);
-        return r;
 }
 
 /* What session pid, sent query, is doing: 1 waiting for a lock, -1 done
