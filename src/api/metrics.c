@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/longpoll.h"
@@ -175,16 +174,6 @@ static void write_requests(FILE *f, const struct api_metrics *m)
         }
 }
 
-static uint64_t file_size(const char *dir, const char *name)
-{
-        _cleanup_free_ char *path = NULL;
-        struct stat st;
-
-        if (asprintf(&path, "%s/%s", dir, name) < 0 || stat(path, &st) < 0)
-                return 0;
-        return (uint64_t)st.st_size;
-}
-
 /* Resident memory in bytes and open descriptors, from /proc/self. */
 static void process_usage(uint64_t *ret_rss, uint64_t *ret_fds)
 {
@@ -226,7 +215,7 @@ int api_metrics_render(void *userdata, char **ret, size_t *ret_len)
 {
         struct app *app = userdata;
         const struct api_metrics *m = app->metrics;
-        uint64_t rss, fds, blob_files = 0, blob_bytes = 0;
+        uint64_t rss, fds, blob_files = 0, blob_bytes = 0, db_bytes = 0;
         char *buf = NULL;
         size_t len = 0;
         FILE *f;
@@ -253,10 +242,11 @@ int api_metrics_render(void *userdata, char **ret, size_t *ret_len)
         metrics_write_histogram(f, "verstak_push_commit_seconds", NULL, &m->push_commit, 1e6);
         write_gauge(f, "verstak_longpoll_waiters", "Pulls held waiting for new operations.",
                     (double)longpoll_waiting(app->longpoll));
+        (void)store_database_bytes(app->store, &db_bytes);
         write_gauge(f, "verstak_database_bytes",
-                    "Size of the database files (server.db and its WAL).",
-                    (double)(file_size(app->data_dir, "server.db") +
-                             file_size(app->data_dir, "server.db-wal")));
+                    "Size of the database (SQLite: server.db and its WAL; PostgreSQL: "
+                    "pg_database_size()).",
+                    (double)db_bytes);
         (void)store_blob_totals(app->store, &blob_files, &blob_bytes);
         write_gauge(f, "verstak_blobs", "Distinct blobs recorded in the database.",
                     (double)blob_files);

@@ -138,6 +138,8 @@ int db_step(struct db_stmt *st);
 /* Rows inserted, updated or deleted by the statement's last step. */
 int64_t db_changes(struct db_stmt *st);
 
+/* The columns of the result: known after the first db_step() (PostgreSQL
+ * runs the statement then). */
 int db_column_count(struct db_stmt *st);
 const char *db_column_name(struct db_stmt *st, int col);
 enum db_type db_column_type(struct db_stmt *st, int col);

@@ -107,10 +107,13 @@ static int rows_read(struct db_conn *c, struct db_stmt *st, struct store_rows *r
 {
         struct store_rows r = {0};
         size_t cap = 0;
+        /* The columns are known once the statement ran: PostgreSQL runs
+         * it at the first step. */
         int rc = db_step(st);
 
-        if (rc == DB_ROW || rc == DB_DONE)
-                r.n_cols = (size_t)db_column_count(st);
+        if (rc != DB_ROW && rc != DB_DONE)
+                return db_fail(c, rc, "console list");
+        r.n_cols = (size_t)db_column_count(st);
         r.names = calloc(r.n_cols ? r.n_cols : 1, sizeof(char *));
         if (!r.names)
                 return -ENOMEM;

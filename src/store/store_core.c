@@ -251,8 +251,10 @@ static void tsan_post_trylock(void *m, bool locked)
 #endif
 
 /* Take the writer within wait_ms: the in-process lock, then the database's
- * write lock with the time left.  Records whether the writer works in
- * s->write_stalled.  0 with the lock held, or -EBUSY. */
+ * write lock with the time left (SQLite; a PostgreSQL transaction waits
+ * for its locks statement by statement, within the same time).  A wait
+ * that timed out is recorded in s->write_stalled, here or when the
+ * transaction ends (store_write_end()).  0 with the lock held, or -EBUSY. */
 static int write_lock(struct store *s, unsigned wait_ms)
 {
         uint64_t deadline_usec = clock_now_usec() + (uint64_t)wait_ms * 1000u;
@@ -275,7 +277,6 @@ static int write_lock(struct store *s, unsigned wait_ms)
                 pthread_mutex_unlock(&s->writer_lock);
                 return r;
         }
-        atomic_store(&s->write_stalled, false);
         return 0;
 }
 
@@ -300,6 +301,13 @@ int store_write_end(struct store *s, struct db_conn *c, int r, bool commit)
                 }
         } else
                 db_rollback(c);
+        /* A lock another connection held past the wait (on PostgreSQL met
+         * by a statement, not by BEGIN) stalls the writer; a transaction
+         * that went through shows it works. */
+        if (r == -EBUSY)
+                atomic_store(&s->write_stalled, true);
+        else if (r >= 0)
+                atomic_store(&s->write_stalled, false);
         pthread_mutex_unlock(&s->writer_lock);
         return r;
 }
@@ -364,13 +372,25 @@ int store_probe(struct store *s)
         return r;
 }
 
+/* What the write probe takes besides the write transaction: nothing more
+ * on SQLite, whose writer holds the database's write lock already; on
+ * PostgreSQL the high-water row every push locks (store_ops.c), so a
+ * lock held elsewhere is seen as it is on SQLite. */
+static const struct db_sql sql_probe_write = {
+        "SELECT 1", .pg = "SELECT value FROM server_meta WHERE key = 'last_sequence' FOR UPDATE"};
+
 int store_probe_write(struct store *s, unsigned timeout_ms)
 {
         int r = write_lock(s, timeout_ms);
 
         if (r < 0)
                 return r;
-        return store_write_end(s, s->writer, 0, false);
+        {
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(s->writer, &sql_probe_write);
+                int rc = st ? db_step(st) : -EIO;
+                r = rc == DB_ROW ? 0 : rc == DB_DONE ? -EIO : rc;
+        }
+        return store_write_end(s, s->writer, r, false);
 }
 
 bool store_write_stalled(struct store *s)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/store_internal.h"
 #include "util/cleanup.h"
@@ -133,6 +134,45 @@ int store_blob_totals(struct store *s, uint64_t *ret_blobs, uint64_t *ret_bytes)
                         *ret_bytes = (uint64_t)db_column_int64(st, 1);
                 } else
                         r = st ? db_fail(c, rc, "blob totals") : -EIO;
+        }
+        store_read_end(s, c);
+        return r;
+}
+
+/* Bytes of the file at path with suffix, 0 when there is none. */
+static uint64_t file_bytes(const char *path, const char *suffix)
+{
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+
+        if (asprintf(&p, "%s%s", path, suffix) < 0 || stat(p, &st) < 0)
+                return 0;
+        return (uint64_t)st.st_size;
+}
+
+static const struct db_sql sql_database_bytes = {
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        .pg = "SELECT pg_database_size(current_database())"};
+
+int store_database_bytes(struct store *s, uint64_t *ret)
+{
+        struct db_conn *c;
+        int r;
+
+        if (s->be->kind == DB_SQLITE) {
+                *ret = file_bytes(s->target, "") + file_bytes(s->target, "-wal");
+                return 0;
+        }
+        r = store_read_begin(s, &c);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_database_bytes);
+                int rc = st ? db_step(st) : -EIO;
+                if (rc == DB_ROW)
+                        *ret = (uint64_t)db_column_int64(st, 0);
+                else
+                        r = st ? db_fail(c, rc, "database size") : -EIO;
         }
         store_read_end(s, c);
         return r;

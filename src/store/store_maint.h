@@ -46,3 +46,7 @@ int store_blob_foreach_referenced(struct store *s, store_blob_fn fn, void *userd
 
 /* Number and total recorded size of the distinct blobs (server_blobs). */
 int store_blob_totals(struct store *s, uint64_t *ret_blobs, uint64_t *ret_bytes);
+
+/* The size of the database: SQLite's file and its WAL, or what PostgreSQL
+ * counts for the database (pg_database_size()).  0 or negative errno. */
+int store_database_bytes(struct store *s, uint64_t *ret);

@@ -186,10 +186,9 @@ static PGconn *pg_connect(const char *url)
         return c;
 }
 
-/* Run sql on url (no results); 0 or -EIO (the error on stderr). */
-static int pg_exec_url(const char *url, const char *sql)
+/* Run sql on c; 0, or -EIO with the error on stderr. */
+static int pg_exec_on(PGconn *c, const char *sql)
 {
-        PGconn *c = pg_connect(url);
         PGresult *res = PQexec(c, sql);
         int r = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK
                         ? 0
@@ -198,6 +197,15 @@ static int pg_exec_url(const char *url, const char *sql)
         if (r < 0)
                 fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), sql);
         PQclear(res);
+        return r;
+}
+
+/* Run sql on url (no results); 0 or -EIO (the error on stderr). */
+static int pg_exec_url(const char *url, const char *sql)
+{
+        PGconn *c = pg_connect(url);
+        int r = pg_exec_on(c, sql);
+
         PQfinish(c);
         return r;
 }
@@ -215,6 +223,52 @@ static int pg_url_for(const char *base, const char *name, char *out, size_t size
                 return -EINVAL;
         n = snprintf(out, size, "%.*s/%s%s", (int)(path - base), base, name, query);
         return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Databases created and not yet dropped.  A failed assertion leaves its
+ * test before harness_destroy(): these are dropped when the suite exits,
+ * after its daemons are killed, so that none piles up on the cluster. */
+#define HARNESS_MAX_DBS 64
+static char live_dbs[HARNESS_MAX_DBS][64];
+
+static void pg_drop_name(const char *base, const char *name)
+{
+        char sql[128];
+
+        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.63s WITH (FORCE)", name);
+        (void)pg_exec_url(base, sql);
+}
+
+static void drop_leftover_dbs(void)
+{
+        const char *base = getenv("VERSTAK_TEST_PG_URL");
+
+        kill_leftovers();
+        for (size_t i = 0; base && i < HARNESS_MAX_DBS; i++)
+                if (live_dbs[i][0]) {
+                        pg_drop_name(base, live_dbs[i]);
+                        live_dbs[i][0] = '\0';
+                }
+}
+
+static void live_db_add(const char *name)
+{
+        static bool registered;
+
+        if (!registered && atexit(drop_leftover_dbs) == 0)
+                registered = true;
+        for (size_t i = 0; i < HARNESS_MAX_DBS; i++)
+                if (!live_dbs[i][0]) {
+                        snprintf(live_dbs[i], sizeof(live_dbs[i]), "%s", name);
+                        return;
+                }
+}
+
+static void live_db_remove(const char *name)
+{
+        for (size_t i = 0; i < HARNESS_MAX_DBS; i++)
+                if (strcmp(live_dbs[i], name) == 0)
+                        live_dbs[i][0] = '\0';
 }
 
 /* With VERSTAK_TEST_PG_URL: a fresh database for d. */
@@ -236,18 +290,18 @@ static int pg_create(struct daemon *d)
                 d->pg_db[0] = '\0';
                 return -EIO;
         }
+        live_db_add(d->pg_db);
         return 0;
 }
 
 static void pg_drop(struct daemon *d)
 {
         const char *base = getenv("VERSTAK_TEST_PG_URL");
-        char sql[128];
 
         if (!d->pg_db[0] || !base)
                 return;
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", d->pg_db);
-        (void)pg_exec_url(base, sql);
+        pg_drop_name(base, d->pg_db);
+        live_db_remove(d->pg_db);
         d->pg_db[0] = d->pg_url[0] = '\0';
 }
 
@@ -1025,193 +1079,189 @@ static int db_open(const struct daemon *d, sqlite3 **ret)
         return 0;
 }
 
-/* Open the database and build the statement text from fmt. */
-static sqlite3 *sql_open(const struct daemon *d, char **ret_sql, const char *fmt, va_list ap)
+/* Up to n columns of the first row of sql on d's database, as text copies
+ * in out[] (NULL for no row or a NULL value; booleans read as SQLite's 0
+ * and 1); *ret_row says whether there was a row.  0, or -EIO with the
+ * error in errmsg. */
+static int first_row(const struct daemon *d, const char *sql, char **out, int n, bool *ret_row,
+                     char *errmsg, size_t errmsg_size)
 {
-        sqlite3 *h = NULL;
+        int r = 0;
 
-        if (db_open(d, &h) < 0)
-                fail_msg("cannot open %s/server.db", d->data_dir);
-        *ret_sql = sqlite3_vmprintf(fmt, ap);
-        assert_non_null(*ret_sql);
-        return h;
-}
-
-/* The first column of the first row of sql on d's PostgreSQL database:
- * a copy in *ret (NULL for no row or NULL).  Fails the test on an error. */
-static void pg_first(const struct daemon *d, const char *sql, char **ret)
-{
-        PGconn *c = pg_connect(d->pg_url);
-        PGresult *res = PQexec(c, sql);
-
-        *ret = NULL;
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-                fail_msg("SQL failed: %s\n%s", PQresultErrorMessage(res), sql);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
-            !PQgetisnull(res, 0, 0)) {
-                const char *v = PQgetvalue(res, 0, 0);
-                /* Booleans read as SQLite's 0 and 1. */
-                if (PQftype(res, 0) == 16)
-                        v = v[0] == 't' ? "1" : "0";
-                *ret = strdup(v);
-                assert_non_null(*ret);
-        }
-        PQclear(res);
-        PQfinish(c);
-}
-
-static char *format_sql(const char *fmt, va_list ap)
-{
-        char *sql = sqlite3_vmprintf(fmt, ap);
-        assert_non_null(sql);
-        return sql;
-}
-
-void harness_sql(const struct daemon *d, const char *fmt, ...)
-{
-        char *sql, *err = NULL;
-        va_list ap;
-
-        if (d->pg_url[0]) {
-                char *ignored;
-                va_start(ap, fmt);
-                sql = format_sql(fmt, ap);
-                va_end(ap);
-                pg_first(d, sql, &ignored);
-                free(ignored);
-                sqlite3_free(sql);
-                return;
-        }
-        va_start(ap, fmt);
-        sqlite3 *h = sql_open(d, &sql, fmt, ap);
-        va_end(ap);
-        if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-                fail_msg("SQL failed: %s\n%s", err, sql);
-        sqlite3_free(sql);
-        sqlite3_close(h);
-}
-
-/* Step the query's first row; NULL when there is none (h and st stay
- * for the caller to read and release). */
-static sqlite3_stmt *sql_first_row(sqlite3 *h, const char *sql)
-{
-        sqlite3_stmt *st = NULL;
-
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-                fail_msg("SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                fail_msg("SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
-        if (rc == SQLITE_ROW)
-                return st;
-        sqlite3_finalize(st);
-        return NULL;
-}
-
-char *harness_sql_text(const struct daemon *d, const char *fmt, ...)
-{
-        char *sql, *out = NULL;
-        va_list ap;
-
-        if (d->pg_url[0]) {
-                va_start(ap, fmt);
-                sql = format_sql(fmt, ap);
-                va_end(ap);
-                pg_first(d, sql, &out);
-                sqlite3_free(sql);
-                return out;
-        }
-
-        va_start(ap, fmt);
-        sqlite3 *h = sql_open(d, &sql, fmt, ap);
-        va_end(ap);
-        sqlite3_stmt *st = sql_first_row(h, sql);
-        if (st && sqlite3_column_text(st, 0)) {
-                out = strdup((const char *)sqlite3_column_text(st, 0));
-                assert_non_null(out);
-        }
-        sqlite3_finalize(st);
-        sqlite3_free(sql);
-        sqlite3_close(h);
-        return out;
-}
-
-long long harness_sql_int(const struct daemon *d, const char *fmt, ...)
-{
-        long long out = -1;
-        char *sql;
-        va_list ap;
-
-        if (d->pg_url[0]) {
-                char *v;
-                va_start(ap, fmt);
-                sql = format_sql(fmt, ap);
-                va_end(ap);
-                pg_first(d, sql, &v);
-                out = v ? strtoll(v, NULL, 10) : -1;
-                free(v);
-                sqlite3_free(sql);
-                return out;
-        }
-
-        va_start(ap, fmt);
-        sqlite3 *h = sql_open(d, &sql, fmt, ap);
-        va_end(ap);
-        sqlite3_stmt *st = sql_first_row(h, sql);
-        if (st)
-                out = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_free(sql);
-        sqlite3_close(h);
-        return out;
-}
-
-int harness_db_exec(const struct daemon *d, const char *sql)
-{
-        sqlite3 *h;
-        int rc;
-
-        if (d->pg_url[0])
-                return pg_exec_url(d->pg_url, sql);
-
-        if (db_open(d, &h) < 0)
-                return -EIO;
-        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                fprintf(stderr, "harness_db_exec: %s\n", sqlite3_errmsg(h));
-        sqlite3_close(h);
-        return rc == SQLITE_OK ? 0 : -EIO;
-}
-
-int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
-{
-        sqlite3 *h;
-        sqlite3_stmt *st;
-        int r = -EIO;
-
+        *ret_row = false;
+        for (int i = 0; i < n; i++)
+                out[i] = NULL;
         if (d->pg_url[0]) {
                 PGconn *c = pg_connect(d->pg_url);
                 PGresult *res = PQexec(c, sql);
-                if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-                        *ret = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-                        r = 0;
+                ExecStatusType st = PQresultStatus(res);
+                if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                        snprintf(errmsg, errmsg_size, "%s", PQresultErrorMessage(res));
+                        r = -EIO;
+                } else if (st == PGRES_TUPLES_OK && PQntuples(res) > 0) {
+                        *ret_row = true;
+                        for (int i = 0; i < n && i < PQnfields(res); i++) {
+                                if (PQgetisnull(res, 0, i))
+                                        continue;
+                                const char *v = PQgetvalue(res, 0, i);
+                                if (PQftype(res, i) == 16)
+                                        v = v[0] == 't' ? "1" : "0";
+                                out[i] = strdup(v);
+                        }
                 }
                 PQclear(res);
                 PQfinish(c);
                 return r;
         }
 
-        if (db_open(d, &h) < 0)
+        /* Every statement in turn, as PQexec() runs them; the last one
+         * with a row gives the values. */
+        sqlite3 *h = NULL;
+        if (db_open(d, &h) < 0) {
+                snprintf(errmsg, errmsg_size, "cannot open %.400s/server.db", d->data_dir);
+                sqlite3_close(h);
                 return -EIO;
-        if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK) {
-                if (sqlite3_step(st) == SQLITE_ROW) {
-                        *ret = sqlite3_column_int64(st, 0);
-                        r = 0;
+        }
+        for (const char *tail = sql; r == 0 && tail && *tail;) {
+                sqlite3_stmt *st = NULL;
+                int rc = sqlite3_prepare_v2(h, tail, -1, &st, &tail);
+                if (rc == SQLITE_OK && st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        *ret_row = true;
+                        for (int i = 0; i < n; i++) {
+                                free(out[i]);
+                                out[i] = NULL;
+                                if (i < sqlite3_column_count(st) && sqlite3_column_text(st, i))
+                                        out[i] = strdup((const char *)sqlite3_column_text(st, i));
+                        }
+                        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                                ;
+                }
+                if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+                        snprintf(errmsg, errmsg_size, "%s", sqlite3_errmsg(h));
+                        r = -EIO;
                 }
                 sqlite3_finalize(st);
         }
         sqlite3_close(h);
         return r;
+}
+
+/* first_row() of the SQL built from fmt (sqlite3_vmprintf()); the test
+ * fails on an SQL error. */
+static bool first_row_fmt(const struct daemon *d, char **out, int n, const char *fmt, va_list ap)
+{
+        char errmsg[512];
+        char *sql = sqlite3_vmprintf(fmt, ap);
+        bool row;
+
+        assert_non_null(sql);
+        if (first_row(d, sql, out, n, &row, errmsg, sizeof(errmsg)) < 0)
+                fail_msg("SQL failed: %s\n%s", errmsg, sql);
+        sqlite3_free(sql);
+        return row;
+}
+
+void harness_sql(const struct daemon *d, const char *fmt, ...)
+{
+        char *ignored;
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)first_row_fmt(d, &ignored, 1, fmt, ap);
+        va_end(ap);
+        free(ignored);
+}
+
+char *harness_sql_text(const struct daemon *d, const char *fmt, ...)
+{
+        char *out;
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)first_row_fmt(d, &out, 1, fmt, ap);
+        va_end(ap);
+        return out;
+}
+
+long long harness_sql_int(const struct daemon *d, const char *fmt, ...)
+{
+        long long out = -1;
+        char *v;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (first_row_fmt(d, &v, 1, fmt, ap))
+                out = v ? strtoll(v, NULL, 10) : 0;
+        va_end(ap);
+        free(v);
+        return out;
+}
+
+time_t harness_time_parse(const char *text)
+{
+        struct tm tm = {0};
+        const char *end = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+
+        if (!end || (*end && strcmp(end, "Z") != 0))
+                fail_msg("not an RFC 3339 UTC time: %s", text ? text : "(null)");
+        return timegm(&tm);
+}
+
+long long harness_sql_span(const struct daemon *d, const char *fmt, ...)
+{
+        char *v[2];
+        va_list ap;
+
+        va_start(ap, fmt);
+        bool row = first_row_fmt(d, v, 2, fmt, ap);
+        va_end(ap);
+        if (!row || !v[0] || !v[1])
+                fail_msg("no two times selected by %s", fmt);
+        long long span = (long long)(harness_time_parse(v[0]) - harness_time_parse(v[1]));
+        free(v[0]);
+        free(v[1]);
+        return span;
+}
+
+long long harness_schema_version(const struct daemon *d)
+{
+        return harness_sql_int(d, d->pg_url[0] ? "SELECT version FROM verstak_schema"
+                                               : "PRAGMA user_version");
+}
+
+void harness_set_schema_version(const struct daemon *d, long long version)
+{
+        harness_sql(d,
+                    d->pg_url[0] ? "UPDATE verstak_schema SET version = %lld"
+                                 : "PRAGMA user_version = %lld",
+                    version);
+}
+
+int harness_db_exec(const struct daemon *d, const char *sql)
+{
+        char errmsg[512], *ignored;
+        bool row;
+
+        int r = first_row(d, sql, &ignored, 1, &row, errmsg, sizeof(errmsg));
+
+        free(ignored);
+        if (r < 0)
+                fprintf(stderr, "harness_db_exec: %s\n%s\n", errmsg, sql);
+        return r;
+}
+
+int harness_db_int(const struct daemon *d, const char *sql, long long *ret)
+{
+        char errmsg[512], *v;
+        bool row;
+
+        if (first_row(d, sql, &v, 1, &row, errmsg, sizeof(errmsg)) < 0 || !row) {
+                free(v);
+                return -EIO;
+        }
+        *ret = v ? strtoll(v, NULL, 10) : 0;
+        free(v);
+        return 0;
 }
 
 int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
@@ -1225,6 +1275,28 @@ int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, 
                 if (r < 0 || *ret >= min || !harness_pause(&dl))
                         return r;
         }
+}
+
+/* In a child of harness_db_lock_take(): every table of the database at
+ * url locked in EXCLUSIVE mode (writes wait, reads go on), "L" written to
+ * locked_fd, the lock held until release_fd ends.  The exit status. */
+static int pg_hold_lock(const char *url, int locked_fd, int release_fd)
+{
+        PGconn *c = PQconnectdb(url);
+        char ch;
+
+        if (pg_exec_on(c, "BEGIN; DO $$ DECLARE t text; BEGIN"
+                          " FOR t IN SELECT tablename FROM pg_tables"
+                          " WHERE schemaname = current_schema()"
+                          " LOOP EXECUTE format('LOCK TABLE %I IN EXCLUSIVE MODE', t);"
+                          " END LOOP; END $$") < 0 ||
+            write(locked_fd, "L", 1) != 1)
+                return 1;
+        while (read(release_fd, &ch, 1) > 0)
+                ;
+        int failed = pg_exec_on(c, "COMMIT") < 0;
+        PQfinish(c);
+        return failed;
 }
 
 int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret)
@@ -1243,6 +1315,11 @@ int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret)
         pid = fork();
         if (pid < 0)
                 return -errno;
+        if (pid == 0 && d->pg_url[0]) {
+                close(locked[0]);
+                close(release[1]);
+                _exit(pg_hold_lock(d->pg_url, locked[1], release[0]));
+        }
         if (pid == 0) {
                 sqlite3 *h;
                 close(locked[0]);
@@ -1286,6 +1363,64 @@ int harness_db_lock_release(struct harness_db_lock *l)
         live_remove(l->pid);
         l->pid = 0;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* What session pid, sent query, is doing: 1 waiting for a lock, -1 done
+ * with it (idle after it), 0 otherwise (not started yet, or running). */
+static int pg_session_state(PGconn *watch, int pid, const char *query)
+{
+        char sql[192];
+        int state = 0;
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT coalesce(wait_event_type, ''), state, query FROM pg_stat_activity"
+                 " WHERE pid = %d",
+                 pid);
+        PGresult *res = PQexec(watch, sql);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+                if (strcmp(PQgetvalue(res, 0, 0), "Lock") == 0)
+                        state = 1;
+                else if (strncmp(PQgetvalue(res, 0, 1), "idle", 4) == 0 &&
+                         strcmp(PQgetvalue(res, 0, 2), query) == 0)
+                        state = -1;
+        }
+        PQclear(res);
+        return state;
+}
+
+int harness_pg_race(const struct daemon *d, const char *sql_a, const char *sql_b)
+{
+        PGconn *a = pg_connect(d->pg_url), *b = pg_connect(d->pg_url),
+               *watch = pg_connect(d->pg_url);
+        char *text_b = NULL;
+        int r = -EIO, waited = 0;
+
+        if (pg_exec_on(a, "BEGIN") < 0 || pg_exec_on(a, sql_a) < 0 ||
+            asprintf(&text_b, "BEGIN; %s; COMMIT", sql_b) < 0 || !PQsendQuery(b, text_b))
+                goto out;
+        struct harness_deadline dl = harness_deadline_in(15000);
+        int state;
+        while ((state = pg_session_state(watch, PQbackendPID(b), text_b)) == 0 &&
+               harness_pause(&dl))
+                ;
+        waited = state == 1;
+        if (pg_exec_on(a, "COMMIT") < 0)
+                goto out;
+        r = 0;
+        for (PGresult *res; (res = PQgetResult(b));) {
+                if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+                    PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        fprintf(stderr, "PostgreSQL: %s\n%s\n", PQresultErrorMessage(res), text_b);
+                        r = -EIO;
+                }
+                PQclear(res);
+        }
+out:
+        free(text_b);
+        PQfinish(watch);
+        PQfinish(b);
+        PQfinish(a);
+        return r < 0 ? r : waited;
 }
 
 int harness_add_user(const struct daemon *d, const char *username, const char *email,

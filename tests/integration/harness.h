@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct daemon {
         unsigned prepared; /* HARNESS_PREPARED once harness_prepare() ran */
@@ -58,6 +59,10 @@ void harness_time_ago(char out[32], long seconds);
 
 /* Whether the suite runs on PostgreSQL (VERSTAK_TEST_PG_URL). */
 bool harness_on_pg(void);
+
+/* The time an RFC 3339 UTC text ("2026-07-01T10:00:00Z", as every *_at
+ * column holds it) names; the test fails when it is not one. */
+time_t harness_time_parse(const char *text);
 
 struct daemon_options {
         const char *config_yaml;       /* written to <data>/config.yml */
@@ -139,8 +144,9 @@ const char *harness_source_root(void);
 int harness_prepare(struct daemon *d, const struct daemon_options *o);
 
 /* Start the daemon (after harness_prepare, or preparing itself when d
- * was not prepared; d may be uninitialised then).  Returns 0 once /livez answers (unless no_wait).
- */
+ * was not prepared: d must then be zeroed, `struct daemon d = {0};`, since
+ * the memory of a daemon a failed test left behind may look prepared).
+ * Returns 0 once /livez answers (unless no_wait). */
 int harness_start(struct daemon *d, const struct daemon_options *o);
 
 /* Send sig and wait up to timeout_s; *ret_status gets the wait status.
@@ -288,6 +294,18 @@ char *harness_sql_text(const struct daemon *d, const char *fmt, ...);
 /* The first column of the first row as an integer, -1 when there is no row. */
 long long harness_sql_int(const struct daemon *d, const char *fmt, ...);
 
+/* The seconds from the second to the first column of the first row the
+ * query selects, two RFC 3339 times (e.g. "SELECT expires_at, created_at
+ * FROM …"); built as harness_sql() builds it.  The test fails when there
+ * is no such row. */
+long long harness_sql_span(const struct daemon *d, const char *fmt, ...);
+
+/* The schema version of the daemon's database (SQLite's user_version, the
+ * version row on PostgreSQL), and setting it (to make a database look
+ * older or newer than the build).  The test fails on an error. */
+long long harness_schema_version(const struct daemon *d);
+void harness_set_schema_version(const struct daemon *d, long long version);
+
 /* Run SQL on the daemon's database (it may be running: WAL and a busy
  * timeout make this safe).  Returns 0 or -EIO. */
 int harness_db_exec(const struct daemon *d, const char *sql);
@@ -302,8 +320,10 @@ int harness_db_int(const struct daemon *d, const char *sql, long long *ret);
 int harness_db_wait_int(const struct daemon *d, const char *sql, long long min, int timeout_ms,
                         long long *ret);
 
-/* Another process holding the database's write lock (BEGIN EXCLUSIVE on
- * its own connection), as an operator's sqlite3 shell or a backup would. */
+/* Another process holding the database's write lock, as an operator's
+ * shell or a backup would: BEGIN EXCLUSIVE on SQLite; on PostgreSQL a
+ * session holding every table of the daemon in EXCLUSIVE mode, which
+ * blocks every write and no read. */
 struct harness_db_lock {
         pid_t pid;
         int release_fd; /* closing it makes the holder commit and exit */
@@ -314,6 +334,14 @@ int harness_db_lock_take(const struct daemon *d, struct harness_db_lock *ret);
 
 /* Make the holder release the lock and wait for it to exit.  0 or -EIO. */
 int harness_db_lock_release(struct harness_db_lock *l);
+
+/* Two sessions of d's PostgreSQL database writing at once: session A
+ * runs "BEGIN; sql_a" and keeps its transaction open; session B sends
+ * "BEGIN; sql_b; COMMIT" and the harness waits (pg_stat_activity) until B
+ * waits for a lock or is done; then A commits and B finishes.  Returns 1
+ * when B waited for a lock A held, 0 when it did not have to, -EIO on an
+ * SQL error (on stderr).  PostgreSQL only. */
+int harness_pg_race(const struct daemon *d, const char *sql_a, const char *sql_b);
 
 /* Create a user directly in the database with an Argon2id hash of
  * password.  ret_id (25 bytes) receives the new id when not NULL. */

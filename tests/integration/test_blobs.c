@@ -990,7 +990,7 @@ static void test_quotas(void **state)
                                      "  max_vault_blob_bytes: 100000\n"
                                      "  max_user_blob_bytes: 150000\n";
         struct daemon_options o = {.config_yaml = config};
-        struct daemon d;
+        struct daemon d = {0};
         char dan_a[65], dan_b[65], erin[65], sha[65], shared_sha[65];
         struct http_result r;
         int files;
@@ -1079,7 +1079,7 @@ static void test_storage_reserve(void **state)
                                    "limits:\n  disk_reserve_bytes: 4611686018427387904\n"
                                    "  disk_reserve_percent: 100\n";
         struct daemon_options o = {.config_yaml = roomy};
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         char tok[65], sha[65];
         unsigned char data[1000];
@@ -1171,7 +1171,7 @@ static void test_concurrent_upload_caps(void **state)
                                      "limits:\n  max_uploads_per_user: 1\n"
                                      "  max_uploads_per_client: 2\n";
         struct daemon_options o = {.config_yaml = config};
-        struct daemon d;
+        struct daemon d = {0};
         char gus[65], hal[65], ida[65];
         long status = 0;
         (void)state;
@@ -1216,7 +1216,7 @@ static void test_concurrent_upload_caps(void **state)
 
 static void test_retention_temp_files(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char path[PATH_MAX + 64];
         time_t old = time(NULL) - 25 * 3600;
         struct timespec ts[2] = {{.tv_sec = old}, {.tv_sec = old}};
@@ -1255,7 +1255,7 @@ static void test_gc_on_data_dir(void **state)
         struct blob_store *bs;
         struct blob_orphans orphans;
         struct blob_gc_result res;
-        struct daemon d;
+        struct daemon d = {0};
         (void)state;
 
         /* SQLite only: the test opens the data directory's server.db with the
@@ -1330,7 +1330,7 @@ static void test_legacy_blobs(void **state)
         char from[PATH_MAX], sha[65];
         struct daemon_options o = {.copy_data_from = from};
         struct http_result r;
-        struct daemon d;
+        struct daemon d = {0};
         (void)state;
 
         snprintf(from, sizeof(from), "%s/tests/fixtures/legacy-data/data", harness_source_root());

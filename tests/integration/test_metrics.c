@@ -156,7 +156,7 @@ static void test_metrics_listener(void **state)
 {
         char config[256], token[65], sha[65], path[128];
         unsigned char blob[1000], digest[32];
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         int port = harness_free_port();
         (void)state;
@@ -246,7 +246,7 @@ static void test_metrics_listener(void **state)
 
 static void test_no_metrics_by_default(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         (void)state;
 
         assert_int_equal(harness_start(&d, NULL), 0);
@@ -262,7 +262,7 @@ static void test_socket_activation_named(void **state)
         const char *const wrapper[] = {"systemd-socket-activate", "-l", l1, "-l", l2,
                                        "--fdname=http:metrics",   NULL};
         struct daemon_options o = {.wrapper = wrapper, .external_listener = true, .no_wait = true};
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         int p1 = harness_free_port(), p2 = harness_free_port();
         (void)state;

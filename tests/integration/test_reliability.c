@@ -78,7 +78,7 @@ static long get_status(const struct daemon *d, const char *path, const char *exp
  * liveness keep answering, and everything recovers once it is released. */
 static void test_write_lock_held_elsewhere(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {0};
         struct harness_db_lock lock;
         struct http_result r;
@@ -178,7 +178,7 @@ static void push_many(const struct daemon *d, const char *token, const char *pre
  * record too large to keep whole is kept without its hints. */
 static void test_conflicts_bounded(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {0};
         struct http_result r;
         char tok_a[65], tok_b[65];
@@ -246,7 +246,7 @@ static void test_conflicts_bounded(void **state)
  * right page_last_sequence, and paging still visits every op once. */
 static void test_pull_page_byte_bound(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {0};
         struct http_result r;
         char token[65];
@@ -365,7 +365,7 @@ static char *raw_read_until(int fd, const char *needle)
 static void test_revoke_during_upload(void **state)
 {
         static const char boundary[] = "xxBOUNDARYxx";
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {0};
         struct http_result r;
         char token[65], head[1024], part_head[256], sql[256];
@@ -453,7 +453,7 @@ static void assert_one_json_400(const char *got, const char *what)
  * requests libmicrohttpd would choke on: one JSON 400 each. */
 static void test_http_framing(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char big[8192];
         (void)state;
 
@@ -526,7 +526,7 @@ static int close_wait_count(const struct daemon *d)
  * without a complete request head now times out after 10 s. */
 static void test_half_closed_connections(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         int fds[300];
         /* All 300 come from one address: lift the per-client connection
          * limit, which would otherwise refuse most of them at once. */
@@ -621,7 +621,7 @@ static void *slow_client_run(void *userdata)
  * served, and an upload at normal speed is not cut. */
 static void test_slow_head_and_body(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {
                 .config_yaml = "limits:\n  request_head_seconds: 2\n  min_body_rate: 1024\n"
                                "  body_rate_seconds: 2\n  max_blob_bytes: 16777216\n"};
@@ -681,7 +681,7 @@ static void wait_health_status(const struct daemon *d, const char *want, struct 
  * space is freed everything recovers without a restart. */
 static void test_disk_full(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o = {0};
         struct http_result r;
         char token[65], filler[PATH_MAX + 16];
@@ -694,6 +694,8 @@ static void test_disk_full(void **state)
                 fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(e));
                 skip();
         }
+        /* The configuration (the database URL on PostgreSQL) on the tmpfs. */
+        assert_int_equal(harness_write_config(&d, ""), 0);
         start_paired(&d, &o, token);
         push_one(&d, token, "before-full", &r);
         assert_int_equal(r.status, 200);
@@ -786,7 +788,7 @@ static int request_from(const struct daemon *d, unsigned i, int *ret_fd)
  * served again. */
 static void test_refused_at_cap(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct rlimit rl;
         static int fds[2100];
         unsigned open_fds = 0;

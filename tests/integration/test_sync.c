@@ -1072,7 +1072,7 @@ static void test_longpoll_revoked_device(void **state)
 
 static void test_rate_limit(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         (void)state;
         harness_set_unique_client_ips(false);
         assert_int_equal(harness_start(&d, NULL), 0);
@@ -1142,7 +1142,7 @@ static void test_rate_limit(void **state)
 
 static void test_restart_persistence(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char tok[65];
         (void)state;
 
@@ -1175,7 +1175,7 @@ static void test_restart_persistence(void **state)
  * serves on. */
 static void test_pg_reconnect(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         char tok[65];
         long status = 0;
@@ -1240,7 +1240,7 @@ static void *crash_pusher_main(void *arg)
 
 static void test_crash_during_pushes(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char tok[65];
         static struct crash_pusher p;
         pthread_t t;
@@ -1303,7 +1303,7 @@ static void test_crash_during_pushes(void **state)
 
 static void test_shutdown_releases_longpoll(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char tok[65];
         int status = 0;
         (void)state;
@@ -1340,7 +1340,7 @@ static const char *manifest_token(const char *device)
 
 static void test_legacy_data(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char path[4096];
         (void)state;
 

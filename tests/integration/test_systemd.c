@@ -17,7 +17,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +84,7 @@ static void start_activated(struct daemon *d, const char *spec, bool is_unix)
 
 static void test_activate_tcp(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char listen[48];
         int port = harness_free_port();
         (void)state;
@@ -108,7 +107,7 @@ static void test_activate_tcp(void **state)
 
 static void test_activate_ipv6(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         char listen[48];
         int port = harness_free_port();
         (void)state;
@@ -132,7 +131,7 @@ static void test_activate_ipv6(void **state)
 
 static void test_activate_unix(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         (void)state;
 
         start_activated(&d, "api.sock", true);
@@ -146,7 +145,7 @@ static void test_activate_unix(void **state)
  * configured listen address is not bound in addition. */
 static void test_two_listeners(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(sin);
@@ -201,7 +200,7 @@ static long line_pos(const char *log, const char *prefix)
 
 static void test_notify_and_watchdog(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         static char log[65536];
         (void)state;
 
@@ -221,12 +220,8 @@ static void test_notify_and_watchdog(void **state)
         /* Wedge the store: another connection holds the write lock.  The
          * daemon says so in a STATUS= (a ping already on its way may come
          * before it), and sends no ping while the lock is held. */
-        char db_path[PATH_MAX + 16];
-        sqlite3 *h;
-        snprintf(db_path, sizeof(db_path), "%s/server.db", d.data_dir);
-        assert_int_equal(sqlite3_open(db_path, &h), SQLITE_OK);
-        sqlite3_busy_timeout(h, 5000);
-        assert_int_equal(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+        struct harness_db_lock lock;
+        assert_int_equal(harness_db_lock_take(&d, &lock), 0);
         log[0] = '\0';
         (void)harness_notify_read(&d, 15000, "STATUS=Database not answering", NULL, 0, log,
                                   sizeof(log));
@@ -245,8 +240,7 @@ static void test_notify_and_watchdog(void **state)
         http_result_free(&r);
 
         /* Release: pings resume. */
-        assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-        sqlite3_close(h);
+        assert_int_equal(harness_db_lock_release(&lock), 0);
         pings = harness_notify_read(&d, 15000, NULL, "WATCHDOG=1", 2, NULL, 0);
         if (pings < 2)
                 fail_msg("watchdog pings did not resume (%d)", pings);
@@ -293,7 +287,7 @@ static void reload_with(const struct daemon *d, const char *yaml, const char *ex
 
 static void test_reload_log_level(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct http_result r;
         (void)state;
 
@@ -322,7 +316,7 @@ static void test_reload_log_level(void **state)
  * the path of the access log carries no query string. */
 static void test_journal_stream_without_journald(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct stat st;
         static char env[64];
         struct http_result r;

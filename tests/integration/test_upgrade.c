@@ -154,7 +154,7 @@ static void expect_me(const struct daemon *d, const char *token, const char *dev
 
 static void test_earlier_config_keys(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         int status = 0;
         (void)state;
@@ -182,7 +182,7 @@ static void test_earlier_config_keys(void **state)
 
 static void test_legacy_api_key(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         long long n = -1;
         (void)state;
@@ -215,7 +215,7 @@ static void test_legacy_api_key(void **state)
 
 static void test_failed_login_audits_user(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct http_result known, unknown;
         long long n = -1;
@@ -477,7 +477,7 @@ static void expect_second_start(struct daemon *d, const struct daemon_options *o
 /* The daemon starts the helper itself (hand-run). */
 static void smtp_carried_over(bool drop_root)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct admin a;
@@ -890,7 +890,7 @@ static void test_smtp_carried_over_root(void **state)
 /* smtp.* in config.yml wins: the table is left alone and not used. */
 static void test_smtp_config_wins(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct admin a;
         struct http_result r;
@@ -920,7 +920,7 @@ static void test_smtp_config_wins(void **state)
  * reached (they are handed over at a later start). */
 static void test_smtp_not_carried_over(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         char path[PATH_MAX + 64];
         (void)state;
@@ -952,7 +952,7 @@ static void test_smtp_not_carried_over(void **state)
 
 static void test_whole_upgrade(void **state)
 {
-        struct daemon d;
+        struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
         struct admin a;

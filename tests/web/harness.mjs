@@ -8,7 +8,8 @@
 // reuse all of it: startServer(), openBrowser(), openPage(), checkPage(),
 // screenshot(), outboxTake(), pairDevice().
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -55,6 +56,24 @@ export function noteSecret(secret) {
 
 let serverCount = 0;
 
+// With VERSTAK_TEST_PG_URL (the CI's PostgreSQL pass), each daemon gets a
+// fresh database of its own on that cluster, dropped when it stops, as
+// the integration harness does.  The URL names the cluster's
+// administrative database: postgresql://…/postgres?host=….
+const PG_URL = process.env.VERSTAK_TEST_PG_URL || '';
+
+function pgAdmin(sql) {
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', PG_URL, '-c', sql], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function pgCreate() {
+  const name = `verstak_web_${crypto.randomBytes(8).toString('hex')}`;
+  pgAdmin(`CREATE DATABASE ${name}`);
+  const m = /^(postgres(?:ql)?:\/\/[^/]*)\/[^?]*(\?.*)?$/.exec(PG_URL);
+  if (!m) throw new Error('VERSTAK_TEST_PG_URL names no database');
+  return { name, url: `${m[1]}/${name}${m[2] || ''}` };
+}
+
 // Start the daemon.  config: text of config.yml (optional); admin:
 // {username, password} to create that administrator at start.  Resolves
 // to {url, dataDir, stop()} once /livez answers.
@@ -62,6 +81,8 @@ export async function startServer({ config = '', name = 'web', admin = null } = 
   if (!SERVER_BIN) throw new Error('VERSTAK_SERVER_BIN is not set');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'verstak-web-'));
   fs.chmodSync(dataDir, 0o750);
+  const db = PG_URL ? pgCreate() : null;
+  if (db) config = `${config}\ndatabase:\n  url: "${db.url}"\n`;
   if (config) fs.writeFileSync(path.join(dataDir, 'config.yml'), config);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -103,6 +124,7 @@ export async function startServer({ config = '', name = 'web', admin = null } = 
         fs.mkdirSync(LOG_DIR, { recursive: true });
         fs.copyFileSync(logPath, path.join(LOG_DIR, `web-${process.pid}-${name}-${index}.log`));
       }
+      if (db) pgAdmin(`DROP DATABASE IF EXISTS ${db.name} WITH (FORCE)`);
       if (exited.code !== 0) throw new Error(`daemon exited with ${JSON.stringify(exited)}`);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -11,7 +11,10 @@
  *  - the tables the console pages by rowid (users, devices, invitations)
  *    have a rowid identity column, as SQLite has implicitly;
  *  - no full-text table: the console searches usernames and e-mail
- *    addresses with pg_trgm indexes (see store_console.c).
+ *    addresses with pg_trgm indexes (see store_console.c);
+ *  - the counters of distinct things (vaults, referenced blobs) are kept
+ *    per statement under a row lock, since PostgreSQL fires row triggers
+ *    only after the whole statement and runs writers side by side.
  * A migration runs in one transaction under an advisory lock, so daemons
  * starting together migrate once.  Never edit a published migration; add
  * a new one.
@@ -154,38 +157,71 @@ static const char pg_schema_5[] =
         "  END LOOP; RETURN NULL; END $$;"
         "CREATE TRIGGER server_users_count AFTER INSERT OR DELETE OR UPDATE OF blocked, confirmed"
         "  ON server_users FOR EACH ROW EXECUTE FUNCTION verstak_count_users();"
-        /* A scope counts as a vault while at least one device is in it. */
-        "CREATE FUNCTION verstak_scope_alone(u TEXT, v TEXT, self TEXT) RETURNS BIGINT"
-        "  LANGUAGE sql AS $$ SELECT (u IS NOT NULL AND v IS NOT NULL AND NOT EXISTS"
-        "    (SELECT 1 FROM server_devices WHERE user_id = u AND vault_id = v"
-        "     AND id IS DISTINCT FROM self))::int $$;"
-        "CREATE FUNCTION verstak_count_devices() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        "  IF TG_OP = 'INSERT' THEN"
-        "    PERFORM verstak_meta_add('devices', 1);"
-        "    PERFORM verstak_meta_add('devices_revoked',"
-        "      (coalesce(NEW.revoked_at, '') <> '')::int);"
-        "    PERFORM verstak_meta_add('vaults', verstak_scope_alone(NEW.user_id, NEW.vault_id,"
-        "      NEW.id));"
-        "  ELSIF TG_OP = 'DELETE' THEN"
-        "    PERFORM verstak_meta_add('devices', -1);"
-        "    PERFORM verstak_meta_add('devices_revoked',"
-        "      -(coalesce(OLD.revoked_at, '') <> '')::int);"
-        "    PERFORM verstak_meta_add('vaults', -verstak_scope_alone(OLD.user_id, OLD.vault_id,"
-        "      NULL));"
-        "  ELSE"
-        "    PERFORM verstak_meta_add('devices_revoked',"
-        "      (coalesce(NEW.revoked_at, '') <> '')::int"
-        "      - (coalesce(OLD.revoked_at, '') <> '')::int);"
-        "    IF OLD.user_id IS DISTINCT FROM NEW.user_id"
-        "       OR OLD.vault_id IS DISTINCT FROM NEW.vault_id THEN"
-        "      PERFORM verstak_meta_add('vaults',"
-        "        verstak_scope_alone(NEW.user_id, NEW.vault_id, NEW.id)"
-        "        - verstak_scope_alone(OLD.user_id, OLD.vault_id, NULL));"
-        "    END IF;"
-        "  END IF; RETURN NULL; END $$;"
-        "CREATE TRIGGER server_devices_count AFTER INSERT OR DELETE"
-        "  OR UPDATE OF revoked_at, user_id, vault_id"
-        "  ON server_devices FOR EACH ROW EXECUTE FUNCTION verstak_count_devices();"
+        /* Distinct things (vaults: scopes with a device; referenced blobs)
+         * are counted per statement, from its transition tables: row
+         * triggers fire only once the whole statement ran, so each row of
+         * a statement that touches one scope twice (a user's devices, a
+         * blob in two of a user's vaults) would see the others gone or
+         * there already.  The counter's row is locked first and the
+         * table counted in a later statement, whose fresh snapshot holds
+         * every transaction that counted before: concurrent first (or
+         * last) members of one scope, through any daemon, count once. */
+        "CREATE FUNCTION verstak_lock_counter(k TEXT) RETURNS void LANGUAGE plpgsql AS"
+        "  $$ BEGIN PERFORM 1 FROM server_meta WHERE key = k FOR UPDATE; END $$;"
+        /* Whether the scope (u, v) stops or starts being a vault when its
+         * devices changed by delta: 1, -1 or 0. */
+        "CREATE FUNCTION verstak_vault_change(u TEXT, v TEXT, delta BIGINT) RETURNS BIGINT"
+        "  LANGUAGE sql AS $$ SELECT CASE WHEN u IS NULL OR v IS NULL OR delta = 0 THEN 0"
+        "    ELSE (n > 0)::int - (n - delta > 0)::int END"
+        "    FROM (SELECT count(*) AS n FROM server_devices"
+        "      WHERE user_id = u AND vault_id = v) AS now $$;"
+        "CREATE FUNCTION verstak_count_devices_added() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "  PERFORM verstak_meta_add('devices', (SELECT count(*) FROM added));"
+        "  PERFORM verstak_meta_add('devices_revoked',"
+        "    (SELECT count(*) FROM added WHERE coalesce(revoked_at, '') <> ''));"
+        "  PERFORM verstak_lock_counter('vaults');"
+        "  PERFORM verstak_meta_add('vaults', (SELECT coalesce(sum(verstak_vault_change("
+        "    user_id, vault_id, n)), 0)::bigint FROM (SELECT user_id, vault_id, count(*) AS n"
+        "    FROM added GROUP BY user_id, vault_id) AS scopes));"
+        "  RETURN NULL; END $$;"
+        "CREATE FUNCTION verstak_count_devices_removed() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "  PERFORM verstak_meta_add('devices', -(SELECT count(*) FROM removed));"
+        "  PERFORM verstak_meta_add('devices_revoked',"
+        "    -(SELECT count(*) FROM removed WHERE coalesce(revoked_at, '') <> ''));"
+        "  PERFORM verstak_lock_counter('vaults');"
+        "  PERFORM verstak_meta_add('vaults', (SELECT coalesce(sum(verstak_vault_change("
+        "    user_id, vault_id, -n)), 0)::bigint FROM (SELECT user_id, vault_id, count(*) AS n"
+        "    FROM removed GROUP BY user_id, vault_id) AS scopes));"
+        "  RETURN NULL; END $$;"
+        /* Every UPDATE of a device (last_seen too) runs this: it locks a
+         * counter only when a device changed its revocation or scope. */
+        "CREATE FUNCTION verstak_count_devices_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "  PERFORM verstak_meta_add('devices_revoked',"
+        "    (SELECT count(*) FROM added WHERE coalesce(revoked_at, '') <> '')"
+        "    - (SELECT count(*) FROM removed WHERE coalesce(revoked_at, '') <> ''));"
+        "  IF NOT EXISTS (SELECT 1 FROM added a JOIN removed r ON r.id = a.id"
+        "      WHERE (a.user_id, a.vault_id) IS DISTINCT FROM (r.user_id, r.vault_id)) THEN"
+        "    RETURN NULL;"
+        "  END IF;"
+        "  PERFORM verstak_lock_counter('vaults');"
+        "  PERFORM verstak_meta_add('vaults', (SELECT coalesce(sum(verstak_vault_change("
+        "    user_id, vault_id, n)), 0)::bigint FROM (SELECT user_id, vault_id, sum(d) AS n"
+        "    FROM (SELECT user_id, vault_id, 1 AS d FROM added"
+        "      UNION ALL SELECT user_id, vault_id, -1 FROM removed) AS moves"
+        "    GROUP BY user_id, vault_id) AS scopes));"
+        "  RETURN NULL; END $$;"
+        "CREATE TRIGGER server_devices_count_added AFTER INSERT ON server_devices"
+        "  REFERENCING NEW TABLE AS added"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION verstak_count_devices_added();"
+        "CREATE TRIGGER server_devices_count_removed AFTER DELETE ON server_devices"
+        "  REFERENCING OLD TABLE AS removed"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION verstak_count_devices_removed();"
+        "CREATE TRIGGER server_devices_count_changed AFTER UPDATE ON server_devices"
+        "  REFERENCING OLD TABLE AS removed NEW TABLE AS added"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION verstak_count_devices_changed();"
         "CREATE FUNCTION verstak_count_blobs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
         "  IF TG_OP = 'INSERT' THEN"
         "    PERFORM verstak_meta_add('blobs', 1);"
@@ -196,19 +232,32 @@ static const char pg_schema_5[] =
         "  END IF; RETURN NULL; END $$;"
         "CREATE TRIGGER server_blobs_count AFTER INSERT OR DELETE ON server_blobs"
         "  FOR EACH ROW EXECUTE FUNCTION verstak_count_blobs();"
-        "CREATE FUNCTION verstak_count_blob_refs() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        "  IF TG_OP = 'INSERT' THEN"
-        "    PERFORM verstak_meta_add('blob_refs', 1);"
-        "    PERFORM verstak_meta_add('blobs_referenced', (NOT EXISTS (SELECT 1"
-        "      FROM server_blob_refs WHERE sha256 = NEW.sha256"
-        "      AND (user_id, vault_id) <> (NEW.user_id, NEW.vault_id)))::int);"
-        "  ELSE"
-        "    PERFORM verstak_meta_add('blob_refs', -1);"
-        "    PERFORM verstak_meta_add('blobs_referenced', -(NOT EXISTS (SELECT 1"
-        "      FROM server_blob_refs WHERE sha256 = OLD.sha256))::int);"
-        "  END IF; RETURN NULL; END $$;"
-        "CREATE TRIGGER server_blob_refs_count AFTER INSERT OR DELETE ON server_blob_refs"
-        "  FOR EACH ROW EXECUTE FUNCTION verstak_count_blob_refs();";
+        /* A blob counts as referenced while at least one scope refers to
+         * it: the blobs of the statement's rows no other row refers to. */
+        "CREATE FUNCTION verstak_count_blob_refs_added() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "  PERFORM verstak_meta_add('blob_refs', (SELECT count(*) FROM added));"
+        "  PERFORM verstak_lock_counter('blobs_referenced');"
+        "  PERFORM verstak_meta_add('blobs_referenced', (SELECT count(*)"
+        "    FROM (SELECT DISTINCT sha256 FROM added) AS b WHERE NOT EXISTS (SELECT 1"
+        "      FROM server_blob_refs r WHERE r.sha256 = b.sha256 AND NOT EXISTS (SELECT 1"
+        "        FROM added a WHERE (a.user_id, a.vault_id, a.sha256)"
+        "        = (r.user_id, r.vault_id, r.sha256)))));"
+        "  RETURN NULL; END $$;"
+        "CREATE FUNCTION verstak_count_blob_refs_removed() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "  PERFORM verstak_meta_add('blob_refs', -(SELECT count(*) FROM removed));"
+        "  PERFORM verstak_lock_counter('blobs_referenced');"
+        "  PERFORM verstak_meta_add('blobs_referenced', -(SELECT count(*)"
+        "    FROM (SELECT DISTINCT sha256 FROM removed) AS b WHERE NOT EXISTS (SELECT 1"
+        "      FROM server_blob_refs r WHERE r.sha256 = b.sha256)));"
+        "  RETURN NULL; END $$;"
+        "CREATE TRIGGER server_blob_refs_count_added AFTER INSERT ON server_blob_refs"
+        "  REFERENCING NEW TABLE AS added"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION verstak_count_blob_refs_added();"
+        "CREATE TRIGGER server_blob_refs_count_removed AFTER DELETE ON server_blob_refs"
+        "  REFERENCING OLD TABLE AS removed"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION verstak_count_blob_refs_removed();";
 
 /* Version 6, as SQLite's: users by state in the default order. */
 static const char pg_migration_6[] = "CREATE INDEX idx_server_users_status_created"
