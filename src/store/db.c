@@ -135,7 +135,7 @@ int db_fail(struct db_conn *c, int r, const char *what)
         return r;
 }
 
-int db_exec_cached(struct db_conn *c, const struct db_sql *q)
+int db_run_cached(struct db_conn *c, const struct db_sql *q)
 {
         struct db_stmt *st = db_stmt(c, q);
         int r;
@@ -144,7 +144,12 @@ int db_exec_cached(struct db_conn *c, const struct db_sql *q)
                 return -EIO;
         r = db_step(st);
         db_stmt_done(st);
-        return db_fail(c, r, "exec");
+        return r < 0 ? r : 0;
+}
+
+int db_exec_cached(struct db_conn *c, const struct db_sql *q)
+{
+        return db_fail(c, db_run_cached(c, q), "exec");
 }
 
 const char *db_errmsg(struct db_conn *c)
