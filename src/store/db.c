@@ -47,13 +47,23 @@ void db_stmt_done(struct db_stmt *st)
                 st->conn->drv->reset(st);
 }
 
-int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret)
+static int prepare(struct db_conn *c, const char *sql, bool repeated, struct db_stmt **ret)
 {
-        int r = c->drv->prepare(c, sql, false, ret);
+        int r = c->drv->prepare(c, sql, repeated, ret);
 
         if (r < 0)
                 log_error("database: cannot prepare statement: %s", c->drv->errmsg(c));
         return r;
+}
+
+int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret)
+{
+        return prepare(c, sql, false, ret);
+}
+
+int db_prepare_repeated(struct db_conn *c, const char *sql, struct db_stmt **ret)
+{
+        return prepare(c, sql, true, ret);
 }
 
 void db_stmt_free(struct db_stmt *st)

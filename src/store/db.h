@@ -144,6 +144,10 @@ void db_stmt_done(struct db_stmt *st);
 
 /* A one-off statement of portable text; 0 or a negative errno (logged). */
 int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret);
+/* The same for a statement run many times over (a bulk copy): prepared
+ * once by the server, whose plan then lives as long as the connection, so
+ * not for statements assembled per request. */
+int db_prepare_repeated(struct db_conn *c, const char *sql, struct db_stmt **ret);
 void db_stmt_free(struct db_stmt *st);
 
 /* Bind helpers: NULL strings bind NULL.  0, or -EIO. */

@@ -115,24 +115,25 @@ static int bind_row(struct db_stmt *sel, struct db_stmt *ins)
 }
 
 /* Insert rows of sel into the target, starting at the row sel stands on,
- * up to cp->batch_rows of them in one transaction.  *ret_step is sel's
- * next step result; *done counts the rows inserted. */
-static int copy_batch(struct copy *cp, struct db_stmt *sel, const char *insert, int *ret_step,
-                      int64_t *done)
+ * up to cp->batch_rows of them in one transaction, through *ins (insert
+ * prepared on the target's writer at the first batch).  *ret_step is
+ * sel's next step result; *done counts the rows inserted. */
+static int copy_batch(struct copy *cp, struct db_stmt *sel, const char *insert,
+                      struct db_stmt **ins, int *ret_step, int64_t *done)
 {
-        _cleanup_stmt_free_ struct db_stmt *ins = NULL;
         struct db_conn *c;
         int step = DB_ROW, r;
 
         r = store_write_begin(cp->to, &c);
         if (r < 0)
                 return r;
-        r = db_prepare(c, insert, &ins);
+        if (!*ins)
+                r = db_prepare_repeated(c, insert, ins);
         for (unsigned n = 0; r >= 0 && step == DB_ROW && n < cp->batch_rows; n++) {
-                r = bind_row(sel, ins);
+                r = bind_row(sel, *ins);
                 if (r >= 0)
-                        r = db_fail(c, db_step(ins), "insert a row");
-                db_stmt_done(ins);
+                        r = db_fail(c, db_step(*ins), "insert a row");
+                db_stmt_done(*ins);
                 if (r >= 0) {
                         (*done)++;
                         step = db_step(sel);
@@ -147,7 +148,7 @@ static int copy_batch(struct copy *cp, struct db_stmt *sel, const char *insert, 
 
 static int copy_table(struct copy *cp, size_t t)
 {
-        _cleanup_stmt_free_ struct db_stmt *sel = NULL;
+        _cleanup_stmt_free_ struct db_stmt *sel = NULL, *ins = NULL;
         char sql[COPY_SQL_MAX];
         int64_t done = 0;
         int step, r;
@@ -163,7 +164,7 @@ static int copy_table(struct copy *cp, size_t t)
                         return r;
         }
         while (step == DB_ROW) {
-                r = copy_batch(cp, sel, sql, &step, &done);
+                r = copy_batch(cp, sel, sql, &ins, &step, &done);
                 if (r < 0)
                         return r;
                 if (cp->progress)
