@@ -208,13 +208,9 @@ static int open_source(struct migrate *m, const char *data_dir)
         return 0;
 }
 
-static int open_target(struct migrate *m)
+/* What a failure to open the target means; 0 for r == 0. */
+static int target_failure(const struct migrate *m, int r)
 {
-        int r = store_open(m->url,
-                           &(struct store_options){
-                                   .synchronous_full = true, .readers = 1, .require_empty = true},
-                           &m->dst, NULL);
-
         if (r == -ENOTEMPTY)
                 return cmd_fail(CMD_EXIT_USAGE, "migrate",
                                 "refusing to copy into %s: it already holds tables; give an "
@@ -226,6 +222,31 @@ static int open_target(struct migrate *m)
                 return cmd_fail(CMD_EXIT_FAILURE, "migrate", "cannot create the schema in %s: %s",
                                 m->masked, strerror(-r));
         return 0;
+}
+
+/* Before the source is read (an older one is upgraded first, which takes
+ * a while): connect to the target and see that it is empty, creating
+ * nothing (an empty database has no schema: -ESTALE). */
+static int probe_target(struct migrate *m)
+{
+        struct store *probe = NULL;
+        int r = store_open(
+                m->url,
+                &(struct store_options){.readers = 1, .no_migrate = true, .require_empty = true},
+                &probe, NULL);
+
+        store_close(probe);
+        return target_failure(m, r == -ESTALE ? 0 : r < 0 ? r : -ENOTEMPTY);
+}
+
+static int open_target(struct migrate *m)
+{
+        int r = store_open(m->url,
+                           &(struct store_options){
+                                   .synchronous_full = true, .readers = 1, .require_empty = true},
+                           &m->dst, NULL);
+
+        return target_failure(m, r);
 }
 
 static void progress(void *userdata, const char *table, int64_t done, int64_t total)
@@ -283,6 +304,9 @@ static int migrate_run(const struct migrate_args *a, struct migrate *m, bool all
         if (r != 0)
                 return r;
         r = cmd_become_owner("migrate", a->from_data, allow_root);
+        if (r != 0)
+                return r;
+        r = probe_target(m);
         if (r != 0)
                 return r;
         r = open_source(m, a->from_data);
