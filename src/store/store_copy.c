@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,12 +86,22 @@ static int count_rows(struct db_conn *c, const char *table, int64_t *ret)
         return 0;
 }
 
-/* "INSERT INTO table (a, b) VALUES (?1, ?2)" for the columns of sel. */
+/* Whether name is a plain column name (the source's file names them). */
+static bool plain_name(const char *name)
+{
+        return name[0] && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(name);
+}
+
+/* "INSERT INTO table (a, b) VALUES (?1, ?2)" for the columns of sel;
+ * -EINVAL for a column name that is not plain. */
 static int insert_sql(struct db_stmt *sel, const char *table, char *out, size_t size)
 {
         int n = db_column_count(sel), len;
         size_t o;
 
+        for (int i = 0; i < n; i++)
+                if (!plain_name(db_column_name(sel, i)))
+                        return -EINVAL;
         len = snprintf(out, size, "INSERT INTO %s (", table);
         o = (size_t)len;
         for (int i = 0; i < n && o < size; i++)
