@@ -351,6 +351,10 @@ static void test_migrate_daemon_data(void **state)
         }
         json_decref(stats);
 
+        /* Rows the figures do not show: the invitation, the sessions. */
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_invitations"), 1);
+        assert_true(harness_sql_int(&d, "SELECT count(*) FROM server_sessions") >= 1);
+
         /* The paired device authenticates and pulls the same ops. */
         assert_int_equal(http_get(&d, "/api/client/me", s.tok_a1, &r), 0);
         assert_int_equal(r.status, 200);
