@@ -255,7 +255,7 @@ static int verify_counters(struct copy *cp, struct db_conn *c)
 static int verify(struct copy *cp, int64_t last_sequence)
 {
         struct db_conn *c;
-        int64_t n, max_sequence = 0;
+        int64_t n = 0, max_sequence = 0;
         int r;
 
         r = store_read_begin(cp->to, &c);
