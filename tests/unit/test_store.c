@@ -258,6 +258,20 @@ static int collect_seq(const struct store_op_view *op, void *ud)
         return -E2BIG;
 }
 
+/* Push one op of scope u/v with op_id; returns the push's last sequence. */
+static int64_t push_one(struct store *s, const char *op_id)
+{
+        struct store_op_in op = {op_id, "n", "e", "c", "", "", 0, 0};
+        struct store_push p = {{"u", "v"}, "dev", "ip", NULL, &op, 1};
+        struct store_push_result res;
+        int64_t seq;
+
+        assert_int_equal(store_push_ops(s, &p, &res), 0);
+        seq = res.last_sequence;
+        store_push_result_done(&res);
+        return seq;
+}
+
 static void test_sequences_never_reused(void **state)
 {
         char path[PATH_MAX + 32];
@@ -289,12 +303,7 @@ static void test_sequences_never_reused(void **state)
                 SQLITE_OK);
         sqlite3_close(h);
         assert_int_equal(store_open(path, &opts, &s, NULL), 0);
-        struct store_op_in op3 = {"c", "n", "e", "c", "", "", 0, 0};
-        p.ops = &op3;
-        p.n_ops = 1;
-        assert_int_equal(store_push_ops(s, &p, &res), 0);
-        assert_int_equal(res.last_sequence, 3);
-        store_push_result_done(&res);
+        assert_int_equal(push_one(s, "c"), 3);
 
         struct store_pull_info info;
         struct store_scope scope = {"u", "v"};
@@ -553,12 +562,7 @@ static void test_copy_store(void **state)
         assert_true(res.rows >= 2);
 
         /* The copy goes on where the source stopped. */
-        struct store_op_in op4 = {"d", "n", "e", "c", "", "", 0, 0};
-        p.ops = &op4;
-        p.n_ops = 1;
-        assert_int_equal(store_push_ops(dst, &p, &pushed), 0);
-        assert_int_equal(pushed.last_sequence, 4);
-        store_push_result_done(&pushed);
+        assert_int_equal(push_one(dst, "d"), 4);
         store_close(dst);
         store_close(src);
 
