@@ -202,8 +202,7 @@ void config_done(struct config *c)
         *c = (struct config){0};
 }
 
-/* Store value in *slot when it is a listening address (key names it). */
-static bool is_database_url(const char *v)
+bool config_is_database_url(const char *v)
 {
         return (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0) &&
                !str_has_crlf(v);
@@ -212,22 +211,16 @@ static bool is_database_url(const char *v)
 /* Longest URL database.url_file may hold. */
 #define CONFIG_URL_MAX 4096
 
-int config_read_database_url(struct config *c, char *err, size_t err_size)
+int config_read_url_file(const char *path, const char *key, char **ret, char *err, size_t err_size)
 {
         char buf[CONFIG_URL_MAX + 2];
         size_t n;
         FILE *f;
 
-        if (!c->database.url_file)
-                return 0;
-        if (c->database.url)
-                return fail(err, err_size, "database.url_file",
-                            "give either database.url or database.url_file, not both");
-        f = fopen(c->database.url_file, "re");
+        f = fopen(path, "re");
         if (!f) {
                 int r = -errno;
-                snprintf(err, err_size, "database.url_file: cannot read %s: %s",
-                         c->database.url_file, strerror(-r));
+                snprintf(err, err_size, "%s: cannot read %s: %s", key, path, strerror(-r));
                 return r;
         }
         n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -235,14 +228,24 @@ int config_read_database_url(struct config *c, char *err, size_t err_size)
         buf[n] = '\0';
         while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
                 buf[--n] = '\0';
-        if (n > CONFIG_URL_MAX || !is_database_url(buf)) {
+        if (n > CONFIG_URL_MAX || !config_is_database_url(buf)) {
                 explicit_bzero(buf, sizeof(buf));
-                return fail(err, err_size, "database.url_file",
-                            "the file must hold one postgresql:// URL");
+                return fail(err, err_size, key, "the file must hold one postgresql:// URL");
         }
-        c->database.url = strdup(buf);
+        *ret = strdup(buf);
         explicit_bzero(buf, sizeof(buf));
-        return c->database.url ? 0 : -ENOMEM;
+        return *ret ? 0 : -ENOMEM;
+}
+
+int config_read_database_url(struct config *c, char *err, size_t err_size)
+{
+        if (!c->database.url_file)
+                return 0;
+        if (c->database.url)
+                return fail(err, err_size, "database.url_file",
+                            "give either database.url or database.url_file, not both");
+        return config_read_url_file(c->database.url_file, "database.url_file", &c->database.url,
+                                    err, err_size);
 }
 
 void config_url_masked(const char *url, char *buf, size_t size)
@@ -572,7 +575,7 @@ static int apply_value(struct config *c, const struct config_key *k, yaml_docume
                 return 0;
         }
         case KEY_DATABASE_URL:
-                if (!is_database_url(v))
+                if (!config_is_database_url(v))
                         return fail(err, err_size, k->path,
                                     "expected a postgresql:// URL (omit the key for SQLite)");
                 return replace_string((char **)(base + k->offset), v) < 0 ? -ENOMEM : 0;

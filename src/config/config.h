@@ -181,6 +181,16 @@ uint64_t config_disk_reserve(const struct config *c, uint64_t total);
  * negative errno with a reason in err. */
 int config_read_database_url(struct config *c, char *err, size_t err_size);
 
+/* Read the one database URL of the file at path (what database.url_file
+ * names; key names the setting in messages) into *ret (malloc'd).  0 or a
+ * negative errno with a reason in err; no copy of the URL is left behind
+ * on the stack. */
+int config_read_url_file(const char *path, const char *key, char **ret, char *err, size_t err_size);
+
+/* Whether v is a database URL the configuration accepts (postgresql:// or
+ * postgres://, one line). */
+bool config_is_database_url(const char *v);
+
 /* url with any password replaced by "***" (user:***@host, password=***),
  * for logs.  Always NUL-terminated. */
 void config_url_masked(const char *url, char *buf, size_t size);

@@ -36,7 +36,7 @@ static void user_name(uid_t uid, char *out, size_t size);
 
 static const struct subcommand subcommands[] = {
         {"backup", cmd_backup}, {"restore", cmd_restore}, {"check", cmd_check},
-        {"gc", cmd_gc},         {"admin", cmd_admin},
+        {"gc", cmd_gc},         {"admin", cmd_admin},     {"migrate", cmd_migrate},
 };
 
 bool cmd_is_subcommand(const char *arg)

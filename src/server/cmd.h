@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Operator subcommands of the one binary (`verstak-sync-server backup|
- * restore|check|gc|admin …`): the dispatch, and what every command shares
+ * restore|check|gc|admin|migrate …`): the dispatch, and what every command shares
  * (flags common to all, who may run them, opening the data directory
  * through the store and blob APIs).  Each command lives in its own
  * cmd_<name>.c; none of them starts the HTTP server.
@@ -152,3 +152,4 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);

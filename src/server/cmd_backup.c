@@ -342,30 +342,17 @@ static int manifest_read(const char *from, struct manifest *m)
  * name, fsync, rename, fsync of the directory. */
 static int restore_database(const char *src, const char *data_dir)
 {
-        _cleanup_free_ char *tmp = NULL, *dst = NULL, *buf = NULL;
-        _cleanup_close_ int in = -1, out = -1;
-        ssize_t n;
+        _cleanup_free_ char *tmp = NULL, *dst = NULL;
+        int r;
 
         if (asprintf(&tmp, "%s/.server.db.restore", data_dir) < 0 ||
-            asprintf(&dst, "%s/server.db", data_dir) < 0 || !(buf = malloc(1 << 20)))
+            asprintf(&dst, "%s/server.db", data_dir) < 0)
                 return -ENOMEM;
-        in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (in < 0)
-                return -errno;
-        out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (out < 0)
-                return -errno;
-        while ((n = read(in, buf, 1 << 20)) != 0) {
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 || write(out, buf, (size_t)n) != n) {
-                        int r = n < 0 || errno ? -errno : -EIO;
-                        (void)unlink(tmp);
-                        return r;
-                }
-        }
-        if (fsync(out) < 0 || rename(tmp, dst) < 0) {
-                int r = -errno;
+        r = fs_copy_file(src, tmp, 0640);
+        if (r < 0)
+                return r;
+        if (rename(tmp, dst) < 0) {
+                r = -errno;
                 (void)unlink(tmp);
                 return r;
         }

@@ -49,7 +49,7 @@ static const struct option long_options[] = {
 void options_print_help(const char *argv0)
 {
         printf("Usage: %s [OPTIONS]\n"
-               "       %s COMMAND [OPTIONS]   (backup, restore, check, gc, admin)\n\n"
+               "       %s COMMAND [OPTIONS]   (backup, restore, check, gc, admin, migrate)\n\n"
                "Sync server for Verstak desktop clients.\n\n"
                "  --listen ADDR           listen on ADDR (127.0.0.1:47732, [::1]:47732,\n"
                "                          unix:/path); ignored under socket activation\n"

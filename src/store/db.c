@@ -47,13 +47,23 @@ void db_stmt_done(struct db_stmt *st)
                 st->conn->drv->reset(st);
 }
 
-int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret)
+static int prepare(struct db_conn *c, const char *sql, bool repeated, struct db_stmt **ret)
 {
-        int r = c->drv->prepare(c, sql, false, ret);
+        int r = c->drv->prepare(c, sql, repeated, ret);
 
         if (r < 0)
                 log_error("database: cannot prepare statement: %s", c->drv->errmsg(c));
         return r;
+}
+
+int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret)
+{
+        return prepare(c, sql, false, ret);
+}
+
+int db_prepare_repeated(struct db_conn *c, const char *sql, struct db_stmt **ret)
+{
+        return prepare(c, sql, true, ret);
 }
 
 void db_stmt_free(struct db_stmt *st)
@@ -135,7 +145,7 @@ int db_fail(struct db_conn *c, int r, const char *what)
         return r;
 }
 
-int db_exec_cached(struct db_conn *c, const struct db_sql *q)
+int db_run_cached(struct db_conn *c, const struct db_sql *q)
 {
         struct db_stmt *st = db_stmt(c, q);
         int r;
@@ -144,7 +154,12 @@ int db_exec_cached(struct db_conn *c, const struct db_sql *q)
                 return -EIO;
         r = db_step(st);
         db_stmt_done(st);
-        return db_fail(c, r, "exec");
+        return r < 0 ? r : 0;
+}
+
+int db_exec_cached(struct db_conn *c, const struct db_sql *q)
+{
+        return db_fail(c, db_run_cached(c, q), "exec");
 }
 
 const char *db_errmsg(struct db_conn *c)

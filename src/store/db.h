@@ -96,6 +96,24 @@ struct db_driver {
         void (*close)(struct db_conn *c);
 };
 
+/*
+ * A driver's table, for a driver whose hooks are the static functions
+ * drv_<hook> of its file (drv_prepare, drv_reset, ...): one list of hooks
+ * for every driver, and a driver that lacks one does not compile (a NULL
+ * hook would fail only when called).
+ */
+#define DB_DRIVER_TABLE(kind_, name_)                                                              \
+        {                                                                                          \
+                .kind = (kind_), .name = (name_), .prepare = drv_prepare, .reset = drv_reset,      \
+                .free = drv_free, .bind_text = drv_bind_text, .bind_int64 = drv_bind_int64,        \
+                .step = drv_step, .changes = drv_changes, .column_count = drv_column_count,        \
+                .column_name = drv_column_name, .column_type = drv_column_type,                    \
+                .column_text = drv_column_text, .column_int64 = drv_column_int64,                  \
+                .exec = drv_exec, .begin = drv_begin, .commit = drv_commit,                        \
+                .rollback = drv_rollback, .in_transaction = drv_in_transaction,                    \
+                .errmsg = drv_errmsg, .close = drv_close,                                          \
+        }
+
 #define DB_STMT_CACHE 128
 
 /* The part of a connection every driver shares (first member of its own). */
@@ -126,6 +144,10 @@ void db_stmt_done(struct db_stmt *st);
 
 /* A one-off statement of portable text; 0 or a negative errno (logged). */
 int db_prepare(struct db_conn *c, const char *sql, struct db_stmt **ret);
+/* The same for a statement run many times over (a bulk copy): prepared
+ * once by the server, whose plan then lives as long as the connection, so
+ * not for statements assembled per request. */
+int db_prepare_repeated(struct db_conn *c, const char *sql, struct db_stmt **ret);
 void db_stmt_free(struct db_stmt *st);
 
 /* Bind helpers: NULL strings bind NULL.  0, or -EIO. */
@@ -156,6 +178,10 @@ int db_exec(struct db_conn *c, const char *sql);
  * SAVEPOINT ...): through the statement cache, so q is static like every
  * cached query. */
 int db_exec_cached(struct db_conn *c, const struct db_sql *q);
+
+/* The same without logging a failure (a driver's own transaction control,
+ * whose caller logs); 0 or a negative errno. */
+int db_run_cached(struct db_conn *c, const struct db_sql *q);
 
 /* Log r (a result of the functions above) with the driver's message when
  * it is -EIO or -EACCES, naming what failed; returns r, or 0 for DB_ROW

@@ -30,6 +30,10 @@ struct store_options {
         /* Operator commands: never migrate; an older schema is refused
          * with -ESTALE (the daemon migrates it at its next start). */
         bool no_migrate;
+        /* Create the schema only in a database that holds no table yet;
+         * store_open() fails with -ENOTEMPTY otherwise, before changing
+         * anything (the target of store_copy(), store_migrate.h). */
+        bool require_empty;
 };
 
 /* The schema version this build writes (PRAGMA user_version). */

@@ -105,6 +105,23 @@ int store_read_one(struct store *s, const struct db_sql *q, const char *what, st
         return r;
 }
 
+/* Tables of any kind in the database (its current schema on PostgreSQL). */
+static const struct db_sql sql_count_tables = {
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        .pg = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"};
+
+/* -ENOTEMPTY when the database behind c holds a table already. */
+static int check_empty(struct db_conn *c)
+{
+        int64_t n = 0;
+        int r = store_query_one(c, &sql_count_tables, "count the tables", store_row_int64, &n, NULL,
+                                0);
+
+        if (r < 0)
+                return r;
+        return n > 0 ? -ENOTEMPTY : 0;
+}
+
 static const struct store_backend *backend_for(const char *target)
 {
         return pg_is_url(target) ? &store_backend_pg : &store_backend_sqlite;
@@ -142,6 +159,11 @@ int store_open(const char *target, const struct store_options *opts, struct stor
         r = s->be->connect(s, true, opts->synchronous_full, &s->writer);
         if (r < 0)
                 goto fail;
+        if (opts->require_empty) {
+                r = check_empty(s->writer);
+                if (r < 0)
+                        goto fail;
+        }
         r = s->be->setup(s, opts, &migrated);
         if (r < 0)
                 goto fail;

@@ -97,6 +97,50 @@ fail:
         return r;
 }
 
+/* Files are copied in pieces of this size. */
+#define FS_COPY_CHUNK (1024 * 1024)
+
+static int copy_fd(int in, int out)
+{
+        _cleanup_free_ char *buf = malloc(FS_COPY_CHUNK);
+        ssize_t n;
+
+        if (!buf)
+                return -ENOMEM;
+        while ((n = read(in, buf, FS_COPY_CHUNK)) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                for (ssize_t o = 0; o < n;) {
+                        ssize_t w = write(out, buf + o, (size_t)(n - o));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        o += w;
+                }
+        }
+        return fsync(out) < 0 ? -errno : 0;
+}
+
+int fs_copy_file(const char *src, const char *dst, mode_t mode)
+{
+        _cleanup_close_ int in = -1, out = -1;
+        int r;
+
+        in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (in < 0)
+                return -errno;
+        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (out < 0)
+                return -errno;
+        r = copy_fd(in, out);
+        if (r < 0)
+                (void)unlink(dst);
+        return r;
+}
+
 int fs_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
         _cleanup_free_ char *buf = NULL;

@@ -22,6 +22,11 @@ int fs_fsync_dir(int dirfd, const char *path);
  * in the same directory, fsync, rename over name, fsync of the directory. */
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
 
+/* Copy the file src (not followed when it is a symbolic link) to dst,
+ * which must not exist, created with mode and fsynced.  A partial dst is
+ * removed on failure; the caller fsyncs dst's directory when it needs to. */
+int fs_copy_file(const char *src, const char *dst, mode_t mode);
+
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer.
  * Returns 0 and sets *ret and *ret_len, -EFBIG when larger than max. */
 int fs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -34,7 +34,7 @@ struct log_field {
 #define LOG_MID_MAIL_FAILED    "3a4c1e0f9b7d4b52a1c6e2d8f0a7b917"
 #define LOG_MID_SECURITY       "3a4c1e0f9b7d4b52a1c6e2d8f0a7b918"
 
-/* The operator commands (`verstak-sync-server backup|restore|check|gc|admin`). */
+/* The operator commands (`verstak-sync-server backup|restore|check|gc|admin|migrate`). */
 #define LOG_MID_BACKUP_STARTED    "5e8f2a914c7b4d06b1e3a7c9d2f00101"
 #define LOG_MID_BACKUP_FINISHED   "5e8f2a914c7b4d06b1e3a7c9d2f00102"
 #define LOG_MID_BACKUP_FAILED     "5e8f2a914c7b4d06b1e3a7c9d2f00103"
@@ -54,6 +54,9 @@ struct log_field {
 #define LOG_MID_HOST_INVITATION   "5e8f2a914c7b4d06b1e3a7c9d2f00145"
 #define LOG_MID_HOST_DEVICE       "5e8f2a914c7b4d06b1e3a7c9d2f00146"
 #define LOG_MID_HOST_FAILED       "5e8f2a914c7b4d06b1e3a7c9d2f00147"
+#define LOG_MID_MIGRATE_STARTED   "5e8f2a914c7b4d06b1e3a7c9d2f00151"
+#define LOG_MID_MIGRATE_FINISHED  "5e8f2a914c7b4d06b1e3a7c9d2f00152"
+#define LOG_MID_MIGRATE_FAILED    "5e8f2a914c7b4d06b1e3a7c9d2f00153"
 
 /* Set the identifier (SYSLOG_IDENTIFIER) and detect the journal. */
 void log_open(const char *identifier);

@@ -1781,3 +1781,82 @@ void harness_rr_stop(struct harness_rr *rr)
 {
         python_helper_stop(&rr->pid, &rr->stdin_fd);
 }
+
+/* --- the administrator's console and the operator commands -------------------- */
+
+#include <spawn.h>
+
+extern char **environ;
+
+void harness_admin_login_ok(const struct daemon *d, const char *user, const char *password,
+                            struct harness_admin *ret)
+{
+        json_t *body = json_pack("{s:s,s:s}", "username", user, "password", password);
+        char *text = json_dumps(body, JSON_COMPACT), *sc, *cc;
+        char token[128], csrf[128];
+        struct http_result r;
+
+        assert_non_null(text);
+        http_call(d, "POST", "/admin/api/login", NULL, "application/json", text, NULL, &r);
+        free(text);
+        json_decref(body);
+        if (r.status != 200)
+                fail_msg("admin login %s: %ld %s", user, r.status, r.body ? r.body : "");
+        sc = http_result_set_cookie(&r, "admin_session");
+        cc = http_result_set_cookie(&r, "csrf_token");
+        assert_non_null(sc);
+        assert_non_null(cc);
+        http_cookie_value(sc, token, sizeof(token));
+        http_cookie_value(cc, csrf, sizeof(csrf));
+        harness_note_secret(token);
+        harness_note_secret(csrf);
+        snprintf(ret->cookie, sizeof(ret->cookie), "Cookie: admin_session=%s; csrf_token=%s", token,
+                 csrf);
+        snprintf(ret->csrf_header, sizeof(ret->csrf_header), "X-CSRF-Token: %s", csrf);
+        free(sc);
+        free(cc);
+        http_result_free(&r);
+}
+
+void harness_run_argv(const char *dir, const char *stdin_text, const char *const *argv,
+                      struct harness_cmd *ret)
+{
+        char out_path[PATH_MAX], in_path[PATH_MAX];
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int st;
+
+        snprintf(out_path, sizeof(out_path), "%s/cmd-output.txt", dir);
+        snprintf(in_path, sizeof(in_path), "%s/cmd-input.txt", dir);
+        if (stdin_text) {
+                FILE *f = fopen(in_path, "w");
+                assert_non_null(f);
+                fputs(stdin_text, f);
+                fclose(f);
+        }
+        assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+        posix_spawn_file_actions_addopen(&fa, 0, stdin_text ? in_path : "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        ret->out = harness_read_file(out_path);
+        assert_non_null(ret->out);
+}
+
+void harness_run_server(const char *dir, const char *stdin_text, const char *const *args,
+                        struct harness_cmd *ret)
+{
+        const char *argv[32];
+        size_t n = 0;
+
+        argv[n++] = harness_server_bin();
+        for (size_t i = 0; args[i]; i++) {
+                assert_true(n < 31);
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        harness_run_argv(dir, stdin_text, argv, ret);
+}

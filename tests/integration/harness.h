@@ -414,3 +414,34 @@ struct harness_rr {
  * negative errno; call harness_rr_stop() either way. */
 int harness_rr_start(struct harness_rr *rr, struct daemon *const *daemons, size_t n);
 void harness_rr_stop(struct harness_rr *rr);
+
+/* --- the administrator's console --------------------------------------------- */
+
+/* A console session: the headers its requests carry. */
+struct harness_admin {
+        char cookie[320];      /* "Cookie: admin_session=…; csrf_token=…" */
+        char csrf_header[160]; /* "X-CSRF-Token: …" */
+};
+
+/* Sign in to the console (POST /admin/api/login) as user; the test fails
+ * unless the answer is 200 with both cookies.  The session's secrets are
+ * noted with harness_note_secret(). */
+void harness_admin_login_ok(const struct daemon *d, const char *user, const char *password,
+                            struct harness_admin *ret);
+
+/* --- the binary's operator commands ------------------------------------------- */
+
+struct harness_cmd {
+        int status; /* exit code, or 128 + signal */
+        char *out;  /* stdout and stderr together (malloc'd) */
+};
+
+/* Run argv (argv[0] a path, NULL-terminated) and wait: stdin from
+ * stdin_text (NULL: /dev/null), the output collected in a file under dir.
+ * The test fails when it cannot run. */
+void harness_run_argv(const char *dir, const char *stdin_text, const char *const *argv,
+                      struct harness_cmd *ret);
+
+/* The same for the server binary with args (NULL-terminated, at most 30). */
+void harness_run_server(const char *dir, const char *stdin_text, const char *const *args,
+                        struct harness_cmd *ret);

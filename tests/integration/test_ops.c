@@ -24,7 +24,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,6 @@
 
 static const char config[] = "trusted_proxies: [\"127.0.0.1\"]\n";
 
-extern char **environ;
-
 /* --- helpers ---------------------------------------------------------------- */
 
 /* snprintf for paths: the test fails when one does not fit. */
@@ -58,67 +55,17 @@ static void pathf(char *out, size_t size, const char *fmt, ...)
         assert_true(n >= 0 && (size_t)n < size);
 }
 
-struct run {
-        int status; /* exit code, or 128 + signal */
-        char *out;  /* stdout and stderr together */
-};
+#define RUN(dir, res, ...)                                                                         \
+        harness_run_server(dir, NULL, (const char *const[]){__VA_ARGS__, NULL}, res)
 
-/* Run argv (argv[0] a path, NULL-terminated) with stdin from stdin_text
- * (may be NULL: /dev/null); output is collected in a file under dir. */
-static void run_argv(const char *dir, const char *stdin_text, struct run *ret,
-                     const char *const *argv)
-{
-        char out_path[PATH_MAX], in_path[PATH_MAX];
-        posix_spawn_file_actions_t fa;
-        pid_t pid;
-        int st;
-
-        snprintf(out_path, sizeof(out_path), "%s/cmd-output.txt", dir);
-        snprintf(in_path, sizeof(in_path), "%s/cmd-input.txt", dir);
-        if (stdin_text) {
-                FILE *f = fopen(in_path, "w");
-                assert_non_null(f);
-                fputs(stdin_text, f);
-                fclose(f);
-        }
-        assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-        posix_spawn_file_actions_addopen(&fa, 0, stdin_text ? in_path : "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        ret->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        ret->out = harness_read_file(out_path);
-        assert_non_null(ret->out);
-}
-
-/* Run the server binary with args (NULL-terminated), as run_argv(). */
-static void run_cmd(const char *dir, const char *stdin_text, struct run *ret,
-                    const char *const *args)
-{
-        const char *argv[32];
-        size_t n = 0;
-
-        argv[n++] = harness_server_bin();
-        for (size_t i = 0; args[i]; i++) {
-                assert_true(n < 31);
-                argv[n++] = args[i];
-        }
-        argv[n] = NULL;
-        run_argv(dir, stdin_text, ret, argv);
-}
-
-#define RUN(dir, res, ...) run_cmd(dir, NULL, res, (const char *const[]){__VA_ARGS__, NULL})
-
-static void run_free(struct run *r)
+static void run_free(struct harness_cmd *r)
 {
         free(r->out);
         r->out = NULL;
 }
 
 /* Expect exit code status and needle in the output. */
-static void expect_run(const struct run *r, int status, const char *needle)
+static void expect_run(const struct harness_cmd *r, int status, const char *needle)
 {
         if (r->status != status || (needle && !strstr(r->out, needle)))
                 fail_msg("expected exit %d with \"%s\", got %d:\n%s", status, needle ? needle : "",
@@ -231,7 +178,7 @@ static void test_help_and_flags(void **state)
 {
         static const char *const cmds[] = {"backup", "restore", "check", "gc"};
         char dir[] = "/tmp/verstak-ops-XXXXXX";
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -266,7 +213,7 @@ static void test_refusals(void **state)
         struct daemon_options o = {.config_yaml = config};
         char path[PATH_MAX * 2], other[PATH_MAX * 2];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
@@ -357,7 +304,7 @@ static void damaged_copy(const char *name, char *out, size_t size)
 
 static void test_check_healthy(void **state)
 {
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         RUN(damaged.root, &r, "check", "--data", damaged.data_dir, "--verify-blobs");
@@ -369,7 +316,7 @@ static void test_check_healthy(void **state)
 static void test_check_missing_blob(void **state)
 {
         char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         damaged_copy("missing", dir, sizeof(dir));
@@ -385,7 +332,7 @@ static void test_check_missing_blob(void **state)
 static void test_check_truncated_blob(void **state)
 {
         char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         damaged_copy("truncated", dir, sizeof(dir));
@@ -400,7 +347,7 @@ static void test_check_truncated_blob(void **state)
 static void test_check_wrong_content(void **state)
 {
         char dir[PATH_MAX * 2], path[PATH_MAX * 2], line[128];
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         damaged_copy("altered", dir, sizeof(dir));
@@ -424,7 +371,7 @@ static void test_check_corrupted_page(void **state)
         char dir[PATH_MAX * 2], path[PATH_MAX * 2];
         unsigned char junk[4096];
         struct stat st;
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         if (harness_on_pg())
@@ -450,7 +397,7 @@ static void test_orphans_and_stale_uploads(void **state)
 {
         char dir[PATH_MAX * 2], path[PATH_MAX * 2], sha[65];
         unsigned char junk[777];
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         damaged_copy("orphans", dir, sizeof(dir));
@@ -543,7 +490,7 @@ static void test_gc_races_upload(void **state)
         unsigned char data[20000];
         char token[65], sha[65], sql[256], path[PATH_MAX * 2];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         harness_set_unique_client_ips(true);
@@ -671,7 +618,7 @@ static void test_backup_restore_under_load(void **state)
         struct client c[2] = {{.name = "ann"}, {.name = "ben"}};
         pthread_t t[2];
         char out[PATH_MAX * 2];
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         harness_set_unique_client_ips(true);
@@ -758,7 +705,7 @@ static void test_restore_refuses_damage(void **state)
         char dir[] = "/tmp/verstak-ops-XXXXXX";
         char out[PATH_MAX * 2], target[PATH_MAX * 2], path[PATH_MAX * 2];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         if (harness_on_pg())
@@ -827,7 +774,7 @@ static void test_admin_commands(void **state)
         struct daemon_options o = {.config_yaml = config};
         char pw_file[PATH_MAX * 2], token[65], token2[65], device[29];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
@@ -835,15 +782,17 @@ static void test_admin_commands(void **state)
         harness_note_secret("second-admin-password");
 
         /* create-admin from standard input; the daemon lets it in. */
-        run_cmd(d.root, "first-admin-password\n", &r,
-                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
-                                      d.data_dir, NULL});
+        harness_run_server(d.root, "first-admin-password\n",
+                           (const char *const[]){"admin", "create-admin", "ops", "--password-stdin",
+                                                 "--data", d.data_dir, NULL},
+                           &r);
         expect_run(&r, 0, "Administrator 'ops' created");
         run_free(&r);
         assert_int_equal(admin_login(&d, "ops", "first-admin-password"), 200);
-        run_cmd(d.root, "another\n", &r,
-                (const char *const[]){"admin", "create-admin", "ops", "--password-stdin", "--data",
-                                      d.data_dir, NULL});
+        harness_run_server(d.root, "another\n",
+                           (const char *const[]){"admin", "create-admin", "ops", "--password-stdin",
+                                                 "--data", d.data_dir, NULL},
+                           &r);
         expect_run(&r, 1, "exists; use reset-admin");
         run_free(&r);
 
@@ -871,9 +820,10 @@ static void test_admin_commands(void **state)
         RUN(d.root, &r, "admin", "create-admin", "x", "--data", d.data_dir);
         expect_run(&r, 2, "exactly one of --password-file FILE and --password-stdin");
         run_free(&r);
-        run_cmd(d.root, "\n", &r,
-                (const char *const[]){"admin", "create-admin", "x", "--password-stdin", "--data",
-                                      d.data_dir, NULL});
+        harness_run_server(d.root, "\n",
+                           (const char *const[]){"admin", "create-admin", "x", "--password-stdin",
+                                                 "--data", d.data_dir, NULL},
+                           &r);
         expect_run(&r, 2, "must be 1-256 bytes");
         run_free(&r);
 
@@ -923,9 +873,9 @@ static const char *const admin_subs[] = {
 static json_t *run_json(const struct daemon *d, const char *const *args)
 {
         json_error_t err;
-        struct run r;
+        struct harness_cmd r;
 
-        run_cmd(d->root, NULL, &r, args);
+        harness_run_server(d->root, NULL, args, &r);
         expect_run(&r, 0, NULL);
         json_t *j = json_loads(r.out, 0, &err);
         if (!j)
@@ -980,7 +930,7 @@ static void test_admin_flags(void **state)
                 {"list-users", "--email", "a@b.c"},
         };
         char dir[] = "/tmp/verstak-ops-XXXXXX";
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -1001,7 +951,7 @@ static void test_admin_flags(void **state)
                         args[n++] = bad[i][k];
                 args[n++] = "--data";
                 args[n++] = "/nonexistent/verstak";
-                run_cmd(dir, NULL, &r, args);
+                harness_run_server(dir, NULL, args, &r);
                 if (r.status != 2 || strstr(r.out, "cannot open the data directory"))
                         fail_msg("admin %s %s: expected a flag error, got %d:\n%s", bad[i][0],
                                  bad[i][1] ? bad[i][1] : "", r.status, r.out);
@@ -1029,7 +979,7 @@ static void test_admin_users(void **state)
         struct daemon_options o = {.config_yaml = config};
         char ann[32], bob[32], cyd[32], token[65], other[PATH_MAX * 2];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
@@ -1254,7 +1204,7 @@ static void test_admin_invitations(void **state)
         struct daemon_options o = {.config_yaml = closed};
         char no_url[PATH_MAX * 2], token[80], code[64], hash[65];
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
@@ -1333,7 +1283,7 @@ static void test_admin_invitations(void **state)
 /* Run the server binary with args under a stand-in journald (a private
  * mount namespace with its own /run, tests/integration/journal_sink.py);
  * the records it sent are appended to *journal (malloc'd text). */
-static void run_journaled(const struct daemon *d, struct run *r, char **journal,
+static void run_journaled(const struct daemon *d, struct harness_cmd *r, char **journal,
                           const char *const *args)
 {
         const char *py = getenv("VERSTAK_TEST_PYTHON");
@@ -1359,7 +1309,7 @@ static void run_journaled(const struct daemon *d, struct run *r, char **journal,
                 argv[n++] = args[i];
         }
         argv[n] = NULL;
-        run_argv(d->root, NULL, r, argv);
+        harness_run_argv(d->root, NULL, argv, r);
         char *text = harness_read_file(out);
         assert_non_null(text);
         size_t old = *journal ? strlen(*journal) : 0;
@@ -1392,7 +1342,7 @@ static void expect_record(const char *journal, const char *id, const char *field
 static void restore_journaled(const struct daemon *d, const char *backup, const char *restored,
                               char **journal)
 {
-        struct run r;
+        struct harness_cmd r;
 
         run_journaled(d, &r, journal,
                       (const char *const[]){"restore", "--from", backup, "--data", restored, NULL});
@@ -1414,7 +1364,7 @@ static void test_command_journal(void **state)
         char backup[PATH_MAX * 2], restored[PATH_MAX * 2], id[32];
         char *journal = NULL;
         struct daemon d = {0};
-        struct run r;
+        struct harness_cmd r;
         (void)state;
 
         if (harness_run(probe) != 0)

@@ -285,35 +285,6 @@ static void test_failed_login_audits_user(void **state)
 
 /* --- SMTP settings ------------------------------------------------------------- */
 
-struct admin {
-        char cookie[300];
-        char csrf_header[100];
-};
-
-static void admin_login(const struct daemon *d, struct admin *a)
-{
-        struct http_result r;
-        char token[80], csrf[80];
-
-        http_call(d, "POST", "/admin/api/login", NULL, JSON,
-                  "{\"username\":\"admin\",\"password\":\"fixture-admin-pass\"}", NULL, &r);
-        assert_int_equal(r.status, 200);
-        char *sc = http_result_set_cookie(&r, "admin_session");
-        char *cc = http_result_set_cookie(&r, "csrf_token");
-        assert_non_null(sc);
-        assert_non_null(cc);
-        http_cookie_value(sc, token, sizeof(token));
-        http_cookie_value(cc, csrf, sizeof(csrf));
-        harness_note_secret(token);
-        harness_note_secret(csrf);
-        snprintf(a->cookie, sizeof(a->cookie), "Cookie: admin_session=%s; csrf_token=%s", token,
-                 csrf);
-        snprintf(a->csrf_header, sizeof(a->csrf_header), "X-CSRF-Token: %s", csrf);
-        free(sc);
-        free(cc);
-        http_result_free(&r);
-}
-
 static const char *source_of(const struct http_result *r, const char *key)
 {
         return json_string_value(json_object_get(json_object_get(r->json, "sources"), key));
@@ -334,7 +305,8 @@ static void start_sink(struct daemon *d, struct harness_sink *sk)
 }
 
 /* An e-mail through the admin console's test message; returns its envelope. */
-static char *send_test_mail(const struct daemon *d, struct harness_sink *sk, const struct admin *a)
+static char *send_test_mail(const struct daemon *d, struct harness_sink *sk,
+                            const struct harness_admin *a)
 {
         const char *h[] = {a->cookie, a->csrf_header, NULL};
         struct http_result r;
@@ -442,7 +414,7 @@ static void expect_table_kept(const struct daemon *d)
 static void expect_second_start(struct daemon *d, const struct daemon_options *o,
                                 struct harness_sink *sk, const char *where)
 {
-        struct admin a;
+        struct harness_admin a;
         int status = 0;
 
         assert_int_equal(harness_stop(d, SIGTERM, 30, &status), 0);
@@ -458,7 +430,7 @@ static void expect_second_start(struct daemon *d, const struct daemon_options *o
         assert_int_equal(count_in_file(d->log_path, "Carried the earlier server's SMTP settings "
                                                     "over"),
                          1);
-        admin_login(d, &a);
+        harness_admin_login_ok(d, "admin", "fixture-admin-pass", &a);
         const char *h[] = {a.cookie, NULL};
         struct http_result r;
         http_call(d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
@@ -480,7 +452,7 @@ static void smtp_carried_over(bool drop_root)
         struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
-        struct admin a;
+        struct harness_admin a;
         struct http_result r;
         char where[PATH_MAX + 64];
         uid_t owner = geteuid();
@@ -510,7 +482,7 @@ static void smtp_carried_over(bool drop_root)
         expect_table_carried(&d, where);
         expect_carried_dir(where, owner);
 
-        admin_login(&d, &a);
+        harness_admin_login_ok(&d, "admin", "fixture-admin-pass", &a);
         const char *h[] = {a.cookie, NULL};
         http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
@@ -672,7 +644,7 @@ static void test_smtp_carried_over_units(void **state)
 {
         struct unit_test t;
         struct harness_sink sk = HARNESS_SINK_INIT;
-        struct admin a;
+        struct harness_admin a;
         char where[PATH_MAX + 64];
         (void)state;
 
@@ -689,7 +661,7 @@ static void test_smtp_carried_over_units(void **state)
         expect_table_carried(&t.d, where);
         expect_carried_dir(where, t.mail_uid);
 
-        admin_login(&t.d, &a);
+        harness_admin_login_ok(&t.d, "admin", "fixture-admin-pass", &a);
         char *meta = send_test_mail(&t.d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);
@@ -892,7 +864,7 @@ static void test_smtp_config_wins(void **state)
 {
         struct daemon d = {0};
         struct daemon_options o;
-        struct admin a;
+        struct harness_admin a;
         struct http_result r;
         char config[sizeof(go_config) + 128];
         (void)state;
@@ -903,7 +875,7 @@ static void test_smtp_config_wins(void **state)
         assert_int_equal(harness_start(&d, &o), 0);
         assert_true(harness_wait_log(&d, "config.yml sets smtp.*", 5000));
         assert_int_equal(smtp_rows(&d, "smtp_pass", NULL), 1);
-        admin_login(&d, &a);
+        harness_admin_login_ok(&d, "admin", "fixture-admin-pass", &a);
         const char *h[] = {a.cookie, NULL};
         http_call(&d, "GET", "/admin/api/smtp", NULL, NULL, NULL, h, &r);
         assert_int_equal(r.status, 200);
@@ -955,7 +927,7 @@ static void test_whole_upgrade(void **state)
         struct daemon d = {0};
         struct daemon_options o;
         struct harness_sink sk = HARNESS_SINK_INIT;
-        struct admin a;
+        struct harness_admin a;
         long long n = -1;
         (void)state;
 
@@ -974,7 +946,7 @@ static void test_whole_upgrade(void **state)
         expect_me(&d, "968be0a3185667e5b5ce6163c3f2535430d1ec3a7b6ec8432fd7facb672e30b1",
                   "dev_c74f3f8487b93685c72d9094");
         /* Mail goes through the carried-over SMTP host, authenticated. */
-        admin_login(&d, &a);
+        harness_admin_login_ok(&d, "admin", "fixture-admin-pass", &a);
         char *meta = send_test_mail(&d, &sk, &a);
         assert_non_null(strstr(meta, SMTP_USER));
         free(meta);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the store on real SQLite files: migrations from empty and
  * from the existing server's schema, sequences, a push failing inside a
- * group commit, and the rate limiter. */
+ * group commit, a whole store copied into an empty one, and the rate
+ * limiter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include "auth/ratelimit.h"
 #include "auth/token.h"
 #include "store/store.h"
+#include "store/store_copy.h"
 #include "store/store_users.h"
 #include "store/store_internal.h"
 #include "store/store_ops.h"
@@ -256,6 +258,20 @@ static int collect_seq(const struct store_op_view *op, void *ud)
         return -E2BIG;
 }
 
+/* Push one op of scope u/v with op_id; returns the push's last sequence. */
+static int64_t push_one(struct store *s, const char *op_id)
+{
+        struct store_op_in op = {op_id, "n", "e", "c", "", "", 0, 0};
+        struct store_push p = {{"u", "v"}, "dev", "ip", NULL, &op, 1};
+        struct store_push_result res;
+        int64_t seq;
+
+        assert_int_equal(store_push_ops(s, &p, &res), 0);
+        seq = res.last_sequence;
+        store_push_result_done(&res);
+        return seq;
+}
+
 static void test_sequences_never_reused(void **state)
 {
         char path[PATH_MAX + 32];
@@ -287,12 +303,7 @@ static void test_sequences_never_reused(void **state)
                 SQLITE_OK);
         sqlite3_close(h);
         assert_int_equal(store_open(path, &opts, &s, NULL), 0);
-        struct store_op_in op3 = {"c", "n", "e", "c", "", "", 0, 0};
-        p.ops = &op3;
-        p.n_ops = 1;
-        assert_int_equal(store_push_ops(s, &p, &res), 0);
-        assert_int_equal(res.last_sequence, 3);
-        store_push_result_done(&res);
+        assert_int_equal(push_one(s, "c"), 3);
 
         struct store_pull_info info;
         struct store_scope scope = {"u", "v"};
@@ -489,6 +500,84 @@ static void test_password(void **state)
         password_verify_dummy_bcrypt("whatever", 0); /* none: nothing to spend */
 }
 
+/* Differences store_copy() reports, collected. */
+struct copy_problems {
+        unsigned n;
+        char last[512];
+};
+
+static int note_problem(void *userdata, const char *line)
+{
+        struct copy_problems *p = userdata;
+
+        p->n++;
+        snprintf(p->last, sizeof(p->last), "%s", line);
+        return 0;
+}
+
+static void sql_on(const char *path, const char *sql)
+{
+        sqlite3 *h;
+
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(h);
+}
+
+static void test_copy_store(void **state)
+{
+        char from[PATH_MAX + 32], to[PATH_MAX + 32], bad[PATH_MAX + 32];
+        const struct store_options empty = {.readers = 1, .require_empty = true};
+        struct store *src, *dst;
+        struct store_copy_result res;
+        struct copy_problems problems = {0};
+        (void)state;
+
+        snprintf(from, sizeof(from), "%s/copy-from.db", tmpdir);
+        snprintf(to, sizeof(to), "%s/copy-to.db", tmpdir);
+        snprintf(bad, sizeof(bad), "%s/copy-bad.db", tmpdir);
+        assert_int_equal(store_open(from, &opts, &src, NULL), 0);
+        struct store_op_in ops[3] = {
+                {"a", "n", "e", "c", "", "", 0, 0},
+                {"b", "n", "e", "c", "", "", 0, 0},
+                {"c", "n", "f", "c", "", "", 0, 0},
+        };
+        struct store_push p = {{"u", "v"}, "dev", "ip", NULL, ops, 3};
+        struct store_push_result pushed;
+        assert_int_equal(store_push_ops(src, &p, &pushed), 0);
+        store_push_result_done(&pushed);
+        store_close(src);
+        /* The newest op gone with its user: the high-water mark stays 3. */
+        sql_on(from, "DELETE FROM server_ops WHERE op_id = 'c'");
+
+        /* A store with tables is not a target. */
+        assert_int_equal(store_open(from, &empty, &dst, NULL), -ENOTEMPTY);
+
+        assert_int_equal(store_open(from, &opts, &src, NULL), 0);
+        assert_int_equal(store_open(to, &empty, &dst, NULL), 0);
+        /* Batches of two rows: more than one per table. */
+        assert_int_equal(store_copy(src, dst, 2, NULL, note_problem, &problems, &res), 0);
+        assert_int_equal(problems.n, 0);
+        assert_int_equal(res.last_sequence, 3);
+        assert_true(res.rows >= 2);
+
+        /* The copy goes on where the source stopped. */
+        assert_int_equal(push_one(dst, "d"), 4);
+        store_close(dst);
+        store_close(src);
+
+        /* A source whose counter disagrees with its rows: the copy counts
+         * the rows and reports the difference. */
+        sql_on(from, "UPDATE server_meta SET value = 7 WHERE key = 'ops_count'");
+        assert_int_equal(store_open(from, &opts, &src, NULL), 0);
+        assert_int_equal(store_open(bad, &empty, &dst, NULL), 0);
+        assert_int_equal(store_copy(src, dst, 100, NULL, note_problem, &problems, &res), 1);
+        assert_int_equal(problems.n, 1);
+        assert_string_equal(problems.last, "counter ops_count: 7 in the source, 2 in the copy");
+        store_close(dst);
+        store_close(src);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -498,6 +587,7 @@ int main(void)
                 cmocka_unit_test(test_refuses_newer_schema),
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_push_fails_alone_in_batch),
+                cmocka_unit_test(test_copy_store),
                 cmocka_unit_test(test_ratelimit),
                 cmocka_unit_test(test_ratelimit_account_survives_flood),
                 cmocka_unit_test(test_password),

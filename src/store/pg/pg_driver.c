@@ -433,29 +433,7 @@ static void drv_close(struct db_conn *dc)
         free(c);
 }
 
-static const struct db_driver pg_driver = {
-        .kind = DB_PG,
-        .name = "postgresql",
-        .prepare = drv_prepare,
-        .reset = drv_reset,
-        .free = drv_free,
-        .bind_text = drv_bind_text,
-        .bind_int64 = drv_bind_int64,
-        .step = drv_step,
-        .changes = drv_changes,
-        .column_count = drv_column_count,
-        .column_name = drv_column_name,
-        .column_type = drv_column_type,
-        .column_text = drv_column_text,
-        .column_int64 = drv_column_int64,
-        .exec = drv_exec,
-        .begin = drv_begin,
-        .commit = drv_commit,
-        .rollback = drv_rollback,
-        .in_transaction = drv_in_transaction,
-        .errmsg = drv_errmsg,
-        .close = drv_close,
-};
+static const struct db_driver pg_driver = DB_DRIVER_TABLE(DB_PG, "postgresql");
 
 static int be_connect(struct store *s, bool writer, bool sync_full, struct db_conn **ret)
 {

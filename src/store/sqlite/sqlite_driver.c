@@ -174,29 +174,16 @@ static const struct db_sql sql_begin = {"BEGIN"};
 static const struct db_sql sql_begin_immediate = {"BEGIN IMMEDIATE"};
 static const struct db_sql sql_commit = {"COMMIT"};
 
-/* A cached statement without results, unlogged (the caller logs). */
-static int run_cached(struct db_conn *c, const struct db_sql *q)
-{
-        struct db_stmt *st = db_stmt(c, q);
-        int r;
-
-        if (!st)
-                return -EIO;
-        r = drv_step(st);
-        drv_reset(st);
-        return r < 0 ? r : 0;
-}
-
 static int drv_begin(struct db_conn *c, enum db_txn txn, unsigned wait_ms)
 {
         int r;
 
         if (txn == DB_TXN_READ)
-                return run_cached(c, &sql_begin);
+                return db_run_cached(c, &sql_begin);
         /* The writer waits for SQLite's write lock (another process may
          * hold it) only as long as the caller still may. */
         sqlite3_busy_timeout(sqlite_db(c), (int)wait_ms);
-        r = run_cached(c, &sql_begin_immediate);
+        r = db_run_cached(c, &sql_begin_immediate);
         if (r < 0)
                 drv_rollback(c);
         return r;
@@ -204,7 +191,7 @@ static int drv_begin(struct db_conn *c, enum db_txn txn, unsigned wait_ms)
 
 static int drv_commit(struct db_conn *c)
 {
-        return run_cached(c, &sql_commit);
+        return db_run_cached(c, &sql_commit);
 }
 
 static const char *drv_errmsg(struct db_conn *c)
@@ -221,29 +208,7 @@ static void drv_close(struct db_conn *c)
         free(sc);
 }
 
-static const struct db_driver sqlite_driver = {
-        .kind = DB_SQLITE,
-        .name = "sqlite",
-        .prepare = drv_prepare,
-        .reset = drv_reset,
-        .free = drv_free,
-        .bind_text = drv_bind_text,
-        .bind_int64 = drv_bind_int64,
-        .step = drv_step,
-        .changes = drv_changes,
-        .column_count = drv_column_count,
-        .column_name = drv_column_name,
-        .column_type = drv_column_type,
-        .column_text = drv_column_text,
-        .column_int64 = drv_column_int64,
-        .exec = drv_exec,
-        .begin = drv_begin,
-        .commit = drv_commit,
-        .rollback = drv_rollback,
-        .in_transaction = drv_in_transaction,
-        .errmsg = drv_errmsg,
-        .close = drv_close,
-};
+static const struct db_driver sqlite_driver = DB_DRIVER_TABLE(DB_SQLITE, "sqlite");
 
 static int be_connect(struct store *s, bool writer, bool sync_full, struct db_conn **ret)
 {
