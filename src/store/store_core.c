@@ -122,12 +122,7 @@ int store_open(const char *target, const struct store_options *opts, struct stor
                 return -ENOMEM;
         pthread_mutex_init(&s->writer_lock, NULL);
         pthread_mutex_init(&s->push_lock, NULL);
-        pthread_cond_init(&s->push_done, NULL);
-        pthread_condattr_t monotonic;
-        pthread_condattr_init(&monotonic);
-        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
-        pthread_cond_init(&s->push_arrived, &monotonic);
-        pthread_condattr_destroy(&monotonic);
+        pthread_cond_init(&s->push_arrived, NULL);
         pthread_mutex_init(&s->readers_lock, NULL);
         pthread_cond_init(&s->readers_cond, NULL);
         s->be = backend_for(target);
@@ -200,6 +195,7 @@ void store_close(struct store *s)
 {
         if (!s)
                 return;
+        store_push_writer_stop(s);
         for (unsigned i = 0; s->readers && i < s->n_readers; i++)
                 db_close(s->readers[i]);
         if (s->writer) {
@@ -210,7 +206,6 @@ void store_close(struct store *s)
         free(s->target);
         pthread_mutex_destroy(&s->writer_lock);
         pthread_mutex_destroy(&s->push_lock);
-        pthread_cond_destroy(&s->push_done);
         pthread_cond_destroy(&s->push_arrived);
         pthread_mutex_destroy(&s->readers_lock);
         pthread_cond_destroy(&s->readers_cond);
