@@ -409,6 +409,22 @@ void store_push_write_batch(struct store *s, struct store_push_job *batch)
                         j->r = r; /* the commit failed: nothing of the batch is stored */
 }
 
+/* The op in the current row of sql_pull or sql_pull_range (the same
+ * columns), its strings borrowed from st. */
+static struct store_op_view op_view(struct db_stmt *st)
+{
+        return (struct store_op_view){
+                .op_id = db_column_text(st, 0),
+                .device_id = db_column_text(st, 1),
+                .entity_type = db_column_text(st, 2),
+                .entity_id = db_column_text(st, 3),
+                .op_type = db_column_text(st, 4),
+                .payload_json = db_column_text(st, 5),
+                .created_at = db_column_text(st, 6),
+                .server_sequence = db_column_int64(st, 7),
+        };
+}
+
 static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, int64_t since,
                             size_t limit, store_pull_row_fn row, void *userdata,
                             struct store_pull_info *info)
@@ -425,16 +441,7 @@ static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, 
                                 info->has_more = true;
                                 break;
                         }
-                        struct store_op_view op = {
-                                .op_id = db_column_text(st, 0),
-                                .device_id = db_column_text(st, 1),
-                                .entity_type = db_column_text(st, 2),
-                                .entity_id = db_column_text(st, 3),
-                                .op_type = db_column_text(st, 4),
-                                .payload_json = db_column_text(st, 5),
-                                .created_at = db_column_text(st, 6),
-                                .server_sequence = db_column_int64(st, 7),
-                        };
+                        struct store_op_view op = op_view(st);
                         r = row(&op, userdata);
                         if (r < 0)
                                 return r;
@@ -490,16 +497,7 @@ int store_pull_range(struct store *s, const struct store_scope *scope, int64_t a
                         db_bind_int64(st, 3, after);
                         db_bind_int64(st, 4, upto);
                         while ((rc = db_step(st)) == DB_ROW) {
-                                struct store_op_view op = {
-                                        .op_id = db_column_text(st, 0),
-                                        .device_id = db_column_text(st, 1),
-                                        .entity_type = db_column_text(st, 2),
-                                        .entity_id = db_column_text(st, 3),
-                                        .op_type = db_column_text(st, 4),
-                                        .payload_json = db_column_text(st, 5),
-                                        .created_at = db_column_text(st, 6),
-                                        .server_sequence = db_column_int64(st, 7),
-                                };
+                                struct store_op_view op = op_view(st);
                                 r = row(&op, userdata);
                                 if (r != 0)
                                         break;
