@@ -366,6 +366,7 @@ static void bench_pairing(const struct daemon *d)
         report_cpu(cpu, n, "pairing");
         printf("  peak RSS during the burst: %.1f MiB\n", (double)s.peak / 1024.0);
         proc_print_memory(d->pid, "after the burst");
+        proc_print_memory_settled(d->pid, "after the burst");
         for (int i = 0; i < PAIR_USERS; i++)
                 free(w[i].lat);
 }

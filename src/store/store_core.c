@@ -180,6 +180,20 @@ int store_checkpoint(struct store *s)
         return r;
 }
 
+void store_release_memory(struct store *s)
+{
+        if (!s->be->release_memory)
+                return;
+        pthread_mutex_lock(&s->readers_lock);
+        for (struct db_conn *c = s->free_readers; c; c = c->next_free)
+                s->be->release_memory(c);
+        pthread_mutex_unlock(&s->readers_lock);
+        if (pthread_mutex_trylock(&s->writer_lock) == 0) {
+                s->be->release_memory(s->writer);
+                pthread_mutex_unlock(&s->writer_lock);
+        }
+}
+
 int store_scrub(struct store *s)
 {
         struct db_conn *c;

@@ -47,6 +47,9 @@ struct store_backend {
         /* Leave no copy of deleted rows in the database's free space, on the
          * writer outside any transaction. */
         int (*scrub)(struct db_conn *c);
+        /* Free what connection c caches (SQLite's page cache), on a
+         * connection no one uses meanwhile; NULL when nothing is cached. */
+        void (*release_memory)(struct db_conn *c);
         /* store_maint.h's operations that depend on the back end. */
         int (*backup)(struct store *s, const char *dest_path);
         int (*check)(struct db_conn *c, store_problem_fn problem, void *userdata, unsigned *n);

@@ -23,6 +23,7 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "auth/token.h"
+#include "server/heap.h"
 #include "store/store.h"
 #include "store/store_users.h"
 #include "store/store_internal.h"
@@ -520,6 +521,58 @@ static void test_push_queue_bounded(void **state)
         free(q);
 }
 
+static int count_op(const struct store_op_view *op, void *userdata)
+{
+        (void)op;
+        (*(size_t *)userdata)++;
+        return 0;
+}
+
+/* Memory returns once a burst is over: a busy tick keeps the caches, the
+ * first quiet one after it hands back the page caches the burst filled,
+ * and a quiet tick with nothing new since does nothing. */
+static void test_memory_returns_after_burst(void **state)
+{
+        char path[PATH_MAX + 32], payload[1024];
+        struct store *s;
+        struct store_op_in ops[100];
+        char ids[100][32];
+        struct heap_watch w = {0};
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/heap.db", tmpdir);
+        assert_int_equal(store_open(path, &opts, &s, NULL), 0);
+        memset(payload, 'x', sizeof(payload) - 1);
+        payload[sizeof(payload) - 1] = '\0';
+        for (int k = 0; k < 4; k++) {
+                for (int i = 0; i < 100; i++) {
+                        snprintf(ids[i], sizeof(ids[i]), "m%d-%d", k, i);
+                        ops[i] = (struct store_op_in){ids[i], "n", "e", "c", payload, "", 0, 0};
+                }
+                struct store_push p = {{"u", "v"}, "dev", "ip", NULL, ops, 100};
+                struct store_push_result res;
+                assert_int_equal(store_push_ops(s, &p, &res), 0);
+                store_push_result_done(&res);
+        }
+
+        /* The burst: every op read, into a reader's page cache. */
+        struct store_scope scope = {"u", "v"};
+        struct store_pull_info info;
+        size_t n = 0;
+        assert_int_equal(store_pull_page(s, &scope, 0, 1000, count_op, &n, &info), 0);
+        assert_int_equal(n, 400);
+
+        int64_t filled = sqlite3_memory_used();
+        assert_false(heap_watch_tick(&w, 1000, s)); /* busy */
+        assert_true(sqlite3_memory_used() >= filled);
+        assert_true(heap_watch_tick(&w, 1000 + HEAP_QUIET_REQUESTS - 1, s)); /* quiet */
+        int64_t returned = sqlite3_memory_used();
+        /* 400 KiB of payloads were cached; at least half of that is back. */
+        assert_true(filled - returned > 200 * 1024);
+        assert_false(heap_watch_tick(&w, 1000 + HEAP_QUIET_REQUESTS - 1, s)); /* nothing new */
+        store_close(s);
+}
+
 static void test_ratelimit(void **state)
 {
         struct ratelimit *rl;
@@ -608,6 +661,7 @@ int main(void)
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_push_fails_alone_in_batch),
                 cmocka_unit_test(test_push_queue_bounded),
+                cmocka_unit_test(test_memory_returns_after_burst),
                 cmocka_unit_test(test_ratelimit),
                 cmocka_unit_test(test_ratelimit_account_survives_flood),
                 cmocka_unit_test(test_password),
