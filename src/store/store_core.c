@@ -122,7 +122,11 @@ int store_open(const char *target, const struct store_options *opts, struct stor
                 return -ENOMEM;
         pthread_mutex_init(&s->writer_lock, NULL);
         pthread_mutex_init(&s->push_lock, NULL);
-        pthread_cond_init(&s->push_arrived, NULL);
+        pthread_condattr_t monotonic;
+        pthread_condattr_init(&monotonic);
+        pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->push_arrived, &monotonic);
+        pthread_condattr_destroy(&monotonic);
         pthread_mutex_init(&s->readers_lock, NULL);
         pthread_cond_init(&s->readers_cond, NULL);
         s->be = backend_for(target);

@@ -73,11 +73,13 @@ struct store {
          * for the writer thread, which runs what is queued in one
          * transaction so that a single fsync covers it all. */
         pthread_mutex_t push_lock;
-        pthread_cond_t push_arrived; /* the writer: a push or the stop */
+        /* The writer: a push came or the store closes (CLOCK_MONOTONIC). */
+        pthread_cond_t push_arrived;
         struct store_push_job *push_queue, *push_queue_tail;
-        unsigned push_queued; /* in push_queue */
-        bool push_writing;    /* the writer is writing a batch */
-        bool push_stopping;   /* store_close(): no more pushes */
+        unsigned push_queued;          /* in push_queue */
+        unsigned push_last_batches[2]; /* pushes in the last batch, the one before */
+        bool push_writing;             /* the writer is writing a batch */
+        bool push_stopping;            /* store_close(): no more pushes */
         bool push_writer_started;
         pthread_t push_writer;
 

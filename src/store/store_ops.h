@@ -105,6 +105,9 @@ struct store_push {
  * push in the batch fails and none is stored.
  */
 #define STORE_PUSH_BATCH_MAX 64
+/* Under concurrent load the writer waits up to this long for the next
+ * batch to fill (store_push_queue.c); a lone client never waits. */
+#define STORE_PUSH_GATHER_USEC 1000
 /* Pushes waiting for the writer beyond which store_push_submit() refuses
  * more (-EAGAIN): the bound on memory and on how long a queued push
  * waits; the caller answers 503 with Retry-After. */
