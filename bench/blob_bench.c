@@ -456,6 +456,7 @@ int main(int argc, char **argv)
                "daemon peak RSS (VmHWM) %.1f MiB\n",
                o.clients, agg, (double)hwm_kb / 1024.0);
         proc_print_memory(o.pid, "after the blob runs");
+        proc_print_memory_settled(o.pid, "after the blob runs");
         for (int i = 0; i < 2; i++)
                 unlink(path[i]);
         curl_global_cleanup();

@@ -60,3 +60,18 @@ static inline void proc_print_memory(long pid, const char *label)
                (double)proc_kib(pid, "status", "RssAnon:") / 1024.0,
                (double)proc_kib(pid, "smaps_rollup", "Pss:") / 1024.0);
 }
+
+/* The daemon hands memory back once a burst is over, at its next quiet
+ * tick (server/heap.h: every 5 s); this is long enough for two. */
+#define PROC_SETTLE_SECONDS 11
+
+/* The same after PROC_SETTLE_SECONDS without requests from the benchmark. */
+static inline void proc_print_memory_settled(long pid, const char *label)
+{
+        char settled[128];
+
+        fflush(stdout);
+        sleep(PROC_SETTLE_SECONDS);
+        snprintf(settled, sizeof(settled), "%s, %d s later", label, PROC_SETTLE_SECONDS);
+        proc_print_memory(pid, settled);
+}

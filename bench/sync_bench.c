@@ -15,6 +15,8 @@
  *
  *   sync-bench                                 start a daemon (test harness)
  *   sync-bench --url URL --pid PID --data DIR  use a running one
+ *   --push-only        the push scenario alone
+ *   --push-clients N   N pushing devices instead of 8 (at most 64)
  *
  * A running daemon must list 127.0.0.1 in trusted_proxies (each pairing
  * comes from its own X-Forwarded-For address, under the rate limits); the
@@ -36,8 +38,9 @@
 #include "harness.h"
 #include "procstat.h"
 
-#define PUSH_CLIENTS      8
-#define PUSHES_PER_CLIENT 250
+#define PUSH_CLIENTS      8 /* --push-clients N: up to PUSH_CLIENTS_MAX */
+#define PUSH_CLIENTS_MAX  64
+#define PUSHES            2000 /* shared among the push clients */
 #define OPS_PER_PUSH      10
 #define PULL_CLIENTS      8
 #define PULLS_PER_CLIENT  500
@@ -366,6 +369,7 @@ static void bench_pairing(const struct daemon *d)
         report_cpu(cpu, n, "pairing");
         printf("  peak RSS during the burst: %.1f MiB\n", (double)s.peak / 1024.0);
         proc_print_memory(d->pid, "after the burst");
+        proc_print_memory_settled(d->pid, "after the burst");
         for (int i = 0; i < PAIR_USERS; i++)
                 free(w[i].lat);
 }
@@ -374,8 +378,9 @@ int main(int argc, char **argv)
 {
         struct daemon d = {0};
         char pw[] = "bench-password-1";
-        struct worker pushers[PUSH_CLIENTS], pullers[PULL_CLIENTS];
-        pthread_t t[PUSH_CLIENTS > PULL_CLIENTS ? PUSH_CLIENTS : PULL_CLIENTS];
+        struct worker pushers[PUSH_CLIENTS_MAX], pullers[PULL_CLIENTS];
+        pthread_t t[PUSH_CLIENTS_MAX > PULL_CLIENTS ? PUSH_CLIENTS_MAX : PULL_CLIENTS];
+        int push_clients = PUSH_CLIENTS;
         const char *target = NULL, *data = NULL;
         long pid = 0;
         bool push_only = false;
@@ -384,6 +389,8 @@ int main(int argc, char **argv)
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--push-only") == 0)
                         push_only = true;
+                else if (i + 1 < argc && strcmp(argv[i], "--push-clients") == 0)
+                        push_clients = atoi(argv[++i]);
                 else if (i + 1 < argc && strcmp(argv[i], "--url") == 0)
                         target = argv[++i];
                 else if (i + 1 < argc && strcmp(argv[i], "--pid") == 0)
@@ -395,9 +402,10 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if ((target || data || pid) && !(target && data && pid > 0)) {
-                fprintf(stderr,
-                        "usage: sync-bench [--push-only] [--url URL --pid PID --data DIR]\n");
+        if (((target || data || pid) && !(target && data && pid > 0)) || push_clients < 1 ||
+            push_clients > PUSH_CLIENTS_MAX) {
+                fprintf(stderr, "usage: sync-bench [--push-only] [--push-clients N] [--url URL "
+                                "--pid PID --data DIR]\n");
                 return 2;
         }
         snprintf(run_tag, sizeof(run_tag), "%lx",
@@ -425,23 +433,31 @@ int main(int argc, char **argv)
         printf("sync benchmark against %s (daemon pid %d)\n", d.base_url, (int)d.pid);
         proc_print_memory(d.pid, "at start");
 
-        /* 1. push */
-        for (int i = 0; i < PUSH_CLIENTS; i++) {
+        /* 1. push: four devices a user (the pair rule allows five). */
+        int per_client = PUSHES / push_clients;
+        for (int i = 0; i < push_clients; i++) {
+                char more[64];
+                const char *user = i < 4 ? u1 : u2;
+                if (i >= 8) {
+                        snprintf(more, sizeof(more), "bench%s-p%d", run_tag, i / 4);
+                        if (i % 4 == 0)
+                                add_user(&d, more, pw);
+                        user = more;
+                }
                 pushers[i] = (struct worker){
-                        &d, "", i, PUSHES_PER_CLIENT, calloc(PUSHES_PER_CLIENT, sizeof(double)), 0};
-                if (harness_pair(&d, i < 4 ? u1 : u2, pw, "vault-push", pushers[i].token, NULL) !=
-                    200) {
+                        &d, "", i, per_client, calloc((size_t)per_client, sizeof(double)), 0};
+                if (harness_pair(&d, user, pw, "vault-push", pushers[i].token, NULL) != 200) {
                         fprintf(stderr, "pairing failed\n");
                         return 1;
                 }
         }
         double c0 = proc_cpu_s(d.pid), t0 = now_s();
-        for (int i = 0; i < PUSH_CLIENTS; i++)
+        for (int i = 0; i < push_clients; i++)
                 pthread_create(&t[i], NULL, push_worker, &pushers[i]);
-        for (int i = 0; i < PUSH_CLIENTS; i++)
+        for (int i = 0; i < push_clients; i++)
                 pthread_join(t[i], NULL);
         double push_dt = now_s() - t0, push_cpu = proc_cpu_s(d.pid) - c0;
-        int total_pushes = PUSH_CLIENTS * PUSHES_PER_CLIENT;
+        int total_pushes = push_clients * per_client;
         double push_ops = (double)total_pushes * OPS_PER_PUSH / push_dt;
 
         char dbpath[4200];
@@ -456,12 +472,12 @@ int main(int argc, char **argv)
         if (system(cmd) != 0)
                 fprintf(stderr, "cannot remove %s\n", bare_dir);
 
-        printf("push (%d clients, %d pushes of %d ops, synchronous=FULL):\n", PUSH_CLIENTS,
+        printf("push (%d clients, %d pushes of %d ops, synchronous=FULL):\n", push_clients,
                total_pushes, OPS_PER_PUSH);
         printf("  daemon: %.0f ops/s (%.0f pushes/s)\n", push_ops, push_ops / OPS_PER_PUSH);
         printf("  bare SQLite, same rows and durability: %.0f ops/s\n", bare_ops);
         printf("  ratio: %.2f of the SQLite limit\n", push_ops / bare_ops);
-        report_latency("push", pushers, PUSH_CLIENTS, PUSHES_PER_CLIENT);
+        report_latency("push", pushers, push_clients, per_client);
         report_cpu(push_cpu, (long)total_pushes * OPS_PER_PUSH, "op");
         proc_print_memory(d.pid, "after");
         if (push_only) {
@@ -522,7 +538,7 @@ int main(int argc, char **argv)
                 easy[i] = client(&d, tok, &hl[i]);
                 curl_easy_setopt(easy[i], CURLOPT_URL, url);
                 curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS,
-                                 "{\"since_sequence\":1000000,\"wait_seconds\":30}");
+                                 "{\"since_sequence\":1000000,\"wait_seconds\":10}");
                 curl_multi_add_handle(multi, easy[i]);
         }
         int running = 0;
@@ -538,6 +554,14 @@ int main(int argc, char **argv)
                (double)rss_waiting / 1024.0);
         printf("  peak RSS (VmHWM) over the whole run: %.1f MiB\n",
                (double)rss_kib(d.pid, "VmHWM:") / 1024.0);
+        /* Let the waits end with an answer: a suspended connection that its
+         * client closes holds its memory until its wait is over, which
+         * would show in whatever runs next (the blob benchmark). */
+        until = now_s() + 30;
+        while (running > 0 && now_s() < until) {
+                curl_multi_perform(multi, &running);
+                curl_multi_poll(multi, NULL, 0, 100, NULL);
+        }
 
         if (!target)
                 harness_stop(&d, SIGTERM, 30, NULL);

@@ -125,6 +125,9 @@ void api_audit(struct http_request *req, const char *event, const char *user_id,
 #define API_BUSY_RETRY_AFTER 2
 /* Retry-After (seconds) of a 503 while every password hash slot is busy. */
 #define API_HASH_RETRY_AFTER 1
+/* Retry-After (seconds) of a 503 while the push queue is full
+ * (STORE_PUSH_QUEUE_MAX). */
+#define API_PUSH_RETRY_AFTER 1
 
 /* Reply helper: answer r as the contract wants when a handler hits an
  * internal error: 503 unavailable with Retry-After when every password

@@ -89,6 +89,7 @@ int api_web_site(struct http_request *req);
 
 /* sync.c (api.md §4) */
 int api_sync_push(struct http_request *req);
+void api_sync_push_cleanup(struct http_request *req);
 int api_sync_pull(struct http_request *req);
 void api_sync_pull_cleanup(struct http_request *req);
 

@@ -104,7 +104,8 @@ const struct route api_routes[] = {
          NULL, NULL, NULL},
 
         /* operation log (api.md §4) */
-        {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL, NULL},
+        {"POST", "/api/v1/sync/push", HTTP_BODY_BUFFERED, api_sync_push, NULL, NULL,
+         api_sync_push_cleanup},
         {"POST", "/api/v1/sync/pull", HTTP_BODY_BUFFERED, api_sync_pull, NULL, NULL,
          api_sync_pull_cleanup},
 

@@ -134,12 +134,64 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
         return 0;
 }
 
-int api_sync_push(struct http_request *req)
+/*
+ * A push across its suspension: checked on a worker, handed to the
+ * store's writer (store_push_submit()) with the connection suspended, so
+ * the worker reads other requests meanwhile, and answered on a worker once
+ * the commit that holds it is done (push_committed(), push_answer()).
+ * Everything the store reads lives here until the request ends
+ * (api_sync_push_cleanup()); a suspended connection does not end.
+ */
+struct push_state {
+        json_t *root;
+        struct store_op_in *ops;
+        struct store_device dev;
+        struct store_push push;
+        struct store_push_job job;
+        int submit_error; /* store_push_submit() refused the job */
+        uint64_t started;
+};
+
+/* store_push_done_fn, on the store's writer thread. */
+static void push_committed(struct store_push_job *job, void *userdata)
 {
-        _cleanup_json_ json_t *root = NULL;
-        _cleanup_free_ struct store_op_in *ops = NULL;
-        struct store_device dev = {0};
-        struct store_push_result res = {0};
+        (void)job;
+        http_request_resume(userdata);
+}
+
+/* The resume handler: answer the push's outcome. */
+static int push_answer(struct http_request *req)
+{
+        struct push_state *st = req->state;
+        _cleanup_(store_push_result_done) struct store_push_result res = {0};
+        int r;
+
+        if (st->submit_error == -EAGAIN) {
+                req->log_event = "push_queue_full";
+                return api_reply_retry_after(req, API_ERR_UNAVAILABLE,
+                                             "too many pushes waiting, try again later",
+                                             API_PUSH_RETRY_AFTER);
+        }
+        r = st->submit_error < 0 ? st->submit_error : store_push_finish(&st->job, &res);
+        if (r < 0)
+                return api_reply_internal(req, r);
+        if (res.replayed) {
+                req->log_event = "push_replayed";
+                return http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
+        }
+        api_metrics_push(api_app(req)->metrics, st->push.n_ops, clock_now_usec() - st->started);
+        if (res.n_accepted > 0) {
+                atomic_fetch_add_explicit(&api_app(req)->ops_pushed, res.n_accepted,
+                                          memory_order_relaxed);
+                longpoll_notify(api_app(req)->longpoll, st->dev.user_id, st->dev.vault_id,
+                                res.last_sequence);
+        }
+        return http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
+}
+
+/* Read and check the body into st (api.md §4, in its order). */
+static int push_read(struct http_request *req, struct push_state *st)
+{
         const char *device_id = NULL, *idem = NULL;
         json_t *ops_json = NULL;
         const struct body_field fields[] = {
@@ -150,85 +202,84 @@ int api_sync_push(struct http_request *req)
         const struct api_fields spec = {fields, ELEMENTSOF(fields),
                                         .too_long = "device_id or idempotency_key is too long",
                                         .too_long_error = API_ERR_FIELD_TOO_LONG};
-        size_t n = 0;
-        bool announced;
+        size_t n;
         int r;
 
-        r = api_device_auth(req, &dev, false);
-        if (r != 0)
-                return api_answered(r);
-        /* Only now, authenticated: a push still being checked may hold up
-         * the next commit for a moment (store_push_announce()). */
-        store_push_announce(api_app(req)->store);
-        announced = true;
         r = api_storage_check(req, req->body_len);
         if (r != 0)
-                goto out;
-        r = api_fields_parse(req, &spec, &root);
+                return r;
+        r = api_fields_parse(req, &spec, &st->root);
         if (r != 0)
-                goto out;
-
+                return r;
         n = ops_json ? json_array_size(ops_json) : 0;
-        if (n > api_app(req)->config->limits.max_push_operations) {
-                r = api_error(req, API_ERR_TOO_MANY_OPERATIONS, "too many operations");
-                goto out;
-        }
-        ops = calloc(n ? n : 1, sizeof(*ops));
-        if (!ops) {
-                r = -ENOMEM;
-                goto out;
-        }
+        if (n > api_app(req)->config->limits.max_push_operations)
+                return api_error_answered(req, API_ERR_TOO_MANY_OPERATIONS, "too many operations");
+        st->ops = calloc(n ? n : 1, sizeof(*st->ops));
+        if (!st->ops)
+                return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                r = read_op(req, json_array_get(ops_json, i), &ops[i]);
+                r = read_op(req, json_array_get(ops_json, i), &st->ops[i]);
                 if (r != 0)
-                        goto out;
+                        return r;
         }
-        r = validate_ops(req, ops, n);
+        r = validate_ops(req, st->ops, n);
         if (r != 0)
-                goto out;
-        struct store_scope scope = {dev.user_id, dev.vault_id};
-        r = validate_blob_refs(req, &scope, ops, n);
+                return r;
+        struct store_scope scope = {st->dev.user_id, st->dev.vault_id};
+        r = validate_blob_refs(req, &scope, st->ops, n);
         if (r != 0)
-                goto out;
-
-        struct store_push p = {
+                return r;
+        st->push = (struct store_push){
                 .scope = scope,
-                .device_id = dev.id,
+                .device_id = st->dev.id,
                 .device_ip = req->client_ip,
                 /* At most once a minute: a page less to write per commit. */
-                .touch_device = api_device_seen_stale(req, &dev),
+                .touch_device = api_device_seen_stale(req, &st->dev),
                 .idempotency_key = idem,
-                .ops = ops,
+                .ops = st->ops,
                 .n_ops = n,
-                .announced = true,
         };
-        uint64_t started = clock_now_usec();
-        announced = false;
-        r = store_push_ops(api_app(req)->store, &p, &res);
-        if (r >= 0 && !res.replayed)
-                api_metrics_push(api_app(req)->metrics, n, clock_now_usec() - started);
-        if (r < 0) {
-                r = api_reply_internal(req, r);
-                goto out;
-        }
-        if (res.replayed) {
-                req->log_event = "push_replayed";
-                r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
-                goto out;
-        }
-        if (res.n_accepted > 0) {
-                atomic_fetch_add_explicit(&api_app(req)->ops_pushed, res.n_accepted,
-                                          memory_order_relaxed);
-                longpoll_notify(api_app(req)->longpoll, dev.user_id, dev.vault_id,
-                                res.last_sequence);
-        }
-        r = http_reply_json_raw(req, 200, res.json, strlen(res.json), 0);
-out:
-        if (announced)
-                store_push_withdraw(api_app(req)->store);
-        store_push_result_done(&res);
-        store_device_done(&dev);
-        return api_answered(r);
+        return 0;
+}
+
+int api_sync_push(struct http_request *req)
+{
+        struct push_state *st;
+        int r;
+
+        st = calloc(1, sizeof(*st));
+        if (!st)
+                return -ENOMEM;
+        req->state = st;
+        r = api_device_auth(req, &st->dev, false);
+        if (r == 0)
+                r = push_read(req, st);
+        if (r != 0)
+                return api_answered(r);
+
+        st->job =
+                (struct store_push_job){.push = &st->push, .done = push_committed, .userdata = req};
+        st->started = clock_now_usec();
+        /* Suspended before the writer can see the job, so that its
+         * resume always follows; a refused job is answered at once. */
+        http_request_suspend(req, push_answer);
+        st->submit_error = store_push_submit(api_app(req)->store, &st->job);
+        if (st->submit_error < 0)
+                http_request_resume(req);
+        return 0;
+}
+
+void api_sync_push_cleanup(struct http_request *req)
+{
+        struct push_state *st = req->state;
+
+        if (!st)
+                return;
+        json_decref(st->root);
+        free(st->ops);
+        store_device_done(&st->dev);
+        free(st);
+        req->state = NULL;
 }
 
 /* --- pull ----------------------------------------------------------------- */

@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -56,6 +55,7 @@
 #include "mailer/mail_client.h"
 #include "server/admin_password.h"
 #include "server/app.h"
+#include "server/heap.h"
 #include "server/cmd.h"
 #include "server/options.h"
 #include "server/retention.h"
@@ -336,9 +336,12 @@ static int main_loop(struct app *app, struct http_server *http, const struct opt
                 log_debug("Watchdog on: pinging every %llu us",
                           (unsigned long long)wd.interval_usec);
         time_t last_retention = time(NULL);
+        struct heap_watch heap = {0};
+        uint64_t next_heap = now + HEAP_TICK_USEC;
 
         for (;;) {
-                uint64_t wait = next_status > now ? next_status - now : 0;
+                uint64_t next = next_heap < next_status ? next_heap : next_status;
+                uint64_t wait = next > now ? next - now : 0;
                 uint64_t due = watchdog_due_in(&wd, now);
                 struct timespec timeout = usec_to_timespec(due < wait ? due : wait);
                 siginfo_t si;
@@ -363,6 +366,10 @@ static int main_loop(struct app *app, struct http_server *http, const struct opt
                         (void)watchdog_feed(
                                 &wd, now,
                                 store_probe_write(app->store, watchdog_probe_timeout_ms(&wd)));
+                if (now >= next_heap) {
+                        (void)heap_watch_tick(&heap, http_server_requests(http), app->store);
+                        next_heap = now + HEAP_TICK_USEC;
+                }
                 if (now >= next_status || sig == SIGHUP) {
                         update_status(app, http, wd.wedged);
                         next_status = now + STATUS_INTERVAL_USEC;
@@ -500,30 +507,13 @@ static unsigned http_threads(const struct config *cfg)
         return cpus >= 2 ? (unsigned)cpus * 2 : 4;
 }
 
-/* Heap settings.  glibc raises its mmap threshold to the size of each
- * large block freed, so after the first few password hashes (19 MiB each)
- * and 64 MiB-class buffers such blocks would come from the heap and stay
- * there after a burst.  A fixed threshold keeps every block of
- * MALLOC_MMAP_THRESHOLD or more in its own mapping, returned on free(),
- * and fixes the trim threshold too; two arenas keep the memory freed by
- * one worker thread usable by the others. */
-#define MALLOC_MMAP_THRESHOLD (256 * 1024)
-#define MALLOC_ARENAS         2
-
-static void tune_malloc(void)
-{
-        if (mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) != 1 ||
-            mallopt(M_ARENA_MAX, MALLOC_ARENAS) != 1)
-                log_warning("Cannot tune the heap; memory may stay high after a burst");
-}
-
 /* Process-wide settings made before any thread starts: the heap, the
  * password hash slots, the umask, the fd limit, and the signals
  * main_loop() waits for, blocked so that every thread inherits the
  * mask. */
 static void prepare_process(const struct config *cfg, sigset_t *mask)
 {
-        tune_malloc();
+        heap_tune();
         if (password_limit((unsigned)cfg->server.password_hashes,
                            (unsigned)cfg->server.password_wait_ms) < 0)
                 log_warning("Cannot set the password hash slots; using the defaults");

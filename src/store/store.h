@@ -71,6 +71,11 @@ bool store_write_stalled(struct store *s);
 /* PRAGMA user_version of the open database. */
 int store_schema_version(struct store *s);
 
+/* Hand back what the idle connections cache (SQLite's page caches), for
+ * memory to return after a burst: the connections in use and a busy
+ * writer are left alone.  Cannot fail. */
+void store_release_memory(struct store *s);
+
 /* Checkpoint the WAL into the main database (TRUNCATE).  */
 int store_checkpoint(struct store *s);
 

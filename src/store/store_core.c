@@ -139,7 +139,6 @@ int store_open(const char *target, const struct store_options *opts, struct stor
                 return -ENOMEM;
         pthread_mutex_init(&s->writer_lock, NULL);
         pthread_mutex_init(&s->push_lock, NULL);
-        pthread_cond_init(&s->push_done, NULL);
         pthread_condattr_t monotonic;
         pthread_condattr_init(&monotonic);
         pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
@@ -207,6 +206,20 @@ int store_checkpoint(struct store *s)
         return r;
 }
 
+void store_release_memory(struct store *s)
+{
+        if (!s->be->release_memory)
+                return;
+        pthread_mutex_lock(&s->readers_lock);
+        for (struct db_conn *c = s->free_readers; c; c = c->next_free)
+                s->be->release_memory(c);
+        pthread_mutex_unlock(&s->readers_lock);
+        if (pthread_mutex_trylock(&s->writer_lock) == 0) {
+                s->be->release_memory(s->writer);
+                pthread_mutex_unlock(&s->writer_lock);
+        }
+}
+
 int store_scrub(struct store *s)
 {
         struct db_conn *c;
@@ -222,6 +235,7 @@ void store_close(struct store *s)
 {
         if (!s)
                 return;
+        store_push_writer_stop(s);
         for (unsigned i = 0; s->readers && i < s->n_readers; i++)
                 db_close(s->readers[i]);
         if (s->writer) {
@@ -232,7 +246,6 @@ void store_close(struct store *s)
         free(s->target);
         pthread_mutex_destroy(&s->writer_lock);
         pthread_mutex_destroy(&s->push_lock);
-        pthread_cond_destroy(&s->push_done);
         pthread_cond_destroy(&s->push_arrived);
         pthread_mutex_destroy(&s->readers_lock);
         pthread_cond_destroy(&s->readers_cond);

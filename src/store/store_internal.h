@@ -47,6 +47,9 @@ struct store_backend {
         /* Leave no copy of deleted rows in the database's free space, on the
          * writer outside any transaction. */
         int (*scrub)(struct db_conn *c);
+        /* Free what connection c caches (SQLite's page cache), on a
+         * connection no one uses meanwhile; NULL when nothing is cached. */
+        void (*release_memory)(struct db_conn *c);
         /* store_maint.h's operations that depend on the back end. */
         int (*backup)(struct store *s, const char *dest_path);
         int (*check)(struct db_conn *c, store_problem_fn problem, void *userdata, unsigned *n);
@@ -66,16 +69,19 @@ struct store {
          * holds the write lock): later writes wait only briefly. */
         atomic_bool write_stalled;
 
-        /* Group commit of pushes (store_ops.c): pushes queue here; one of
-         * them leads, running the queued pushes in one transaction so a
-         * single fsync covers them all.  The leader waits briefly on
-         * push_arrived (CLOCK_MONOTONIC) for announced pushes not yet
-         * queued. */
+        /* Group commit of pushes (store_push_queue.c): pushes queue here
+         * for the writer thread, which runs what is queued in one
+         * transaction so that a single fsync covers it all. */
         pthread_mutex_t push_lock;
-        pthread_cond_t push_done, push_arrived;
+        /* The writer: a push came or the store closes (CLOCK_MONOTONIC). */
+        pthread_cond_t push_arrived;
         struct store_push_job *push_queue, *push_queue_tail;
-        unsigned push_queued, push_announced;
-        bool push_leader_active;
+        unsigned push_queued;          /* in push_queue */
+        unsigned push_last_batches[2]; /* pushes in the last batch, the one before */
+        bool push_writing;             /* the writer is writing a batch */
+        bool push_stopping;            /* store_close(): no more pushes */
+        bool push_writer_started;
+        pthread_t push_writer;
 
         struct db_conn **readers;
         unsigned n_readers;
@@ -83,6 +89,13 @@ struct store {
         pthread_mutex_t readers_lock;
         pthread_cond_t readers_cond;
 };
+
+/* Write batch (pushes linked by next) in one transaction and commit it,
+ * setting each job's r and res (store_ops.c).  On the writer thread. */
+void store_push_write_batch(struct store *s, struct store_push_job *batch);
+
+/* Let the writer finish what is queued, then stop it (store_close()). */
+void store_push_writer_stop(struct store *s);
 
 /* Writer transaction: lock, begin a write transaction, giving up with
  * -EBUSY after a bounded wait (see store_write_stalled()).  end() commits

@@ -8,7 +8,6 @@
 
 #include "store/store_internal.h"
 #include "util/cleanup.h"
-#include "util/clock.h"
 #include "util/json_writer.h"
 
 /* Callers: store_push_ops. */
@@ -344,34 +343,15 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
 }
 
 /*
- * Group commit.  With synchronous=FULL every commit costs an fsync, which
- * dominates a push.  Pushes that arrive while another batch is being
- * written queue up; the first of them becomes the leader and writes the
- * whole queue in one transaction, so one fsync makes all of them durable.
- * A push still sees the effect of the pushes before it (duplicates,
- * conflicts, sequences), is still all or nothing, and is still answered
- * only after the commit that contains it.  If that commit fails, every
- * push in the batch fails and none is stored.
- *
- * All or nothing without a savepoint per push: in WAL mode SQLite copies
- * every page a savepoint touches into its statement journal, which cost
- * more CPU than the inserts themselves.  A batch first runs without them;
- * a push fails only on an error of the database (I/O, a full disk, out of
- * memory), and then the whole transaction is rolled back and the batch
- * run again with each push in a savepoint of its own, so that the failed
- * push is undone alone.
+ * Writing a batch (see store_ops.h for the group commit).  All or nothing
+ * without a savepoint per push: in WAL mode SQLite copies every page a
+ * savepoint touches into its statement journal, which cost more CPU than
+ * the inserts themselves.  A batch first runs without them; a push fails
+ * only on an error of the database (I/O, a full disk, out of memory), and
+ * then the whole transaction is rolled back and the batch run again with
+ * each push in a savepoint of its own, so that the failed push is undone
+ * alone.
  */
-struct store_push_job {
-        const struct store_push *push;
-        struct store_push_result res;
-        int r;
-        bool done;
-        struct store_push_job *next;
-};
-
-/* The maximum number of pushes one transaction may carry. */
-#define STORE_PUSH_BATCH_MAX 64
-
 static const struct db_sql sql_savepoint = {"SAVEPOINT push"};
 static const struct db_sql sql_rollback_to = {"ROLLBACK TO push"};
 static const struct db_sql sql_release = {"RELEASE push"};
@@ -418,7 +398,7 @@ static int try_push_batch(struct store *s, struct store_push_job *batch, bool sa
         return store_write_end(s, c, 0, true);
 }
 
-static void write_push_batch(struct store *s, struct store_push_job *batch)
+void store_push_write_batch(struct store *s, struct store_push_job *batch)
 {
         int r = try_push_batch(s, batch, false);
 
@@ -429,103 +409,20 @@ static void write_push_batch(struct store *s, struct store_push_job *batch)
                         j->r = r; /* the commit failed: nothing of the batch is stored */
 }
 
-void store_push_announce(struct store *s)
+/* The op in the current row of sql_pull or sql_pull_range (the same
+ * columns), its strings borrowed from st. */
+static struct store_op_view op_view(struct db_stmt *st)
 {
-        pthread_mutex_lock(&s->push_lock);
-        s->push_announced++;
-        pthread_mutex_unlock(&s->push_lock);
-}
-
-/* With push_lock held. */
-static void push_arrived(struct store *s)
-{
-        if (s->push_announced > 0)
-                s->push_announced--;
-        pthread_cond_signal(&s->push_arrived);
-}
-
-void store_push_withdraw(struct store *s)
-{
-        pthread_mutex_lock(&s->push_lock);
-        push_arrived(s);
-        pthread_mutex_unlock(&s->push_lock);
-}
-
-/* With push_lock held, as the leader: wait up to STORE_PUSH_GATHER_USEC
- * while announced pushes are still on their way and the batch has room,
- * so that they share the next commit.  Without announced pushes (a single
- * client) nothing waits. */
-static void gather_pushes(struct store *s)
-{
-        struct timespec deadline;
-
-        if (s->push_announced == 0 || s->push_queued >= STORE_PUSH_BATCH_MAX)
-                return;
-        deadline = clock_after_usec(STORE_PUSH_GATHER_USEC);
-        while (s->push_announced > 0 && s->push_queued < STORE_PUSH_BATCH_MAX)
-                if (pthread_cond_timedwait(&s->push_arrived, &s->push_lock, &deadline) == ETIMEDOUT)
-                        break;
-}
-
-int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret)
-{
-        struct store_push_job job = {.push = p};
-
-        /* The queue holds this stack frame's job only until it is done:
-         * the leader unlinks each batch before it runs it, and this
-         * function does not return before job.done. */
-        pthread_mutex_lock(&s->push_lock);
-        if (s->push_queue_tail)
-                s->push_queue_tail->next = &job;
-        else
-                s->push_queue = &job; /* cppcheck-suppress autoVariables */
-        s->push_queue_tail = &job;    /* cppcheck-suppress autoVariables */
-        s->push_queued++;
-        if (p->announced)
-                push_arrived(s);
-
-        while (!job.done && s->push_leader_active)
-                pthread_cond_wait(&s->push_done, &s->push_lock);
-        if (!job.done) {
-                /* Lead: write batches until the queue is empty. */
-                s->push_leader_active = true;
-                while (s->push_queue) {
-                        gather_pushes(s);
-                        struct store_push_job *batch = s->push_queue, *last = batch;
-                        unsigned len = 1;
-                        for (; last->next && len < STORE_PUSH_BATCH_MAX; len++)
-                                last = last->next;
-                        s->push_queued -= len;
-                        s->push_queue = last->next;
-                        if (!s->push_queue)
-                                s->push_queue_tail = NULL;
-                        last->next = NULL;
-                        pthread_mutex_unlock(&s->push_lock);
-
-                        write_push_batch(s, batch);
-
-                        pthread_mutex_lock(&s->push_lock);
-                        for (struct store_push_job *j = batch, *n; j; j = n) {
-                                n = j->next;
-                                j->done = true;
-                        }
-                        pthread_cond_broadcast(&s->push_done);
-                        if (job.done)
-                                break; /* let a waiting push lead the rest */
-                }
-                s->push_leader_active = false;
-                pthread_cond_broadcast(&s->push_done);
-        }
-        pthread_mutex_unlock(&s->push_lock);
-
-        if (job.r >= 0 && !job.res.json)
-                job.r = store_push_result_json(p->ops, &job.res, &job.res.json);
-        if (job.r < 0) {
-                store_push_result_done(&job.res);
-                return job.r;
-        }
-        *ret = job.res;
-        return 0;
+        return (struct store_op_view){
+                .op_id = db_column_text(st, 0),
+                .device_id = db_column_text(st, 1),
+                .entity_type = db_column_text(st, 2),
+                .entity_id = db_column_text(st, 3),
+                .op_type = db_column_text(st, 4),
+                .payload_json = db_column_text(st, 5),
+                .created_at = db_column_text(st, 6),
+                .server_sequence = db_column_int64(st, 7),
+        };
 }
 
 static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, int64_t since,
@@ -544,16 +441,7 @@ static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, 
                                 info->has_more = true;
                                 break;
                         }
-                        struct store_op_view op = {
-                                .op_id = db_column_text(st, 0),
-                                .device_id = db_column_text(st, 1),
-                                .entity_type = db_column_text(st, 2),
-                                .entity_id = db_column_text(st, 3),
-                                .op_type = db_column_text(st, 4),
-                                .payload_json = db_column_text(st, 5),
-                                .created_at = db_column_text(st, 6),
-                                .server_sequence = db_column_int64(st, 7),
-                        };
+                        struct store_op_view op = op_view(st);
                         r = row(&op, userdata);
                         if (r < 0)
                                 return r;
@@ -609,16 +497,7 @@ int store_pull_range(struct store *s, const struct store_scope *scope, int64_t a
                         db_bind_int64(st, 3, after);
                         db_bind_int64(st, 4, upto);
                         while ((rc = db_step(st)) == DB_ROW) {
-                                struct store_op_view op = {
-                                        .op_id = db_column_text(st, 0),
-                                        .device_id = db_column_text(st, 1),
-                                        .entity_type = db_column_text(st, 2),
-                                        .entity_id = db_column_text(st, 3),
-                                        .op_type = db_column_text(st, 4),
-                                        .payload_json = db_column_text(st, 5),
-                                        .created_at = db_column_text(st, 6),
-                                        .server_sequence = db_column_int64(st, 7),
-                                };
+                                struct store_op_view op = op_view(st);
                                 r = row(&op, userdata);
                                 if (r != 0)
                                         break;

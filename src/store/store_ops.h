@@ -87,33 +87,77 @@ struct store_push {
         const struct store_op_in *ops;
         size_t n_ops;
         bool touch_device; /* also set the device's last_seen/last_ip */
-        bool announced;    /* store_push_announce() was called for it */
 };
 
 /*
- * Announce a push on its way to store_push_ops() (its body is still being
- * read and checked): a batch about to be written waits a little (at most
- * STORE_PUSH_GATHER_USEC) for announced pushes, so that more of them
- * share one commit and its fsync.  Every announcement is followed by
- * store_push_ops() with .announced set, or by store_push_withdraw().
+ * Group commit.  Pushes are written by one writer thread of the store, in
+ * the order they were submitted: it takes every push queued while the
+ * previous commit was being written (at most STORE_PUSH_BATCH_MAX) into
+ * one transaction, so that one commit, and with SQLite's
+ * synchronous=FULL one fsync, makes all of them durable.  Submitting does
+ * not block: the caller (an HTTP worker) goes on reading other requests
+ * while its push waits, which is what lets a batch grow beyond the number
+ * of worker threads.
+ *
+ * Each push still sees the effect of those before it (duplicates,
+ * conflicts, sequences), is still all or nothing, and is reported done
+ * only after the commit that contains it.  If that commit fails, every
+ * push in the batch fails and none is stored.
  */
-#define STORE_PUSH_GATHER_USEC 2000
-void store_push_announce(struct store *s);
-void store_push_withdraw(struct store *s);
+#define STORE_PUSH_BATCH_MAX 64
+/* Under concurrent load the writer waits up to this long for the next
+ * batch to fill (store_push_queue.c); a lone client never waits. */
+#define STORE_PUSH_GATHER_USEC 1000
+/* Pushes waiting for the writer beyond which store_push_submit() refuses
+ * more (-EAGAIN): the bound on memory and on how long a queued push
+ * waits; the caller answers 503 with Retry-After. */
+#define STORE_PUSH_QUEUE_MAX 256
+
+struct store_push_job;
+/* Called on the writer thread once job is written (or failed): it must be
+ * quick and must not call into the store; job may be freed from then on. */
+typedef void (*store_push_done_fn)(struct store_push_job *job, void *userdata);
+
+/* A push handed to the writer.  The caller fills push, done and userdata
+ * and keeps the job and everything push points to alive until done runs;
+ * then store_push_finish() hands out the outcome. */
+struct store_push_job {
+        const struct store_push *push;
+        store_push_done_fn done;
+        void *userdata;
+        /* The writer's: */
+        int r;
+        struct store_push_result res;
+        struct store_push_job *next;
+};
 
 /*
- * Push ops in one transaction (see the invariants above) and fill *ret.
- * The store runs no caller code: what it records for an idempotency key
+ * Queue job for the writer (started at the first call).  Returns 0, after
+ * which job->done is called exactly once; -EAGAIN when
+ * STORE_PUSH_QUEUE_MAX pushes are queued already, -ESHUTDOWN while the
+ * store closes, or the error of starting the writer (done is never called
+ * then).
+ */
+int store_push_submit(struct store *s, struct store_push_job *job);
+
+/*
+ * The outcome of a job whose done has run: 0 and *ret (release with
+ * store_push_result_done()), or the push's error.  The store runs no
+ * caller code in the transaction: what it records for an idempotency key
  * is its own result in the form api.md §4 answers with,
  * {"accepted":[op ids],"conflicts":[…],"count":N} (plus
  * "conflicts_truncated":true when hints were left out), written by
  * store_push_result_json() in the transaction that stores the ops, so a
  * repeated key replays the first answer byte for byte (one longer than
- * STORE_IDEMPOTENCY_MAX_BYTES is recorded without its conflict hints) (records written by
- * earlier servers, e.g. with "conflicts":null, replay as they are).
- * Without a key the text is built after the commit, outside the writer
- * lock.
+ * STORE_IDEMPOTENCY_MAX_BYTES is recorded without its conflict hints;
+ * records written by earlier servers, e.g. with "conflicts":null, replay
+ * as they are).  Without a key the text is built here, on the caller's
+ * thread, outside the writer.
  */
+int store_push_finish(struct store_push_job *job, struct store_push_result *ret);
+
+/* store_push_submit() and wait for the outcome (store_push_finish()), for
+ * callers that may block: tests and host commands. */
 int store_push_ops(struct store *s, const struct store_push *p, struct store_push_result *ret);
 
 /* The answer form of a result whose accepted indexes refer to ops

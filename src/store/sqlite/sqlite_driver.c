@@ -306,6 +306,13 @@ int sqlite_scrub(struct db_conn *c)
         return be_checkpoint(c);
 }
 
+/* The page cache fills up to cache_size with every page a connection
+ * reads; after a burst it is handed back (store_release_memory()). */
+static void be_release_memory(struct db_conn *c)
+{
+        (void)sqlite3_db_release_memory(sqlite_db(c));
+}
+
 static const struct db_sql sql_probe = {"SELECT count(*) FROM sqlite_master"};
 
 const struct store_backend store_backend_sqlite = {
@@ -314,6 +321,7 @@ const struct store_backend store_backend_sqlite = {
         .setup = be_setup,
         .schema_version = user_version,
         .checkpoint = be_checkpoint,
+        .release_memory = be_release_memory,
         .scrub = sqlite_scrub,
         .backup = sqlite_backup,
         .check = sqlite_check,
