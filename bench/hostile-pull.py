@@ -6,18 +6,22 @@
 # of backslashes (they double when escaped), then opens CLIENTS
 # connections that each send one pull and never read, and prints the
 # daemon's RSS before, while they wait, and after they are closed; then,
-# for comparison, the same number of connections that send nothing.  Each
+# for comparison, the same number of connections that send nothing; last,
+# one client that reads: it walks the vault's pages PASSES times, and the
+# daemon's CPU per page and per MB of answer are printed.  Each
 # client connects from its own loopback address (127.3.x.y), as clients
 # on many machines would, so the per-address connection limit does not
 # stop them.  Prints figures; asserts nothing.
 #
-#   bench/hostile-pull.py BIN [CLIENTS] [OPS] [PAYLOAD_KIB]
+#   bench/hostile-pull.py BIN [CLIENTS] [OPS] [PAYLOAD_KIB] [PASSES]
+import json
 import os
 import resource
 import socket
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib  # noqa: E402
@@ -64,11 +68,33 @@ def hold(pid, what, connect):
     print(f"  after they closed: rss {benchlib.rss_kib(pid)} KiB")
 
 
+def read_pages(pid, url, tok, passes):
+    pages = size = 0
+    cpu = benchlib.cpu_seconds(pid)
+    t0 = time.monotonic()
+    for _ in range(passes):
+        since, more = 0, True
+        while more:
+            data = urllib.request.Request(
+                url + "/api/v1/sync/pull", json.dumps({"since_sequence": since}).encode(),
+                {"Content-Type": "application/json", "Authorization": "Bearer " + tok})
+            with urllib.request.urlopen(data, timeout=120) as r:
+                body = r.read()
+            page = json.loads(body)
+            pages, size = pages + 1, size + len(body)
+            since, more = page["page_last_sequence"], page["has_more"]
+    cpu = benchlib.cpu_seconds(pid) - cpu
+    wall = time.monotonic() - t0
+    print(f"reading client: {pages} pages, {size / 1e6:.0f} MB in {wall:.1f} s; daemon cpu "
+          f"{cpu * 1000 / pages:.1f} ms per page, {cpu * 1000 / (size / 1e6):.2f} ms per MB")
+
+
 def main():
     binary = sys.argv[1]
     clients = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     ops = int(sys.argv[3]) if len(sys.argv) > 3 else 102
     payload_kib = int(sys.argv[4]) if len(sys.argv) > 4 else 256
+    passes = int(sys.argv[5]) if len(sys.argv) > 5 else 5
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, clients + 256)), hard))
     url = f"http://127.0.0.1:{PORT}"
@@ -95,6 +121,7 @@ def main():
                    f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             hold(proc.pid, "pulls never read", lambda: open_clients(clients, req))
             hold(proc.pid, "idle connections", lambda: open_clients(clients, None))
+            read_pages(proc.pid, url, tok, passes)
         finally:
             benchlib.stop_daemon(proc)
 

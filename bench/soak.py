@@ -26,7 +26,11 @@ Attackers: slow request heads (a header byte every 2 s), slow bodies
 never read, conflict bombs (100 ops on an entity with 5 000 earlier ops of
 another device), half-closed connections (part of a head, then FIN, in
 bursts of 100), malformed framing (the cases of test_http_framing), and a
-second process that holds SQLite's write lock for 5 s every 60 s.
+second process that holds SQLite's write lock for 5 s every 60 s, and
+(run as root, where a loop device can be mounted) a filler that takes every
+free byte of the data filesystem for 5 s every 60 s, between the lock
+windows, then frees it and times how long health takes to say "ok" again.
+The data directory is then on a 3 GiB ext4 image made for the run.
 """
 import http.client
 import json
@@ -36,6 +40,7 @@ import random
 import resource
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -318,13 +323,69 @@ def lock_holder(stop, db, windows):
             t0 = time.monotonic()
             stop.wait(5)
             c.execute("COMMIT")
-            windows.put((t0, time.monotonic()))
+            windows.put(("lock", t0, time.monotonic()))
         except sqlite3.Error:
             pass
         c.close()
 
 
-def attackers(stop_event, tokens, db, windows):
+def fill_disk(path):
+    """Take every free byte of the filesystem of path in a file there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    free = os.statvfs(path).f_bfree * os.statvfs(path).f_frsize
+    size = 0
+    while free > 1 << 20:  # what fallocate cannot take at once, in smaller steps
+        try:
+            os.posix_fallocate(fd, size, free)
+            size += free
+        except OSError:
+            free //= 2
+    block = b"\0" * 4096
+    try:
+        while True:
+            os.pwrite(fd, block, size)
+            size += len(block)
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def health_ok():
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5,
+                                       source_address=("127.26.0.1", 0))
+        c.request("GET", "/api/v1/health")
+        ok = c.getresponse().status == 200
+        c.close()
+        return ok
+    except OSError:
+        return False
+
+
+def disk_filler(stop, fs_dir, windows):
+    """Fill the data filesystem for 5 s every 60 s (30 s after the lock
+    holder's turns), then free it: reports the window, whether health said
+    degraded while it was full, and how long health took to recover."""
+    if stop.wait(25):
+        return
+    filler = os.path.join(fs_dir, "filler")
+    while not stop.is_set():
+        t0 = time.monotonic()
+        fill_disk(filler)
+        degraded = False
+        while time.monotonic() - t0 < 5 and not stop.is_set():
+            degraded = degraded or not health_ok()
+            stop.wait(0.25)
+        os.unlink(filler)
+        t1 = time.monotonic()
+        while not health_ok() and time.monotonic() - t1 < 30:
+            time.sleep(0.05)
+        windows.put(("disk", t0, t1, degraded, time.monotonic() - t1))
+        if stop.wait(60 - (time.monotonic() - t0)):
+            return
+
+
+def attackers(stop_event, tokens, db, windows, fs_dir):
     stop = threading.Event()
     slow_head = (b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a", 2.0)
     slow_body = (b"POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
@@ -339,6 +400,8 @@ def attackers(stop_event, tokens, db, windows):
         (framer, (stop,)),
         (lock_holder, (stop, db, windows)),
     ]
+    if fs_dir:
+        jobs.append((disk_filler, (stop, fs_dir, windows)))
     threads = [threading.Thread(target=f, args=a, daemon=True) for f, a in jobs]
     for t in threads:
         t.start()
@@ -381,31 +444,54 @@ def main():
     quiet = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] else min(120, max(10, seconds // 5))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
-    with tempfile.TemporaryDirectory(prefix="soak-") as data:
-        proc = benchlib.start_daemon(binary, data, PORT,
-                                     "limits:\n  max_payload_json: 1048576\n")
+    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
+        fs_dir = mount_data_fs(scratch)
+        data = os.path.join(fs_dir or scratch, "data")
         try:
-            run(proc, data, seconds, quiet)
+            proc = benchlib.start_daemon(binary, data, PORT,
+                                         "limits:\n  max_payload_json: 1048576\n")
+            try:
+                run(proc, data, seconds, quiet, fs_dir)
+            finally:
+                benchlib.stop_daemon(proc)
         finally:
-            benchlib.stop_daemon(proc)
+            if fs_dir:
+                subprocess.run(["umount", fs_dir], check=False)
 
 
-def run(proc, data, seconds, quiet):
+def mount_data_fs(scratch):
+    """A 3 GiB ext4 image mounted under scratch for the data directory
+    (the disk-full attacker fills it), or None where that is not allowed."""
+    image, mnt = os.path.join(scratch, "data.img"), os.path.join(scratch, "fs")
+    os.mkdir(mnt)
+    with open(image, "wb") as f:
+        f.truncate(3 << 30)
+    try:
+        subprocess.run(["mkfs.ext4", "-q", "-m", "0", image], check=True)
+        subprocess.run(["mount", "-o", "loop", image, mnt], check=True,
+                       stderr=subprocess.DEVNULL)
+    except (OSError, subprocess.CalledProcessError):
+        print("no loop mount here: the data filesystem is not filled")
+        return None
+    return mnt
+
+
+def run(proc, data, seconds, quiet, fs_dir):
     tokens = seed(URL)
     stats, stop = Stats(), threading.Event()
     normal_load(stats, stop)
-    rows = []  # (t, phase, rss KiB, fds, cpu s, p99 ms, n)
+    rows = []  # (t, phase, rss KiB, fds, cpu s, p99 ms, n, load, attackers' cpu s)
     start = time.monotonic()
     ctx = multiprocessing.get_context("spawn")
     attack_stop, windows, attack = ctx.Event(), ctx.Queue(), None
     print(f"quiet {quiet} s, then {seconds} s under attack; one line every 10 s")
     print(f"{'t':>5} {'phase':7} {'rss MB':>7} {'fds':>5} {'cpu %':>6} {'p99 ms':>7} {'req/s':>6}")
-    last_cpu, seen = benchlib.cpu_seconds(proc.pid), 0
+    last_cpu, seen, last_attack_cpu = benchlib.cpu_seconds(proc.pid), 0, 0.0
     for sec in range(1, quiet + seconds + 1):
         if sec == quiet + 1:
             attack = ctx.Process(target=attackers,
                                  args=(attack_stop, tokens, os.path.join(data, "server.db"),
-                                       windows))
+                                       windows, fs_dir))
             attack.start()
         time.sleep(max(0.0, start + sec - time.monotonic()))
         with stats.lock:
@@ -413,9 +499,16 @@ def run(proc, data, seconds, quiet):
             seen = len(stats.samples)
         lat = [s[1] for s in new if s[2] != "longpoll"]
         cpu = benchlib.cpu_seconds(proc.pid)
+        attack_cpu = 0.0
+        if attack and attack.is_alive():
+            try:
+                attack_cpu = benchlib.cpu_seconds(attack.pid)
+            except OSError:
+                pass
         row = (sec, "quiet" if sec <= quiet else "attack", benchlib.rss_kib(proc.pid),
-               benchlib.open_fds(proc.pid), cpu - last_cpu, pct(lat, 0.99), len(lat))
-        last_cpu = cpu
+               benchlib.open_fds(proc.pid), cpu - last_cpu, pct(lat, 0.99), len(lat),
+               os.getloadavg()[0], max(0.0, attack_cpu - last_attack_cpu))
+        last_cpu, last_attack_cpu = cpu, attack_cpu
         rows.append(row)
         if sec % 10 == 0:
             print(f"{row[0]:5} {row[1]:7} {row[2] / 1024:7.1f} {row[3]:5} {row[4] * 100:6.0f} "
@@ -464,17 +557,39 @@ def summary(stats, rows, quiet, start, locks):
                   f"{b / scale:.1f} in the last tenth, max {max(r[i] for r in attack) / scale:.1f}")
         print(f"  daemon cpu: {sum(r[4] for r in attack) / len(attack) * 100:.0f} % of a core "
               f"under attack, {sum(r[4] for r in rows if r[1] == 'quiet') / max(1, quiet) * 100:.0f}"
-              f" % quiet")
+              f" % quiet; the attackers' own process: "
+              f"{sum(r[8] for r in attack) / len(attack) * 100:.0f} % of a core")
+        loads = sorted(r[7] for r in rows)
+        print(f"  machine load average (1 min) over the run: median {loads[len(loads) // 2]:.1f},"
+              f" max {loads[-1]:.1f} ({os.cpu_count()} cores)")
     q99 = pct([s[1] for s in samples if s[0] <= cut and s[2] != "longpoll"], .99)
     a99 = pct([s[1] for s in samples if s[0] > cut and s[2] != "longpoll"], .99)
     print(f"  p99 under attack / quiet: {a99 / q99:.2f}")
     # Writes wait up to 1.5 s for a lock held elsewhere, by design: the
     # figure without the requests that overlapped a held lock.
-    def in_lock(s):
-        return any(a <= s[0] and s[0] - s[1] <= b + 0.1 for a, b in locks)
-    free = [s[1] for s in samples if s[0] > cut and s[2] != "longpoll" and not in_lock(s)]
-    print(f"  write lock held elsewhere {len(locks)} times for 5 s; without the requests "
-          f"that overlapped it: p99 {pct(free, .99):.1f} ms, {pct(free, .99) / q99:.2f} x quiet")
+    held = [w for w in locks if w[0] == "lock"]
+    full = [w for w in locks if w[0] == "disk"]
+
+    def overlaps(s, ws, after=0.1):
+        return any(w[1] <= s[0] and s[0] - s[1] <= w[2] + after for w in ws)
+    free = [s[1] for s in samples if s[0] > cut and s[2] != "longpoll" and
+            not overlaps(s, held) and not overlaps(s, full, 1.0)]
+    print(f"  write lock held elsewhere {len(held)} times for 5 s; data filesystem full "
+          f"{len(full)} times for 5 s")
+    print(f"  without the requests that overlapped either (or the second after a full disk): "
+          f"p99 {pct(free, .99):.1f} ms, {pct(free, .99) / q99:.2f} x quiet")
+    if full:
+        during = {}
+        for s in samples:
+            if s[2] != "longpoll" and overlaps(s, full, 0):
+                during[(s[2], s[3])] = during.get((s[2], s[3]), 0) + 1
+        print(f"  while the disk was full: {dict(sorted(during.items()))}")
+        print(f"  health degraded while full: {sum(1 for w in full if w[3])} of {len(full)}; "
+              f"health ok again after freeing in at most {max(w[4] for w in full):.2f} s")
+        after = [s for s in samples if s[2] in ("push", "upload") and
+                 any(w[2] + 1.0 < s[0] - s[1] and s[0] < w[2] + 10 for w in full)]
+        print(f"  pushes and uploads in the 10 s after freeing: "
+              f"{sum(1 for s in after if s[3] == 200)} of {len(after)} answered 200")
 
 
 if __name__ == "__main__":

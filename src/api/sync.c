@@ -375,7 +375,8 @@ static char *pull_head(const struct store_pull_info *info, int64_t since, size_t
  * as libmicrohttpd sends it, so a connection holds at most one piece of
  * it, however large the payloads and however slowly the client reads.
  * Each piece reads the ops after the last one sent (store_pull_range());
- * an op longer than a piece is resumed where it stopped.
+ * an op longer than a piece is resumed where it stopped, reading only the
+ * part of its payload the piece can take (escaping never shrinks text).
  */
 struct pull_stream {
         struct store *store;
@@ -446,10 +447,14 @@ static int stream_op(const struct store_op_view *o, void *userdata)
                 st->part = PART_PAYLOAD;
                 st->off = 0;
                 /* fall through */
-        case PART_PAYLOAD:
-                st->len += json_escape_some(o->payload_json, &st->off, st->out + st->len,
+        case PART_PAYLOAD: {
+                /* off counts the payload's bytes sent; o may hand a piece
+                 * of the payload that starts at payload_at (== off). */
+                size_t pos = st->off - (size_t)o->payload_at;
+                st->len += json_escape_some(o->payload_json, &pos, st->out + st->len,
                                             st->max - st->len);
-                if (o->payload_json[st->off])
+                st->off = (size_t)o->payload_at + pos;
+                if (o->payload_json[pos] || o->payload_cut)
                         return 1;
                 st->part = PART_SUF;
                 st->off = 0;
@@ -457,6 +462,7 @@ static int stream_op(const struct store_op_view *o, void *userdata)
         case PART_SUF:
                 if (!stream_put(st, suf, suf_len, &st->off))
                         return 1;
+        }
         }
         st->cursor = o->server_sequence;
         st->op_seq = 0;
@@ -475,9 +481,23 @@ static ssize_t pull_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         st->max = max;
         if (!stream_put(st, st->head, st->head_len, &st->head_off))
                 return (ssize_t)st->len;
-        if (st->cursor < st->upto &&
-            store_pull_range(st->store, &scope, st->cursor, st->upto, stream_op, st) < 0)
-                return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (st->cursor < st->upto) {
+                /* An op stopped inside its payload goes on from there: only
+                 * as much of it is read as the piece can take. */
+                char piece[PULL_STREAM_BLOCK + 1];
+                struct store_pull_resume resume = {
+                        .seq = st->op_seq,
+                        .at = st->off,
+                        .buf = piece,
+                        .max = st->max - st->len,
+                };
+                if (resume.max > sizeof(piece) - 1)
+                        resume.max = sizeof(piece) - 1;
+                bool resuming = st->op_seq != 0 && st->part == PART_PAYLOAD;
+                if (store_pull_range(st->store, &scope, st->cursor, st->upto,
+                                     resuming ? &resume : NULL, stream_op, st) < 0)
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
         if (st->cursor >= st->upto)
                 (void)stream_put(st, "]}", 2, &st->tail_off);
         if (st->len > 0)

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "util/cleanup.h"
+#include "util/text.h"
 
 /* Pass 1: types and outputs. */
 static int extract_types(json_t *root, const struct body_field *fields, size_t n, char *err,
@@ -156,17 +157,6 @@ int body_parse_text(const char *text, size_t len, const struct body_field *field
         return 0;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* Decode one percent-encoded component into a new string (NULL if bad). */
 static char *form_decode(const char *s, size_t len)
 {
@@ -184,8 +174,8 @@ static char *form_decode(const char *s, size_t len)
                                 free(out);
                                 return NULL;
                         }
-                        h = hexval(s[i + 1]);
-                        l = hexval(s[i + 2]);
+                        h = hex_digit(s[i + 1]);
+                        l = hex_digit(s[i + 2]);
                         if (h < 0 || l < 0 || (h == 0 && l == 0)) {
                                 free(out);
                                 return NULL;

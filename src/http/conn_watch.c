@@ -45,6 +45,7 @@ struct conn_watch_entry {
         /* The sweeper's own: the current rate window. */
         uint64_t window_start_usec, window_bytes;
         bool cut;
+        atomic_bool answered_early;
 };
 
 struct conn_watch {
@@ -232,6 +233,7 @@ int conn_watch_add(struct conn_watch *w, int fd, const struct sockaddr *peer,
                     clock_now_usec() + (uint64_t)w->limits.head_seconds * USEC_PER_SEC);
         atomic_init(&e->body_since_usec, 0);
         atomic_init(&e->body_bytes, 0);
+        atomic_init(&e->answered_early, false);
         pthread_mutex_lock(&w->lock);
         e->next = w->head;
         if (w->head)
@@ -298,4 +300,15 @@ void conn_watch_request_done(struct conn_watch_entry *e)
                      clock_now_usec() +
                              (uint64_t)e->watch->limits.keepalive_seconds * USEC_PER_SEC);
         atomic_store(&e->phase, PHASE_HEAD);
+}
+
+void conn_watch_answered_early(struct conn_watch_entry *e)
+{
+        if (e)
+                atomic_store(&e->answered_early, true);
+}
+
+bool conn_watch_lingers(const struct conn_watch_entry *e)
+{
+        return e && atomic_load(&e->answered_early);
 }

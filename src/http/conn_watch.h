@@ -17,6 +17,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -59,3 +60,8 @@ void conn_watch_head_done(struct conn_watch_entry *e);      /* head in: body beg
 void conn_watch_body(struct conn_watch_entry *e, size_t n); /* n body bytes in */
 void conn_watch_received(struct conn_watch_entry *e);       /* whole request in */
 void conn_watch_request_done(struct conn_watch_entry *e);   /* answered: idle */
+
+/* The connection's answer went out before its request was read whole; its
+ * socket is to linger when it is closed (http/linger.h).  NULL ok. */
+void conn_watch_answered_early(struct conn_watch_entry *e);
+bool conn_watch_lingers(const struct conn_watch_entry *e);

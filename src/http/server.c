@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "http/conn_watch.h"
+#include "http/linger.h"
 #include "http/router.h"
 #include "http/static.h"
 #include "util/cleanup.h"
@@ -81,6 +82,8 @@ struct http_server {
         atomic_uint_fast64_t requests;
         /* The request-head deadline and the minimum body rate. */
         struct conn_watch *watch;
+        /* Sockets closed after an early answer (http/linger.h). */
+        struct http_linger *linger;
 };
 
 /* The deadline tracking of a connection (NULL when it is not watched). */
@@ -559,6 +562,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
                 req->aborted = true;
+        else if (!req->received)
+                conn_watch_answered_early(watch_of(conn)); /* the rest may still come */
         if (req->method) {
                 log_access(req, toe);
                 if (srv->params.request_done)
@@ -599,6 +604,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                         log_warning_errno(r, "http: connection not watched for deadlines: %m");
                 *socket_context = e;
         } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+                const union MHD_ConnectionInfo *fd =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                /* libmicrohttpd closes the socket right after this. */
+                if (fd && conn_watch_lingers(*socket_context)) {
+                        int r = http_linger_adopt(srv->linger, fd->connect_fd);
+                        if (r < 0 && r != -EBUSY)
+                                log_full_errno(LOG_DEBUG, r,
+                                               "http: socket closed without lingering: %m");
+                }
                 conn_watch_remove(srv->watch, *socket_context);
                 *socket_context = NULL;
                 atomic_fetch_sub(&srv->connections, 1);
@@ -656,6 +670,11 @@ int http_server_start(const struct http_params *params, const int *fds, size_t n
                 .body_grace_seconds = params->body_grace_seconds,
         };
         int r = conn_watch_new(&limits, &srv->watch);
+        if (r >= 0) {
+                r = http_linger_new(&srv->linger);
+                if (r < 0)
+                        conn_watch_free(srv->watch);
+        }
         if (r < 0) {
                 free(srv->daemons);
                 free(srv->quiesced);
@@ -720,6 +739,7 @@ void http_server_stop(struct http_server *srv, unsigned timeout_sec)
                         (void)close(srv->quiesced[i]);
         }
         conn_watch_free(srv->watch);
+        http_linger_free(srv->linger);
         free(srv->daemons);
         free(srv->quiesced);
         free(srv);

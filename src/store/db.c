@@ -136,6 +136,14 @@ int db_exec(struct db_conn *c, const char *sql)
         return db_fail(c, c->drv->exec(c, sql), "exec");
 }
 
+int db_read_text_piece(struct db_conn *c, const struct db_text_column *col, int64_t key,
+                       uint64_t at, char *buf, size_t max, size_t *ret_len)
+{
+        *ret_len = 0;
+        return db_fail(c, c->drv->read_text_piece(c, col, key, at, buf, max, ret_len),
+                       "read a piece of text");
+}
+
 int db_fail(struct db_conn *c, int r, const char *what)
 {
         if (r >= 0)

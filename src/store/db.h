@@ -68,6 +68,19 @@ enum db_txn {
 struct db_conn;
 struct db_stmt;
 
+/*
+ * A text column read a piece at a time, without reading the rest of its
+ * value: the column of the row whose integer primary key (SQLite's rowid)
+ * is key.  SQLite reads the piece with incremental blob I/O from table
+ * and column; PostgreSQL runs piece.pg, a query of (key, 1-based byte
+ * offset, length in bytes) answering those bytes of the value's UTF-8
+ * form in hex.  A static const object, as every query.
+ */
+struct db_text_column {
+        const char *table, *column;
+        struct db_sql piece;
+};
+
 /* What a driver provides.  Every function gets objects of its own driver. */
 struct db_driver {
         enum db_kind kind;
@@ -87,6 +100,9 @@ struct db_driver {
         const char *(*column_text)(struct db_stmt *st, int col);
         int64_t (*column_int64)(struct db_stmt *st, int col);
         int (*exec)(struct db_conn *c, const char *sql);
+        /* db_read_text_piece() */
+        int (*read_text_piece)(struct db_conn *c, const struct db_text_column *col, int64_t key,
+                               uint64_t at, char *buf, size_t max, size_t *ret_len);
         /* Begin a transaction, waiting at most wait_ms for a write lock. */
         int (*begin)(struct db_conn *c, enum db_txn txn, unsigned wait_ms);
         int (*commit)(struct db_conn *c);
@@ -109,9 +125,9 @@ struct db_driver {
                 .step = drv_step, .changes = drv_changes, .column_count = drv_column_count,        \
                 .column_name = drv_column_name, .column_type = drv_column_type,                    \
                 .column_text = drv_column_text, .column_int64 = drv_column_int64,                  \
-                .exec = drv_exec, .begin = drv_begin, .commit = drv_commit,                        \
-                .rollback = drv_rollback, .in_transaction = drv_in_transaction,                    \
-                .errmsg = drv_errmsg, .close = drv_close,                                          \
+                .exec = drv_exec, .read_text_piece = drv_read_text_piece, .begin = drv_begin,      \
+                .commit = drv_commit, .rollback = drv_rollback,                                    \
+                .in_transaction = drv_in_transaction, .errmsg = drv_errmsg, .close = drv_close,    \
         }
 
 #define DB_STMT_CACHE 128
@@ -173,6 +189,13 @@ char *db_column_strdup(struct db_stmt *st, int col);
 /* Run SQL without results (driver dialect); 0 or a negative errno,
  * logged as db_fail() does. */
 int db_exec(struct db_conn *c, const char *sql);
+
+/* Read at most max bytes of col's value in row key, from byte offset at,
+ * into buf: 0 and their number in *ret_len (less than max only at the
+ * value's end), -ENOENT when there is no such row, or a negative errno
+ * (logged as db_fail() does).  A piece may end inside a UTF-8 sequence. */
+int db_read_text_piece(struct db_conn *c, const struct db_text_column *col, int64_t key,
+                       uint64_t at, char *buf, size_t max, size_t *ret_len);
 
 /* db_exec() for one statement run on every request (BEGIN, COMMIT,
  * SAVEPOINT ...): through the statement cache, so q is static like every

@@ -53,11 +53,20 @@ static const struct db_sql sql_pull = {
         "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
         " AND server_sequence > ?3 ORDER BY server_sequence LIMIT ?4"};
-/* Callers: store_pull_range. */
+/* Callers: store_pull_range.  The payload of the op resumed (?5) is left
+ * out: CASE reads the column only for the other rows, and op_payload
+ * reads the piece wanted. */
 static const struct db_sql sql_pull_range = {
-        "SELECT op_id, device_id, entity_type, entity_id, op_type, payload_json, created_at,"
+        "SELECT op_id, device_id, entity_type, entity_id, op_type,"
+        " CASE WHEN server_sequence = ?5 THEN '' ELSE payload_json END, created_at,"
         " server_sequence FROM server_ops WHERE user_id = ?1 AND vault_id = ?2"
         " AND server_sequence > ?3 AND server_sequence <= ?4 ORDER BY server_sequence"};
+/* Callers: store_pull_range. */
+static const struct db_text_column op_payload = {
+        "server_ops",
+        "payload_json",
+        {.pg = "SELECT encode(substring(convert_to(payload_json, 'UTF8') FROM ?2 FOR ?3), 'hex')"
+               " FROM server_ops WHERE server_sequence = ?1"}};
 static const struct db_sql sql_scope_max = {
         "SELECT coalesce(max(server_sequence), 0) FROM server_ops"
         " WHERE user_id = ?1 AND vault_id = ?2"};
@@ -425,6 +434,26 @@ static struct store_op_view op_view(struct db_stmt *st)
         };
 }
 
+/* The current row of sql_pull or sql_pull_range as op: its payload as a
+ * piece (the op resume names) or whole. */
+static int pull_row(struct db_conn *c, struct db_stmt *st, const struct store_pull_resume *resume,
+                    struct store_op_view *op)
+{
+        *op = op_view(st);
+        if (!resume || op->server_sequence != resume->seq)
+                return 0;
+        size_t n;
+        int r = db_read_text_piece(c, &op_payload, resume->seq, resume->at, resume->buf,
+                                   resume->max, &n);
+        if (r < 0)
+                return r;
+        resume->buf[n] = '\0';
+        op->payload_json = resume->buf;
+        op->payload_at = resume->at;
+        op->payload_cut = n == resume->max;
+        return 0;
+}
+
 static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, int64_t since,
                             size_t limit, store_pull_row_fn row, void *userdata,
                             struct store_pull_info *info)
@@ -441,8 +470,10 @@ static int pull_in_snapshot(struct db_conn *c, const struct store_scope *scope, 
                                 info->has_more = true;
                                 break;
                         }
-                        struct store_op_view op = op_view(st);
-                        r = row(&op, userdata);
+                        struct store_op_view op;
+                        r = pull_row(c, st, NULL, &op);
+                        if (r == 0)
+                                r = row(&op, userdata);
                         if (r < 0)
                                 return r;
                         if (r > 0) {
@@ -479,7 +510,7 @@ int store_pull_page(struct store *s, const struct store_scope *scope, int64_t si
 }
 
 int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
-                     store_pull_row_fn row, void *userdata)
+                     const struct store_pull_resume *resume, store_pull_row_fn row, void *userdata)
 {
         struct db_conn *c;
         int r = 0, rc;
@@ -489,16 +520,16 @@ int store_pull_range(struct store *s, const struct store_scope *scope, int64_t a
                 return r;
         {
                 _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_pull_range);
-                if (!st)
+                if (!st || db_bind_texts(st, STORE_ARGS(scope->user_id, scope->vault_id)) < 0 ||
+                    db_bind_int64(st, 3, after) < 0 || db_bind_int64(st, 4, upto) < 0 ||
+                    db_bind_int64(st, 5, resume ? resume->seq : 0) < 0)
                         r = -EIO;
                 else {
-                        db_bind_text(st, 1, scope->user_id);
-                        db_bind_text(st, 2, scope->vault_id);
-                        db_bind_int64(st, 3, after);
-                        db_bind_int64(st, 4, upto);
                         while ((rc = db_step(st)) == DB_ROW) {
-                                struct store_op_view op = op_view(st);
-                                r = row(&op, userdata);
+                                struct store_op_view op;
+                                r = pull_row(c, st, resume, &op);
+                                if (r == 0)
+                                        r = row(&op, userdata);
                                 if (r != 0)
                                         break;
                         }

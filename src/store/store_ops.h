@@ -174,7 +174,13 @@ struct store_op_view {
         const char *entity_type;
         const char *entity_id;
         const char *op_type;
+        /* The payload's bytes from payload_at on: the whole payload (at 0),
+         * or for the op store_pull_range() resumes, a piece of it, which
+         * may end inside a UTF-8 sequence; payload_cut: more of the
+         * payload follows the piece. */
         const char *payload_json;
+        uint64_t payload_at;
+        bool payload_cut;
         const char *created_at;
         int64_t server_sequence;
 };
@@ -196,13 +202,26 @@ struct store_pull_info {
 int store_pull_page(struct store *s, const struct store_scope *scope, int64_t since, size_t limit,
                     store_pull_row_fn row, void *userdata, struct store_pull_info *ret);
 
+/* An op of store_pull_range() to resume part way through its payload:
+ * only max bytes of it from byte at on are read (into buf, which has room
+ * for max + 1), not the whole payload. */
+struct store_pull_resume {
+        int64_t seq; /* 0: none */
+        uint64_t at;
+        char *buf;
+        size_t max;
+};
+
 /* Hand the scope's ops with after < server_sequence <= upto to row,
  * ascending, from one snapshot, until row returns non-zero (negative: the
- * error returned; positive: stop, 0 returned).  For streaming a page that
+ * error returned; positive: stop, 0 returned); the op resume names (NULL:
+ * none) comes as a piece of its payload.  For streaming a page that
  * store_pull_page() measured, a piece at a time: committed ops never
- * change, so every call sees the same ops. */
+ * change, so every call sees the same ops, and a payload larger than a
+ * piece is read once, not once per piece.  -ENOENT when the resumed op is
+ * gone (its user deleted meanwhile). */
 int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
-                     store_pull_row_fn row, void *userdata);
+                     const struct store_pull_resume *resume, store_pull_row_fn row, void *userdata);
 
 /* Delete idempotency records created before cutoff (RFC 3339).  Returns the
  * number removed. */

@@ -18,6 +18,28 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
         out[2 * len] = '\0';
 }
 
+int hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+int hex_decode(const char *hex, size_t len, uint8_t *out)
+{
+        for (size_t i = 0; i < len; i++) {
+                int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+                if (lo < 0)
+                        return -EINVAL;
+                out[i] = (uint8_t)(hi << 4 | lo);
+        }
+        return 0;
+}
+
 bool hex_is_lower(const char *s, size_t len)
 {
         if (!s)

@@ -17,6 +17,13 @@
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void hex_encode(const uint8_t *in, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int hex_digit(char c);
+
+/* The bytes of the first 2*len characters of hex (either case) into out
+ * (len bytes).  0, or -EINVAL at a character that is not a hex digit. */
+int hex_decode(const char *hex, size_t len, uint8_t *out);
+
 /* Whether s is exactly len characters of lower-case hex. */
 bool hex_is_lower(const char *s, size_t len);
 

@@ -360,6 +360,49 @@ static char *raw_read_until(int fd, const char *needle)
         return buf;
 }
 
+/* An answer that goes out before the request body was read (413 from
+ * Content-Length): the daemon reads and drops what the client still sends
+ * before it closes, so a client that writes its whole body before reading
+ * is not reset, and it gets its answer. */
+static void test_lingering_close(void **state)
+{
+        static const char head[] = "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\n"
+                                   "Content-Type: application/json\r\n"
+                                   "Content-Length: 104857600\r\n\r\n";
+        struct daemon d;
+        char chunk[64 * 1024];
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        memset(chunk, ' ', sizeof(chunk));
+        int fd = raw_connect(&d);
+        raw_send(fd, head, sizeof(head) - 1);
+        raw_send(fd, chunk, sizeof(chunk));
+        /* The answer, and the end of the daemon's side of the stream. */
+        char *got = raw_read_until(fd, "\x01");
+        assert_non_null(strstr(got, "HTTP/1.1 413"));
+        assert_non_null(strstr(got, "\"request_too_large\""));
+        free(got);
+        /* A closed socket would answer this with a reset, and the sends
+         * would fail. */
+        for (int i = 0; i < 16; i++)
+                raw_send(fd, chunk, sizeof(chunk));
+        assert_int_equal(shutdown(fd, SHUT_WR), 0);
+        char byte;
+        assert_int_equal(recv(fd, &byte, 1, 0), 0);
+        int err = -1;
+        socklen_t len = sizeof(err);
+        assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+        assert_int_equal(err, 0);
+        close(fd);
+        /* Served as before. */
+        struct http_result r;
+        assert_int_equal(http_get(&d, "/livez", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_result_free(&r);
+        harness_destroy(&d);
+}
+
 /* A device revoked while its upload is in flight: the rest of the body
  * arrives, but the reference is not stored and the answer is 401. */
 static void test_revoke_during_upload(void **state)
@@ -834,6 +877,7 @@ int main(void)
                 cmocka_unit_test(test_http_framing),
                 cmocka_unit_test(test_conflicts_bounded),
                 cmocka_unit_test(test_pull_page_byte_bound),
+                cmocka_unit_test(test_lingering_close),
                 cmocka_unit_test(test_half_closed_connections),
                 cmocka_unit_test(test_disk_full),
                 cmocka_unit_test(test_refused_at_cap),

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util/json_writer.h"
 
 /* The shared daemon: small payload limit so the 413 case stays cheap. */
 static const char shared_config[] = "limits:\n"
@@ -795,6 +796,186 @@ static void test_pull_paging_and_limits(void **state)
                      "invalid_json", NULL);
 }
 
+/* --- a pull streamed in pieces ------------------------------------------- */
+
+/* Stored payload text (valid JSON) of about len bytes whose escapes fall
+ * across the borders of the 4 KiB pieces a pull is streamed in: escaped
+ * backslashes and quotes, 2-, 3- and 4-byte UTF-8, raw newlines, tabs and
+ * carriage returns between the elements, and mark wherever it is not 0. */
+static char *streamed_payload(size_t len, char mark)
+{
+        static const char *const units[] = {
+                "\\\\", "\\\"", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\\\\\\\\\\""};
+        char *t = malloc(len + 64);
+        size_t n = 0;
+
+        assert_non_null(t);
+        t[n++] = '[';
+        t[n++] = '"';
+        for (size_t k = 0; n < len; k++) {
+                for (size_t a = 0; a < k % 5; a++)
+                        t[n++] = 'a';
+                const char *u = units[k % ELEMENTS(units)];
+                memcpy(t + n, u, strlen(u));
+                n += strlen(u);
+                if (mark && k % 3 == 0)
+                        t[n++] = mark;
+                if (k % 11 == 10) {
+                        memcpy(t + n, "\",\r\n\t\"", 6);
+                        n += 6;
+                }
+        }
+        t[n++] = '"';
+        t[n++] = ']';
+        t[n] = '\0';
+        return t;
+}
+
+/* A JSON string of len - 2 plain letters: nothing to escape. */
+static char *plain_payload(size_t len)
+{
+        char *t = malloc(len + 1);
+
+        assert_non_null(t);
+        memset(t, 'a', len);
+        t[0] = t[len - 1] = '"';
+        t[len] = '\0';
+        return t;
+}
+
+struct streamed_op {
+        char id[16];
+        char *payload; /* as stored */
+};
+
+/* The page as the daemon encodes it whole (util/json_writer.h), from the
+ * ops' stored text and the sequences the page names. */
+static char *streamed_page_expected(const json_t *page, const struct streamed_op *ops, size_t n,
+                                    const char *device_id, size_t *ret_len)
+{
+        struct json_writer w;
+        size_t i;
+        json_t *op;
+
+        json_writer_init(&w, 4096);
+        json_writer_begin_object(&w);
+        json_writer_member_int(&w, "server_sequence",
+                               json_integer_value(json_object_get(page, "server_sequence")));
+        json_writer_member_int(&w, "page_last_sequence",
+                               json_integer_value(json_object_get(page, "page_last_sequence")));
+        json_writer_key(&w, "has_more");
+        json_writer_bool(&w, json_is_true(json_object_get(page, "has_more")));
+        json_writer_key(&w, "ops");
+        json_writer_begin_array(&w);
+        json_array_foreach(json_object_get(page, "ops"), i, op)
+        {
+                const char *id = json_string_value(json_object_get(op, "op_id"));
+                const struct streamed_op *want = NULL;
+                for (size_t k = 0; k < n; k++)
+                        if (id && strcmp(ops[k].id, id) == 0)
+                                want = &ops[k];
+                assert_non_null(want);
+                /* The client reads back exactly what was stored. */
+                assert_string_equal(json_string_value(json_object_get(op, "payload_json")),
+                                    want->payload);
+                json_writer_begin_object(&w);
+                json_writer_member_string(&w, "op_id", want->id);
+                json_writer_member_int(&w, "server_sequence",
+                                       json_integer_value(json_object_get(op, "server_sequence")));
+                json_writer_member_string(&w, "device_id", device_id);
+                json_writer_member_string(&w, "entity_type", "note");
+                json_writer_member_string(&w, "entity_id", want->id);
+                json_writer_member_string(&w, "op_type", "update");
+                json_writer_member_string(&w, "payload_json", want->payload);
+                json_writer_member_string(&w, "created_at", "2026-07-01T10:00:00Z");
+                json_writer_end_object(&w);
+        }
+        json_writer_end_array(&w);
+        json_writer_end_object(&w);
+        char *text = json_writer_finish(&w, ret_len);
+        assert_non_null(text);
+        return text;
+}
+
+/* Payloads of many pieces each, with escapes split across the pieces'
+ * borders, and small ops between them: every page is byte for byte the
+ * whole encoding, on either database. */
+static void test_pull_streamed_pieces(void **state)
+{
+        static const size_t sizes[] = {9000, 2, 70000, 30000, 5, 200000, 4095, 4097, 120000, 50000};
+        struct streamed_op ops[ELEMENTS(sizes)];
+        struct daemon d;
+        char tok[65], dev[29];
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(
+                harness_add_user(&d, "st", "st@example.com", "st-password-1", true, false, NULL),
+                0);
+        harness_pair_ok(&d, "st", "st-password-1", "v", tok, dev);
+        for (size_t i = 0; i < ELEMENTS(sizes); i++) {
+                snprintf(ops[i].id, sizeof(ops[i].id), "piece-%zu", i);
+                /* Op 3 gets control characters, which no pushed (valid
+                 * JSON) payload has, as text an earlier server stored. */
+                if (sizes[i] < 16)
+                        ops[i].payload = strdup("{}");
+                else if (i == ELEMENTS(sizes) - 1)
+                        ops[i].payload = plain_payload(sizes[i]); /* whole pieces unescaped */
+                else
+                        ops[i].payload = streamed_payload(sizes[i], i == 3 ? '~' : 0);
+                assert_non_null(ops[i].payload);
+                char *op = op_json(ops[i].id, "note", ops[i].id, "update", ops[i].payload, 0);
+                size_t cap = strlen(op) + 16;
+                char *body = malloc(cap);
+                assert_non_null(body);
+                snprintf(body, cap, "{\"ops\":[%s]}", op);
+                free(op);
+                struct http_result r = post(&d, "/api/v1/sync/push", tok, body);
+                assert_int_equal(r.status, 200);
+                http_result_free(&r);
+                free(body);
+        }
+        assert_int_equal(harness_db_exec(&d, "UPDATE server_ops SET payload_json = "
+                                             "replace(payload_json, '~', '\x01\x1f\x7f')"
+                                             " WHERE op_id = 'piece-3'"),
+                         0);
+        for (char *c = ops[3].payload; (c = strchr(c, '~'));) {
+                size_t rest = strlen(c + 1) + 1;
+                char *grown = realloc(ops[3].payload, strlen(ops[3].payload) + 3);
+                assert_non_null(grown);
+                c = grown + (c - ops[3].payload);
+                ops[3].payload = grown;
+                memmove(c + 3, c + 1, rest);
+                memcpy(c, "\x01\x1f\x7f", 3);
+                c += 3;
+        }
+
+        long long since = 0;
+        size_t seen = 0;
+        bool more = true;
+        while (more) {
+                char req[96];
+                struct http_result r;
+                snprintf(req, sizeof(req), "{\"since_sequence\":%lld}", since);
+                assert_int_equal(http_post_json(&d, "/api/v1/sync/pull", tok, req, &r), 0);
+                assert_int_equal(r.status, 200);
+                assert_non_null(r.json);
+                size_t len;
+                char *want = streamed_page_expected(r.json, ops, ELEMENTS(ops), dev, &len);
+                assert_int_equal(r.body_len, len);
+                assert_memory_equal(r.body, want, len);
+                free(want);
+                seen += json_array_size(json_object_get(r.json, "ops"));
+                more = json_is_true(json_object_get(r.json, "has_more"));
+                since = json_integer_value(json_object_get(r.json, "page_last_sequence"));
+                http_result_free(&r);
+        }
+        assert_int_equal(seen, ELEMENTS(ops));
+        for (size_t i = 0; i < ELEMENTS(ops); i++)
+                free(ops[i].payload);
+        harness_destroy(&d);
+}
+
 static void test_isolation(void **state)
 {
         (void)state;
@@ -1448,6 +1629,7 @@ int main(void)
                 cmocka_unit_test(test_idempotency),
                 cmocka_unit_test(test_conflicts),
                 cmocka_unit_test(test_pull_paging_and_limits),
+                cmocka_unit_test(test_pull_streamed_pieces),
                 cmocka_unit_test(test_isolation),
                 cmocka_unit_test(test_paging_during_pushes),
                 cmocka_unit_test(test_longpoll_timeout),

@@ -203,6 +203,13 @@ static void test_text_helpers(void **state)
         assert_true(hex_is_lower("00ff", 4));
         assert_false(hex_is_lower("00FF", 4));
         assert_false(hex_is_lower("00ff0", 4));
+        uint8_t bytes[3];
+        assert_int_equal(hex_decode("00fFa5", 3, bytes), 0);
+        assert_memory_equal(bytes, "\x00\xff\xa5", 3);
+        assert_int_equal(hex_decode("0g", 1, bytes), -EINVAL);
+        assert_int_equal(hex_decode("a", 1, bytes), -EINVAL); /* ends inside a byte */
+        assert_int_equal(hex_digit('F'), 15);
+        assert_int_equal(hex_digit('%'), -1);
         strcpy(buf, "  MiXed \t");
         assert_string_equal(str_ascii_lower(str_trim(buf)), "mixed");
         assert_true(str_has_crlf("a\r\nb"));

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/text.h"
 
 /* Connect timeout (seconds) and statement timeout (milliseconds). */
 #define PG_CONNECT_TIMEOUT_S "5"
@@ -350,6 +351,35 @@ static int drv_exec(struct db_conn *dc, const char *sql)
                 r = result_errno(c, res);
         PQclear(res);
         return r;
+}
+
+/* col->piece answers the bytes in hex: the text protocol carries any
+ * byte, and a piece may end inside a UTF-8 sequence. */
+static int drv_read_text_piece(struct db_conn *c, const struct db_text_column *col, int64_t key,
+                               uint64_t at, char *buf, size_t max, size_t *ret_len)
+{
+        _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &col->piece);
+        int r;
+
+        if (!st)
+                return -EIO;
+        if (db_bind_int64(st, 1, key) < 0 || db_bind_int64(st, 2, (int64_t)at + 1) < 0 ||
+            db_bind_int64(st, 3, (int64_t)max) < 0)
+                return -EIO;
+        r = db_step(st);
+        if (r == DB_DONE)
+                return -ENOENT;
+        if (r < 0)
+                return r;
+        const char *hex = db_column_text(st, 0);
+        size_t n = strlen(hex) / 2;
+        if (n > max || hex_decode(hex, n, (uint8_t *)buf) < 0) {
+                snprintf(conn_of(c)->errmsg, sizeof(conn_of(c)->errmsg),
+                         "a piece of text came back malformed");
+                return -EIO;
+        }
+        *ret_len = n;
+        return 0;
 }
 
 static bool drv_in_transaction(struct db_conn *dc)

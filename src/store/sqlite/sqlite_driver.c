@@ -199,6 +199,33 @@ static const char *drv_errmsg(struct db_conn *c)
         return sqlite3_errmsg(sqlite_db(c));
 }
 
+/* Incremental blob I/O reads TEXT values as well, from the row's pages
+ * at the offset, without loading the value whole. */
+static int drv_read_text_piece(struct db_conn *c, const struct db_text_column *col, int64_t key,
+                               uint64_t at, char *buf, size_t max, size_t *ret_len)
+{
+        sqlite3_blob *blob = NULL;
+        int rc, bytes;
+
+        rc = sqlite3_blob_open(sqlite_db(c), "main", col->table, col->column, key, 0, &blob);
+        if (rc != SQLITE_OK) {
+                bool gone = strncmp(sqlite3_errmsg(sqlite_db(c)), "no such rowid", 13) == 0;
+                sqlite3_blob_close(blob);
+                return gone ? -ENOENT : sqlite_fail(rc);
+        }
+        bytes = sqlite3_blob_bytes(blob);
+        if (at < (uint64_t)bytes) {
+                size_t n = (size_t)bytes - (size_t)at;
+                if (n > max)
+                        n = max;
+                rc = sqlite3_blob_read(blob, buf, (int)n, (int)at);
+                if (rc == SQLITE_OK)
+                        *ret_len = n;
+        }
+        sqlite3_blob_close(blob);
+        return rc == SQLITE_OK ? 0 : sqlite_fail(rc);
+}
+
 static void drv_close(struct db_conn *c)
 {
         struct sqlite_conn *sc = (struct sqlite_conn *)c;
