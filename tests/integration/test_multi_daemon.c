@@ -23,7 +23,11 @@
  *    a push that got no answer is sent again with its idempotency key, and
  *    in the end every acknowledged op is stored exactly once and the others
  *    keep serving;
- *  - a blob uploaded through one daemon is downloaded through the others.
+ *  - a blob uploaded through one daemon is downloaded through the others;
+ *  - a daemon whose listening connection is refused at start (its role's
+ *    connection limit leaves room for the store only) serves anyway, its
+ *    long polls are woken by the high-water check until the connection is
+ *    made, then by notifications again.
  * No test waits by sleeping or asserts how long something took.
  */
 #include <setjmp.h>
@@ -112,16 +116,19 @@ static void test_round_robin_and_kill(void **state)
 
 struct cluster {
         struct daemon d[N_DAEMONS];
+        int n; /* daemons started */
         struct harness_rr rr;
+        char role[80]; /* test_listener_down_at_start: the second daemon's */
 };
 
 static const char cluster_yaml[] = "trusted_proxies: [\"127.0.0.1\"]\n"
                                    "web:\n  server_name: daemon-%d\n";
 
-/* Set-up of each test below: three daemons on the database and the blob
- * directory of the first, behind the round robin, in *state; NULL (the
- * test skips) on SQLite. */
-static int cluster_start(void **state)
+/* Set-up: n daemons on the database and the blob directory of the first,
+ * behind the round robin, with the user alice, in *state (set first, so
+ * that the tear-down stops what started); NULL (the test skips) on
+ * SQLite. */
+static int cluster_new(void **state, int n)
 {
         struct cluster *c;
         struct daemon *ds[N_DAEMONS];
@@ -132,23 +139,29 @@ static int cluster_start(void **state)
                 return 0;
         c = calloc(1, sizeof(*c));
         assert_non_null(c);
+        *state = c;
         c->rr = (struct harness_rr)HARNESS_RR_INIT;
         harness_set_unique_client_ips(true);
-        for (int i = 0; i < N_DAEMONS; i++) {
+        for (int i = 0; i < n; i++) {
                 snprintf(yaml[i], sizeof(yaml[i]), cluster_yaml, i);
                 struct daemon_options o = {.config_yaml = yaml[i],
                                            .notify = true,
                                            .share_with = i > 0 ? &c->d[0] : NULL};
                 assert_int_equal(harness_start(&c->d[i], &o), 0);
                 ds[i] = &c->d[i];
+                c->n = i + 1;
         }
-        assert_int_equal(harness_rr_start(&c->rr, ds, N_DAEMONS), 0);
+        assert_int_equal(harness_rr_start(&c->rr, ds, (size_t)n), 0);
         assert_int_equal(harness_add_user(&c->d[0], "alice", "alice@example.com",
                                           "alice-password-1", true, false, NULL),
                          0);
         harness_note_secret("alice-password-1");
-        *state = c;
         return 0;
+}
+
+static int cluster_start(void **state)
+{
+        return cluster_new(state, N_DAEMONS);
 }
 
 /* Tear-down, also after a failure.  The first daemon owns the database:
@@ -160,7 +173,7 @@ static int cluster_stop(void **state)
         if (!c)
                 return 0;
         harness_rr_stop(&c->rr);
-        for (int i = N_DAEMONS - 1; i >= 0; i--)
+        for (int i = c->n - 1; i >= 0; i--)
                 harness_destroy(&c->d[i]);
         free(c);
         return 0;
@@ -647,6 +660,89 @@ static void test_blob_across_daemons(void **state)
         http_result_free(&r);
 }
 
+/* --- a daemon whose listening connection cannot be made ---------------------- */
+
+/* The connection limit of the second daemon's role: room for the store's
+ * connections (a writer and APP_STORE_READERS readers), not for the
+ * listening one. */
+#define STORE_CONNS "9"
+
+/* Set-up: the first daemon and the role (inheriting the rights of the
+ * database's owner); the test starts the second one.  NULL on SQLite. */
+static int limited_start(void **state)
+{
+        struct cluster *c;
+        char *owner, sql[256];
+
+        cluster_new(state, 1);
+        c = *state;
+        if (!c)
+                return 0;
+        /* Roles are the cluster's: named after this test's database. */
+        snprintf(c->role, sizeof(c->role), "%s_limited", c->d[0].pg_db);
+        owner = harness_sql_text(&c->d[0], "SELECT current_user");
+        assert_non_null(owner);
+        snprintf(sql, sizeof(sql),
+                 "CREATE ROLE %s LOGIN CONNECTION LIMIT " STORE_CONNS " IN ROLE \"%s\"", c->role,
+                 owner);
+        free(owner);
+        assert_int_equal(harness_db_exec(&c->d[0], sql), 0);
+        return 0;
+}
+
+/* The second daemon first, then its role, then the first daemon. */
+static int limited_stop(void **state)
+{
+        struct cluster *c = *state;
+        char sql[128];
+
+        if (c && c->n > 1) {
+                harness_destroy(&c->d[1]);
+                c->n = 1;
+        }
+        if (c && c->role[0]) {
+                snprintf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s", c->role);
+                (void)harness_db_exec(&c->d[0], sql);
+        }
+        return cluster_stop(state);
+}
+
+/* The listening connection is refused at start: the daemon serves anyway,
+ * and its long polls are woken by the high-water check every second until
+ * the connection is made, then by notifications again. */
+static void test_listener_down_at_start(void **state)
+{
+        struct cluster *c = *state;
+        struct daemon *b;
+        char tok_a[65], tok_b[65];
+
+        if (!c) {
+                skip();
+                return;
+        }
+        b = &c->d[1];
+        struct daemon_options o = {.notify = true, .share_with = &c->d[0]};
+        assert_int_equal(harness_prepare(b, &o), 0);
+        c->n = 2;
+        size_t len = strlen(b->pg_url);
+        snprintf(b->pg_url + len, sizeof(b->pg_url) - len, "%suser=%s",
+                 strchr(b->pg_url, '?') ? "&" : "?", c->role);
+        assert_int_equal(harness_write_config(b, "trusted_proxies: [\"127.0.0.1\"]\n"), 0);
+        assert_int_equal(harness_start(b, &o), 0);
+        assert_true(harness_wait_log(b, "Cannot listen for other daemons' pushes yet", 20000));
+
+        pair(&c->d[0], "down", tok_a);
+        pair(b, "down", tok_b);
+        expect_wakeup(c, 1, 0, tok_b, tok_a, "fallback-a");
+
+        /* Room for the listening connection: it is made, and said so. */
+        char sql[128];
+        snprintf(sql, sizeof(sql), "ALTER ROLE %s CONNECTION LIMIT -1", c->role);
+        assert_int_equal(harness_db_exec(&c->d[0], sql), 0);
+        assert_true(harness_wait_log(b, "Database notifications back", 30000));
+        expect_wakeup(c, 1, 0, tok_b, tok_a, "notified-a");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -658,6 +754,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_kill_mid_push, cluster_start, cluster_stop),
                 cmocka_unit_test_setup_teardown(test_blob_across_daemons, cluster_start,
                                                 cluster_stop),
+                cmocka_unit_test_setup_teardown(test_listener_down_at_start, limited_start,
+                                                limited_stop),
         };
         return cmocka_run_group_tests_name("multi-daemon", tests, NULL, NULL);
 }
