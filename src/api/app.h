@@ -23,6 +23,8 @@ struct workq;
 struct upload_slots;
 struct health_monitor;
 struct api_metrics;
+struct pg_changes;
+struct longpoll_remote;
 
 /* Where the SMTP settings an administrator sees came from (static strings:
  * SMTP_SOURCE_*), for GET /admin/api/smtp. */
@@ -44,6 +46,11 @@ struct app {
         struct store *store;
         struct ratelimit *ratelimit;
         struct longpoll *longpoll;
+        /* On PostgreSQL: pushes committed by any daemon sharing the
+         * database, heard on a connection of their own, and the thread
+         * that wakes this daemon's long polls with them; NULL on SQLite. */
+        struct pg_changes *changes;
+        struct longpoll_remote *remote_wakeups;
         struct blob_store *blobs;
         struct mail_client *mail;
         struct workq *background;     /* jobs answered requests leave behind */

@@ -12,12 +12,15 @@
 
 #include "api/health.h"
 #include "api/longpoll.h"
+#include "api/longpoll_remote.h"
 #include "api/upload_slots.h"
 #include "api/metrics.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
 #include "mailer/mail_client.h"
+#include "store/pg/pg_changes.h"
 #include "store/store.h"
+#include "store/store_ops.h"
 #include "store/store_users.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -88,6 +91,37 @@ static int open_store(struct app *app)
         return 0;
 }
 
+/* The fallback check of the wake-ups: the store's high-water mark. */
+static int read_high_water(void *userdata, int64_t *ret_seq)
+{
+        return store_last_sequence(userdata, ret_seq);
+}
+
+/* On PostgreSQL, long polls are also woken by pushes other daemons commit
+ * on the shared database (docs/scaling.md section 5): listen on a
+ * connection of its own, made now, before the seccomp filter, and start
+ * the thread that hands what it hears to the long-poll table.  A listener
+ * that cannot connect yet keeps retrying on that thread. */
+static int start_remote_wakeups(struct app *app)
+{
+        const char *url = app->config->database.url;
+        int r;
+
+        if (!url)
+                return 0;
+        r = pg_changes_new(url, read_high_water, app->store, &app->changes);
+        if (r == -ECONNREFUSED)
+                log_warning("Cannot listen for other daemons' pushes yet; long polls are woken "
+                            "by a sequence check every %d ms until the connection is made",
+                            PG_CHANGES_FALLBACK_MS);
+        else if (r < 0)
+                return log_error_errno(r, "Cannot listen for other daemons' pushes: %m");
+        r = longpoll_remote_start(app->longpoll, app->changes, &app->remote_wakeups);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the long-poll wake-up thread: %m");
+        return 0;
+}
+
 int app_new(struct config *config, const char *data_dir, struct app **ret)
 {
         struct app *app = calloc(1, sizeof(*app));
@@ -130,6 +164,9 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
                 log_error_errno(r, "Cannot set up request state: %m");
                 goto fail;
         }
+        r = start_remote_wakeups(app);
+        if (r < 0)
+                goto fail;
         *ret = app;
         return 0;
 fail:
@@ -141,6 +178,9 @@ void app_free(struct app *app)
 {
         if (!app)
                 return;
+        /* The wake-up thread uses the long-poll table and the store. */
+        longpoll_remote_stop(app->remote_wakeups);
+        pg_changes_free(app->changes);
         health_monitor_free(app->health);
         if (workq_free(app->deferred, DEFERRED_DRAIN_TIMEOUT_MS) < 0) {
                 log_warning("Deferred writes still waiting for the database at shutdown");

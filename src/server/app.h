@@ -2,7 +2,8 @@
 /*
  * Creating and releasing the daemon's shared state (struct app, api/app.h):
  * the data directory, the blob store, the database (migrated), and the
- * in-memory request state (rate limiter, long polls, background queue).
+ * in-memory request state (rate limiter, long polls, background queue),
+ * and on PostgreSQL the wake-ups of long polls by other daemons.
  * The mail client is attached later by start-up (it depends on the flags)
  * and released here with the rest.
  */

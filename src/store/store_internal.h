@@ -55,6 +55,12 @@ struct store_backend {
         int (*check)(struct db_conn *c, store_problem_fn problem, void *userdata, unsigned *n);
         /* A cheap query for store_probe(). */
         const struct db_sql *probe;
+        /* Inside a push's transaction: announce, at commit, that the push
+         * in (user_id, vault_id) reached seq to the other daemons sharing
+         * the database (PostgreSQL: NOTIFY, store/pg/pg_changes.h).  NULL
+         * when the database serves one daemon (SQLite). */
+        int (*push_notify)(struct db_conn *c, const char *user_id, const char *vault_id,
+                           int64_t seq);
 };
 
 extern const struct store_backend store_backend_sqlite;

@@ -17,6 +17,7 @@ static const struct db_sql sql_idem_get = {
 static const struct db_sql sql_idem_put = {
         "INSERT INTO server_idempotency_keys (user_id, vault_id, idempotency_key, response_json,"
         " created_at) VALUES (?1, ?2, ?3, ?4, ?5)"};
+/* Also store_pull_page, store_last_sequence. */
 static const struct db_sql sql_last_seq_get = {
         "SELECT value FROM server_meta WHERE key = 'last_sequence'"};
 /* The same in a push: on PostgreSQL the row stays locked until the push
@@ -229,6 +230,13 @@ static int get_last_sequence(struct db_conn *c, bool lock, int64_t *ret)
         return r == -ENOENT ? -EIO : r; /* the row is created with the schema */
 }
 
+int store_last_sequence(struct store *s, int64_t *ret)
+{
+        int r = store_read_one(s, &sql_last_seq_get, "read last sequence", store_row_int64, ret,
+                               NULL, 0);
+        return r == -ENOENT ? -EIO : r;
+}
+
 /* Insert one op with sequence seq; returns 1 when stored, 0 when its
  * op_id already exists in the scope. */
 static int insert_op(struct db_conn *c, const struct store_push *p, const struct store_op_in *op,
@@ -270,8 +278,8 @@ static bool has_key(const struct store_push *p)
         return p->idempotency_key && *p->idempotency_key;
 }
 
-static int push_in_transaction(struct db_conn *c, const struct store_push *p,
-                               struct store_push_result *res)
+static int push_in_transaction(const struct store_backend *be, struct db_conn *c,
+                               const struct store_push *p, struct store_push_result *res)
 {
         size_t conflicts_cap = 0;
         int64_t seq = 0;
@@ -327,6 +335,12 @@ static int push_in_transaction(struct db_conn *c, const struct store_push *p,
                 r = step_done(c, st, "update last sequence");
                 if (r < 0)
                         return r;
+                /* Long polls on the other daemons (delivered at commit). */
+                if (be->push_notify) {
+                        r = be->push_notify(c, p->scope.user_id, p->scope.vault_id, seq);
+                        if (r < 0)
+                                return r;
+                }
         }
         if (p->touch_device) {
                 r = STORE_RUN(c, &sql_device_seen, "update device last_seen", p->device_id, now,
@@ -365,12 +379,13 @@ static const struct db_sql sql_savepoint = {"SAVEPOINT push"};
 static const struct db_sql sql_rollback_to = {"ROLLBACK TO push"};
 static const struct db_sql sql_release = {"RELEASE push"};
 
-static void run_push_job(struct db_conn *c, struct store_push_job *job, bool savepoint)
+static void run_push_job(struct store *s, struct db_conn *c, struct store_push_job *job,
+                         bool savepoint)
 {
         int r = savepoint ? db_exec_cached(c, &sql_savepoint) : 0;
 
         if (r >= 0) {
-                r = push_in_transaction(c, job->push, &job->res);
+                r = push_in_transaction(s->be, c, job->push, &job->res);
                 if (savepoint) {
                         if (r < 0 || job->res.replayed)
                                 (void)db_exec_cached(c, &sql_rollback_to);
@@ -394,7 +409,7 @@ static int try_push_batch(struct store *s, struct store_push_job *batch, bool sa
         if (r < 0)
                 return r;
         for (struct store_push_job *j = batch; j; j = j->next) {
-                run_push_job(c, j, savepoints);
+                run_push_job(s, c, j, savepoints);
                 if (j->r < 0 && !savepoints) {
                         (void)store_write_end(s, c, j->r, false);
                         for (struct store_push_job *k = batch; k; k = k->next) {

@@ -223,6 +223,11 @@ struct store_pull_resume {
 int store_pull_range(struct store *s, const struct store_scope *scope, int64_t after, int64_t upto,
                      const struct store_pull_resume *resume, store_pull_row_fn row, void *userdata);
 
+/* The server-wide high-water mark: the highest sequence committed by any
+ * daemon (0 before the first push), read on a snapshot of its own.  For
+ * the long-poll wake-up's fallback check (store/pg/pg_changes.h). */
+int store_last_sequence(struct store *s, int64_t *ret);
+
 /* Delete idempotency records created before cutoff (RFC 3339).  Returns the
  * number removed. */
 int store_idempotency_expire(struct store *s, const char *cutoff);

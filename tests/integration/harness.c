@@ -320,6 +320,23 @@ bool harness_on_pg(void)
         return base && *base;
 }
 
+/* daemon_options.share_with: owner's database URL (d does not own it:
+ * pg_db stays empty, so harness_destroy() leaves it), and <data>/blobs a
+ * link to owner's blob directory. */
+static int share_state(struct daemon *d, const struct daemon *owner)
+{
+        char blobs[PATH_MAX + 8], link[PATH_MAX + 8];
+
+        if (!owner->pg_url[0])
+                return -EOPNOTSUPP;
+        snprintf(d->pg_url, sizeof(d->pg_url), "%s", owner->pg_url);
+        snprintf(blobs, sizeof(blobs), "%s/blobs", owner->data_dir);
+        snprintf(link, sizeof(link), "%s/blobs", d->data_dir);
+        if (mkdir(blobs, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        return symlink(blobs, link) < 0 ? -errno : 0;
+}
+
 int harness_prepare(struct daemon *d, const struct daemon_options *o)
 {
         const char *tmp = getenv("TMPDIR");
@@ -349,7 +366,11 @@ int harness_prepare(struct daemon *d, const struct daemon_options *o)
         } else if (mkdir(d->data_dir, 0750) < 0)
                 return -errno;
 
-        if (!(o && o->copy_data_from)) {
+        if (o && o->share_with) {
+                int r = share_state(d, o->share_with);
+                if (r < 0)
+                        return r;
+        } else if (!(o && o->copy_data_from)) {
                 int r = pg_create(d);
                 if (r < 0)
                         return r;

@@ -88,6 +88,13 @@ struct daemon_options {
         /* Give the daemon a NOTIFY_SOCKET the harness reads (d->notify_fd):
          * harness_notify_read(), harness_wait_pulls(). */
         bool notify;
+        /* Several daemons on one cluster's state: use the PostgreSQL
+         * database and the blob directory of this daemon (prepared or
+         * started before, and destroyed after this one) instead of fresh
+         * ones.  <data>/blobs is then a symbolic link to its blob
+         * directory.  PostgreSQL only: harness_prepare() fails with
+         * -EOPNOTSUPP on SQLite. */
+        const struct daemon *share_with;
 };
 
 /* --- waiting for a condition ----------------------------------------------- */

@@ -4,7 +4,8 @@
  * by tests/integration/with-postgresql.sh, which starts a throwaway
  * cluster): a push committed on one connection reaches every listener
  * with its scope and sequence, a rolled-back one reaches none, odd ids
- * survive the payload, a listener whose server process is terminated comes
+ * survive the payload, a payload of the sequence alone (a scope too long
+ * to send) wakes everyone, a listener whose server process is terminated comes
  * back and reports what it missed, and a listener that cannot connect at
  * all still reports pushes through the high-water check.  Then the whole
  * path of a long poll on one daemon woken by a push through another: the
@@ -246,6 +247,28 @@ static bool backend_gone(int pid)
 /* The listener's server process dies; a push commits while no one
  * listens.  The listener notices, reconnects, and reports "all" from the
  * high-water check, without the lost notification. */
+/* A push whose scope does not fit a payload announces its sequence alone:
+ * every listener reports "all" up to it. */
+static void test_scope_unknown_wakes_all(void **state)
+{
+        const char *params[] = {"77"};
+        struct pg_changes *a = NULL;
+        struct pg_changes_batch out = {0};
+        PGresult *res;
+        (void)state;
+
+        assert_int_equal(pg_changes_new(url, read_hwm, NULL, &a), 0);
+        res = PQexecParams(db, pg_changes_notify_sql(), 1, NULL, params, NULL, NULL, 0);
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        PQclear(res);
+        wait_change(a, &out, NULL, NULL);
+        assert_true(out.all);
+        assert_int_equal(out.n, 0);
+        assert_true(out.all_seq >= 77);
+        pg_changes_batch_done(&out);
+        pg_changes_free(a);
+}
+
 static void test_reconnect_reports_missed(void **state)
 {
         struct pg_changes *a = NULL;
@@ -391,6 +414,7 @@ int main(void)
                 cmocka_unit_test(test_push_reaches_every_listener),
                 cmocka_unit_test(test_rollback_not_delivered),
                 cmocka_unit_test(test_odd_ids_survive),
+                cmocka_unit_test(test_scope_unknown_wakes_all),
                 cmocka_unit_test(test_reconnect_reports_missed),
                 cmocka_unit_test(test_fallback_while_disconnected),
                 cmocka_unit_test(test_longpoll_woken_across_daemons),

@@ -369,7 +369,7 @@ static void test_lingering_close(void **state)
         static const char head[] = "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\n"
                                    "Content-Type: application/json\r\n"
                                    "Content-Length: 104857600\r\n\r\n";
-        struct daemon d;
+        struct daemon d = {0};
         char chunk[64 * 1024];
         (void)state;
 

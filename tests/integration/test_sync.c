@@ -904,7 +904,7 @@ static void test_pull_streamed_pieces(void **state)
 {
         static const size_t sizes[] = {9000, 2, 70000, 30000, 5, 200000, 4095, 4097, 120000, 50000};
         struct streamed_op ops[ELEMENTS(sizes)];
-        struct daemon d;
+        struct daemon d = {0};
         char tok[65], dev[29];
         (void)state;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/db.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 
@@ -35,8 +36,11 @@ void pg_changes_batch_done(struct pg_changes_batch *b)
 
 const char *pg_changes_notify_sql(void)
 {
-        return "SELECT pg_notify('" PG_CHANGES_CHANNEL "', $1)";
+        return PG_CHANGES_NOTIFY_SQL("$1");
 }
+
+/* Callers: pg_changes_push_notify. */
+static const struct db_sql sql_notify = {PG_CHANGES_NOTIFY_SQL("?1")};
 
 /* "<seq> <length of user_id> <user_id><vault_id>": the ids may hold any
  * character but NUL, so the first is delimited by its length. */
@@ -49,6 +53,27 @@ int pg_changes_payload(char *buf, size_t size, const char *user_id, const char *
         return n < 0 || (size_t)n >= size ? -ENOBUFS : 0;
 }
 
+int pg_changes_push_notify(struct db_conn *c, const char *user_id, const char *vault_id,
+                           int64_t seq)
+{
+        char payload[PG_CHANGES_PAYLOAD_MAX];
+        _cleanup_stmt_ struct db_stmt *st = NULL;
+        int r;
+
+        if (pg_changes_payload(payload, sizeof(payload), user_id, vault_id, seq) < 0)
+                snprintf(payload, sizeof(payload), "%" PRId64, seq); /* scope unknown */
+        st = db_stmt(c, &sql_notify);
+        if (!st)
+                return -EIO;
+        r = db_bind_text(st, 1, payload);
+        if (r < 0)
+                return r;
+        r = db_step(st);
+        return r < 0 ? db_fail(c, r, "notify other daemons") : 0;
+}
+
+/* 0 with the scope in ret, or with ret->user_id NULL for a payload that
+ * names no scope (the sequence alone); -EINVAL for anything else. */
 static int parse_payload(const char *p, struct pg_change *ret)
 {
         char *end;
@@ -57,7 +82,14 @@ static int parse_payload(const char *p, struct pg_change *ret)
 
         errno = 0;
         seq = strtoll(p, &end, 10);
-        if (errno || end == p || *end != ' ' || seq < 0)
+        if (errno || end == p || seq < 0)
+                return -EINVAL;
+        if (*end == '\0') {
+                ret->seq = seq;
+                ret->user_id = ret->vault_id = NULL;
+                return 0;
+        }
+        if (*end != ' ')
                 return -EINVAL;
         p = end + 1;
         ulen = strtoul(p, &end, 10);
@@ -213,8 +245,9 @@ static int drain(struct pg_changes *c, struct pg_changes_batch *out)
                 PQfreemem(n);
                 if (r == -ENOMEM)
                         return r;
-                if (r < 0 || out->n == PG_CHANGES_BATCH) {
-                        /* Unreadable or one too many: wake everyone. */
+                if (r < 0 || !ch.user_id || out->n == PG_CHANGES_BATCH) {
+                        /* Unreadable, without a scope, or one too many:
+                         * wake everyone. */
                         out->all = true;
                         if (r == 0 && ch.seq > c->seen)
                                 c->seen = ch.seq;

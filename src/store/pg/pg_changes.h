@@ -90,12 +90,32 @@ int pg_changes_backend_pid(const struct pg_changes *c);
 
 /*
  * The statement a push runs inside its transaction, with one text
- * parameter: the payload.  NOTIFY's payload is at most 8000 bytes, which
- * a 256-byte vault_id and a user id keep far from.
+ * parameter written as PARAM ("$1" for libpq, "?1" for the store's
+ * statement layer): the payload.
  */
-const char *pg_changes_notify_sql(void);
+#define PG_CHANGES_NOTIFY_SQL(param) "SELECT pg_notify('" PG_CHANGES_CHANNEL "', " param ")"
+const char *pg_changes_notify_sql(void); /* PG_CHANGES_NOTIFY_SQL("$1") */
+
+/* The longest payload sent with a scope; NOTIFY takes at most 8000 bytes,
+ * and a push's scope (a 24-character user id, a vault_id of at most 256
+ * bytes when paired through this server) is far from both. */
+#define PG_CHANGES_PAYLOAD_MAX 1024
 
 /* Write the payload for a push in (user_id, vault_id) up to seq into buf.
- * Returns 0, or -ENOBUFS when size is too small. */
+ * Returns 0, or -ENOBUFS when size is too small.  A payload of the
+ * sequence alone (a scope too long for PG_CHANGES_PAYLOAD_MAX) is read by
+ * every listener as "scope unknown": it wakes every waiter. */
 int pg_changes_payload(char *buf, size_t size, const char *user_id, const char *vault_id,
                        int64_t seq);
+
+struct db_conn;
+
+/*
+ * Inside the push transaction on c (a PostgreSQL connection of the store):
+ * tell every listening daemon, at commit, that the push in (user_id,
+ * vault_id) reached seq.  Nothing is sent when the transaction (or the
+ * savepoint around the push) rolls back.  Returns 0 or a negative errno
+ * (db.h's mapping).
+ */
+int pg_changes_push_notify(struct db_conn *c, const char *user_id, const char *vault_id,
+                           int64_t seq);

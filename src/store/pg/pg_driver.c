@@ -20,6 +20,7 @@
  *    -EBUSY after the same bounded wait as on SQLite.
  */
 #include "store/pg/pg.h"
+#include "store/pg/pg_changes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -552,4 +553,5 @@ const struct store_backend store_backend_pg = {
         .backup = be_backup,
         .check = be_check,
         .probe = &sql_probe,
+        .push_notify = pg_changes_push_notify,
 };
