@@ -17,6 +17,8 @@
  *   sync-bench --url URL --pid PID --data DIR  use a running one
  *   --push-only        the push scenario alone
  *   --push-clients N   N pushing devices instead of 8 (at most 64)
+ *   --pushes N         N pushes in all instead of 2 000 (a longer run for
+ *                      a profiler; "pushing" is printed as they start)
  *
  * A running daemon must list 127.0.0.1 in trusted_proxies (each pairing
  * comes from its own X-Forwarded-For address, under the rate limits); the
@@ -40,7 +42,7 @@
 
 #define PUSH_CLIENTS      8 /* --push-clients N: up to PUSH_CLIENTS_MAX */
 #define PUSH_CLIENTS_MAX  64
-#define PUSHES            2000 /* shared among the push clients */
+#define PUSHES            2000 /* shared among the push clients; --pushes N */
 #define OPS_PER_PUSH      10
 #define PULL_CLIENTS      8
 #define PULLS_PER_CLIENT  500
@@ -380,7 +382,7 @@ int main(int argc, char **argv)
         char pw[] = "bench-password-1";
         struct worker pushers[PUSH_CLIENTS_MAX], pullers[PULL_CLIENTS];
         pthread_t t[PUSH_CLIENTS_MAX > PULL_CLIENTS ? PUSH_CLIENTS_MAX : PULL_CLIENTS];
-        int push_clients = PUSH_CLIENTS;
+        int push_clients = PUSH_CLIENTS, pushes = PUSHES;
         const char *target = NULL, *data = NULL;
         long pid = 0;
         bool push_only = false;
@@ -391,6 +393,8 @@ int main(int argc, char **argv)
                         push_only = true;
                 else if (i + 1 < argc && strcmp(argv[i], "--push-clients") == 0)
                         push_clients = atoi(argv[++i]);
+                else if (i + 1 < argc && strcmp(argv[i], "--pushes") == 0)
+                        pushes = atoi(argv[++i]);
                 else if (i + 1 < argc && strcmp(argv[i], "--url") == 0)
                         target = argv[++i];
                 else if (i + 1 < argc && strcmp(argv[i], "--pid") == 0)
@@ -403,9 +407,9 @@ int main(int argc, char **argv)
                 }
         }
         if (((target || data || pid) && !(target && data && pid > 0)) || push_clients < 1 ||
-            push_clients > PUSH_CLIENTS_MAX) {
-                fprintf(stderr, "usage: sync-bench [--push-only] [--push-clients N] [--url URL "
-                                "--pid PID --data DIR]\n");
+            push_clients > PUSH_CLIENTS_MAX || pushes < push_clients) {
+                fprintf(stderr, "usage: sync-bench [--push-only] [--push-clients N] [--pushes N] "
+                                "[--url URL --pid PID --data DIR]\n");
                 return 2;
         }
         snprintf(run_tag, sizeof(run_tag), "%lx",
@@ -434,7 +438,7 @@ int main(int argc, char **argv)
         proc_print_memory(d.pid, "at start");
 
         /* 1. push: four devices a user (the pair rule allows five). */
-        int per_client = PUSHES / push_clients;
+        int per_client = pushes / push_clients;
         for (int i = 0; i < push_clients; i++) {
                 char more[64];
                 const char *user = i < 4 ? u1 : u2;
@@ -451,6 +455,8 @@ int main(int argc, char **argv)
                         return 1;
                 }
         }
+        printf("pushing\n");
+        fflush(stdout);
         double c0 = proc_cpu_s(d.pid), t0 = now_s();
         for (int i = 0; i < push_clients; i++)
                 pthread_create(&t[i], NULL, push_worker, &pushers[i]);
