@@ -9,6 +9,7 @@
 #include "store/sqlite/sqlite.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,13 +238,24 @@ static void drv_close(struct db_conn *c)
 
 static const struct db_driver sqlite_driver = DB_DRIVER_TABLE(DB_SQLITE, "sqlite");
 
+/* SQLite counts every allocation of every connection under one global
+ * mutex for sqlite3_memory_used(), which nothing here reads: the writer
+ * and the readers on the HTTP workers would take turns on it.  Effective
+ * only before SQLite's first use in the process (else ignored). */
+static void sqlite_configure(void)
+{
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int be_connect(struct store *s, bool writer, bool sync_full, struct db_conn **ret)
 {
+        static pthread_once_t configured = PTHREAD_ONCE_INIT;
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
         struct sqlite_conn *c;
         char pragmas[256];
         int rc, r;
 
+        (void)pthread_once(&configured, sqlite_configure);
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
