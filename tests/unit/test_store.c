@@ -756,5 +756,11 @@ int main(void)
                 cmocka_unit_test(test_ratelimit_account_survives_flood),
                 cmocka_unit_test(test_password),
         };
+        /* test_memory_returns_after_burst() reads sqlite3_memory_used(),
+         * whose statistics the store turns off at its first connection
+         * unless SQLite is already initialised with them on. */
+        if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 1) != SQLITE_OK ||
+            sqlite3_initialize() != SQLITE_OK)
+                return 1;
         return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
 }
