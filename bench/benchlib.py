@@ -13,9 +13,9 @@ import urllib.request
 ADMIN, ADMIN_PASSWORD = "benchadmin", "bench-Admin-pass-1"
 
 
-def start_daemon(binary, data, port, config_yaml=""):
+def start_daemon(binary, data, port, config_yaml="", log_level="warning"):
     """Start binary on 127.0.0.1:port over data (created); returns the
-    Popen once /livez answers."""
+    Popen once /livez answers.  Its log goes to data/daemon.log."""
     os.makedirs(data, exist_ok=True)
     with open(os.path.join(data, "config.yml"), "w") as f:
         f.write(config_yaml)
@@ -24,7 +24,7 @@ def start_daemon(binary, data, port, config_yaml=""):
         f.write(ADMIN_PASSWORD + "\n")
     log = open(os.path.join(data, "daemon.log"), "w")
     proc = subprocess.Popen([binary, "--data", data, "--port", str(port), "--allow-root",
-                             "--log-level", "warning", "--admin-user", ADMIN,
+                             "--log-level", log_level, "--admin-user", ADMIN,
                              "--admin-pass-file", pass_file], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

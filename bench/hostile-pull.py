@@ -99,8 +99,11 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, clients + 256)), hard))
     url = f"http://127.0.0.1:{PORT}"
     with tempfile.TemporaryDirectory(prefix="hostile-pull-") as data:
+        # One device stands for the many of a real attack: its limit of
+        # pulls at once is lifted, so every connection holds an answer.
         proc = benchlib.start_daemon(binary, data, PORT,
-                                      "limits:\n  max_payload_json: 1048576\n")
+                                      "limits:\n  max_payload_json: 1048576\n"
+                                      "  max_pulls_per_device: 100000\n")
         try:
             benchlib.create_users(url, ["hp"], "hostile-pull-pass-1")
             tok = benchlib.post(url, "/api/client/pair", {

@@ -19,7 +19,9 @@ limit is shared with an attacker): 4 pushers, 2 pullers, 2 long polls
 (wait_seconds 5; their wait is not latency and they are left out of the
 percentiles), an uploader that also downloads what it uploaded (256 KiB
 blobs), a pairing and a login every 10 s (over 60 accounts, each from a
-fresh address, under the rate limits).
+fresh address, under the rate limits).  They wait as long as an answer's
+Retry-After asks before their next request.  Each request's phases are
+timed too (connect, send, wait for the head of the answer, read its body).
 
 Attackers: slow request heads (a header byte every 2 s), slow bodies
 (10 bytes a second), pulls of a page of huge escaped payloads that are
@@ -31,6 +33,13 @@ second process that holds SQLite's write lock for 5 s every 60 s, and
 free byte of the data filesystem for 5 s every 60 s, between the lock
 windows, then frees it and times how long health takes to say "ok" again.
 The data directory is then on a 3 GiB ext4 image made for the run.
+
+Environment: PORT; SOAK_ATTACKERS=a,b,... runs only those attackers
+(slow_head, slow_body, never_read, conflict, half_close, framing, lock,
+disk; "none" for the normal load alone); SOAK_CONFIG adds lines to the
+daemon's config.yml ("\\n" for a newline); SOAK_ACCESS_LOG=1 logs every
+request and adds the daemon's own durations of the normal requests to the
+summary; SOAK_DUMP=FILE writes every sample and row as JSON.
 """
 import http.client
 import json
@@ -53,6 +62,9 @@ PORT = int(os.environ.get("PORT", "47993"))
 URL = f"http://127.0.0.1:{PORT}"
 PASSWORD = "soak-password-1"
 ACCOUNTS = 60
+# SOAK_ACCESS_LOG=1: the daemon logs every request and the summary adds
+# its own duration of the normal requests (request line to last byte sent).
+ACCESS_LOG = os.environ.get("SOAK_ACCESS_LOG") == "1"
 
 
 def op(op_id, entity, payload="{\"t\":1}"):
@@ -62,22 +74,40 @@ def op(op_id, entity, payload="{\"t\":1}"):
 
 
 class Client:
-    """One keep-alive HTTP connection from its own source address."""
+    """One keep-alive HTTP connection from its own source address.  The
+    phases of its last request (seconds) are left in .phases: connect (0
+    on a kept-alive connection), send, wait (until the status line and
+    headers are in) and read (the body); the seconds its answer asked the
+    client to wait before the next (Retry-After, 0 when none) in
+    .retry_after."""
 
     def __init__(self, ip, timeout=30):
         self.ip, self.timeout, self.conn = ip, timeout, None
+        self.phases = (0.0, 0.0, 0.0, 0.0)
+        self.retry_after = 0
 
     def request(self, method, path, body=None, headers=None):
         for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=self.timeout,
-                                                       source_address=(self.ip, 0))
+            t0 = time.monotonic()
             try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", PORT,
+                                                           timeout=self.timeout,
+                                                           source_address=(self.ip, 0))
+                    self.conn.connect()
+                t1 = time.monotonic()
                 self.conn.request(method, path, body=body, headers=headers or {})
+                t2 = time.monotonic()
                 r = self.conn.getresponse()
-                return r.status, r.read()
+                t3 = time.monotonic()
+                data = r.read()
+                self.phases = (t1 - t0, t2 - t1, t3 - t2, time.monotonic() - t3)
+                retry = r.getheader("Retry-After") or "0"
+                self.retry_after = int(retry) if retry.isdigit() else 0
+                return r.status, data
             except (OSError, http.client.HTTPException):
-                self.conn.close()
+                if self.conn:
+                    self.conn.close()
                 self.conn = None
                 if attempt:
                     return 0, b""
@@ -96,19 +126,25 @@ class Client:
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.samples = []  # (end time, seconds, kind, status)
+        self.samples = []  # (end time, seconds, kind, status, phases)
 
-    def add(self, t0, kind, status):
+    def add(self, t0, kind, status, phases):
         t1 = time.monotonic()
         with self.lock:
-            self.samples.append((t1, t1 - t0, kind, status))
+            self.samples.append((t1, t1 - t0, kind, status, phases))
 
 
-def timed(stats, kind, fn):
+def timed(stats, kind, client, fn):
     t0 = time.monotonic()
     status, body = fn()
-    stats.add(t0, kind, status)
+    stats.add(t0, kind, status, client.phases)
     return status, body
+
+
+def pause(stop, client, seconds):
+    """Wait before the next request: seconds, or as long as the last answer
+    asked (Retry-After), as a well-behaved client does."""
+    stop.wait(max(seconds, client.retry_after))
 
 
 def pusher(stats, stop, ip, token, n):
@@ -116,16 +152,16 @@ def pusher(stats, stop, ip, token, n):
     i = 0
     while not stop.is_set():
         i += 1
-        timed(stats, "push", lambda: c.json("/api/v1/sync/push", {
+        timed(stats, "push", c, lambda: c.json("/api/v1/sync/push", {
             "ops": [op(f"push-{n}-{i}-{k}", f"n{n}-{i % 50}") for k in range(5)]}, token))
-        stop.wait(0.05)
+        pause(stop, c, 0.05)
 
 
 def puller(stats, stop, ip, token, wait):
     c = Client(ip, timeout=wait + 30)
     since = 0
     while not stop.is_set():
-        status, body = timed(stats, "longpoll" if wait else "pull",
+        status, body = timed(stats, "longpoll" if wait else "pull", c,
                              lambda: c.json("/api/v1/sync/pull",
                                             {"since_sequence": since, "wait_seconds": wait},
                                             token))
@@ -136,7 +172,7 @@ def puller(stats, stop, ip, token, wait):
             since = page.get("page_last_sequence") or since
             if not wait and not page.get("has_more"):
                 since = 0
-        stop.wait(0.1 if not wait else 0)
+        pause(stop, c, 0.1 if not wait else 0)
 
 
 def uploader(stats, stop, ip, token):
@@ -147,15 +183,15 @@ def uploader(stats, stop, ip, token):
         data = os.urandom(256 * 1024)
         body = (b"--soakbnd\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n"
                 b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n--soakbnd--\r\n")
-        status, answer = timed(stats, "upload", lambda: c.request(
+        status, answer = timed(stats, "upload", c, lambda: c.request(
             "POST", "/api/v1/blobs/", body,
             {"Authorization": "Bearer " + token,
              "Content-Type": "multipart/form-data; boundary=soakbnd"}))
         if status == 200:
             sha = json.loads(answer)["sha256"]
-            timed(stats, "download", lambda: c.request(
+            timed(stats, "download", c, lambda: c.request(
                 "GET", "/api/v1/blobs/" + sha, None, {"Authorization": "Bearer " + token}))
-        stop.wait(0.2)
+        pause(stop, c, 0.2)
 
 
 def accounts(stats, stop):
@@ -163,11 +199,11 @@ def accounts(stats, stop):
     while not stop.is_set():
         i += 1
         user = f"soak{i % ACCOUNTS:03d}"
-        ip = f"127.12.{i // 250 % 250}.{i % 250 + 1}"
-        timed(stats, "pair", lambda: Client(ip).json("/api/client/pair", {
+        c = Client(f"127.12.{i // 250 % 250}.{i % 250 + 1}")
+        timed(stats, "pair", c, lambda: c.json("/api/client/pair", {
             "login": user, "password": PASSWORD, "vault_id": f"pair-{i}"}))
-        ip = f"127.13.{i // 250 % 250}.{i % 250 + 1}"
-        timed(stats, "login", lambda: Client(ip).json("/api/v1/auth/login", {
+        c = Client(f"127.13.{i // 250 % 250}.{i % 250 + 1}")
+        timed(stats, "login", c, lambda: c.json("/api/v1/auth/login", {
             "username": user, "password": PASSWORD}))
         stop.wait(10)
 
@@ -391,18 +427,21 @@ def attackers(stop_event, tokens, db, windows, fs_dir):
     slow_body = (b"POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                  b"\r\nContent-Length: 100000\r\n\r\n{\"since_sequence\":0,\"pad\":\"",
                  b"bbbbbbbbbb", 1.0)
-    jobs = [
-        (trickler, (stop, 300, "127.20") + slow_head),
-        (trickler, (stop, 100, "127.21") + slow_body),
-        (never_reader, (stop, 500, tokens["reader"])),
-        (conflict_bomber, (stop, tokens["bomber"])),
-        (half_closer, (stop,)),
-        (framer, (stop,)),
-        (lock_holder, (stop, db, windows)),
-    ]
+    jobs = {
+        "slow_head": (trickler, (stop, 300, "127.20") + slow_head),
+        "slow_body": (trickler, (stop, 100, "127.21") + slow_body),
+        "never_read": (never_reader, (stop, 500, tokens["reader"])),
+        "conflict": (conflict_bomber, (stop, tokens["bomber"])),
+        "half_close": (half_closer, (stop,)),
+        "framing": (framer, (stop,)),
+        "lock": (lock_holder, (stop, db, windows)),
+    }
     if fs_dir:
-        jobs.append((disk_filler, (stop, fs_dir, windows)))
-    threads = [threading.Thread(target=f, args=a, daemon=True) for f, a in jobs]
+        jobs["disk"] = (disk_filler, (stop, fs_dir, windows))
+    chosen = os.environ.get("SOAK_ATTACKERS")
+    if chosen:
+        jobs = {k: v for k, v in jobs.items() if k in chosen.split(",")}
+    threads = [threading.Thread(target=f, args=a, daemon=True) for f, a in jobs.values()]
     for t in threads:
         t.start()
     stop_event.wait()
@@ -449,7 +488,9 @@ def main():
         data = os.path.join(fs_dir or scratch, "data")
         try:
             proc = benchlib.start_daemon(binary, data, PORT,
-                                         "limits:\n  max_payload_json: 1048576\n")
+                                         "limits:\n  max_payload_json: 1048576\n" +
+                                         os.environ.get("SOAK_CONFIG", "").replace("\\n", "\n"),
+                                         "info" if ACCESS_LOG else "warning")
             try:
                 run(proc, data, seconds, quiet, fs_dir)
             finally:
@@ -487,8 +528,10 @@ def run(proc, data, seconds, quiet, fs_dir):
     print(f"quiet {quiet} s, then {seconds} s under attack; one line every 10 s")
     print(f"{'t':>5} {'phase':7} {'rss MB':>7} {'fds':>5} {'cpu %':>6} {'p99 ms':>7} {'req/s':>6}")
     last_cpu, seen, last_attack_cpu = benchlib.cpu_seconds(proc.pid), 0, 0.0
+    log_cut = None
     for sec in range(1, quiet + seconds + 1):
         if sec == quiet + 1:
+            log_cut = os.path.getsize(os.path.join(data, "daemon.log"))
             attack = ctx.Process(target=attackers,
                                  args=(attack_stop, tokens, os.path.join(data, "server.db"),
                                        windows, fs_dir))
@@ -527,6 +570,33 @@ def run(proc, data, seconds, quiet, fs_dir):
         while not windows.empty():
             locks.append(windows.get())
     summary(stats, rows, quiet, start, locks)
+    if os.environ.get("SOAK_DUMP"):  # every sample and row, for a closer look
+        with open(os.environ["SOAK_DUMP"], "w") as f:
+            json.dump({"start": start, "quiet": quiet, "rows": rows, "locks": locks,
+                       "samples": stats.samples}, f)
+    if ACCESS_LOG:
+        server_durations(os.path.join(data, "daemon.log"), log_cut)
+
+
+def server_durations(log, cut):
+    """The daemon's own duration of the normal clients' requests (their
+    addresses are 127.10.0.0/24), from its access log."""
+    kinds = {"/api/v1/sync/push": "push", "/api/v1/sync/pull": "pull",
+             "/api/v1/blobs/": "upload"}
+    with open(log, "rb") as f:
+        text = f.read()
+    for name, part in (("quiet", text[:cut]), ("attack", text[cut:])):
+        by = {}
+        for line in part.decode(errors="replace").splitlines():
+            if " CLIENT_IP=127.10.0." not in line or "DURATION_US=" not in line:
+                continue
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            path = fields.get("HTTP_PATH", "")
+            kind = kinds.get(path, "download" if path.startswith("/api/v1/blobs/") else None)
+            if kind:
+                by.setdefault(kind, []).append(int(fields["DURATION_US"]) / 1e6)
+        print(f"  server side, {name}: " + ", ".join(
+            f"{k} p50 {pct(v, .5):.1f} p99 {pct(v, .99):.1f} ms" for k, v in sorted(by.items())))
 
 
 def summary(stats, rows, quiet, start, locks):
@@ -541,10 +611,13 @@ def summary(stats, rows, quiet, start, locks):
         print(f"  {name:6}: {len(chosen)} normal requests, p50 {pct([s[1] for s in chosen], .5):.1f}"
               f" ms, p99 {pct([s[1] for s in chosen], .99):.1f} ms, statuses {by_status}")
         for kind in ("push", "pull", "upload", "download", "pair", "login"):
-            k = [s[1] for s in chosen if s[2] == kind]
+            k = [s for s in chosen if s[2] == kind]
             if k:
-                print(f"          {kind:8} n={len(k):6} p50 {pct(k, .5):7.1f} ms "
-                      f"p99 {pct(k, .99):7.1f} ms")
+                # p99 of each phase on its own (they need not add up)
+                ph = " ".join(f"{p} {pct([s[4][i] for s in k], .99):6.1f}"
+                              for i, p in enumerate(("connect", "send", "wait", "read")))
+                print(f"          {kind:8} n={len(k):6} p50 {pct([s[1] for s in k], .5):7.1f} ms "
+                      f"p99 {pct([s[1] for s in k], .99):7.1f} ms; p99 of {ph}")
     attack = [r for r in rows if r[1] == "attack"]
     if len(attack) >= 20:
         tenth = max(1, len(attack) // 10)
@@ -578,6 +651,10 @@ def summary(stats, rows, quiet, start, locks):
           f"{len(full)} times for 5 s")
     print(f"  without the requests that overlapped either (or the second after a full disk): "
           f"p99 {pct(free, .99):.1f} ms, {pct(free, .99) / q99:.2f} x quiet")
+    print("  the same by kind, p99 quiet -> attack: " + ", ".join(
+        f"{kind} {pct([s[1] for s in samples if s[0] <= cut and s[2] == kind], .99):.1f} -> "
+        f"{pct([s[1] for s in samples if s[0] > cut and s[2] == kind and not overlaps(s, held) and not overlaps(s, full, 1.0)], .99):.1f}"
+        for kind in ("push", "pull", "upload", "download")))
     if full:
         during = {}
         for s in samples:

@@ -20,7 +20,7 @@ struct longpoll;
 struct blob_store;
 struct mail_client;
 struct workq;
-struct upload_slots;
+struct request_slots;
 struct health_monitor;
 struct api_metrics;
 struct pg_changes;
@@ -53,8 +53,9 @@ struct app {
         struct longpoll_remote *remote_wakeups;
         struct blob_store *blobs;
         struct mail_client *mail;
-        struct workq *background;     /* jobs answered requests leave behind */
-        struct upload_slots *uploads; /* blob uploads running, per user/address */
+        struct workq *background;      /* jobs answered requests leave behind */
+        struct request_slots *uploads; /* blob uploads running, per user/address */
+        struct request_slots *pulls;   /* pull answers being built or sent, per device */
         /* bcrypt cost of the earlier server's accounts not yet rehashed (0:
          * none), read at start: failed logins spend one check of it, so
          * they cost the same for unknown and migrated accounts. */

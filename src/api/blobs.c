@@ -25,7 +25,7 @@
 #include "api/health.h"
 #include "api/blob_gc.h"
 #include "api/handlers.h"
-#include "api/upload_slots.h"
+#include "api/request_slots.h"
 #include "api/metrics.h"
 #include "blob/blob_store.h"
 #include "http/multipart.h"
@@ -52,7 +52,7 @@ struct upload {
         struct store_device dev;
         struct multipart_parser *mp;
         struct blob_upload *blob;
-        struct upload_slot *slot; /* held while the upload runs */
+        struct request_slot *slot; /* held while the upload runs */
         /* Content-Length already exceeds the remaining quota: only a blob
          * the scope holds can succeed, so the body is hashed, not stored. */
         bool hash_only;
@@ -142,9 +142,9 @@ static int upload_slot_take(struct http_request *req, struct upload *up)
         int r;
 
         api_client_key(req, client);
-        r = upload_slots_take(api_app(req)->uploads, up->dev.user_id, client,
-                              (unsigned)cfg->limits.max_uploads_per_user,
-                              (unsigned)cfg->limits.max_uploads_per_client, &up->slot);
+        r = request_slots_take(api_app(req)->uploads, up->dev.user_id, client,
+                               (unsigned)cfg->limits.max_uploads_per_user,
+                               (unsigned)cfg->limits.max_uploads_per_client, &up->slot);
         if (r != -EBUSY)
                 return r;
         req->log_event = "too_many_uploads";
@@ -330,7 +330,7 @@ void api_blobs_upload_cleanup(struct http_request *req)
                 return;
         multipart_parser_free(up->mp);
         blob_upload_free(up->blob); /* an unfinished upload leaves no file */
-        upload_slots_release(api_app(req)->uploads, up->slot);
+        request_slots_release(api_app(req)->uploads, up->slot);
         store_device_done(&up->dev);
         free(up);
         req->state = NULL;

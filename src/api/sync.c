@@ -5,6 +5,7 @@
  * the long poll.  Validation happens here, storage in store/store_ops.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "api/handlers.h"
 #include "api/longpoll.h"
 #include "api/metrics.h"
+#include "api/request_slots.h"
 #include "store/store_blobs.h"
 #include "store/store_ops.h"
 #include "util/cleanup.h"
@@ -393,6 +395,9 @@ struct pull_stream {
         /* The piece being filled. */
         char *out;
         size_t len, max;
+        /* The device's pull slot, given back when the answer is done. */
+        struct request_slots *slots;
+        struct request_slot *slot;
 };
 
 static void pull_stream_free(void *cls)
@@ -401,6 +406,7 @@ static void pull_stream_free(void *cls)
 
         if (!st)
                 return;
+        request_slots_release(st->slots, st->slot);
         free(st->user_id);
         free(st->vault_id);
         free(st->head);
@@ -508,15 +514,21 @@ static ssize_t pull_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                                  : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-/* Answer a measured page of n_ops > 0 ops, bytes long, as a stream. */
+/* Answer a measured page of n_ops > 0 ops, bytes long, as a stream.  The
+ * stream takes the device's pull slot, and gives it back once it is done. */
 static int reply_pull_stream(struct http_request *req, const struct store_scope *scope,
-                             const struct store_pull_info *info, int64_t since, size_t bytes)
+                             const struct store_pull_info *info, int64_t since, size_t bytes,
+                             struct request_slot *slot)
 {
         struct pull_stream *st = calloc(1, sizeof(*st));
         struct MHD_Response *resp;
 
-        if (!st)
+        if (!st) {
+                request_slots_release(api_app(req)->pulls, slot);
                 return -ENOMEM;
+        }
+        st->slots = api_app(req)->pulls;
+        st->slot = slot;
         st->store = api_app(req)->store;
         st->user_id = strdup(scope->user_id);
         st->vault_id = strdup(scope->vault_id);
@@ -539,12 +551,34 @@ static int reply_pull_stream(struct http_request *req, const struct store_scope 
 
 static int pull_resume(struct http_request *req);
 
-/* Measure a page; answer it, or suspend when empty and a wait is pending. */
-static int pull_answer(struct http_request *req, struct pull_args *args)
+/* A slot among the pulls of this device being measured or sent, else 429
+ * rate_limited (BODY_ANSWERED): one device (one token) cannot make the
+ * daemon build and hold hundreds of pages at once, while what a client
+ * does, a pull or two and a long poll, never comes near the limit.  A long
+ * poll that was woken has waited already: it is counted, never refused. */
+static int pull_slot_take(struct http_request *req, const struct store_device *dev, bool woken,
+                          struct request_slot **ret)
+{
+        const struct config *cfg = api_app(req)->config;
+        unsigned max = woken ? UINT_MAX : (unsigned)cfg->limits.max_pulls_per_device;
+        int r = request_slots_take(api_app(req)->pulls, dev->id, "", max, UINT_MAX, ret);
+
+        if (r != -EBUSY)
+                return r;
+        req->log_event = "too_many_pulls";
+        r = api_reply_retry_after(req, API_ERR_RATE_LIMITED,
+                                  "too many pulls at once for this device; wait for one to finish",
+                                  1);
+        return r < 0 ? r : BODY_ANSWERED;
+}
+
+/* Measure a page; answer it, or suspend when empty and a wait is pending
+ * (woken: called again once a push woke the wait). */
+static int pull_answer(struct http_request *req, struct pull_args *args, bool woken)
 {
         struct store_device dev = {0};
-        struct store_pull_info info;
-        struct pull_measure m;
+        struct store_pull_info info = {0};
+        struct pull_measure m = {0};
         int r;
 
         r = api_device_auth(req, &dev, !args->touched);
@@ -552,19 +586,36 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         if (r != 0)
                 return api_answered(r);
         struct store_scope scope = {dev.user_id, dev.vault_id};
+        struct request_slot *slot = NULL;
         for (;;) {
+                r = pull_slot_take(req, &dev, woken, &slot);
+                if (r != 0) {
+                        store_device_done(&dev);
+                        return api_answered(r);
+                }
                 m = (struct pull_measure){0};
                 r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
                                     measure_op, &m, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
                     clock_now_usec() >= args->deadline)
                         break;
+                /* A held long poll takes no slot. */
+                request_slots_release(api_app(req)->pulls, slot);
+                slot = NULL;
                 r = longpoll_wait(api_app(req)->longpoll, req, dev.user_id, dev.vault_id, dev.id,
                                   info.global_sequence, args->deadline, pull_resume);
                 if (r != 0)
                         break; /* suspended (1) or shutting down */
                 /* a push raced the empty read: read again */
+                woken = true;
         }
+        if (r >= 0 && info.n_ops > 0) {
+                api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
+                r = reply_pull_stream(req, &scope, &info, args->since, m.bytes, slot);
+                store_device_done(&dev);
+                return r < 0 ? api_reply_internal(req, r) : 0;
+        }
+        request_slots_release(api_app(req)->pulls, slot);
         if (r == 1) {
                 store_device_done(&dev);
                 return 0;
@@ -575,12 +626,6 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
         }
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
-        api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
-        if (info.n_ops > 0) {
-                r = reply_pull_stream(req, &scope, &info, args->since, m.bytes);
-                store_device_done(&dev);
-                return r < 0 ? api_reply_internal(req, r) : 0;
-        }
         store_device_done(&dev);
 
         size_t len = 0;
@@ -597,7 +642,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args)
 
 static int pull_resume(struct http_request *req)
 {
-        return pull_answer(req, req->args);
+        return pull_answer(req, req->args, true);
 }
 
 int api_sync_pull(struct http_request *req)
@@ -633,7 +678,7 @@ int api_sync_pull(struct http_request *req)
         args->since = since;
         args->limit = (size_t)(limit == 0 || limit > max_page ? max_page : limit);
         args->deadline = wait > 0 ? clock_now_usec() + (uint64_t)wait * 1000000u : 0;
-        return pull_answer(req, args);
+        return pull_answer(req, args, false);
 }
 
 void api_sync_pull_cleanup(struct http_request *req)

@@ -78,6 +78,7 @@ static const struct config_key config_keys[] = {
         {"limits.body_rate_seconds", KEY_UINT, OFF(limits.body_rate_seconds), 1, 3600},
         {"limits.max_uploads_per_user", KEY_UINT, OFF(limits.max_uploads_per_user), 1, 1000},
         {"limits.max_uploads_per_client", KEY_UINT, OFF(limits.max_uploads_per_client), 1, 1000},
+        {"limits.max_pulls_per_device", KEY_UINT, OFF(limits.max_pulls_per_device), 1, 100000},
         {"limits.disk_reserve_bytes", KEY_UINT, OFF(limits.disk_reserve_bytes), 0, UINT64_MAX / 2},
         {"limits.disk_reserve_percent", KEY_UINT, OFF(limits.disk_reserve_percent), 0, 100},
 
@@ -153,6 +154,7 @@ int config_init_defaults(struct config *c)
         c->limits.body_rate_seconds = 10;
         c->limits.max_uploads_per_user = 4;
         c->limits.max_uploads_per_client = 8;
+        c->limits.max_pulls_per_device = 8;
         c->limits.disk_reserve_bytes = 1073741824ull;
         c->limits.disk_reserve_percent = 5;
         c->retention.idempotency_hours = 24;

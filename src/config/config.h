@@ -58,6 +58,7 @@ struct config {
                 /* Concurrent blob uploads per user and per client address. */
                 uint64_t max_uploads_per_user;
                 uint64_t max_uploads_per_client;
+                uint64_t max_pulls_per_device;
                 /* Free space kept on the data filesystem: uploads and pushes
                  * get 507 below the smaller of the two (0 and 0: none). */
                 uint64_t disk_reserve_bytes;

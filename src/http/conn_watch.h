@@ -4,7 +4,9 @@
  * within a deadline, and a request body must keep a minimum rate.  The
  * library only knows an idle timeout, which every byte restarts, so a
  * client that trickles its head or body a byte every few seconds would
- * hold its connection forever.
+ * hold its connection forever.  A request whose client closed its side
+ * before it was complete is ended too: libmicrohttpd 0.9.75 can miss that
+ * FIN and would keep the socket until its idle timeout.
  *
  * The connection's own worker thread reports where its request stands
  * (conn_watch_*() below, lock-free); one sweeper thread looks at every

@@ -108,7 +108,7 @@ struct http_request {
         /* Internal flags. */
         bool too_large;
         bool body_done;
-        bool received; /* head and body are in: the normal timeout applies */
+        bool received; /* head and body are in */
         bool aborted;
         bool stream_failed;
         bool begun;                /* begin_request() ran */

@@ -38,16 +38,15 @@
  * while the connection is open: it is most of what a connection that
  * never reads its answer costs (bench/hostile-pull.py). */
 #define HTTP_CONNECTION_MEMORY (12 * 1024)
-/* Idle keep-alive connections are closed after this long. */
+/* Idle keep-alive connections are closed after this long.  It is the one
+ * timeout libmicrohttpd is given: a connection with a timeout of its own
+ * (MHD_CONNECTION_OPTION_TIMEOUT) goes on a list that 0.9.75 walks whole,
+ * running each connection's state machine, at every turn of a worker's
+ * event loop and again to compute its next timeout.  Incomplete requests
+ * (slow or stalled heads and bodies, clients that closed their side
+ * mid-request) are bounded by the connection watch (http/conn_watch.h)
+ * instead, which costs the workers nothing. */
 #define HTTP_CONNECTION_TIMEOUT 90
-/* A request must keep arriving: a connection that goes this long without
- * a byte before its request (head and body) is complete is closed.
- * libmicrohttpd 0.9.75 can miss the FIN of a client that sends part of a
- * request and closes its side (the socket then sits in CLOSE_WAIT until the
- * timeout, e.g. a client that gives up in the middle of an upload); this
- * bounds such connections, idle ones that never send a request and stalled
- * bodies to seconds instead of HTTP_CONNECTION_TIMEOUT. */
-#define HTTP_HEAD_TIMEOUT 10
 /* Simultaneous connections per listening socket. */
 #define HTTP_CONNECTION_LIMIT 2000
 /* Stack of each worker thread, instead of the 8 MiB default: handlers
@@ -474,8 +473,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (!req->begun) {
                 req->begun = true;
-                /* The body, if any, is still held to HTTP_HEAD_TIMEOUT
-                 * (see below) and to the minimum body rate. */
+                /* The body, if any, is still held to the minimum body
+                 * rate (and ended if the client closes its side). */
                 conn_watch_head_done(watch_of(conn));
                 (void)begin_request(srv, req, url, method, version);
                 return MHD_YES;
@@ -507,12 +506,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
 
         if (!req->received) {
-                /* Head and body are in: the answer, and the idle time
-                 * before the next request, get the normal timeout. */
-                req->received = true;
+                req->received = true; /* head and body are in */
                 conn_watch_received(watch_of(conn));
-                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                                (unsigned)HTTP_CONNECTION_TIMEOUT);
         }
         if (req->responded || req->suspended || req->body_done)
                 return MHD_YES;
@@ -579,9 +574,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_sub(&srv->active, 1);
 }
 
-/* A new connection gets HTTP_HEAD_TIMEOUT until its first request is
- * received whole, and is watched for the head deadline and body rate
- * until libmicrohttpd closes its socket (it tells us before). */
+/* A new connection is watched for the head deadline, the body rate and a
+ * client that closes its side mid-request until libmicrohttpd closes its
+ * socket (it tells us before). */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -595,8 +590,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                 struct conn_watch_entry *e = NULL;
 
                 atomic_fetch_add(&srv->connections, 1);
-                (void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
-                                                (unsigned)HTTP_HEAD_TIMEOUT);
                 int r = fd ? conn_watch_add(srv->watch, fd->connect_fd,
                                             peer ? peer->client_addr : NULL, &e)
                            : -EBADF;

@@ -13,7 +13,7 @@
 #include "api/health.h"
 #include "api/longpoll.h"
 #include "api/longpoll_remote.h"
-#include "api/upload_slots.h"
+#include "api/request_slots.h"
 #include "api/metrics.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
@@ -155,7 +155,9 @@ int app_new(struct config *config, const char *data_dir, struct app **ret)
         if (r >= 0)
                 r = workq_new(BACKGROUND_QUEUE_MAX, &app->background);
         if (r >= 0)
-                r = upload_slots_new(&app->uploads);
+                r = request_slots_new(&app->uploads);
+        if (r >= 0)
+                r = request_slots_new(&app->pulls);
         if (r >= 0)
                 r = workq_new(DEFERRED_QUEUE_MAX, &app->deferred);
         if (r >= 0)
@@ -195,7 +197,8 @@ void app_free(struct app *app)
         }
         mail_client_free(app->mail);
         longpoll_free(app->longpoll);
-        upload_slots_free(app->uploads);
+        request_slots_free(app->uploads);
+        request_slots_free(app->pulls);
         ratelimit_free(app->ratelimit);
         api_metrics_free(app->metrics);
         store_close(app->store);

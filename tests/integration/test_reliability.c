@@ -244,21 +244,17 @@ static void test_conflicts_bounded(void **state)
 /* Pull pages whose payloads double when escaped (the backslashes of a
  * JSON string): a page ends early at its byte bound with has_more and the
  * right page_last_sequence, and paging still visits every op once. */
-static void test_pull_page_byte_bound(void **state)
+/* Push count ops big-0, big-1, … one at a time, whose payload_json is the
+ * JSON string "\\\\…": n bytes of backslashes as stored, twice that once
+ * escaped again in a pull's answer. */
+static void push_big_ops(const struct daemon *d, const char *token, int count, size_t n)
 {
-        struct daemon d = {0};
-        struct daemon_options o = {0};
         struct http_result r;
-        char token[65];
-        size_t n = 200 * 1024, cap = n + 1024;
-        (void)state;
-
-        start_paired(&d, &o, token);
-        /* payload_json is the JSON string "\\\\…": 200 KiB of backslashes
-         * as stored, 400 KiB once escaped again in the answer. */
+        size_t cap = n + 1024;
         char *body = malloc(cap * 2);
+
         assert_non_null(body);
-        for (int i = 0; i < 5; i++) {
+        for (int i = 0; i < count; i++) {
                 size_t off = (size_t)snprintf(
                         body, cap * 2,
                         "{\"ops\":[{\"op_id\":\"big-%d\",\"entity_type\":\"note\",\"entity_id\":"
@@ -269,11 +265,24 @@ static void test_pull_page_byte_bound(void **state)
                 snprintf(body + off, cap * 2 - off,
                          "\\\"\",\"client_sequence\":1,\"last_seen_server_seq\":0,"
                          "\"created_at\":\"2026-07-01T10:00:00Z\"}]}");
-                assert_int_equal(http_post_json(&d, "/api/v1/sync/push", token, body, &r), 0);
+                assert_int_equal(http_post_json(d, "/api/v1/sync/push", token, body, &r), 0);
                 assert_int_equal(r.status, 200);
                 http_result_free(&r);
         }
         free(body);
+}
+
+static void test_pull_page_byte_bound(void **state)
+{
+        struct daemon d = {0};
+        struct daemon_options o = {0};
+        struct http_result r;
+        char token[65];
+        size_t n = 200 * 1024;
+        (void)state;
+
+        start_paired(&d, &o, token);
+        push_big_ops(&d, token, 5, n);
 
         long long since = 0;
         int pages = 0, seen = 0;
@@ -316,17 +325,24 @@ static void test_pull_page_byte_bound(void **state)
 
 /* A TCP connection to the daemon for requests curl would not send as
  * needed (a body held back, broken framing). */
-static int raw_connect(const struct daemon *d)
+static int raw_connect_rcvbuf(const struct daemon *d, int rcvbuf)
 {
         struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         assert_true(fd >= 0);
+        if (rcvbuf > 0) /* before connect(): it sets the window offered */
+                assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         struct timeval tv = {.tv_sec = 30};
         assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
         return fd;
+}
+
+static int raw_connect(const struct daemon *d)
+{
+        return raw_connect_rcvbuf(d, 0);
 }
 
 static void raw_send(int fd, const void *data, size_t len)
@@ -563,23 +579,33 @@ static int close_wait_count(const struct daemon *d)
         return n;
 }
 
-/* Clients that send part of a request head and close their side at once,
- * in a burst: libmicrohttpd misses the FIN of those it accepts late, and
- * used to keep them (CLOSE_WAIT) for the 90 s idle timeout.  A connection
- * without a complete request head now times out after 10 s. */
+/* Clients that send part of a request (head, or head and part of the
+ * body) and close their side at once, in a burst: libmicrohttpd misses the
+ * FIN of those it accepts late, and used to keep them (CLOSE_WAIT) for the
+ * 90 s idle timeout.  The connection watch sees the client's FIN and ends
+ * them; the head deadline and the body rate are set out of the way here,
+ * so that only the FIN can end them. */
 static void test_half_closed_connections(void **state)
 {
         struct daemon d = {0};
         int fds[300];
+        static const char body_head[] = "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\n"
+                                        "Content-Type: application/json\r\n"
+                                        "Content-Length: 100\r\n\r\n{\"since";
         /* All 300 come from one address: lift the per-client connection
          * limit, which would otherwise refuse most of them at once. */
-        struct daemon_options o = {.config_yaml = "limits:\n  max_connections_per_client: 0\n"};
+        struct daemon_options o = {.config_yaml = "limits:\n  max_connections_per_client: 0\n"
+                                                  "  request_head_seconds: 3600\n"
+                                                  "  min_body_rate: 0\n"};
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
         for (size_t i = 0; i < 300; i++) {
                 fds[i] = raw_connect(&d);
-                raw_send(fds[i], "GET /livez HTTP/1.1\r\nHo", 23);
+                if (i % 10 == 0)
+                        raw_send(fds[i], body_head, strlen(body_head));
+                else
+                        raw_send(fds[i], "GET /livez HTTP/1.1\r\nHo", 23);
                 assert_int_equal(shutdown(fds[i], SHUT_WR), 0);
         }
         for (size_t i = 0; i < 300; i++)
@@ -590,9 +616,97 @@ static void test_half_closed_connections(void **state)
         while (left > 0 && harness_pause(&dl))
                 left = close_wait_count(&d);
         assert_int_equal(left, 0);
+        assert_true(harness_wait_log(&d, "half_closed_request", 10000));
+        /* A whole request sent before the FIN is answered (raw_exchange
+         * closes its side after sending). */
         char *got = raw_exchange(&d, "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         assert_int_equal(strncmp(got, "HTTP/1.1 200 ", 13), 0);
         free(got);
+        harness_destroy(&d);
+}
+
+/* One pull of token after every op there is (an empty page, answered at
+ * once when it is answered); returns its status (the answer is left in r). */
+static long pull_after_all(const struct daemon *d, const char *token, struct http_result *r)
+{
+        assert_int_equal(
+                http_post_json(d, "/api/v1/sync/pull", token, "{\"since_sequence\":1000000000}", r),
+                0);
+        return r->status;
+}
+
+/* Wait (bounded) until the answer on fd has begun, and check it is a 200:
+ * its page is being sent. */
+static void wait_answer_begun(int fd)
+{
+        struct harness_deadline dl = harness_deadline_in(30000);
+        char head[16] = {0};
+        ssize_t n = 0;
+
+        do {
+                n = recv(fd, head, 13, MSG_PEEK | MSG_DONTWAIT);
+        } while (n < 13 && harness_pause(&dl));
+        assert_int_equal(n, 13);
+        assert_string_equal(head, "HTTP/1.1 200 ");
+}
+
+/* One device sends pull after pull of a huge page on connections it never
+ * reads (each answer being sent holds the page's state): beyond
+ * limits.max_pulls_per_device the daemon answers 429 rate_limited at once,
+ * without building the page; other devices are served, and the device is
+ * served again once its answers are done.  The page (one op, 12 MiB once
+ * escaped) is far larger than what the kernel's socket buffers can take
+ * (net.ipv4.tcp_wmem allows 4 MiB), so the held answers cannot end. */
+static void test_pulls_per_device(void **state)
+{
+        struct daemon d = {0};
+        struct daemon_options o = {.config_yaml = "limits:\n  max_pulls_per_device: 2\n"
+                                                  "  max_json_body: 16777216\n"
+                                                  "  max_payload_json: 8388608\n"};
+        struct http_result r;
+        char token[65], other[65], req[512];
+        int held[2];
+        (void)state;
+
+        start_paired(&d, &o, token);
+        assert_int_equal(harness_pair(&d, "rel", USER_PASSWORD, "vault-r", other, NULL), 200);
+        harness_note_secret(other);
+        push_big_ops(&d, token, 1, 6 * 1024 * 1024);
+        int len = snprintf(req, sizeof(req),
+                           "POST /api/v1/sync/pull HTTP/1.1\r\nHost: x\r\n"
+                           "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 20\r\n\r\n{\"since_sequence\":0}",
+                           token);
+        for (size_t i = 0; i < 2; i++) {
+                held[i] = raw_connect_rcvbuf(&d, 4096);
+                raw_send(held[i], req, (size_t)len);
+                wait_answer_begun(held[i]);
+        }
+
+        /* Both held answers take the device's slots: the next pull is
+         * refused. */
+        assert_int_equal(pull_after_all(&d, token, &r), 429);
+        assert_string_equal(http_result_string(&r, "code"), "rate_limited");
+        char *retry = http_result_header(&r, "Retry-After");
+        assert_non_null(retry);
+        assert_string_equal(retry, "1");
+        free(retry);
+        http_result_free(&r);
+        assert_true(harness_wait_log(&d, "too_many_pulls", 10000));
+
+        /* Another device of the same account is served meanwhile. */
+        assert_int_equal(pull_after_all(&d, other, &r), 200);
+        http_result_free(&r);
+
+        /* Once the held answers end, the device is served again. */
+        for (size_t i = 0; i < 2; i++)
+                close(held[i]);
+        struct harness_deadline dl = harness_deadline_in(15000);
+        long status;
+        while ((status = pull_after_all(&d, token, &r)) == 429 && harness_pause(&dl))
+                http_result_free(&r);
+        assert_int_equal(status, 200);
+        http_result_free(&r);
         harness_destroy(&d);
 }
 
@@ -879,6 +993,7 @@ int main(void)
                 cmocka_unit_test(test_pull_page_byte_bound),
                 cmocka_unit_test(test_lingering_close),
                 cmocka_unit_test(test_half_closed_connections),
+                cmocka_unit_test(test_pulls_per_device),
                 cmocka_unit_test(test_disk_full),
                 cmocka_unit_test(test_refused_at_cap),
                 cmocka_unit_test(test_slow_head_and_body),

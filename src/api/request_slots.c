@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Implementation of api/upload_slots.h: a list of running uploads under a
- * mutex; it holds at most one entry per open connection. */
-#include "api/upload_slots.h"
+/* Implementation of api/request_slots.h: a list of running requests under
+ * a mutex; it holds at most one entry per open connection. */
+#include "api/request_slots.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,20 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct upload_slot {
-        char user[64];
+struct request_slot {
+        char owner[64];
         char client[64];
-        struct upload_slot *prev, *next;
+        struct request_slot *prev, *next;
 };
 
-struct upload_slots {
+struct request_slots {
         pthread_mutex_t lock;
-        struct upload_slot *head;
+        struct request_slot *head;
 };
 
-int upload_slots_new(struct upload_slots **ret)
+int request_slots_new(struct request_slots **ret)
 {
-        struct upload_slots *s = calloc(1, sizeof(*s));
+        struct request_slots *s = calloc(1, sizeof(*s));
 
         if (!s)
                 return -ENOMEM;
@@ -31,12 +31,12 @@ int upload_slots_new(struct upload_slots **ret)
         return 0;
 }
 
-void upload_slots_free(struct upload_slots *s)
+void request_slots_free(struct request_slots *s)
 {
         if (!s)
                 return;
         while (s->head) {
-                struct upload_slot *next = s->head->next;
+                struct request_slot *next = s->head->next;
                 free(s->head);
                 s->head = next;
         }
@@ -44,22 +44,22 @@ void upload_slots_free(struct upload_slots *s)
         free(s);
 }
 
-int upload_slots_take(struct upload_slots *s, const char *user, const char *client,
-                      unsigned max_user, unsigned max_client, struct upload_slot **ret)
+int request_slots_take(struct request_slots *s, const char *owner, const char *client,
+                       unsigned max_owner, unsigned max_client, struct request_slot **ret)
 {
-        struct upload_slot *slot = calloc(1, sizeof(*slot));
-        unsigned by_user = 0, by_client = 0;
+        struct request_slot *slot = calloc(1, sizeof(*slot));
+        unsigned by_owner = 0, by_client = 0;
 
         if (!slot)
                 return -ENOMEM;
-        snprintf(slot->user, sizeof(slot->user), "%s", user);
+        snprintf(slot->owner, sizeof(slot->owner), "%s", owner);
         snprintf(slot->client, sizeof(slot->client), "%s", client);
         pthread_mutex_lock(&s->lock);
-        for (struct upload_slot *o = s->head; o; o = o->next) {
-                by_user += strcmp(o->user, slot->user) == 0;
+        for (struct request_slot *o = s->head; o; o = o->next) {
+                by_owner += strcmp(o->owner, slot->owner) == 0;
                 by_client += strcmp(o->client, slot->client) == 0;
         }
-        if (by_user >= max_user || by_client >= max_client) {
+        if (by_owner >= max_owner || by_client >= max_client) {
                 pthread_mutex_unlock(&s->lock);
                 free(slot);
                 return -EBUSY;
@@ -73,7 +73,7 @@ int upload_slots_take(struct upload_slots *s, const char *user, const char *clie
         return 0;
 }
 
-void upload_slots_release(struct upload_slots *s, struct upload_slot *slot)
+void request_slots_release(struct request_slots *s, struct request_slot *slot)
 {
         if (!slot)
                 return;
