@@ -576,7 +576,7 @@ static int pull_slot_take(struct http_request *req, const struct store_device *d
  * (woken: called again once a push woke the wait). */
 static int pull_answer(struct http_request *req, struct pull_args *args, bool woken)
 {
-        struct store_device dev = {0};
+        _cleanup_(store_device_done) struct store_device dev = {0};
         struct store_pull_info info = {0};
         struct pull_measure m = {0};
         int r;
@@ -589,10 +589,8 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
         struct request_slot *slot = NULL;
         for (;;) {
                 r = pull_slot_take(req, &dev, woken, &slot);
-                if (r != 0) {
-                        store_device_done(&dev);
+                if (r != 0)
                         return api_answered(r);
-                }
                 m = (struct pull_measure){0};
                 r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
                                     measure_op, &m, &info);
@@ -612,21 +610,15 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
         if (r >= 0 && info.n_ops > 0) {
                 api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
                 r = reply_pull_stream(req, &scope, &info, args->since, m.bytes, slot);
-                store_device_done(&dev);
                 return r < 0 ? api_reply_internal(req, r) : 0;
         }
         request_slots_release(api_app(req)->pulls, slot);
-        if (r == 1) {
-                store_device_done(&dev);
+        if (r == 1)
                 return 0;
-        }
-        if (r < 0 && r != -ESHUTDOWN) {
-                store_device_done(&dev);
+        if (r < 0 && r != -ESHUTDOWN)
                 return api_reply_internal(req, r);
-        }
         if (r == -ESHUTDOWN)
                 info = (struct store_pull_info){.scope_sequence = info.scope_sequence};
-        store_device_done(&dev);
 
         size_t len = 0;
         _cleanup_free_ char *head = pull_head(&info, args->since, &len);
