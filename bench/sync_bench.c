@@ -19,6 +19,11 @@
  *   --push-clients N   N pushing devices instead of 8 (at most 64)
  *   --pushes N         N pushes in all instead of 2 000 (a longer run for
  *                      a profiler; "pushing" is printed as they start)
+ *   --spread           op ids as scattered as the UUIDs clients send, and
+ *                      each op on one of 10 000 entities of its user,
+ *                      instead of ids in order and 10 entities: every op
+ *                      then lands on its own page of the op id and entity
+ *                      indexes, as on a real server
  *
  * A running daemon must list 127.0.0.1 in trusted_proxies (each pairing
  * comes from its own X-Forwarded-For address, under the rate limits); the
@@ -115,6 +120,36 @@ static CURL *client(const struct daemon *d, const char *token, struct curl_slist
         return c;
 }
 
+/* --spread: scattered ids and many entities (see the top). */
+static bool spread;
+#define SPREAD_ENTITIES 10000
+
+/* splitmix64: a fixed, well-mixed sequence for the scattered ids. */
+static uint64_t mix(uint64_t x)
+{
+        x += 0x9e3779b97f4a7c15u;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+        return x ^ (x >> 31);
+}
+
+/* The op id and entity number of op k of push i of worker id. */
+static void bench_op_ids(int id, int i, int k, char *op_id, size_t size, int *entity)
+{
+        uint64_t n = ((uint64_t)id << 40) | ((uint64_t)i << 8) | (uint64_t)k;
+
+        if (!spread) {
+                snprintf(op_id, size, "w%d-%d-%d", id, i, k);
+                *entity = k;
+                return;
+        }
+        uint64_t a = mix(n), b = mix(a);
+        snprintf(op_id, size, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+                 (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xffff, (unsigned)(b >> 48),
+                 (unsigned long long)(b & 0xffffffffffffULL));
+        *entity = (int)(mix(b) % SPREAD_ENTITIES);
+}
+
 static void *push_worker(void *arg)
 {
         struct worker *w = arg;
@@ -126,16 +161,20 @@ static void *push_worker(void *arg)
         curl_easy_setopt(c, CURLOPT_URL, url);
         for (int i = 0; i < w->n; i++) {
                 size_t off = (size_t)sprintf(body, "{\"ops\":[");
-                for (int k = 0; k < OPS_PER_PUSH; k++)
+                for (int k = 0; k < OPS_PER_PUSH; k++) {
+                        char op_id[64];
+                        int entity;
+                        bench_op_ids(w->id, i, k, op_id, sizeof(op_id), &entity);
                         off += (size_t)sprintf(
                                 body + off,
-                                "%s{\"op_id\":\"w%d-%d-%d\",\"entity_type\":\"note\","
+                                "%s{\"op_id\":\"%s\",\"entity_type\":\"note\","
                                 "\"entity_id\":\"notes/%d.md\",\"op_type\":\"update\","
                                 "\"payload_json\":\"{\\\"text\\\":\\\"benchmark payload of "
                                 "moderate size\\\"}\",\"client_sequence\":%d,"
                                 "\"last_seen_server_seq\":0,\"created_at\":\"2026-11-26T00:00:"
                                 "00Z\"}",
-                                k ? "," : "", w->id, i, k, k, i);
+                                k ? "," : "", op_id, entity, i);
+                }
                 sprintf(body + off, "]}");
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
                 double t0 = now_s();
@@ -263,23 +302,26 @@ static double bare_sqlite_ops_per_s(const char *dir, const char *schema_db, int 
                            "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id,"
                            " device_id, entity_type, entity_id, op_type, payload_json,"
                            " idempotency_key, client_sequence, last_seen_server_seq, created_at,"
-                           " pushed_at) VALUES (?,?,'u','v','d','note',?,'update',"
+                           " pushed_at, entity_key) VALUES (?,?,'u','v','d','note',?,'update',"
                            "'{\"text\":\"benchmark payload of moderate size\"}',NULL,?,0,"
-                           "'2026-11-26T00:00:00Z','2026-11-26T00:00:00Z')",
+                           "'2026-11-26T00:00:00Z','2026-11-26T00:00:00Z',?)",
                            -1, &st, NULL);
         double t0 = now_s();
         long seq = 0;
         for (int i = 0; i < pushes; i++) {
                 sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
                 for (int k = 0; k < OPS_PER_PUSH; k++) {
-                        char id[32], eid[32];
+                        char id[64], eid[32];
+                        int entity;
                         seq++;
-                        snprintf(id, sizeof(id), "b-%d-%d", i, k);
-                        snprintf(eid, sizeof(eid), "notes/%d.md", k);
+                        bench_op_ids(0, i, k, id, sizeof(id), &entity);
+                        snprintf(eid, sizeof(eid), "notes/%d.md", entity);
                         sqlite3_bind_int64(st, 1, seq);
                         sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
                         sqlite3_bind_text(st, 3, eid, -1, SQLITE_TRANSIENT);
                         sqlite3_bind_int(st, 4, i);
+                        /* Scattered like the daemon's keys of the entity. */
+                        sqlite3_bind_int64(st, 5, (sqlite3_int64)mix((uint64_t)entity));
                         sqlite3_step(st);
                         sqlite3_reset(st);
                 }
@@ -393,6 +435,8 @@ int main(int argc, char **argv)
                         push_only = true;
                 else if (i + 1 < argc && strcmp(argv[i], "--push-clients") == 0)
                         push_clients = atoi(argv[++i]);
+                else if (strcmp(argv[i], "--spread") == 0)
+                        spread = true;
                 else if (i + 1 < argc && strcmp(argv[i], "--pushes") == 0)
                         pushes = atoi(argv[++i]);
                 else if (i + 1 < argc && strcmp(argv[i], "--url") == 0)
@@ -409,6 +453,7 @@ int main(int argc, char **argv)
         if (((target || data || pid) && !(target && data && pid > 0)) || push_clients < 1 ||
             push_clients > PUSH_CLIENTS_MAX || pushes < push_clients) {
                 fprintf(stderr, "usage: sync-bench [--push-only] [--push-clients N] [--pushes N] "
+                                "[--spread] "
                                 "[--url URL --pid PID --data DIR]\n");
                 return 2;
         }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_entity_key.h"
 #include "store/store_internal.h"
 #include "util/cleanup.h"
 #include "util/json_writer.h"
@@ -29,18 +30,19 @@ static const struct db_sql sql_last_seq_lock = {
         .pg = "SELECT value FROM server_meta WHERE key = 'last_sequence' FOR UPDATE"};
 static const struct db_sql sql_last_seq_put = {
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'"};
-/* The newest conflicts first, at most ?7 (idx_server_ops_scope_entity
- * read backwards, so the cost does not grow with the entity's history). */
+/* The newest conflicts first, at most ?7 (idx_server_ops_entity_key read
+ * backwards, so the cost does not grow with the entity's history; the
+ * text columns weed out other entities with the same key ?8). */
 static const struct db_sql sql_conflicts = {
         "SELECT op_id, device_id, op_type, server_sequence, entity_type, entity_id FROM server_ops"
-        " WHERE user_id = ?1 AND vault_id = ?2 AND entity_type = ?3 AND entity_id = ?4"
-        " AND server_sequence > ?5 AND device_id <> ?6 AND op_type <> 'delete'"
-        " ORDER BY server_sequence DESC LIMIT ?7"};
+        " WHERE entity_key = ?8 AND user_id = ?1 AND vault_id = ?2 AND entity_type = ?3"
+        " AND entity_id = ?4 AND server_sequence > ?5 AND device_id <> ?6"
+        " AND op_type <> 'delete' ORDER BY server_sequence DESC LIMIT ?7"};
 static const struct db_sql sql_op_insert = {
         "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
         " entity_type, entity_id, op_type, payload_json, idempotency_key, client_sequence,"
-        " last_seen_server_seq, created_at, pushed_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " last_seen_server_seq, created_at, pushed_at, entity_key)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
         " ON CONFLICT (user_id, vault_id, op_id) DO NOTHING"};
 static const struct db_sql sql_tombstone_put = {
         "INSERT INTO server_tombstones (user_id, vault_id, entity_type, entity_id, op_id,"
@@ -152,8 +154,8 @@ static int find_replay(struct db_conn *c, const struct store_push *p, char **ret
 /* Append the newest STORE_CONFLICTS_PER_OP conflicts of op to res, in
  * ascending order, and note when there were more. */
 static int collect_conflicts(struct db_conn *c, const struct store_push *p,
-                             const struct store_op_in *op, struct store_push_result *res,
-                             size_t *cap)
+                             const struct store_op_in *op, int64_t entity_key,
+                             struct store_push_result *res, size_t *cap)
 {
         _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_conflicts);
         size_t first = res->n_conflicts;
@@ -164,7 +166,8 @@ static int collect_conflicts(struct db_conn *c, const struct store_push *p,
                                          op->entity_id)) < 0 ||
             db_bind_int64(st, 5, op->last_seen_server_seq) < 0 ||
             db_bind_text(st, 6, p->device_id) < 0 ||
-            db_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1) < 0)
+            db_bind_int64(st, 7, STORE_CONFLICTS_PER_OP + 1) < 0 ||
+            db_bind_int64(st, 8, entity_key) < 0)
                 return -EIO;
         while ((rc = db_step(st)) == DB_ROW) {
                 if (res->n_conflicts - first == STORE_CONFLICTS_PER_OP) {
@@ -240,7 +243,7 @@ int store_last_sequence(struct store *s, int64_t *ret)
 /* Insert one op with sequence seq; returns 1 when stored, 0 when its
  * op_id already exists in the scope. */
 static int insert_op(struct db_conn *c, const struct store_push *p, const struct store_op_in *op,
-                     int64_t seq, const char *now)
+                     int64_t entity_key, int64_t seq, const char *now)
 {
         _cleanup_stmt_ struct db_stmt *st = db_stmt(c, &sql_op_insert);
         int r;
@@ -257,7 +260,7 @@ static int insert_op(struct db_conn *c, const struct store_push *p, const struct
             db_bind_int64(st, 11, op->client_sequence) < 0 ||
             db_bind_int64(st, 12, op->last_seen_server_seq) < 0 ||
             db_bind_text(st, 13, op->created_at ? op->created_at : "") < 0 ||
-            db_bind_text(st, 14, now) < 0)
+            db_bind_text(st, 14, now) < 0 || db_bind_int64(st, 15, entity_key) < 0)
                 return -EIO;
         r = step_done(c, st, "insert op");
         if (r < 0)
@@ -307,13 +310,18 @@ static int push_in_transaction(const struct store_backend *be, struct db_conn *c
 
         for (size_t i = 0; i < p->n_ops; i++) {
                 const struct store_op_in *op = &p->ops[i];
+                int64_t key;
 
+                r = store_entity_key(p->scope.user_id, p->scope.vault_id, op->entity_type,
+                                     op->entity_id, &key);
+                if (r < 0)
+                        return r;
                 if (op->last_seen_server_seq > 0) {
-                        r = collect_conflicts(c, p, op, res, &conflicts_cap);
+                        r = collect_conflicts(c, p, op, key, res, &conflicts_cap);
                         if (r < 0)
                                 return r;
                 }
-                r = insert_op(c, p, op, seq + 1, now);
+                r = insert_op(c, p, op, key, seq + 1, now);
                 if (r < 0)
                         return r;
                 if (r == 0)

@@ -63,6 +63,9 @@ static void *writer_main(void *userdata)
 {
         struct store *s = userdata;
 
+        /* Started from whichever thread pushed first, whose name it would
+         * keep: named for top -H, perf and the crash reports. */
+        (void)pthread_setname_np(pthread_self(), "push-writer");
         pthread_mutex_lock(&s->push_lock);
         for (;;) {
                 while (!s->push_queue && !s->push_stopping)

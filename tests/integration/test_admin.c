@@ -1911,7 +1911,7 @@ static void test_console_overview_settings(void **state)
         assert_non_null(cd);
         assert_non_null(strstr(cd, "attachment"));
         free(cd);
-        assert_int_equal(member_int(r.json, "schema_version"), 7);
+        assert_int_equal(member_int(r.json, "schema_version"), 8);
         assert_non_null(json_object_get(r.json, "counts"));
         /* Nothing sensitive: no paths, addresses, tokens or hashes. */
         assert_null(strstr(r.body, dA.data_dir));

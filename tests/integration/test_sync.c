@@ -1321,6 +1321,51 @@ static void test_rate_limit(void **state)
 
 /* --- restarts, crashes, shutdown ------------------------------------------ */
 
+/* A database of schema version 7 (conflicts looked up by the four text
+ * columns) upgrades in place: its ops get their entity keys and still
+ * conflict; on either back end. */
+static void test_entity_keys_upgrade(void **state)
+{
+        struct daemon d = {0};
+        char tok1[65], tok2[65];
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(
+                harness_add_user(&d, "ek", "ek@example.com", "ek-password-1", true, false, NULL),
+                0);
+        assert_int_equal(harness_pair(&d, "ek", "ek-password-1", "v", tok1, NULL), 200);
+        assert_int_equal(harness_pair(&d, "ek", "ek-password-1", "v", tok2, NULL), 200);
+        json_decref(push_one(&d, tok1, "ek-1", "e/1", "create", 0));
+        json_decref(push_one(&d, tok1, "ek-2", "e/1", "update", 0));
+        json_decref(push_one(&d, tok1, "ek-3", "e/2", "update", 0));
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+
+        /* Back to version 7, as that build left it. */
+        assert_int_equal(harness_db_exec(&d, "DROP INDEX idx_server_ops_entity_key"), 0);
+        assert_int_equal(harness_db_exec(&d, "ALTER TABLE server_ops DROP COLUMN entity_key"), 0);
+        assert_int_equal(harness_db_exec(&d, "CREATE INDEX idx_server_ops_scope_entity ON"
+                                             " server_ops(user_id, vault_id, entity_type,"
+                                             " entity_id, server_sequence)"),
+                         0);
+        harness_set_schema_version(&d, 7);
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(harness_schema_version(&d), 8);
+        assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_ops"
+                                             " WHERE entity_key = 0"),
+                         0);
+        assert_int_equal(harness_sql_int(&d, "SELECT count(DISTINCT entity_key) FROM server_ops"),
+                         2);
+        json_t *a = push_one(&d, tok2, "ek-4", "e/1", "update", 1);
+        json_t *cf = json_object_get(a, "conflicts");
+        assert_int_equal(json_array_size(cf), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "op_id")),
+                            "ek-2");
+        json_decref(a);
+        harness_destroy(&d);
+}
+
 static void test_restart_persistence(void **state)
 {
         struct daemon d = {0};
@@ -1590,6 +1635,16 @@ static void test_legacy_data(void **state)
         json_t *op = json_array_get(json_object_get(p, "ops"), 0);
         assert_int_equal(json_integer_value(json_object_get(op, "server_sequence")), 9);
         json_decref(p);
+        /* The earlier server's ops conflict as their own would: found by
+         * the entity keys the upgrade computed for them. */
+        a = push_one(&d, tok, "after-migration-2", "notes/today.md", "update", 1);
+        json_t *cf = json_object_get(a, "conflicts");
+        assert_int_equal(json_array_size(cf), 2);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "op_id")),
+                            "fx-op-002");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 1), "op_id")),
+                            "fx-op-004");
+        json_decref(a);
         /* The old idempotency record still replays byte for byte. */
         struct http_result rep = post(&d, "/api/v1/sync/push", manifest_token("alice-laptop"),
                                       "{\"idempotency_key\":\"fx-push-1\",\"ops\":[]}");
@@ -1598,7 +1653,8 @@ static void test_legacy_data(void **state)
         http_result_free(&rep);
 
         /* The administrator from config.yml was imported with its bcrypt
-         * hash; every row survived the migration. */
+         * hash; every row survived the migration (8 ops, and 2 pushed
+         * here). */
         assert_int_equal(harness_db_int(&d,
                                         "SELECT count(*) FROM server_admins WHERE "
                                         "username='admin' AND password_hash LIKE '$2a$10$%'",
@@ -1606,9 +1662,9 @@ static void test_legacy_data(void **state)
                          0);
         assert_int_equal(n, 1);
         assert_int_equal(harness_db_int(&d, "SELECT count(*) FROM server_ops", &n), 0);
-        assert_int_equal(n, 9);
+        assert_int_equal(n, 10);
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 7);
+        assert_int_equal(n, 8);
         json_decref(manifest);
         harness_destroy(&d);
 }
@@ -1645,6 +1701,7 @@ int main(void)
                 cmocka_unit_test(test_crash_during_pushes),
                 cmocka_unit_test(test_shutdown_releases_longpoll),
                 cmocka_unit_test(test_legacy_data),
+                cmocka_unit_test(test_entity_keys_upgrade),
         };
         int failed =
                 cmocka_run_group_tests_name("sync-shared", shared, setup_shared, teardown_shared);

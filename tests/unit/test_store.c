@@ -27,6 +27,7 @@
 #include "server/heap.h"
 #include "store/store.h"
 #include "store/store_copy.h"
+#include "store/store_entity_key.h"
 #include "store/store_users.h"
 #include "store/store_internal.h"
 #include "store/store_ops.h"
@@ -64,7 +65,40 @@ static long long query(const char *path, const char *sql)
         return v;
 }
 
+/* The key of ("u", "v", "note", "notes/a.md"), as every stored key was
+ * computed. */
+#define ENTITY_KEY_PINNED INT64_C(0x785766a7bddb2b9e)
+
 static const struct store_options opts = {.synchronous_full = true, .readers = 2};
+
+/* Ops whose stored entity_key is not the key of their columns. */
+static long long count_wrong_entity_keys(const char *path)
+{
+        sqlite3 *h;
+        sqlite3_stmt *st;
+        long long wrong = 0, rows = 0;
+
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h,
+                                            "SELECT user_id, vault_id, entity_type, entity_id,"
+                                            " entity_key FROM server_ops",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                int64_t key;
+                assert_int_equal(store_entity_key((const char *)sqlite3_column_text(st, 0),
+                                                  (const char *)sqlite3_column_text(st, 1),
+                                                  (const char *)sqlite3_column_text(st, 2),
+                                                  (const char *)sqlite3_column_text(st, 3), &key),
+                                 0);
+                wrong += key != sqlite3_column_int64(st, 4);
+                rows++;
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+        assert_true(rows > 0);
+        return wrong;
+}
 
 static void test_migrate_empty(void **state)
 {
@@ -75,7 +109,7 @@ static void test_migrate_empty(void **state)
 
         snprintf(path, sizeof(path), "%s/empty.db", tmpdir);
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 7);
+        assert_int_equal(migrated, 8);
         assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
         assert_int_equal(store_probe(s), 0);
         store_close(s);
@@ -107,7 +141,7 @@ static void test_migrate_legacy(void **state)
         long long refs = query(path, "SELECT count(*) FROM server_blob_refs");
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 5); /* 2 -> 3 -> 4 -> 5 -> 6 -> 7 */
+        assert_int_equal(migrated, 6); /* 2 -> 3 -> 4 -> 5 -> 6 -> 7 -> 8 */
         /* The earlier server's bcrypt accounts: their cost is what a failed
          * login of any account spends on bcrypt until they are rehashed. */
         unsigned cost = 99;
@@ -122,6 +156,11 @@ static void test_migrate_legacy(void **state)
         assert_int_equal(query(path, "SELECT count(*) FROM server_devices"), devices);
         assert_int_equal(query(path, "SELECT count(*) FROM server_blob_refs"), refs);
         assert_int_equal(query(path, "SELECT max(server_sequence) FROM server_ops"), 8);
+        /* Version 8 gave every op of the earlier server its entity key. */
+        assert_int_equal(count_wrong_entity_keys(path), 0);
+        assert_int_equal(query(path, "SELECT count(*) FROM sqlite_master"
+                                     " WHERE name = 'idx_server_ops_scope_entity'"),
+                         0);
         /* op_id is now unique per scope, not globally. */
         sqlite3 *h;
         assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
@@ -203,7 +242,7 @@ static void test_migrate_legacy_api_keys(void **state)
         assert_true(file_contains(path, long_key));
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 5);
+        assert_int_equal(migrated, 6);
         assert_false(file_contains(path, long_key));
         assert_false(file_contains(wal, long_key));
         assert_false(file_contains(path, short_key));
@@ -271,6 +310,102 @@ static int64_t push_one(struct store *s, const char *op_id)
         seq = res.last_sequence;
         store_push_result_done(&res);
         return seq;
+}
+
+/* Keys are stored: the function may never change, and its fields cannot
+ * run into each other. */
+static void test_entity_key_fixed(void **state)
+{
+        int64_t a, b;
+        char *long_id = malloc(5000);
+        (void)state;
+
+        assert_int_equal(store_entity_key("u", "v", "note", "notes/a.md", &a), 0);
+        assert_int_equal(a, ENTITY_KEY_PINNED);
+        assert_int_equal(store_entity_key("ab", "c", "note", "x", &a), 0);
+        assert_int_equal(store_entity_key("a", "bc", "note", "x", &b), 0);
+        assert_int_not_equal(a, b);
+        /* A long id is hashed from the heap, to the same kind of key. */
+        assert_non_null(long_id);
+        memset(long_id, 'x', 4999);
+        long_id[4999] = '\0';
+        assert_int_equal(store_entity_key("u", "v", "note", long_id, &a), 0);
+        long_id[4998] = 'y';
+        assert_int_equal(store_entity_key("u", "v", "note", long_id, &b), 0);
+        assert_int_not_equal(a, b);
+        free(long_id);
+}
+
+/* One push of op_id on entity from device with last_seen; its result. */
+static void push_seen(struct store *s, const char *device, const char *op_id, const char *entity,
+                      int64_t last_seen, struct store_push_result *res)
+{
+        struct store_op_in op = {op_id, "note", entity, "update", "", "", 0, last_seen};
+        struct store_push p = {{"u", "v"}, device, "ip", NULL, &op, 1};
+
+        assert_int_equal(store_push_ops(s, &p, res), 0);
+}
+
+/* Conflicts are found through the entity key, and another entity whose
+ * key is the same (a collision, forged here) is never reported. */
+static void test_conflicts_by_entity_key(void **state)
+{
+        char path[PATH_MAX + 32], sql[512];
+        struct store *s;
+        struct store_push_result res;
+        int64_t key;
+        sqlite3 *h;
+        (void)state;
+
+        snprintf(path, sizeof(path), "%s/entity-keys.db", tmpdir);
+        assert_int_equal(store_open(path, &opts, &s, NULL), 0);
+        push_seen(s, "dev1", "first", "notes/other.md", 0, &res);
+        store_push_result_done(&res);
+        push_seen(s, "dev1", "edit", "notes/a.md", 0, &res);
+        assert_int_equal(res.last_sequence, 2);
+        store_push_result_done(&res);
+        store_close(s);
+
+        /* Ops of other entities and another user, all with a.md's key. */
+        assert_int_equal(store_entity_key("u", "v", "note", "notes/a.md", &key), 0);
+        assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
+                 " entity_type, entity_id, op_type, payload_json, created_at, entity_key)"
+                 " VALUES (3, 'forged-1', 'u', 'v', 'dev1', 'note', 'notes/b.md', 'update', '',"
+                 " '', %1$lld), (4, 'forged-2', 'other', 'v', 'dev1', 'note', 'notes/a.md',"
+                 " 'update', '', '', %1$lld), (5, 'forged-3', 'u', 'v', 'dev1', 'file',"
+                 " 'notes/a.md', 'update', '', '', %1$lld);"
+                 "UPDATE server_meta SET value = 5 WHERE key = 'last_sequence'",
+                 (long long)key);
+        assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+        /* The lookup reads the key's index, not the table. */
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(h,
+                                            "EXPLAIN QUERY PLAN SELECT op_id FROM server_ops"
+                                            " WHERE entity_key = ?8 AND user_id = ?1 AND"
+                                            " vault_id = ?2 AND entity_type = ?3 AND"
+                                            " entity_id = ?4 AND server_sequence > ?5 AND"
+                                            " device_id <> ?6 AND op_type <> 'delete'"
+                                            " ORDER BY server_sequence DESC LIMIT ?7",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        bool uses_index = false;
+        while (sqlite3_step(st) == SQLITE_ROW)
+                uses_index |= strstr((const char *)sqlite3_column_text(st, 3),
+                                     "idx_server_ops_entity_key") != NULL;
+        sqlite3_finalize(st);
+        sqlite3_close(h);
+        assert_true(uses_index);
+
+        assert_int_equal(store_open(path, &opts, &s, NULL), 0);
+        push_seen(s, "dev2", "mine", "notes/a.md", 1, &res);
+        assert_int_equal(res.n_accepted, 1);
+        assert_int_equal(res.n_conflicts, 1);
+        assert_string_equal(res.conflicts[0].op_id, "edit");
+        assert_int_equal(res.conflicts[0].server_sequence, 2);
+        store_push_result_done(&res);
+        store_close(s);
 }
 
 static void test_sequences_never_reused(void **state)
@@ -747,6 +882,8 @@ int main(void)
                 cmocka_unit_test(test_migrate_legacy),
                 cmocka_unit_test(test_migrate_legacy_api_keys),
                 cmocka_unit_test(test_refuses_newer_schema),
+                cmocka_unit_test(test_entity_key_fixed),
+                cmocka_unit_test(test_conflicts_by_entity_key),
                 cmocka_unit_test(test_sequences_never_reused),
                 cmocka_unit_test(test_push_fails_alone_in_batch),
                 cmocka_unit_test(test_copy_store),

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 
 #include "store/pg/pg.h"
+#include "store/store_entity_key.h"
 #include "util/log.h"
 
 /* The lock key of migrations ("verstak" in ASCII, shortened). */
@@ -304,6 +305,8 @@ static const char pg_migration_7[] =
 struct pg_migration {
         unsigned version;
         const char *sql;
+        /* Run after sql, in the same transaction. */
+        int (*step)(struct db_conn *c);
 };
 
 /* A new database starts at version 5 (the first PostgreSQL schema). */
@@ -311,6 +314,7 @@ static const struct pg_migration pg_migrations[] = {
         {5, pg_schema_5},
         {6, pg_migration_6},
         {7, pg_migration_7},
+        {8, NULL, store_entity_key_migrate}, /* as SQLite's version 8 */
 };
 
 static const struct db_sql sql_version = {"SELECT version FROM verstak_schema"};
@@ -360,7 +364,9 @@ static int migrate_locked(struct db_conn *c, bool no_migrate, unsigned *ret_migr
 
                 if (pg_migrations[i].version <= (unsigned)version)
                         continue;
-                r = db_exec(c, pg_migrations[i].sql);
+                r = pg_migrations[i].sql ? db_exec(c, pg_migrations[i].sql) : 0;
+                if (r == 0 && pg_migrations[i].step)
+                        r = pg_migrations[i].step(c);
                 if (r < 0) {
                         log_error("database: migration to schema version %u failed",
                                   pg_migrations[i].version);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "store/sqlite/sqlite.h"
+#include "store/store_entity_key.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -383,6 +384,17 @@ static const char migration_7[] =
         "  UPDATE server_users SET devices = devices + CASE id WHEN NEW.user_id THEN 1 ELSE -1 END"
         "  WHERE id IN (OLD.user_id, NEW.user_id); END;";
 
+/*
+ * Ours, version 8: conflicts are looked up through a short index of
+ * entity keys (store/store_entity_key.h) instead of one over the four
+ * text columns.  The same migration runs on PostgreSQL.
+ */
+static int migration_8_step(struct db_conn *c, unsigned *ret_wiped)
+{
+        (void)ret_wiped;
+        return store_entity_key_migrate(c);
+}
+
 struct migration {
         unsigned version;
         const char *sql;
@@ -399,6 +411,7 @@ static const struct migration migrations[] = {
         {5, migration_5, NULL},
         {6, migration_6, NULL},
         {7, migration_7, NULL},
+        {8, NULL, migration_8_step},
 };
 
 static int query_int(struct db_conn *c, const char *sql, int64_t *ret)
