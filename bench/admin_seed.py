@@ -59,7 +59,9 @@ def main():
             "INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id,"
             " entity_type, entity_id, op_type, payload_json, created_at, pushed_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ops())
-        db.execute("UPDATE server_meta SET value = ? WHERE key = 'last_sequence'", (OPS,))
+        # Pushes count their ops; rows inserted here are counted by hand.
+        db.execute("UPDATE server_meta SET value = ?"
+                   " WHERE key IN ('last_sequence', 'ops_count')", (OPS,))
         db.executemany("INSERT INTO server_blobs VALUES (?, ?, ?)",
                        ((f"{i:064x}", 1000 + i, ts(now - i * 60)) for i in range(BLOBS)))
         db.executemany(

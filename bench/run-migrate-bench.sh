@@ -57,7 +57,7 @@ INSERT INTO server_ops (server_sequence, op_id, user_id, vault_id, device_id, en
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $audit)
 INSERT INTO server_audit_log (event_type, user_id, message, created_at)
   SELECT 'login', 'usr_' || (i % $users + 1), 'signed in', '2026-01-01T00:00:00Z' FROM n;
-UPDATE server_meta SET value = $ops WHERE key = 'last_sequence';
+UPDATE server_meta SET value = $ops WHERE key IN ('last_sequence', 'ops_count');
 SQL
 
 export VERSTAK_PG_DIR=${TMPDIR:-/var/tmp}/verstak-bench-pg-$$

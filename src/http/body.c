@@ -12,12 +12,13 @@
 #include "util/cleanup.h"
 #include "util/text.h"
 
-/* Pass 1: types and outputs. */
-static int extract_types(json_t *root, const struct body_field *fields, size_t n, char *err,
-                         size_t err_size)
+/* Pass 1: types and outputs; values[i] is field i's member (or NULL),
+ * looked up once for all three passes. */
+static int extract_types(json_t *root, const struct body_field *fields, size_t n, json_t **values,
+                         char *err, size_t err_size)
 {
         for (size_t i = 0; i < n; i++) {
-                json_t *v = json_object_get(root, fields[i].name);
+                json_t *v = values[i] = json_object_get(root, fields[i].name);
                 bool ok = true;
 
                 if (fields[i].present)
@@ -78,14 +79,18 @@ static bool string_given(const char *s, unsigned flags)
 int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, char *err,
                  size_t err_size)
 {
-        int r = extract_types(obj, fields, n_fields, err, err_size);
+        json_t *values[BODY_FIELDS_MAX];
+        int r;
 
+        if (n_fields > BODY_FIELDS_MAX)
+                return -E2BIG;
+        r = extract_types(obj, fields, n_fields, values, err, err_size);
         if (r < 0)
                 return r;
         /* Pass 2: required fields. */
         for (size_t i = 0; i < n_fields; i++) {
                 const struct body_field *f = &fields[i];
-                json_t *v = json_object_get(obj, f->name);
+                json_t *v = values[i];
                 bool given;
 
                 if (!(f->flags & (BODY_REQUIRED | BODY_NOT_BLANK)))
@@ -103,7 +108,7 @@ int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, 
         /* Pass 3: lengths. */
         for (size_t i = 0; i < n_fields; i++) {
                 const struct body_field *f = &fields[i];
-                json_t *v = json_object_get(obj, f->name);
+                json_t *v = values[i];
 
                 if (f->type != BODY_STRING || f->max_len == 0 || !json_is_string(v))
                         continue;

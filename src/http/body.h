@@ -44,12 +44,15 @@ struct body_field {
  * then just returns 0); helpers return 0 to carry on, or a negative errno. */
 #define BODY_ANSWERED 1
 
+/* The most fields one body_extract() checks. */
+#define BODY_FIELDS_MAX 16
+
 /* Check the members of the JSON object obj against fields and fill the
  * outputs, in three passes over all fields so the answer does not depend
  * on member order: types first, then required fields, then lengths.
- * Returns 0, -EBADMSG (a field of the wrong type), -ENODATA (a required
- * field missing, null, empty or blank) or -EMSGSIZE (a string longer than
- * its max_len); err, if given, then says which ("<name> is required"). */
+ * Returns 0, -E2BIG (more than BODY_FIELDS_MAX fields: a caller's bug), -EBADMSG (a field of the
+ * wrong type), -ENODATA (a required field missing, null, empty or blank) or -EMSGSIZE (a string
+ * longer than its max_len); err, if given, then says which ("<name> is required"). */
 int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, char *err,
                  size_t err_size);
 

@@ -37,7 +37,7 @@ struct store_options {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 /*
  * Open (creating if needed) the database at path and migrate it forward to

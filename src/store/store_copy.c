@@ -23,7 +23,8 @@
 
 /* Every table of the schema that holds rows of its own, in copy order.
  * Not copied: server_meta (its counters are kept by the target's
- * triggers while rows arrive; the high-water mark is carried over after),
+ * triggers while rows arrive; the high-water mark and the number of ops,
+ * which pushes keep, are set after),
  * SQLite's server_users_search (PostgreSQL searches with trigram indexes)
  * and the back ends' own bookkeeping (sqlite_sequence, verstak_schema). */
 static const char *const copy_tables[] = {
@@ -43,6 +44,9 @@ static const struct db_sql sql_last_sequence = {
         "SELECT value FROM server_meta WHERE key = 'last_sequence'"};
 static const struct db_sql sql_set_last_sequence = {
         "UPDATE server_meta SET value = ?1 WHERE key = 'last_sequence'"};
+static const struct db_sql sql_count_ops = {
+        "UPDATE server_meta SET value = (SELECT count(*) FROM server_ops)"
+        " WHERE key = 'ops_count'"};
 static const struct db_sql sql_meta = {"SELECT key, value FROM server_meta ORDER BY key"};
 static const struct db_sql sql_meta_value = {"SELECT value FROM server_meta WHERE key = ?1"};
 static const struct db_sql sql_max_sequence = {
@@ -188,7 +192,8 @@ static int copy_table(struct copy *cp, size_t t)
         return 0;
 }
 
-/* The high-water mark, and ids the target generates, after the rows. */
+/* The high-water mark, the number of ops (which no trigger counts as
+ * they arrive) and ids the target generates, after the rows. */
 static int carry_sequences(struct copy *cp, int64_t *ret_last)
 {
         char value[24];
@@ -206,6 +211,10 @@ static int carry_sequences(struct copy *cp, int64_t *ret_last)
         r = STORE_RUN(c, &sql_set_last_sequence, "carry the high-water mark over", value);
         if (r == 0)
                 r = db_fail(c, -EIO, "carry the high-water mark over (no row)");
+        if (r >= 0)
+                r = store_run(c, &sql_count_ops, "count the ops", NULL, 0);
+        if (r == 0)
+                r = db_fail(c, -EIO, "count the ops (no row)");
         if (r >= 0 && db_kind(c) == DB_PG)
                 r = db_exec(c, pg_identity_sql);
         return store_write_end(cp->to, c, r, true);

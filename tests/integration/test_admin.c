@@ -1304,7 +1304,8 @@ static void own_things(const char *login, const char *id, const char *sha1, cons
                  " VALUES ((SELECT value + 1 FROM server_meta WHERE key = 'last_sequence'),"
                  " 'op-%1$s', '%1$s', 'vault-1', 'dev', 'note', 'n1', 'create', '{}', '%2$s',"
                  " '%2$s');"
-                 "UPDATE server_meta SET value = value + 1 WHERE key = 'last_sequence';"
+                 "UPDATE server_meta SET value = value + 1"
+                 " WHERE key IN ('last_sequence', 'ops_count');"
                  "INSERT INTO server_tombstones VALUES ('%1$s', 'vault-1', 'note', 'n0', 'op0',"
                  " '%2$s');"
                  "INSERT INTO server_idempotency_keys VALUES ('%1$s', 'vault-1', 'k1', '{}',"
@@ -1911,7 +1912,7 @@ static void test_console_overview_settings(void **state)
         assert_non_null(cd);
         assert_non_null(strstr(cd, "attachment"));
         free(cd);
-        assert_int_equal(member_int(r.json, "schema_version"), 8);
+        assert_int_equal(member_int(r.json, "schema_version"), 9);
         assert_non_null(json_object_get(r.json, "counts"));
         /* Nothing sensitive: no paths, addresses, tokens or hashes. */
         assert_null(strstr(r.body, dA.data_dir));

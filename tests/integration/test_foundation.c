@@ -69,7 +69,7 @@ static void test_health_ok(void **state)
         assert_string_equal(json_string_value(json_object_get(r.json, "status")), "ok");
         assert_true(json_is_true(json_object_get(r.json, "database_reachable")));
         assert_true(json_is_true(json_object_get(r.json, "blob_storage_writable")));
-        assert_int_equal(json_integer_value(json_object_get(r.json, "schema_version")), 8);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "schema_version")), 9);
         assert_true(json_is_string(json_object_get(r.json, "version")));
         assert_true(json_is_string(json_object_get(r.json, "build_commit")));
         assert_true(json_is_integer(json_object_get(r.json, "uptime_seconds")));
@@ -216,7 +216,7 @@ static void test_shutdown_clean(void **state)
                 assert_int_equal(ftell(f), 0);
                 fclose(f);
         }
-        assert_int_equal(harness_schema_version(&d), 8);
+        assert_int_equal(harness_schema_version(&d), 9);
 
         /* SIGINT too. */
         assert_int_equal(harness_start(&d, NULL), 0);

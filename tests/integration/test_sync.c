@@ -1321,6 +1321,29 @@ static void test_rate_limit(void **state)
 
 /* --- restarts, crashes, shutdown ------------------------------------------ */
 
+/* server_meta's count of ops, and the real one. */
+static void expect_ops_count(const struct daemon *d, long long n)
+{
+        assert_int_equal(
+                harness_sql_int(d, "SELECT value FROM server_meta WHERE key = 'ops_count'"), n);
+        assert_int_equal(harness_sql_int(d, "SELECT count(*) FROM server_ops"), n);
+}
+
+/* The trigger that counted each inserted op up to schema version 8. */
+static void restore_ops_insert_trigger(const struct daemon *d)
+{
+        assert_int_equal(harness_db_exec(d, harness_on_pg()
+                                                    ? "DROP TRIGGER server_ops_count ON server_ops;"
+                                                      "CREATE TRIGGER server_ops_count AFTER"
+                                                      " INSERT OR DELETE ON server_ops FOR EACH"
+                                                      " ROW EXECUTE FUNCTION verstak_count_ops()"
+                                                    : "CREATE TRIGGER server_ops_count_insert"
+                                                      " AFTER INSERT ON server_ops BEGIN UPDATE"
+                                                      " server_meta SET value = value + 1 WHERE"
+                                                      " key = 'ops_count'; END"),
+                         0);
+}
+
 /* A database of schema version 7 (conflicts looked up by the four text
  * columns) upgrades in place: its ops get their entity keys and still
  * conflict; on either back end. */
@@ -1342,6 +1365,7 @@ static void test_entity_keys_upgrade(void **state)
         assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
 
         /* Back to version 7, as that build left it. */
+        restore_ops_insert_trigger(&d);
         assert_int_equal(harness_db_exec(&d, "DROP INDEX idx_server_ops_entity_key"), 0);
         assert_int_equal(harness_db_exec(&d, "ALTER TABLE server_ops DROP COLUMN entity_key"), 0);
         assert_int_equal(harness_db_exec(&d, "CREATE INDEX idx_server_ops_scope_entity ON"
@@ -1351,7 +1375,7 @@ static void test_entity_keys_upgrade(void **state)
         harness_set_schema_version(&d, 7);
 
         assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(harness_schema_version(&d), 8);
+        assert_int_equal(harness_schema_version(&d), 9);
         assert_int_equal(harness_sql_int(&d, "SELECT count(*) FROM server_ops"
                                              " WHERE entity_key = 0"),
                          0);
@@ -1363,6 +1387,65 @@ static void test_entity_keys_upgrade(void **state)
         assert_string_equal(json_string_value(json_object_get(json_array_get(cf, 0), "op_id")),
                             "ek-2");
         json_decref(a);
+        expect_ops_count(&d, 4);
+        harness_destroy(&d);
+}
+
+/* A database of schema version 8 (ops counted by a trigger per inserted
+ * row) upgrades in place: the trigger is gone, the count is taken afresh,
+ * and pushes keep it, counting only the ops they store; on either back
+ * end. */
+static void test_ops_count_upgrade(void **state)
+{
+        struct daemon d = {0};
+        char tok[65];
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(
+                harness_add_user(&d, "oc", "oc@example.com", "oc-password-1", true, false, NULL),
+                0);
+        assert_int_equal(harness_pair(&d, "oc", "oc-password-1", "v", tok, NULL), 200);
+        json_decref(push_one(&d, tok, "oc-1", "e/1", "create", 0));
+        json_decref(push_one(&d, tok, "oc-2", "e/1", "update", 0));
+        expect_ops_count(&d, 2);
+        assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
+
+        /* Back to version 8, as that build left it, with a count gone
+         * wrong (as one inserted by hand without it would leave it). */
+        restore_ops_insert_trigger(&d);
+        assert_int_equal(harness_db_exec(&d, "UPDATE server_meta SET value = 40"
+                                             " WHERE key = 'ops_count'"),
+                         0);
+        harness_set_schema_version(&d, 8);
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        assert_int_equal(harness_schema_version(&d), 9);
+        expect_ops_count(&d, 2);
+        assert_int_equal(harness_sql_int(&d, harness_on_pg()
+                                                     ? "SELECT count(*) FROM"
+                                                       " information_schema.triggers WHERE"
+                                                       " event_object_table = 'server_ops' AND"
+                                                       " event_manipulation = 'INSERT'"
+                                                     : "SELECT count(*) FROM sqlite_master"
+                                                       " WHERE type = 'trigger' AND"
+                                                       " tbl_name = 'server_ops' AND"
+                                                       " sql LIKE '%%AFTER INSERT%%'"),
+                         0);
+        /* One new op, one already stored (skipped): one more. */
+        char *a = op_json("oc-3", "note", "e/2", "create", "{}", 0),
+             *b = op_json("oc-1", "note", "e/1", "create", "{}", 0), body[1024];
+        snprintf(body, sizeof(body), "{\"ops\":[%s,%s]}", a, b);
+        free(a);
+        free(b);
+        struct http_result r = post(&d, "/api/v1/sync/push", tok, body);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "count")), 1);
+        http_result_free(&r);
+        expect_ops_count(&d, 3);
+        /* A push that stores nothing leaves it. */
+        json_decref(push_one(&d, tok, "oc-2", "e/1", "update", 0));
+        expect_ops_count(&d, 3);
         harness_destroy(&d);
 }
 
@@ -1664,7 +1747,9 @@ static void test_legacy_data(void **state)
         assert_int_equal(harness_db_int(&d, "SELECT count(*) FROM server_ops", &n), 0);
         assert_int_equal(n, 10);
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 8);
+        assert_int_equal(n, 9);
+        /* Counted afresh by migration 9, then by the two pushes. */
+        expect_ops_count(&d, 10);
         json_decref(manifest);
         harness_destroy(&d);
 }
@@ -1702,6 +1787,7 @@ int main(void)
                 cmocka_unit_test(test_shutdown_releases_longpoll),
                 cmocka_unit_test(test_legacy_data),
                 cmocka_unit_test(test_entity_keys_upgrade),
+                cmocka_unit_test(test_ops_count_upgrade),
         };
         int failed =
                 cmocka_run_group_tests_name("sync-shared", shared, setup_shared, teardown_shared);

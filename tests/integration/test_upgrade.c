@@ -967,7 +967,7 @@ static void test_whole_upgrade(void **state)
         assert_false(db_files_have(&d, LEGACY_KEY));
         assert_false(db_files_have(&d, SMTP_PASSWORD));
         assert_int_equal(harness_db_int(&d, "PRAGMA user_version", &n), 0);
-        assert_int_equal(n, 8);
+        assert_int_equal(n, 9);
         /* Each user's number of devices, counted when the column came. */
         assert_int_equal(
                 harness_db_int(&d, "SELECT devices FROM server_users WHERE id = " ALICE_ID_SQL, &n),

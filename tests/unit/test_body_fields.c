@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/body.h"
@@ -175,6 +176,43 @@ static void test_fields_form_values(void **state)
         json_decref(obj);
 }
 
+/* Up to BODY_FIELDS_MAX fields are checked (each member looked up once);
+ * a longer spec is refused whole, with no output written. */
+static void test_fields_most(void **state)
+{
+        struct body_field f[BODY_FIELDS_MAX + 1];
+        const char *out[BODY_FIELDS_MAX + 1] = {0};
+        char names[BODY_FIELDS_MAX + 1][8], text[512], err[160], want[32];
+        size_t len = 0;
+        (void)state;
+
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "{");
+        for (size_t i = 0; i <= BODY_FIELDS_MAX; i++) {
+                snprintf(names[i], sizeof(names[i]), "f%zu", i);
+                f[i] = (struct body_field){names[i], BODY_STRING, &out[i], .flags = BODY_REQUIRED,
+                                           .max_len = 4};
+                len += (size_t)snprintf(text + len, sizeof(text) - len, "%s\"f%zu\":\"v%zu\"",
+                                        i ? "," : "", i, i);
+        }
+        snprintf(text + len, sizeof(text) - len, "}");
+        json_t *obj = json_loads(text, 0, NULL);
+        assert_non_null(obj);
+
+        assert_int_equal(body_extract(obj, f, BODY_FIELDS_MAX + 1, err, sizeof(err)), -E2BIG);
+        assert_null(out[0]);
+        assert_int_equal(body_extract(obj, f, BODY_FIELDS_MAX, err, sizeof(err)), 0);
+        assert_string_equal(out[0], "v0");
+        snprintf(want, sizeof(want), "v%d", BODY_FIELDS_MAX - 1);
+        assert_string_equal(out[BODY_FIELDS_MAX - 1], want);
+        assert_null(out[BODY_FIELDS_MAX]);
+        /* The last field's value, too long, is found by the third pass. */
+        json_object_set_new(obj, names[BODY_FIELDS_MAX - 1], json_string("longer"));
+        assert_int_equal(body_extract(obj, f, BODY_FIELDS_MAX, err, sizeof(err)), -EMSGSIZE);
+        snprintf(want, sizeof(want), "%s is too long", names[BODY_FIELDS_MAX - 1]);
+        assert_string_equal(err, want);
+        json_decref(obj);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -184,6 +222,7 @@ int main(void)
                 cmocka_unit_test(test_fields_too_long),
                 cmocka_unit_test(test_fields_required_non_string),
                 cmocka_unit_test(test_fields_form_values),
+                cmocka_unit_test(test_fields_most),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,7 +109,7 @@ static void test_migrate_empty(void **state)
 
         snprintf(path, sizeof(path), "%s/empty.db", tmpdir);
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 8);
+        assert_int_equal(migrated, 9);
         assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
         assert_int_equal(store_probe(s), 0);
         store_close(s);
@@ -141,7 +141,7 @@ static void test_migrate_legacy(void **state)
         long long refs = query(path, "SELECT count(*) FROM server_blob_refs");
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 6); /* 2 -> 3 -> 4 -> 5 -> 6 -> 7 -> 8 */
+        assert_int_equal(migrated, 7); /* 2 -> 3 -> 4 -> 5 -> 6 -> 7 -> 8 -> 9 */
         /* The earlier server's bcrypt accounts: their cost is what a failed
          * login of any account spends on bcrypt until they are rehashed. */
         unsigned cost = 99;
@@ -242,7 +242,7 @@ static void test_migrate_legacy_api_keys(void **state)
         assert_true(file_contains(path, long_key));
 
         assert_int_equal(store_open(path, &opts, &s, &migrated), 0);
-        assert_int_equal(migrated, 6);
+        assert_int_equal(migrated, 7);
         assert_false(file_contains(path, long_key));
         assert_false(file_contains(wal, long_key));
         assert_false(file_contains(path, short_key));

@@ -302,6 +302,19 @@ static const char pg_migration_7[] =
         "CREATE TRIGGER server_devices_user_count AFTER INSERT OR DELETE OR UPDATE OF user_id"
         "  ON server_devices FOR EACH ROW EXECUTE FUNCTION verstak_count_user_devices();";
 
+/* Version 9, as SQLite's: ops are counted by the push that inserts them,
+ * not by a trigger per row (a PL/pgSQL call and a new version of the
+ * counter's row for every op).  Also gone: two indexes of version 5 that
+ * no query reads, which every inserted op paid for. */
+static const char pg_migration_9[] =
+        "DROP TRIGGER IF EXISTS server_ops_count ON server_ops;"
+        "CREATE TRIGGER server_ops_count AFTER DELETE ON server_ops"
+        "  FOR EACH ROW EXECUTE FUNCTION verstak_count_ops();"
+        "UPDATE server_meta SET value = (SELECT count(*) FROM server_ops)"
+        "  WHERE key = 'ops_count';"
+        "DROP INDEX IF EXISTS idx_server_ops_entity;"
+        "DROP INDEX IF EXISTS idx_server_ops_idempotency;";
+
 struct pg_migration {
         unsigned version;
         const char *sql;
@@ -311,10 +324,9 @@ struct pg_migration {
 
 /* A new database starts at version 5 (the first PostgreSQL schema). */
 static const struct pg_migration pg_migrations[] = {
-        {5, pg_schema_5},
-        {6, pg_migration_6},
-        {7, pg_migration_7},
-        {8, NULL, store_entity_key_migrate}, /* as SQLite's version 8 */
+        {5, pg_schema_5},    {6, pg_migration_6},
+        {7, pg_migration_7}, {8, NULL, store_entity_key_migrate}, /* as SQLite's version 8 */
+        {9, pg_migration_9},
 };
 
 static const struct db_sql sql_version = {"SELECT version FROM verstak_schema"};
