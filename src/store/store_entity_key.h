@@ -15,8 +15,10 @@
  * The hash is SipHash-2-4 (libsodium's crypto_shorthash) under a fixed,
  * public key over the four fields, each preceded by its length.  Keys are
  * stored, so the function and its key never change; it is the same on
- * every back end and every daemon.  Not a secret, and not a defence
- * against chosen collisions: a client can only slow its own lookups.
+ * every back end and every daemon.  Not a secret: a client can make its
+ * own entities' keys collide (about 2^32 hashes a pair) and so slow the
+ * lookups of its own entities; to land on another entity's key it would
+ * need about 2^64, and even then costs only a row read, never a hint.
  */
 #pragma once
 

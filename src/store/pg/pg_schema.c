@@ -322,11 +322,12 @@ struct pg_migration {
         int (*step)(struct db_conn *c);
 };
 
-/* A new database starts at version 5 (the first PostgreSQL schema). */
+/* A new database starts at version 5 (the first PostgreSQL schema);
+ * version 8 is SQLite's, run by the same function. */
 static const struct pg_migration pg_migrations[] = {
-        {5, pg_schema_5},    {6, pg_migration_6},
-        {7, pg_migration_7}, {8, NULL, store_entity_key_migrate}, /* as SQLite's version 8 */
-        {9, pg_migration_9},
+        {5, pg_schema_5, NULL},    {6, pg_migration_6, NULL},
+        {7, pg_migration_7, NULL}, {8, NULL, store_entity_key_migrate},
+        {9, pg_migration_9, NULL},
 };
 
 static const struct db_sql sql_version = {"SELECT version FROM verstak_schema"};
