@@ -64,8 +64,8 @@ int api_fields_parse(struct http_request *req, const struct api_fields *spec, js
                 *ret_root = root;
                 return 0;
         }
-        r = body_parse_text(req->body, req->body_len, spec->fields, spec->n_fields, &root, err,
-                            sizeof(err));
+        r = body_parse_text(req->body, req->body_len, spec->fields, spec->n_fields, spec->arena,
+                            &root, err, sizeof(err));
         if (r < 0)
                 return answer(req, spec, r, err, false);
         *ret_root = root;

@@ -39,6 +39,9 @@ struct api_fields {
         /* Accept an application/x-www-form-urlencoded body (a web form),
          * its values being strings, as well as JSON. */
         bool form;
+        /* Parse a JSON body into this arena (util/json_arena.h): the
+         * caller then frees the root with json_arena_release(). */
+        struct json_arena *arena;
 };
 
 /* Parse the request body against spec, as JSON whatever Content-Type

@@ -20,6 +20,7 @@
 #include "store/store_ops.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
+#include "util/json_arena.h"
 #include "util/json_writer.h"
 #include "util/log.h"
 #include "util/text.h"
@@ -72,7 +73,8 @@ static int read_op(struct http_request *req, json_t *obj, struct store_op_in *ou
 
 /* Checks of api.md §4 that need no store (the text fields passed their
  * specs in read_op()), phase by phase over all ops. */
-static int validate_ops(struct http_request *req, const struct store_op_in *ops, size_t n)
+static int validate_ops(struct http_request *req, struct json_arena *arena,
+                        const struct store_op_in *ops, size_t n)
 {
         const struct app *app = api_app(req);
 
@@ -82,8 +84,8 @@ static int validate_ops(struct http_request *req, const struct store_op_in *ops,
                         return api_error_answered(req, API_ERR_PAYLOAD_TOO_LARGE,
                                                   "payload_json is too large");
                 if (len > 0) {
-                        json_t *p = json_loads(ops[i].payload_json,
-                                               JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+                        json_t *p = json_arena_loadb(arena, ops[i].payload_json, len,
+                                                     JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
                         if (!p)
                                 return api_error_answered(req, API_ERR_INVALID_PAYLOAD,
                                                           "payload_json is not valid JSON");
@@ -98,13 +100,16 @@ static int validate_ops(struct http_request *req, const struct store_op_in *ops,
 }
 
 /* Blob references of file ops: shape, then ownership and size in scope. */
-static int validate_blob_refs(struct http_request *req, const struct store_scope *scope,
-                              const struct store_op_in *ops, size_t n)
+static int validate_blob_refs(struct http_request *req, struct json_arena *arena,
+                              const struct store_scope *scope, const struct store_op_in *ops,
+                              size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 if (strcmp(ops[i].entity_type, "file") != 0 || !ops[i].payload_json[0])
                         continue;
-                _cleanup_json_ json_t *p = json_loads(ops[i].payload_json, JSON_DECODE_ANY, NULL);
+                _cleanup_json_ json_t *p =
+                        json_arena_loadb(arena, ops[i].payload_json, strlen(ops[i].payload_json),
+                                         JSON_DECODE_ANY, NULL);
                 if (!json_is_object(p))
                         continue;
                 if (json_object_get(p, "dataBase64"))
@@ -142,9 +147,11 @@ static int validate_blob_refs(struct http_request *req, const struct store_scope
  * the worker reads other requests meanwhile, and answered on a worker once
  * the commit that holds it is done (push_committed(), push_answer()).
  * Everything the store reads lives here until the request ends
- * (api_sync_push_cleanup()); a suspended connection does not end.
+ * (api_sync_push_cleanup()); a suspended connection does not end.  The
+ * body and the payloads checked are parsed into one arena, freed at once.
  */
 struct push_state {
+        struct json_arena arena;
         json_t *root;
         struct store_op_in *ops;
         struct store_device dev;
@@ -201,9 +208,9 @@ static int push_read(struct http_request *req, struct push_state *st)
                 {"idempotency_key", BODY_STRING, &idem, .max_len = PUSH_KEY_MAX},
                 {"ops", BODY_ARRAY, &ops_json, NULL},
         };
-        const struct api_fields spec = {fields, ELEMENTSOF(fields),
-                                        .too_long = "device_id or idempotency_key is too long",
-                                        .too_long_error = API_ERR_FIELD_TOO_LONG};
+        const struct api_fields spec = {
+                fields, ELEMENTSOF(fields), .too_long = "device_id or idempotency_key is too long",
+                .too_long_error = API_ERR_FIELD_TOO_LONG, .arena = &st->arena};
         size_t n;
         int r;
 
@@ -224,11 +231,11 @@ static int push_read(struct http_request *req, struct push_state *st)
                 if (r != 0)
                         return r;
         }
-        r = validate_ops(req, st->ops, n);
+        r = validate_ops(req, &st->arena, st->ops, n);
         if (r != 0)
                 return r;
         struct store_scope scope = {st->dev.user_id, st->dev.vault_id};
-        r = validate_blob_refs(req, &scope, st->ops, n);
+        r = validate_blob_refs(req, &st->arena, &scope, st->ops, n);
         if (r != 0)
                 return r;
         st->push = (struct store_push){
@@ -277,7 +284,7 @@ void api_sync_push_cleanup(struct http_request *req)
 
         if (!st)
                 return;
-        json_decref(st->root);
+        json_arena_release(&st->arena, st->root);
         free(st->ops);
         store_device_done(&st->dev);
         free(st);

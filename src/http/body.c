@@ -122,7 +122,7 @@ int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, 
 }
 
 int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
-                    json_t **ret_root, char *err, size_t err_size)
+                    struct json_arena *arena, json_t **ret_root, char *err, size_t err_size)
 {
         json_error_t jerr;
         json_t *root;
@@ -133,7 +133,9 @@ int body_parse_text(const char *text, size_t len, const struct body_field *field
                         snprintf(err, err_size, "empty body");
                 return -EBADMSG;
         }
-        root = json_loadb(text, len, JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES, &jerr);
+        const size_t flags = JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES;
+        root = arena ? json_arena_loadb(arena, text, len, flags, &jerr)
+                     : json_loadb(text, len, flags, &jerr);
         if (!root) {
                 if (err && err_size)
                         snprintf(err, err_size, "%s", jerr.text);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "util/json_arena.h"
 
 enum body_field_type {
         BODY_STRING, /* const char ** (borrowed from the returned root) */
@@ -58,12 +59,13 @@ int body_extract(json_t *obj, const struct body_field *fields, size_t n_fields, 
 
 /* Parse text as one JSON object, then body_extract() it.  Returns 0 with
  * *ret_root owning the values that string, array and object outputs point
- * into (json_decref() it when done), -EBADMSG (empty, invalid JSON, not an
+ * into (json_decref() it when done; when arena is given, the tree is parsed
+ * into it and json_arena_release() frees it instead), -EBADMSG (empty, invalid JSON, not an
  * object, a wrong type), -ENOTEMPTY (trailing data after the value), or
  * body_extract()'s -ENODATA / -EMSGSIZE.  err, if given, receives the
  * parser's message or the field's fault. */
 int body_parse_text(const char *text, size_t len, const struct body_field *fields, size_t n_fields,
-                    json_t **ret_root, char *err, size_t err_size);
+                    struct json_arena *arena, json_t **ret_root, char *err, size_t err_size);
 
 /* Whether the request body is declared application/x-www-form-urlencoded. */
 bool body_is_form(struct http_request *req);

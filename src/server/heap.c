@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include "store/store.h"
+#include "util/json_arena.h"
 #include "util/log.h"
 
 /* glibc raises its mmap threshold to the size of each large block freed,
@@ -22,6 +23,9 @@ void heap_tune(void)
         if (mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD) != 1 ||
             mallopt(M_ARENA_MAX, HEAP_ARENAS) != 1)
                 log_warning("Cannot tune the heap; memory may stay high after a burst");
+        int r = json_arena_setup();
+        if (r < 0)
+                log_warning_errno(r, "Cannot reserve the JSON arenas; pushes parse with malloc");
 }
 
 bool heap_watch_tick(struct heap_watch *w, uint64_t requests, struct store *store)
@@ -37,6 +41,7 @@ bool heap_watch_tick(struct heap_watch *w, uint64_t requests, struct store *stor
          * malloc_trim() hands back the free pages inside every arena, not
          * only the top of the main heap. */
         store_release_memory(store);
+        json_arena_trim();
         (void)malloc_trim(0);
         w->since_returned = false;
         return true;

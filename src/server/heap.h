@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The daemon's memory between bursts: glibc's heap settings, made once
- * before any thread starts, and the main loop's check that hands memory
- * back to the system once a burst of requests is over (the database's
- * page caches, then the free pages of every malloc arena).  Serving
+ * The daemon's memory between bursts: glibc's heap settings and the JSON
+ * arenas' region (util/json_arena.h), made once before any thread starts,
+ * and the main loop's check that hands memory back to the system once a
+ * burst of requests is over (the database's page caches, the JSON arenas'
+ * pages, then the free pages of every malloc arena).  Serving
  * itself never waits for it.
  */
 #pragma once
@@ -18,7 +19,8 @@ struct store;
 /* Fewer requests than this in one tick is quiet: a burst is over. */
 #define HEAP_QUIET_REQUESTS 50
 
-/* Fix the heap's thresholds and arenas (logs when it cannot). */
+/* Fix the heap's thresholds and arenas, and reserve the JSON arenas (logs
+ * when it cannot). */
 void heap_tune(void);
 
 struct heap_watch {

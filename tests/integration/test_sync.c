@@ -635,6 +635,98 @@ static void test_push_pull_roundtrip(void **state)
         json_decref(p);
 }
 
+/* A push whose parsed body outgrows the memory a push normally parses
+ * into (util/json_arena.h): refused whole when its last op is bad, then
+ * stored and pulled back byte for byte. */
+static void test_push_large_tree(void **state)
+{
+        (void)state;
+        enum { N = 100, EID = 4000, TEXT = 3900 };
+        struct json_writer w;
+        char *eid = malloc(EID + 1), *payload = malloc(TEXT + 16);
+        char *body;
+        size_t len;
+
+        assert_non_null(eid);
+        assert_non_null(payload);
+        for (int bad = 1; bad >= 0; bad--) {
+                json_writer_init(&w, N * (EID + TEXT + 256));
+                json_writer_begin_object(&w);
+                json_writer_key(&w, "ops");
+                json_writer_begin_array(&w);
+                for (int i = 0; i < N; i++) {
+                        char op_id[32];
+                        snprintf(op_id, sizeof(op_id), "big-%d", i);
+                        memset(eid, 'a' + i % 26, EID);
+                        memcpy(eid, op_id, strlen(op_id));
+                        eid[EID] = '\0';
+                        int n = snprintf(payload, 16, "{\"i\":%d,\"t\":\"", i);
+                        memset(payload + n, 'p', TEXT);
+                        strcpy(payload + n + TEXT, "\"}");
+                        json_writer_begin_object(&w);
+                        json_writer_member_string(&w, "op_id", op_id);
+                        json_writer_member_string(&w, "entity_type", "note");
+                        json_writer_member_string(&w, "entity_id", eid);
+                        json_writer_member_string(&w, "op_type",
+                                                  bad && i == N - 1 ? " " : "update");
+                        json_writer_member_string(&w, "payload_json", payload);
+                        json_writer_end_object(&w);
+                }
+                json_writer_end_array(&w);
+                json_writer_end_object(&w);
+                body = json_writer_finish(&w, &len);
+                assert_non_null(body);
+                assert_true(len > 700000);
+                struct http_result r = post(&D, "/api/v1/sync/push", tok_a1, body);
+                free(body);
+                if (bad) {
+                        expect_error(r, 400, "invalid_operation", "op_type is required");
+                        assert_int_equal(count_ops("WHERE op_id LIKE 'big-%'"), 0);
+                        continue;
+                }
+                assert_int_equal(r.status, 200);
+                assert_int_equal(json_integer_value(json_object_get(r.json, "count")), N);
+                http_result_free(&r);
+        }
+        assert_int_equal(count_ops("WHERE op_id LIKE 'big-%'"), N);
+
+        /* Pulled back whole, page by page. */
+        long long since = 0;
+        int seen = 0;
+        for (;;) {
+                json_t *p = pull(&D, tok_a2, since, 0), *op;
+                size_t i;
+                json_array_foreach(json_object_get(p, "ops"), i, op)
+                {
+                        const char *id = json_string_value(json_object_get(op, "op_id"));
+                        int k;
+                        if (sscanf(id, "big-%d", &k) != 1)
+                                continue;
+                        const char *e = json_string_value(json_object_get(op, "entity_id"));
+                        const char *pj = json_string_value(json_object_get(op, "payload_json"));
+                        assert_int_equal(strlen(e), EID);
+                        assert_memory_equal(e, id, strlen(id));
+                        assert_int_equal(e[EID - 1], 'a' + k % 26);
+                        json_t *pv = json_loads(pj, 0, NULL);
+                        assert_int_equal(json_integer_value(json_object_get(pv, "i")), k);
+                        assert_int_equal(strlen(json_string_value(json_object_get(pv, "t"))), TEXT);
+                        json_decref(pv);
+                        seen++;
+                }
+                since = json_integer_value(json_object_get(p, "page_last_sequence"));
+                bool more = json_is_true(json_object_get(p, "has_more"));
+                json_decref(p);
+                if (!more)
+                        break;
+        }
+        assert_int_equal(seen, N);
+        free(eid);
+        free(payload);
+
+        /* And an ordinary push after it. */
+        json_decref(push_one(&D, tok_a1, "after-big", "n/after-big", "create", 0));
+}
+
 static void test_duplicates_and_scope(void **state)
 {
         (void)state;
@@ -1778,6 +1870,8 @@ int main(void)
                 cmocka_unit_test(test_longpoll_no_cross_scope),
                 cmocka_unit_test(test_longpoll_many_waiters),
                 cmocka_unit_test(test_longpoll_revoked_device),
+                /* Last: its 800 kB of ops would fill the pages others read. */
+                cmocka_unit_test(test_push_large_tree),
         };
         const struct CMUnitTest own[] = {
                 cmocka_unit_test(test_rate_limit),

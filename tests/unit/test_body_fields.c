@@ -37,7 +37,8 @@ static int parse(const char *text, struct login *l, char *err, size_t err_size)
 
         *l = (struct login){0};
         err[0] = '\0';
-        r = body_parse_text(text, strlen(text), f, sizeof(f) / sizeof(f[0]), &root, err, err_size);
+        r = body_parse_text(text, strlen(text), f, sizeof(f) / sizeof(f[0]), NULL, &root, err,
+                            err_size);
         json_decref(root);
         return r;
 }

@@ -95,7 +95,7 @@ static void test_body_parse_text(void **state)
         (void)state;
 
         const char *ok = "{\"s\":\"x\",\"i\":-4,\"b\":true,\"a\":[1],\"unknown\":{}}  \n";
-        assert_int_equal(body_parse_text(ok, strlen(ok), f, 4, &root, err, sizeof(err)), 0);
+        assert_int_equal(body_parse_text(ok, strlen(ok), f, 4, NULL, &root, err, sizeof(err)), 0);
         assert_string_equal(s, "x");
         assert_true(present);
         assert_int_equal(i, -4);
@@ -105,7 +105,8 @@ static void test_body_parse_text(void **state)
 
         /* null and missing are "not given" */
         s = NULL;
-        assert_int_equal(body_parse_text("{\"s\":null}", 10, f, 4, &root, err, sizeof(err)), 0);
+        assert_int_equal(body_parse_text("{\"s\":null}", 10, f, 4, NULL, &root, err, sizeof(err)),
+                         0);
         assert_null(s);
         assert_false(present);
         json_decref(root);
@@ -122,13 +123,13 @@ static void test_body_parse_text(void **state)
                                               "{\"s\":\"a\",\"s\":\"b\"}",
                                               "{\"s\":\"\\u0000\"}"};
         for (size_t k = 0; k < sizeof(invalid) / sizeof(invalid[0]); k++)
-                assert_int_equal(body_parse_text(invalid[k], strlen(invalid[k]), f, 4, &root, err,
-                                                 sizeof(err)),
+                assert_int_equal(body_parse_text(invalid[k], strlen(invalid[k]), f, 4, NULL, &root,
+                                                 err, sizeof(err)),
                                  -EBADMSG);
         static const char *const trailing[] = {"{} {}", "{}x", "{\"s\":\"a\"}[1]"};
         for (size_t k = 0; k < 3; k++)
-                assert_int_equal(body_parse_text(trailing[k], strlen(trailing[k]), f, 4, &root, err,
-                                                 sizeof(err)),
+                assert_int_equal(body_parse_text(trailing[k], strlen(trailing[k]), f, 4, NULL,
+                                                 &root, err, sizeof(err)),
                                  -ENOTEMPTY);
 }
 
