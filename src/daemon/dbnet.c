@@ -3,16 +3,16 @@
 #include "daemon/dbnet.h"
 
 #include <errno.h>
-#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/pq_dl.h"
 
 static void conninfo_freep(PQconninfoOption **o)
 {
         if (*o)
-                PQconninfoFree(*o);
+                sym_PQconninfoFree(*o);
 }
 
 /* Whether one entry of a comma-separated host list is reached over TCP:
@@ -47,16 +47,20 @@ int dbnet_url_needs_tcp(const char *url, bool *ret_tcp)
         _cleanup_(conninfo_freep) PQconninfoOption *opts = NULL;
         const char *host = NULL, *hostaddr = NULL, *service = NULL;
         char *err = NULL;
+        int r;
 
         *ret_tcp = false;
         if (!nonempty(url))
                 return 0;
-        opts = PQconninfoParse(url, &err);
+        r = pq_dl_open();
+        if (r < 0)
+                return r;
+        opts = sym_PQconninfoParse(url, &err);
         if (!opts) {
                 /* err is NULL when libpq ran out of memory. */
                 if (!err)
                         return -ENOMEM;
-                PQfreemem(err);
+                sym_PQfreemem(err);
                 return -EINVAL;
         }
         for (const PQconninfoOption *o = opts; o->keyword; o++) {

@@ -6,8 +6,9 @@
  * (daemon/seccomp.h); the unit's drop-in opens the matching address
  * families (docs/scaling.md).  The connection string is parsed by libpq
  * itself (PQconninfoParse), so URIs and key=value strings, percent-encoded
- * socket directories and host lists are read exactly as libpq reads them.
- * Nothing is connected and nothing is logged.
+ * socket directories and host lists are read exactly as libpq reads them
+ * (loaded for it, util/pq_dl.h).  Nothing is connected, and nothing is
+ * logged but a missing libpq.
  */
 #pragma once
 
@@ -21,6 +22,7 @@
  * (service= or PGSERVICE) is named, whose host is not known here, so the
  * network stays open; else PGHOST and PGHOSTADDR from the environment as
  * above; else libpq's default, the unix socket.  Returns 0, -EINVAL when
- * libpq cannot parse url, -ENOMEM.
+ * libpq cannot parse url, -EOPNOTSUPP when libpq cannot be loaded, or
+ * -ENOMEM.
  */
 int dbnet_url_needs_tcp(const char *url, bool *ret_tcp);

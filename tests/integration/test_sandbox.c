@@ -114,6 +114,38 @@ static void test_seccomp_active(void **state)
         harness_destroy(&d);
 }
 
+/* Whether process pid has a mapping of a file whose name contains name. */
+static bool maps_file(pid_t pid, const char *name)
+{
+        char path[64], line[1024];
+        bool found = false;
+
+        snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, name) != NULL;
+        fclose(f);
+        return found;
+}
+
+/* libpq (and OpenSSL, Kerberos and LDAP behind it) is loaded only by a
+ * daemon whose database is PostgreSQL (util/pq_dl.h). */
+static void test_libpq_only_for_postgresql(void **state)
+{
+        struct daemon d = {0};
+        (void)state;
+
+        assert_int_equal(harness_start(&d, NULL), 0);
+        expect_health_ok(&d);
+        assert_true(maps_file(d.pid, "libsqlite3.so"));
+        if (harness_on_pg())
+                assert_true(maps_file(d.pid, "libpq.so.5"));
+        else
+                assert_false(maps_file(d.pid, "libpq.so"));
+        harness_destroy(&d);
+}
+
 /* Start the daemon with the probe preloaded, send sig, return the wait
  * status. */
 static int probe_with_signal(const char *const *extra_args, int sig)
@@ -534,6 +566,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seccomp_active),
+                cmocka_unit_test(test_libpq_only_for_postgresql),
                 cmocka_unit_test(test_seccomp_kills_execve),
                 cmocka_unit_test(test_seccomp_kills_inet_socket),
                 cmocka_unit_test(test_seccomp_kills_unix_connect),

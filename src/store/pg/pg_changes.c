@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include "store/db.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
+#include "util/pq_dl.h"
 
 struct pg_changes {
         char *conninfo;
@@ -112,7 +112,7 @@ static int parse_payload(const char *p, struct pg_change *ret)
 static void disconnect(struct pg_changes *c)
 {
         if (c->conn)
-                PQfinish(c->conn);
+                sym_PQfinish(c->conn);
         c->conn = NULL;
 }
 
@@ -129,16 +129,16 @@ static int connect_listen(struct pg_changes *c)
         PGresult *res;
         bool ok;
 
-        c->conn = PQconnectdbParams(keys, values, 1);
+        c->conn = sym_PQconnectdbParams(keys, values, 1);
         if (!c->conn)
                 return -ENOMEM;
-        if (PQstatus(c->conn) != CONNECTION_OK) {
+        if (sym_PQstatus(c->conn) != CONNECTION_OK) {
                 disconnect(c);
                 return -ECONNREFUSED;
         }
-        res = PQexec(c->conn, "LISTEN " PG_CHANGES_CHANNEL);
-        ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
+        res = sym_PQexec(c->conn, "LISTEN " PG_CHANGES_CHANNEL);
+        ok = res && sym_PQresultStatus(res) == PGRES_COMMAND_OK;
+        sym_PQclear(res);
         if (!ok) {
                 disconnect(c);
                 return -ECONNREFUSED;
@@ -172,14 +172,17 @@ int pg_changes_new(const char *conninfo, pg_changes_hwm_fn hwm, void *userdata,
 
         if (!c)
                 return -ENOMEM;
-        opts = PQconninfoParse(conninfo, &err);
+        r = pq_dl_open();
+        if (r < 0)
+                return r;
+        opts = sym_PQconninfoParse(conninfo, &err);
         if (!opts) {
                 if (!err)
                         return -ENOMEM;
-                PQfreemem(err);
+                sym_PQfreemem(err);
                 return -EINVAL;
         }
-        PQconninfoFree(opts);
+        sym_PQconninfoFree(opts);
         c->conninfo = strdup(conninfo);
         if (!c->conninfo)
                 return -ENOMEM;
@@ -216,7 +219,7 @@ bool pg_changes_connected(const struct pg_changes *c)
 
 int pg_changes_backend_pid(const struct pg_changes *c)
 {
-        return c->conn ? PQbackendPID(c->conn) : 0;
+        return c->conn ? sym_PQbackendPID(c->conn) : 0;
 }
 
 /* The connection broke: try again at once, check the mark at once. */
@@ -236,13 +239,13 @@ static int drain(struct pg_changes *c, struct pg_changes_batch *out)
 {
         PGnotify *n;
 
-        if (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK)
+        if (!sym_PQconsumeInput(c->conn) || sym_PQstatus(c->conn) != CONNECTION_OK)
                 return -EPIPE;
-        while ((n = PQnotifies(c->conn))) {
+        while ((n = sym_PQnotifies(c->conn))) {
                 struct pg_change ch;
                 int r = strcmp(n->relname, PG_CHANGES_CHANNEL) == 0 ? parse_payload(n->extra, &ch)
                                                                     : -EINVAL;
-                PQfreemem(n);
+                sym_PQfreemem(n);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 || !ch.user_id || out->n == PG_CHANGES_BATCH) {
@@ -338,7 +341,7 @@ int pg_changes_wait(struct pg_changes *c, unsigned timeout_ms, struct pg_changes
                         out->all_seq = c->seen;
                 if (out->n > 0 || out->all || now >= deadline)
                         return 0;
-                struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN};
+                struct pollfd p = {.fd = sym_PQsocket(c->conn), .events = POLLIN};
                 if (p.fd < 0) {
                         lost(c, out);
                         continue;

@@ -24,12 +24,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
+#include "util/pq_dl.h"
 #include "util/text.h"
 
 /* Connect timeout (seconds) and statement timeout (milliseconds). */
@@ -95,11 +95,11 @@ static void set_error(struct pg_conn *c, const char *msg)
 /* The one mapping from a failed result to errno. */
 static int result_errno(struct pg_conn *c, const PGresult *res)
 {
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *state = res ? sym_PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-        set_error(c, res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+        set_error(c, res ? sym_PQresultErrorMessage(res) : sym_PQerrorMessage(c->pg));
         if (!res)
-                return PQstatus(c->pg) == CONNECTION_BAD ? -EIO : -ENOMEM;
+                return sym_PQstatus(c->pg) == CONNECTION_BAD ? -EIO : -ENOMEM;
         if (!state)
                 return -EIO;
         if (strncmp(state, "23", 2) == 0) /* integrity constraint violation */
@@ -201,7 +201,7 @@ static void drv_reset(struct db_stmt *s)
 {
         struct pg_stmt *st = stmt_of(s);
 
-        PQclear(st->res);
+        sym_PQclear(st->res);
         st->res = NULL;
         st->n_rows = st->row = 0;
         st->changes = 0;
@@ -246,35 +246,36 @@ static int drv_step(struct db_stmt *s)
 
         if (!st->res) {
                 if (st->name[0] && (!st->prepared || st->generation != c->generation)) {
-                        PGresult *p = PQprepare(c->pg, st->name, st->sql, 0, NULL);
-                        if (PQresultStatus(p) != PGRES_COMMAND_OK) {
+                        PGresult *p = sym_PQprepare(c->pg, st->name, st->sql, 0, NULL);
+                        if (sym_PQresultStatus(p) != PGRES_COMMAND_OK) {
                                 int r = result_errno(c, p);
-                                PQclear(p);
+                                sym_PQclear(p);
                                 return r;
                         }
-                        PQclear(p);
+                        sym_PQclear(p);
                         st->prepared = true;
                         st->generation = c->generation;
                 }
-                st->res = st->name[0]
-                                  ? PQexecPrepared(c->pg, st->name, st->n_params,
-                                                   (const char *const *)st->values, NULL, NULL, 0)
-                                  : PQexecParams(c->pg, st->sql, st->n_params, NULL,
-                                                 (const char *const *)st->values, NULL, NULL, 0);
-                switch (PQresultStatus(st->res)) {
+                st->res =
+                        st->name[0]
+                                ? sym_PQexecPrepared(c->pg, st->name, st->n_params,
+                                                     (const char *const *)st->values, NULL, NULL, 0)
+                                : sym_PQexecParams(c->pg, st->sql, st->n_params, NULL,
+                                                   (const char *const *)st->values, NULL, NULL, 0);
+                switch (sym_PQresultStatus(st->res)) {
                 case PGRES_TUPLES_OK:
                 case PGRES_COMMAND_OK:
                         break;
                 default: {
                         int r = result_errno(c, st->res);
-                        PQclear(st->res);
+                        sym_PQclear(st->res);
                         st->res = NULL;
                         return r;
                 }
                 }
-                st->n_rows = PQntuples(st->res);
+                st->n_rows = sym_PQntuples(st->res);
                 st->row = -1;
-                st->changes = strtoll(PQcmdTuples(st->res), NULL, 10);
+                st->changes = strtoll(sym_PQcmdTuples(st->res), NULL, 10);
         }
         if (st->row + 1 < st->n_rows) {
                 st->row++;
@@ -291,19 +292,19 @@ static int64_t drv_changes(struct db_stmt *s)
 static int drv_column_count(struct db_stmt *s)
 {
         struct pg_stmt *st = stmt_of(s);
-        return st->res ? PQnfields(st->res) : 0;
+        return st->res ? sym_PQnfields(st->res) : 0;
 }
 
 static const char *drv_column_name(struct db_stmt *s, int col)
 {
         struct pg_stmt *st = stmt_of(s);
-        return st->res ? PQfname(st->res, col) : "";
+        return st->res ? sym_PQfname(st->res, col) : "";
 }
 
 static bool has_value(struct pg_stmt *st, int col)
 {
-        return st->res && st->row >= 0 && st->row < st->n_rows && col < PQnfields(st->res) &&
-               !PQgetisnull(st->res, st->row, col);
+        return st->res && st->row >= 0 && st->row < st->n_rows && col < sym_PQnfields(st->res) &&
+               !sym_PQgetisnull(st->res, st->row, col);
 }
 
 static enum db_type drv_column_type(struct db_stmt *s, int col)
@@ -312,14 +313,14 @@ static enum db_type drv_column_type(struct db_stmt *s, int col)
 
         if (!has_value(st, col))
                 return DB_NULL;
-        switch (PQftype(st->res, col)) {
+        switch (sym_PQftype(st->res, col)) {
         case PG_OID_BOOL:
         case PG_OID_INT2:
         case PG_OID_INT4:
         case PG_OID_INT8:
                 return DB_INT;
         case PG_OID_NUMERIC:
-                return strchr(PQgetvalue(st->res, st->row, col), '.') ? DB_TEXT : DB_INT;
+                return strchr(sym_PQgetvalue(st->res, st->row, col), '.') ? DB_TEXT : DB_INT;
         default:
                 return DB_TEXT;
         }
@@ -331,9 +332,9 @@ static const char *drv_column_text(struct db_stmt *s, int col)
 
         if (!has_value(st, col))
                 return NULL;
-        if (PQftype(st->res, col) == PG_OID_BOOL)
-                return PQgetvalue(st->res, st->row, col)[0] == 't' ? "1" : "0";
-        return PQgetvalue(st->res, st->row, col);
+        if (sym_PQftype(st->res, col) == PG_OID_BOOL)
+                return sym_PQgetvalue(st->res, st->row, col)[0] == 't' ? "1" : "0";
+        return sym_PQgetvalue(st->res, st->row, col);
 }
 
 static int64_t drv_column_int64(struct db_stmt *s, int col)
@@ -345,12 +346,13 @@ static int64_t drv_column_int64(struct db_stmt *s, int col)
 static int drv_exec(struct db_conn *dc, const char *sql)
 {
         struct pg_conn *c = conn_of(dc);
-        PGresult *res = PQexec(c->pg, sql);
+        PGresult *res = sym_PQexec(c->pg, sql);
         int r = 0;
 
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        if (sym_PQresultStatus(res) != PGRES_COMMAND_OK &&
+            sym_PQresultStatus(res) != PGRES_TUPLES_OK)
                 r = result_errno(c, res);
-        PQclear(res);
+        sym_PQclear(res);
         return r;
 }
 
@@ -385,7 +387,7 @@ static int drv_read_text_piece(struct db_conn *c, const struct db_text_column *c
 
 static bool drv_in_transaction(struct db_conn *dc)
 {
-        PGTransactionStatusType t = PQtransactionStatus(conn_of(dc)->pg);
+        PGTransactionStatusType t = sym_PQtransactionStatus(conn_of(dc)->pg);
         return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
@@ -398,16 +400,16 @@ static void drv_rollback(struct db_conn *dc)
 /* Reset a broken connection once (outside any transaction). */
 static int revive(struct pg_conn *c)
 {
-        if (PQstatus(c->pg) == CONNECTION_OK)
+        if (sym_PQstatus(c->pg) == CONNECTION_OK)
                 return 0;
         log_warning("database: the connection to PostgreSQL is broken; reconnecting");
-        PQreset(c->pg);
+        sym_PQreset(c->pg);
         c->generation++;
-        if (PQstatus(c->pg) != CONNECTION_OK) {
-                set_error(c, PQerrorMessage(c->pg));
+        if (sym_PQstatus(c->pg) != CONNECTION_OK) {
+                set_error(c, sym_PQerrorMessage(c->pg));
                 return -EIO;
         }
-        PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+        sym_PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
         return 0;
 }
 
@@ -437,7 +439,7 @@ static int drv_begin(struct db_conn *dc, enum db_txn txn, unsigned wait_ms)
         /* A connection the server dropped while it sat idle (a restart,
          * a failover, pg_terminate_backend) is found broken only now, by
          * BEGIN: nothing has run yet, so reconnect and begin once more. */
-        if (r < 0 && PQstatus(c->pg) == CONNECTION_BAD) {
+        if (r < 0 && sym_PQstatus(c->pg) == CONNECTION_BAD) {
                 r = revive(c);
                 if (r >= 0)
                         r = begin_once(dc, txn, wait_ms);
@@ -460,7 +462,7 @@ static void drv_close(struct db_conn *dc)
 {
         struct pg_conn *c = conn_of(dc);
 
-        PQfinish(c->pg);
+        sym_PQfinish(c->pg);
         free(c);
 }
 
@@ -479,26 +481,30 @@ static int be_connect(struct store *s, bool writer, bool sync_full, struct db_co
                                       s->target,
                                       NULL};
         struct pg_conn *c;
+        int r;
 
         (void)writer;
         (void)sync_full; /* durability is the server's synchronous_commit */
+        r = pq_dl_open();
+        if (r < 0)
+                return r;
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
         c->base.drv = &pg_driver;
-        c->pg = PQconnectdbParams(keys, values, 1);
+        c->pg = sym_PQconnectdbParams(keys, values, 1);
         if (!c->pg) {
                 free(c);
                 return -ENOMEM;
         }
-        if (PQstatus(c->pg) != CONNECTION_OK) {
+        if (sym_PQstatus(c->pg) != CONNECTION_OK) {
                 /* libpq's message names host and database, never the password. */
-                set_error(c, PQerrorMessage(c->pg));
+                set_error(c, sym_PQerrorMessage(c->pg));
                 log_error("database: cannot connect to PostgreSQL: %s", c->errmsg);
                 drv_close(&c->base);
                 return -ECONNREFUSED;
         }
-        PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+        sym_PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
         *ret = &c->base;
         return 0;
 }
