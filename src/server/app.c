@@ -17,6 +17,7 @@
 #include "api/metrics.h"
 #include "auth/ratelimit.h"
 #include "blob/blob_store.h"
+#include "daemon/privdrop.h"
 #include "mailer/mail_client.h"
 #include "store/pg/pg_changes.h"
 #include "store/store.h"
@@ -66,8 +67,10 @@ static int open_data_dir(struct app *app, const char *path)
 static int open_store(struct app *app)
 {
         _cleanup_free_ char *db_path = NULL;
+        /* Still root (--allow-root): every reader before the sandbox. */
         struct store_options so = {.synchronous_full = app->config->database.synchronous_full,
-                                   .readers = APP_STORE_READERS};
+                                   .readers = APP_STORE_READERS,
+                                   .readers_now = privdrop_is_root()};
         unsigned migrated = 0;
         int r;
 

@@ -27,6 +27,11 @@ struct store;
 struct store_options {
         bool synchronous_full; /* synchronous=FULL instead of NORMAL */
         unsigned readers;      /* reader connections in the pool (>= 1) */
+        /* Open every reader in store_open() rather than as the load needs
+         * them (store_reader_take()): for a process still root once its
+         * sandbox is up, as SQLite changes the owner of each WAL file it
+         * opens as root (fchown), which the sandbox refuses. */
+        bool readers_now;
         /* Operator commands: never migrate; an older schema is refused
          * with -ESTALE (the daemon migrates it at its next start). */
         bool no_migrate;

@@ -167,10 +167,14 @@ int store_open(const char *target, const struct store_options *opts, struct stor
         if (r < 0)
                 goto fail;
 
-        for (unsigned i = 0; i < s->n_readers; i++) {
-                r = s->be->connect(s, false, opts->synchronous_full, &s->readers[i]);
+        /* One reader now, so that a reader that cannot open fails the
+         * start; the others as the load needs them (or now, when asked). */
+        s->synchronous_full = opts->synchronous_full;
+        for (unsigned i = 0; i < (opts->readers_now ? s->n_readers : 1); i++) {
+                r = s->be->connect(s, false, s->synchronous_full, &s->readers[i]);
                 if (r < 0)
                         goto fail;
+                s->n_open = s->n_stored = i + 1;
                 s->readers[i]->next_free = s->free_readers;
                 s->free_readers = s->readers[i];
         }
@@ -236,7 +240,7 @@ void store_close(struct store *s)
         if (!s)
                 return;
         store_push_writer_stop(s);
-        for (unsigned i = 0; s->readers && i < s->n_readers; i++)
+        for (unsigned i = 0; s->readers && i < s->n_stored; i++)
                 db_close(s->readers[i]);
         if (s->writer) {
                 (void)s->be->checkpoint(s->writer);
@@ -347,24 +351,55 @@ int store_write_end(struct store *s, struct db_conn *c, int r, bool commit)
         return r;
 }
 
-struct db_conn *store_reader_take(struct store *s)
+/* Open one more reader for store_reader_take(), which reserved it (n_open)
+ * and dropped the lock; called and returning without readers_lock. */
+static int reader_open(struct store *s, struct db_conn **ret)
+{
+        struct db_conn *c = NULL;
+        int r = s->be->connect(s, false, s->synchronous_full, &c);
+
+        pthread_mutex_lock(&s->readers_lock);
+        if (r < 0) {
+                s->n_open--;
+                /* A waiter may try in its turn. */
+                pthread_cond_signal(&s->readers_cond);
+        } else
+                s->readers[s->n_stored++] = c;
+        pthread_mutex_unlock(&s->readers_lock);
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+int store_reader_take(struct store *s, struct db_conn **ret)
 {
         struct db_conn *c;
 
         pthread_mutex_lock(&s->readers_lock);
-        while (!s->free_readers)
+        while (!s->free_readers) {
+                if (s->n_open < s->n_readers) {
+                        s->n_open++;
+                        pthread_mutex_unlock(&s->readers_lock);
+                        return reader_open(s, ret);
+                }
                 pthread_cond_wait(&s->readers_cond, &s->readers_lock);
+        }
         c = s->free_readers;
         s->free_readers = c->next_free;
         pthread_mutex_unlock(&s->readers_lock);
-        return c;
+        *ret = c;
+        return 0;
 }
 
 int store_read_begin(struct store *s, struct db_conn **ret)
 {
-        struct db_conn *c = store_reader_take(s);
+        struct db_conn *c;
         int r;
 
+        r = store_reader_take(s, &c);
+        if (r < 0)
+                return r;
         r = db_begin(c, DB_TXN_READ, 0);
         if (r < 0) {
                 (void)db_fail(c, r, "begin a read");

@@ -89,8 +89,16 @@ struct store {
         bool push_writer_started;
         pthread_t push_writer;
 
+        /* The reader pool, opened as the load needs it: one connection at
+         * store_open(), another only when every open one is taken, up to
+         * n_readers (an idle daemon keeps one, not n_readers schemas and
+         * caches).  Under readers_lock: readers[0..n_stored) are open;
+         * n_open counts those and the ones being opened (outside the
+         * lock, a connect may take seconds), so n_stored <= n_open <=
+         * n_readers; free_readers lists the open ones not taken. */
         struct db_conn **readers;
-        unsigned n_readers;
+        unsigned n_readers, n_open, n_stored;
+        bool synchronous_full; /* for the readers opened later */
         struct db_conn *free_readers;
         pthread_mutex_t readers_lock;
         pthread_cond_t readers_cond;
@@ -119,8 +127,9 @@ void store_writer_release(struct store *s);
 int store_read_begin(struct store *s, struct db_conn **ret);
 void store_read_end(struct store *s, struct db_conn *c);
 /* A pooled reader without a transaction; give it back with
- * store_read_end(). */
-struct db_conn *store_reader_take(struct store *s);
+ * store_read_end().  Waits while all n_readers are taken; opens another
+ * when fewer are open.  0, or the back end's error when that fails. */
+int store_reader_take(struct store *s, struct db_conn **ret);
 
 /* Current time as RFC 3339 (the format every *_at column uses). */
 void store_now(char out[21]);

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,33 @@ static void test_no_seccomp(void **state)
 
 /* --- privileges ------------------------------------------------------------ */
 
+/* One of several clients asking at once with an unknown token: each
+ * request reads the database on a pooled reader. */
+struct reader_client {
+        const struct daemon *d;
+        int unauthorized;
+};
+
+#define READER_CLIENTS  8
+#define READER_REQUESTS 40
+
+static void *unknown_token_client(void *arg)
+{
+        struct reader_client *c = arg;
+
+        for (int i = 0; i < READER_REQUESTS; i++) {
+                struct http_result r;
+                if (http_post_json(
+                            c->d, "/api/v1/sync/pull",
+                            "0000000000000000000000000000000000000000000000000000000000000000",
+                            "{\"since_sequence\":0}", &r) == 0 &&
+                    r.status == 401)
+                        c->unauthorized++;
+                http_result_free(&r);
+        }
+        return NULL;
+}
+
 static void test_drop_to_user(void **state)
 {
         if (geteuid() != 0)
@@ -269,6 +297,21 @@ static void test_drop_to_user(void **state)
         assert_true(harness_log_contains(&d, "root cannot be regained"));
 
         /* Still serving, and the data directory belongs to the user now. */
+        expect_health_ok(&d);
+        /* Concurrent reads: readers beyond the first are opened now, by
+         * the user and inside the sandbox (store_reader_take()). */
+        struct reader_client clients[READER_CLIENTS];
+        pthread_t th[READER_CLIENTS];
+        for (int i = 0; i < READER_CLIENTS; i++) {
+                clients[i] = (struct reader_client){&d, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, unknown_token_client, &clients[i]),
+                                 0);
+        }
+        for (int i = 0; i < READER_CLIENTS; i++) {
+                harness_join(th[i], 60000);
+                assert_int_equal(clients[i].unauthorized, READER_REQUESTS);
+        }
+        expect_status(&d, "Seccomp", "2");
         expect_health_ok(&d);
         expect_owner(d.data_dir, pw->pw_uid, pw->pw_gid);
         snprintf(path, sizeof(path), "%s/server.db", d.data_dir);

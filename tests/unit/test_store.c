@@ -875,6 +875,84 @@ static void test_copy_store(void **state)
         store_close(src);
 }
 
+/* The reader pool opens connections as they are needed, up to its size,
+ * then waits for one to come back; readers_now opens them all at once. */
+struct pool_waiter {
+        struct store *s;
+        struct db_conn *got;
+        int r;
+};
+
+static void *take_waiting(void *arg)
+{
+        struct pool_waiter *w = arg;
+
+        w->r = store_reader_take(w->s, &w->got);
+        return NULL;
+}
+
+static unsigned pool_open(struct store *s)
+{
+        pthread_mutex_lock(&s->readers_lock);
+        unsigned n = s->n_stored;
+        pthread_mutex_unlock(&s->readers_lock);
+        return n;
+}
+
+static void test_readers_opened_on_demand(void **state)
+{
+        (void)state;
+        char path[PATH_MAX + 32];
+        struct store *s;
+        struct db_conn *c[3], *again;
+        struct store_options pool = {.readers = 3};
+
+        snprintf(path, sizeof(path), "%s/pool.db", tmpdir);
+        assert_int_equal(store_open(path, &pool, &s, NULL), 0);
+        assert_int_equal(pool_open(s), 1);
+
+        /* Taken and given back, the first one serves again. */
+        assert_int_equal(store_reader_take(s, &c[0]), 0);
+        store_read_end(s, c[0]);
+        assert_int_equal(store_reader_take(s, &again), 0);
+        assert_ptr_equal(again, c[0]);
+        assert_int_equal(pool_open(s), 1);
+
+        /* While it is taken, the next take opens a second, then a third. */
+        assert_int_equal(store_reader_take(s, &c[1]), 0);
+        assert_int_equal(pool_open(s), 2);
+        assert_int_equal(store_reader_take(s, &c[2]), 0);
+        assert_int_equal(pool_open(s), 3);
+        assert_ptr_not_equal(c[1], c[0]);
+        assert_ptr_not_equal(c[2], c[1]);
+
+        /* Each is a working reader with its own snapshot. */
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(db_begin(c[i], DB_TXN_READ, 0), 0);
+                assert_int_equal(db_commit(c[i]), 0);
+        }
+
+        /* All three taken: a fourth take waits for one to come back and
+         * gets that one; the pool does not grow past its size. */
+        struct pool_waiter w = {.s = s, .r = -1};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, take_waiting, &w), 0);
+        store_read_end(s, c[1]);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(w.r, 0);
+        assert_ptr_equal(w.got, c[1]);
+        assert_int_equal(pool_open(s), 3);
+        store_read_end(s, w.got);
+        store_read_end(s, c[2]);
+        store_read_end(s, c[0]);
+        store_close(s);
+
+        pool.readers_now = true;
+        assert_int_equal(store_open(path, &pool, &s, NULL), 0);
+        assert_int_equal(pool_open(s), 3);
+        store_close(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -888,6 +966,7 @@ int main(void)
                 cmocka_unit_test(test_push_fails_alone_in_batch),
                 cmocka_unit_test(test_copy_store),
                 cmocka_unit_test(test_push_queue_bounded),
+                cmocka_unit_test(test_readers_opened_on_demand),
                 cmocka_unit_test(test_memory_returns_after_burst),
                 cmocka_unit_test(test_ratelimit),
                 cmocka_unit_test(test_ratelimit_account_survives_flood),

@@ -66,7 +66,12 @@ int sqlite_backup(struct store *s, const char *dest_path)
         /* One step over a pooled reader, outside any transaction of its
          * own: the backup reads every page in one read transaction, so the
          * copy is one committed state however busy the writer is. */
-        c = store_reader_take(s);
+        r = store_reader_take(s, &c);
+        if (r < 0) {
+                sqlite3_close_v2(dest);
+                (void)unlink(dest_path);
+                return r;
+        }
         sqlite3_backup *b = sqlite3_backup_init(dest, "main", sqlite_db(c), "main");
         if (!b)
                 r = backup_fail(sqlite3_errcode(dest), "start the backup");
