@@ -56,6 +56,9 @@ struct app {
         struct workq *background;      /* jobs answered requests leave behind */
         struct request_slots *uploads; /* blob uploads running, per user/address */
         struct request_slots *pulls;   /* pull answers being built or sent, per device */
+        /* Bytes held by pull pages answered whole from memory (sync.c):
+         * within PULL_WHOLE_BUDGET, beyond which pages are streamed. */
+        atomic_size_t pull_whole_bytes;
         /* bcrypt cost of the earlier server's accounts not yet rehashed (0:
          * none), read at start: failed logins spend one check of it, so
          * they cost the same for unknown and migrated accounts. */

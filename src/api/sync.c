@@ -308,6 +308,19 @@ struct pull_args {
  * one per connection, resident until the client reads it, so it is kept
  * small (2 000 clients that never read must fit in 64 MB). */
 #define PULL_STREAM_BLOCK (4u * 1024)
+/*
+ * A page of at most PULL_WHOLE_MAX bytes (most pages: 100 ops of a few
+ * hundred bytes) is rendered whole while its rows are read and sent from
+ * that one buffer: one read of the rows and one write, where streaming it
+ * took a read and a write per 4 KiB piece and a second pass to measure it.
+ * Such buffers stay resident until their client has read them, so all of
+ * them together hold at most PULL_WHOLE_BUDGET bytes; beyond that, and for
+ * larger pages, the page is measured and streamed as above.
+ */
+#define PULL_WHOLE_MAX    (64u * 1024)
+#define PULL_WHOLE_BUDGET (8u * 1024 * 1024)
+/* Room before the ops for the page's head (pull_head(): three integers). */
+#define PULL_HEAD_ROOM 128
 
 /* The text of one op before and after its payload_json value:
  * {"op_id":…,"op_type":"…","payload_json":"  and  ","created_at":"…"}. */
@@ -556,6 +569,130 @@ static int reply_pull_stream(struct http_request *req, const struct store_scope 
         return http_reply_response(req, 200, resp, 0);
 }
 
+/*
+ * A page rendered whole (PULL_WHOLE_MAX): the buffer, its share of the
+ * budget and the device's pull slot, all given back once libmicrohttpd
+ * has sent it (pull_whole_free()).  text holds PULL_HEAD_ROOM bytes for
+ * the head, then the ops, then "]}".
+ */
+struct pull_whole {
+        atomic_size_t *budget;
+        size_t reserved;
+        struct request_slots *slots;
+        struct request_slot *slot;
+        size_t len; /* of the ops written after the head room */
+        bool over;  /* the page would not fit: measure and stream it */
+        char text[];
+};
+
+static void pull_whole_free(void *cls)
+{
+        struct pull_whole *pw = cls;
+
+        if (!pw)
+                return;
+        atomic_fetch_sub_explicit(pw->budget, pw->reserved, memory_order_relaxed);
+        request_slots_release(pw->slots, pw->slot);
+        free(pw);
+}
+
+/* A buffer for a whole page, if the budget has room for it (else NULL). */
+static struct pull_whole *pull_whole_new(struct app *app)
+{
+        size_t size = sizeof(struct pull_whole) + PULL_HEAD_ROOM + PULL_WHOLE_MAX + 2;
+        size_t held = atomic_fetch_add_explicit(&app->pull_whole_bytes, size, memory_order_relaxed);
+        struct pull_whole *pw = NULL;
+
+        if (held + size <= PULL_WHOLE_BUDGET)
+                pw = malloc(size);
+        if (!pw) {
+                atomic_fetch_sub_explicit(&app->pull_whole_bytes, size, memory_order_relaxed);
+                return NULL;
+        }
+        *pw = (struct pull_whole){.budget = &app->pull_whole_bytes, .reserved = size};
+        return pw;
+}
+
+/* store_pull_row_fn: append op o to the whole page, or give up on it
+ * (over) once the page would outgrow PULL_WHOLE_MAX. */
+static int render_op(const struct store_op_view *o, void *userdata)
+{
+        struct pull_whole *pw = userdata;
+        _cleanup_free_ char *pre = NULL, *suf = NULL;
+        size_t pre_len, suf_len, pos = 0;
+        int r = op_frame(o, &pre, &pre_len, &suf, &suf_len);
+
+        if (r < 0)
+                return r;
+        size_t payload_len = json_escaped_len(o->payload_json);
+        size_t comma = pw->len > 0 ? 1 : 0;
+        if (comma + pre_len + payload_len + suf_len > PULL_WHOLE_MAX - pw->len) {
+                pw->over = true;
+                return 1;
+        }
+        char *out = pw->text + PULL_HEAD_ROOM + pw->len;
+        memcpy(out, ",", comma);
+        memcpy(out + comma, pre, pre_len);
+        out += comma + pre_len;
+        if (json_escape_some(o->payload_json, &pos, out, payload_len) != payload_len ||
+            o->payload_json[pos] || o->payload_cut)
+                return -EIO; /* json_escaped_len() and the escape disagree */
+        memcpy(out + payload_len, suf, suf_len);
+        pw->len += comma + pre_len + payload_len + suf_len;
+        return 0;
+}
+
+/* Answer the page rendered in pw (it takes pw, and with it the slot). */
+static int reply_pull_whole(struct http_request *req, struct pull_whole *pw,
+                            const struct store_pull_info *info, int64_t since)
+{
+        size_t head_len;
+        _cleanup_free_ char *head = pull_head(info, since, &head_len);
+        struct MHD_Response *resp;
+
+        if (!head || head_len > PULL_HEAD_ROOM) {
+                pull_whole_free(pw);
+                return -ENOMEM;
+        }
+        char *start = pw->text + PULL_HEAD_ROOM - head_len;
+        memcpy(start, head, head_len);
+        memcpy(pw->text + PULL_HEAD_ROOM + pw->len, "]}", 2);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(head_len + pw->len + 2, start,
+                                                                      pull_whole_free, pw);
+        if (!resp) {
+                pull_whole_free(pw);
+                return -ENOMEM;
+        }
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+        return http_reply_response(req, 200, resp, 0);
+}
+
+/* Read the page after args->since: whole into *ret_whole when it fits and
+ * the budget allows, else measured into *m for streaming. */
+static int pull_read_page(struct http_request *req, const struct store_scope *scope,
+                          const struct pull_args *args, struct pull_whole **ret_whole,
+                          struct pull_measure *m, struct store_pull_info *info)
+{
+        struct store *store = api_app(req)->store;
+        struct pull_whole *pw = pull_whole_new(api_app(req));
+        int r;
+
+        *ret_whole = NULL;
+        if (pw) {
+                r = store_pull_page(store, scope, args->since, args->limit, render_op, pw, info);
+                if (r < 0 || !pw->over) {
+                        if (r < 0 || info->n_ops == 0)
+                                pull_whole_free(pw);
+                        else
+                                *ret_whole = pw;
+                        return r;
+                }
+                pull_whole_free(pw);
+        }
+        *m = (struct pull_measure){0};
+        return store_pull_page(store, scope, args->since, args->limit, measure_op, m, info);
+}
+
 static int pull_resume(struct http_request *req);
 
 /* A slot among the pulls of this device being measured or sent, else 429
@@ -586,6 +723,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
         _cleanup_(store_device_done) struct store_device dev = {0};
         struct store_pull_info info = {0};
         struct pull_measure m = {0};
+        struct pull_whole *whole = NULL;
         int r;
 
         r = api_device_auth(req, &dev, !args->touched);
@@ -598,9 +736,7 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
                 r = pull_slot_take(req, &dev, woken, &slot);
                 if (r != 0)
                         return api_answered(r);
-                m = (struct pull_measure){0};
-                r = store_pull_page(api_app(req)->store, &scope, args->since, args->limit,
-                                    measure_op, &m, &info);
+                r = pull_read_page(req, &scope, args, &whole, &m, &info);
                 if (r < 0 || info.n_ops > 0 || args->deadline == 0 ||
                     clock_now_usec() >= args->deadline)
                         break;
@@ -616,7 +752,12 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
         }
         if (r >= 0 && info.n_ops > 0) {
                 api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
-                r = reply_pull_stream(req, &scope, &info, args->since, m.bytes, slot);
+                if (whole) {
+                        whole->slots = api_app(req)->pulls;
+                        whole->slot = slot;
+                        r = reply_pull_whole(req, whole, &info, args->since);
+                } else
+                        r = reply_pull_stream(req, &scope, &info, args->since, m.bytes, slot);
                 return r < 0 ? api_reply_internal(req, r) : 0;
         }
         request_slots_release(api_app(req)->pulls, slot);

@@ -1063,6 +1063,30 @@ static void test_pull_streamed_pieces(void **state)
                 http_result_free(&r);
         }
         assert_int_equal(seen, ELEMENTS(ops));
+
+        /* One op a page: the pages of at most 64 KiB are sent whole from
+         * memory, the others streamed; either way byte for byte. */
+        long long first = 0;
+        assert_int_equal(harness_db_int(&d,
+                                        "SELECT min(server_sequence) FROM server_ops WHERE "
+                                        "op_id = 'piece-0'",
+                                        &first),
+                         0);
+        for (size_t i = 0; i < ELEMENTS(ops); i++) {
+                char req[96];
+                struct http_result r;
+                snprintf(req, sizeof(req), "{\"since_sequence\":%lld,\"page_limit\":1}",
+                         first - 1 + (long long)i);
+                assert_int_equal(http_post_json(&d, "/api/v1/sync/pull", tok, req, &r), 0);
+                assert_int_equal(r.status, 200);
+                assert_int_equal(json_array_size(json_object_get(r.json, "ops")), 1);
+                size_t len;
+                char *want = streamed_page_expected(r.json, ops, ELEMENTS(ops), dev, &len);
+                assert_int_equal(r.body_len, len);
+                assert_memory_equal(r.body, want, len);
+                free(want);
+                http_result_free(&r);
+        }
         for (size_t i = 0; i < ELEMENTS(ops); i++)
                 free(ops[i].payload);
         harness_destroy(&d);
