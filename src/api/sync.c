@@ -609,7 +609,8 @@ static struct pull_whole *pull_whole_new(struct app *app)
                 atomic_fetch_sub_explicit(&app->pull_whole_bytes, size, memory_order_relaxed);
                 return NULL;
         }
-        *pw = (struct pull_whole){.budget = &app->pull_whole_bytes, .reserved = size};
+        *pw = (struct pull_whole){
+                .budget = &app->pull_whole_bytes, .reserved = size, .slots = app->pulls};
         return pw;
 }
 
@@ -753,7 +754,6 @@ static int pull_answer(struct http_request *req, struct pull_args *args, bool wo
         if (r >= 0 && info.n_ops > 0) {
                 api_metrics_add(api_app(req)->metrics, API_METRIC_OPS_PULLED, info.n_ops);
                 if (whole) {
-                        whole->slots = api_app(req)->pulls;
                         whole->slot = slot;
                         r = reply_pull_whole(req, whole, &info, args->since);
                 } else

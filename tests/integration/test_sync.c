@@ -115,6 +115,20 @@ static char *op_json(const char *op_id, const char *etype, const char *eid, cons
         return s;
 }
 
+/* Start d, add the confirmed user name (password "<name>-password-1") and
+ * pair a device of it to vault "v": its token into tok, its id into dev
+ * (may be NULL). */
+static void start_with_device(struct daemon *d, const char *name, char tok[65], char *dev)
+{
+        char email[64], password[64];
+
+        snprintf(email, sizeof(email), "%s@example.com", name);
+        snprintf(password, sizeof(password), "%s-password-1", name);
+        assert_int_equal(harness_start(d, NULL), 0);
+        assert_int_equal(harness_add_user(d, name, email, password, true, false, NULL), 0);
+        harness_pair_ok(d, name, password, "v", tok, dev);
+}
+
 /* Push one op and return the parsed answer (status asserted 200). */
 static json_t *push_one(const struct daemon *d, const char *token, const char *op_id,
                         const char *eid, const char *otype, long long last_seen)
@@ -1000,11 +1014,7 @@ static void test_pull_streamed_pieces(void **state)
         char tok[65], dev[29];
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "st", "st@example.com", "st-password-1", true, false, NULL),
-                0);
-        harness_pair_ok(&d, "st", "st-password-1", "v", tok, dev);
+        start_with_device(&d, "st", tok, dev);
         for (size_t i = 0; i < ELEMENTS(sizes); i++) {
                 snprintf(ops[i].id, sizeof(ops[i].id), "piece-%zu", i);
                 /* Op 3 gets control characters, which no pushed (valid
@@ -1469,11 +1479,7 @@ static void test_entity_keys_upgrade(void **state)
         char tok1[65], tok2[65];
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "ek", "ek@example.com", "ek-password-1", true, false, NULL),
-                0);
-        assert_int_equal(harness_pair(&d, "ek", "ek-password-1", "v", tok1, NULL), 200);
+        start_with_device(&d, "ek", tok1, NULL);
         assert_int_equal(harness_pair(&d, "ek", "ek-password-1", "v", tok2, NULL), 200);
         json_decref(push_one(&d, tok1, "ek-1", "e/1", "create", 0));
         json_decref(push_one(&d, tok1, "ek-2", "e/1", "update", 0));
@@ -1517,11 +1523,7 @@ static void test_ops_count_upgrade(void **state)
         char tok[65];
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "oc", "oc@example.com", "oc-password-1", true, false, NULL),
-                0);
-        assert_int_equal(harness_pair(&d, "oc", "oc-password-1", "v", tok, NULL), 200);
+        start_with_device(&d, "oc", tok, NULL);
         json_decref(push_one(&d, tok, "oc-1", "e/1", "create", 0));
         json_decref(push_one(&d, tok, "oc-2", "e/1", "update", 0));
         expect_ops_count(&d, 2);
@@ -1571,11 +1573,7 @@ static void test_restart_persistence(void **state)
         char tok[65];
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "pp", "pp@example.com", "pp-password-1", true, false, NULL),
-                0);
-        assert_int_equal(harness_pair(&d, "pp", "pp-password-1", "v", tok, NULL), 200);
+        start_with_device(&d, "pp", tok, NULL);
         json_decref(push_one(&d, tok, "persist-1", "p/1", "create", 0));
         json_decref(push_one(&d, tok, "persist-2", "p/1", "update", 0));
         assert_int_equal(harness_stop(&d, SIGTERM, 25, NULL), 0);
@@ -1608,11 +1606,7 @@ static void test_pg_reconnect(void **state)
 
         if (!harness_on_pg())
                 skip();
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "rc", "rc@example.com", "rc-password-1", true, false, NULL),
-                0);
-        assert_int_equal(harness_pair(&d, "rc", "rc-password-1", "v", tok, NULL), 200);
+        start_with_device(&d, "rc", tok, NULL);
         json_decref(push_one(&d, tok, "rc-1", "r/1", "create", 0));
         assert_int_equal(harness_db_exec(&d, "SELECT pg_terminate_backend(pid) FROM "
                                              "pg_stat_activity WHERE datname = current_database() "
@@ -1672,11 +1666,7 @@ static void test_crash_during_pushes(void **state)
         int status;
         (void)state;
 
-        assert_int_equal(harness_start(&d, NULL), 0);
-        assert_int_equal(
-                harness_add_user(&d, "cr", "cr@example.com", "cr-password-1", true, false, NULL),
-                0);
-        assert_int_equal(harness_pair(&d, "cr", "cr-password-1", "v", tok, NULL), 200);
+        start_with_device(&d, "cr", tok, NULL);
         memset(&p, 0, sizeof(p));
         p.d = &d;
         p.token = tok;
