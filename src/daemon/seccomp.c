@@ -29,14 +29,15 @@ static const char *const group_io[] = {"read",     "write",  "readv",   "writev"
 
 /* Files under the data directory: SQLite (open, locks through fcntl, sync,
  * truncate, unlink of -journal/-wal/-shm, fchmod of a new journal), blob
- * uploads (openat, renameat, fsync, unlinkat, mkdirat, linkat, fstat,
- * statx, getdents64), configuration reload. */
+ * uploads (openat, renameat/renameat2, fsync, sync_file_range, unlinkat,
+ * mkdirat, linkat, fstat, statx, getdents64), configuration reload. */
 static const char *const group_files[] = {
-        "open",   "openat",    "stat",       "lstat",     "fstat",      "newfstatat", "statx",
-        "access", "faccessat", "faccessat2", "readlink",  "readlinkat", "getcwd",     "getdents64",
-        "fsync",  "fdatasync", "ftruncate",  "fallocate", "fadvise64",  "unlink",     "unlinkat",
-        "rename", "renameat",  "renameat2",  "mkdir",     "mkdirat",    "link",       "linkat",
-        "fchmod", "statfs",    "fstatfs",    NULL};
+        "open",      "openat",     "stat",      "lstat",      "fstat",           "newfstatat",
+        "statx",     "access",     "faccessat", "faccessat2", "readlink",        "readlinkat",
+        "getcwd",    "getdents64", "fsync",     "fdatasync",  "sync_file_range", "ftruncate",
+        "fallocate", "fadvise64",  "unlink",    "unlinkat",   "rename",          "renameat",
+        "renameat2", "mkdir",      "mkdirat",   "link",       "linkat",          "fchmod",
+        "statfs",    "fstatfs",    NULL};
 
 /* Memory management (mmap and mprotect: the engine's no-PROT_EXEC rule). */
 static const char *const group_memory[] = {"brk", "munmap", "mremap", "madvise", NULL};

@@ -206,14 +206,16 @@ static void expect_download_error(const struct daemon *d, const char *token, con
 }
 
 static int walk_files, walk_temp;
+static long long walk_temp_bytes;
 
 static int walk_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
         const char *name = path + ftw->base;
-        (void)st;
 
-        if (type == FTW_F && ftw->level == 1 && strncmp(name, ".upload-", 8) == 0)
+        if (type == FTW_F && ftw->level == 1 && strncmp(name, ".upload-", 8) == 0) {
                 walk_temp++;
+                walk_temp_bytes += st->st_size;
+        }
         if (type == FTW_F && ftw->level == 3 && strlen(name) == 64)
                 walk_files++;
         return 0;
@@ -226,6 +228,7 @@ static void count_blob_files(const struct daemon *d, int *ret_files, int *ret_te
 
         snprintf(root, sizeof(root), "%s/blobs", d->data_dir);
         walk_files = walk_temp = 0;
+        walk_temp_bytes = 0;
         assert_int_equal(nftw(root, walk_entry, 16, FTW_PHYS), 0);
         *ret_files = walk_files;
         if (ret_temp)
@@ -858,11 +861,34 @@ static void test_push_blob_refs(void **state)
         free(bdata);
 }
 
+/* A confirmed user whose password is "<name>-password-1", and a device
+ * of theirs paired to vault. */
+static void add_user_ok(const struct daemon *d, const char *name)
+{
+        char email[64], password[64];
+
+        snprintf(email, sizeof(email), "%s@example.com", name);
+        snprintf(password, sizeof(password), "%s-password-1", name);
+        assert_int_equal(harness_add_user(d, name, email, password, true, false, NULL), 0);
+}
+
+static void pair_ok(const struct daemon *d, const char *name, const char *vault, char token[65])
+{
+        char password[64];
+
+        snprintf(password, sizeof(password), "%s-password-1", name);
+        harness_pair_ok(d, name, password, vault, token, NULL);
+}
+
+/* Uploads of one body from a thread of its own: rounds of them, every
+ * second one chunked. */
 struct racer {
+        const struct daemon *d;
         const char *token;
         const unsigned char *data;
         size_t len;
-        int ok;
+        int rounds;
+        int ok; /* how many were answered 200 */
 };
 
 /* No cmocka assertions here: they must not run on other threads. */
@@ -872,9 +898,9 @@ static void *race_upload(void *arg)
         size_t blen;
         char *body = multipart_body(FILE_PART, r->data, r->len, CLOSE_TAIL, &blen);
 
-        for (int i = 0; i < 6; i++) {
+        for (int i = 0; i < r->rounds; i++) {
                 struct http_result res;
-                if (post_blob_raw(&shared, r->token, MULTIPART_CT, body, blen, i % 2 == 1, &res) ==
+                if (post_blob_raw(r->d, r->token, MULTIPART_CT, body, blen, i % 2 == 1, &res) ==
                     0) {
                         r->ok += res.status == 200;
                         http_result_free(&res);
@@ -898,7 +924,7 @@ static void test_concurrent_same_content(void **state)
         count_blob_files(&shared, &files_before, NULL);
         sha256_hex(data, n, sha);
         for (int i = 0; i < 4; i++) {
-                rs[i] = (struct racer){tokens[i], data, n, 0};
+                rs[i] = (struct racer){&shared, tokens[i], data, n, 6, 0};
                 assert_int_equal(pthread_create(&th[i], NULL, race_upload, &rs[i]), 0);
         }
         for (int i = 0; i < 4; i++) {
@@ -910,6 +936,81 @@ static void test_concurrent_same_content(void **state)
         assert_int_equal(files_after, files_before + 1);
         wait_no_temp(&shared);
         free(data);
+}
+
+/* Uploads past the blob store's BLOB_HELP_AFTER (1 MiB) are written and
+ * hashed by its helper threads while the next buffer arrives.  Four at
+ * once, two of one content and two of others, chunked or not, each three
+ * times (so over the file already stored), all come back byte for byte
+ * and leave one file per content; one abandoned after several buffers
+ * leaves nothing behind. */
+static void test_large_uploads(void **state)
+{
+        static const char cfg[] = "trusted_proxies: [\"127.0.0.1\"]\n";
+        const size_t big = 3u * 1024 * 1024 + 12345;
+        struct daemon_options o = {.config_yaml = cfg};
+        struct daemon d = {0};
+        struct racer rs[4];
+        pthread_t th[4];
+        char tok[4][65], sha[65];
+        unsigned char *same = random_bytes(big), *own[2] = {random_bytes(big), random_bytes(big)};
+        int files;
+        (void)state;
+
+        assert_int_equal(harness_start(&d, &o), 0);
+        add_user_ok(&d, "gus");
+        add_user_ok(&d, "hal");
+        pair_ok(&d, "gus", "v1", tok[0]);
+        pair_ok(&d, "hal", "v1", tok[1]);
+        pair_ok(&d, "gus", "v2", tok[2]);
+        pair_ok(&d, "hal", "v2", tok[3]);
+        for (int i = 0; i < 4; i++) {
+                rs[i] = (struct racer){&d, tok[i], i < 2 ? same : own[i - 2], big, 3, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, race_upload, &rs[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                assert_int_equal(rs[i].ok, 3);
+                sha256_hex(rs[i].data, big, sha);
+                download_ok(&d, tok[i], sha, rs[i].data, big);
+        }
+        wait_no_temp(&d);
+        count_blob_files(&d, &files, NULL);
+        assert_int_equal(files, 3);
+
+        /* Abandoned after helpers wrote some of it. */
+        unsigned char *lost = random_bytes(big);
+        size_t blen;
+        char *body = multipart_body(FILE_PART, lost, big, CLOSE_TAIL, &blen);
+        char head[512];
+        int fd = raw_connect(&d);
+        int hn = snprintf(head, sizeof(head),
+                          "POST " BLOBS_PATH " HTTP/1.1\r\nHost: x\r\n"
+                          "Authorization: Bearer %s\r\n" MULTIPART_CT "\r\n"
+                          "Content-Length: %zu\r\n\r\n",
+                          tok[0], blen);
+        raw_send(fd, head, (size_t)hn);
+        raw_send(fd, body, 2u * 1024 * 1024);
+        struct harness_deadline dl = harness_deadline_in(15000);
+        do
+                count_blob_files(&d, &files, NULL);
+        while (walk_temp_bytes < 1536 * 1024 && harness_pause(&dl));
+        assert_true(walk_temp_bytes >= 1536 * 1024);
+        close(fd);
+        wait_no_temp(&d);
+        sha256_hex(lost, big, sha);
+        assert_false(blob_file_exists(&d, sha));
+        count_blob_files(&d, &files, NULL);
+        assert_int_equal(files, 3);
+
+        /* The helpers are joined at a clean stop. */
+        assert_int_equal(harness_stop(&d, SIGTERM, 20, NULL), 0);
+        harness_destroy(&d);
+        free(body);
+        free(lost);
+        free(same);
+        free(own[0]);
+        free(own[1]);
 }
 
 static void test_last_accessed(void **state)
@@ -1177,18 +1278,12 @@ static void test_concurrent_upload_caps(void **state)
         (void)state;
 
         assert_int_equal(harness_start(&d, &o), 0);
-        assert_int_equal(
-                harness_add_user(&d, "gus", "gus@example.com", "gus-password-7", true, false, NULL),
-                0);
-        assert_int_equal(
-                harness_add_user(&d, "hal", "hal@example.com", "hal-password-8", true, false, NULL),
-                0);
-        assert_int_equal(
-                harness_add_user(&d, "ida", "ida@example.com", "ida-password-9", true, false, NULL),
-                0);
-        harness_pair_ok(&d, "gus", "gus-password-7", "v", gus, NULL);
-        harness_pair_ok(&d, "hal", "hal-password-8", "v", hal, NULL);
-        harness_pair_ok(&d, "ida", "ida-password-9", "v", ida, NULL);
+        add_user_ok(&d, "gus");
+        add_user_ok(&d, "hal");
+        add_user_ok(&d, "ida");
+        pair_ok(&d, "gus", "v", gus);
+        pair_ok(&d, "hal", "v", hal);
+        pair_ok(&d, "ida", "v", ida);
 
         int held_gus = hold_upload(&d, gus); /* from 127.0.0.1 */
         /* gus has his one upload running, from whatever address. */
@@ -1377,6 +1472,7 @@ int main(void)
                 cmocka_unit_test(test_cut_off_far_over_limit),
                 cmocka_unit_test(test_push_blob_refs),
                 cmocka_unit_test(test_concurrent_same_content),
+                cmocka_unit_test(test_large_uploads),
                 cmocka_unit_test(test_last_accessed),
                 cmocka_unit_test(test_revoked_device),
                 cmocka_unit_test(test_blocked_user),

@@ -23,7 +23,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,7 +87,7 @@ static struct blob_upload *upload(struct fixture *f, const void *data, size_t le
         struct blob_upload *u;
         const char *p = data;
 
-        assert_int_equal(blob_upload_new(f->bs, 1 << 20, &u), 0);
+        assert_int_equal(blob_upload_new(f->bs, 16 << 20, &u), 0);
         for (size_t off = 0; off < len; off += step)
                 assert_int_equal(blob_upload_write(u, p + off, off + step > len ? len - off : step),
                                  0);
@@ -478,11 +480,168 @@ static void test_gc_races_uploads(void **state)
         assert_int_equal(count_temp(f), 0);
 }
 
+/* Bytes that differ from one buffer of BLOB_WRITE_BUFFER to the next. */
+static unsigned char *pattern(size_t len, unsigned seed)
+{
+        unsigned char *p = malloc(len);
+
+        assert_non_null(p);
+        for (size_t i = 0; i < len; i++)
+                p[i] = (unsigned char)(i * 131 + i / 4099 + seed * 17);
+        return p;
+}
+
+static void assert_blob_is(struct fixture *f, const char *sha, const unsigned char *data,
+                           size_t len)
+{
+        unsigned char *back = malloc(len + 1);
+        int fd;
+
+        assert_non_null(back);
+        assert_int_equal(blob_store_open_blob(f->bs, sha, len, &fd), 0);
+        assert_int_equal(pread(fd, back, len + 1, 0), (ssize_t)len);
+        assert_memory_equal(back, data, len);
+        close(fd);
+        free(back);
+}
+
+/*
+ * An upload of several buffers past BLOB_HELP_AFTER, in pieces that
+ * straddle them: written and hashed here, then by the helper threads, in
+ * order.  The same content again replaces
+ * the stored file by exchanging the names: the old file waits under the
+ * temporary name until the second upload is freed (a reader holding it
+ * still reads it whole), then it is gone.
+ */
+static void test_large_upload_replaces(void **state)
+{
+        struct fixture *f = *state;
+        const size_t len = BLOB_HELP_AFTER + 5 * BLOB_WRITE_BUFFER + 4321;
+        unsigned char *data = pattern(len, 1), *back = malloc(len);
+        char sha[65], want[65], path[PATH_MAX + 200];
+        struct stat st, held_st;
+        int held;
+
+        assert_non_null(back);
+        sha_of(data, len, want);
+        struct blob_upload *u = upload(f, data, len, 100003, sha);
+        assert_string_equal(sha, want);
+        blob_upload_free(u);
+        assert_int_equal(count_temp(f), 0);
+        assert_blob_is(f, sha, data, len);
+
+        assert_int_equal(blob_store_open_blob(f->bs, sha, len, &held), 0);
+        assert_int_equal(fstat(held, &held_st), 0);
+        u = upload(f, data, len, BLOB_WRITE_BUFFER, sha);
+        assert_string_equal(sha, want);
+        assert_int_equal(count_temp(f), 1); /* the replaced file */
+        snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", f->blobs, sha, sha + 2, sha);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_ino != held_st.st_ino);
+        blob_upload_free(u);
+        assert_int_equal(count_temp(f), 0);
+        assert_int_equal(pread(held, back, len, 0), (ssize_t)len);
+        assert_memory_equal(back, data, len);
+        close(held);
+        assert_blob_is(f, sha, data, len);
+        free(back);
+        free(data);
+}
+
+struct big_upload {
+        struct fixture *f;
+        unsigned seed;
+        unsigned char *data;
+        size_t len;
+        struct blob_upload *u;
+        char sha[65];
+        int r;
+};
+
+/* Upload b->data in pieces of 9 000 bytes (no assertions: not the test's
+ * thread). */
+static void *big_uploader(void *arg)
+{
+        struct big_upload *b = arg;
+
+        b->r = blob_upload_new(b->f->bs, 16 << 20, &b->u);
+        for (size_t off = 0; b->r == 0 && off < b->len; off += 9000)
+                b->r = blob_upload_write(b->u, b->data + off,
+                                         off + 9000 > b->len ? b->len - off : 9000);
+        if (b->r == 0)
+                b->r = blob_upload_finish(b->u, b->sha);
+        if (b->r == 0)
+                b->r = blob_upload_commit(b->u);
+        return NULL;
+}
+
+/* More large uploads at once than there are helpers on a small machine:
+ * each one's bytes stay in order and hash right. */
+static void test_large_uploads_at_once(void **state)
+{
+        struct fixture *f = *state;
+        struct big_upload b[6];
+        pthread_t th[6];
+        char want[65];
+
+        for (unsigned i = 0; i < 6; i++) {
+                size_t len = BLOB_HELP_AFTER + (1 + i) * BLOB_WRITE_BUFFER + i * 1000;
+                b[i] = (struct big_upload){.f = f, .seed = i, .data = pattern(len, i), .len = len};
+                assert_int_equal(pthread_create(&th[i], NULL, big_uploader, &b[i]), 0);
+        }
+        for (unsigned i = 0; i < 6; i++) {
+                pthread_join(th[i], NULL);
+                assert_int_equal(b[i].r, 0);
+                sha_of(b[i].data, b[i].len, want);
+                assert_string_equal(b[i].sha, want);
+                blob_upload_free(b[i].u);
+                assert_blob_is(f, want, b[i].data, b[i].len);
+                free(b[i].data);
+        }
+        assert_int_equal(count_temp(f), 0);
+}
+
+/* A write that fails on a helper thread (here at the file size limit) is
+ * reported by a later write or by finish, and again by finish; the upload
+ * leaves nothing behind. */
+static void test_helper_write_error(void **state)
+{
+        struct fixture *f = *state;
+        struct sigaction ignore = {.sa_handler = SIG_IGN}, old_action;
+        struct rlimit old_limit, limit;
+        unsigned char *data = pattern(BLOB_WRITE_BUFFER, 7);
+        struct blob_upload *u;
+        char sha[65];
+        int r = 0;
+
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+        limit = old_limit;
+        limit.rlim_cur = BLOB_HELP_AFTER + BLOB_WRITE_BUFFER + 1000;
+        assert_int_equal(sigaction(SIGXFSZ, &ignore, &old_action), 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+
+        assert_int_equal(blob_upload_new(f->bs, 16 << 20, &u), 0);
+        for (int i = 0; i < 16 && r == 0; i++)
+                r = blob_upload_write(u, data, BLOB_WRITE_BUFFER);
+        if (r == 0)
+                r = blob_upload_finish(u, sha);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+        assert_int_equal(sigaction(SIGXFSZ, &old_action, NULL), 0);
+        assert_int_equal(r, -EFBIG);
+        assert_int_equal(blob_upload_finish(u, sha), -EFBIG);
+        blob_upload_free(u);
+        assert_int_equal(count_temp(f), 0);
+        free(data);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_upload_commit_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upload_limit_and_abandon, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_large_upload_replaces, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_large_uploads_at_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_helper_write_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claims_and_discard, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scan_ignores_strangers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_expire_temp, setup, teardown),

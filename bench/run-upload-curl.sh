@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# 64 MiB uploads with the curl command line (`curl -F file=@…`), one after
+# the other, as the performance figures of the earlier server were taken:
+# against this daemon (a release build in build-bench/, or
+# $BENCH_BUILD_DIR), or with --earlier BIN against the earlier server's
+# binary (built as bench/README.md says), started on a data directory of
+# its own under $TMPDIR (default /var/tmp).  A device is written into the
+# database directly, as bench/blob_bench.c does.  Prints, per upload,
+# curl's MB/s and the server's CPU time (user + system) per MiB.
+#
+#   bench/run-upload-curl.sh [--runs N] [--earlier BIN]
+set -eu
+
+. "$(dirname "$0")/daemon.sh"
+runs=5
+earlier=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --runs) runs=$2; shift 2 ;;
+        --earlier) earlier=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--earlier BIN]" >&2; exit 2 ;;
+        esac
+done
+
+if [ -n "$earlier" ]; then
+        data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
+        for try in 1 2 3 4 5 6 7 8 9 10; do
+                port=$((20000 + RANDOM % 20000))
+                "$earlier" --data "$data" --listen "127.0.0.1:$port" 2>"$data/server.log" &
+                pid=$!
+                for _ in $(seq 100); do
+                        curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null &&
+                                [ -s "$data/server.db" ] && break 2
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+                pid=
+        done
+        [ -n "$pid" ] || { echo "the earlier server did not start" >&2; exit 1; }
+        url="http://127.0.0.1:$port"
+else
+        bench_build verstak-sync-server
+        bench_start "$build/verstak-sync-server"
+fi
+
+token=$(python3 - "$data/server.db" <<'PY'
+import hashlib, secrets, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+token = secrets.token_hex(32)
+db.executescript(
+    "INSERT OR IGNORE INTO server_users (id, username, email, password_hash, confirmed,"
+    " blocked, created_at) VALUES ('bench-user', 'bench', 'bench@example.com', '!', 1, 0,"
+    " '2026-01-01T00:00:00Z');"
+    "INSERT INTO server_devices (id, name, api_key, token_hash, user_id, vault_id, created_at)"
+    " VALUES ('bench-device', 'bench', 'disabled:bench-device', '%s', 'bench-user', 'bench',"
+    " '2026-01-01T00:00:00Z');" % hashlib.sha256(token.encode()).hexdigest())
+db.commit()
+print(token)
+PY
+)
+
+file="$data/upload-64m.bin"
+head -c $((64 << 20)) /dev/urandom >"$file"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+
+echo "64 MiB uploads with curl against $url (server pid $pid)"
+for i in $(seq "$runs"); do
+        before=$(cpu_ticks)
+        out=$(curl -sS -o /dev/null -w '%{speed_upload} %{http_code}' \
+                -H "Authorization: Bearer $token" -F "file=@$file" "$url/api/v1/blobs/")
+        after=$(cpu_ticks)
+        set -- $out
+        [ "$2" = 200 ] || { echo "upload $i: HTTP $2" >&2; exit 1; }
+        awk -v i="$i" -v speed="$1" -v ticks=$((after - before)) -v hz="$hz" 'BEGIN {
+                printf "upload %d: %4.0f MB/s, server CPU %.2f ms/MiB\n",
+                        i, speed / 1048576, ticks * 1000 / hz / 64 }'
+done
