@@ -8,15 +8,20 @@
 # benchmark and prints its figures, then stops the daemon and removes the
 # data directory.  Traffic stays on 127.0.0.1.
 #
-#   bench/run-blob-bench.sh [--clients N]
+#   bench/run-blob-bench.sh [--clients N] [--server BIN]
 set -eu
 
 . "$(dirname "$0")/daemon.sh"
 clients=32
-if [ "${1:-}" = "--clients" ] && [ -n "${2:-}" ]; then
-        clients=$2
-fi
+bin=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --clients) clients=$2; shift 2 ;;
+        --server) bin=$2; shift 2 ;;
+        *) echo "usage: $0 [--clients N] [--server BIN]" >&2; exit 2 ;;
+        esac
+done
 
 bench_build verstak-sync-server bench/blob-bench
-bench_start "$build/verstak-sync-server"
+bench_start "${bin:-$build/verstak-sync-server}"
 "$build/bench/blob-bench" --url "$url" --data "$data" --pid "$pid" --clients "$clients"

@@ -7,7 +7,10 @@
  * found and a false start never needs the bytes again: the bytes held
  * while a possible delimiter is being matched are always a prefix of the
  * delimiter itself, and are emitted from there when the match fails.
- * Plain runs are found with memchr('\r') and emitted in one piece.
+ * Plain runs are found with memchr('\r'), and a CR with a whole
+ * delimiter's length after it in the chunk is settled by one memcmp(), so
+ * content is emitted in one piece per chunk; KMP matching is only needed
+ * for a delimiter that may straddle two chunks.
  */
 #include "http/multipart.h"
 
@@ -257,6 +260,24 @@ static int scan(struct multipart_parser *p, const char *data, size_t len, size_t
                         if (!cr)
                                 break; /* data[run..len) is emitted below */
                         i = (size_t)(cr - data);
+                        /* A whole delimiter's length is at hand: compare
+                         * it at once.  A CR that does not start one stays
+                         * in the run, so content goes out in one piece per
+                         * chunk, not one per CR (every 256 bytes or so of
+                         * binary content).  The boundary holds no CR, so
+                         * what a failed compare matched holds no CR after
+                         * the first byte: the work stays linear. */
+                        if (len - i >= p->dlen) {
+                                if (memcmp(cr, p->delim, p->dlen) != 0) {
+                                        i++;
+                                        continue;
+                                }
+                                r = emit(p, data + run, i - run);
+                                if (r < 0)
+                                        return r;
+                                *used = i + p->dlen;
+                                return 1;
+                        }
                         r = emit(p, data + run, i - run);
                         if (r < 0)
                                 return r;

@@ -28,7 +28,8 @@ struct seen {
         char *data[4];
         size_t len[4];
         unsigned ends;
-        int fail_begin; /* returned by part_begin when non-zero */
+        unsigned pieces; /* part_data calls */
+        int fail_begin;  /* returned by part_begin when non-zero */
 };
 
 static int on_begin(void *ud, unsigned index, const char *name, const char *filename)
@@ -51,6 +52,7 @@ static int on_data(void *ud, const char *data, size_t len)
         unsigned i = s->parts - 1;
 
         assert_true(len > 0);
+        s->pieces++;
         s->data[i] = realloc(s->data[i], s->len[i] + len + 1);
         memcpy(s->data[i] + s->len[i], data, len);
         s->len[i] += len;
@@ -158,6 +160,39 @@ static void test_parse_binary_random(void **state)
                 seen_free(&s);
         }
         free(content);
+        free(body);
+}
+
+/* Content full of CRs and near-delimiters is handed on in one piece per
+ * chunk fed (two where a chunk ends too close to a CR to tell), not one
+ * per CR: an upload's buffer sees few, large writes. */
+static void test_content_in_few_pieces(void **state)
+{
+        static const char head[] = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                                   "filename=\"f\"\r\n\r\n";
+        static const char tail[] = "\r\n--XyZ--\r\n";
+        const size_t content_len = 16000, hl = sizeof(head) - 1, tl = sizeof(tail) - 1;
+        char *body = malloc(hl + content_len + tl);
+        (void)state;
+
+        assert_non_null(body);
+        memcpy(body, head, hl);
+        for (size_t i = 0; i < content_len; i++)
+                body[hl + i] = i % 50 == 0 ? '\r' : i % 100 == 1 ? '\n' : "-XyQ"[i % 4];
+        memcpy(body + hl + content_len, tail, tl);
+
+        struct seen s = {0};
+        assert_int_equal(parse(CT, body, hl + content_len + tl, hl + content_len + tl, &s), 0);
+        assert_int_equal(s.len[0], content_len);
+        assert_memory_equal(s.data[0], body + hl, content_len);
+        assert_int_equal(s.pieces, 1);
+        seen_free(&s);
+
+        assert_int_equal(parse(CT, body, hl + content_len + tl, 1000, &s), 0);
+        assert_int_equal(s.len[0], content_len);
+        assert_memory_equal(s.data[0], body + hl, content_len);
+        assert_true(s.pieces <= 2 * ((hl + content_len + tl) / 1000 + 1));
+        seen_free(&s);
         free(body);
 }
 
@@ -331,6 +366,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_simple_any_split),
                 cmocka_unit_test(test_parse_binary_random),
+                cmocka_unit_test(test_content_in_few_pieces),
                 cmocka_unit_test(test_parse_parts_and_names),
                 cmocka_unit_test(test_parse_empty_part_and_no_part),
                 cmocka_unit_test(test_parse_malformed),
