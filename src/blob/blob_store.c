@@ -70,6 +70,7 @@ struct blob_store {
         pthread_t helpers[BLOB_HELPERS_MAX];
         unsigned helpers_wanted; /* counted at blob_store_new() */
         unsigned n_helpers;
+        unsigned n_helped; /* uploads holding a second buffer */
         bool helpers_started;
         bool helpers_stop;
 };
@@ -439,8 +440,9 @@ static int write_and_hash(struct blob_upload *u, const unsigned char *p, size_t 
  * Nothing is freed or closed while busy (upload_wait_idle() first).
  *
  * The helpers start with the first upload that needs them.  When they
- * cannot be started, or the second buffer cannot be had, the upload writes
- * and hashes its buffers itself, as a small upload always does.
+ * cannot be started, when BLOB_HELPED_PER_HELPER uploads per helper hold a
+ * second buffer already, or when the buffer cannot be had, the upload
+ * writes and hashes its buffers itself, as a small upload always does.
  */
 
 static void *helper_main(void *userdata)
@@ -542,6 +544,48 @@ static int upload_flush(struct blob_upload *u)
         return 0;
 }
 
+/* Give back an idle upload's second buffer and its place among the helped
+ * uploads.  No-op without one. */
+static void upload_drop_spare(struct blob_upload *u)
+{
+        struct blob_store *bs = u->bs;
+
+        if (!u->spare)
+                return;
+        free(u->spare);
+        u->spare = NULL;
+        pthread_mutex_lock(&bs->jobs_lock);
+        bs->n_helped--;
+        pthread_mutex_unlock(&bs->jobs_lock);
+}
+
+/* A place among the helped uploads (at most BLOB_HELPED_PER_HELPER per
+ * running helper, which bounds the second buffers' memory) and a second
+ * buffer; false when there is no helper, no place or no memory.  An upload
+ * refused now asks again at its next buffer. */
+static bool upload_take_spare(struct blob_upload *u)
+{
+        struct blob_store *bs = u->bs;
+        bool granted;
+
+        pthread_mutex_lock(&bs->jobs_lock);
+        if (!bs->helpers_started)
+                helpers_start(bs);
+        granted = bs->n_helped < bs->n_helpers * BLOB_HELPED_PER_HELPER;
+        if (granted)
+                bs->n_helped++;
+        pthread_mutex_unlock(&bs->jobs_lock);
+        if (!granted)
+                return false;
+        u->spare = malloc(BLOB_WRITE_BUFFER);
+        if (u->spare)
+                return true;
+        pthread_mutex_lock(&bs->jobs_lock);
+        bs->n_helped--;
+        pthread_mutex_unlock(&bs->jobs_lock);
+        return false;
+}
+
 /* The caller's buffer is full: hand it to a helper and go on filling the
  * other one, or write and hash it here while the upload is small or when
  * there is no helper. */
@@ -549,7 +593,6 @@ static int upload_hand_off(struct blob_upload *u)
 {
         struct blob_store *bs = u->bs;
         unsigned char *full;
-        bool helped;
         int r;
 
         r = upload_wait_idle(u);
@@ -557,17 +600,8 @@ static int upload_hand_off(struct blob_upload *u)
                 return r;
         if (u->written < BLOB_HELP_AFTER)
                 return upload_flush(u);
-        if (!u->spare) {
-                pthread_mutex_lock(&bs->jobs_lock);
-                if (!bs->helpers_started)
-                        helpers_start(bs);
-                helped = bs->n_helpers > 0;
-                pthread_mutex_unlock(&bs->jobs_lock);
-                if (helped)
-                        u->spare = malloc(BLOB_WRITE_BUFFER);
-                if (!u->spare)
-                        return upload_flush(u);
-        }
+        if (!u->spare && !upload_take_spare(u))
+                return upload_flush(u);
         full = u->buf;
         u->buf = u->spare;
         u->spare = full;
@@ -640,8 +674,8 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
         if (fsync(u->fd) < 0)
                 return -errno;
         free(u->buf);
-        free(u->spare);
-        u->buf = u->spare = NULL;
+        u->buf = NULL;
+        upload_drop_spare(u);
         sha256_digest(&u->hash, sizeof(digest), digest);
         hex_encode(digest, sizeof(digest), u->sha256);
         u->finished = true;
@@ -795,8 +829,18 @@ void blob_upload_free(struct blob_upload *u)
         pthread_mutex_unlock(&bs->lock);
         pthread_cond_destroy(&u->idle);
         free(u->buf);
-        free(u->spare);
+        upload_drop_spare(u);
         free(u);
+}
+
+unsigned blob_store_uploads_helped(struct blob_store *bs)
+{
+        unsigned n;
+
+        pthread_mutex_lock(&bs->jobs_lock);
+        n = bs->n_helped;
+        pthread_mutex_unlock(&bs->jobs_lock);
+        return n;
 }
 
 /* --- reading ------------------------------------------------------------------- */

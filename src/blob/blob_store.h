@@ -53,6 +53,10 @@
  * thread switches cost (a 1 MiB upload took 15 % more CPU with help), and
  * its fsync writes it back in one go anyway. */
 #define BLOB_HELP_AFTER (1024 * 1024)
+/* Uploads helped at once, per helper thread (one per CPU, at most 16):
+ * more would not go faster, and this bounds the memory of the second
+ * buffers (1 MiB per CPU).  Uploads beyond it go on unhelped. */
+#define BLOB_HELPED_PER_HELPER 4
 
 struct blob_store;
 struct blob_upload;
@@ -87,6 +91,9 @@ int blob_upload_write(struct blob_upload *u, const void *data, size_t len);
 
 /* Bytes written so far. */
 uint64_t blob_upload_size(const struct blob_upload *u);
+
+/* Uploads holding a second buffer now (see BLOB_HELPED_PER_HELPER). */
+unsigned blob_store_uploads_helped(struct blob_store *bs);
 
 /* Flush and fsync the temporary file and compute the hash into
  * ret_sha256 (BLOB_HASH_HEX + 1 bytes).  No more writes afterwards. */

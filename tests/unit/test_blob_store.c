@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -599,6 +600,42 @@ static void test_large_uploads_at_once(void **state)
                 free(b[i].data);
         }
         assert_int_equal(count_temp(f), 0);
+        assert_int_equal(blob_store_uploads_helped(f->bs), 0);
+}
+
+/* No more uploads hold a second buffer at once than BLOB_HELPED_PER_HELPER
+ * per helper (one per CPU, at most 16); the others go on unhelped.  All of
+ * them hash right, and every place is given back. */
+static void test_helped_uploads_bounded(void **state)
+{
+        enum { N = 70 };
+        struct fixture *f = *state;
+        const size_t len = BLOB_HELP_AFTER + BLOB_WRITE_BUFFER;
+        unsigned char *data = pattern(len + 1, 3);
+        struct blob_upload *u[N];
+        char sha[65], want[65];
+        cpu_set_t cpus;
+        unsigned cap;
+
+        assert_int_equal(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+        cap = (unsigned)(CPU_COUNT(&cpus) > 16 ? 16 : CPU_COUNT(&cpus)) * BLOB_HELPED_PER_HELPER;
+        assert_true(cap < N);
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(blob_upload_new(f->bs, 16 << 20, &u[i]), 0);
+                assert_int_equal(blob_upload_write(u[i], data, len), 0);
+        }
+        assert_int_equal(blob_store_uploads_helped(f->bs), cap);
+        for (int i = 0; i < N; i++) {
+                data[len] = (unsigned char)i;
+                assert_int_equal(blob_upload_write(u[i], data + len, 1), 0);
+                assert_int_equal(blob_upload_finish(u[i], sha), 0);
+                sha_of(data, len + 1, want);
+                assert_string_equal(sha, want);
+                blob_upload_free(u[i]);
+        }
+        assert_int_equal(blob_store_uploads_helped(f->bs), 0);
+        assert_int_equal(count_temp(f), 0);
+        free(data);
 }
 
 /* A write that fails on a helper thread (here at the file size limit) is
@@ -629,7 +666,9 @@ static void test_helper_write_error(void **state)
         assert_int_equal(sigaction(SIGXFSZ, &old_action, NULL), 0);
         assert_int_equal(r, -EFBIG);
         assert_int_equal(blob_upload_finish(u, sha), -EFBIG);
+        assert_int_equal(blob_store_uploads_helped(f->bs), 1);
         blob_upload_free(u);
+        assert_int_equal(blob_store_uploads_helped(f->bs), 0);
         assert_int_equal(count_temp(f), 0);
         free(data);
 }
@@ -642,6 +681,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_large_upload_replaces, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_uploads_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_helper_write_error, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_helped_uploads_bounded, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_claims_and_discard, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scan_ignores_strangers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_expire_temp, setup, teardown),
