@@ -544,19 +544,23 @@ static int upload_flush(struct blob_upload *u)
         return 0;
 }
 
+/* Give back a place among the helped uploads. */
+static void helped_release(struct blob_store *bs)
+{
+        pthread_mutex_lock(&bs->jobs_lock);
+        bs->n_helped--;
+        pthread_mutex_unlock(&bs->jobs_lock);
+}
+
 /* Give back an idle upload's second buffer and its place among the helped
  * uploads.  No-op without one. */
 static void upload_drop_spare(struct blob_upload *u)
 {
-        struct blob_store *bs = u->bs;
-
         if (!u->spare)
                 return;
         free(u->spare);
         u->spare = NULL;
-        pthread_mutex_lock(&bs->jobs_lock);
-        bs->n_helped--;
-        pthread_mutex_unlock(&bs->jobs_lock);
+        helped_release(u->bs);
 }
 
 /* A place among the helped uploads (at most BLOB_HELPED_PER_HELPER per
@@ -580,9 +584,7 @@ static bool upload_take_spare(struct blob_upload *u)
         u->spare = malloc(BLOB_WRITE_BUFFER);
         if (u->spare)
                 return true;
-        pthread_mutex_lock(&bs->jobs_lock);
-        bs->n_helped--;
-        pthread_mutex_unlock(&bs->jobs_lock);
+        helped_release(bs);
         return false;
 }
 

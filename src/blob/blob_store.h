@@ -11,12 +11,13 @@
  *
  * An upload streams into a temporary file, hashed on the way (past
  * BLOB_HELP_AFTER, written and hashed by helper threads while the caller
- * receives the next buffer), is fsynced, then committed: renamed
- * to its content address and the directory fsynced.  Identical content lands on the same name, so
- * the disk holds it once.  Whether a committed file may later be removed is decided by the caller's
- * "unused" callback (the database's references), always under the store's lock and only when no
- * upload of the same content holds a claim on it, so a removal can never race an upload that is
- * about to reference the same file:
+ * receives the next buffer), is fsynced, then committed: renamed to its
+ * content address and the directory fsynced.  Identical content lands on
+ * the same name, so the disk holds it once.  Whether a committed file may
+ * later be removed is decided by the caller's "unused" callback (the
+ * database's references), always under the store's lock and only when no
+ * upload of the same content holds a claim on it, so a removal can never
+ * race an upload that is about to reference the same file:
  *
  *   upload:   write+fsync temp -> claim(h) -> rename -> fsync dir
  *             -> caller records the reference -> release claim
@@ -105,9 +106,9 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256);
  * On success the upload holds the claim until blob_upload_free() or
  * blob_upload_discard(); the temporary name is gone, or holds the replaced
  * file until blob_upload_free() removes it (so that freeing its pages is
- * not part of the commit).  On failure the file
- * may or may not be in place: call blob_upload_discard(), as after a
- * reference that could not be recorded.
+ * not part of the commit).  On failure the file may or may not be in
+ * place: call blob_upload_discard(), as after a reference that could not
+ * be recorded.
  */
 int blob_upload_commit(struct blob_upload *u);
 
