@@ -70,7 +70,7 @@ struct blob_store {
         pthread_t helpers[BLOB_HELPERS_MAX];
         unsigned helpers_wanted; /* counted at blob_store_new() */
         unsigned n_helpers;
-        unsigned n_helped; /* uploads holding a second buffer */
+        unsigned n_helped; /* uploads holding a ring of buffers */
         bool helpers_started;
         bool helpers_stop;
 };
@@ -93,14 +93,17 @@ struct blob_upload {
         unsigned char *buf;     /* being filled by the caller */
         size_t buf_len;
 
-        /* The buffer handed to a helper (see "helpers" below).  While busy
-         * is set only the helper touches spare, spare_len, fd and hash;
-         * busy, helper_error and job_next belong to the store's jobs_lock. */
-        unsigned char *spare;
-        size_t spare_len;
-        bool busy;
+        /* A helped upload's buffers (see "helpers" below), a ring:
+         * slot[fill] is buf, the caller's; the queued ones before it, from
+         * slot[head] on, are with the helpers, oldest first.  Only a helper
+         * touches those, fd and hash while queued > 0; queued, head,
+         * helper_error and job_next belong to the store's jobs_lock. */
+        unsigned char *slot[BLOB_UPLOAD_SLOTS];
+        size_t slot_len[BLOB_UPLOAD_SLOTS];
+        unsigned fill, head, queued;
+        bool helped;
         int helper_error;    /* the first failed write of a helper */
-        pthread_cond_t idle; /* signalled when busy clears */
+        pthread_cond_t idle; /* signalled when queued drops */
         struct blob_upload *job_next;
 };
 
@@ -428,22 +431,40 @@ static int write_and_hash(struct blob_upload *u, const unsigned char *p, size_t 
  * caller's, in the HTTP server's thread), the write into the page cache
  * and SHA-256.  Once an upload is past BLOB_HELP_AFTER the last two run on
  * a helper thread while the caller fills its next buffer, so that one
- * upload keeps two cores busy instead of one.
+ * upload keeps two cores busy instead of one.  The two sides take turns
+ * being the slower one (the caller shares its core with the client when
+ * both run on one machine), so a helped upload has BLOB_UPLOAD_SLOTS
+ * buffers: whichever side is ahead goes on while the other catches up.
  *
- * Invariants: an upload alternates between two buffers and has at most one
- * with the helpers at a time (busy), so its bytes are written and hashed in
- * order whichever helper takes them; while busy, only that helper touches
- * the upload's descriptor and hash state.  A caller that fills its buffer
- * before the other came back waits for it, as it would have waited for its
- * own write and hash.  The queue is first come, first served, one buffer
- * per upload in it, so a large upload cannot hold the helpers from others.
- * Nothing is freed or closed while busy (upload_wait_idle() first).
+ * Invariants: a helped upload's buffers form a ring; the caller fills
+ * slot[fill] while the queued ones before it wait for, or are with, the
+ * helpers.  The upload is in the queue, or with one helper, exactly when
+ * queued > 0, and a helper takes one buffer per turn, the oldest, so its
+ * bytes are written and hashed in order whichever helper takes them, and
+ * only that helper touches the upload's descriptor and hash meanwhile.  A
+ * caller whose next slot is still queued waits for it, as it would have
+ * waited for its own write and hash.  The queue is first come, first
+ * served, and an upload with more buffers goes back to its tail after
+ * each, so a large upload cannot hold the helpers from others.  Nothing is
+ * freed or closed while queued > 0 (upload_wait_idle() first).
  *
  * The helpers start with the first upload that needs them.  When they
- * cannot be started, when BLOB_HELPED_PER_HELPER uploads per helper hold a
- * second buffer already, or when the buffer cannot be had, the upload
- * writes and hashes its buffers itself, as a small upload always does.
+ * cannot be started, when BLOB_HELPED_PER_HELPER uploads per helper are
+ * helped already, or when the buffers cannot be had, the upload writes
+ * and hashes its buffers itself, as a small upload always does.
  */
+
+/* Queue u for the helpers (jobs_lock held). */
+static void job_append(struct blob_store *bs, struct blob_upload *u)
+{
+        u->job_next = NULL;
+        if (bs->jobs_tail)
+                bs->jobs_tail->job_next = u;
+        else
+                bs->jobs_head = u;
+        bs->jobs_tail = u;
+        pthread_cond_signal(&bs->job_queued);
+}
 
 static void *helper_main(void *userdata)
 {
@@ -453,6 +474,7 @@ static void *helper_main(void *userdata)
         pthread_mutex_lock(&bs->jobs_lock);
         for (;;) {
                 struct blob_upload *u = bs->jobs_head;
+                unsigned i;
                 int r;
 
                 if (!u) {
@@ -465,15 +487,20 @@ static void *helper_main(void *userdata)
                 if (!bs->jobs_head)
                         bs->jobs_tail = NULL;
                 u->job_next = NULL;
+                i = u->head;
                 pthread_mutex_unlock(&bs->jobs_lock);
 
-                r = write_and_hash(u, u->spare, u->spare_len);
+                r = write_and_hash(u, u->slot[i], u->slot_len[i]);
 
                 pthread_mutex_lock(&bs->jobs_lock);
                 if (r < 0 && u->helper_error == 0)
                         u->helper_error = r;
-                /* The owner may free u as soon as the lock is released. */
-                u->busy = false;
+                u->head = (i + 1) % BLOB_UPLOAD_SLOTS;
+                u->queued--;
+                if (u->queued > 0)
+                        job_append(bs, u);
+                /* The owner may free u as soon as the lock is released
+                 * with queued at 0. */
                 pthread_cond_signal(&u->idle);
         }
         pthread_mutex_unlock(&bs->jobs_lock);
@@ -515,22 +542,28 @@ static void helpers_stop(struct blob_store *bs)
         bs->n_helpers = 0;
 }
 
-/* Wait until no helper holds u's other buffer; the first error of its
- * helpers' writes, or 0. */
-static int upload_wait_idle(struct blob_upload *u)
+/* Wait until at most max of u's buffers are with the helpers; the first
+ * error of its helpers' writes, or 0. */
+static int upload_wait_queued(struct blob_upload *u, unsigned max)
 {
         struct blob_store *bs = u->bs;
         int r;
 
         pthread_mutex_lock(&bs->jobs_lock);
-        while (u->busy)
+        while (u->queued > max)
                 pthread_cond_wait(&u->idle, &bs->jobs_lock);
         r = u->helper_error;
         pthread_mutex_unlock(&bs->jobs_lock);
         return r;
 }
 
-/* Write and hash the caller's buffer here. */
+/* Wait until no helper holds any of u's buffers. */
+static int upload_wait_idle(struct blob_upload *u)
+{
+        return upload_wait_queued(u, 0);
+}
+
+/* Write and hash the caller's buffer here (nothing queued). */
 static int upload_flush(struct blob_upload *u)
 {
         int r;
@@ -544,30 +577,30 @@ static int upload_flush(struct blob_upload *u)
         return 0;
 }
 
-/* Give back a place among the helped uploads. */
-static void helped_release(struct blob_store *bs)
+/* Give back an idle upload's ring, all but the caller's buffer, and its
+ * place among the helped uploads.  No-op when not helped. */
+static void upload_unhelp(struct blob_upload *u)
 {
+        struct blob_store *bs = u->bs;
+
+        if (!u->helped)
+                return;
+        for (unsigned i = 0; i < BLOB_UPLOAD_SLOTS; i++) {
+                if (u->slot[i] != u->buf)
+                        free(u->slot[i]);
+                u->slot[i] = NULL;
+        }
+        u->helped = false;
         pthread_mutex_lock(&bs->jobs_lock);
         bs->n_helped--;
         pthread_mutex_unlock(&bs->jobs_lock);
 }
 
-/* Give back an idle upload's second buffer and its place among the helped
- * uploads.  No-op without one. */
-static void upload_drop_spare(struct blob_upload *u)
-{
-        if (!u->spare)
-                return;
-        free(u->spare);
-        u->spare = NULL;
-        helped_release(u->bs);
-}
-
 /* A place among the helped uploads (at most BLOB_HELPED_PER_HELPER per
- * running helper, which bounds the second buffers' memory) and a second
- * buffer; false when there is no helper, no place or no memory.  An upload
- * refused now asks again at its next buffer. */
-static bool upload_take_spare(struct blob_upload *u)
+ * running helper, which bounds the rings' memory) and the ring's other
+ * buffers; false when there is no helper, no place or no memory.  An
+ * upload refused now asks again at its next buffer. */
+static bool upload_help(struct blob_upload *u)
 {
         struct blob_store *bs = u->bs;
         bool granted;
@@ -581,45 +614,40 @@ static bool upload_take_spare(struct blob_upload *u)
         pthread_mutex_unlock(&bs->jobs_lock);
         if (!granted)
                 return false;
-        u->spare = malloc(BLOB_WRITE_BUFFER);
-        if (u->spare)
-                return true;
-        helped_release(bs);
-        return false;
+        u->helped = true;
+        u->slot[0] = u->buf;
+        u->fill = u->head = 0;
+        for (unsigned i = 1; i < BLOB_UPLOAD_SLOTS; i++) {
+                u->slot[i] = malloc(BLOB_WRITE_BUFFER);
+                if (!u->slot[i]) {
+                        upload_unhelp(u);
+                        return false;
+                }
+        }
+        return true;
 }
 
-/* The caller's buffer is full: hand it to a helper and go on filling the
- * other one, or write and hash it here while the upload is small or when
- * there is no helper. */
+/* The caller's buffer is full: queue it for the helpers and go on filling
+ * the next one in the ring, or write and hash it here while the upload is
+ * small or when it cannot be helped. */
 static int upload_hand_off(struct blob_upload *u)
 {
         struct blob_store *bs = u->bs;
-        unsigned char *full;
         int r;
 
-        r = upload_wait_idle(u);
-        if (r < 0)
-                return r;
-        if (u->written < BLOB_HELP_AFTER)
+        if (!u->helped && (u->written < BLOB_HELP_AFTER || !upload_help(u)))
                 return upload_flush(u);
-        if (!u->spare && !upload_take_spare(u))
-                return upload_flush(u);
-        full = u->buf;
-        u->buf = u->spare;
-        u->spare = full;
-        u->spare_len = u->buf_len;
-        u->buf_len = 0;
-
+        u->slot_len[u->fill] = u->buf_len;
         pthread_mutex_lock(&bs->jobs_lock);
-        u->busy = true;
-        if (bs->jobs_tail)
-                bs->jobs_tail->job_next = u;
-        else
-                bs->jobs_head = u;
-        bs->jobs_tail = u;
-        pthread_cond_signal(&bs->job_queued);
+        if (u->queued++ == 0)
+                job_append(bs, u);
         pthread_mutex_unlock(&bs->jobs_lock);
-        return 0;
+        u->fill = (u->fill + 1) % BLOB_UPLOAD_SLOTS;
+        u->buf = u->slot[u->fill];
+        u->buf_len = 0;
+        /* The next slot is free once fewer than all are queued. */
+        r = upload_wait_queued(u, BLOB_UPLOAD_SLOTS - 1);
+        return r;
 }
 
 int blob_upload_write(struct blob_upload *u, const void *data, size_t len)
@@ -675,9 +703,9 @@ int blob_upload_finish(struct blob_upload *u, char *ret_sha256)
          * blob_upload_free(). */
         if (fsync(u->fd) < 0)
                 return -errno;
+        upload_unhelp(u);
         free(u->buf);
         u->buf = NULL;
-        upload_drop_spare(u);
         sha256_digest(&u->hash, sizeof(digest), digest);
         hex_encode(digest, sizeof(digest), u->sha256);
         u->finished = true;
@@ -830,8 +858,8 @@ void blob_upload_free(struct blob_upload *u)
                 u->next->prev = u->prev;
         pthread_mutex_unlock(&bs->lock);
         pthread_cond_destroy(&u->idle);
+        upload_unhelp(u);
         free(u->buf);
-        upload_drop_spare(u);
         free(u);
 }
 

@@ -549,6 +549,37 @@ static void test_large_upload_replaces(void **state)
         free(data);
 }
 
+/* A helped upload's ring of BLOB_UPLOAD_SLOTS buffers goes round many
+ * times, the caller's pieces straddling its buffers: every byte lands in
+ * order and hashes right, and the ring is given back at finish. */
+static void test_ring_wraps(void **state)
+{
+        struct fixture *f = *state;
+        const size_t len = BLOB_HELP_AFTER + 5 * BLOB_UPLOAD_SLOTS * BLOB_WRITE_BUFFER + 777;
+        unsigned char *data = pattern(len, 5);
+        struct blob_upload *u;
+        char sha[65], want[65];
+        size_t off = 0, step = 1;
+
+        sha_of(data, len, want);
+        assert_int_equal(blob_upload_new(f->bs, 64 << 20, &u), 0);
+        while (off < len) {
+                size_t n = off + step > len ? len - off : step;
+                assert_int_equal(blob_upload_write(u, data + off, n), 0);
+                off += n;
+                step = step * 7 % 300007 + 1; /* 1 byte up to about 300 KB */
+        }
+        assert_int_equal(blob_store_uploads_helped(f->bs), 1);
+        assert_int_equal(blob_upload_finish(u, sha), 0);
+        assert_int_equal(blob_store_uploads_helped(f->bs), 0);
+        assert_string_equal(sha, want);
+        assert_int_equal(blob_upload_commit(u), 0);
+        blob_upload_free(u);
+        assert_blob_is(f, sha, data, len);
+        assert_int_equal(count_temp(f), 0);
+        free(data);
+}
+
 struct big_upload {
         struct fixture *f;
         unsigned seed;
@@ -603,7 +634,7 @@ static void test_large_uploads_at_once(void **state)
         assert_int_equal(blob_store_uploads_helped(f->bs), 0);
 }
 
-/* No more uploads hold a second buffer at once than BLOB_HELPED_PER_HELPER
+/* No more uploads are helped (hold a ring) at once than BLOB_HELPED_PER_HELPER
  * per helper (one per CPU, at most 16); the others go on unhelped.  All of
  * them hash right, and every place is given back. */
 static void test_helped_uploads_bounded(void **state)
@@ -679,6 +710,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_upload_commit_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_upload_limit_and_abandon, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_upload_replaces, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ring_wraps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_uploads_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_helper_write_error, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_helped_uploads_bounded, setup, teardown),
