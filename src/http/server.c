@@ -34,10 +34,15 @@
 
 /* Per-connection memory pool of libmicrohttpd (request line, headers,
  * read and write buffers): bounds the request header block to about
- * 11 KiB.  0.9.75 zeroes what it frees in it, so all of it is resident
- * while the connection is open: it is most of what a connection that
- * never reads its answer costs (bench/hostile-pull.py). */
-#define HTTP_CONNECTION_MEMORY (12 * 1024)
+ * 27 KiB.  Its read buffer is half of it, and a request body comes in
+ * reads of that size, each a turn of the worker's event loop: with 12 KiB
+ * a 64 MiB upload took 11 600 of them, and curl's uploads ran 20-25 %
+ * slower than with 32 KiB (bench/README.md).  0.9.75 zeroes what it frees
+ * in it, so all of it is resident while the connection is open: it is
+ * most of what a connection that never reads its answer costs
+ * (bench/hostile-pull.py).  Up to 32 KiB it comes from malloc(), above
+ * from a mapping of its own. */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)
 /* Idle keep-alive connections are closed after this long.  It is the one
  * timeout libmicrohttpd is given: a connection with a timeout of its own
  * (MHD_CONNECTION_OPTION_TIMEOUT) goes on a list that 0.9.75 walks whole,
