@@ -92,7 +92,7 @@ int blob_upload_new(struct blob_store *bs, uint64_t max_size, struct blob_upload
 
 /* Append data (hashed on the way).  -EFBIG, with nothing of data written,
  * when the upload would exceed its maximum size; other negative errno on
- * I/O failure, which a helper's write may report one buffer late (at a
+ * I/O failure, which a helper's write may report a few buffers late (at a
  * later call or at blob_upload_finish()). */
 int blob_upload_write(struct blob_upload *u, const void *data, size_t len);
 
