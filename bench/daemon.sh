@@ -7,6 +7,8 @@
 #
 #   bench_build TARGET...     build into $build (build-bench/ or $BENCH_BUILD_DIR)
 #   bench_start BIN           start BIN; sets $data, $port, $pid, $url
+#   bench_start_earlier BIN   the same for the earlier server's binary (built
+#                             as bench/README.md says)
 #   bench_stop                stop it and remove $data (also on exit)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -82,4 +84,30 @@ YAML
                 exit 1
         fi
         url=http://127.0.0.1:$port
+}
+
+bench_start_earlier() {
+        local bin=$1
+        data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
+        printf 'trusted_proxies: ["127.0.0.1"]\n' >"$data/config.yml"
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+                port=$((20000 + RANDOM % 20000))
+                "$bin" --data "$data" --listen "127.0.0.1:$port" 2>"$data/server.log" &
+                pid=$!
+                for _ in $(seq 100); do
+                        if curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null &&
+                                [ -s "$data/server.db" ]; then
+                                url=http://127.0.0.1:$port
+                                return 0
+                        fi
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                kill "$pid" 2>/dev/null || true
+                wait "$pid" 2>/dev/null || true
+                pid=
+        done
+        echo "the earlier server did not start; see $data/server.log" >&2
+        cat "$data/server.log" >&2
+        exit 1
 }

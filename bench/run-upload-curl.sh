@@ -35,23 +35,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -n "$earlier" ]; then
-        data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
-        for try in 1 2 3 4 5 6 7 8 9 10; do
-                port=$((20000 + RANDOM % 20000))
-                "$earlier" --data "$data" --listen "127.0.0.1:$port" 2>"$data/server.log" &
-                pid=$!
-                for _ in $(seq 100); do
-                        curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null &&
-                                [ -s "$data/server.db" ] && break 2
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-                pid=
-        done
-        [ -n "$pid" ] || { echo "the earlier server did not start" >&2; exit 1; }
-        url="http://127.0.0.1:$port"
+        bench_start_earlier "$earlier"
 else
         [ -n "$bin" ] || { bench_build verstak-sync-server; bin=$build/verstak-sync-server; }
         bench_start "$bin"
