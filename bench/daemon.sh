@@ -9,6 +9,16 @@
 #   bench_start BIN           start BIN; sets $data, $port, $pid, $url
 #   bench_start_earlier BIN   the same for the earlier server's binary (built
 #                             as bench/README.md says)
+#   bench_parse_args USAGE OPTIONS ARGS...
+#                             those of --runs N, --clients N, --server BIN
+#                             and --earlier BIN named in OPTIONS into $runs,
+#                             $clients, $bin and $earlier (preset the
+#                             defaults); anything else prints USAGE, exits
+#   bench_start_server        start $earlier's binary, or $bin, or the
+#                             release build (bench_build verstak-sync-server)
+#   bench_device_token        write a user and a device into $data/server.db
+#                             (either server's schema); prints the device's
+#                             bearer token
 #   bench_stop                stop it and remove $data (also on exit)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,4 +120,51 @@ bench_start_earlier() {
         echo "the earlier server did not start; see $data/server.log" >&2
         cat "$data/server.log" >&2
         exit 1
+}
+
+bench_parse_args() {
+        local usage=$1 options=" $2 "
+        shift 2
+        while [ $# -gt 0 ]; do
+                case $options in
+                *" $1 "*) [ $# -ge 2 ] || set -- --missing-value ;;
+                *) set -- --unknown ;;
+                esac
+                case $1 in
+                --runs) runs=$2; shift 2 ;;
+                --clients) clients=$2; shift 2 ;;
+                --server) bin=$2; shift 2 ;;
+                --earlier) earlier=$2; shift 2 ;;
+                *) echo "usage: $usage" >&2; exit 2 ;;
+                esac
+        done
+}
+
+bench_start_server() {
+        if [ -n "${earlier:-}" ]; then
+                bench_start_earlier "$earlier"
+                return
+        fi
+        if [ -z "${bin:-}" ]; then
+                bench_build verstak-sync-server
+                bin=$build/verstak-sync-server
+        fi
+        bench_start "$bin"
+}
+
+bench_device_token() {
+        python3 - "$data/server.db" <<'PY'
+import hashlib, secrets, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+token = secrets.token_hex(32)
+db.executescript(
+    "INSERT OR IGNORE INTO server_users (id, username, email, password_hash, confirmed,"
+    " blocked, created_at) VALUES ('bench-user', 'bench', 'bench@example.com', '!', 1, 0,"
+    " '2026-01-01T00:00:00Z');"
+    "INSERT INTO server_devices (id, name, api_key, token_hash, user_id, vault_id, created_at)"
+    " VALUES ('bench-device', 'bench', 'disabled:bench-device', '%s', 'bench-user', 'bench',"
+    " '2026-01-01T00:00:00Z');" % hashlib.sha256(token.encode()).hexdigest())
+db.commit()
+print(token)
+PY
 }

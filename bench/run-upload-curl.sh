@@ -25,37 +25,11 @@ set -eu
 runs=5
 earlier=
 bin=
-while [ $# -gt 0 ]; do
-        case $1 in
-        --runs) runs=$2; shift 2 ;;
-        --earlier) earlier=$2; shift 2 ;;
-        --server) bin=$2; shift 2 ;;
-        *) echo "usage: $0 [--runs N] [--earlier BIN | --server BIN]" >&2; exit 2 ;;
-        esac
-done
+bench_parse_args "$0 [--runs N] [--earlier BIN | --server BIN]" "--runs --earlier --server" "$@"
 
-if [ -n "$earlier" ]; then
-        bench_start_earlier "$earlier"
-else
-        [ -n "$bin" ] || { bench_build verstak-sync-server; bin=$build/verstak-sync-server; }
-        bench_start "$bin"
-fi
+bench_start_server
 
-token=$(python3 - "$data/server.db" <<'PY'
-import hashlib, secrets, sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-token = secrets.token_hex(32)
-db.executescript(
-    "INSERT OR IGNORE INTO server_users (id, username, email, password_hash, confirmed,"
-    " blocked, created_at) VALUES ('bench-user', 'bench', 'bench@example.com', '!', 1, 0,"
-    " '2026-01-01T00:00:00Z');"
-    "INSERT INTO server_devices (id, name, api_key, token_hash, user_id, vault_id, created_at)"
-    " VALUES ('bench-device', 'bench', 'disabled:bench-device', '%s', 'bench-user', 'bench',"
-    " '2026-01-01T00:00:00Z');" % hashlib.sha256(token.encode()).hexdigest())
-db.commit()
-print(token)
-PY
-)
+token=$(bench_device_token)
 
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] && [ -w /dev/shm ]; then
         file=$(mktemp /dev/shm/verstak-upload-XXXXXX)
