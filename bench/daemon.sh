@@ -49,7 +49,7 @@ bench_stop() {
 trap bench_stop EXIT INT TERM
 
 bench_start() {
-        local bin=$1 up
+        local bin=$1
         data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
         cat >"$data/config.yml" <<YAML
 trusted_proxies: ["127.0.0.1"]
@@ -69,56 +69,46 @@ YAML
                         root_args=(--allow-root)
                 fi
         fi
-        # Try ports until the daemon answers /livez.
-        for port in $(seq 47800 47830); do
-                "$bin" --data "$data" --port "$port" --log-level warning "${root_args[@]}" \
+        launch_ours() {
+                "$bin" --data "$data" --port "$1" --log-level warning "${root_args[@]}" \
                         2>>"$data/daemon.log" &
-                pid=$!
-                up=
-                for _ in $(seq 1 100); do
-                        if curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null; then
-                                up=1
-                                break
-                        fi
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.05
-                done
-                [ -n "$up" ] && break
-                kill "$pid" 2>/dev/null || true
-                wait "$pid" 2>/dev/null || true
-                pid=
-        done
-        if [ -z "$pid" ]; then
-                echo "the daemon did not start; see $data/daemon.log" >&2
-                cat "$data/daemon.log" >&2
-                exit 1
-        fi
-        url=http://127.0.0.1:$port
+        }
+        bench_launch launch_ours
 }
 
 bench_start_earlier() {
         local bin=$1
         data=$(mktemp -d "${TMPDIR:-/var/tmp}/verstak-bench-XXXXXX")
         printf 'trusted_proxies: ["127.0.0.1"]\n' >"$data/config.yml"
-        for _ in 1 2 3 4 5 6 7 8 9 10; do
-                port=$((20000 + RANDOM % 20000))
-                "$bin" --data "$data" --listen "127.0.0.1:$port" 2>"$data/server.log" &
+        launch_earlier() {
+                "$bin" --data "$data" --listen "127.0.0.1:$1" 2>>"$data/daemon.log" &
+        }
+        bench_launch launch_earlier
+}
+
+# Run LAUNCHER PORT (which starts the server in the background) on one
+# port after another until the server answers /livez and has created its
+# database; sets $port, $pid and $url.
+bench_launch() {
+        local launcher=$1
+        for port in $(seq 47800 47830); do
+                "$launcher" "$port"
                 pid=$!
-                for _ in $(seq 100); do
+                for _ in $(seq 1 100); do
                         if curl -fsS -o /dev/null "http://127.0.0.1:$port/livez" 2>/dev/null &&
                                 [ -s "$data/server.db" ]; then
                                 url=http://127.0.0.1:$port
                                 return 0
                         fi
                         kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
+                        sleep 0.05
                 done
                 kill "$pid" 2>/dev/null || true
                 wait "$pid" 2>/dev/null || true
                 pid=
         done
-        echo "the earlier server did not start; see $data/server.log" >&2
-        cat "$data/server.log" >&2
+        echo "the server did not start; see $data/daemon.log" >&2
+        cat "$data/daemon.log" >&2
         exit 1
 }
 

@@ -633,7 +633,6 @@ static bool upload_help(struct blob_upload *u)
 static int upload_hand_off(struct blob_upload *u)
 {
         struct blob_store *bs = u->bs;
-        int r;
 
         if (!u->helped && (u->written < BLOB_HELP_AFTER || !upload_help(u)))
                 return upload_flush(u);
@@ -646,8 +645,7 @@ static int upload_hand_off(struct blob_upload *u)
         u->buf = u->slot[u->fill];
         u->buf_len = 0;
         /* The next slot is free once fewer than all are queued. */
-        r = upload_wait_queued(u, BLOB_UPLOAD_SLOTS - 1);
-        return r;
+        return upload_wait_queued(u, BLOB_UPLOAD_SLOTS - 1);
 }
 
 int blob_upload_write(struct blob_upload *u, const void *data, size_t len)
